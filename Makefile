@@ -1,0 +1,31 @@
+# pitstop — the commands users and CI run. See README.md.
+SHELL := /bin/bash
+CARGO ?= cargo
+export RUST_BACKTRACE ?= 0
+
+.PHONY: demo test bench build lint fmt test-unit
+
+## demo: a short accelerated Monza race through throwaway Redis and PostgreSQL, with a summary.
+demo:
+	$(CARGO) build --release --bin pitstop
+	scripts/services.sh -- target/release/pitstop demo $(DEMO_ARGS)
+
+## test: everything CI runs (format, lint, unit, integration against real Redis and PostgreSQL).
+test: lint
+	scripts/services.sh --reuse-local -- $(CARGO) test --workspace --all-targets --locked
+
+## bench: criterion micro-benchmarks, then an end-to-end run through real Redis and PostgreSQL.
+bench:
+	$(CARGO) bench --bench codec --bench analytics --locked
+	$(CARGO) build --release --bin pitstop --locked
+	scripts/services.sh -- target/release/pitstop bench $(BENCH_ARGS)
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+build:
+	$(CARGO) build --workspace --release --locked

@@ -1,0 +1,56 @@
+//! The analytics hot path: per-car state update (laps, pit stops, anomaly detectors)
+//! for a recorded stream of simulated samples, plus the checkpoint serialization the
+//! processor does once per commit.
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use pitstop_workloads::analytics::{Events, PartitionState};
+use pitstop_workloads::sim::circuit::circuit;
+use pitstop_workloads::sim::grid::default_grid;
+use pitstop_workloads::sim::race::{Race, RaceConfig};
+use std::hint::black_box;
+
+fn analytics(c: &mut Criterion) {
+    let mut race = Race::new(RaceConfig {
+        session: "bench".into(),
+        circuit: circuit("monza").unwrap(),
+        laps: 2,
+        grid: default_grid(20),
+        seed: 3,
+        sample_hz: 20.0,
+        anomaly_rate: 0.1,
+        start_ms: 1_725_800_000_000,
+    });
+    let mut samples = Vec::new();
+    while !race.finished() {
+        race.step(&mut samples);
+    }
+    let mut g = c.benchmark_group("analytics");
+    g.throughput(Throughput::Elements(samples.len() as u64));
+    g.sample_size(20);
+    g.bench_function("observe_two_laps_20_cars", |b| {
+        b.iter_batched(
+            || (PartitionState::default(), Events::default()),
+            |(mut state, mut ev)| {
+                for s in &samples {
+                    state.observe(black_box(s), &mut ev);
+                }
+                ev
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+    let mut state = PartitionState::default();
+    let mut ev = Events::default();
+    for s in samples.iter().filter(|s| s.car % 4 == 0) {
+        state.observe(s, &mut ev);
+    }
+    let mut g2 = c.benchmark_group("checkpoint");
+    g2.bench_function("serialize_partition_state_5_cars", |b| {
+        b.iter(|| black_box(&state).to_bytes())
+    });
+    g2.finish();
+}
+
+criterion_group!(benches, analytics);
+criterion_main!(benches);

@@ -1,0 +1,15 @@
+//! pitstop workloads: the telemetry model and codecs, the sensor simulator, the stream
+//! processor (ingest, analytics, store, HTTP API) and the tooling around them.
+
+pub mod analytics;
+pub mod bench;
+pub mod codec;
+pub mod db;
+pub mod demo;
+pub mod evaluate;
+pub mod metrics;
+pub mod model;
+pub mod processor;
+pub mod sim;
+pub mod stream;
+pub mod util;

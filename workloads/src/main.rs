@@ -1,0 +1,381 @@
+//! `pitstop`: the workload binary (simulator, stream processor, demo, benchmark).
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use pitstop_workloads::processor::{Processor, ProcessorConfig, default_consumer};
+use pitstop_workloads::sim::circuit::{circuit, circuit_ids};
+use pitstop_workloads::sim::grid::default_grid;
+use pitstop_workloads::sim::publisher::{Progress, PublishConfig};
+use pitstop_workloads::sim::race::RaceConfig;
+use pitstop_workloads::sim::service;
+use pitstop_workloads::stream::StreamKeys;
+use pitstop_workloads::{bench, demo, metrics::SimulatorMetrics};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "pitstop",
+    version,
+    about = "F1 smart pit-stop telemetry: simulator, stream processor, demo and benchmark"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate a race and publish its telemetry to Redis Streams (metrics on :8000).
+    Simulate(SimulateArgs),
+    /// Consume telemetry into PostgreSQL and serve the API on :8001.
+    Process(ProcessArgs),
+    /// Run a short accelerated race end to end and print a summary.
+    Demo(DemoArgs),
+    /// Measure end-to-end throughput and latency through real Redis and PostgreSQL.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct StreamArgs {
+    /// Redis URL.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
+    /// Base key of the telemetry stream (partitions are `<stream>:p<k>`).
+    #[arg(long, env = "PITSTOP_STREAM", default_value = "pitstop:telemetry")]
+    stream: String,
+    /// Number of stream partitions; simulator and processor must agree.
+    #[arg(long, env = "PITSTOP_PARTITIONS", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    partitions: u16,
+    /// Approximate bound on entries per partition (XADD MAXLEN ~).
+    #[arg(long, env = "PITSTOP_MAXLEN", default_value_t = 250_000)]
+    maxlen: usize,
+}
+
+#[derive(Args, Clone)]
+pub struct RaceArgs {
+    /// Circuit id (monza, bahrain, silverstone, monaco, melbourne, baku, zandvoort, singapore, imola).
+    #[arg(long, env = "PITSTOP_CIRCUIT", default_value = "monza")]
+    circuit: String,
+    /// Race distance in laps.
+    #[arg(long, env = "PITSTOP_LAPS", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=200))]
+    laps: u16,
+    /// Cars on the grid (first N of the 2024 grid).
+    #[arg(long, env = "PITSTOP_CARS", default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=20))]
+    cars: u16,
+    /// Random seed: the same seed gives the same race.
+    #[arg(long, env = "PITSTOP_SEED", default_value_t = 1)]
+    seed: u64,
+    /// Samples per second per car (4 like live timing … 60 like the F1 game).
+    #[arg(long, env = "PITSTOP_SAMPLE_HZ", default_value_t = 20.0)]
+    sample_hz: f64,
+    /// Probability that a car suffers an injected anomaly on a lap.
+    #[arg(long, env = "PITSTOP_ANOMALY_RATE", default_value_t = 0.03)]
+    anomaly_rate: f64,
+    /// Session id (default: `<circuit>-<unix seconds>`).
+    #[arg(long, env = "PITSTOP_SESSION")]
+    session: Option<String>,
+}
+
+impl RaceArgs {
+    fn config(&self) -> anyhow::Result<RaceConfig> {
+        let Some(c) = circuit(&self.circuit) else {
+            bail!(
+                "unknown circuit {:?}; known: {}",
+                self.circuit,
+                circuit_ids().join(", ")
+            );
+        };
+        if !(1.0..=120.0).contains(&self.sample_hz) {
+            bail!("--sample-hz must be within 1..=120");
+        }
+        if !(0.0..=1.0).contains(&self.anomaly_rate) {
+            bail!("--anomaly-rate must be within 0..=1");
+        }
+        let now = pitstop_workloads::util::now_ms();
+        let session = self
+            .session
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", c.id, now / 1000));
+        pitstop_workloads::model::validate(&pitstop_workloads::model::Sample {
+            session: session.as_str().into(),
+            car: 1,
+            driver: "X".into(),
+            team: "X".into(),
+            timestamp_ms: now,
+            ..Default::default()
+        })
+        .map_err(|e| anyhow::anyhow!("invalid --session: {e}"))?;
+        Ok(RaceConfig {
+            session,
+            circuit: c,
+            laps: self.laps,
+            grid: default_grid(self.cars as usize),
+            seed: self.seed,
+            sample_hz: self.sample_hz,
+            anomaly_rate: self.anomaly_rate,
+            start_ms: now,
+        })
+    }
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    #[command(flatten)]
+    stream: StreamArgs,
+    #[command(flatten)]
+    race: RaceArgs,
+    /// Race seconds per wall second (1 = real time), or `max` for as fast as possible.
+    #[arg(long, env = "PITSTOP_TIME_SCALE", default_value = "1")]
+    time_scale: String,
+    /// Cap on samples per second across all cars.
+    #[arg(long, env = "PITSTOP_RATE")]
+    rate: Option<f64>,
+    /// Samples per partition per stream entry when running flat out.
+    #[arg(long, env = "PITSTOP_BATCH", default_value_t = 256)]
+    batch: usize,
+    /// Address for /health, /ready and /metrics.
+    #[arg(long, env = "PITSTOP_LISTEN", default_value = "0.0.0.0:8000")]
+    listen: SocketAddr,
+    /// Write the ground truth (pit stops, anomalies, counts) as JSON here at the end.
+    #[arg(long)]
+    ground_truth: Option<PathBuf>,
+    /// Exit after the chequered flag (default: keep serving metrics until stopped, so a
+    /// Deployment does not restart and re-run the race).
+    #[arg(long)]
+    exit_on_finish: bool,
+}
+
+#[derive(Args)]
+struct ProcessArgs {
+    #[command(flatten)]
+    stream: StreamArgs,
+    /// PostgreSQL URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    database_url: String,
+    /// Consumer name, unique per replica (defaults to $HOSTNAME, the pod name).
+    #[arg(long, env = "PITSTOP_CONSUMER")]
+    consumer: Option<String>,
+    /// Address of the HTTP API.
+    #[arg(long, env = "PITSTOP_LISTEN", default_value = "0.0.0.0:8001")]
+    listen: SocketAddr,
+    /// Read the ingest API key from this file instead of STREAM_PROCESSOR_API_KEY.
+    #[arg(long, env = "STREAM_PROCESSOR_API_KEY_FILE")]
+    api_key_file: Option<PathBuf>,
+    /// Longest a processed sample waits before its batch is committed, ms.
+    #[arg(long, env = "PITSTOP_FLUSH_MS", default_value_t = 10)]
+    flush_ms: u64,
+    /// Commit early once a batch holds this many samples.
+    #[arg(long, env = "PITSTOP_MAX_BATCH", default_value_t = 20_000)]
+    max_batch: usize,
+    /// Partition lease time-to-live, seconds: how soon a dead replica's partitions move.
+    #[arg(long, env = "PITSTOP_LEASE_TTL_S", default_value_t = 10)]
+    lease_ttl_s: u64,
+    /// Largest accepted POST /telemetry body, bytes.
+    #[arg(long, env = "PITSTOP_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    max_body_bytes: usize,
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub race: RaceArgs,
+    /// Redis URL (`make demo` starts a throwaway server when REDIS_URL is unset).
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+    /// PostgreSQL URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub database_url: String,
+    /// Race seconds per wall second.
+    #[arg(long, default_value_t = 40.0)]
+    pub time_scale: f64,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub database_url: String,
+    /// Samples for the throughput phase.
+    #[arg(long, default_value_t = 3_000_000)]
+    pub samples: u64,
+    /// Target rate of the latency phase, samples/s.
+    #[arg(long, default_value_t = 50_000.0)]
+    pub rate: f64,
+    /// Duration of the latency phase, seconds.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+}
+
+fn init_logs() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("PITSTOP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("PITSTOP_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json { b.json().init() } else { b.init() }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Simulate(a) => {
+            init_logs();
+            simulate(a).await
+        }
+        Command::Process(a) => {
+            init_logs();
+            process(a).await
+        }
+        Command::Demo(a) => {
+            // The demo prints its own progress; keep logs to warnings.
+            if std::env::var("PITSTOP_LOG").is_err() {
+                unsafe { std::env::set_var("PITSTOP_LOG", "warn") };
+            }
+            init_logs();
+            demo::run(demo::DemoConfig {
+                race: a.race.config()?,
+                redis_url: a.redis_url,
+                database_url: a.database_url,
+                time_scale: a.time_scale,
+            })
+            .await
+        }
+        Command::Bench(a) => {
+            if std::env::var("PITSTOP_LOG").is_err() {
+                unsafe { std::env::set_var("PITSTOP_LOG", "warn") };
+            }
+            init_logs();
+            bench::run(bench::BenchConfig {
+                redis_url: a.redis_url,
+                database_url: a.database_url,
+                samples: a.samples,
+                rate: a.rate,
+                seconds: a.seconds,
+            })
+            .await
+        }
+    }
+}
+
+async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
+    let race = a.race.config()?;
+    let time_scale = match a.time_scale.as_str() {
+        "max" => None,
+        s => Some(
+            s.parse::<f64>()
+                .ok()
+                .filter(|v| *v > 0.0)
+                .context("--time-scale must be a positive number or `max`")?,
+        ),
+    };
+    let redis = redis::Client::open(a.stream.redis_url.as_str()).context("invalid --redis-url")?;
+    let metrics = SimulatorMetrics::new();
+    tokio::spawn({
+        let (m, r) = (metrics.clone(), redis.clone());
+        async move {
+            if let Err(e) = service::serve(a.listen, m, r).await {
+                tracing::error!(error = %e, "metrics server failed");
+            }
+        }
+    });
+    let keys = StreamKeys::new(&a.stream.stream, a.stream.partitions);
+    let cfg = PublishConfig {
+        time_scale,
+        rate: a.rate,
+        batch_max: a.batch.clamp(1, 10_000),
+        maxlen: a.stream.maxlen,
+    };
+    tracing::info!(session = %race.session, circuit = race.circuit.id, laps = race.laps, cars = race.grid.len(), stream = %keys.base, "race started");
+    let stop = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(Progress::default());
+    let run = service::run_race(race, keys, redis, cfg, metrics, progress, stop.clone());
+    let report = tokio::select! {
+        r = run => r?,
+        _ = shutdown_signal() => {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!("stopped before the chequered flag");
+            return Ok(());
+        }
+    };
+    tracing::info!(
+        published = report.published,
+        entries = report.entries,
+        seconds = report.elapsed.as_secs_f64(),
+        pit_stops = report.truth.pit_stops.len(),
+        anomalies = report.truth.anomalies.len(),
+        trimmed = report.trimmed,
+        "chequered flag"
+    );
+    if let Some(path) = a.ground_truth {
+        std::fs::write(&path, serde_json::to_vec_pretty(&report.truth)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if !a.exit_on_finish {
+        shutdown_signal().await;
+    }
+    Ok(())
+}
+
+async fn process(a: ProcessArgs) -> anyhow::Result<()> {
+    let api_key = match &a.api_key_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => std::env::var("STREAM_PROCESSOR_API_KEY")
+            .ok()
+            .filter(|k| !k.is_empty()),
+    };
+    if api_key.is_none() {
+        tracing::warn!("no STREAM_PROCESSOR_API_KEY: POST /telemetry will answer 401");
+    }
+    let mut cfg = ProcessorConfig::new(&a.stream.redis_url, &a.database_url, &a.stream.stream);
+    cfg.partitions = a.stream.partitions;
+    cfg.maxlen = a.stream.maxlen;
+    cfg.consumer = a.consumer.unwrap_or_else(default_consumer);
+    cfg.api_key = api_key;
+    cfg.listen = Some(a.listen);
+    cfg.flush_interval = Duration::from_millis(a.flush_ms.clamp(1, 10_000));
+    cfg.max_batch_samples = a.max_batch.max(1);
+    cfg.lease_ttl = Duration::from_secs(a.lease_ttl_s.clamp(2, 300));
+    cfg.max_body_bytes = a.max_body_bytes;
+    tracing::info!(consumer = %cfg.consumer, stream = %cfg.stream, partitions = cfg.partitions, "processor starting");
+    let p = Processor::start(cfg, None).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down: committing in-flight batches and releasing partitions");
+    p.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! What one partition has processed since its last commit.
+
+use super::entry::EntryId;
+use crate::analytics::Events;
+use crate::model::Sample;
+use crate::stream::{CarCount, SessionInfo};
+use std::time::Instant;
+
+/// Samples of one car within a batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CarDelta {
+    pub session: String,
+    pub car: u8,
+    pub driver: String,
+    pub team: String,
+    pub samples: i64,
+    pub seq_sum: i64,
+    pub max_seq: i64,
+    pub last_lap: i32,
+    pub last_ts_ms: i64,
+}
+
+/// A dead-lettered entry.
+#[derive(Clone, Debug)]
+pub struct DeadLetter {
+    pub id: EntryId,
+    pub reason: &'static str,
+    pub message: String,
+    pub fields: Vec<(String, Vec<u8>)>,
+}
+
+/// A chequered flag seen in this partition.
+#[derive(Clone, Debug)]
+pub struct SessionEnd {
+    pub session: String,
+    pub partitions: u16,
+    pub published: Vec<CarCount>,
+}
+
+/// Uncommitted work of one partition.
+#[derive(Default)]
+pub struct Batch {
+    /// Every id to acknowledge after the commit, including redelivered ones.
+    pub ack: Vec<EntryId>,
+    /// Highest id whose effects are in this batch.
+    pub last_id: Option<EntryId>,
+    pub events: Events,
+    pub cars: Vec<CarDelta>,
+    pub sessions: Vec<SessionInfo>,
+    pub ends: Vec<SessionEnd>,
+    pub dead: Vec<DeadLetter>,
+    /// (created_us, samples) of each data entry, for the durable-latency histogram.
+    pub created: Vec<(i64, u32)>,
+    pub samples: u64,
+    pub started: Option<Instant>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.ack.is_empty()
+    }
+
+    /// Whether the batch carries effects (otherwise a commit is only an XACK).
+    pub fn has_effects(&self) -> bool {
+        self.last_id.is_some()
+    }
+
+    pub fn touch(&mut self) {
+        self.started.get_or_insert_with(Instant::now);
+    }
+
+    pub fn account(&mut self, s: &Sample) {
+        let i = match self
+            .cars
+            .iter()
+            .position(|c| c.car == s.car && c.session == s.session)
+        {
+            Some(i) => i,
+            None => {
+                self.cars.push(CarDelta {
+                    session: s.session.to_string(),
+                    car: s.car,
+                    driver: s.driver.to_string(),
+                    team: s.team.to_string(),
+                    samples: 0,
+                    seq_sum: 0,
+                    max_seq: -1,
+                    last_lap: 0,
+                    last_ts_ms: 0,
+                });
+                self.cars.len() - 1
+            }
+        };
+        let c = &mut self.cars[i];
+        c.samples += 1;
+        c.seq_sum += s.seq as i64;
+        c.max_seq = c.max_seq.max(s.seq as i64);
+        c.last_lap = c.last_lap.max(s.lap as i32);
+        c.last_ts_ms = c.last_ts_ms.max(s.timestamp_ms);
+        self.samples += 1;
+    }
+
+    pub fn clear(&mut self) {
+        *self = Batch::default();
+    }
+}

@@ -1,0 +1,324 @@
+//! The stream processor: partition owners consuming Redis Streams into PostgreSQL, and
+//! the HTTP API on :8001.
+
+pub mod api;
+pub mod batch;
+pub mod consumer;
+pub mod entry;
+pub mod lease;
+pub mod queries;
+pub mod recorder;
+pub mod store;
+
+use crate::metrics::{ProcessorMetrics, TeamLabels};
+use crate::stream::StreamKeys;
+use consumer::Control;
+use recorder::LatencyRecorder;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Processor settings (flags and env vars of `pitstop process`).
+#[derive(Clone, Debug)]
+pub struct ProcessorConfig {
+    pub redis_url: String,
+    pub database_url: String,
+    pub stream: String,
+    pub partitions: u16,
+    /// Unique per replica (the pod name in Kubernetes).
+    pub consumer: String,
+    pub api_key: Option<String>,
+    pub listen: Option<SocketAddr>,
+    pub flush_interval: Duration,
+    pub max_batch_samples: usize,
+    pub read_count: usize,
+    pub lease_ttl: Duration,
+    pub max_body_bytes: usize,
+    pub max_samples_per_request: usize,
+    pub maxlen: usize,
+}
+
+impl ProcessorConfig {
+    pub fn new(redis_url: &str, database_url: &str, stream: &str) -> Self {
+        ProcessorConfig {
+            redis_url: redis_url.into(),
+            database_url: database_url.into(),
+            stream: stream.into(),
+            partitions: 4,
+            consumer: default_consumer(),
+            api_key: None,
+            listen: None,
+            flush_interval: Duration::from_millis(10),
+            max_batch_samples: 20_000,
+            read_count: 64,
+            lease_ttl: Duration::from_secs(10),
+            max_body_bytes: 1 << 20,
+            max_samples_per_request: 5_000,
+            maxlen: 250_000,
+        }
+    }
+}
+
+/// `$HOSTNAME` (the pod name) or `pitstop-<pid>`.
+pub fn default_consumer() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("pitstop-{}", std::process::id()))
+}
+
+/// State shared by the partition tasks and the API.
+pub struct Shared {
+    pub cfg: ProcessorConfig,
+    pub keys: StreamKeys,
+    pub consumer: String,
+    pub database_url: String,
+    pub redis: redis::Client,
+    pub metrics: ProcessorMetrics,
+    pub teams: TeamLabels,
+    pub recorder: Option<Arc<LatencyRecorder>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A running processor.
+pub struct Processor {
+    pub shared: Arc<Shared>,
+    pub addr: Option<SocketAddr>,
+    shutdown: watch::Sender<bool>,
+    manager: JoinHandle<()>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl Processor {
+    /// Migrates the schema, starts the HTTP API (if `listen` is set) and the lease manager.
+    pub async fn start(
+        cfg: ProcessorConfig,
+        recorder: Option<Arc<LatencyRecorder>>,
+    ) -> Result<Self, StartError> {
+        let mut db = crate::db::connect(&cfg.database_url).await?;
+        let applied = crate::db::migrate(&mut db).await?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "schema migrations applied");
+        }
+        let redis = redis::Client::open(cfg.redis_url.as_str())?;
+        let shared = Arc::new(Shared {
+            keys: StreamKeys::new(&cfg.stream, cfg.partitions),
+            consumer: cfg.consumer.clone(),
+            database_url: cfg.database_url.clone(),
+            redis,
+            metrics: ProcessorMetrics::new(),
+            teams: TeamLabels::new(32),
+            recorder,
+            cfg,
+        });
+        let (shutdown, rx) = watch::channel(false);
+        let (server, addr) = match shared.cfg.listen {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Listen { addr, source })?;
+                let bound = listener
+                    .local_addr()
+                    .map_err(|source| StartError::Listen { addr, source })?;
+                let app = api::router(api::ApiState::new(shared.clone(), db).await?);
+                let mut rx = rx.clone();
+                let handle = tokio::spawn(async move {
+                    let shutdown = async move {
+                        let _ = rx.wait_for(|s| *s).await;
+                    };
+                    if let Err(e) = axum::serve(listener, app)
+                        .with_graceful_shutdown(shutdown)
+                        .await
+                    {
+                        tracing::error!(error = %e, "http server failed");
+                    }
+                });
+                tracing::info!(%bound, "processor API listening");
+                (Some(handle), Some(bound))
+            }
+            None => (None, None),
+        };
+        let manager = tokio::spawn(manage(shared.clone(), rx));
+        Ok(Processor {
+            shared,
+            addr,
+            shutdown,
+            manager,
+            server,
+        })
+    }
+
+    /// Commits what is in flight, releases the partitions and stops the API.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.manager.await;
+        if let Some(s) = self.server {
+            let _ = s.await;
+        }
+    }
+}
+
+struct Owned {
+    ctl: Arc<Control>,
+    task: JoinHandle<Result<(), consumer::ConsumeError>>,
+}
+
+/// The lease manager: keeps this replica's fair share of partitions, restarts failed
+/// partition tasks with backoff, and hands partitions over cleanly on shutdown.
+async fn manage(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let ttl_ms = shared.cfg.lease_ttl.as_millis() as i64;
+    let tick = shared.cfg.lease_ttl / 3;
+    let mut owned: BTreeMap<u16, Owned> = BTreeMap::new();
+    let mut backoff: BTreeMap<u16, (u32, tokio::time::Instant)> = BTreeMap::new();
+    let mut con = loop {
+        match shared.redis.get_multiplexed_async_connection().await {
+            Ok(c) => break c,
+            Err(e) => {
+                tracing::warn!(error = %e, "redis unavailable; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.wait_for(|s| *s) => return,
+                }
+            }
+        }
+    };
+    loop {
+        if let Err(e) = manage_once(&shared, &mut con, &mut owned, &mut backoff, ttl_ms).await {
+            tracing::warn!(error = %e, "lease round failed");
+        }
+        shared.metrics.partitions_owned.set(owned.len() as i64);
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = shutdown.wait_for(|s| *s) => break,
+        }
+    }
+    // Graceful hand-over: commit in-flight work, then free the partitions at once so
+    // another replica does not wait for the TTL.
+    for (p, o) in std::mem::take(&mut owned) {
+        o.ctl.stop.store(true, Ordering::Relaxed);
+        if let Ok(Err(e)) = o.task.await {
+            tracing::warn!(partition = p, error = %e, "partition stopped with an error");
+        }
+        let _ = lease::release(&mut con, &shared.keys.lease(p), &shared.consumer).await;
+    }
+    let _ = lease::leave(&mut con, &shared.keys.members(), &shared.consumer).await;
+    shared.metrics.partitions_owned.set(0);
+}
+
+async fn manage_once(
+    shared: &Arc<Shared>,
+    con: &mut redis::aio::MultiplexedConnection,
+    owned: &mut BTreeMap<u16, Owned>,
+    backoff: &mut BTreeMap<u16, (u32, tokio::time::Instant)>,
+    ttl_ms: i64,
+) -> Result<(), redis::RedisError> {
+    let now = crate::util::now_ms();
+    let me = &shared.consumer;
+    let live = lease::heartbeat(con, &shared.keys.members(), me, now, ttl_ms).await?;
+    let fair = lease::fair_share(shared.keys.partitions, live);
+
+    // Reap finished tasks; a failed one is retried after an exponential backoff.
+    let finished: Vec<u16> = owned
+        .iter()
+        .filter(|(_, o)| o.task.is_finished())
+        .map(|(p, _)| *p)
+        .collect();
+    for p in finished {
+        let o = owned.remove(&p).expect("listed above");
+        let result = o.task.await;
+        let _ = lease::release(con, &shared.keys.lease(p), me).await;
+        if let Ok(Err(e)) | Err(e) =
+            result.map_err(|j| consumer::ConsumeError::LeaseLost(j.to_string()))
+        {
+            let (n, _) = backoff
+                .get(&p)
+                .copied()
+                .unwrap_or((0, tokio::time::Instant::now()));
+            let delay = Duration::from_millis((250u64 << n.min(6)).min(15_000));
+            tracing::warn!(partition = p, error = %e, category = e.category(), retry_in = ?delay, "partition task failed");
+            backoff.insert(p, (n + 1, tokio::time::Instant::now() + delay));
+        }
+    }
+    // Renew what we hold; a lost lease stops its task without a commit.
+    for (p, o) in owned.iter() {
+        if lease::renew(con, &shared.keys.lease(*p), me, ttl_ms).await? {
+            o.ctl.valid_until_ms.store(now + ttl_ms, Ordering::Relaxed);
+        } else {
+            o.ctl.valid_until_ms.store(0, Ordering::Relaxed);
+        }
+    }
+    // Give back surplus partitions when more replicas joined.
+    while owned.len() > fair {
+        let (&p, _) = owned.iter().next_back().expect("non-empty");
+        let o = owned.remove(&p).expect("present");
+        o.ctl.stop.store(true, Ordering::Relaxed);
+        let _ = o.task.await;
+        lease::release(con, &shared.keys.lease(p), me).await?;
+        tracing::info!(
+            partition = p,
+            fair,
+            live,
+            "released partition for rebalancing"
+        );
+    }
+    // Take free partitions up to the fair share.
+    for p in 0..shared.keys.partitions {
+        if owned.len() >= fair {
+            break;
+        }
+        if owned.contains_key(&p)
+            || backoff
+                .get(&p)
+                .is_some_and(|(_, until)| *until > tokio::time::Instant::now())
+        {
+            continue;
+        }
+        if lease::acquire(con, &shared.keys.lease(p), me, ttl_ms).await? {
+            let ctl = Arc::new(Control::default());
+            ctl.valid_until_ms.store(now + ttl_ms, Ordering::Relaxed);
+            let task = tokio::spawn(consumer::run(shared.clone(), p, ctl.clone()));
+            owned.insert(p, Owned { ctl, task });
+        }
+    }
+    // Consumer lag of what we own, from XINFO GROUPS (Redis ≥ 7).
+    let mut lag = 0;
+    for p in owned.keys() {
+        let info: redis::Value = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(shared.keys.partition(*p))
+            .query_async(con)
+            .await?;
+        if let redis::Value::Array(groups) = info {
+            for g in &groups {
+                let m = crate::util::redis_map(g);
+                if m.get("name")
+                    .and_then(|v| crate::util::redis_string(v))
+                    .as_deref()
+                    == Some(crate::stream::GROUP)
+                {
+                    lag += m.get("lag").and_then(crate::util::redis_int).unwrap_or(0);
+                }
+            }
+        }
+    }
+    shared.metrics.lag_entries.set(lag);
+    // Successful partitions reset their backoff.
+    backoff.retain(|p, _| !owned.contains_key(p) || owned[p].task.is_finished());
+    Ok(())
+}

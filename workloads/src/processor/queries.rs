@@ -1,0 +1,348 @@
+//! Read side of the API: race progress, classification, pit stops with scores,
+//! anomalies and team performance, computed from what the processor committed.
+
+use crate::analytics::scoring;
+use serde::Serialize;
+use tokio_postgres::Client;
+
+type Result<T> = std::result::Result<T, tokio_postgres::Error>;
+
+#[derive(Debug, Serialize)]
+pub struct SessionSummary {
+    pub session_id: String,
+    pub circuit: Option<String>,
+    pub total_laps: Option<i32>,
+    pub lap: i32,
+    pub finished: bool,
+    pub samples_processed: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SessionDetail {
+    #[serde(flatten)]
+    pub summary: SessionSummary,
+    pub leader: Option<ClassifiedCar>,
+    pub cars: i64,
+    /// Samples the producer reported at the chequered flag (null until then).
+    pub samples_published: Option<i64>,
+    pub pit_stops: i64,
+    pub anomalies: i64,
+    pub laps_recorded: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassifiedCar {
+    pub position: usize,
+    pub car: i32,
+    pub driver: String,
+    pub team: String,
+    pub laps: i64,
+    pub best_lap_ms: Option<i32>,
+    /// Race time at the last line crossing, ms.
+    pub race_time_ms: Option<i64>,
+    /// "+12.345 s", "+1 lap", or "" for the leader.
+    pub gap: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScoredStop {
+    pub car: i32,
+    pub driver: String,
+    pub team: String,
+    pub lap: i32,
+    pub stationary_s: f64,
+    pub pit_lane_s: f64,
+    pub compound_in: String,
+    pub compound_out: String,
+    pub score: f64,
+    pub slow: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AnomalyRow {
+    pub car: i32,
+    pub driver: String,
+    pub team: String,
+    pub lap: i32,
+    pub kind: String,
+    pub severity: String,
+    pub detector: String,
+    pub channel: String,
+    pub value: f32,
+    pub expected_low: f32,
+    pub expected_high: f32,
+    pub detected_at_ms: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Stint {
+    pub car: i32,
+    pub driver: String,
+    pub compound: String,
+    pub first_lap: i32,
+    pub last_lap: i32,
+    pub laps: i64,
+    pub mean_lap_ms: Option<f64>,
+    /// Lap-time increase per lap of tyre age (least squares on green laps), ms.
+    pub degradation_ms_per_lap: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TeamPerformance {
+    pub team: String,
+    pub laps: i64,
+    pub best_lap_ms: Option<i32>,
+    pub median_lap_ms: Option<f64>,
+    pub best_sectors_ms: [Option<i32>; 3],
+    pub top_speed_kph: Option<f32>,
+    /// Median green lap minus Ferrari's, ms (negative = faster than Ferrari).
+    pub gap_to_ferrari_ms: Option<f64>,
+    pub pit_stops: i64,
+    pub mean_stationary_s: Option<f64>,
+    pub best_stationary_s: Option<f64>,
+    pub anomalies: i64,
+    pub stints: Vec<Stint>,
+}
+
+fn summary(r: &tokio_postgres::Row) -> SessionSummary {
+    SessionSummary {
+        session_id: r.get(0),
+        circuit: r.get(1),
+        total_laps: r.get(2),
+        finished: r.get(3),
+        samples_processed: r.get(4),
+        lap: r.get(5),
+    }
+}
+
+const SUMMARY: &str = "SELECT s.session_id, s.circuit, s.total_laps,
+       COALESCE((SELECT count(*) >= max(e.partitions) FROM session_partition_ends e WHERE e.session_id = s.session_id), false),
+       COALESCE((SELECT sum(samples) FROM car_accounting a WHERE a.session_id = s.session_id), 0)::bigint,
+       COALESCE((SELECT max(last_lap) FROM car_accounting a WHERE a.session_id = s.session_id), 0)::int
+  FROM sessions s";
+
+pub async fn sessions(db: &Client) -> Result<Vec<SessionSummary>> {
+    let rows = db
+        .query(
+            &format!("{SUMMARY} ORDER BY s.created_at DESC LIMIT 200"),
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(summary).collect())
+}
+
+pub async fn session(db: &Client, id: &str) -> Result<Option<SessionDetail>> {
+    let Some(row) = db
+        .query_opt(&format!("{SUMMARY} WHERE s.session_id = $1"), &[&id])
+        .await?
+    else {
+        return Ok(None);
+    };
+    let counts = db
+        .query_one(
+            "SELECT (SELECT count(*) FROM car_accounting WHERE session_id = $1),
+                    (SELECT sum((c->>'samples')::bigint) FROM session_partition_ends e, jsonb_array_elements(e.published) c WHERE e.session_id = $1)::bigint,
+                    (SELECT count(*) FROM pit_stops WHERE session_id = $1),
+                    (SELECT count(*) FROM anomalies WHERE session_id = $1),
+                    (SELECT count(*) FROM laps WHERE session_id = $1)",
+            &[&id],
+        )
+        .await?;
+    let leader = classification(db, id).await?.into_iter().next();
+    let mut summary = summary(&row);
+    if let Some(total) = summary.total_laps {
+        summary.lap = summary.lap.min(total);
+    }
+    Ok(Some(SessionDetail {
+        summary,
+        leader,
+        cars: counts.get(0),
+        samples_published: counts.get(1),
+        pit_stops: counts.get(2),
+        anomalies: counts.get(3),
+        laps_recorded: counts.get(4),
+    }))
+}
+
+/// Order: most laps first, then earliest crossing of the last completed lap.
+pub async fn classification(db: &Client, id: &str) -> Result<Vec<ClassifiedCar>> {
+    let rows = db
+        .query(
+            "SELECT a.car, a.driver, a.team, COALESCE(l.laps, 0), l.best, l.last_cross - s.started_at_ms
+               FROM car_accounting a
+               JOIN sessions s ON s.session_id = a.session_id
+               LEFT JOIN (SELECT car, count(*) AS laps, min(lap_time_ms) AS best, max(crossed_at_ms) AS last_cross
+                            FROM laps WHERE session_id = $1 GROUP BY car) l ON l.car = a.car
+              WHERE a.session_id = $1
+              ORDER BY 4 DESC, l.last_cross ASC NULLS LAST, a.car",
+            &[&id],
+        )
+        .await?;
+    let mut out: Vec<ClassifiedCar> = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        let laps: i64 = r.get(3);
+        let time: Option<i64> = r.get(5);
+        let gap = match out.first() {
+            None => String::new(),
+            Some(leader) if leader.laps > laps => {
+                let n = leader.laps - laps;
+                format!("+{n} lap{}", if n == 1 { "" } else { "s" })
+            }
+            Some(leader) => match (leader.race_time_ms, time) {
+                (Some(a), Some(b)) => format!("+{:.3} s", (b - a) as f64 / 1000.0),
+                _ => String::new(),
+            },
+        };
+        out.push(ClassifiedCar {
+            position: i + 1,
+            car: r.get(0),
+            driver: r.get(1),
+            team: r.get(2),
+            laps,
+            best_lap_ms: r.get(4),
+            race_time_ms: time,
+            gap,
+        });
+    }
+    Ok(out)
+}
+
+/// Every stop of the session, scored against the session's and the team's best stop.
+pub async fn pit_stops(db: &Client, id: &str) -> Result<Vec<ScoredStop>> {
+    let rows = db
+        .query(
+            "SELECT car, driver, team, lap, stationary_ms, pit_lane_ms, compound_in, compound_out,
+                    min(stationary_ms) OVER (), min(stationary_ms) OVER (PARTITION BY team)
+               FROM pit_stops WHERE session_id = $1 ORDER BY entry_ms",
+            &[&id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let t = r.get::<_, i64>(4) as f64 / 1000.0;
+            let field = r.get::<_, i64>(8) as f64 / 1000.0;
+            let team = r.get::<_, i64>(9) as f64 / 1000.0;
+            ScoredStop {
+                car: r.get(0),
+                driver: r.get(1),
+                team: r.get(2),
+                lap: r.get(3),
+                stationary_s: t,
+                pit_lane_s: r.get::<_, i64>(5) as f64 / 1000.0,
+                compound_in: r.get(6),
+                compound_out: r.get(7),
+                score: scoring::score(t, field, team),
+                slow: scoring::is_slow(t),
+            }
+        })
+        .collect())
+}
+
+pub async fn anomalies(
+    db: &Client,
+    id: &str,
+    car: Option<i32>,
+    kind: Option<&str>,
+) -> Result<Vec<AnomalyRow>> {
+    let rows = db
+        .query(
+            "SELECT car, driver, team, lap, kind, severity, detector, channel, value, expected_low, expected_high, detected_at_ms
+               FROM anomalies WHERE session_id = $1 AND ($2::int IS NULL OR car = $2) AND ($3::text IS NULL OR kind = $3)
+              ORDER BY detected_at_ms LIMIT 5000",
+            &[&id, &car, &kind],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| AnomalyRow {
+            car: r.get(0),
+            driver: r.get(1),
+            team: r.get(2),
+            lap: r.get(3),
+            kind: r.get(4),
+            severity: r.get(5),
+            detector: r.get(6),
+            channel: r.get(7),
+            value: r.get(8),
+            expected_low: r.get(9),
+            expected_high: r.get(10),
+            detected_at_ms: r.get(11),
+        })
+        .collect())
+}
+
+/// Per-team lap statistics, best sectors, stints with degradation, gap to Ferrari.
+/// Green laps exclude lap 1 and in/out laps.
+pub async fn teams(db: &Client, id: &str) -> Result<Vec<TeamPerformance>> {
+    let rows = db
+        .query(
+            "WITH green AS (SELECT * FROM laps WHERE session_id = $1 AND lap > 1 AND NOT pit_in AND NOT pit_out)
+             SELECT t.team, t.laps,
+                    (SELECT min(lap_time_ms) FROM green g WHERE g.team = t.team),
+                    (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lap_time_ms) FROM green g WHERE g.team = t.team),
+                    (SELECT min(s1_ms) FROM green g WHERE g.team = t.team),
+                    (SELECT min(s2_ms) FROM green g WHERE g.team = t.team),
+                    (SELECT min(s3_ms) FROM green g WHERE g.team = t.team),
+                    t.top,
+                    (SELECT count(*) FROM pit_stops p WHERE p.session_id = $1 AND p.team = t.team),
+                    (SELECT avg(stationary_ms)::float8 / 1000 FROM pit_stops p WHERE p.session_id = $1 AND p.team = t.team),
+                    (SELECT min(stationary_ms)::float8 / 1000 FROM pit_stops p WHERE p.session_id = $1 AND p.team = t.team),
+                    (SELECT count(*) FROM anomalies a WHERE a.session_id = $1 AND a.team = t.team)
+               FROM (SELECT team, count(*) AS laps, max(top_speed_kph) AS top FROM laps WHERE session_id = $1 GROUP BY team) t
+              ORDER BY 4 NULLS LAST",
+            &[&id],
+        )
+        .await?;
+    let stints = db
+        .query(
+            "WITH numbered AS (
+               SELECT *, COALESCE(sum(pit_in::int) OVER (PARTITION BY car ORDER BY lap ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS stint
+                 FROM laps WHERE session_id = $1)
+             SELECT team, car, driver, min(compound), min(lap), max(lap), count(*),
+                    avg(lap_time_ms) FILTER (WHERE lap > 1 AND NOT pit_in AND NOT pit_out)::float8,
+                    regr_slope(lap_time_ms, tyre_age) FILTER (WHERE lap > 1 AND NOT pit_in AND NOT pit_out)
+               FROM numbered GROUP BY team, car, driver, stint ORDER BY car, min(lap)",
+            &[&id],
+        )
+        .await?;
+    let mut out: Vec<TeamPerformance> = rows
+        .iter()
+        .map(|r| TeamPerformance {
+            team: r.get(0),
+            laps: r.get(1),
+            best_lap_ms: r.get(2),
+            median_lap_ms: r.get(3),
+            best_sectors_ms: [r.get(4), r.get(5), r.get(6)],
+            top_speed_kph: r.get(7),
+            gap_to_ferrari_ms: None,
+            pit_stops: r.get(8),
+            mean_stationary_s: r.get(9),
+            best_stationary_s: r.get(10),
+            anomalies: r.get(11),
+            stints: Vec::new(),
+        })
+        .collect();
+    let ferrari = out
+        .iter()
+        .find(|t| t.team == "Ferrari")
+        .and_then(|t| t.median_lap_ms);
+    for t in &mut out {
+        t.gap_to_ferrari_ms = ferrari.zip(t.median_lap_ms).map(|(f, m)| (m - f).round());
+        t.stints = stints
+            .iter()
+            .filter(|r| r.get::<_, String>(0) == t.team)
+            .map(|r| Stint {
+                car: r.get(1),
+                driver: r.get(2),
+                compound: r.get(3),
+                first_lap: r.get(4),
+                last_lap: r.get(5),
+                laps: r.get(6),
+                mean_lap_ms: r.get(7),
+                degradation_ms_per_lap: r.get(8),
+            })
+            .collect();
+    }
+    Ok(out)
+}

@@ -1,0 +1,126 @@
+//! Redis Streams layout shared by the simulator, the processor and the post-race steps.
+//!
+//! A session's telemetry lives in `partitions` streams `<base>:p<k>`; a car always maps
+//! to the same partition (`car % partitions`), so one processor sees a car's samples in
+//! order — per-car analytics (pit stops, laps, EWMA baselines) depend on that.
+//! Entries carry either a binary batch (field `d`, see [`crate::codec::binary`]) or a
+//! JSON marker (field `m`, [`Marker`]).
+
+use compact_str::CompactString;
+use serde::{Deserialize, Serialize};
+
+/// Consumer group every processor replica joins.
+pub const GROUP: &str = "processors";
+/// Field of a data entry.
+pub const FIELD_DATA: &str = "d";
+/// Field of a marker entry.
+pub const FIELD_MARKER: &str = "m";
+
+/// Key names derived from one base name (the operator passes one per RaceSession).
+#[derive(Clone, Debug)]
+pub struct StreamKeys {
+    pub base: String,
+    pub partitions: u16,
+}
+
+impl StreamKeys {
+    pub fn new(base: impl Into<String>, partitions: u16) -> Self {
+        StreamKeys {
+            base: base.into(),
+            partitions: partitions.max(1),
+        }
+    }
+    pub fn partition(&self, p: u16) -> String {
+        format!("{}:p{p}", self.base)
+    }
+    pub fn partition_of(&self, car: u8) -> u16 {
+        car as u16 % self.partitions
+    }
+    pub fn all_partitions(&self) -> impl Iterator<Item = (u16, String)> + '_ {
+        (0..self.partitions).map(|p| (p, self.partition(p)))
+    }
+    /// Entries that could not be decoded, with the reason.
+    pub fn dead_letters(&self) -> String {
+        format!("{}:dead", self.base)
+    }
+    /// Lease that gives one processor replica exclusive ownership of a partition.
+    pub fn lease(&self, p: u16) -> String {
+        format!("{}:lease:p{p}", self.base)
+    }
+    /// Sorted set of live processor replicas (score = heartbeat expiry, ms).
+    pub fn members(&self) -> String {
+        format!("{}:members", self.base)
+    }
+}
+
+/// One car of the grid.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CarInfo {
+    pub car: u8,
+    pub driver: CompactString,
+    pub team: CompactString,
+}
+
+/// Session metadata published at the start of a race.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub session: String,
+    pub circuit: String,
+    pub laps: u16,
+    pub partitions: u16,
+    pub started_at_ms: i64,
+    pub cars: Vec<CarInfo>,
+}
+
+/// Control entries interleaved with data in every partition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Marker {
+    SessionStart(SessionInfo),
+    /// Chequered flag as seen by one partition: how many samples each of its cars published.
+    SessionEnd {
+        session: String,
+        partitions: u16,
+        published: Vec<CarCount>,
+    },
+}
+
+/// Samples one car published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarCount {
+    pub car: u8,
+    pub samples: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Markers are tagged JSON so other producers can write them by hand.
+    #[test]
+    fn marker_json_shape() {
+        let m = Marker::SessionEnd {
+            session: "s".into(),
+            partitions: 2,
+            published: vec![CarCount {
+                car: 16,
+                samples: 10,
+            }],
+        };
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"session_end","session":"s","partitions":2,"published":[{"car":16,"samples":10}]}"#
+        );
+        assert_eq!(serde_json::from_str::<Marker>(&json).unwrap(), m);
+    }
+
+    /// A car always lands in the same partition.
+    #[test]
+    fn partitioning_is_stable() {
+        let k = StreamKeys::new("pitstop:telemetry", 4);
+        assert_eq!(k.partition_of(16), 0);
+        assert_eq!(k.partition_of(55), 3);
+        assert_eq!(k.partition(3), "pitstop:telemetry:p3");
+    }
+}

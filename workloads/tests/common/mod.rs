@@ -1,0 +1,156 @@
+//! Test fixtures: a fresh PostgreSQL database and unique stream keys per test, on the
+//! servers named by REDIS_URL / DATABASE_URL (`make test` provides them).
+#![allow(dead_code)]
+
+use pitstop_workloads::sim::circuit::circuit;
+use pitstop_workloads::sim::grid::default_grid;
+use pitstop_workloads::sim::race::RaceConfig;
+use pitstop_workloads::stream::StreamKeys;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub struct Env {
+    pub redis_url: String,
+    pub admin_url: String,
+    pub database_url: String,
+    pub db_name: String,
+    pub keys: StreamKeys,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn with_db(url: &str, db: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("DATABASE_URL has a path");
+    format!("{base}/{db}")
+}
+
+impl Env {
+    pub async fn new(name: &str) -> Env {
+        let redis_url =
+            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let admin_url = std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let db_name = format!("pitstop_t_{name}_{}_{n}", std::process::id());
+        let admin = pitstop_workloads::db::connect(&admin_url)
+            .await
+            .expect("PostgreSQL reachable (run through `make test`)");
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {db_name}"))
+            .await
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db_name}"))
+            .await
+            .unwrap();
+        let database_url = with_db(&admin_url, &db_name);
+        let keys = StreamKeys::new(format!("pitstop:test:{db_name}"), 4);
+        Env {
+            redis_url,
+            admin_url,
+            database_url,
+            db_name,
+            keys,
+        }
+    }
+
+    pub async fn db(&self) -> tokio_postgres::Client {
+        pitstop_workloads::db::connect(&self.database_url)
+            .await
+            .unwrap()
+    }
+
+    pub fn redis(&self) -> redis::Client {
+        redis::Client::open(self.redis_url.as_str()).unwrap()
+    }
+
+    /// Drops the database and the stream keys.
+    pub async fn cleanup(self) {
+        let mut con = self
+            .redis()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.keys.base))
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL")
+                .arg(keys)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+        }
+        let admin = pitstop_workloads::db::connect(&self.admin_url)
+            .await
+            .unwrap();
+        let _ = admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.db_name
+            ))
+            .await;
+    }
+}
+
+pub fn race(session: &str, laps: u16, cars: usize, seed: u64, anomaly_rate: f64) -> RaceConfig {
+    RaceConfig {
+        session: session.into(),
+        circuit: circuit("monza").unwrap(),
+        laps,
+        grid: default_grid(cars),
+        seed,
+        sample_hz: 10.0,
+        anomaly_rate,
+        start_ms: pitstop_workloads::util::now_ms(),
+    }
+}
+
+/// Polls `check` every 50 ms until it returns true or `timeout` passes.
+pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Per-car (samples, seq_sum, max_seq) as committed.
+pub async fn accounting(db: &tokio_postgres::Client, session: &str) -> Vec<(u8, i64, i64, i64)> {
+    db.query("SELECT car, samples, seq_sum, max_seq FROM car_accounting WHERE session_id = $1 ORDER BY car", &[&session])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get::<_, i32>(0) as u8, r.get(1), r.get(2), r.get(3)))
+        .collect()
+}
+
+/// Asserts that every published sample was committed exactly once: per car, the count
+/// equals what was published and the sequence numbers sum to 0 + 1 + … + (n − 1).
+pub async fn assert_exactly_once(
+    db: &tokio_postgres::Client,
+    session: &str,
+    published: &std::collections::BTreeMap<u8, u64>,
+) {
+    let rows = accounting(db, session).await;
+    assert_eq!(rows.len(), published.len(), "cars accounted");
+    for (car, samples, seq_sum, max_seq) in rows {
+        let n = published[&car] as i64;
+        assert_eq!(samples, n, "car {car}: samples committed vs published");
+        assert_eq!(
+            seq_sum,
+            n * (n - 1) / 2,
+            "car {car}: a sample was lost and another duplicated"
+        );
+        assert_eq!(max_seq, n - 1, "car {car}: last sequence number");
+    }
+}

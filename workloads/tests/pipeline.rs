@@ -1,0 +1,209 @@
+//! End to end through real Redis and PostgreSQL: simulator → streams → processor.
+
+mod common;
+
+use common::{Env, assert_exactly_once, race};
+use pitstop_workloads::demo::wait_finished;
+use pitstop_workloads::evaluate::{Detected, DetectedStop, score_anomalies, score_stops};
+use pitstop_workloads::metrics::SimulatorMetrics;
+use pitstop_workloads::processor::{Processor, ProcessorConfig, queries};
+use pitstop_workloads::sim::publisher::{Progress, PublishConfig};
+use pitstop_workloads::sim::service::run_race;
+use pitstop_workloads::sim::truth::AnomalyKind;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+fn flat_out(maxlen: usize) -> PublishConfig {
+    PublishConfig {
+        time_scale: None,
+        rate: None,
+        batch_max: 64,
+        maxlen,
+    }
+}
+
+fn processor_cfg(env: &Env, consumer: &str) -> ProcessorConfig {
+    let mut c = ProcessorConfig::new(&env.redis_url, &env.database_url, &env.keys.base);
+    c.consumer = consumer.into();
+    c.lease_ttl = Duration::from_secs(3);
+    c
+}
+
+/// Every published sample is committed exactly once; stops and anomalies match the truth
+/// through the database, and the read API agrees with the accounting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn race_is_accounted_exactly_once_and_scored() {
+    let env = Env::new("e2e").await;
+    let p = Processor::start(processor_cfg(&env, "solo"), None)
+        .await
+        .unwrap();
+    let rc = race("e2e", 6, 10, 7, 0.15);
+    let report = run_race(
+        rc,
+        env.keys.clone(),
+        env.redis(),
+        flat_out(1_000_000),
+        SimulatorMetrics::new(),
+        Arc::new(Progress::default()),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .unwrap();
+    let db = env.db().await;
+    wait_finished(&db, "e2e", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_exactly_once(&db, "e2e", &report.truth.published).await;
+
+    let stops = queries::pit_stops(&db, "e2e").await.unwrap();
+    let detected: Vec<_> = stops
+        .iter()
+        .map(|s| DetectedStop {
+            car: s.car as u8,
+            lap: s.lap as u16,
+            stationary_ms: (s.stationary_s * 1000.0).round() as i64,
+        })
+        .collect();
+    let ss = score_stops(&report.truth, &detected);
+    assert_eq!((ss.matched, ss.false_stops, ss.real), (10, 0, 10), "{ss:?}");
+    assert!(ss.max_error_ms <= 100, "{ss:?}");
+    assert!(stops.iter().all(|s| (0.0..=100.0).contains(&s.score)));
+
+    let anomalies = queries::anomalies(&db, "e2e", None, None).await.unwrap();
+    let det: Vec<_> = anomalies
+        .iter()
+        .map(|a| Detected {
+            car: a.car as u8,
+            kind: AnomalyKind::parse(&a.kind).unwrap(),
+            at_ms: a.detected_at_ms,
+        })
+        .collect();
+    let sc = score_anomalies(&report.truth, &det);
+    assert!(sc.injected > 0, "seed should inject anomalies");
+    assert!(sc.precision >= 0.95 && sc.recall >= 0.9, "{sc:?}");
+
+    let detail = queries::session(&db, "e2e").await.unwrap().unwrap();
+    assert!(detail.summary.finished);
+    assert_eq!(detail.samples_published, Some(report.published as i64));
+    assert_eq!(detail.summary.samples_processed, report.published as i64);
+    assert_eq!(detail.summary.lap, 6);
+    let classification = queries::classification(&db, "e2e").await.unwrap();
+    assert_eq!(classification.len(), 10);
+    assert_eq!(
+        classification[0].laps, 6,
+        "the winner completed the race distance"
+    );
+    let teams = queries::teams(&db, "e2e").await.unwrap();
+    let ferrari = teams.iter().find(|t| t.team == "Ferrari").unwrap();
+    assert_eq!(ferrari.gap_to_ferrari_ms, Some(0.0));
+    assert!(
+        ferrari.stints.len() >= 2,
+        "two stints per car: {:?}",
+        ferrari.stints
+    );
+    p.shutdown().await;
+    env.cleanup().await;
+}
+
+/// Two replicas split the partitions between them and still count every sample once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_the_partitions() {
+    let env = Env::new("pair").await;
+    let a = Processor::start(processor_cfg(&env, "a"), None)
+        .await
+        .unwrap();
+    let b = Processor::start(processor_cfg(&env, "b"), None)
+        .await
+        .unwrap();
+    common::wait_until(Duration::from_secs(20), "a 2/2 partition split", || {
+        let (a, b) = (
+            a.shared.metrics.partitions_owned.get(),
+            b.shared.metrics.partitions_owned.get(),
+        );
+        async move { a == 2 && b == 2 }
+    })
+    .await;
+    let report = run_race(
+        race("pair", 3, 8, 3, 0.0),
+        env.keys.clone(),
+        env.redis(),
+        flat_out(1_000_000),
+        SimulatorMetrics::new(),
+        Arc::new(Progress::default()),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .unwrap();
+    let db = env.db().await;
+    wait_finished(&db, "pair", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_exactly_once(&db, "pair", &report.truth.published).await;
+    assert!(
+        a.shared.metrics.processed.get() > 0 && b.shared.metrics.processed.get() > 0,
+        "both replicas worked"
+    );
+    assert_eq!(
+        a.shared.metrics.processed.get() + b.shared.metrics.processed.get(),
+        report.published
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+    env.cleanup().await;
+}
+
+/// MAXLEN trimming of unarchived entries is counted and reported, never silent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maxlen_trimming_is_reported() {
+    let env = Env::new("trim").await;
+    let metrics = SimulatorMetrics::new();
+    let report = run_race(
+        race("trim", 2, 4, 1, 0.0),
+        env.keys.clone(),
+        env.redis(),
+        PublishConfig {
+            time_scale: None,
+            rate: None,
+            batch_max: 4,
+            maxlen: 100,
+        },
+        metrics.clone(),
+        Arc::new(Progress::default()),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .unwrap();
+    assert!(report.entries > 1000);
+    assert!(report.trimmed > 0, "{report:?}");
+    assert_eq!(metrics.trimmed.get() as u64, report.trimmed);
+    env.cleanup().await;
+}
+
+/// Several replicas migrating at once leave one schema and one history row per version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_migrations_are_safe() {
+    let env = Env::new("migrate").await;
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let url = env.database_url.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut c = pitstop_workloads::db::connect(&url).await.unwrap();
+            pitstop_workloads::db::migrate(&mut c).await.unwrap()
+        }));
+    }
+    let mut applied = Vec::new();
+    for t in tasks {
+        applied.extend(t.await.unwrap());
+    }
+    assert_eq!(applied, vec![1], "exactly one migrator applied version 1");
+    let n: i64 = env
+        .db()
+        .await
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, pitstop_workloads::db::MIGRATIONS.len() as i64);
+    env.cleanup().await;
+}
