@@ -169,10 +169,7 @@ struct ProcessArgs {
     /// Read the ingest API key from this file instead of STREAM_PROCESSOR_API_KEY.
     #[arg(long, env = "STREAM_PROCESSOR_API_KEY_FILE")]
     api_key_file: Option<PathBuf>,
-    /// Longest a processed sample waits before its batch is committed, ms.
-    #[arg(long, env = "PITSTOP_FLUSH_MS", default_value_t = 10)]
-    flush_ms: u64,
-    /// Commit early once a batch holds this many samples.
+    /// Largest batch: past this many samples the reader waits for the committer.
     #[arg(long, env = "PITSTOP_MAX_BATCH", default_value_t = 20_000)]
     max_batch: usize,
     /// Partition lease time-to-live, seconds: how soon a dead replica's partitions move.
@@ -368,7 +365,6 @@ async fn process(a: ProcessArgs) -> anyhow::Result<()> {
     cfg.consumer = a.consumer.unwrap_or_else(default_consumer);
     cfg.api_key = api_key;
     cfg.listen = Some(a.listen);
-    cfg.flush_interval = Duration::from_millis(a.flush_ms.clamp(1, 10_000));
     cfg.max_batch_samples = a.max_batch.max(1);
     cfg.lease_ttl = Duration::from_secs(a.lease_ttl_s.clamp(2, 300));
     cfg.max_body_bytes = a.max_body_bytes;

@@ -60,6 +60,7 @@ async fn sigkill_mid_race_loses_and_duplicates_nothing() {
     ));
     let db = env.db().await;
     let start = tokio::time::Instant::now();
+    let mut killed_mid_flight = 0;
     for (i, at) in [1_500u64, 3_700, 6_100].into_iter().enumerate() {
         tokio::time::sleep_until(start + Duration::from_millis(at)).await;
         child.kill().expect("SIGKILL"); // std's kill() is SIGKILL on Unix
@@ -72,12 +73,15 @@ async fn sigkill_mid_race_loses_and_duplicates_nothing() {
             .await
             .unwrap()
             .get(0);
-        eprintln!(
-            "kill {i} at {at} ms: published {}, committed {committed}",
-            progress.published.load(Ordering::Relaxed)
-        );
+        let published = progress.published.load(Ordering::Relaxed) as i64;
+        eprintln!("kill {i} at {at} ms: published {published}, committed {committed}");
+        killed_mid_flight += (committed < published) as usize;
         child = spawn_processor(&env, &format!("victim-{}", i + 1));
     }
+    assert!(
+        killed_mid_flight > 0,
+        "no kill hit uncommitted work: the test proved nothing"
+    );
     let report = publish.await.unwrap().unwrap();
     wait_finished(&db, "crash", Duration::from_secs(90))
         .await

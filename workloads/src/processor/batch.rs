@@ -4,7 +4,6 @@ use super::entry::EntryId;
 use crate::analytics::Events;
 use crate::model::Sample;
 use crate::stream::{CarCount, SessionInfo};
-use std::time::Instant;
 
 /// Samples of one car within a batch.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,7 +51,6 @@ pub struct Batch {
     /// (created_us, samples) of each data entry, for the durable-latency histogram.
     pub created: Vec<(i64, u32)>,
     pub samples: u64,
-    pub started: Option<Instant>,
 }
 
 impl Batch {
@@ -63,10 +61,6 @@ impl Batch {
     /// Whether the batch carries effects (otherwise a commit is only an XACK).
     pub fn has_effects(&self) -> bool {
         self.last_id.is_some()
-    }
-
-    pub fn touch(&mut self) {
-        self.started.get_or_insert_with(Instant::now);
     }
 
     pub fn account(&mut self, s: &Sample) {
@@ -98,9 +92,5 @@ impl Batch {
         c.last_lap = c.last_lap.max(s.lap as i32);
         c.last_ts_ms = c.last_ts_ms.max(s.timestamp_ms);
         self.samples += 1;
-    }
-
-    pub fn clear(&mut self) {
-        *self = Batch::default();
     }
 }

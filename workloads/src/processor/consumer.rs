@@ -1,6 +1,6 @@
 //! The consume loop of one owned partition: claim what a dead consumer left pending,
-//! then read new entries, analyse them in order, commit in batches, acknowledge after
-//! the commit.
+//! then read new entries, analyse them in order, commit in batches on a committer task,
+//! acknowledge after the commit.
 
 use super::Shared;
 use super::batch::{Batch, DeadLetter, SessionEnd};
@@ -15,7 +15,7 @@ use crate::util::now_us;
 use redis::aio::MultiplexedConnection;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// Signals between the lease manager and a partition task.
 #[derive(Default)]
@@ -66,16 +66,27 @@ pub async fn ensure_group(
     }
 }
 
-struct Partition {
+/// A sealed batch and the analytics state at its last entry, handed to the committer.
+struct Work {
+    batch: Batch,
+    state: Vec<u8>,
+}
+
+/// Reads, decodes and analyses one partition in order. Commits happen on a separate
+/// task ([`Committer`]) so reading goes on while a transaction is in flight; whatever
+/// accumulates meanwhile becomes the next transaction (group commit without a timer).
+struct Reader {
     key: String,
     shared: Arc<Shared>,
     ctl: Arc<Control>,
     redis: MultiplexedConnection,
-    store: PartitionStore,
-    committed: EntryId,
+    /// Highest entry id analysed (starts at the checkpoint): anything at or below it was
+    /// already counted and is only acknowledged.
+    seen: EntryId,
     state: PartitionState,
     batch: Batch,
     buf: Vec<Sample>,
+    to_committer: mpsc::Sender<Work>,
 }
 
 /// Runs one partition until asked to stop (Ok) or until an error (the caller backs off
@@ -96,25 +107,54 @@ pub async fn run(shared: Arc<Shared>, p: u16, ctl: Arc<Control>) -> Result<(), C
         None => PartitionState::default(),
     };
     tracing::info!(partition = %key, checkpoint = %cp.id, cars = state.cars(), "partition acquired");
-    let mut part = Partition {
+    // Capacity 1: at most one batch committing and one waiting.
+    let (tx, rx) = mpsc::channel(1);
+    let committer = Committer {
+        key: key.clone(),
+        shared: shared.clone(),
+        ctl: ctl.clone(),
+        redis: shared.redis.get_multiplexed_async_connection().await?,
+        store,
+        committed: cp.id,
+    };
+    let mut committing = tokio::spawn(committer.run(rx));
+    let mut reader = Reader {
         key,
         shared,
         ctl,
         redis,
-        store,
-        committed: cp.id,
+        seen: cp.id,
         state,
         batch: Batch::default(),
         buf: Vec::new(),
+        to_committer: tx,
     };
-    part.claim_pending().await?;
-    part.consume().await
+    let read = async {
+        reader.claim_pending().await?;
+        reader.consume().await
+    };
+    tokio::select! {
+        r = read => {
+            match r {
+                Ok(()) => {
+                    // Stop requested: the last batch was handed over; wait for it to land.
+                    drop(reader);
+                    committing.await.unwrap_or_else(|e| Err(ConsumeError::LeaseLost(e.to_string())))
+                }
+                Err(e) => {
+                    committing.abort();
+                    Err(e)
+                }
+            }
+        }
+        // The committer only ends early on an error (fenced, database, lease).
+        r = &mut committing => r.unwrap_or_else(|e| Err(ConsumeError::LeaseLost(e.to_string()))),
+    }
 }
 
-impl Partition {
+impl Reader {
     fn lease_ok(&self) -> bool {
-        // A safety margin of 1 s against clock skew between us and Redis' TTL.
-        crate::util::now_ms() + 1_000 < self.ctl.valid_until_ms.load(Ordering::Relaxed)
+        lease_ok(&self.ctl)
     }
 
     /// Takes over every pending entry of the group on this partition (ours from before a
@@ -145,70 +185,82 @@ impl Partition {
             }
             for e in entries {
                 self.handle(e);
-                if self.batch.samples >= self.shared.cfg.max_batch_samples as u64 {
-                    self.commit().await?;
-                }
             }
+            self.hand_over(false).await?;
             if next == "0-0" {
                 break;
             }
             cursor = next;
         }
-        self.commit().await
+        Ok(())
     }
 
     async fn consume(&mut self) -> Result<(), ConsumeError> {
-        let flush = self.shared.cfg.flush_interval;
         loop {
             if self.ctl.stop.load(Ordering::Relaxed) {
-                return self.commit().await;
+                return self.hand_over(true).await;
             }
             if !self.lease_ok() {
                 return Err(ConsumeError::LeaseLost(self.key.clone()));
             }
-            let mut cmd = redis::cmd("XREADGROUP");
-            cmd.arg("GROUP")
+            // With work waiting for a busy committer, poll again soon to hand it over.
+            let block_ms = if self.batch.is_empty() { 250 } else { 1 };
+            let reply: redis::Value = redis::cmd("XREADGROUP")
+                .arg("GROUP")
                 .arg(GROUP)
                 .arg(&self.shared.consumer)
                 .arg("COUNT")
-                .arg(self.shared.cfg.read_count);
-            match self.batch.started {
-                None => {
-                    cmd.arg("BLOCK").arg(250);
-                }
-                Some(t) => {
-                    let left = flush.saturating_sub(t.elapsed());
-                    if left >= Duration::from_millis(1) {
-                        cmd.arg("BLOCK").arg(left.as_millis() as u64);
-                    }
-                }
-            }
-            cmd.arg("STREAMS").arg(&self.key).arg(">");
-            let reply: redis::Value = cmd.query_async(&mut self.redis).await?;
-            let entries = parse_xreadgroup(&reply);
-            let got = entries.len();
-            for e in entries {
+                .arg(self.shared.cfg.read_count)
+                .arg("BLOCK")
+                .arg(block_ms)
+                .arg("STREAMS")
+                .arg(&self.key)
+                .arg(">")
+                .query_async(&mut self.redis)
+                .await?;
+            for e in parse_xreadgroup(&reply) {
                 self.handle(e);
             }
-            let due = self.batch.started.is_some_and(|t| t.elapsed() >= flush);
-            if due
-                || self.batch.samples >= self.shared.cfg.max_batch_samples as u64
-                || (got == 0 && !self.batch.is_empty())
-            {
-                self.commit().await?;
-            }
+            let full = self.batch.samples >= self.shared.cfg.max_batch_samples as u64;
+            self.hand_over(full).await?;
         }
+    }
+
+    /// Gives the batch to the committer if it can take it now (or waits when `wait`).
+    async fn hand_over(&mut self, wait: bool) -> Result<(), ConsumeError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let permit = if wait {
+            self.to_committer.reserve().await.ok()
+        } else {
+            match self.to_committer.try_reserve() {
+                Ok(p) => Some(p),
+                Err(mpsc::error::TrySendError::Full(())) => return Ok(()),
+                Err(mpsc::error::TrySendError::Closed(())) => None,
+            }
+        };
+        // A closed channel means the committer failed; `run` reports its error.
+        let Some(permit) = permit else { return Ok(()) };
+        let batch = std::mem::take(&mut self.batch);
+        let state = if batch.has_effects() {
+            self.state.to_bytes()
+        } else {
+            Vec::new()
+        };
+        permit.send(Work { batch, state });
+        Ok(())
     }
 
     /// Analyses one entry into the current batch. Never fails: undecodable entries are
     /// dead-lettered, redelivered ones only acknowledged.
     fn handle(&mut self, e: Entry) {
-        self.batch.touch();
         self.batch.ack.push(e.id);
-        if e.id <= self.committed || self.batch.last_id.is_some_and(|l| e.id <= l) {
+        if e.id <= self.seen {
             self.shared.metrics.redelivered.inc();
             return;
         }
+        self.seen = e.id;
         self.batch.last_id = Some(e.id);
         if let Some(d) = e.field(FIELD_DATA) {
             match decode_batch(d, &mut self.buf) {
@@ -217,12 +269,13 @@ impl Partition {
                         self.state.observe(s, &mut self.batch.events);
                         self.batch.account(s);
                     }
-                    let latency_s = (now_us() - h.created_us).max(0) as f64 / 1e6;
+                    let latency_us = now_us() - h.created_us;
+                    let latency_s = latency_us.max(0) as f64 / 1e6;
                     for _ in 0..h.count {
                         self.shared.metrics.detection_latency.observe(latency_s);
                     }
                     if let Some(rec) = &self.shared.recorder {
-                        rec.detection(now_us() - h.created_us, h.count as u64);
+                        rec.detection(latency_us, h.count as u64);
                     }
                     self.batch.created.push((h.created_us, h.count as u32));
                 }
@@ -259,30 +312,53 @@ impl Partition {
             fields: e.fields,
         });
     }
+}
 
-    async fn commit(&mut self) -> Result<(), ConsumeError> {
-        if self.batch.is_empty() {
-            return Ok(());
+fn lease_ok(ctl: &Control) -> bool {
+    // A safety margin of 1 s against clock skew between us and Redis' TTL.
+    crate::util::now_ms() + 1_000 < ctl.valid_until_ms.load(Ordering::Relaxed)
+}
+
+/// Commits batches in order: PostgreSQL transaction (effects + fenced checkpoint), then
+/// dead letters and XACK, then metrics.
+struct Committer {
+    key: String,
+    shared: Arc<Shared>,
+    ctl: Arc<Control>,
+    redis: MultiplexedConnection,
+    store: PartitionStore,
+    committed: EntryId,
+}
+
+impl Committer {
+    async fn run(mut self, mut rx: mpsc::Receiver<Work>) -> Result<(), ConsumeError> {
+        while let Some(work) = rx.recv().await {
+            self.commit(work).await?;
         }
-        if !self.lease_ok() {
+        Ok(())
+    }
+
+    async fn commit(&mut self, Work { batch, state }: Work) -> Result<(), ConsumeError> {
+        if !lease_ok(&self.ctl) {
             return Err(ConsumeError::LeaseLost(self.key.clone()));
         }
         let m = &self.shared.metrics;
-        if self.batch.has_effects() {
+        if batch.has_effects() {
             let t = std::time::Instant::now();
-            let state = self.state.to_bytes();
             self.store
-                .commit(&self.key, self.committed, &state, &self.batch)
+                .commit(&self.key, self.committed, &state, &batch)
                 .await?;
             m.commit_duration.observe(t.elapsed().as_secs_f64());
+            if let Some(rec) = &self.shared.recorder {
+                rec.commit(t.elapsed().as_micros() as i64);
+            }
         }
         // Effects are durable: now acknowledge, and record dead letters.
         let mut pipe = redis::pipe();
-        for d in &self.batch.dead {
-            let dl = self.shared.keys.dead_letters();
+        for d in &batch.dead {
             let c = pipe
                 .cmd("XADD")
-                .arg(dl)
+                .arg(self.shared.keys.dead_letters())
                 .arg("MAXLEN")
                 .arg("~")
                 .arg(100_000)
@@ -300,7 +376,7 @@ impl Partition {
             }
             c.ignore();
         }
-        for chunk in self.batch.ack.chunks(1000) {
+        for chunk in batch.ack.chunks(1000) {
             let c = pipe.cmd("XACK").arg(&self.key).arg(GROUP);
             for id in chunk {
                 c.arg(id.to_string());
@@ -310,7 +386,7 @@ impl Partition {
         pipe.query_async::<()>(&mut self.redis).await?;
 
         let now = now_us();
-        for &(created, n) in &self.batch.created {
+        for &(created, n) in &batch.created {
             let s = (now - created).max(0) as f64 / 1e6;
             for _ in 0..n {
                 m.e2e_latency.observe(s);
@@ -319,29 +395,28 @@ impl Partition {
                 rec.durable(now - created, n as u64);
             }
         }
-        if self.batch.samples > 0 {
-            m.batch_samples.observe(self.batch.samples as f64);
+        if batch.samples > 0 {
+            m.batch_samples.observe(batch.samples as f64);
         }
-        m.processed.inc_by(self.batch.samples);
-        m.entries.inc_by(self.batch.ack.len() as u64);
-        for stop in &self.batch.events.pit_stops {
+        m.processed.inc_by(batch.samples);
+        m.entries.inc_by(batch.ack.len() as u64);
+        for stop in &batch.events.pit_stops {
             m.pit_stops
                 .with_label_values(&[self.shared.teams.label(&stop.id.team)])
                 .inc();
             m.stationary.observe(stop.stationary_ms as f64 / 1000.0);
         }
-        for a in &self.batch.events.anomalies {
+        for a in &batch.events.anomalies {
             m.anomalies
                 .with_label_values(&[a.kind.as_str(), a.severity.as_str()])
                 .inc();
         }
-        for d in &self.batch.dead {
+        for d in &batch.dead {
             m.dead_letters.with_label_values(&[d.reason]).inc();
         }
-        if let Some(last) = self.batch.last_id {
+        if let Some(last) = batch.last_id {
             self.committed = last;
         }
-        self.batch.clear();
         Ok(())
     }
 }

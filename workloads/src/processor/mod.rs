@@ -33,7 +33,6 @@ pub struct ProcessorConfig {
     pub consumer: String,
     pub api_key: Option<String>,
     pub listen: Option<SocketAddr>,
-    pub flush_interval: Duration,
     pub max_batch_samples: usize,
     pub read_count: usize,
     pub lease_ttl: Duration,
@@ -52,7 +51,6 @@ impl ProcessorConfig {
             consumer: default_consumer(),
             api_key: None,
             listen: None,
-            flush_interval: Duration::from_millis(10),
             max_batch_samples: 20_000,
             read_count: 64,
             lease_ttl: Duration::from_secs(10),
@@ -221,6 +219,37 @@ async fn manage(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     shared.metrics.partitions_owned.set(0);
 }
 
+/// Entries of the owned partitions not yet delivered to the group (XINFO GROUPS `lag`,
+/// Redis ≥ 7). Best effort: a partition whose stream does not exist yet counts 0.
+async fn consumer_lag(
+    shared: &Shared,
+    con: &mut redis::aio::MultiplexedConnection,
+    owned: impl Iterator<Item = u16>,
+) -> i64 {
+    let mut lag = 0;
+    for p in owned {
+        let Ok(redis::Value::Array(groups)) = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(shared.keys.partition(p))
+            .query_async(con)
+            .await
+        else {
+            continue;
+        };
+        for g in &groups {
+            let m = crate::util::redis_map(g);
+            if m.get("name")
+                .and_then(|v| crate::util::redis_string(v))
+                .as_deref()
+                == Some(crate::stream::GROUP)
+            {
+                lag += m.get("lag").and_then(crate::util::redis_int).unwrap_or(0);
+            }
+        }
+    }
+    lag
+}
+
 async fn manage_once(
     shared: &Arc<Shared>,
     con: &mut redis::aio::MultiplexedConnection,
@@ -296,28 +325,10 @@ async fn manage_once(
             owned.insert(p, Owned { ctl, task });
         }
     }
-    // Consumer lag of what we own, from XINFO GROUPS (Redis ≥ 7).
-    let mut lag = 0;
-    for p in owned.keys() {
-        let info: redis::Value = redis::cmd("XINFO")
-            .arg("GROUPS")
-            .arg(shared.keys.partition(*p))
-            .query_async(con)
-            .await?;
-        if let redis::Value::Array(groups) = info {
-            for g in &groups {
-                let m = crate::util::redis_map(g);
-                if m.get("name")
-                    .and_then(|v| crate::util::redis_string(v))
-                    .as_deref()
-                    == Some(crate::stream::GROUP)
-                {
-                    lag += m.get("lag").and_then(crate::util::redis_int).unwrap_or(0);
-                }
-            }
-        }
-    }
-    shared.metrics.lag_entries.set(lag);
+    shared
+        .metrics
+        .lag_entries
+        .set(consumer_lag(shared, con, owned.keys().copied()).await);
     // Successful partitions reset their backoff.
     backoff.retain(|p, _| !owned.contains_key(p) || owned[p].task.is_finished());
     Ok(())

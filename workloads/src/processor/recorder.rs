@@ -7,6 +7,7 @@ use std::sync::Mutex;
 pub struct LatencyRecorder {
     detection: Mutex<Histogram<u64>>,
     durable: Mutex<Histogram<u64>>,
+    commit: Mutex<Histogram<u64>>,
 }
 
 impl Default for LatencyRecorder {
@@ -15,6 +16,7 @@ impl Default for LatencyRecorder {
         LatencyRecorder {
             detection: h(),
             durable: h(),
+            commit: h(),
         }
     }
 }
@@ -52,9 +54,21 @@ impl LatencyRecorder {
             .expect("poisoned")
             .record_n(us.max(1) as u64, n);
     }
+    /// Duration of one PostgreSQL batch transaction.
+    pub fn commit(&self, us: i64) {
+        let _ = self
+            .commit
+            .lock()
+            .expect("poisoned")
+            .record(us.max(1) as u64);
+    }
+    pub fn commits(&self) -> Quantiles {
+        quantiles(&self.commit.lock().expect("poisoned"))
+    }
     pub fn reset(&self) {
         self.detection.lock().expect("poisoned").reset();
         self.durable.lock().expect("poisoned").reset();
+        self.commit.lock().expect("poisoned").reset();
     }
     pub fn snapshot(&self) -> (Quantiles, Quantiles) {
         (

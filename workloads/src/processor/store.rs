@@ -5,6 +5,10 @@
 
 use super::batch::Batch;
 use super::entry::EntryId;
+use futures_util::future::try_join_all;
+use std::future::Future;
+use std::pin::Pin;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +18,10 @@ pub enum StoreError {
     #[error("checkpoint of {0} moved under us (another replica committed); restarting partition")]
     Fenced(String),
 }
+
+/// One pipelined statement of a commit.
+type PendingQuery<'a> =
+    Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>>;
 
 /// A partition's committed position and analytics state.
 pub struct Checkpoint {
@@ -119,6 +127,11 @@ impl PartitionStore {
     }
 
     /// Commits a batch's effects and moves the checkpoint from `prev` to the batch's last id.
+    ///
+    /// All statements are sent at once (tokio-postgres pipelines concurrently polled
+    /// queries), so a commit costs three round trips — BEGIN, the statements, COMMIT —
+    /// whatever the batch holds. They run in order on the server: the fence first, then
+    /// session rows before the rows that reference them.
     pub async fn commit(
         &mut self,
         stream: &str,
@@ -127,136 +140,307 @@ impl PartitionStore {
         b: &Batch,
     ) -> Result<(), StoreError> {
         let last = b.last_id.expect("commit is only called with effects");
+        let cols = Columns::build(stream, b);
+        let p = Params::new(b, &cols);
         let tx = self.client.transaction().await?;
-        let moved = tx
-            .execute(
-                &self.fence,
-                &[&stream, &last.ms, &last.seq, &state, &prev.ms, &prev.seq],
-            )
-            .await?;
-        if moved != 1 {
-            return Err(StoreError::Fenced(stream.to_owned()));
+        let fence: [&(dyn ToSql + Sync); 6] =
+            [&stream, &last.ms, &last.seq, &state, &prev.ms, &prev.seq];
+        let mut queries: Vec<PendingQuery<'_>> = Vec::new();
+        queries.push(Box::pin(tx.execute(&self.fence, &fence)));
+        for s in &p.sessions {
+            queries.push(Box::pin(tx.execute(&self.sessions, s)));
         }
-        for s in &b.sessions {
-            tx.execute(
-                &self.sessions,
-                &[
-                    &s.session,
-                    &s.circuit,
-                    &(s.laps as i32),
-                    &(s.partitions as i32),
-                    &(s.cars.len() as i32),
-                    &s.started_at_ms,
-                ],
-            )
-            .await?;
+        if !p.session_ids.is_empty() {
+            queries.push(Box::pin(tx.execute(&self.session_ensure, &p.ensure)));
         }
         if !b.cars.is_empty() {
-            let c = &b.cars;
-            let sessions: Vec<&str> = c.iter().map(|c| c.session.as_str()).collect();
-            tx.execute(&self.session_ensure, &[&sessions]).await?;
-            let car: Vec<i32> = c.iter().map(|c| c.car as i32).collect();
-            let driver: Vec<&str> = c.iter().map(|c| c.driver.as_str()).collect();
-            let team: Vec<&str> = c.iter().map(|c| c.team.as_str()).collect();
-            let samples: Vec<i64> = c.iter().map(|c| c.samples).collect();
-            let seq_sum: Vec<i64> = c.iter().map(|c| c.seq_sum).collect();
-            let max_seq: Vec<i64> = c.iter().map(|c| c.max_seq).collect();
-            let last_lap: Vec<i32> = c.iter().map(|c| c.last_lap).collect();
-            let last_ts: Vec<i64> = c.iter().map(|c| c.last_ts_ms).collect();
-            tx.execute(
-                &self.cars,
-                &[
-                    &sessions, &car, &driver, &team, &samples, &seq_sum, &max_seq, &last_lap,
-                    &last_ts,
-                ],
-            )
-            .await?;
+            queries.push(Box::pin(tx.execute(&self.cars, &p.cars)));
         }
-        let ev = &b.events;
-        if !ev.laps.is_empty() {
-            let l = &ev.laps;
-            let session: Vec<&str> = l.iter().map(|x| x.id.session.as_str()).collect();
-            let car: Vec<i32> = l.iter().map(|x| x.id.car as i32).collect();
-            let driver: Vec<&str> = l.iter().map(|x| x.id.driver.as_str()).collect();
-            let team: Vec<&str> = l.iter().map(|x| x.id.team.as_str()).collect();
-            let lap: Vec<i32> = l.iter().map(|x| x.lap as i32).collect();
-            let time: Vec<i32> = l.iter().map(|x| x.lap_time_ms).collect();
-            let s1: Vec<Option<i32>> = l.iter().map(|x| x.sectors_ms[0]).collect();
-            let s2: Vec<Option<i32>> = l.iter().map(|x| x.sectors_ms[1]).collect();
-            let s3: Vec<Option<i32>> = l.iter().map(|x| x.sectors_ms[2]).collect();
-            let compound: Vec<&str> = l.iter().map(|x| x.compound.as_str()).collect();
-            let age: Vec<i32> = l.iter().map(|x| x.tyre_age as i32).collect();
-            let pin: Vec<bool> = l.iter().map(|x| x.pit_in).collect();
-            let pout: Vec<bool> = l.iter().map(|x| x.pit_out).collect();
-            let top: Vec<f32> = l.iter().map(|x| x.top_speed_kph).collect();
-            let crossed: Vec<i64> = l.iter().map(|x| x.crossed_at_ms).collect();
-            let pos: Vec<i32> = l.iter().map(|x| x.position as i32).collect();
-            tx.execute(
-                &self.laps,
-                &[
-                    &session, &car, &driver, &team, &lap, &time, &s1, &s2, &s3, &compound, &age,
-                    &pin, &pout, &top, &crossed, &pos,
-                ],
-            )
-            .await?;
+        if !b.events.laps.is_empty() {
+            queries.push(Box::pin(tx.execute(&self.laps, &p.laps)));
         }
-        if !ev.pit_stops.is_empty() {
-            let p = &ev.pit_stops;
-            let session: Vec<&str> = p.iter().map(|x| x.id.session.as_str()).collect();
-            let car: Vec<i32> = p.iter().map(|x| x.id.car as i32).collect();
-            let driver: Vec<&str> = p.iter().map(|x| x.id.driver.as_str()).collect();
-            let team: Vec<&str> = p.iter().map(|x| x.id.team.as_str()).collect();
-            let lap: Vec<i32> = p.iter().map(|x| x.lap as i32).collect();
-            let entry: Vec<i64> = p.iter().map(|x| x.entry_ms).collect();
-            let start: Vec<i64> = p.iter().map(|x| x.stationary_start_ms).collect();
-            let stat: Vec<i64> = p.iter().map(|x| x.stationary_ms).collect();
-            let lane: Vec<i64> = p.iter().map(|x| x.pit_lane_ms).collect();
-            let cin: Vec<&str> = p.iter().map(|x| x.compound_in.as_str()).collect();
-            let cout: Vec<&str> = p.iter().map(|x| x.compound_out.as_str()).collect();
-            tx.execute(
-                &self.stops,
-                &[
-                    &session, &car, &driver, &team, &lap, &entry, &start, &stat, &lane, &cin, &cout,
-                ],
-            )
-            .await?;
+        if !b.events.pit_stops.is_empty() {
+            queries.push(Box::pin(tx.execute(&self.stops, &p.stops)));
         }
-        if !ev.anomalies.is_empty() {
-            let a = &ev.anomalies;
-            let session: Vec<&str> = a.iter().map(|x| x.id.session.as_str()).collect();
-            let car: Vec<i32> = a.iter().map(|x| x.id.car as i32).collect();
-            let driver: Vec<&str> = a.iter().map(|x| x.id.driver.as_str()).collect();
-            let team: Vec<&str> = a.iter().map(|x| x.id.team.as_str()).collect();
-            let lap: Vec<i32> = a.iter().map(|x| x.lap as i32).collect();
-            let kind: Vec<&str> = a.iter().map(|x| x.kind.as_str()).collect();
-            let sev: Vec<&str> = a.iter().map(|x| x.severity.as_str()).collect();
-            let det: Vec<&str> = a.iter().map(|x| x.detector.as_str()).collect();
-            let chan: Vec<&str> = a.iter().map(|x| x.channel).collect();
-            let val: Vec<f32> = a.iter().map(|x| x.value).collect();
-            let lo: Vec<f32> = a.iter().map(|x| x.expected_low).collect();
-            let hi: Vec<f32> = a.iter().map(|x| x.expected_high).collect();
-            let at: Vec<i64> = a.iter().map(|x| x.detected_at_ms).collect();
-            tx.execute(
-                &self.anomalies,
-                &[
-                    &session, &car, &driver, &team, &lap, &kind, &sev, &det, &chan, &val, &lo, &hi,
-                    &at,
-                ],
-            )
-            .await?;
+        if !b.events.anomalies.is_empty() {
+            queries.push(Box::pin(tx.execute(&self.anomalies, &p.anomalies)));
         }
-        for e in &b.ends {
-            // Keep a session row even when no sample of it reached this partition.
-            tx.execute(&self.session_ensure, &[&vec![e.session.as_str()]])
-                .await?;
-            let published = serde_json::to_value(&e.published).expect("counts serialize");
-            tx.execute(
-                &self.ends,
-                &[&e.session, &stream, &(e.partitions as i32), &published],
-            )
-            .await?;
+        for e in &p.ends {
+            queries.push(Box::pin(tx.execute(&self.ends, e)));
+        }
+        let results = try_join_all(queries).await?;
+        if results[0] != 1 {
+            return Err(StoreError::Fenced(stream.to_owned()));
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// The batch's rows as column vectors (one array parameter per column for `unnest`).
+#[derive(Default)]
+struct Columns {
+    stream: String,
+    session_meta: Vec<(i32, i32, i32)>,
+    ensure: Vec<String>,
+    car: CarColumns,
+    lap: LapColumns,
+    stop: StopColumns,
+    anomaly: AnomalyColumns,
+    ends: Vec<(i32, serde_json::Value)>,
+}
+
+#[derive(Default)]
+struct CarColumns {
+    session: Vec<String>,
+    car: Vec<i32>,
+    driver: Vec<String>,
+    team: Vec<String>,
+    samples: Vec<i64>,
+    seq_sum: Vec<i64>,
+    max_seq: Vec<i64>,
+    last_lap: Vec<i32>,
+    last_ts: Vec<i64>,
+}
+
+#[derive(Default)]
+struct LapColumns {
+    session: Vec<String>,
+    car: Vec<i32>,
+    driver: Vec<String>,
+    team: Vec<String>,
+    lap: Vec<i32>,
+    time: Vec<i32>,
+    s1: Vec<Option<i32>>,
+    s2: Vec<Option<i32>>,
+    s3: Vec<Option<i32>>,
+    compound: Vec<&'static str>,
+    age: Vec<i32>,
+    pit_in: Vec<bool>,
+    pit_out: Vec<bool>,
+    top: Vec<f32>,
+    crossed: Vec<i64>,
+    position: Vec<i32>,
+}
+
+#[derive(Default)]
+struct StopColumns {
+    session: Vec<String>,
+    car: Vec<i32>,
+    driver: Vec<String>,
+    team: Vec<String>,
+    lap: Vec<i32>,
+    entry: Vec<i64>,
+    start: Vec<i64>,
+    stationary: Vec<i64>,
+    lane: Vec<i64>,
+    compound_in: Vec<&'static str>,
+    compound_out: Vec<&'static str>,
+}
+
+#[derive(Default)]
+struct AnomalyColumns {
+    session: Vec<String>,
+    car: Vec<i32>,
+    driver: Vec<String>,
+    team: Vec<String>,
+    lap: Vec<i32>,
+    kind: Vec<&'static str>,
+    severity: Vec<&'static str>,
+    detector: Vec<&'static str>,
+    channel: Vec<&'static str>,
+    value: Vec<f32>,
+    low: Vec<f32>,
+    high: Vec<f32>,
+    at: Vec<i64>,
+}
+
+impl Columns {
+    fn build(stream: &str, b: &Batch) -> Self {
+        let mut c = Columns {
+            stream: stream.to_owned(),
+            ..Columns::default()
+        };
+        c.session_meta = b
+            .sessions
+            .iter()
+            .map(|s| (s.laps as i32, s.partitions as i32, s.cars.len() as i32))
+            .collect();
+        let mut ensure: Vec<String> = b
+            .cars
+            .iter()
+            .map(|x| x.session.clone())
+            .chain(b.ends.iter().map(|e| e.session.clone()))
+            .collect();
+        ensure.sort();
+        ensure.dedup();
+        c.ensure = ensure;
+        for x in &b.cars {
+            let k = &mut c.car;
+            k.session.push(x.session.clone());
+            k.car.push(x.car as i32);
+            k.driver.push(x.driver.clone());
+            k.team.push(x.team.clone());
+            k.samples.push(x.samples);
+            k.seq_sum.push(x.seq_sum);
+            k.max_seq.push(x.max_seq);
+            k.last_lap.push(x.last_lap);
+            k.last_ts.push(x.last_ts_ms);
+        }
+        for x in &b.events.laps {
+            let k = &mut c.lap;
+            k.session.push(x.id.session.to_string());
+            k.car.push(x.id.car as i32);
+            k.driver.push(x.id.driver.to_string());
+            k.team.push(x.id.team.to_string());
+            k.lap.push(x.lap as i32);
+            k.time.push(x.lap_time_ms);
+            k.s1.push(x.sectors_ms[0]);
+            k.s2.push(x.sectors_ms[1]);
+            k.s3.push(x.sectors_ms[2]);
+            k.compound.push(x.compound.as_str());
+            k.age.push(x.tyre_age as i32);
+            k.pit_in.push(x.pit_in);
+            k.pit_out.push(x.pit_out);
+            k.top.push(x.top_speed_kph);
+            k.crossed.push(x.crossed_at_ms);
+            k.position.push(x.position as i32);
+        }
+        for x in &b.events.pit_stops {
+            let k = &mut c.stop;
+            k.session.push(x.id.session.to_string());
+            k.car.push(x.id.car as i32);
+            k.driver.push(x.id.driver.to_string());
+            k.team.push(x.id.team.to_string());
+            k.lap.push(x.lap as i32);
+            k.entry.push(x.entry_ms);
+            k.start.push(x.stationary_start_ms);
+            k.stationary.push(x.stationary_ms);
+            k.lane.push(x.pit_lane_ms);
+            k.compound_in.push(x.compound_in.as_str());
+            k.compound_out.push(x.compound_out.as_str());
+        }
+        for x in &b.events.anomalies {
+            let k = &mut c.anomaly;
+            k.session.push(x.id.session.to_string());
+            k.car.push(x.id.car as i32);
+            k.driver.push(x.id.driver.to_string());
+            k.team.push(x.id.team.to_string());
+            k.lap.push(x.lap as i32);
+            k.kind.push(x.kind.as_str());
+            k.severity.push(x.severity.as_str());
+            k.detector.push(x.detector.as_str());
+            k.channel.push(x.channel);
+            k.value.push(x.value);
+            k.low.push(x.expected_low);
+            k.high.push(x.expected_high);
+            k.at.push(x.detected_at_ms);
+        }
+        c.ends = b
+            .ends
+            .iter()
+            .map(|e| {
+                (
+                    e.partitions as i32,
+                    serde_json::to_value(&e.published).expect("counts serialize"),
+                )
+            })
+            .collect();
+        c
+    }
+}
+
+/// Statement parameters borrowing the batch and its columns.
+struct Params<'a> {
+    session_ids: &'a [String],
+    sessions: Vec<[&'a (dyn ToSql + Sync); 6]>,
+    ensure: [&'a (dyn ToSql + Sync); 1],
+    cars: [&'a (dyn ToSql + Sync); 9],
+    laps: [&'a (dyn ToSql + Sync); 16],
+    stops: [&'a (dyn ToSql + Sync); 11],
+    anomalies: [&'a (dyn ToSql + Sync); 13],
+    ends: Vec<[&'a (dyn ToSql + Sync); 4]>,
+}
+
+impl<'a> Params<'a> {
+    fn new(b: &'a Batch, c: &'a Columns) -> Self {
+        let (k, l, st, a) = (&c.car, &c.lap, &c.stop, &c.anomaly);
+        Params {
+            session_ids: &c.ensure,
+            sessions: b
+                .sessions
+                .iter()
+                .zip(&c.session_meta)
+                .map(|(s, (laps, parts, cars))| -> [&'a (dyn ToSql + Sync); 6] {
+                    [&s.session, &s.circuit, laps, parts, cars, &s.started_at_ms]
+                })
+                .collect(),
+            ensure: [&c.ensure],
+            cars: [
+                &k.session,
+                &k.car,
+                &k.driver,
+                &k.team,
+                &k.samples,
+                &k.seq_sum,
+                &k.max_seq,
+                &k.last_lap,
+                &k.last_ts,
+            ],
+            laps: [
+                &l.session,
+                &l.car,
+                &l.driver,
+                &l.team,
+                &l.lap,
+                &l.time,
+                &l.s1,
+                &l.s2,
+                &l.s3,
+                &l.compound,
+                &l.age,
+                &l.pit_in,
+                &l.pit_out,
+                &l.top,
+                &l.crossed,
+                &l.position,
+            ],
+            stops: [
+                &st.session,
+                &st.car,
+                &st.driver,
+                &st.team,
+                &st.lap,
+                &st.entry,
+                &st.start,
+                &st.stationary,
+                &st.lane,
+                &st.compound_in,
+                &st.compound_out,
+            ],
+            anomalies: [
+                &a.session,
+                &a.car,
+                &a.driver,
+                &a.team,
+                &a.lap,
+                &a.kind,
+                &a.severity,
+                &a.detector,
+                &a.channel,
+                &a.value,
+                &a.low,
+                &a.high,
+                &a.at,
+            ],
+            ends: b
+                .ends
+                .iter()
+                .zip(&c.ends)
+                .map(|(e, (parts, published))| -> [&'a (dyn ToSql + Sync); 4] {
+                    [&e.session, &c.stream, parts, published]
+                })
+                .collect(),
+        }
     }
 }
