@@ -98,3 +98,29 @@ CREATE TABLE stream_checkpoints (
 -- The state is rewritten by every commit and read only when a partition changes hands:
 -- compressing it (pglz) was the largest PostgreSQL cost in profiles, so store it as is.
 ALTER TABLE stream_checkpoints ALTER COLUMN state SET STORAGE EXTERNAL;
+
+-- Derived views over the persisted laps (one source of truth, queryable from SQL, Grafana
+-- and the post-race pipeline). A stint starts on the lap after each pit entry.
+CREATE VIEW stints AS
+WITH numbered AS (
+    SELECT *, COALESCE(sum(pit_in::int) OVER (PARTITION BY session_id, car ORDER BY lap
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) + 1 AS stint
+      FROM laps)
+SELECT session_id, car, driver, team, stint,
+       min(compound) AS compound, min(lap) AS first_lap, max(lap) AS last_lap, count(*) AS laps,
+       avg(lap_time_ms) FILTER (WHERE lap > 1 AND NOT pit_in AND NOT pit_out)::float8 AS mean_lap_ms,
+       -- lap-time increase per lap of tyre age on green laps (least squares), ms
+       regr_slope(lap_time_ms, tyre_age) FILTER (WHERE lap > 1 AND NOT pit_in AND NOT pit_out) AS degradation_ms_per_lap
+  FROM numbered
+ GROUP BY session_id, car, driver, team, stint;
+
+-- Most laps first, then the earliest crossing of the last completed lap.
+CREATE VIEW classification AS
+SELECT a.session_id, a.car, a.driver, a.team, COALESCE(l.laps, 0) AS laps, l.best_lap_ms,
+       l.last_crossed_at_ms - s.started_at_ms AS race_time_ms,
+       row_number() OVER (PARTITION BY a.session_id
+                          ORDER BY COALESCE(l.laps, 0) DESC, l.last_crossed_at_ms ASC NULLS LAST, a.car) AS position
+  FROM car_accounting a
+  JOIN sessions s ON s.session_id = a.session_id
+  LEFT JOIN (SELECT session_id, car, count(*) AS laps, min(lap_time_ms) AS best_lap_ms, max(crossed_at_ms) AS last_crossed_at_ms
+               FROM laps GROUP BY session_id, car) l ON l.session_id = a.session_id AND l.car = a.car;

@@ -168,13 +168,7 @@ pub async fn session(db: &Client, id: &str) -> Result<Option<SessionDetail>> {
 pub async fn classification(db: &Client, id: &str) -> Result<Vec<ClassifiedCar>> {
     let rows = db
         .query(
-            "SELECT a.car, a.driver, a.team, COALESCE(l.laps, 0), l.best, l.last_cross - s.started_at_ms
-               FROM car_accounting a
-               JOIN sessions s ON s.session_id = a.session_id
-               LEFT JOIN (SELECT car, count(*) AS laps, min(lap_time_ms) AS best, max(crossed_at_ms) AS last_cross
-                            FROM laps WHERE session_id = $1 GROUP BY car) l ON l.car = a.car
-              WHERE a.session_id = $1
-              ORDER BY 4 DESC, l.last_cross ASC NULLS LAST, a.car",
+            "SELECT car, driver, team, laps, best_lap_ms, race_time_ms FROM classification WHERE session_id = $1 ORDER BY position",
             &[&id],
         )
         .await?;
@@ -296,13 +290,8 @@ pub async fn teams(db: &Client, id: &str) -> Result<Vec<TeamPerformance>> {
         .await?;
     let stints = db
         .query(
-            "WITH numbered AS (
-               SELECT *, COALESCE(sum(pit_in::int) OVER (PARTITION BY car ORDER BY lap ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS stint
-                 FROM laps WHERE session_id = $1)
-             SELECT team, car, driver, min(compound), min(lap), max(lap), count(*),
-                    avg(lap_time_ms) FILTER (WHERE lap > 1 AND NOT pit_in AND NOT pit_out)::float8,
-                    regr_slope(lap_time_ms, tyre_age) FILTER (WHERE lap > 1 AND NOT pit_in AND NOT pit_out)
-               FROM numbered GROUP BY team, car, driver, stint ORDER BY car, min(lap)",
+            "SELECT team, car, driver, compound, first_lap, last_lap, laps, mean_lap_ms, degradation_ms_per_lap
+               FROM stints WHERE session_id = $1 ORDER BY car, stint",
             &[&id],
         )
         .await?;

@@ -26,13 +26,22 @@ pub async fn serve(
     metrics: SimulatorMetrics,
     redis: redis::Client,
 ) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "simulator metrics listening");
+    serve_on(listener, metrics, redis).await
+}
+
+/// Serves on an already bound listener (tests bind port 0).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    metrics: SimulatorMetrics,
+    redis: redis::Client,
+) -> std::io::Result<()> {
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
         .route("/metrics", get(render))
         .with_state(SimState { metrics, redis });
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "simulator metrics listening");
     axum::serve(listener, app).await
 }
 
