@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export RUST_BACKTRACE ?= 0
 
-.PHONY: demo test bench build lint fmt test-unit
+.PHONY: demo test bench build lint fmt manifests
 
 ## demo: a short accelerated Monza race through throwaway Redis and PostgreSQL, with a summary.
 demo:
@@ -29,3 +29,7 @@ fmt:
 
 build:
 	$(CARGO) build --workspace --release --locked
+
+## manifests: regenerate generated YAML (the CRD) from the Rust types.
+manifests:
+	$(CARGO) run --quiet -p pitstop-operator --locked -- crd > crds/racesessions.pitstop.io.yaml

@@ -4,7 +4,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use pitstop_workloads::processor::{Processor, ProcessorConfig, default_consumer};
 use pitstop_workloads::sim::circuit::{circuit, circuit_ids};
-use pitstop_workloads::sim::grid::default_grid;
+use pitstop_workloads::sim::grid::{default_grid, parse_grid};
 use pitstop_workloads::sim::publisher::{Progress, PublishConfig};
 use pitstop_workloads::sim::race::RaceConfig;
 use pitstop_workloads::sim::service;
@@ -75,6 +75,9 @@ pub struct RaceArgs {
     /// Probability that a car suffers an injected anomaly on a lap.
     #[arg(long, env = "PITSTOP_ANOMALY_RATE", default_value_t = 0.03)]
     anomaly_rate: f64,
+    /// Custom grid, `car:driver:team` entries separated by commas (overrides --cars).
+    #[arg(long, env = "PITSTOP_GRID")]
+    grid: Option<String>,
     /// Session id (default: `<circuit>-<unix seconds>`).
     #[arg(long, env = "PITSTOP_SESSION")]
     session: Option<String>,
@@ -113,7 +116,10 @@ impl RaceArgs {
             session,
             circuit: c,
             laps: self.laps,
-            grid: default_grid(self.cars as usize),
+            grid: match &self.grid {
+                Some(g) => parse_grid(g).map_err(|e| anyhow::anyhow!("invalid --grid: {e}"))?,
+                None => default_grid(self.cars as usize),
+            },
             seed: self.seed,
             sample_hz: self.sample_hz,
             anomaly_rate: self.anomaly_rate,

@@ -1,0 +1,399 @@
+//! The `RaceSession` custom resource (`pitstop.io/v1alpha1`). Field doc comments become
+//! the CRD's descriptions; CEL rules (`x-kubernetes-validations`) reject cross-field
+//! mistakes at admission, before the operator sees them.
+
+// Several `printcolumn(...)` entries share `type_ = "string"`; clippy reads them as one
+// attribute repeated.
+#![allow(clippy::duplicated_attributes)]
+
+mod status;
+
+pub use status::*;
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+/// A Formula 1 race whose telemetry pitstop simulates, processes and stores: the operator
+/// turns it into a simulator, a stream processor with autoscaling and a NetworkPolicy,
+/// Redis, PostgreSQL and monitoring, and keeps them converged.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "pitstop.io",
+    version = "v1alpha1",
+    kind = "RaceSession",
+    plural = "racesessions",
+    shortname = "race",
+    category = "pitstop",
+    namespaced,
+    doc = "A Formula 1 race whose telemetry pitstop simulates, processes and stores. See https://github.com/pitstop-io/pitstop#racesession-reference.",
+    status = "RaceSessionStatus",
+    cel,
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Circuit", type_ = "string", json_path = ".spec.circuit"),
+    printcolumn(name = "Lap", type_ = "integer", json_path = ".status.race.lap"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct RaceSessionSpec {
+    /// Circuit to race on. Immutable: a race does not change tracks.
+    #[serde(default)]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("circuit is immutable"))]
+    pub circuit: Circuit,
+    /// Race distance in laps. Immutable.
+    #[serde(default = "default_laps")]
+    #[schemars(range(min = 1, max = 200))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("laps is immutable"))]
+    pub laps: u16,
+    /// Cars on the grid. Empty: the 2024 grid (20 cars, 10 teams).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 26))]
+    pub grid: Vec<GridEntry>,
+    /// Race seconds per wall-clock second: 1 is real time, 40 runs a 10-lap race in about
+    /// 20 s. Immutable.
+    #[serde(default = "default_time_scale")]
+    #[schemars(range(min = 0.1, max = 1000.0))]
+    pub time_scale: f64,
+    /// Random seed: the same seed gives the same race. Immutable.
+    #[serde(default = "default_seed")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("seed is immutable"))]
+    pub seed: u64,
+    /// Telemetry samples per second per car (4 like live timing, up to 60 like the F1 game).
+    #[serde(default = "default_sample_hz")]
+    #[schemars(range(min = 1, max = 60))]
+    pub sample_hz: u16,
+    /// Probability that a car suffers an injected anomaly on a lap (0 for a clean race).
+    #[serde(default = "default_anomaly_rate")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub anomaly_rate: f64,
+    /// The sensor simulator.
+    #[serde(default)]
+    pub simulator: SimulatorSpec,
+    /// The stream processor.
+    #[serde(default)]
+    pub processor: ProcessorSpec,
+    /// Redis holding the telemetry streams.
+    #[serde(default)]
+    pub redis: DatastoreSpec,
+    /// PostgreSQL holding the analytics.
+    #[serde(default)]
+    pub postgres: DatastoreSpec,
+    /// Prometheus and Grafana for this race.
+    #[serde(default)]
+    pub monitoring: MonitoringSpec,
+    /// Post-race analytics pipeline (reserved; configured by a later version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "preserve_unknown_object")]
+    pub post_race: Option<serde_json::Value>,
+}
+
+fn preserve_unknown_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+        "description": "Post-race analytics pipeline (reserved; configured by a later version)."
+    })
+}
+
+fn default_laps() -> u16 {
+    10
+}
+fn default_time_scale() -> f64 {
+    1.0
+}
+fn default_seed() -> u64 {
+    1
+}
+fn default_sample_hz() -> u16 {
+    20
+}
+fn default_anomaly_rate() -> f64 {
+    0.03
+}
+
+/// Circuits the simulator knows.
+#[derive(
+    schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Circuit {
+    #[default]
+    Monza,
+    Bahrain,
+    Silverstone,
+    Monaco,
+    Melbourne,
+    Baku,
+    Zandvoort,
+    Singapore,
+    Imola,
+}
+
+impl Circuit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Circuit::Monza => "monza",
+            Circuit::Bahrain => "bahrain",
+            Circuit::Silverstone => "silverstone",
+            Circuit::Monaco => "monaco",
+            Circuit::Melbourne => "melbourne",
+            Circuit::Baku => "baku",
+            Circuit::Zandvoort => "zandvoort",
+            Circuit::Singapore => "singapore",
+            Circuit::Imola => "imola",
+        }
+    }
+}
+
+/// One car of a custom grid.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GridEntry {
+    /// Race number.
+    #[schemars(range(min = 1, max = 99))]
+    pub car: u8,
+    /// Driver code, e.g. LEC.
+    #[schemars(length(min = 1, max = 16))]
+    pub driver: String,
+    /// Team name, e.g. Ferrari.
+    #[schemars(length(min = 1, max = 32))]
+    pub team: String,
+}
+
+/// The sensor simulator Deployment.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SimulatorSpec {
+    /// Container image (default: the `pitstop` image of this operator's version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// 1 runs the race, 0 pauses it. A race has one simulator.
+    #[serde(default = "one")]
+    #[schemars(range(min = 0, max = 1))]
+    pub replicas: i32,
+    /// Cap on samples per second across all cars (default: no cap beyond the time scale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 5000000))]
+    pub messages_per_second: Option<u32>,
+    /// CPU and memory (default: requests 100m/64Mi, limits 1/256Mi).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+fn one() -> i32 {
+    1
+}
+
+impl Default for SimulatorSpec {
+    fn default() -> Self {
+        SimulatorSpec {
+            image: None,
+            replicas: 1,
+            messages_per_second: None,
+            resources: None,
+        }
+    }
+}
+
+/// The stream processor Deployment, its autoscaling and its ingest API.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessorSpec {
+    /// Container image (default: the `pitstop` image of this operator's version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Replicas when autoscaling is disabled (with autoscaling the HPA owns the count).
+    #[serde(default = "one")]
+    #[schemars(range(min = 0, max = 64))]
+    pub replicas: i32,
+    /// CPU and memory (default: requests 200m/128Mi, limits 2/512Mi).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// Horizontal autoscaling on CPU and messages per second per pod.
+    #[serde(default)]
+    pub autoscaling: AutoscalingSpec,
+    /// Secret key holding the `POST /telemetry` API key. Absent: the operator generates a
+    /// random key once, in the Secret `<name>-api-key` (key `api-key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_secret_ref: Option<SecretKeyRef>,
+    /// Extra peers allowed to reach the processor's API (the simulator, Prometheus and the
+    /// operator always are).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_clients: Vec<NetworkPolicyPeer>,
+}
+
+impl Default for ProcessorSpec {
+    fn default() -> Self {
+        ProcessorSpec {
+            image: None,
+            replicas: 1,
+            resources: None,
+            autoscaling: AutoscalingSpec::default(),
+            api_key_secret_ref: None,
+            allowed_clients: Vec::new(),
+        }
+    }
+}
+
+/// HorizontalPodAutoscaler settings.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.minReplicas <= self.maxReplicas").message("minReplicas must not exceed maxReplicas"))]
+pub struct AutoscalingSpec {
+    /// Whether the HPA manages the processor's replicas.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default = "one")]
+    #[schemars(range(min = 1, max = 64))]
+    pub min_replicas: i32,
+    #[serde(default = "default_max_replicas")]
+    #[schemars(range(min = 1, max = 64))]
+    pub max_replicas: i32,
+    /// Target average CPU utilisation, percent of requests.
+    #[serde(default = "default_cpu", rename = "targetCPUUtilizationPercentage")]
+    #[schemars(range(min = 1, max = 100))]
+    pub target_cpu_utilization_percentage: i32,
+    /// Target average of `pitstop_processor_messages_processed_per_second` per pod.
+    #[serde(default = "default_mps")]
+    #[schemars(range(min = 1, max = 1000000))]
+    pub target_messages_per_second_per_pod: i32,
+}
+
+impl Default for AutoscalingSpec {
+    fn default() -> Self {
+        AutoscalingSpec {
+            enabled: true,
+            min_replicas: 1,
+            max_replicas: default_max_replicas(),
+            target_cpu_utilization_percentage: default_cpu(),
+            target_messages_per_second_per_pod: default_mps(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_max_replicas() -> i32 {
+    4
+}
+fn default_cpu() -> i32 {
+    60
+}
+fn default_mps() -> i32 {
+    200
+}
+
+/// A key in a Secret of the RaceSession's namespace.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// Secret name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key within the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
+/// Either a datastore the operator runs (`managed`) or one you run (`external`).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.managed) != has(self.external)").message("set exactly one of managed or external"))]
+pub struct DatastoreSpec {
+    /// Run it in the cluster as a StatefulSet owned by the RaceSession.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<ManagedSpec>,
+    /// Use an existing server; its URL (`redis://…` or `postgres://…`, credentials
+    /// included) is read from a Secret key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalSpec>,
+}
+
+impl Default for DatastoreSpec {
+    fn default() -> Self {
+        DatastoreSpec {
+            managed: Some(ManagedSpec::default()),
+            external: None,
+        }
+    }
+}
+
+/// A datastore run by the operator.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedSpec {
+    /// Keep data on a PersistentVolumeClaim (Redis: with AOF). Without it data lives as
+    /// long as the pod.
+    #[serde(default = "yes")]
+    pub persistence: bool,
+    /// Size of the volume.
+    #[serde(default = "default_storage")]
+    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$"))]
+    pub storage: String,
+    /// Storage class (default: the cluster's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+    /// Container image (default: redis:7.4-alpine / postgres:16-alpine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+impl Default for ManagedSpec {
+    fn default() -> Self {
+        ManagedSpec {
+            persistence: true,
+            storage: default_storage(),
+            storage_class_name: None,
+            image: None,
+        }
+    }
+}
+
+fn default_storage() -> String {
+    "1Gi".into()
+}
+
+/// A datastore you run.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSpec {
+    /// Secret key holding the connection URL.
+    pub url_secret_ref: SecretKeyRef,
+}
+
+/// Monitoring stack settings.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringSpec {
+    /// Run Prometheus and Grafana for this race.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Prometheus retention, e.g. 24h or 7d.
+    #[serde(default = "default_retention")]
+    #[schemars(regex(pattern = r"^[0-9]+(ms|s|m|h|d|w|y)$"))]
+    pub retention: String,
+}
+
+impl Default for MonitoringSpec {
+    fn default() -> Self {
+        MonitoringSpec {
+            enabled: true,
+            retention: default_retention(),
+        }
+    }
+}
+
+fn default_retention() -> String {
+    "24h".into()
+}

@@ -1,0 +1,293 @@
+//! Managed Redis and PostgreSQL (StatefulSet, Service, NetworkPolicy), and the
+//! connection environment the workloads get for managed or external datastores.
+
+use super::pod::{container_security, env, env_secret, pod_security, port, resources};
+use super::{Component, meta, name, selector};
+use crate::model::{Datastore, Model};
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{
+    Container, EmptyDirVolumeSource, EnvVar, ExecAction, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec,
+    Volume, VolumeMount, VolumeResourceRequirements,
+};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::BTreeMap;
+
+pub const REDIS_PORT: i32 = 6379;
+pub const POSTGRES_PORT: i32 = 5432;
+/// uid/gid of the `redis` and `postgres` users in the official Alpine images.
+const REDIS_UID: i64 = 999;
+const POSTGRES_UID: i64 = 70;
+
+/// Secret holding the generated PostgreSQL password (key `password`).
+pub fn postgres_secret_name(race: &str) -> String {
+    format!("{race}-postgres-auth")
+}
+
+/// `REDIS_URL` for the workloads.
+pub fn redis_env(m: &Model) -> Vec<EnvVar> {
+    match &m.redis {
+        Datastore::Managed { .. } => vec![env(
+            "REDIS_URL",
+            format!("redis://{}:{REDIS_PORT}", name(m, Component::Redis)),
+        )],
+        Datastore::External { url } => vec![env_secret("REDIS_URL", &url.name, &url.key)],
+    }
+}
+
+/// `DATABASE_URL` for the workloads. The managed password stays in its Secret: the URL
+/// refers to it through Kubernetes' `$(VAR)` expansion.
+pub fn postgres_env(m: &Model) -> Vec<EnvVar> {
+    match &m.postgres {
+        Datastore::Managed { .. } => vec![
+            env_secret("PGPASSWORD", &postgres_secret_name(&m.name), "password"),
+            env(
+                "DATABASE_URL",
+                format!(
+                    "postgres://pitstop:$(PGPASSWORD)@{}:{POSTGRES_PORT}/pitstop",
+                    name(m, Component::Postgres)
+                ),
+            ),
+        ],
+        Datastore::External { url } => vec![env_secret("DATABASE_URL", &url.name, &url.key)],
+    }
+}
+
+fn exec_probe(cmd: &[&str], period: i32) -> Probe {
+    Probe {
+        exec: Some(ExecAction {
+            command: Some(cmd.iter().map(|s| s.to_string()).collect()),
+        }),
+        period_seconds: Some(period),
+        timeout_seconds: Some(3),
+        failure_threshold: Some(3),
+        ..Probe::default()
+    }
+}
+
+fn service(m: &Model, c: Component, p: i32, port_name: &str) -> Service {
+    Service {
+        metadata: meta(m, c, name(m, c)),
+        spec: Some(ServiceSpec {
+            selector: Some(selector(m, c)),
+            ports: Some(vec![ServicePort {
+                name: Some(port_name.into()),
+                port: p,
+                target_port: Some(IntOrString::String(port_name.into())),
+                protocol: Some("TCP".into()),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
+
+/// A data volume: a claim template when persistent, else an emptyDir in the pod.
+fn data_volume(
+    persistence: bool,
+    storage: &str,
+    class: &Option<String>,
+) -> (Option<Vec<PersistentVolumeClaim>>, Vec<Volume>) {
+    if persistence {
+        let pvc = PersistentVolumeClaim {
+            metadata: ObjectMeta {
+                name: Some("data".into()),
+                ..ObjectMeta::default()
+            },
+            spec: Some(PersistentVolumeClaimSpec {
+                access_modes: Some(vec!["ReadWriteOnce".into()]),
+                storage_class_name: class.clone(),
+                resources: Some(VolumeResourceRequirements {
+                    requests: Some(BTreeMap::from([(
+                        "storage".into(),
+                        Quantity(storage.into()),
+                    )])),
+                    ..VolumeResourceRequirements::default()
+                }),
+                ..PersistentVolumeClaimSpec::default()
+            }),
+            ..PersistentVolumeClaim::default()
+        };
+        (Some(vec![pvc]), Vec::new())
+    } else {
+        (
+            None,
+            vec![Volume {
+                name: "data".into(),
+                empty_dir: Some(EmptyDirVolumeSource::default()),
+                ..Volume::default()
+            }],
+        )
+    }
+}
+
+fn stateful_set(
+    m: &Model,
+    c: Component,
+    uid: i64,
+    container: Container,
+    claims: Option<Vec<PersistentVolumeClaim>>,
+    volumes: Vec<Volume>,
+) -> StatefulSet {
+    StatefulSet {
+        metadata: meta(m, c, name(m, c)),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(1),
+            service_name: Some(name(m, c)),
+            selector: LabelSelector {
+                match_labels: Some(selector(m, c)),
+                ..LabelSelector::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(super::labels(m, c)),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    automount_service_account_token: Some(false),
+                    security_context: Some(pod_security(uid)),
+                    containers: vec![container],
+                    volumes: (!volumes.is_empty()).then_some(volumes),
+                    ..PodSpec::default()
+                }),
+            },
+            volume_claim_templates: claims,
+            ..StatefulSetSpec::default()
+        }),
+        ..StatefulSet::default()
+    }
+}
+
+fn mount(name: &str, path: &str) -> VolumeMount {
+    VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        ..VolumeMount::default()
+    }
+}
+
+/// Managed Redis: AOF persistence when enabled; only the simulator and processor reach it.
+pub fn redis(m: &Model) -> Option<(StatefulSet, Service, NetworkPolicy)> {
+    let Datastore::Managed {
+        persistence,
+        storage,
+        storage_class_name,
+        image,
+    } = &m.redis
+    else {
+        return None;
+    };
+    let args: Vec<String> = if *persistence {
+        [
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--dir",
+            "/data",
+        ]
+        .map(String::from)
+        .to_vec()
+    } else {
+        ["--appendonly", "no", "--save", "", "--dir", "/data"]
+            .map(String::from)
+            .to_vec()
+    };
+    let container = Container {
+        name: "redis".into(),
+        image: Some(image.clone()),
+        args: Some(args),
+        ports: Some(vec![port("redis", REDIS_PORT)]),
+        liveness_probe: Some(exec_probe(&["redis-cli", "ping"], 10)),
+        readiness_probe: Some(exec_probe(&["redis-cli", "ping"], 5)),
+        resources: Some(resources(&None, ("100m", "128Mi"), ("1", "1Gi"))),
+        security_context: Some(container_security()),
+        volume_mounts: Some(vec![mount("data", "/data")]),
+        ..Container::default()
+    };
+    let (claims, volumes) = data_volume(*persistence, storage, storage_class_name);
+    Some((
+        stateful_set(m, Component::Redis, REDIS_UID, container, claims, volumes),
+        service(m, Component::Redis, REDIS_PORT, "redis"),
+        super::network::datastore(
+            m,
+            Component::Redis,
+            REDIS_PORT,
+            &[Component::Simulator, Component::Processor],
+        ),
+    ))
+}
+
+/// Managed PostgreSQL with a generated password; only the processor reaches it.
+pub fn postgres(m: &Model) -> Option<(StatefulSet, Service, NetworkPolicy)> {
+    let Datastore::Managed {
+        persistence,
+        storage,
+        storage_class_name,
+        image,
+    } = &m.postgres
+    else {
+        return None;
+    };
+    let container = Container {
+        name: "postgres".into(),
+        image: Some(image.clone()),
+        env: Some(vec![
+            env("POSTGRES_USER", "pitstop"),
+            env("POSTGRES_DB", "pitstop"),
+            env_secret(
+                "POSTGRES_PASSWORD",
+                &postgres_secret_name(&m.name),
+                "password",
+            ),
+            env("PGDATA", "/var/lib/postgresql/data/pgdata"),
+        ]),
+        ports: Some(vec![port("postgres", POSTGRES_PORT)]),
+        liveness_probe: Some(exec_probe(
+            &["pg_isready", "-U", "pitstop", "-d", "pitstop"],
+            10,
+        )),
+        readiness_probe: Some(exec_probe(
+            &["pg_isready", "-U", "pitstop", "-d", "pitstop"],
+            5,
+        )),
+        resources: Some(resources(&None, ("250m", "256Mi"), ("2", "1Gi"))),
+        security_context: Some(container_security()),
+        // The root filesystem is read-only: the socket directory and /tmp are emptyDirs.
+        volume_mounts: Some(vec![
+            mount("data", "/var/lib/postgresql/data"),
+            mount("run", "/var/run/postgresql"),
+            mount("tmp", "/tmp"),
+        ]),
+        ..Container::default()
+    };
+    let (claims, mut volumes) = data_volume(*persistence, storage, storage_class_name);
+    for v in ["run", "tmp"] {
+        volumes.push(Volume {
+            name: v.into(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        });
+    }
+    Some((
+        stateful_set(
+            m,
+            Component::Postgres,
+            POSTGRES_UID,
+            container,
+            claims,
+            volumes,
+        ),
+        service(m, Component::Postgres, POSTGRES_PORT, "postgres"),
+        super::network::datastore(
+            m,
+            Component::Postgres,
+            POSTGRES_PORT,
+            &[Component::Processor],
+        ),
+    ))
+}

@@ -1,0 +1,127 @@
+//! Build: pure functions from a validated [`Model`] to the typed child objects. One
+//! module per concern; all metadata comes from [`meta`] (name, namespace, controller
+//! owner reference, `app.kubernetes.io/*` labels).
+
+mod datastore;
+mod network;
+mod pod;
+mod processor;
+mod simulator;
+
+use crate::model::Model;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use std::collections::BTreeMap;
+
+pub use datastore::postgres_secret_name;
+
+/// Value of `app.kubernetes.io/managed-by` on everything the operator creates; the
+/// operator finds (and prunes) its children by it.
+pub const MANAGED_BY: &str = "pitstop-operator";
+/// Value of `app.kubernetes.io/name`.
+pub const APP: &str = "pitstop";
+
+/// The parts of a race.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Component {
+    Simulator,
+    Processor,
+    Redis,
+    Postgres,
+}
+
+impl Component {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Component::Simulator => "simulator",
+            Component::Processor => "processor",
+            Component::Redis => "redis",
+            Component::Postgres => "postgres",
+        }
+    }
+}
+
+/// Name of a component's objects: `<race>-<component>`.
+pub fn name(m: &Model, c: Component) -> String {
+    format!("{}-{}", m.name, c.as_str())
+}
+
+/// Labels selecting one component's pods.
+pub fn selector(m: &Model, c: Component) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".into(), APP.into()),
+        ("app.kubernetes.io/instance".into(), m.name.clone()),
+        ("app.kubernetes.io/component".into(), c.as_str().into()),
+    ])
+}
+
+/// Full label set of a component's objects.
+pub fn labels(m: &Model, c: Component) -> BTreeMap<String, String> {
+    let mut l = selector(m, c);
+    l.insert("app.kubernetes.io/managed-by".into(), MANAGED_BY.into());
+    l.insert("app.kubernetes.io/part-of".into(), APP.into());
+    l.insert(
+        "app.kubernetes.io/version".into(),
+        env!("CARGO_PKG_VERSION").into(),
+    );
+    l
+}
+
+/// The controller reference that makes Kubernetes garbage-collect a child with its race.
+pub fn owner(m: &Model) -> OwnerReference {
+    OwnerReference {
+        api_version: "pitstop.io/v1alpha1".into(),
+        kind: "RaceSession".into(),
+        name: m.name.clone(),
+        uid: m.uid.clone(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// Metadata of a child object.
+pub fn meta(m: &Model, c: Component, name: String) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace: Some(m.namespace.clone()),
+        labels: Some(labels(m, c)),
+        owner_references: Some(vec![owner(m)]),
+        ..ObjectMeta::default()
+    }
+}
+
+/// Everything one RaceSession becomes (Secrets are created once, outside of apply; see
+/// `reconcile::secrets`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Children {
+    pub deployments: Vec<Deployment>,
+    pub services: Vec<Service>,
+    pub stateful_sets: Vec<StatefulSet>,
+    pub hpas: Vec<HorizontalPodAutoscaler>,
+    pub network_policies: Vec<NetworkPolicy>,
+}
+
+/// Builds every child of a race.
+pub fn build(m: &Model) -> Children {
+    let mut c = Children {
+        deployments: vec![simulator::deployment(m), processor::deployment(m)],
+        services: vec![simulator::service(m), processor::service(m)],
+        stateful_sets: Vec::new(),
+        hpas: processor::hpa(m).into_iter().collect(),
+        network_policies: vec![network::processor(m)],
+    };
+    if let Some((sts, svc, np)) = datastore::redis(m) {
+        c.stateful_sets.push(sts);
+        c.services.push(svc);
+        c.network_policies.push(np);
+    }
+    if let Some((sts, svc, np)) = datastore::postgres(m) {
+        c.stateful_sets.push(sts);
+        c.services.push(svc);
+        c.network_policies.push(np);
+    }
+    c
+}

@@ -1,0 +1,153 @@
+//! NetworkPolicies: the processor accepts its API only from the simulator, Prometheus,
+//! the operator and listed clients, and talks only to Redis, PostgreSQL and DNS; each
+//! managed datastore accepts only the components that use it.
+
+use super::datastore::{POSTGRES_PORT, REDIS_PORT};
+use super::{APP, Component, meta, name, selector};
+use crate::model::{Datastore, Model};
+use k8s_openapi::api::networking::v1::{
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::BTreeMap;
+
+fn tcp(port: i32) -> NetworkPolicyPort {
+    NetworkPolicyPort {
+        protocol: Some("TCP".into()),
+        port: Some(IntOrString::Int(port)),
+        ..NetworkPolicyPort::default()
+    }
+}
+
+fn pods(labels: BTreeMap<String, String>) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        pod_selector: Some(LabelSelector {
+            match_labels: Some(labels),
+            ..LabelSelector::default()
+        }),
+        ..NetworkPolicyPeer::default()
+    }
+}
+
+fn component(m: &Model, c: Component) -> NetworkPolicyPeer {
+    pods(selector(m, c))
+}
+
+/// Prometheus of this race (the monitoring stack labels it so).
+fn prometheus(m: &Model) -> NetworkPolicyPeer {
+    pods(BTreeMap::from([
+        ("app.kubernetes.io/name".into(), APP.into()),
+        ("app.kubernetes.io/instance".into(), m.name.clone()),
+        ("app.kubernetes.io/component".into(), "prometheus".into()),
+    ]))
+}
+
+/// The operator, in whatever namespace it runs.
+fn operator() -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector::default()),
+        pod_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(
+                "app.kubernetes.io/name".into(),
+                "pitstop-operator".into(),
+            )])),
+            ..LabelSelector::default()
+        }),
+        ..NetworkPolicyPeer::default()
+    }
+}
+
+fn dns() -> NetworkPolicyEgressRule {
+    NetworkPolicyEgressRule {
+        to: Some(vec![NetworkPolicyPeer {
+            namespace_selector: Some(LabelSelector {
+                match_labels: Some(BTreeMap::from([(
+                    "kubernetes.io/metadata.name".into(),
+                    "kube-system".into(),
+                )])),
+                ..LabelSelector::default()
+            }),
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(BTreeMap::from([("k8s-app".into(), "kube-dns".into())])),
+                ..LabelSelector::default()
+            }),
+            ..NetworkPolicyPeer::default()
+        }]),
+        ports: Some(vec![
+            NetworkPolicyPort {
+                protocol: Some("UDP".into()),
+                port: Some(IntOrString::Int(53)),
+                ..NetworkPolicyPort::default()
+            },
+            tcp(53),
+        ]),
+    }
+}
+
+/// Egress to a datastore: its pods when managed; when external its address is unknown
+/// to the cluster, so its port is allowed to any destination.
+fn datastore_egress(m: &Model, d: &Datastore, c: Component, port: i32) -> NetworkPolicyEgressRule {
+    let to = match d {
+        Datastore::Managed { .. } => component(m, c),
+        Datastore::External { .. } => NetworkPolicyPeer {
+            ip_block: Some(IPBlock {
+                cidr: "0.0.0.0/0".into(),
+                except: None,
+            }),
+            ..NetworkPolicyPeer::default()
+        },
+    };
+    NetworkPolicyEgressRule {
+        to: Some(vec![to]),
+        ports: Some(vec![tcp(port)]),
+    }
+}
+
+pub fn processor(m: &Model) -> NetworkPolicy {
+    let mut from = vec![
+        component(m, Component::Simulator),
+        prometheus(m),
+        operator(),
+    ];
+    from.extend(m.allowed_clients.iter().cloned());
+    NetworkPolicy {
+        metadata: meta(m, Component::Processor, name(m, Component::Processor)),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(selector(m, Component::Processor)),
+                ..LabelSelector::default()
+            }),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(from),
+                ports: Some(vec![tcp(super::processor::PORT)]),
+            }]),
+            egress: Some(vec![
+                datastore_egress(m, &m.redis, Component::Redis, REDIS_PORT),
+                datastore_egress(m, &m.postgres, Component::Postgres, POSTGRES_PORT),
+                dns(),
+            ]),
+        }),
+    }
+}
+
+/// Ingress to a managed datastore from the listed components only.
+pub fn datastore(m: &Model, c: Component, port: i32, clients: &[Component]) -> NetworkPolicy {
+    NetworkPolicy {
+        metadata: meta(m, c, name(m, c)),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(selector(m, c)),
+                ..LabelSelector::default()
+            }),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(clients.iter().map(|k| component(m, *k)).collect()),
+                ports: Some(vec![tcp(port)]),
+            }]),
+            egress: None,
+        }),
+    }
+}
