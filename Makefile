@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export RUST_BACKTRACE ?= 0
 
-.PHONY: demo test bench build lint fmt manifests
+.PHONY: demo test bench build lint fmt manifests run-operator
 
 ## demo: a short accelerated Monza race through throwaway Redis and PostgreSQL, with a summary.
 demo:
@@ -33,3 +33,8 @@ build:
 ## manifests: regenerate generated YAML (the CRD) from the Rust types.
 manifests:
 	$(CARGO) run --quiet -p pitstop-operator --locked -- crd > crds/racesessions.pitstop.io.yaml
+
+## run-operator: install the CRD into the current kubeconfig's cluster and run the operator locally.
+run-operator:
+	kubectl apply --server-side -f crds/
+	$(CARGO) run --release -p pitstop-operator -- run --leader-election=false

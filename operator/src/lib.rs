@@ -2,4 +2,9 @@
 
 pub mod api;
 pub mod build;
+pub mod controller;
+pub mod leader;
+pub mod metrics;
 pub mod model;
+pub mod reconcile;
+pub mod server;

@@ -1,8 +1,17 @@
-//! `pitstop-operator`: `crd` prints the CustomResourceDefinition.
+//! `pitstop-operator`: `run` reconciles RaceSessions; `crd` prints the CRD.
 
-use clap::{Parser, Subcommand};
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
 use kube::CustomResourceExt;
+use kube::runtime::events::Reporter;
 use pitstop_operator::api::RaceSession;
+use pitstop_operator::leader::Elector;
+use pitstop_operator::metrics::OperatorMetrics;
+use pitstop_operator::model::Images;
+use pitstop_operator::reconcile::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -19,11 +28,143 @@ struct Cli {
 enum Command {
     /// Print the RaceSession CustomResourceDefinition as YAML.
     Crd,
+    /// Reconcile RaceSessions (in-cluster config, else KUBECONFIG / ~/.kube/config).
+    Run(RunArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+#[derive(Args)]
+struct RunArgs {
+    /// Namespaces to watch, comma-separated (default: all).
+    #[arg(long, env = "WATCH_NAMESPACES", value_delimiter = ',')]
+    namespaces: Vec<String>,
+    /// Address of /health, /ready and /metrics.
+    #[arg(long, env = "PITSTOP_OPERATOR_LISTEN", default_value = "0.0.0.0:8002")]
+    listen: SocketAddr,
+    /// Elect a leader through a Lease so that only one replica reconciles.
+    #[arg(long, env = "PITSTOP_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_election: bool,
+    /// Namespace of the leader Lease (the operator's own).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+    /// This replica's identity in the Lease (the pod name).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Workload image (simulator and processor) for races that do not set one.
+    #[arg(long, env = "PITSTOP_WORKLOADS_IMAGE")]
+    workloads_image: Option<String>,
+}
+
+fn init_logs() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("PITSTOP_LOG").unwrap_or_else(|_| EnvFilter::new("info,kube=warn"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("PITSTOP_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        b.json().init()
+    } else {
+        b.init()
+    }
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("signal handler");
+    tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Crd => print!("{}", serde_yaml::to_string(&RaceSession::crd())?),
+        Command::Run(a) => {
+            init_logs();
+            run(a).await?;
+        }
     }
+    Ok(())
+}
+
+async fn run(a: RunArgs) -> anyhow::Result<()> {
+    let client = kube::Client::try_default()
+        .await
+        .context("no Kubernetes client configuration (in-cluster or KUBECONFIG)")?;
+    let metrics = OperatorMetrics::new();
+    let listener = tokio::net::TcpListener::bind(a.listen)
+        .await
+        .with_context(|| format!("binding {}", a.listen))?;
+    tokio::spawn(pitstop_operator::server::serve(
+        listener,
+        client.clone(),
+        metrics.clone(),
+    ));
+    let identity = a
+        .identity
+        .clone()
+        .unwrap_or_else(|| format!("pitstop-operator-{}", std::process::id()));
+    let mut images = Images::default();
+    if let Some(i) = a.workloads_image {
+        images.workloads = i;
+    }
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        images,
+        reporter: Reporter {
+            controller: "pitstop-operator".into(),
+            instance: Some(identity.clone()),
+        },
+        metrics,
+    });
+
+    if a.leader_election {
+        let elector = Elector::new(
+            client.clone(),
+            &a.lease_namespace,
+            "pitstop-operator-leader",
+            &identity,
+            Duration::from_secs(15),
+        );
+        tracing::info!(%identity, "waiting for leadership");
+        loop {
+            tokio::select! {
+                r = elector.try_acquire_or_renew() => if r.unwrap_or(false) { break },
+                _ = shutdown_signal() => return Ok(()),
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        tracing::info!(%identity, "leading");
+        // Renew in the background; losing the Lease ends the process (see `leader`).
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                if !elector.try_acquire_or_renew().await.unwrap_or(false) {
+                    tracing::error!("lost leadership; exiting so that only one replica reconciles");
+                    std::process::exit(1);
+                }
+            }
+        });
+    }
+
+    let namespaces: Vec<Option<String>> = if a.namespaces.is_empty() {
+        vec![None]
+    } else {
+        a.namespaces.into_iter().map(Some).collect()
+    };
+    tracing::info!(?namespaces, "reconciling RaceSessions");
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let controllers = futures_util::future::join_all(namespaces.into_iter().map(|ns| {
+        let mut rx = rx.clone();
+        pitstop_operator::controller::run(client.clone(), ns, ctx.clone(), async move {
+            let _ = rx.wait_for(|s| *s).await;
+        })
+    }));
+    // On SIGTERM the controllers stop taking work and finish what is in flight.
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+    });
+    controllers.await;
     Ok(())
 }

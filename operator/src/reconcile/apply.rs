@@ -1,0 +1,169 @@
+//! Apply: server-side apply of every built child with one field manager (forcing
+//! ownership of the fields we set, so hand edits are reverted), then deletion of the
+//! children the spec no longer wants (found by label).
+
+use super::apply_params;
+use crate::build::{Children, MANAGED_BY};
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{Api, DeleteParams, ListParams, Patch};
+use kube::{Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+
+/// Readiness of one component as read from what the API server returned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Readiness {
+    pub component: String,
+    pub desired: i32,
+    pub ready: i32,
+}
+
+/// Names applied per kind (what pruning keeps).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Names {
+    pub deployments: BTreeSet<String>,
+    pub services: BTreeSet<String>,
+    pub stateful_sets: BTreeSet<String>,
+    pub hpas: BTreeSet<String>,
+    pub network_policies: BTreeSet<String>,
+}
+
+pub struct Applied {
+    pub names: Names,
+    pub readiness: Vec<Readiness>,
+    pub autoscaler: bool,
+}
+
+async fn apply_one<K>(client: &Client, ns: &str, obj: &K) -> Result<K, kube::Error>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Serialize + Debug,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    api.patch(&obj.name_any(), &apply_params(), &Patch::Apply(obj))
+        .await
+}
+
+fn component(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    meta.labels
+        .as_ref()
+        .and_then(|l| l.get("app.kubernetes.io/component"))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Applies every child. The destructuring has no `..`: a new kind added to [`Children`]
+/// does not compile until it is applied here.
+pub async fn apply_all(
+    client: &Client,
+    ns: &str,
+    children: Children,
+) -> Result<Applied, kube::Error> {
+    let Children {
+        deployments,
+        services,
+        stateful_sets,
+        hpas,
+        network_policies,
+    } = children;
+    let mut names = Names::default();
+    let mut readiness = Vec::new();
+    for d in &deployments {
+        let live = apply_one(client, ns, d).await?;
+        names.deployments.insert(live.name_any());
+        // Under an HPA the desired count is the Deployment's own (the HPA sets it).
+        let desired = live.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let ready = live
+            .status
+            .as_ref()
+            .and_then(|s| s.ready_replicas)
+            .unwrap_or(0);
+        readiness.push(Readiness {
+            component: component(&live.metadata),
+            desired,
+            ready,
+        });
+    }
+    for s in &stateful_sets {
+        let live = apply_one(client, ns, s).await?;
+        names.stateful_sets.insert(live.name_any());
+        let desired = live.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let ready = live
+            .status
+            .as_ref()
+            .and_then(|s| s.ready_replicas)
+            .unwrap_or(0);
+        readiness.push(Readiness {
+            component: component(&live.metadata),
+            desired,
+            ready,
+        });
+    }
+    for s in &services {
+        names
+            .services
+            .insert(apply_one(client, ns, s).await?.name_any());
+    }
+    for h in &hpas {
+        names
+            .hpas
+            .insert(apply_one(client, ns, h).await?.name_any());
+    }
+    for n in &network_policies {
+        names
+            .network_policies
+            .insert(apply_one(client, ns, n).await?.name_any());
+    }
+    Ok(Applied {
+        autoscaler: !names.hpas.is_empty(),
+        names,
+        readiness,
+    })
+}
+
+async fn prune_kind<K>(
+    client: &Client,
+    ns: &str,
+    selector: &str,
+    keep: &BTreeSet<String>,
+) -> Result<(), kube::Error>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Debug,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    for obj in api.list(&ListParams::default().labels(selector)).await? {
+        let name = obj.name_any();
+        if !keep.contains(&name) {
+            tracing::info!(kind = %K::kind(&Default::default()), %name, "deleting child the spec no longer wants");
+            api.delete(&name, &DeleteParams::background()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes this race's children that were not applied this time (e.g. managed → external
+/// Redis removes the StatefulSet, Service and NetworkPolicy; autoscaling off removes the HPA).
+pub async fn prune(client: &Client, ns: &str, race: &str, keep: &Names) -> Result<(), kube::Error> {
+    let selector =
+        format!("app.kubernetes.io/instance={race},app.kubernetes.io/managed-by={MANAGED_BY}");
+    let Names {
+        deployments,
+        services,
+        stateful_sets,
+        hpas,
+        network_policies,
+    } = keep;
+    prune_kind::<Deployment>(client, ns, &selector, deployments).await?;
+    prune_kind::<Service>(client, ns, &selector, services).await?;
+    prune_kind::<StatefulSet>(client, ns, &selector, stateful_sets).await?;
+    prune_kind::<HorizontalPodAutoscaler>(client, ns, &selector, hpas).await?;
+    prune_kind::<NetworkPolicy>(client, ns, &selector, network_policies).await?;
+    Ok(())
+}

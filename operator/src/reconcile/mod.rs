@@ -1,0 +1,141 @@
+//! The reconcile pipeline, one module per step:
+//! observe ([`secrets`]) → validate ([`crate::model`]) → build ([`crate::build`]) →
+//! apply ([`apply`], including pruning) → status ([`status`]).
+//! Only observe, apply and the status write touch the cluster.
+
+pub mod apply;
+pub mod secrets;
+pub mod status;
+
+use crate::api::{RaceSession, RaceSessionStatus};
+use crate::build::build;
+use crate::model::{Images, SpecError, validate};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Client, Resource, ResourceExt};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The one field manager of every write this operator makes.
+pub const FIELD_MANAGER: &str = "pitstop-operator";
+
+/// Shared by every reconcile.
+pub struct Context {
+    pub client: Client,
+    pub images: Images,
+    pub reporter: Reporter,
+    pub metrics: crate::metrics::OperatorMetrics,
+}
+
+/// A failed reconcile. Spec problems are not errors (they become a Stalled condition);
+/// these are the transient kind, retried with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("object has no namespace")]
+    NoNamespace,
+}
+
+impl Error {
+    /// Static category for metric labels.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::Kube(kube::Error::Api(s)) if s.code == 409 => "conflict",
+            Error::Kube(kube::Error::Api(s)) if s.code == 403 => "forbidden",
+            Error::Kube(kube::Error::Api(_)) => "api",
+            Error::Kube(_) => "transport",
+            Error::NoNamespace => "invalid_object",
+        }
+    }
+}
+
+pub fn apply_params() -> PatchParams {
+    PatchParams::apply(FIELD_MANAGER).force()
+}
+
+/// Reconciles one RaceSession.
+pub async fn reconcile(race: Arc<RaceSession>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = race.namespace().ok_or(Error::NoNamespace)?;
+    let races: Api<RaceSession> = Api::namespaced(ctx.client.clone(), &ns);
+    let now = status::now();
+
+    // The first status write says "not ready yet" before anything is created.
+    if race.status.is_none() {
+        write_status(&races, &race, status::initial(&race, now.clone())).await?;
+    }
+
+    let observed = secrets::observe(&ctx.client, &ns, &race).await?;
+    let model = match validate(&race, &observed, &ctx.images) {
+        Ok(m) => m,
+        Err(e) => return stall(&races, &race, &ctx, e, now).await,
+    };
+    secrets::ensure_generated(&ctx.client, &model).await?;
+    let children = build(&model);
+    let applied = apply::apply_all(&ctx.client, &ns, children).await?;
+    apply::prune(&ctx.client, &ns, &model.name, &applied.names).await?;
+
+    let new_status = status::compute(&race, &model, &applied.readiness, now);
+    let ready = status::is_ready(&new_status);
+    if race.status.as_ref() != Some(&new_status) {
+        write_status(&races, &race, new_status).await?;
+    }
+    // Owned objects wake the controller on every change; the timer is a safety net.
+    Ok(Action::requeue(if ready {
+        Duration::from_secs(300)
+    } else {
+        Duration::from_secs(30)
+    }))
+}
+
+async fn write_status(
+    races: &Api<RaceSession>,
+    race: &RaceSession,
+    status: RaceSessionStatus,
+) -> Result<(), Error> {
+    let patch = serde_json::json!({
+        "apiVersion": RaceSession::api_version(&()),
+        "kind": RaceSession::kind(&()),
+        "status": status,
+    });
+    races
+        .patch_status(&race.name_any(), &apply_params(), &Patch::Apply(&patch))
+        .await?;
+    Ok(())
+}
+
+/// A spec that cannot work: say why in the status and an Event, and do not retry hot.
+/// A missing Secret may appear on its own, so that case is looked at again each minute.
+async fn stall(
+    races: &Api<RaceSession>,
+    race: &RaceSession,
+    ctx: &Context,
+    e: SpecError,
+    now: status::Time,
+) -> Result<Action, Error> {
+    tracing::warn!(race = %race.name_any(), reason = e.reason(), error = %e, "spec cannot be reconciled");
+    ctx.metrics.stalled(e.reason());
+    let new_status = status::stalled(race, e.reason(), &e.to_string(), now);
+    if race.status.as_ref() != Some(&new_status) {
+        write_status(races, race, new_status).await?;
+        let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
+        let event = Event {
+            type_: EventType::Warning,
+            reason: e.reason().into(),
+            note: Some(e.to_string()),
+            action: "Validate".into(),
+            secondary: None,
+        };
+        if let Err(err) = recorder.publish(&event, &race.object_ref(&())).await {
+            tracing::warn!(error = %err, "could not publish event");
+        }
+    }
+    let retry = match e {
+        SpecError::SecretNotFound { .. } | SpecError::SecretKeyMissing { .. } => {
+            Duration::from_secs(60)
+        }
+        _ => Duration::from_secs(600),
+    };
+    Ok(Action::requeue(retry))
+}

@@ -1,0 +1,326 @@
+//! Status, computed as a pure function of the race, the model and what the API server
+//! reported about the children. Conditions keep their `lastTransitionTime` unless their
+//! status really changes, so a no-op reconcile writes nothing.
+
+use super::apply::Readiness;
+use crate::api::{ComponentStatus, Phase, RaceSession, RaceSessionStatus};
+use crate::model::Model;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time as MetaTime};
+
+pub type Time = MetaTime;
+
+pub fn now() -> Time {
+    MetaTime(k8s_openapi::jiff::Timestamp::now())
+}
+
+fn condition(
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: &Time,
+) -> Condition {
+    Condition {
+        type_: type_.into(),
+        status: if ok { "True" } else { "False" }.into(),
+        reason: reason.into(),
+        message: message.into(),
+        observed_generation: generation,
+        last_transition_time: now.clone(),
+    }
+}
+
+/// Keeps the old transition time of every condition whose status did not change.
+pub fn merge(old: &[Condition], mut new: Vec<Condition>) -> Vec<Condition> {
+    for c in &mut new {
+        if let Some(o) = old.iter().find(|o| o.type_ == c.type_)
+            && o.status == c.status
+        {
+            c.last_transition_time = o.last_transition_time.clone();
+        }
+    }
+    new
+}
+
+fn old_conditions(race: &RaceSession) -> &[Condition] {
+    race.status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or(&[])
+}
+
+/// The first status: accepted, nothing ready yet.
+pub fn initial(race: &RaceSession, now: Time) -> RaceSessionStatus {
+    let g = race.metadata.generation;
+    RaceSessionStatus {
+        observed_generation: g,
+        conditions: vec![
+            condition(
+                "Ready",
+                false,
+                "Pending",
+                "creating the race's components",
+                g,
+                &now,
+            ),
+            condition(
+                "Reconciling",
+                true,
+                "Pending",
+                "creating the race's components",
+                g,
+                &now,
+            ),
+            condition("Stalled", false, "AsExpected", "", g, &now),
+        ],
+        phase: Some(Phase::Pending),
+        ..RaceSessionStatus::default()
+    }
+}
+
+/// The status of a spec that cannot be reconciled.
+pub fn stalled(race: &RaceSession, reason: &str, message: &str, now: Time) -> RaceSessionStatus {
+    let g = race.metadata.generation;
+    let conditions = vec![
+        condition("Ready", false, reason, message, g, &now),
+        condition(
+            "Reconciling",
+            false,
+            reason,
+            "waiting for the spec to be fixed",
+            g,
+            &now,
+        ),
+        condition("Stalled", true, reason, message, g, &now),
+    ];
+    RaceSessionStatus {
+        observed_generation: g,
+        conditions: merge(old_conditions(race), conditions),
+        phase: Some(Phase::Failed),
+        components: race
+            .status
+            .as_ref()
+            .map(|s| s.components.clone())
+            .unwrap_or_default(),
+        race: race.status.as_ref().and_then(|s| s.race.clone()),
+        api_key_secret: race.status.as_ref().and_then(|s| s.api_key_secret.clone()),
+    }
+}
+
+/// The status after a successful apply.
+pub fn compute(
+    race: &RaceSession,
+    m: &Model,
+    readiness: &[Readiness],
+    now: Time,
+) -> RaceSessionStatus {
+    let g = race.metadata.generation;
+    let components: Vec<ComponentStatus> = readiness
+        .iter()
+        .map(|r| ComponentStatus {
+            name: r.component.clone(),
+            ready: r.ready >= r.desired,
+            replicas: r.desired,
+            ready_replicas: r.ready,
+        })
+        .collect();
+    let ready_of = |names: &[&str]| -> (bool, String) {
+        let waiting: Vec<&str> = components
+            .iter()
+            .filter(|c| names.contains(&c.name.as_str()) && !c.ready)
+            .map(|c| c.name.as_str())
+            .collect();
+        (
+            waiting.is_empty(),
+            if waiting.is_empty() {
+                String::new()
+            } else {
+                format!("waiting for {}", waiting.join(", "))
+            },
+        )
+    };
+    let (sim_ok, sim_msg) = ready_of(&["simulator"]);
+    let (proc_ok, proc_msg) = ready_of(&["processor"]);
+    let (store_ok, store_msg) = ready_of(&["redis", "postgres"]);
+    let (all_ok, all_msg) = ready_of(&["simulator", "processor", "redis", "postgres"]);
+    let reason = |ok: bool| if ok { "Ready" } else { "Progressing" };
+    let autoscaler_msg = match &m.autoscaling {
+        Some(a) => format!(
+            "HPA {}–{} replicas, {}% CPU or {} msg/s per pod",
+            a.min_replicas, a.max_replicas, a.cpu_percent, a.messages_per_second
+        ),
+        None => "autoscaling disabled".into(),
+    };
+    let conditions = vec![
+        condition(
+            "Ready",
+            all_ok,
+            if all_ok {
+                "Ready"
+            } else {
+                "ComponentsNotReady"
+            },
+            &all_msg,
+            g,
+            &now,
+        ),
+        condition("Reconciling", !all_ok, reason(all_ok), &all_msg, g, &now),
+        condition("Stalled", false, "AsExpected", "", g, &now),
+        condition("SimulatorReady", sim_ok, reason(sim_ok), &sim_msg, g, &now),
+        condition(
+            "ProcessorReady",
+            proc_ok,
+            reason(proc_ok),
+            &proc_msg,
+            g,
+            &now,
+        ),
+        condition(
+            "StorageReady",
+            store_ok,
+            reason(store_ok),
+            &store_msg,
+            g,
+            &now,
+        ),
+        condition(
+            "AutoscalerReady",
+            true,
+            if m.autoscaling.is_some() {
+                "Applied"
+            } else {
+                "Disabled"
+            },
+            &autoscaler_msg,
+            g,
+            &now,
+        ),
+    ];
+    RaceSessionStatus {
+        observed_generation: g,
+        conditions: merge(old_conditions(race), conditions),
+        phase: Some(if all_ok {
+            Phase::Racing
+        } else {
+            Phase::Provisioning
+        }),
+        components,
+        race: race.status.as_ref().and_then(|s| s.race.clone()),
+        api_key_secret: Some(m.api_key.name.clone()),
+    }
+}
+
+pub fn is_ready(s: &RaceSessionStatus) -> bool {
+    s.conditions
+        .iter()
+        .any(|c| c.type_ == "Ready" && c.status == "True")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Images, validate};
+    use std::collections::BTreeMap;
+
+    fn at(secs: i64) -> Time {
+        MetaTime(k8s_openapi::jiff::Timestamp::from_second(1_800_000_000 + secs).unwrap())
+    }
+
+    fn ready(component: &str, desired: i32, ready: i32) -> Readiness {
+        Readiness {
+            component: component.into(),
+            desired,
+            ready,
+        }
+    }
+
+    fn setup() -> (RaceSession, Model) {
+        let race = crate::model::tests::race("circuit: monza");
+        let m = validate(&race, &BTreeMap::new(), &Images::default()).unwrap();
+        (race, m)
+    }
+
+    fn get<'a>(s: &'a RaceSessionStatus, t: &str) -> &'a Condition {
+        s.conditions.iter().find(|c| c.type_ == t).unwrap()
+    }
+
+    /// Ready only when every component is; the message names what is missing.
+    #[test]
+    fn ready_when_all_components_are() {
+        let (race, m) = setup();
+        let partial = [
+            ready("simulator", 1, 1),
+            ready("processor", 1, 0),
+            ready("redis", 1, 1),
+            ready("postgres", 1, 0),
+        ];
+        let s = compute(&race, &m, &partial, at(0));
+        assert_eq!(get(&s, "Ready").status, "False");
+        assert_eq!(get(&s, "Ready").message, "waiting for processor, postgres");
+        assert_eq!(get(&s, "Reconciling").status, "True");
+        assert_eq!(s.phase, Some(Phase::Provisioning));
+        let all = [
+            ready("simulator", 1, 1),
+            ready("processor", 2, 2),
+            ready("redis", 1, 1),
+            ready("postgres", 1, 1),
+        ];
+        let s = compute(&race, &m, &all, at(0));
+        assert!(is_ready(&s));
+        assert_eq!(s.phase, Some(Phase::Racing));
+        assert_eq!(s.api_key_secret.as_deref(), Some("monza-api-key"));
+    }
+
+    /// A second computation with nothing changed is identical, transition times included,
+    /// so the reconciler skips the status write.
+    #[test]
+    fn unchanged_status_keeps_transition_times() {
+        let (mut race, m) = setup();
+        let all = [
+            ready("simulator", 1, 1),
+            ready("processor", 1, 1),
+            ready("redis", 1, 1),
+            ready("postgres", 1, 1),
+        ];
+        let first = compute(&race, &m, &all, at(0));
+        race.status = Some(first.clone());
+        let second = compute(&race, &m, &all, at(60));
+        assert_eq!(first, second);
+        // A real change moves only the changed conditions' times.
+        let degraded = [
+            ready("simulator", 1, 1),
+            ready("processor", 1, 0),
+            ready("redis", 1, 1),
+            ready("postgres", 1, 1),
+        ];
+        let third = compute(&race, &m, &degraded, at(120));
+        assert_eq!(get(&third, "Ready").last_transition_time, at(120));
+        assert_eq!(get(&third, "SimulatorReady").last_transition_time, at(0));
+    }
+
+    /// A stalled spec reports Stalled=True with the reason and Ready=False.
+    #[test]
+    fn stalled_status() {
+        let (race, _) = setup();
+        let s = stalled(
+            &race,
+            "SecretNotFound",
+            "redis: Secret \"x\" not found",
+            at(0),
+        );
+        assert_eq!(get(&s, "Stalled").status, "True");
+        assert_eq!(get(&s, "Stalled").reason, "SecretNotFound");
+        assert_eq!(get(&s, "Ready").status, "False");
+        assert_eq!(s.phase, Some(Phase::Failed));
+    }
+
+    /// The first status says Ready=False (kstatus: not ready until proven).
+    #[test]
+    fn first_status_is_not_ready() {
+        let (race, _) = setup();
+        let s = initial(&race, at(0));
+        assert_eq!(get(&s, "Ready").status, "False");
+        assert_eq!(s.observed_generation, Some(1));
+    }
+}

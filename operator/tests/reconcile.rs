@@ -1,0 +1,291 @@
+//! Reconcile scenarios through a real `kube::Client` against the in-memory API server in
+//! `support/`: what is created, with which field manager and owner, when the race is
+//! Ready, that a second pass changes nothing, that deleted or edited children come back,
+//! that a spec change rolls out and prunes, and that an invalid spec stalls.
+
+mod support;
+
+use kube::runtime::events::Reporter;
+use pitstop_operator::api::RaceSession;
+use pitstop_operator::metrics::OperatorMetrics;
+use pitstop_operator::model::Images;
+use pitstop_operator::reconcile::{Context, reconcile};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::FakeApi;
+
+const RACE: &str = "/apis/pitstop.io/v1alpha1/namespaces/racing/racesessions/monza";
+const SIM: &str = "/apis/apps/v1/namespaces/racing/deployments/monza-simulator";
+const PROC: &str = "/apis/apps/v1/namespaces/racing/deployments/monza-processor";
+const REDIS: &str = "/apis/apps/v1/namespaces/racing/statefulsets/monza-redis";
+const PG: &str = "/apis/apps/v1/namespaces/racing/statefulsets/monza-postgres";
+const HPA: &str = "/apis/autoscaling/v2/namespaces/racing/horizontalpodautoscalers/monza-processor";
+const API_KEY: &str = "/api/v1/namespaces/racing/secrets/monza-api-key";
+
+fn race_json(spec: Value) -> Value {
+    json!({
+        "apiVersion": "pitstop.io/v1alpha1",
+        "kind": "RaceSession",
+        "metadata": {"name": "monza", "namespace": "racing", "uid": "race-uid-1", "generation": 1},
+        "spec": spec,
+    })
+}
+
+fn setup(spec: Value) -> (Arc<FakeApi>, Arc<Context>) {
+    let api = FakeApi::new();
+    api.put(RACE, race_json(spec));
+    let ctx = Arc::new(Context {
+        client: api.client(),
+        images: Images::default(),
+        reporter: Reporter {
+            controller: "pitstop-operator".into(),
+            instance: None,
+        },
+        metrics: OperatorMetrics::new(),
+    });
+    (api, ctx)
+}
+
+/// Reconciles the race as currently stored (like the controller's cache would hand it over).
+async fn run(api: &FakeApi, ctx: &Arc<Context>) -> kube::runtime::controller::Action {
+    let race: RaceSession = serde_json::from_value(api.get(RACE).unwrap()).unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        reconcile(Arc::new(race), ctx.clone()),
+    )
+    .await
+    .expect("reconcile finished")
+    .expect("reconcile succeeded")
+}
+
+fn condition(api: &FakeApi, t: &str) -> Value {
+    let race = api.get(RACE).unwrap();
+    race["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == t)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn mark_ready(api: &FakeApi) {
+    for path in [SIM, PROC, REDIS, PG] {
+        api.edit(path, |o| {
+            let desired = o["spec"]["replicas"].as_i64().unwrap_or(1);
+            o["spec"]["replicas"] = json!(desired);
+            o["status"] = json!({"replicas": desired, "readyReplicas": desired});
+        });
+    }
+}
+
+/// A fresh race gets every child by server-side apply with the one field manager, each
+/// owned by the race; status starts Ready=False and turns True when children are ready.
+#[tokio::test]
+async fn creates_every_child_and_becomes_ready() {
+    let (api, ctx) = setup(json!({"circuit": "monza", "timeScale": 40}));
+    let t = Instant::now();
+    run(&api, &ctx).await;
+    let elapsed = t.elapsed();
+    let log = api.log();
+    eprintln!("fresh reconcile: {} API requests in {elapsed:?}", log.len());
+
+    let applies: Vec<_> = log
+        .iter()
+        .filter(|l| l.method == "PATCH" && !l.path.ends_with("/status"))
+        .collect();
+    assert_eq!(
+        applies.len(),
+        12,
+        "2 Deployments, 2 StatefulSets, 4 Services, 1 HPA, 3 NetworkPolicies"
+    );
+    for a in &applies {
+        assert!(
+            a.query.contains("fieldManager=pitstop-operator") && a.query.contains("force=true"),
+            "{}?{}",
+            a.path,
+            a.query
+        );
+        let owner = &a.body.as_ref().unwrap()["metadata"]["ownerReferences"][0];
+        assert_eq!(
+            (
+                owner["kind"].as_str(),
+                owner["uid"].as_str(),
+                owner["controller"].as_bool()
+            ),
+            (Some("RaceSession"), Some("race-uid-1"), Some(true)),
+            "{}",
+            a.path
+        );
+    }
+    for path in [
+        SIM,
+        PROC,
+        REDIS,
+        PG,
+        HPA,
+        API_KEY,
+        "/api/v1/namespaces/racing/secrets/monza-postgres-auth",
+    ] {
+        assert!(api.get(path).is_some(), "{path} exists");
+    }
+    assert_eq!(condition(&api, "Ready")["status"], "False");
+    assert_eq!(condition(&api, "Ready")["reason"], "ComponentsNotReady");
+    assert_eq!(api.get(RACE).unwrap()["status"]["phase"], "Provisioning");
+
+    mark_ready(&api);
+    run(&api, &ctx).await;
+    assert_eq!(condition(&api, "Ready")["status"], "True");
+    assert_eq!(condition(&api, "Stalled")["status"], "False");
+    let status = api.get(RACE).unwrap()["status"].clone();
+    assert_eq!(status["phase"], "Racing");
+    assert_eq!(status["observedGeneration"], 1);
+    assert_eq!(status["apiKeySecret"], "monza-api-key");
+}
+
+/// Nothing changed: the second pass only re-applies (no-op applies), writes no status,
+/// and the generated API key keeps its value.
+#[tokio::test]
+async fn second_pass_is_a_no_op() {
+    let (api, ctx) = setup(json!({}));
+    run(&api, &ctx).await;
+    mark_ready(&api);
+    run(&api, &ctx).await;
+    let key_before = api.get(API_KEY).unwrap()["data"].clone();
+    let status_before = api.get(RACE).unwrap()["status"].clone();
+    api.clear_log();
+    run(&api, &ctx).await;
+    let log = api.log();
+    assert!(
+        !log.iter().any(|l| l.path.ends_with("/status")),
+        "no status write"
+    );
+    assert!(
+        !log.iter()
+            .any(|l| l.method == "POST" || l.method == "DELETE"),
+        "no creates or deletes"
+    );
+    assert_eq!(
+        api.get(API_KEY).unwrap()["data"],
+        key_before,
+        "generated once"
+    );
+    assert_eq!(
+        api.get(RACE).unwrap()["status"],
+        status_before,
+        "transition times untouched"
+    );
+    let status_text = status_before.to_string();
+    let key = key_before["api-key"].as_str().unwrap();
+    assert!(
+        !status_text.contains(key),
+        "the key never appears in status"
+    );
+}
+
+/// A deleted child is recreated; a hand edit is reverted; replicas set by the HPA stay.
+#[tokio::test]
+async fn drift_is_repaired_but_hpa_replicas_are_kept() {
+    let (api, ctx) = setup(json!({}));
+    run(&api, &ctx).await;
+    api.delete(SIM);
+    api.edit(PROC, |o| {
+        o["spec"]["template"]["spec"]["containers"][0]["image"] = json!("evil:latest");
+        o["spec"]["replicas"] = json!(3); // what the HPA did
+    });
+    run(&api, &ctx).await;
+    assert!(api.get(SIM).is_some(), "simulator recreated");
+    let p = api.get(PROC).unwrap();
+    assert_eq!(
+        p["spec"]["template"]["spec"]["containers"][0]["image"],
+        Images::default().workloads.as_str()
+    );
+    assert_eq!(
+        p["spec"]["replicas"], 3,
+        "the operator does not write replicas under an HPA"
+    );
+}
+
+/// Switching Redis to an external server and autoscaling off rolls out: the managed
+/// Redis objects and the HPA are deleted, the processor reads the URL from the Secret.
+#[tokio::test]
+async fn spec_change_rolls_out_and_prunes() {
+    let (api, ctx) = setup(json!({}));
+    run(&api, &ctx).await;
+    api.put(
+        "/api/v1/namespaces/racing/secrets/redis-url",
+        json!({"metadata": {"name": "redis-url"}, "data": {"url": "cmVkaXM6Ly94"}}),
+    );
+    api.edit(RACE, |r| {
+        r["spec"]["redis"] =
+            json!({"external": {"urlSecretRef": {"name": "redis-url", "key": "url"}}});
+        r["spec"]["processor"] = json!({"replicas": 2, "autoscaling": {"enabled": false}});
+        r["metadata"]["generation"] = json!(2);
+    });
+    run(&api, &ctx).await;
+    assert!(api.get(REDIS).is_none(), "managed Redis removed");
+    assert!(
+        api.get("/api/v1/namespaces/racing/services/monza-redis")
+            .is_none()
+    );
+    assert!(
+        api.get("/apis/networking.k8s.io/v1/namespaces/racing/networkpolicies/monza-redis")
+            .is_none()
+    );
+    assert!(api.get(HPA).is_none(), "HPA removed");
+    assert!(api.get(PG).is_some(), "PostgreSQL untouched");
+    let p = api.get(PROC).unwrap();
+    assert_eq!(p["spec"]["replicas"], 2);
+    let env = p["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let redis = env.iter().find(|e| e["name"] == "REDIS_URL").unwrap();
+    assert_eq!(redis["valueFrom"]["secretKeyRef"]["name"], "redis-url");
+    assert_eq!(api.get(RACE).unwrap()["status"]["observedGeneration"], 2);
+}
+
+/// A reference to a missing Secret stalls with the reason, publishes a Warning Event,
+/// creates nothing, and is looked at again in a minute, not in a hot loop.
+#[tokio::test]
+async fn invalid_spec_stalls_with_a_reason() {
+    let (api, ctx) = setup(
+        json!({"postgres": {"external": {"urlSecretRef": {"name": "pg-url", "key": "url"}}}}),
+    );
+    let action = run(&api, &ctx).await;
+    assert_eq!(
+        action,
+        kube::runtime::controller::Action::requeue(Duration::from_secs(60))
+    );
+    let stalled = condition(&api, "Stalled");
+    assert_eq!(
+        (stalled["status"].as_str(), stalled["reason"].as_str()),
+        (Some("True"), Some("SecretNotFound"))
+    );
+    assert_eq!(
+        stalled["message"],
+        "postgres: Secret \"pg-url\" not found in namespace \"racing\""
+    );
+    assert_eq!(condition(&api, "Ready")["status"], "False");
+    assert_eq!(api.get(RACE).unwrap()["status"]["phase"], "Failed");
+    assert!(
+        api.get(SIM).is_none() && api.get(PROC).is_none(),
+        "nothing created"
+    );
+    let events: Vec<_> = api
+        .log()
+        .into_iter()
+        .filter(|l| l.path.contains("/events"))
+        .collect();
+    assert_eq!(events.len(), 1, "one Warning event");
+    assert_eq!(events[0].body.as_ref().unwrap()["reason"], "SecretNotFound");
+    // The same stalled state again: no second Event, no status write.
+    api.clear_log();
+    run(&api, &ctx).await;
+    assert!(
+        !api.log()
+            .iter()
+            .any(|l| l.path.contains("/events") || l.path.ends_with("/status"))
+    );
+}
