@@ -49,6 +49,10 @@ struct RunArgs {
     /// This replica's identity in the Lease (the pod name).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// Reach processor APIs at this base URL instead of their in-cluster Service address
+    /// (for an operator running outside the cluster, e.g. through a port-forward).
+    #[arg(long, env = "PITSTOP_PROCESSOR_BASE_URL")]
+    processor_base: Option<String>,
     /// Workload image (simulator and processor) for races that do not set one.
     #[arg(long, env = "PITSTOP_WORKLOADS_IMAGE")]
     workloads_image: Option<String>,
@@ -115,6 +119,8 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
             instance: Some(identity.clone()),
         },
         metrics,
+        http: reqwest::Client::new(),
+        processor_base: a.processor_base,
     });
 
     if a.leader_election {

@@ -43,6 +43,8 @@ fn setup(spec: Value) -> (Arc<FakeApi>, Arc<Context>) {
             instance: None,
         },
         metrics: OperatorMetrics::new(),
+        http: reqwest::Client::new(),
+        processor_base: None,
     });
     (api, ctx)
 }

@@ -4,6 +4,7 @@
 //! Only observe, apply and the status write touch the cluster.
 
 pub mod apply;
+pub mod progress;
 pub mod secrets;
 pub mod status;
 
@@ -26,6 +27,10 @@ pub struct Context {
     pub images: Images,
     pub reporter: Reporter,
     pub metrics: crate::metrics::OperatorMetrics,
+    pub http: reqwest::Client,
+    /// Base URL of processor APIs instead of the in-cluster Service address (for tests
+    /// and for an operator running outside the cluster).
+    pub processor_base: Option<String>,
 }
 
 /// A failed reconcile. Spec problems are not errors (they become a Stalled condition);
@@ -76,7 +81,21 @@ pub async fn reconcile(race: Arc<RaceSession>, ctx: Arc<Context>) -> Result<Acti
     let applied = apply::apply_all(&ctx.client, &ns, children).await?;
     apply::prune(&ctx.client, &ns, &model.name, &applied.names).await?;
 
-    let new_status = status::compute(&race, &model, &applied.readiness, now);
+    // Progress is only asked of a processor that reports ready.
+    let processor_ready = applied
+        .readiness
+        .iter()
+        .any(|r| r.component == "processor" && r.ready >= r.desired && r.desired > 0);
+    let progress = if processor_ready {
+        progress::fetch(
+            &ctx.http,
+            &progress::url(&model, ctx.processor_base.as_deref()),
+        )
+        .await
+    } else {
+        None
+    };
+    let new_status = status::compute(&race, &model, &applied.readiness, progress, now);
     let ready = status::is_ready(&new_status);
     if race.status.as_ref() != Some(&new_status) {
         write_status(&races, &race, new_status).await?;

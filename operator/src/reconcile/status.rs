@@ -3,7 +3,7 @@
 //! status really changes, so a no-op reconcile writes nothing.
 
 use super::apply::Readiness;
-use crate::api::{ComponentStatus, Phase, RaceSession, RaceSessionStatus};
+use crate::api::{ComponentStatus, Phase, RaceProgress, RaceSession, RaceSessionStatus};
 use crate::model::Model;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time as MetaTime};
 
@@ -108,11 +108,13 @@ pub fn stalled(race: &RaceSession, reason: &str, message: &str, now: Time) -> Ra
     }
 }
 
-/// The status after a successful apply.
+/// The status after a successful apply. `progress` is what the processor reported now
+/// (`None`: keep the last known progress).
 pub fn compute(
     race: &RaceSession,
     m: &Model,
     readiness: &[Readiness],
+    progress: Option<RaceProgress>,
     now: Time,
 ) -> RaceSessionStatus {
     let g = race.metadata.generation;
@@ -197,16 +199,18 @@ pub fn compute(
             &now,
         ),
     ];
+    let race_progress = progress.or_else(|| race.status.as_ref().and_then(|s| s.race.clone()));
+    let finished = race_progress.as_ref().is_some_and(|p| p.finished);
     RaceSessionStatus {
         observed_generation: g,
         conditions: merge(old_conditions(race), conditions),
-        phase: Some(if all_ok {
-            Phase::Racing
-        } else {
-            Phase::Provisioning
+        phase: Some(match (finished, all_ok) {
+            (true, _) => Phase::Finished,
+            (false, true) => Phase::Racing,
+            (false, false) => Phase::Provisioning,
         }),
         components,
-        race: race.status.as_ref().and_then(|s| s.race.clone()),
+        race: race_progress,
         api_key_secret: Some(m.api_key.name.clone()),
     }
 }
@@ -255,7 +259,7 @@ mod tests {
             ready("redis", 1, 1),
             ready("postgres", 1, 0),
         ];
-        let s = compute(&race, &m, &partial, at(0));
+        let s = compute(&race, &m, &partial, None, at(0));
         assert_eq!(get(&s, "Ready").status, "False");
         assert_eq!(get(&s, "Ready").message, "waiting for processor, postgres");
         assert_eq!(get(&s, "Reconciling").status, "True");
@@ -266,7 +270,7 @@ mod tests {
             ready("redis", 1, 1),
             ready("postgres", 1, 1),
         ];
-        let s = compute(&race, &m, &all, at(0));
+        let s = compute(&race, &m, &all, None, at(0));
         assert!(is_ready(&s));
         assert_eq!(s.phase, Some(Phase::Racing));
         assert_eq!(s.api_key_secret.as_deref(), Some("monza-api-key"));
@@ -283,9 +287,9 @@ mod tests {
             ready("redis", 1, 1),
             ready("postgres", 1, 1),
         ];
-        let first = compute(&race, &m, &all, at(0));
+        let first = compute(&race, &m, &all, None, at(0));
         race.status = Some(first.clone());
-        let second = compute(&race, &m, &all, at(60));
+        let second = compute(&race, &m, &all, None, at(60));
         assert_eq!(first, second);
         // A real change moves only the changed conditions' times.
         let degraded = [
@@ -294,9 +298,51 @@ mod tests {
             ready("redis", 1, 1),
             ready("postgres", 1, 1),
         ];
-        let third = compute(&race, &m, &degraded, at(120));
+        let third = compute(&race, &m, &degraded, None, at(120));
         assert_eq!(get(&third, "Ready").last_transition_time, at(120));
         assert_eq!(get(&third, "SimulatorReady").last_transition_time, at(0));
+    }
+
+    /// Progress from the processor is shown; a finished race is in phase Finished, and
+    /// an unreachable processor keeps the last known progress.
+    #[test]
+    fn progress_and_finish() {
+        let (mut race, m) = setup();
+        let all = [
+            ready("simulator", 1, 1),
+            ready("processor", 1, 1),
+            ready("redis", 1, 1),
+            ready("postgres", 1, 1),
+        ];
+        let p = RaceProgress {
+            lap: 7,
+            total_laps: 10,
+            leader: Some("LEC (Ferrari)".into()),
+            pit_stops: 12,
+            anomalies: 1,
+            samples_processed: 9000,
+            finished: false,
+        };
+        let s = compute(&race, &m, &all, Some(p.clone()), at(0));
+        assert_eq!(
+            (s.race.as_ref().unwrap().lap, s.phase),
+            (7, Some(Phase::Racing))
+        );
+        race.status = Some(s);
+        let kept = compute(&race, &m, &all, None, at(30));
+        assert_eq!(kept.race, Some(p.clone()));
+        let done = compute(
+            &race,
+            &m,
+            &all,
+            Some(RaceProgress {
+                finished: true,
+                lap: 10,
+                ..p
+            }),
+            at(60),
+        );
+        assert_eq!(done.phase, Some(Phase::Finished));
     }
 
     /// A stalled spec reports Stalled=True with the reason and Ready=False.

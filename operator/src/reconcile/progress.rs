@@ -1,0 +1,55 @@
+//! Race progress for the status, read from the processor's API
+//! (`GET /api/v1/sessions/<race>`). Best effort: an unreachable processor leaves the
+//! last known progress in place.
+
+use crate::api::RaceProgress;
+use crate::model::Model;
+use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Deserialize)]
+struct Leader {
+    driver: String,
+    team: String,
+}
+
+#[derive(Deserialize)]
+struct Session {
+    lap: i32,
+    total_laps: Option<i32>,
+    finished: bool,
+    samples_processed: i64,
+    pit_stops: i64,
+    anomalies: i64,
+    leader: Option<Leader>,
+}
+
+/// The processor's in-cluster address, unless `base` overrides it (tests, out-of-cluster runs).
+pub fn url(m: &Model, base: Option<&str>) -> String {
+    let base = base
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("http://{}-processor.{}.svc:8001", m.name, m.namespace));
+    format!("{}/api/v1/sessions/{}", base.trim_end_matches('/'), m.name)
+}
+
+pub async fn fetch(http: &reqwest::Client, url: &str) -> Option<RaceProgress> {
+    let resp = http
+        .get(url)
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    let s: Session = resp.json().await.ok()?;
+    Some(RaceProgress {
+        lap: s.lap,
+        total_laps: s.total_laps.unwrap_or_default(),
+        leader: s.leader.map(|l| format!("{} ({})", l.driver, l.team)),
+        pit_stops: s.pit_stops,
+        anomalies: s.anomalies,
+        samples_processed: s.samples_processed,
+        finished: s.finished,
+    })
+}
