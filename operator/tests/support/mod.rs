@@ -1,7 +1,9 @@
 //! An in-memory Kubernetes API server for reconcile tests, served to a real
-//! `kube::Client`. It stores objects by path, treats server-side apply as a recursive
-//! merge into the stored object (fields a patch omits are kept, like fields owned by
-//! another manager), lists by label selector, and logs every request.
+//! `kube::Client` in-process ([`FakeApi::client`]) or over TCP ([`FakeApi::serve_tcp`],
+//! for the operator binary). It stores objects by path, treats server-side apply as a
+//! recursive merge into the stored object (fields a patch omits are kept, like fields
+//! owned by another manager), lists by label selector, holds watches open without
+//! events, and logs every request.
 #![allow(dead_code)]
 
 use http::{Method, Request, Response, StatusCode};
@@ -27,21 +29,11 @@ pub struct FakeApi {
     next_uid: Mutex<u64>,
 }
 
-fn status(code: StatusCode, reason: &str, message: &str) -> Response<kube::client::Body> {
-    let body = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "message": message, "code": code.as_u16()});
-    Response::builder()
-        .status(code)
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(&body).unwrap().into())
-        .unwrap()
-}
-
-fn ok(code: StatusCode, v: &Value) -> Response<kube::client::Body> {
-    Response::builder()
-        .status(code)
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(v).unwrap().into())
-        .unwrap()
+fn failure(code: StatusCode, reason: &str, message: &str) -> (StatusCode, Value) {
+    (
+        code,
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "message": message, "code": code.as_u16()}),
+    )
 }
 
 /// Recursive merge: objects merge key by key, everything else is replaced.
@@ -80,18 +72,88 @@ fn is_collection(path: &str) -> bool {
     (path.starts_with("/api/") && segments == 5) || (path.starts_with("/apis/") && segments == 6)
 }
 
+fn is_watch(query: &str) -> bool {
+    query
+        .split('&')
+        .any(|kv| kv == "watch=true" || kv == "watch=1")
+}
+
 impl FakeApi {
     pub fn new() -> Arc<Self> {
         Arc::new(FakeApi::default())
     }
 
+    /// A client talking to this server in-process.
     pub fn client(self: &Arc<Self>) -> kube::Client {
         let me = self.clone();
         let svc = tower::service_fn(move |req: Request<kube::client::Body>| {
             let me = me.clone();
-            async move { Ok::<_, Infallible>(me.handle(req).await) }
+            async move {
+                let (method, path, query) = (
+                    req.method().clone(),
+                    req.uri().path().to_string(),
+                    req.uri().query().unwrap_or("").to_string(),
+                );
+                let bytes = req
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                let (code, v) = me.respond(&method, &path, &query, &bytes);
+                let resp: Response<kube::client::Body> = Response::builder()
+                    .status(code)
+                    .header("content-type", "application/json")
+                    .body(serde_json::to_vec(&v).unwrap().into())
+                    .unwrap();
+                Ok::<_, Infallible>(resp)
+            }
         });
         kube::Client::new(svc, "default")
+    }
+
+    /// Serves this store over TCP; watch requests are held open without events.
+    pub async fn serve_tcp(self: &Arc<Self>) -> std::net::SocketAddr {
+        let me = self.clone();
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let me = me.clone();
+            async move {
+                let (method, path, query) = (
+                    req.method().clone(),
+                    req.uri().path().to_string(),
+                    req.uri().query().unwrap_or("").to_string(),
+                );
+                if is_watch(&query) {
+                    me.log.lock().unwrap().push(Logged {
+                        method: method.to_string(),
+                        path,
+                        query,
+                        body: None,
+                    });
+                    let quiet = futures_util::stream::pending::<
+                        Result<axum::body::Bytes, std::io::Error>,
+                    >();
+                    return Response::builder()
+                        .status(200)
+                        .header("content-type", "application/json")
+                        .body(axum::body::Body::from_stream(quiet))
+                        .unwrap();
+                }
+                let bytes = axum::body::to_bytes(req.into_body(), 16 << 20)
+                    .await
+                    .unwrap_or_default();
+                let (code, v) = me.respond(&method, &path, &query, &bytes);
+                Response::builder()
+                    .status(code)
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(serde_json::to_vec(&v).unwrap()))
+                    .unwrap()
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        addr
     }
 
     /// Stores an object at its path (as a user's `kubectl apply` would).
@@ -128,86 +190,92 @@ impl FakeApi {
         self.log.lock().unwrap().clear();
     }
 
-    async fn handle(&self, req: Request<kube::client::Body>) -> Response<kube::client::Body> {
-        let method = req.method().clone();
-        let path = req.uri().path().to_string();
-        let query = req.uri().query().unwrap_or("").to_string();
-        let bytes = req
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
+    fn uid(&self) -> String {
+        let mut n = self.next_uid.lock().unwrap();
+        *n += 1;
+        format!("uid-{n}")
+    }
+
+    fn respond(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &str,
+        bytes: &[u8],
+    ) -> (StatusCode, Value) {
         let body: Option<Value> = if bytes.is_empty() {
             None
         } else {
-            serde_json::from_slice(&bytes).ok()
+            serde_json::from_slice(bytes).ok()
         };
         self.log.lock().unwrap().push(Logged {
             method: method.to_string(),
-            path: path.clone(),
-            query: query.clone(),
+            path: path.into(),
+            query: query.into(),
             body: body.clone(),
         });
-
+        if path == "/version" {
+            let info = json!({"major": "1", "minor": "36", "gitVersion": "v1.36.0-fake", "gitCommit": "", "gitTreeState": "clean",
+                "buildDate": "2026-11-28T00:00:00Z", "goVersion": "", "compiler": "", "platform": "linux/amd64"});
+            return (StatusCode::OK, info);
+        }
         let mut objects = self.objects.lock().unwrap();
         let (base, sub) = match path.strip_suffix("/status") {
             Some(b) => (b.to_string(), true),
-            None => (path.clone(), false),
+            None => (path.to_string(), false),
         };
-        match method {
+        match *method {
             Method::GET => {
                 if let Some(o) = objects.get(&base) {
-                    return ok(StatusCode::OK, o);
+                    return (StatusCode::OK, o.clone());
                 }
-                // A collection: every object directly under this path.
+                if !is_collection(&base) {
+                    return failure(
+                        StatusCode::NOT_FOUND,
+                        "NotFound",
+                        &format!("{base} not found"),
+                    );
+                }
                 let prefix = format!("{base}/");
-                let selector = query_param(&query, "labelSelector").unwrap_or_default();
+                let selector = query_param(query, "labelSelector").unwrap_or_default();
                 let items: Vec<Value> = objects
                     .iter()
                     .filter(|(k, _)| k.starts_with(&prefix) && !k[prefix.len()..].contains('/'))
                     .filter(|(_, v)| labels_match(v, &selector))
                     .map(|(_, v)| v.clone())
                     .collect();
-                if items.is_empty() && !is_collection(&base) {
-                    return status(
-                        StatusCode::NOT_FOUND,
-                        "NotFound",
-                        &format!("{base} not found"),
-                    );
-                }
-                ok(
+                (
                     StatusCode::OK,
-                    &json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": "1"}, "items": items}),
+                    json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": "1"}, "items": items}),
                 )
             }
             Method::PATCH => {
                 let patch = body.unwrap_or(Value::Null);
                 if sub {
                     let Some(o) = objects.get_mut(&base) else {
-                        return status(
+                        return failure(
                             StatusCode::NOT_FOUND,
                             "NotFound",
                             &format!("{base} not found"),
                         );
                     };
                     merge(&mut o["status"], &patch["status"]);
-                    return ok(StatusCode::OK, o);
+                    return (StatusCode::OK, o.clone());
                 }
                 let created = !objects.contains_key(&base);
-                let mut uid = self.next_uid.lock().unwrap();
-                let o = objects.entry(base.clone()).or_insert_with(|| {
-                    *uid += 1;
-                    json!({"metadata": {"uid": format!("uid-{}", *uid), "creationTimestamp": "2026-11-28T00:00:00Z"}})
-                });
+                if created {
+                    let uid = self.uid();
+                    objects.insert(base.clone(), json!({"metadata": {"uid": uid, "creationTimestamp": "2026-11-28T00:00:00Z"}}));
+                }
+                let o = objects.get_mut(&base).expect("inserted above");
                 merge(o, &patch);
-                ok(
+                (
                     if created {
                         StatusCode::CREATED
                     } else {
                         StatusCode::OK
                     },
-                    o,
+                    o.clone(),
                 )
             }
             Method::POST => {
@@ -218,27 +286,39 @@ impl FakeApi {
                     .to_string();
                 let key = format!("{base}/{name}");
                 if objects.contains_key(&key) {
-                    return status(
+                    return failure(
                         StatusCode::CONFLICT,
                         "AlreadyExists",
                         &format!("{key} exists"),
                     );
                 }
-                let mut uid = self.next_uid.lock().unwrap();
-                *uid += 1;
-                obj["metadata"]["uid"] = json!(format!("uid-{}", *uid));
+                obj["metadata"]["uid"] = json!(self.uid());
+                obj["metadata"]["resourceVersion"] = json!("1");
                 objects.insert(key, obj.clone());
-                ok(StatusCode::CREATED, &obj)
+                (StatusCode::CREATED, obj)
+            }
+            Method::PUT => {
+                let Some(old) = objects.get(&base) else {
+                    return failure(
+                        StatusCode::NOT_FOUND,
+                        "NotFound",
+                        &format!("{base} not found"),
+                    );
+                };
+                let mut obj = body.unwrap_or(Value::Null);
+                obj["metadata"]["uid"] = old["metadata"]["uid"].clone();
+                objects.insert(base, obj.clone());
+                (StatusCode::OK, obj)
             }
             Method::DELETE => match objects.remove(&base) {
-                Some(o) => ok(StatusCode::OK, &o),
-                None => status(
+                Some(o) => (StatusCode::OK, o),
+                None => failure(
                     StatusCode::NOT_FOUND,
                     "NotFound",
                     &format!("{base} not found"),
                 ),
             },
-            _ => status(
+            _ => failure(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "MethodNotAllowed",
                 "unsupported",
