@@ -98,16 +98,25 @@ async fn binary_leads_watches_reconciles_and_stops() {
             .status(),
         200
     );
-    let metrics = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("pitstop_operator_reconciles_total{result=\"success\"}"),
-        "{metrics}"
-    );
+    // The counter moves right after the reconcile returns, a moment after its status
+    // write: poll rather than read once.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("pitstop_operator_reconciles_total{result=\"success\"}") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no successful reconcile in /metrics: {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Idle: the race is reconciled and nothing changes.
     tokio::time::sleep(Duration::from_secs(2)).await;

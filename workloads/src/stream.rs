@@ -47,6 +47,11 @@ impl StreamKeys {
     pub fn lease(&self, p: u16) -> String {
         format!("{}:lease:p{p}", self.base)
     }
+    /// Hash of how far the simulator got in a session (`car:<n>` → samples published,
+    /// `start`/`end` → markers sent), so a restarted simulator resumes instead of repeating.
+    pub fn progress(&self, session: &str) -> String {
+        format!("{}:progress:{session}", self.base)
+    }
     /// Sorted set of live processor replicas (score = heartbeat expiry, ms).
     pub fn members(&self) -> String {
         format!("{}:members", self.base)

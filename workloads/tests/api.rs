@@ -35,6 +35,24 @@ fn sample(session: &str, car: u8, seq: u32) -> Sample {
     }
 }
 
+/// Waits until `/metrics` contains `line`.
+async fn metric_appears(base: &str, line: &str) {
+    let url = format!("{base}/metrics");
+    wait_until(Duration::from_secs(10), line, || {
+        let url = url.clone();
+        async move {
+            reqwest::get(&url)
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+                .contains(line)
+        }
+    })
+    .await;
+}
+
 async fn post(base: &str, key: Option<&str>, body: String) -> (StatusCode, Value) {
     let mut req = reqwest::Client::new()
         .post(format!("{base}/telemetry"))
@@ -157,17 +175,13 @@ async fn ingest_contract() {
             .status(),
         StatusCode::OK
     );
-    let metrics = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("pitstop_processor_messages_processed_total 3"),
-        "{metrics}"
-    );
-    assert!(metrics.contains("pitstop_processor_ingest_requests_total{code=\"401\"} 2"));
+    // Counters move just after the commit the API already shows: poll.
+    metric_appears(&base, "pitstop_processor_messages_processed_total 3").await;
+    metric_appears(
+        &base,
+        "pitstop_processor_ingest_requests_total{code=\"401\"} 2",
+    )
+    .await;
     p.shutdown().await;
     env.cleanup().await;
 }
@@ -256,16 +270,11 @@ async fn corrupt_entries_are_dead_lettered() {
         }
     })
     .await;
-    let metrics = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("pitstop_processor_dead_letters_total{reason=\"truncated\"} 1"),
-        "{metrics}"
-    );
+    metric_appears(
+        &base,
+        "pitstop_processor_dead_letters_total{reason=\"truncated\"} 1",
+    )
+    .await;
     p.shutdown().await;
     env.cleanup().await;
 }

@@ -12,6 +12,7 @@ use crate::codec::binary::BatchEncoder;
 use crate::metrics::SimulatorMetrics;
 use crate::stream::{CarCount, FIELD_DATA, FIELD_MARKER, Marker, SessionInfo, StreamKeys};
 use crate::util::now_us;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -56,6 +57,10 @@ pub struct PublishReport {
     pub elapsed: Duration,
     /// Entries of this session's partitions removed by MAXLEN (unarchived data lost).
     pub trimmed: u64,
+    /// Samples an earlier, interrupted run had already published (replayed silently).
+    pub skipped: u64,
+    /// The session had already seen its chequered flag: nothing was published.
+    pub already_finished: bool,
     pub truth: GroundTruth,
 }
 
@@ -93,8 +98,44 @@ fn trimmed_entries(
     Ok(total)
 }
 
+/// What earlier runs of this session already published, from the session's progress hash.
+#[derive(Debug, Default)]
+struct Resume {
+    started: bool,
+    finished: bool,
+    /// Race clock origin of the interrupted run (the `start` field).
+    start_ms: Option<i64>,
+    /// Samples already published per car (the next seq to publish).
+    cars: HashMap<u8, u32>,
+}
+
+fn read_resume(con: &mut redis::Connection, key: &str) -> Result<Resume, redis::RedisError> {
+    let fields: HashMap<String, String> = redis::cmd("HGETALL").arg(key).query(con)?;
+    let mut r = Resume {
+        started: fields.contains_key("start"),
+        finished: fields.contains_key("end"),
+        start_ms: fields.get("start").and_then(|v| v.parse().ok()),
+        ..Resume::default()
+    };
+    for (k, v) in fields {
+        if let (Some(car), Ok(n)) = (
+            k.strip_prefix("car:").and_then(|c| c.parse().ok()),
+            v.parse(),
+        ) {
+            r.cars.insert(car, n);
+        }
+    }
+    Ok(r)
+}
+
 /// Publishes the whole race. Blocks the calling thread until the chequered flag
 /// (or `stop` is set).
+///
+/// A restarted simulator (a pod killed mid-race) resumes: the race is deterministic, so
+/// it re-simulates silently up to what the session's progress hash says was published
+/// (written in the same MULTI/EXEC as the entries) and continues from there; a session
+/// that already saw its chequered flag publishes nothing. Either way no sample reaches
+/// the stream twice.
 pub fn publish(
     mut race: Race,
     keys: &StreamKeys,
@@ -105,6 +146,33 @@ pub fn publish(
     stop: &Arc<AtomicBool>,
 ) -> Result<PublishReport, PublishError> {
     let rc = race.config().clone();
+    let progress_key = keys.progress(&rc.session);
+    let resume = read_resume(con, &progress_key)?;
+    let wall = Instant::now();
+    if resume.finished {
+        tracing::warn!(session = %rc.session, "session already finished; nothing to publish");
+        progress.done.store(true, Ordering::Relaxed);
+        return Ok(PublishReport {
+            published: 0,
+            entries: 0,
+            elapsed: wall.elapsed(),
+            trimmed: 0,
+            skipped: 0,
+            already_finished: true,
+            truth: race.truth().clone(),
+        });
+    }
+    if resume.started {
+        tracing::warn!(session = %rc.session, cars = resume.cars.len(), "resuming an interrupted session");
+        // Replay on the original race clock so timestamps continue where they stopped.
+        if let Some(start_ms) = resume.start_ms.filter(|s| *s != rc.start_ms) {
+            race = Race::new(super::race::RaceConfig {
+                start_ms,
+                ..rc.clone()
+            });
+        }
+    }
+    let rc = race.config().clone();
     let info = SessionInfo {
         session: rc.session.clone(),
         circuit: rc.circuit.id.to_owned(),
@@ -114,16 +182,24 @@ pub fn publish(
         cars: rc.grid.iter().map(|e| e.info.clone()).collect(),
     };
     let trimmed_before = trimmed_entries(con, keys)?;
-    send_marker(con, keys, cfg.maxlen, |_| {
-        Marker::SessionStart(info.clone())
-    })?;
+    if !resume.started {
+        send_marker(
+            con,
+            keys,
+            cfg.maxlen,
+            &progress_key,
+            ("start", rc.start_ms),
+            |_| Marker::SessionStart(info.clone()),
+        )?;
+    }
 
     let pacing = cfg.time_scale.is_some() || cfg.rate.is_some();
-    let started = Instant::now();
-    let sim_start_ms = rc.start_ms;
+    // Pacing starts at the first sample this run publishes (after any silent replay).
+    let mut origin: Option<(Instant, i64)> = None;
     let mut encoders: Vec<Option<BatchEncoder>> = (0..keys.partitions).map(|_| None).collect();
+    let mut next_seq: HashMap<u8, u32> = HashMap::new();
     let mut samples = Vec::with_capacity(64);
-    let (mut published, mut entries) = (0u64, 0u64);
+    let (mut published, mut skipped, mut entries) = (0u64, 0u64, 0u64);
     let mut last_trim_check = Instant::now();
     let mut trimmed;
 
@@ -133,17 +209,32 @@ pub fn publish(
         }
         samples.clear();
         race.step(&mut samples);
+        let before = samples.len();
+        samples.retain(|s| s.seq >= resume.cars.get(&s.car).copied().unwrap_or(0));
+        skipped += (before - samples.len()) as u64;
+        if samples.is_empty() {
+            continue;
+        }
         let created = now_us();
         for s in &samples {
             let p = keys.partition_of(s.car) as usize;
             encoders[p]
                 .get_or_insert_with(|| BatchEncoder::new(&rc.session, created))
                 .push(s);
+            next_seq.insert(s.car, s.seq + 1);
         }
         published += samples.len() as u64;
         let full = encoders.iter().flatten().any(|e| e.len() >= cfg.batch_max);
         if pacing || full {
-            entries += flush(con, keys, cfg.maxlen, &mut encoders, metrics)?;
+            entries += flush(
+                con,
+                keys,
+                cfg.maxlen,
+                &progress_key,
+                &mut encoders,
+                &mut next_seq,
+                metrics,
+            )?;
         }
         metrics.published.inc_by(samples.len() as u64);
         progress.published.store(published, Ordering::Relaxed);
@@ -152,13 +243,14 @@ pub fn publish(
         metrics.current_lap.set(lap as i64);
 
         if pacing {
+            let (t0, race0) = *origin.get_or_insert((Instant::now(), race.now_ms()));
             let by_clock = cfg
                 .time_scale
-                .map(|scale| (race.now_ms() - sim_start_ms) as f64 / 1000.0 / scale)
+                .map(|scale| (race.now_ms() - race0) as f64 / 1000.0 / scale)
                 .unwrap_or(0.0);
             let by_rate = cfg.rate.map(|r| published as f64 / r).unwrap_or(0.0);
             let due = Duration::from_secs_f64(by_clock.max(by_rate));
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
+            if let Some(wait) = due.checked_sub(t0.elapsed()) {
                 std::thread::sleep(wait);
             }
         }
@@ -168,18 +260,33 @@ pub fn publish(
             metrics.trimmed.set(trimmed as i64);
         }
     }
-    entries += flush(con, keys, cfg.maxlen, &mut encoders, metrics)?;
+    entries += flush(
+        con,
+        keys,
+        cfg.maxlen,
+        &progress_key,
+        &mut encoders,
+        &mut next_seq,
+        metrics,
+    )?;
     let truth = race.truth().clone();
-    send_marker(con, keys, cfg.maxlen, |p| Marker::SessionEnd {
-        session: rc.session.clone(),
-        partitions: keys.partitions,
-        published: truth
-            .published
-            .iter()
-            .filter(|(car, _)| keys.partition_of(**car) == p)
-            .map(|(&car, &samples)| CarCount { car, samples })
-            .collect(),
-    })?;
+    send_marker(
+        con,
+        keys,
+        cfg.maxlen,
+        &progress_key,
+        ("end", crate::util::now_ms()),
+        |p| Marker::SessionEnd {
+            session: rc.session.clone(),
+            partitions: keys.partitions,
+            published: truth
+                .published
+                .iter()
+                .filter(|(car, _)| keys.partition_of(**car) == p)
+                .map(|(&car, &samples)| CarCount { car, samples })
+                .collect(),
+        },
+    )?;
     trimmed = trimmed_entries(con, keys)?.saturating_sub(trimmed_before);
     metrics.trimmed.set(trimmed as i64);
     if trimmed > 0 {
@@ -193,20 +300,26 @@ pub fn publish(
     Ok(PublishReport {
         published,
         entries,
-        elapsed: started.elapsed(),
+        elapsed: wall.elapsed(),
         trimmed,
+        skipped,
+        already_finished: false,
         truth,
     })
 }
 
+/// Sends the pending batches and records, in the same MULTI/EXEC, how far each car got.
 fn flush(
     con: &mut redis::Connection,
     keys: &StreamKeys,
     maxlen: usize,
+    progress_key: &str,
     encoders: &mut [Option<BatchEncoder>],
+    next_seq: &mut HashMap<u8, u32>,
     metrics: &SimulatorMetrics,
 ) -> Result<u64, redis::RedisError> {
     let mut pipe = redis::pipe();
+    pipe.atomic();
     let mut n = 0;
     for (p, enc) in encoders.iter_mut().enumerate() {
         if let Some(enc) = enc.take() {
@@ -222,22 +335,32 @@ fn flush(
             n += 1;
         }
     }
-    if n > 0 {
-        let t = Instant::now();
-        pipe.query::<()>(con)?;
-        metrics.publish_latency.observe(t.elapsed().as_secs_f64());
-        metrics.entries.inc_by(n);
+    if n == 0 {
+        return Ok(0);
     }
+    let cmd = pipe.cmd("HSET").arg(progress_key);
+    for (car, seq) in next_seq.drain() {
+        cmd.arg(format!("car:{car}")).arg(seq);
+    }
+    cmd.ignore();
+    let t = Instant::now();
+    pipe.query::<()>(con)?;
+    metrics.publish_latency.observe(t.elapsed().as_secs_f64());
+    metrics.entries.inc_by(n);
     Ok(n)
 }
 
+/// Sends a marker to every partition and records it in the progress hash, atomically.
 fn send_marker(
     con: &mut redis::Connection,
     keys: &StreamKeys,
     maxlen: usize,
+    progress_key: &str,
+    (flag, value): (&str, i64),
     marker: impl Fn(u16) -> Marker,
 ) -> Result<(), redis::RedisError> {
     let mut pipe = redis::pipe();
+    pipe.atomic();
     for (p, key) in keys.all_partitions() {
         let json = serde_json::to_string(&marker(p)).expect("markers serialize");
         pipe.cmd("XADD")
@@ -250,5 +373,10 @@ fn send_marker(
             .arg(json)
             .ignore();
     }
+    pipe.cmd("HSET")
+        .arg(progress_key)
+        .arg(flag)
+        .arg(value)
+        .ignore();
     pipe.query(con)
 }
