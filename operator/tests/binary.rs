@@ -14,6 +14,16 @@ const LEASE: &str =
     "/apis/coordination.k8s.io/v1/namespaces/pitstop-system/leases/pitstop-operator-leader";
 const SIM: &str = "/apis/apps/v1/namespaces/racing/deployments/monza-simulator";
 
+/// Kills the operator if the test fails half-way, so no process outlives it.
+struct Guard(std::process::Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -45,7 +55,7 @@ async fn binary_leads_watches_reconciles_and_stops() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pitstop-operator"))
+    let child = Command::new(env!("CARGO_BIN_EXE_pitstop-operator"))
         .args([
             "run",
             "--namespaces",
@@ -60,6 +70,8 @@ async fn binary_leads_watches_reconciles_and_stops() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
+    let mut guard = Guard(child);
+    let child = &mut guard.0;
 
     let deadline = Instant::now() + Duration::from_secs(30);
     while api.get(SIM).is_none() || api.get(RACE).unwrap()["status"]["conditions"].is_null() {
