@@ -7,7 +7,7 @@ use crate::reconcile::{Context, Error, reconcile};
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
@@ -99,7 +99,10 @@ pub async fn run(
         api::<HorizontalPodAutoscaler>(&client, &namespace),
         owned.clone(),
     )
-    .owns(api::<NetworkPolicy>(&client, &namespace), owned)
+    .owns(api::<NetworkPolicy>(&client, &namespace), owned.clone())
+    // Generated Secrets: a deleted one is recreated at once (label-filtered, so the
+    // operator never caches other Secrets).
+    .owns(api::<Secret>(&client, &namespace), owned)
     .graceful_shutdown_on(shutdown)
     .run(instrumented, error_policy, ctx)
     .for_each(|res| async move {

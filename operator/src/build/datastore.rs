@@ -7,13 +7,12 @@ use crate::model::{Datastore, Model};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Container, EmptyDirVolumeSource, EnvVar, ExecAction, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec,
-    Volume, VolumeMount, VolumeResourceRequirements,
+    PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe, Service, Volume, VolumeMount,
+    VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
 pub const REDIS_PORT: i32 = 6379;
@@ -65,24 +64,6 @@ fn exec_probe(cmd: &[&str], period: i32) -> Probe {
         timeout_seconds: Some(3),
         failure_threshold: Some(3),
         ..Probe::default()
-    }
-}
-
-fn service(m: &Model, c: Component, p: i32, port_name: &str) -> Service {
-    Service {
-        metadata: meta(m, c, name(m, c)),
-        spec: Some(ServiceSpec {
-            selector: Some(selector(m, c)),
-            ports: Some(vec![ServicePort {
-                name: Some(port_name.into()),
-                port: p,
-                target_port: Some(IntOrString::String(port_name.into())),
-                protocol: Some("TCP".into()),
-                ..ServicePort::default()
-            }]),
-            ..ServiceSpec::default()
-        }),
-        ..Service::default()
     }
 }
 
@@ -212,7 +193,7 @@ pub fn redis(m: &Model) -> Option<(StatefulSet, Service, NetworkPolicy)> {
     let (claims, volumes) = data_volume(*persistence, storage, storage_class_name);
     Some((
         stateful_set(m, Component::Redis, REDIS_UID, container, claims, volumes),
-        service(m, Component::Redis, REDIS_PORT, "redis"),
+        super::service(m, Component::Redis, REDIS_PORT, "redis"),
         super::network::datastore(
             m,
             Component::Redis,
@@ -282,7 +263,7 @@ pub fn postgres(m: &Model) -> Option<(StatefulSet, Service, NetworkPolicy)> {
             claims,
             volumes,
         ),
-        service(m, Component::Postgres, POSTGRES_PORT, "postgres"),
+        super::service(m, Component::Postgres, POSTGRES_PORT, "postgres"),
         super::network::datastore(
             m,
             Component::Postgres,

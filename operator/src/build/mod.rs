@@ -11,9 +11,10 @@ mod simulator;
 use crate::model::Model;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
 pub use datastore::postgres_secret_name;
@@ -93,6 +94,25 @@ pub fn meta(m: &Model, c: Component, name: String) -> ObjectMeta {
     }
 }
 
+/// The ClusterIP Service of a component: one named TCP port to the same-named container port.
+pub fn service(m: &Model, c: Component, port: i32, port_name: &str) -> Service {
+    Service {
+        metadata: meta(m, c, name(m, c)),
+        spec: Some(ServiceSpec {
+            selector: Some(selector(m, c)),
+            ports: Some(vec![ServicePort {
+                name: Some(port_name.into()),
+                port,
+                target_port: Some(IntOrString::String(port_name.into())),
+                protocol: Some("TCP".into()),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
+
 /// Everything one RaceSession becomes (Secrets are created once, outside of apply; see
 /// `reconcile::secrets`).
 #[derive(Clone, Debug, PartialEq)]
@@ -108,7 +128,10 @@ pub struct Children {
 pub fn build(m: &Model) -> Children {
     let mut c = Children {
         deployments: vec![simulator::deployment(m), processor::deployment(m)],
-        services: vec![simulator::service(m), processor::service(m)],
+        services: vec![
+            service(m, Component::Simulator, simulator::PORT, "http"),
+            service(m, Component::Processor, processor::PORT, "http"),
+        ],
         stateful_sets: Vec::new(),
         hpas: processor::hpa(m).into_iter().collect(),
         network_policies: vec![network::processor(m)],

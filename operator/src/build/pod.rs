@@ -1,11 +1,17 @@
 //! Pod-level pieces every workload shares: the "restricted" Pod Security Standard
-//! contexts, HTTP probes, default resources, env helpers.
+//! contexts, HTTP probes, default resources, env helpers, and the Deployment shape of
+//! the `pitstop` workloads.
 
+use super::{Component, labels, meta, name, selector};
+use crate::model::Model;
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, PodSecurityContext, Probe,
-    ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext,
+    Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
+    SecretKeySelector, SecurityContext,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
@@ -114,4 +120,62 @@ pub fn scrape_annotations(port: i32) -> BTreeMap<String, String> {
         ("prometheus.io/port".into(), port.to_string()),
         ("prometheus.io/path".into(), "/metrics".into()),
     ])
+}
+
+/// What differs between the pitstop workloads (simulator, processor).
+pub struct Workload {
+    pub component: Component,
+    pub image: String,
+    pub args: Vec<String>,
+    pub env: Vec<EnvVar>,
+    pub port: i32,
+    pub resources: ResourceRequirements,
+    /// `None` leaves the count to someone else (the HPA).
+    pub replicas: Option<i32>,
+    pub strategy: Option<DeploymentStrategy>,
+    pub termination_grace_period_seconds: Option<i64>,
+}
+
+/// A Deployment of the `pitstop` binary: one container serving /health, /ready and
+/// /metrics on `port`, scraped by Prometheus, restricted, no service account token.
+pub fn http_workload(m: &Model, w: Workload) -> Deployment {
+    let c = w.component;
+    Deployment {
+        metadata: meta(m, c, name(m, c)),
+        spec: Some(DeploymentSpec {
+            replicas: w.replicas,
+            selector: LabelSelector {
+                match_labels: Some(selector(m, c)),
+                ..LabelSelector::default()
+            },
+            strategy: w.strategy,
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(m, c)),
+                    annotations: Some(scrape_annotations(w.port)),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    automount_service_account_token: Some(false),
+                    termination_grace_period_seconds: w.termination_grace_period_seconds,
+                    security_context: Some(pod_security(65532)),
+                    containers: vec![Container {
+                        name: c.as_str().into(),
+                        image: Some(w.image),
+                        args: Some(w.args),
+                        env: Some(w.env),
+                        ports: Some(vec![port("http", w.port)]),
+                        liveness_probe: Some(http_probe("/health", w.port, 10, 3)),
+                        readiness_probe: Some(http_probe("/ready", w.port, 5, 2)),
+                        resources: Some(w.resources),
+                        security_context: Some(container_security()),
+                        ..Container::default()
+                    }],
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
 }

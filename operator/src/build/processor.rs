@@ -2,23 +2,15 @@
 //! Service on :8001 and the HorizontalPodAutoscaler on CPU and messages/s per pod.
 
 use super::datastore::{postgres_env, redis_env};
-use super::pod::{
-    container_security, env, env_secret, http_probe, pod_security, port, resources,
-    scrape_annotations,
-};
-use super::{Component, meta, name, selector};
+use super::pod::{Workload, env, env_secret, http_workload, resources};
+use super::{Component, meta, name};
 use crate::model::{Model, PARTITIONS};
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec,
     MetricIdentifier, MetricSpec, MetricTarget, PodsMetricSource, ResourceMetricSource,
 };
-use k8s_openapi::api::core::v1::{
-    Container, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec,
-};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 pub const PORT: i32 = 8001;
 /// The Pods metric the HPA reads (served by prometheus-adapter from the per-pod counter
@@ -34,68 +26,23 @@ pub fn deployment(m: &Model) -> Deployment {
         env_secret("STREAM_PROCESSOR_API_KEY", &m.api_key.name, &m.api_key.key),
         env("PITSTOP_LOG_FORMAT", "json"),
     ]);
-    Deployment {
-        metadata: meta(m, Component::Processor, name(m, Component::Processor)),
-        spec: Some(DeploymentSpec {
+    http_workload(
+        m,
+        Workload {
+            component: Component::Processor,
+            image: m.processor_image.clone(),
+            args: vec!["process".into()],
+            env: env_vars,
+            port: PORT,
+            resources: resources(&m.processor_resources, ("200m", "128Mi"), ("2", "512Mi")),
             // With autoscaling the field is left out, so this field manager never owns it
             // and the HPA's scaling is not undone by the next apply.
             replicas: m.processor_replicas,
-            selector: LabelSelector {
-                match_labels: Some(selector(m, Component::Processor)),
-                ..LabelSelector::default()
-            },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(super::labels(m, Component::Processor)),
-                    annotations: Some(scrape_annotations(PORT)),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    automount_service_account_token: Some(false),
-                    // Long enough to commit in-flight batches and hand partitions over.
-                    termination_grace_period_seconds: Some(30),
-                    security_context: Some(pod_security(65532)),
-                    containers: vec![Container {
-                        name: "processor".into(),
-                        image: Some(m.processor_image.clone()),
-                        args: Some(vec!["process".into()]),
-                        env: Some(env_vars),
-                        ports: Some(vec![port("http", PORT)]),
-                        liveness_probe: Some(http_probe("/health", PORT, 10, 3)),
-                        readiness_probe: Some(http_probe("/ready", PORT, 5, 2)),
-                        resources: Some(resources(
-                            &m.processor_resources,
-                            ("200m", "128Mi"),
-                            ("2", "512Mi"),
-                        )),
-                        security_context: Some(container_security()),
-                        ..Container::default()
-                    }],
-                    ..PodSpec::default()
-                }),
-            },
-            ..DeploymentSpec::default()
-        }),
-        ..Deployment::default()
-    }
-}
-
-pub fn service(m: &Model) -> Service {
-    Service {
-        metadata: meta(m, Component::Processor, name(m, Component::Processor)),
-        spec: Some(ServiceSpec {
-            selector: Some(selector(m, Component::Processor)),
-            ports: Some(vec![ServicePort {
-                name: Some("http".into()),
-                port: PORT,
-                target_port: Some(IntOrString::String("http".into())),
-                protocol: Some("TCP".into()),
-                ..ServicePort::default()
-            }]),
-            ..ServiceSpec::default()
-        }),
-        ..Service::default()
-    }
+            strategy: None,
+            // Long enough to commit in-flight batches and hand partitions over.
+            termination_grace_period_seconds: Some(30),
+        },
+    )
 }
 
 /// The HPA, when autoscaling is enabled.

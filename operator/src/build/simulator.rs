@@ -1,18 +1,11 @@
 //! The sensor simulator: one pod publishing the race (strategy Recreate, so a rollout
 //! never runs two simulators of the same race) and a Service for its metrics.
 
+use super::Component;
 use super::datastore::redis_env;
-use super::pod::{
-    container_security, env, http_probe, pod_security, port, resources, scrape_annotations,
-};
-use super::{Component, meta, name, selector};
+use super::pod::{Workload, env, http_workload, resources};
 use crate::model::{Model, PARTITIONS};
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
-use k8s_openapi::api::core::v1::{
-    Container, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentStrategy};
 
 pub const PORT: i32 = 8000;
 
@@ -55,66 +48,22 @@ pub fn deployment(m: &Model) -> Deployment {
         env("PITSTOP_PARTITIONS", PARTITIONS.to_string()),
         env("PITSTOP_LOG_FORMAT", "json"),
     ]);
-    Deployment {
-        metadata: meta(m, Component::Simulator, name(m, Component::Simulator)),
-        spec: Some(DeploymentSpec {
+    http_workload(
+        m,
+        Workload {
+            component: Component::Simulator,
+            image: m.simulator_image.clone(),
+            args: args(m),
+            env: env_vars,
+            port: PORT,
+            resources: resources(&m.simulator_resources, ("100m", "64Mi"), ("1", "256Mi")),
             replicas: Some(m.simulator_replicas),
-            selector: LabelSelector {
-                match_labels: Some(selector(m, Component::Simulator)),
-                ..LabelSelector::default()
-            },
+            // Never two simulators of one race, even during a rollout.
             strategy: Some(DeploymentStrategy {
                 type_: Some("Recreate".into()),
                 ..DeploymentStrategy::default()
             }),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(super::labels(m, Component::Simulator)),
-                    annotations: Some(scrape_annotations(PORT)),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    automount_service_account_token: Some(false),
-                    security_context: Some(pod_security(65532)),
-                    containers: vec![Container {
-                        name: "simulator".into(),
-                        image: Some(m.simulator_image.clone()),
-                        args: Some(args(m)),
-                        env: Some(env_vars),
-                        ports: Some(vec![port("http", PORT)]),
-                        liveness_probe: Some(http_probe("/health", PORT, 10, 3)),
-                        readiness_probe: Some(http_probe("/ready", PORT, 5, 2)),
-                        resources: Some(resources(
-                            &m.simulator_resources,
-                            ("100m", "64Mi"),
-                            ("1", "256Mi"),
-                        )),
-                        security_context: Some(container_security()),
-                        ..Container::default()
-                    }],
-                    ..PodSpec::default()
-                }),
-            },
-            ..DeploymentSpec::default()
-        }),
-        ..Deployment::default()
-    }
-}
-
-pub fn service(m: &Model) -> Service {
-    Service {
-        metadata: meta(m, Component::Simulator, name(m, Component::Simulator)),
-        spec: Some(ServiceSpec {
-            selector: Some(selector(m, Component::Simulator)),
-            ports: Some(vec![ServicePort {
-                name: Some("http".into()),
-                port: PORT,
-                target_port: Some(IntOrString::String("http".into())),
-                protocol: Some("TCP".into()),
-                ..ServicePort::default()
-            }]),
-            ..ServiceSpec::default()
-        }),
-        ..Service::default()
-    }
+            termination_grace_period_seconds: None,
+        },
+    )
 }
