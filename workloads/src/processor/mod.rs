@@ -172,6 +172,14 @@ impl Processor {
     }
 }
 
+/// Time without a new failure after which a partition's backoff starts over.
+const HEALTHY_AFTER: Duration = Duration::from_secs(60);
+
+/// Delay before retrying a partition that failed `n` times in a row: 250 ms doubling to 15 s.
+pub fn retry_delay(n: u32) -> Duration {
+    Duration::from_millis((250u64 << n.min(6)).min(15_000))
+}
+
 struct Owned {
     ctl: Arc<Control>,
     task: JoinHandle<Result<(), consumer::ConsumeError>>,
@@ -279,7 +287,7 @@ async fn manage_once(
                 .get(&p)
                 .copied()
                 .unwrap_or((0, tokio::time::Instant::now()));
-            let delay = Duration::from_millis((250u64 << n.min(6)).min(15_000));
+            let delay = retry_delay(n);
             tracing::warn!(partition = p, error = %e, category = e.category(), retry_in = ?delay, "partition task failed");
             backoff.insert(p, (n + 1, tokio::time::Instant::now() + delay));
         }
@@ -329,7 +337,23 @@ async fn manage_once(
         .metrics
         .lag_entries
         .set(consumer_lag(shared, con, owned.keys().copied()).await);
-    // Successful partitions reset their backoff.
-    backoff.retain(|p, _| !owned.contains_key(p) || owned[p].task.is_finished());
+    // A partition that has run for a minute past its last retry time is healthy again:
+    // forget its failures. (Clearing them on re-acquisition would keep the delay at its
+    // first step for a partition that fails every time.)
+    let instant = tokio::time::Instant::now();
+    backoff.retain(|_, (_, retry_at)| instant < *retry_at + HEALTHY_AFTER);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Retries of a failing partition slow down to 15 s instead of spinning.
+    #[test]
+    fn retry_delay_grows_and_caps() {
+        let ms: Vec<u128> = (0..9).map(|n| super::retry_delay(n).as_millis()).collect();
+        assert_eq!(
+            ms,
+            [250, 500, 1_000, 2_000, 4_000, 8_000, 15_000, 15_000, 15_000]
+        );
+    }
 }
