@@ -10,9 +10,10 @@ demo:
 	$(CARGO) build --release --bin pitstop
 	scripts/services.sh -- target/release/pitstop demo $(DEMO_ARGS)
 
-## test: everything CI runs (format, lint, unit, integration against real Redis and PostgreSQL).
+## test: everything CI runs (format, lint, unit, integration against real Redis and
+## PostgreSQL, Prometheus rules against the real promtool).
 test: lint
-	scripts/services.sh --reuse-local -- $(CARGO) test --workspace --all-targets --locked
+	tools=$$(scripts/tools.sh) && PATH="$$tools:$$PATH" scripts/services.sh --reuse-local -- $(CARGO) test --workspace --all-targets --locked
 
 ## bench: criterion micro-benchmarks, then an end-to-end run through real Redis and PostgreSQL.
 bench:

@@ -60,6 +60,8 @@ pub struct SimulatorMetrics {
     pub publish_latency: Histogram,
     pub current_lap: IntGauge,
     pub trimmed: IntGauge,
+    /// 1 once the chequered flag has been published (silence is expected then).
+    pub race_finished: IntGauge,
 }
 
 impl SimulatorMetrics {
@@ -91,6 +93,11 @@ impl SimulatorMetrics {
                 &r,
                 "pitstop_simulator_stream_trimmed_entries",
                 "Entries of this session trimmed by MAXLEN before the post-race pipeline archived them.",
+            ),
+            race_finished: gauge(
+                &r,
+                "pitstop_simulator_race_finished",
+                "1 once the chequered flag has been published.",
             ),
             registry: r,
         }
@@ -281,5 +288,20 @@ mod tests {
         let m = ProcessorMetrics::new();
         m.processed.inc_by(3);
         assert!(render(&m.registry).contains("pitstop_processor_messages_processed_total 3"));
+    }
+}
+
+#[cfg(test)]
+mod bucket_format {
+    /// Alert rules select `le="4"` (the slow-stop threshold): the exporter must print it so.
+    #[test]
+    fn slow_stop_bucket_label() {
+        let m = super::ProcessorMetrics::new();
+        m.stationary.observe(5.0);
+        let text = super::render(&m.registry);
+        assert!(
+            text.contains("pitstop_processor_pit_stop_stationary_seconds_bucket{le=\"4\"} 0"),
+            "{text}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! owner reference, `app.kubernetes.io/*` labels).
 
 mod datastore;
+pub mod monitoring;
 mod network;
 mod pod;
 mod processor;

@@ -152,6 +152,7 @@ pub fn publish(
     if resume.finished {
         tracing::warn!(session = %rc.session, "session already finished; nothing to publish");
         progress.done.store(true, Ordering::Relaxed);
+        metrics.race_finished.set(1);
         return Ok(PublishReport {
             published: 0,
             entries: 0,
@@ -297,6 +298,7 @@ pub fn publish(
         );
     }
     progress.done.store(true, Ordering::Relaxed);
+    metrics.race_finished.set(1);
     Ok(PublishReport {
         published,
         entries,
