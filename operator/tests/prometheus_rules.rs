@@ -1,8 +1,9 @@
-//! The race's Prometheus rules pass the real `promtool check rules` and its unit tests
+//! The race's Prometheus configuration and rules pass the real `promtool check config` /
+//! `promtool check rules`, and the rules pass their unit tests
 //! (`promtool test rules`, operator/tests/promtool/rules_test.yaml). `make test` installs
 //! promtool (scripts/tools.sh); set PROMTOOL to use another one.
 
-use pitstop_operator::build::monitoring::rules;
+use pitstop_operator::build::monitoring::{Discovery, Paths, prometheus_config, rules};
 use pitstop_operator::model::{Images, validate};
 use std::path::PathBuf;
 use std::process::Command;
@@ -78,4 +79,83 @@ fn max_replicas_is_race_specific() {
         .contains(">= 3")
     );
     assert!(!rules(&race("{}")).contains("{{MAX_REPLICAS}}"));
+}
+
+/// The static rendering (what local runs and the end-to-end test use) is valid
+/// Prometheus configuration: relabelling, rule file and jobs. Debian's promtool is built
+/// without Kubernetes service discovery, so the in-cluster rendering is checked by
+/// structure below instead.
+#[test]
+fn static_config_passes_promtool() {
+    let dir = std::env::temp_dir().join(format!("pitstop-promcfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let m = race("{}");
+    std::fs::write(dir.join("rules.yaml"), rules(&m)).unwrap();
+    let paths = Paths {
+        rules: dir.join("rules.yaml").display().to_string(),
+        ..Paths::default()
+    };
+    let local = Discovery::Static {
+        simulator: vec!["127.0.0.1:8000".into()],
+        processor: vec!["127.0.0.1:8001".into(), "127.0.0.1:18001".into()],
+        operator: vec!["127.0.0.1:8002".into()],
+    };
+    let config = prometheus_config(&m, &local, &paths);
+    std::fs::write(dir.join("prometheus.yml"), &config).unwrap();
+    let out = Command::new(promtool())
+        .args(["check", "config", "prometheus.yml"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}\n{config}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// In the cluster, every job is scoped to this race (namespace and instance labels), the
+/// operator is found by its name label and cAdvisor through the node proxy.
+#[test]
+fn kubernetes_config_is_scoped_to_the_race() {
+    let config: serde_yaml::Value = serde_yaml::from_str(&prometheus_config(
+        &race("{}"),
+        &Discovery::Kubernetes,
+        &Paths::default(),
+    ))
+    .unwrap();
+    let jobs = config["scrape_configs"].as_sequence().unwrap();
+    let names: Vec<&str> = jobs
+        .iter()
+        .map(|j| j["job_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "pitstop-simulator",
+            "pitstop-processor",
+            "pitstop-operator",
+            "kubelet-cadvisor"
+        ]
+    );
+    let processor = &jobs[1]["kubernetes_sd_configs"][0];
+    assert_eq!(processor["namespaces"]["names"][0], "racing");
+    assert_eq!(
+        processor["selectors"][0]["label"],
+        "app.kubernetes.io/instance=monza,app.kubernetes.io/component=processor"
+    );
+    assert_eq!(jobs[1]["relabel_configs"][0]["regex"], "8001");
+    assert_eq!(
+        jobs[2]["kubernetes_sd_configs"][0]["selectors"][0]["label"],
+        "app.kubernetes.io/name=pitstop-operator"
+    );
+    assert_eq!(
+        jobs[3]["relabel_configs"][1]["replacement"],
+        "/api/v1/nodes/${1}/proxy/metrics/cadvisor"
+    );
+    assert_eq!(jobs[3]["metric_relabel_configs"][0]["regex"], "racing");
+    assert_eq!(config["rule_files"][0], "/etc/prometheus/rules/rules.yaml");
+    assert_eq!(config["global"]["external_labels"]["race"], "monza");
 }
