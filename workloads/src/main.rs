@@ -226,9 +226,10 @@ pub struct BenchArgs {
     pub seconds: u64,
 }
 
-fn init_logs() {
+/// Logs to stderr; `PITSTOP_LOG` overrides `default` (a tracing filter).
+fn init_logs(default: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("PITSTOP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env("PITSTOP_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let json = std::env::var("PITSTOP_LOG_FORMAT").is_ok_and(|f| f == "json");
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -253,19 +254,16 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Simulate(a) => {
-            init_logs();
+            init_logs("info");
             simulate(a).await
         }
         Command::Process(a) => {
-            init_logs();
+            init_logs("info");
             process(a).await
         }
         Command::Demo(a) => {
             // The demo prints its own progress; keep logs to warnings.
-            if std::env::var("PITSTOP_LOG").is_err() {
-                unsafe { std::env::set_var("PITSTOP_LOG", "warn") };
-            }
-            init_logs();
+            init_logs("warn");
             demo::run(demo::DemoConfig {
                 race: a.race.config()?,
                 redis_url: a.redis_url,
@@ -275,10 +273,7 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Command::Bench(a) => {
-            if std::env::var("PITSTOP_LOG").is_err() {
-                unsafe { std::env::set_var("PITSTOP_LOG", "warn") };
-            }
-            init_logs();
+            init_logs("warn");
             bench::run(bench::BenchConfig {
                 redis_url: a.redis_url,
                 database_url: a.database_url,
