@@ -78,7 +78,7 @@ async fn status_shows_the_processors_progress() {
     .await
     .unwrap();
     let db = pitstop_workloads::db::connect(&database_url).await.unwrap();
-    pitstop_workloads::demo::wait_finished(&db, "monza", Duration::from_secs(60))
+    pitstop_workloads::processor::queries::wait_finished(&db, "monza", Duration::from_secs(60))
         .await
         .unwrap();
 

@@ -6,7 +6,7 @@
 //!    detection latency (sample created → analysed) and durable latency (sample created
 //!    → its effects committed), p50/p99/p99.9 from exact histograms.
 
-use crate::demo::wait_finished;
+use crate::processor::queries::wait_finished;
 use crate::processor::recorder::{LatencyRecorder, Quantiles};
 use crate::processor::{Processor, ProcessorConfig};
 use crate::sim::circuit::circuit;

@@ -23,23 +23,6 @@ pub struct DemoConfig {
     pub time_scale: f64,
 }
 
-/// Waits until every partition of `session` has committed its chequered flag.
-pub async fn wait_finished(db: &Client, session: &str, timeout: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let row = db
-            .query_one("SELECT COALESCE(count(*) >= max(partitions), false) FROM session_partition_ends WHERE session_id = $1", &[&session])
-            .await?;
-        if row.get::<_, bool>(0) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            anyhow::bail!("session {session} not finished after {timeout:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn lap_time(ms: i32) -> String {
     format!("{}:{:06.3}", ms / 60_000, (ms % 60_000) as f64 / 1000.0)
 }
@@ -99,7 +82,7 @@ pub async fn run(cfg: DemoConfig) -> anyhow::Result<()> {
     }
     let report = publish.await??;
     let db = crate::db::connect(&cfg.database_url).await?;
-    wait_finished(&db, &session, Duration::from_secs(60)).await?;
+    queries::wait_finished(&db, &session, Duration::from_secs(60)).await?;
     let elapsed = started.elapsed();
     println!(
         "\r  chequered flag after {:.1} s{:60}\n",

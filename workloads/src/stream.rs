@@ -16,6 +16,26 @@ pub const FIELD_DATA: &str = "d";
 /// Field of a marker entry.
 pub const FIELD_MARKER: &str = "m";
 
+/// Queues `XADD <key> MAXLEN ~ <maxlen> * <field> <value>` on `pipe`: every producer
+/// bounds the stream the same way.
+pub fn xadd(
+    pipe: &mut redis::Pipeline,
+    key: &str,
+    maxlen: usize,
+    field: &str,
+    value: impl redis::ToRedisArgs,
+) {
+    pipe.cmd("XADD")
+        .arg(key)
+        .arg("MAXLEN")
+        .arg("~")
+        .arg(maxlen)
+        .arg("*")
+        .arg(field)
+        .arg(value)
+        .ignore();
+}
+
 /// Key names derived from one base name (the operator passes one per RaceSession).
 #[derive(Clone, Debug)]
 pub struct StreamKeys {

@@ -3,8 +3,8 @@
 mod common;
 
 use common::{Env, assert_exactly_once, race};
-use pitstop_workloads::demo::wait_finished;
 use pitstop_workloads::metrics::SimulatorMetrics;
+use pitstop_workloads::processor::queries::wait_finished;
 use pitstop_workloads::sim::publisher::{Progress, PublishConfig};
 use pitstop_workloads::sim::service::run_race;
 use std::process::{Child, Command, Stdio};

@@ -7,7 +7,7 @@ use super::queries;
 use crate::codec::binary::encode_batch;
 use crate::codec::json::parse_samples;
 use crate::model::Sample;
-use crate::stream::FIELD_DATA;
+use crate::stream::{FIELD_DATA, xadd};
 use crate::util::now_us;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, Query, State};
@@ -193,15 +193,13 @@ async fn append(st: &ApiState, samples: Vec<Sample>) -> Result<(), redis::RedisE
     let mut pipe = redis::pipe();
     pipe.atomic();
     for ((p, session), group) in &groups {
-        pipe.cmd("XADD")
-            .arg(keys.partition(*p))
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(st.shared.cfg.maxlen)
-            .arg("*")
-            .arg(FIELD_DATA)
-            .arg(encode_batch(session, created, group))
-            .ignore();
+        xadd(
+            &mut pipe,
+            &keys.partition(*p),
+            st.shared.cfg.maxlen,
+            FIELD_DATA,
+            encode_batch(session, created, group),
+        );
     }
     let mut con = st.redis.clone();
     pipe.query_async(&mut con).await

@@ -131,6 +131,25 @@ pub async fn sessions(db: &Client) -> Result<Vec<SessionSummary>> {
     Ok(rows.iter().map(summary).collect())
 }
 
+/// Waits until the session is finished (every partition committed its chequered flag),
+/// polling the same definition the API reports.
+pub async fn wait_finished(
+    db: &Client,
+    id: &str,
+    timeout: std::time::Duration,
+) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if session(db, id).await?.is_some_and(|s| s.summary.finished) {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("session {id} not finished after {timeout:?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 pub async fn session(db: &Client, id: &str) -> Result<Option<SessionDetail>> {
     let Some(row) = db
         .query_opt(&format!("{SUMMARY} WHERE s.session_id = $1"), &[&id])

@@ -150,7 +150,7 @@ impl PartitionStore {
         for s in &p.sessions {
             queries.push(Box::pin(tx.execute(&self.sessions, s)));
         }
-        if !p.session_ids.is_empty() {
+        if !cols.ensure.is_empty() {
             queries.push(Box::pin(tx.execute(&self.session_ensure, &p.ensure)));
         }
         if !b.cars.is_empty() {
@@ -352,7 +352,6 @@ impl Columns {
 
 /// Statement parameters borrowing the batch and its columns.
 struct Params<'a> {
-    session_ids: &'a [String],
     sessions: Vec<[&'a (dyn ToSql + Sync); 6]>,
     ensure: [&'a (dyn ToSql + Sync); 1],
     cars: [&'a (dyn ToSql + Sync); 9],
@@ -366,7 +365,6 @@ impl<'a> Params<'a> {
     fn new(b: &'a Batch, c: &'a Columns) -> Self {
         let (k, l, st, a) = (&c.car, &c.lap, &c.stop, &c.anomaly);
         Params {
-            session_ids: &c.ensure,
             sessions: b
                 .sessions
                 .iter()

@@ -10,7 +10,7 @@ use super::race::Race;
 use super::truth::GroundTruth;
 use crate::codec::binary::BatchEncoder;
 use crate::metrics::SimulatorMetrics;
-use crate::stream::{CarCount, FIELD_DATA, FIELD_MARKER, Marker, SessionInfo, StreamKeys};
+use crate::stream::{CarCount, FIELD_DATA, FIELD_MARKER, Marker, SessionInfo, StreamKeys, xadd};
 use crate::util::now_us;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -325,15 +325,13 @@ fn flush(
     let mut n = 0;
     for (p, enc) in encoders.iter_mut().enumerate() {
         if let Some(enc) = enc.take() {
-            pipe.cmd("XADD")
-                .arg(keys.partition(p as u16))
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(maxlen)
-                .arg("*")
-                .arg(FIELD_DATA)
-                .arg(enc.finish())
-                .ignore();
+            xadd(
+                &mut pipe,
+                &keys.partition(p as u16),
+                maxlen,
+                FIELD_DATA,
+                enc.finish(),
+            );
             n += 1;
         }
     }
@@ -365,15 +363,7 @@ fn send_marker(
     pipe.atomic();
     for (p, key) in keys.all_partitions() {
         let json = serde_json::to_string(&marker(p)).expect("markers serialize");
-        pipe.cmd("XADD")
-            .arg(key)
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(maxlen)
-            .arg("*")
-            .arg(FIELD_MARKER)
-            .arg(json)
-            .ignore();
+        xadd(&mut pipe, &key, maxlen, FIELD_MARKER, json);
     }
     pipe.cmd("HSET")
         .arg(progress_key)
