@@ -31,9 +31,13 @@ fmt:
 build:
 	$(CARGO) build --workspace --release --locked
 
-## manifests: regenerate generated YAML (the CRD) from the Rust types.
+## manifests: regenerate generated YAML (the CRD, the prometheus-adapter files) from the Rust code.
 manifests:
-	$(CARGO) run --quiet -p pitstop-operator --locked -- crd > crds/racesessions.pitstop.io.yaml
+	$(CARGO) build --quiet -p pitstop-operator --locked
+	target/debug/pitstop-operator crd > crds/racesessions.pitstop.io.yaml
+	mkdir -p k8s/prometheus-adapter
+	target/debug/pitstop-operator prometheus-adapter values > k8s/prometheus-adapter/values.yaml
+	target/debug/pitstop-operator prometheus-adapter manifests > k8s/prometheus-adapter/manifests.yaml
 
 ## run-operator: install the CRD into the current kubeconfig's cluster and run the operator locally.
 run-operator:

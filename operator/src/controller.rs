@@ -7,8 +7,9 @@ use crate::reconcile::{Context, Error, reconcile};
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
@@ -100,6 +101,12 @@ pub async fn run(
         owned.clone(),
     )
     .owns(api::<NetworkPolicy>(&client, &namespace), owned.clone())
+    .owns(api::<ConfigMap>(&client, &namespace), owned.clone())
+    .owns(api::<ServiceAccount>(&client, &namespace), owned.clone())
+    .owns(api::<Role>(&client, &namespace), owned.clone())
+    .owns(api::<RoleBinding>(&client, &namespace), owned.clone())
+    // KEDA ScaledObjects are not watched: the kind may not exist, and a watch on a
+    // missing kind fails forever. The periodic requeue reverts edits to them.
     // Generated Secrets: a deleted one is recreated at once (label-filtered, so the
     // operator never caches other Secrets).
     .owns(api::<Secret>(&client, &namespace), owned)

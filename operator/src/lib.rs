@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod build;
+pub mod cadvisor;
 pub mod controller;
 pub mod leader;
 pub mod metrics;

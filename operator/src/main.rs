@@ -1,13 +1,15 @@
-//! `pitstop-operator`: `run` reconciles RaceSessions; `crd` prints the CRD.
+//! `pitstop-operator`: `run` reconciles RaceSessions; `crd` prints the CRD;
+//! `prometheus-adapter` prints the adapter values or manifests (see `make manifests`).
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use kube::CustomResourceExt;
 use kube::runtime::events::Reporter;
 use pitstop_operator::api::RaceSession;
+use pitstop_operator::build::monitoring::adapter;
 use pitstop_operator::leader::Elector;
 use pitstop_operator::metrics::OperatorMetrics;
-use pitstop_operator::model::Images;
+use pitstop_operator::model::Defaults;
 use pitstop_operator::reconcile::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,6 +32,18 @@ enum Command {
     Crd,
     /// Reconcile RaceSessions (in-cluster config, else KUBECONFIG / ~/.kube/config).
     Run(RunArgs),
+    /// Print what serves the HPA's messages/s metric: prometheus-adapter chart values or
+    /// plain manifests.
+    PrometheusAdapter {
+        #[arg(value_enum)]
+        what: AdapterOutput,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AdapterOutput {
+    Values,
+    Manifests,
 }
 
 #[derive(Args)]
@@ -43,7 +57,7 @@ struct RunArgs {
     /// Elect a leader through a Lease so that only one replica reconciles.
     #[arg(long, env = "PITSTOP_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
     leader_election: bool,
-    /// Namespace of the leader Lease (the operator's own).
+    /// Namespace of the leader Lease and of the operator's Services (its own).
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     lease_namespace: String,
     /// This replica's identity in the Lease (the pod name).
@@ -82,6 +96,13 @@ async fn shutdown_signal() {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Crd => print!("{}", serde_yaml::to_string(&RaceSession::crd())?),
+        Command::PrometheusAdapter { what } => print!(
+            "{}",
+            match what {
+                AdapterOutput::Values => adapter::values(),
+                AdapterOutput::Manifests => adapter::manifests(),
+            }
+        ),
         Command::Run(a) => {
             init_logs();
             run(a).await?;
@@ -107,10 +128,12 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
         .identity
         .clone()
         .unwrap_or_else(|| format!("pitstop-operator-{}", std::process::id()));
-    let mut images = Images::default();
+    let mut images = Defaults::default();
     if let Some(i) = a.workloads_image {
         images.workloads = i;
     }
+    // Races' Prometheus scrape this operator's Services in its own namespace.
+    images.operator_namespace = a.lease_namespace.clone();
     let ctx = Arc::new(Context {
         client: client.clone(),
         images,

@@ -54,6 +54,19 @@ impl OperatorMetrics {
         ] {
             registry.register(c).expect("unique");
         }
+        // Known label values start at zero, so "no errors" is a zero, not a missing series.
+        for category in [
+            "conflict",
+            "forbidden",
+            "api",
+            "transport",
+            "invalid_object",
+        ] {
+            errors.with_label_values(&[category]);
+        }
+        for result in ["success", "error"] {
+            reconciles.with_label_values(&[result]);
+        }
         OperatorMetrics {
             registry,
             reconciles,

@@ -2,7 +2,7 @@
 //! [`Model`] the builders read, or a [`SpecError`] with a reason for the `Stalled`
 //! condition. Pure: no API calls.
 
-use crate::api::{Circuit, DatastoreSpec, GridEntry, RaceSession, SecretKeyRef};
+use crate::api::{AutoscalingEngine, Circuit, DatastoreSpec, GridEntry, RaceSession, SecretKeyRef};
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use kube::ResourceExt;
@@ -28,6 +28,7 @@ pub enum Datastore {
 /// Autoscaling as the HPA will apply it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Autoscaling {
+    pub engine: AutoscalingEngine,
     pub min_replicas: i32,
     pub max_replicas: i32,
     pub cpu_percent: i32,
@@ -64,8 +65,19 @@ pub struct Model {
     pub allowed_clients: Vec<NetworkPolicyPeer>,
     pub redis: Datastore,
     pub postgres: Datastore,
-    pub monitoring: bool,
+    /// `None` when `spec.monitoring.enabled` is false.
+    pub monitoring: Option<Monitoring>,
+}
+
+/// The race's Prometheus and Grafana.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Monitoring {
     pub retention: String,
+    pub prometheus_image: String,
+    pub grafana_image: String,
+    /// Namespace of the operator, whose Services the race's Prometheus scrapes for
+    /// operator metrics and this namespace's container metrics (`/cadvisor/<ns>`).
+    pub operator_namespace: String,
 }
 
 /// Why a spec cannot be reconciled. `reason()` is the condition reason and Event reason.
@@ -91,6 +103,14 @@ pub enum SpecError {
     DatastoreChoice(&'static str),
     #[error("metadata.namespace is missing")]
     NoNamespace,
+    #[error(
+        "processor.autoscaling.engine is keda, but monitoring.enabled is false: the KEDA Prometheus trigger queries the race's Prometheus"
+    )]
+    KedaWithoutMonitoring,
+    #[error(
+        "processor.autoscaling.engine is keda, but the cluster does not serve scaledobjects.keda.sh/v1alpha1: install KEDA (https://keda.sh) or set engine: hpa"
+    )]
+    KedaNotInstalled,
 }
 
 impl SpecError {
@@ -103,42 +123,56 @@ impl SpecError {
             SpecError::ReplicaBounds { .. } => "InvalidAutoscaling",
             SpecError::DatastoreChoice(_) => "InvalidDatastore",
             SpecError::NoNamespace => "InvalidObject",
+            SpecError::KedaWithoutMonitoring => "InvalidAutoscaling",
+            SpecError::KedaNotInstalled => "KedaNotInstalled",
         }
     }
 }
 
-/// Images of this operator's version, overridable per RaceSession.
+/// Images of this operator's version (overridable per RaceSession) and where the
+/// operator itself can be reached.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Images {
+pub struct Defaults {
     pub workloads: String,
     pub redis: String,
     pub postgres: String,
+    pub prometheus: String,
+    pub grafana: String,
+    /// Namespace this operator runs in (see [`Monitoring::operator_namespace`]).
+    pub operator_namespace: String,
 }
 
-impl Default for Images {
+impl Default for Defaults {
     fn default() -> Self {
-        Images {
+        Defaults {
             workloads: format!("ghcr.io/pitstop-io/pitstop:{}", env!("CARGO_PKG_VERSION")),
             redis: "redis:7.4-alpine".into(),
             postgres: "postgres:16-alpine".into(),
+            prometheus: "prom/prometheus:v2.55.1".into(),
+            grafana: "grafana/grafana:11.3.0".into(),
+            operator_namespace: "pitstop-system".into(),
         }
     }
 }
 
 /// What the observe step found that validation depends on: the keys of the Secrets the
-/// spec references (`None` = the Secret does not exist).
-pub trait SecretLookup {
+/// spec references (`None` = the Secret does not exist) and whether KEDA is installed.
+pub trait Observations {
     fn keys(&self, name: &str) -> Option<BTreeSet<String>>;
+    /// Whether the cluster serves KEDA's ScaledObject (asked only for `engine: keda`).
+    fn keda_installed(&self) -> bool {
+        false
+    }
 }
 
-impl SecretLookup for std::collections::BTreeMap<String, BTreeSet<String>> {
+impl Observations for std::collections::BTreeMap<String, BTreeSet<String>> {
     fn keys(&self, name: &str) -> Option<BTreeSet<String>> {
         self.get(name).cloned()
     }
 }
 
 fn check_secret(
-    secrets: &dyn SecretLookup,
+    secrets: &dyn Observations,
     field: &'static str,
     r: &SecretKeyRef,
     namespace: &str,
@@ -165,7 +199,7 @@ fn datastore(
     spec: &DatastoreSpec,
     field: &'static str,
     default_image: &str,
-    secrets: &dyn SecretLookup,
+    secrets: &dyn Observations,
     ns: &str,
 ) -> Result<Datastore, SpecError> {
     match (&spec.managed, &spec.external) {
@@ -193,8 +227,8 @@ pub fn api_key_secret_name(race: &str) -> String {
 /// Validates a RaceSession against the observed Secrets.
 pub fn validate(
     race: &RaceSession,
-    secrets: &dyn SecretLookup,
-    images: &Images,
+    secrets: &dyn Observations,
+    images: &Defaults,
 ) -> Result<Model, SpecError> {
     let spec = &race.spec;
     let namespace = race.namespace().ok_or(SpecError::NoNamespace)?;
@@ -213,6 +247,14 @@ pub fn validate(
             min: a.min_replicas,
             max: a.max_replicas,
         });
+    }
+    if a.enabled && a.engine == AutoscalingEngine::Keda {
+        if !spec.monitoring.enabled {
+            return Err(SpecError::KedaWithoutMonitoring);
+        }
+        if !secrets.keda_installed() {
+            return Err(SpecError::KedaNotInstalled);
+        }
     }
     let (api_key, api_key_generated) = match &spec.processor.api_key_secret_ref {
         Some(r) => {
@@ -261,6 +303,7 @@ pub fn validate(
         processor_replicas: (!a.enabled).then_some(spec.processor.replicas),
         processor_resources: spec.processor.resources.clone(),
         autoscaling: a.enabled.then_some(Autoscaling {
+            engine: a.engine,
             min_replicas: a.min_replicas,
             max_replicas: a.max_replicas,
             cpu_percent: a.target_cpu_utilization_percentage,
@@ -271,8 +314,20 @@ pub fn validate(
         allowed_clients: spec.processor.allowed_clients.clone(),
         redis,
         postgres,
-        monitoring: spec.monitoring.enabled,
-        retention: spec.monitoring.retention.clone(),
+        monitoring: spec.monitoring.enabled.then(|| Monitoring {
+            retention: spec.monitoring.retention.clone(),
+            prometheus_image: spec
+                .monitoring
+                .prometheus_image
+                .clone()
+                .unwrap_or_else(|| images.prometheus.clone()),
+            grafana_image: spec
+                .monitoring
+                .grafana_image
+                .clone()
+                .unwrap_or_else(|| images.grafana.clone()),
+            operator_namespace: images.operator_namespace.clone(),
+        }),
         namespace,
         name,
     })
@@ -301,7 +356,7 @@ pub(crate) mod tests {
     /// Defaults give managed datastores, a generated API key and an HPA that owns replicas.
     #[test]
     fn defaults() {
-        let m = validate(&race("circuit: monza"), &no_secrets(), &Images::default()).unwrap();
+        let m = validate(&race("circuit: monza"), &no_secrets(), &Defaults::default()).unwrap();
         assert_eq!(m.stream, "pitstop:racing:monza");
         assert!(matches!(
             m.redis,
@@ -319,7 +374,7 @@ pub(crate) mod tests {
     #[test]
     fn missing_external_secret_is_named() {
         let r = race("redis:\n  external:\n    urlSecretRef: {name: redis-url, key: url}");
-        let err = validate(&r, &no_secrets(), &Images::default()).unwrap_err();
+        let err = validate(&r, &no_secrets(), &Defaults::default()).unwrap_err();
         assert_eq!(err.reason(), "SecretNotFound");
         assert_eq!(
             err.to_string(),
@@ -327,14 +382,14 @@ pub(crate) mod tests {
         );
         let secrets =
             BTreeMap::from([("redis-url".to_string(), BTreeSet::from(["uri".to_string()]))]);
-        let err = validate(&r, &secrets, &Images::default()).unwrap_err();
+        let err = validate(&r, &secrets, &Defaults::default()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "redis: Secret \"redis-url\" has no key \"url\""
         );
         let ok = BTreeMap::from([("redis-url".to_string(), BTreeSet::from(["url".to_string()]))]);
         assert!(matches!(
-            validate(&r, &ok, &Images::default()).unwrap().redis,
+            validate(&r, &ok, &Defaults::default()).unwrap().redis,
             Datastore::External { .. }
         ));
     }
@@ -346,18 +401,18 @@ pub(crate) mod tests {
             "grid:\n- {car: 16, driver: LEC, team: Ferrari}\n- {car: 16, driver: SAI, team: Ferrari}",
         );
         assert_eq!(
-            validate(&dup, &no_secrets(), &Images::default()).unwrap_err(),
+            validate(&dup, &no_secrets(), &Defaults::default()).unwrap_err(),
             SpecError::DuplicateCar(16)
         );
         let bounds = race("processor:\n  autoscaling: {minReplicas: 5, maxReplicas: 2}");
         assert_eq!(
-            validate(&bounds, &no_secrets(), &Images::default())
+            validate(&bounds, &no_secrets(), &Defaults::default())
                 .unwrap_err()
                 .reason(),
             "InvalidAutoscaling"
         );
         let manual = race("processor:\n  replicas: 3\n  autoscaling: {enabled: false}");
-        let m = validate(&manual, &no_secrets(), &Images::default()).unwrap();
+        let m = validate(&manual, &no_secrets(), &Defaults::default()).unwrap();
         assert_eq!((m.processor_replicas, m.autoscaling), (Some(3), None));
     }
 }

@@ -1,8 +1,10 @@
-//! :8002 — `/health` (the process runs), `/ready` (the API server answers), `/metrics`.
+//! :8002 — `/health` (the process runs), `/ready` (the API server answers), `/metrics`,
+//! and `/cadvisor/{namespace}`: one namespace's container metrics for a race's Prometheus
+//! (see [`crate::cadvisor`]).
 
 use crate::metrics::OperatorMetrics;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -22,6 +24,7 @@ pub async fn serve(
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
         .route("/metrics", get(render))
+        .route("/cadvisor/{namespace}", get(cadvisor))
         .with_state(ServerState { client, metrics });
     axum::serve(listener, app).await
 }
@@ -45,4 +48,19 @@ async fn render(State(st): State<ServerState>) -> impl IntoResponse {
     )
     .expect("encodable");
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], buf)
+}
+
+async fn cadvisor(State(st): State<ServerState>, Path(ns): Path<String>) -> impl IntoResponse {
+    match crate::cadvisor::collect(&st.client, &ns).await {
+        Ok(text) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            text,
+        ),
+        Err(e) => (
+            StatusCode::BAD_GATEWAY,
+            [(header::CONTENT_TYPE, "text/plain")],
+            e.to_string(),
+        ),
+    }
 }

@@ -5,7 +5,8 @@
 
 use pitstop_operator::api::RaceSession;
 use pitstop_operator::build::{Children, build};
-use pitstop_operator::model::{Images, validate};
+use pitstop_operator::model::{Defaults, Observations, SpecError, validate};
+use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -17,49 +18,95 @@ fn race(spec: &str) -> RaceSession {
     serde_yaml::from_str(&yaml).unwrap()
 }
 
-fn images() -> Images {
-    Images {
+fn images() -> Defaults {
+    Defaults {
         workloads: "ghcr.io/pitstop-io/pitstop:test".into(),
         redis: "redis:7.4-alpine".into(),
         postgres: "postgres:16-alpine".into(),
+        prometheus: "prom/prometheus:v2.55.1".into(),
+        grafana: "grafana/grafana:11.3.0".into(),
+        operator_namespace: "pitstop-system".into(),
+    }
+}
+
+/// Observed cluster state for validation: Secrets with one key each, KEDA present or not.
+struct Seen {
+    secrets: BTreeMap<String, BTreeSet<String>>,
+    keda: bool,
+}
+
+impl Observations for Seen {
+    fn keys(&self, name: &str) -> Option<BTreeSet<String>> {
+        self.secrets.get(name).cloned()
+    }
+    fn keda_installed(&self) -> bool {
+        self.keda
+    }
+}
+
+fn seen(secrets: &[(&str, &str)], keda: bool) -> Seen {
+    Seen {
+        secrets: secrets
+            .iter()
+            .map(|(n, k)| (n.to_string(), BTreeSet::from([k.to_string()])))
+            .collect(),
+        keda,
     }
 }
 
 fn children(spec: &str, secrets: &[(&str, &str)]) -> Children {
-    let secrets: BTreeMap<String, BTreeSet<String>> = secrets
-        .iter()
-        .map(|(n, k)| (n.to_string(), BTreeSet::from([k.to_string()])))
-        .collect();
-    build(&validate(&race(spec), &secrets, &images()).unwrap())
+    build(&validate(&race(spec), &seen(secrets, false), &images()).unwrap())
 }
 
-fn render(c: &Children) -> String {
+/// Whether an object belongs to the monitoring stack (rendered into its own golden file).
+fn monitoring(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> bool {
+    let c = &meta.labels.as_ref().unwrap()["app.kubernetes.io/component"];
+    c == "prometheus" || c == "grafana"
+}
+
+/// The core children and the monitoring children as two multi-document YAML strings.
+fn render(c: &Children) -> (String, String) {
     let Children {
         deployments,
         services,
         stateful_sets,
         hpas,
         network_policies,
+        config_maps,
+        service_accounts,
+        roles,
+        role_bindings,
+        scaled_objects,
     } = c;
-    let mut docs = Vec::new();
-    docs.extend(
-        deployments
-            .iter()
-            .map(|o| serde_yaml::to_string(o).unwrap()),
-    );
-    docs.extend(services.iter().map(|o| serde_yaml::to_string(o).unwrap()));
-    docs.extend(
-        stateful_sets
-            .iter()
-            .map(|o| serde_yaml::to_string(o).unwrap()),
-    );
-    docs.extend(hpas.iter().map(|o| serde_yaml::to_string(o).unwrap()));
-    docs.extend(
-        network_policies
-            .iter()
-            .map(|o| serde_yaml::to_string(o).unwrap()),
-    );
-    docs.join("---\n")
+    let split = |docs: Vec<(bool, String)>, core: &mut Vec<String>, mon: &mut Vec<String>| {
+        for (m, d) in docs {
+            if m { mon.push(d) } else { core.push(d) }
+        }
+    };
+    let (mut core, mut mon) = (Vec::new(), Vec::new());
+    macro_rules! add {
+        ($objs:expr) => {
+            split(
+                $objs
+                    .iter()
+                    .map(|o| (monitoring(&o.metadata), serde_yaml::to_string(o).unwrap()))
+                    .collect(),
+                &mut core,
+                &mut mon,
+            )
+        };
+    }
+    add!(deployments);
+    add!(services);
+    add!(stateful_sets);
+    add!(hpas);
+    add!(network_policies);
+    add!(config_maps);
+    add!(service_accounts);
+    add!(roles);
+    add!(role_bindings);
+    add!(scaled_objects);
+    (core.join("---\n"), mon.join("---\n"))
 }
 
 fn golden(case: &str, actual: &str) {
@@ -95,17 +142,24 @@ processor:
 redis:
   external: {urlSecretRef: {name: redis-url, key: url}}
 postgres:
-  external: {urlSecretRef: {name: pg-url, key: url}}";
+  external: {urlSecretRef: {name: pg-url, key: url}}
+monitoring: {enabled: false}";
 
 /// Defaults: simulator, processor with HPA, managed Redis and PostgreSQL, policies.
 #[test]
 fn minimal_race() {
     let c = children(MINIMAL, &[]);
-    assert_eq!(c.deployments.len(), 2);
+    assert_eq!(
+        c.deployments.len(),
+        4,
+        "simulator, processor, Prometheus, Grafana"
+    );
     assert_eq!(c.stateful_sets.len(), 2);
     assert_eq!(c.hpas.len(), 1);
     assert_eq!(c.network_policies.len(), 3);
-    golden("minimal", &render(&c));
+    let (core, monitoring) = render(&c);
+    golden("minimal", &core);
+    golden("monitoring", &monitoring);
 }
 
 /// External datastores from Secrets, fixed replicas, custom grid, extra API clients.
@@ -118,7 +172,13 @@ fn external_datastores_without_autoscaling() {
     assert!(c.stateful_sets.is_empty(), "no managed datastore");
     assert!(c.hpas.is_empty());
     assert_eq!(c.network_policies.len(), 1);
-    golden("external", &render(&c));
+    let (core, monitoring) = render(&c);
+    assert!(
+        monitoring.is_empty(),
+        "monitoring off builds no Prometheus or Grafana"
+    );
+    assert!(c.config_maps.is_empty() && c.roles.is_empty() && c.service_accounts.is_empty());
+    golden("external", &core);
 }
 
 /// While the HPA is on, the processor Deployment does not carry `replicas` (the HPA owns
@@ -172,6 +232,11 @@ fn every_child_is_owned_and_labelled() {
     metas.extend(c.stateful_sets.iter().map(|o| &o.metadata));
     metas.extend(c.hpas.iter().map(|o| &o.metadata));
     metas.extend(c.network_policies.iter().map(|o| &o.metadata));
+    metas.extend(c.config_maps.iter().map(|o| &o.metadata));
+    metas.extend(c.service_accounts.iter().map(|o| &o.metadata));
+    metas.extend(c.roles.iter().map(|o| &o.metadata));
+    metas.extend(c.role_bindings.iter().map(|o| &o.metadata));
+    assert_eq!(metas.len(), 21, "every kind is checked");
     for m in metas {
         let owner = &m.owner_references.as_ref().unwrap()[0];
         assert_eq!(
@@ -238,4 +303,250 @@ fn every_pod_is_restricted() {
             }
         }
     }
+}
+
+/// Prometheus may only discover pods in the race's namespace; Grafana's password comes
+/// from the generated Secret; both pods roll when their configuration changes.
+#[test]
+fn monitoring_is_least_privilege_and_rolls_on_config_change() {
+    let c = children(MINIMAL, &[]);
+    let role = &c.roles[0];
+    assert_eq!(role.metadata.name.as_deref(), Some("monza-prometheus"));
+    let rules = role.rules.as_ref().unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(
+        rules[0].resources.as_deref(),
+        Some(&["pods".to_string()][..])
+    );
+    assert_eq!(rules[0].verbs, ["get", "list", "watch"]);
+    let binding = &c.role_bindings[0];
+    assert_eq!(binding.role_ref.name, "monza-prometheus");
+    assert_eq!(
+        binding.subjects.as_ref().unwrap()[0].name,
+        "monza-prometheus"
+    );
+
+    let grafana = c
+        .deployments
+        .iter()
+        .find(|d| d.metadata.name.as_deref() == Some("monza-grafana"))
+        .unwrap();
+    let pod = grafana
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
+    let env = pod.containers[0].env.as_ref().unwrap();
+    let password = env
+        .iter()
+        .find(|e| e.name == "GF_SECURITY_ADMIN_PASSWORD")
+        .unwrap();
+    assert!(password.value.is_none());
+    let secret = password
+        .value_from
+        .as_ref()
+        .unwrap()
+        .secret_key_ref
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        (secret.name.as_str(), secret.key.as_str()),
+        ("monza-grafana", "admin-password")
+    );
+
+    let hash = |c: &Children, name: &str| {
+        c.deployments
+            .iter()
+            .find(|d| d.metadata.name.as_deref() == Some(name))
+            .unwrap()
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .annotations
+            .as_ref()
+            .unwrap()["pitstop.io/config-hash"]
+            .clone()
+    };
+    // A different autoscaling maximum changes the rules, so Prometheus rolls; Grafana not.
+    let other = children(
+        "circuit: monza\nprocessor:\n  autoscaling: {maxReplicas: 9}",
+        &[],
+    );
+    assert_ne!(
+        hash(&c, "monza-prometheus"),
+        hash(&other, "monza-prometheus")
+    );
+    assert_eq!(hash(&c, "monza-grafana"), hash(&other, "monza-grafana"));
+    let retention = children("circuit: monza\nmonitoring: {retention: 7d}", &[]);
+    let args = retention
+        .deployments
+        .iter()
+        .find(|d| d.metadata.name.as_deref() == Some("monza-prometheus"))
+        .unwrap()
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0]
+        .args
+        .clone()
+        .unwrap();
+    assert!(args.contains(&"--storage.tsdb.retention.time=7d".to_string()));
+}
+
+const KEDA: &str =
+    "circuit: monza\nprocessor:\n  autoscaling: {engine: keda, minReplicas: 2, maxReplicas: 6}";
+
+/// With `engine: keda` the processor gets a ScaledObject with a Prometheus and a CPU
+/// trigger and no HPA of ours.
+#[test]
+fn keda_replaces_the_hpa() {
+    let c = build(&validate(&race(KEDA), &seen(&[], true), &images()).unwrap());
+    assert!(c.hpas.is_empty(), "never an HPA next to KEDA's");
+    assert_eq!(c.scaled_objects.len(), 1);
+    let so = &c.scaled_objects[0].spec;
+    assert_eq!(so.scale_target_ref["name"], "monza-processor");
+    assert_eq!((so.min_replica_count, so.max_replica_count), (2, 6));
+    assert_eq!(so.triggers[0]["type"], "prometheus");
+    assert_eq!(so.triggers[0]["metadata"]["threshold"], "200");
+    assert_eq!(
+        so.triggers[0]["metadata"]["serverAddress"],
+        "http://monza-prometheus.racing.svc:9090"
+    );
+    assert_eq!(so.triggers[1]["type"], "cpu");
+    assert_eq!(so.triggers[1]["metadata"]["value"], "60");
+    let p = c
+        .deployments
+        .iter()
+        .find(|d| d.metadata.name.as_deref() == Some("monza-processor"))
+        .unwrap();
+    assert_eq!(
+        p.spec.as_ref().unwrap().replicas,
+        None,
+        "KEDA owns the count"
+    );
+    golden(
+        "keda",
+        &serde_yaml::to_string(&c.scaled_objects[0]).unwrap(),
+    );
+}
+
+/// KEDA missing, or KEDA without the Prometheus it queries, is a clear spec error.
+#[test]
+fn keda_needs_keda_and_monitoring() {
+    let err = validate(&race(KEDA), &seen(&[], false), &images()).unwrap_err();
+    assert_eq!(err, SpecError::KedaNotInstalled);
+    assert_eq!(err.reason(), "KedaNotInstalled");
+    assert!(err.to_string().contains("install KEDA"), "{err}");
+    let no_mon = format!("{KEDA}\nmonitoring: {{enabled: false}}");
+    let err = validate(&race(&no_mon), &seen(&[], true), &images()).unwrap_err();
+    assert_eq!(err, SpecError::KedaWithoutMonitoring);
+}
+
+/// The adapter files under k8s/prometheus-adapter are what the builder renders.
+#[test]
+fn prometheus_adapter_files_are_current() {
+    use pitstop_operator::build::monitoring::adapter;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../k8s/prometheus-adapter");
+    for (file, text) in [
+        ("values.yaml", adapter::values()),
+        ("manifests.yaml", adapter::manifests()),
+    ] {
+        let path = dir.join(file);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &text).unwrap();
+        }
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap_or_default(),
+            text,
+            "{} is stale: run `make manifests`",
+            path.display()
+        );
+    }
+    let values: serde_yaml::Value = serde_yaml::from_str(&adapter::values()).unwrap();
+    let rule = &values["rules"]["custom"][0];
+    assert_eq!(
+        rule["seriesQuery"],
+        "pitstop_processor_messages_processed_total{namespace!=\"\",pod!=\"\"}"
+    );
+    assert_eq!(rule["name"]["as"], "${1}_per_second");
+    // The rename turns the counter into the HPA's metric name.
+    let re = rule["name"]["matches"].as_str().unwrap();
+    assert_eq!(re, "^(.*)_total$");
+    assert_eq!(
+        adapter::COUNTER.strip_suffix("_total").unwrap().to_owned() + "_per_second",
+        adapter::METRIC
+    );
+    let kinds: Vec<String> = serde_yaml::Deserializer::from_str(&adapter::manifests())
+        .map(|d| {
+            let v = serde_yaml::Value::deserialize(d).unwrap();
+            v["kind"].as_str().unwrap().to_string()
+        })
+        .collect();
+    for kind in [
+        "Deployment",
+        "Service",
+        "APIService",
+        "ConfigMap",
+        "ClusterRoleBinding",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+}
+
+/// The dashboards are valid Grafana JSON: stable uids, unique panel ids, every panel with
+/// a title, a unit and at least one query on the provisioned datasource.
+#[test]
+fn dashboards_are_well_formed() {
+    use pitstop_operator::build::monitoring::dashboards::{DASHBOARDS, DATASOURCE_UID};
+    let mut uids = Vec::new();
+    for d in &DASHBOARDS {
+        let v: serde_json::Value = serde_json::from_str(d.json).unwrap();
+        let uid = v["uid"].as_str().unwrap();
+        assert!(uid.starts_with("pitstop-"), "{uid}");
+        uids.push(uid.to_string());
+        assert!(!v["title"].as_str().unwrap().is_empty());
+        let panels = v["panels"].as_array().unwrap();
+        assert!(panels.len() >= 4, "{}", d.file);
+        let mut ids = BTreeSet::new();
+        for p in panels {
+            let title = p["title"].as_str().unwrap_or_default();
+            assert!(!title.is_empty(), "{}: panel without title", d.file);
+            assert!(
+                ids.insert(p["id"].as_i64().unwrap()),
+                "{title}: duplicate id"
+            );
+            let unit = p["fieldConfig"]["defaults"]["unit"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(!unit.is_empty(), "{}: {title} has no unit", d.file);
+            assert_eq!(p["datasource"]["uid"], DATASOURCE_UID, "{title}");
+            let targets = p["targets"].as_array().unwrap();
+            assert!(!targets.is_empty(), "{title}: no query");
+            for t in targets {
+                assert!(!t["expr"].as_str().unwrap().is_empty(), "{title}");
+            }
+            let pos = &p["gridPos"];
+            assert!(pos["w"].as_i64().unwrap() <= 24 && pos["h"].as_i64().unwrap() > 0);
+        }
+    }
+    assert_eq!(
+        uids,
+        [
+            "pitstop-ferrari-telemetry",
+            "pitstop-system-performance",
+            "pitstop-container-health"
+        ]
+    );
 }

@@ -7,77 +7,26 @@ mod support;
 use kube::runtime::events::Reporter;
 use pitstop_operator::api::RaceSession;
 use pitstop_operator::metrics::OperatorMetrics;
-use pitstop_operator::model::Images;
+use pitstop_operator::model::Defaults;
 use pitstop_operator::reconcile::{Context, reconcile};
 use pitstop_workloads::metrics::SimulatorMetrics;
-use pitstop_workloads::processor::{Processor, ProcessorConfig};
-use pitstop_workloads::sim::circuit::circuit;
-use pitstop_workloads::sim::grid::default_grid;
-use pitstop_workloads::sim::publisher::{Progress, PublishConfig};
-use pitstop_workloads::sim::race::RaceConfig;
-use pitstop_workloads::sim::service::run_race;
-use pitstop_workloads::stream::StreamKeys;
 use serde_json::json;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 use support::FakeApi;
+use support::race::LocalRace;
 
 const RACE: &str = "/apis/pitstop.io/v1alpha1/namespaces/racing/racesessions/monza";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_shows_the_processors_progress() {
-    let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let admin_url = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let db_name = format!("pitstop_t_progress_{}", std::process::id());
-    let admin = pitstop_workloads::db::connect(&admin_url)
-        .await
-        .expect("PostgreSQL reachable (run through `make test`)");
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db_name}"))
+    let local = LocalRace::start("progress").await;
+    local
+        .publish(3, 6, 0.0, None, SimulatorMetrics::new())
+        .await;
+    let db = pitstop_workloads::db::connect(&local.database_url)
         .await
         .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db_name}"))
-        .await
-        .unwrap();
-    let database_url = format!("{}/{db_name}", admin_url.rsplit_once('/').unwrap().0);
-    let keys = StreamKeys::new(format!("pitstop:test:{db_name}"), 4);
-
-    let mut cfg = ProcessorConfig::new(&redis_url, &database_url, &keys.base);
-    cfg.listen = Some("127.0.0.1:0".parse().unwrap());
-    cfg.consumer = "progress".into();
-    let processor = Processor::start(cfg, None).await.unwrap();
-    let race_cfg = RaceConfig {
-        session: "monza".into(),
-        circuit: circuit("monza").unwrap(),
-        laps: 3,
-        grid: default_grid(6),
-        seed: 4,
-        sample_hz: 10.0,
-        anomaly_rate: 0.0,
-        start_ms: pitstop_workloads::util::now_ms(),
-    };
-    let pace = PublishConfig {
-        time_scale: None,
-        rate: None,
-        batch_max: 64,
-        maxlen: 1_000_000,
-    };
-    let redis = redis::Client::open(redis_url.as_str()).unwrap();
-    run_race(
-        race_cfg,
-        keys.clone(),
-        redis.clone(),
-        pace,
-        SimulatorMetrics::new(),
-        Arc::new(Progress::default()),
-        Arc::new(AtomicBool::new(false)),
-    )
-    .await
-    .unwrap();
-    let db = pitstop_workloads::db::connect(&database_url).await.unwrap();
     pitstop_workloads::processor::queries::wait_finished(&db, "monza", Duration::from_secs(60))
         .await
         .unwrap();
@@ -93,14 +42,14 @@ async fn status_shows_the_processors_progress() {
     );
     let ctx = Arc::new(Context {
         client: api.client(),
-        images: Images::default(),
+        images: Defaults::default(),
         reporter: Reporter {
             controller: "pitstop-operator".into(),
             instance: None,
         },
         metrics: OperatorMetrics::new(),
         http: reqwest::Client::new(),
-        processor_base: Some(format!("http://{}", processor.addr.unwrap())),
+        processor_base: Some(format!("http://{}", local.processor.addr.unwrap())),
     });
     let reconcile_once = || async {
         let race: RaceSession = serde_json::from_value(api.get(RACE).unwrap()).unwrap();
@@ -134,22 +83,6 @@ async fn status_shows_the_processors_progress() {
     assert!(race["samplesProcessed"].as_i64().unwrap() > 0);
     assert_eq!(status["phase"], "Finished");
 
-    processor.shutdown().await;
-    let mut con = redis.get_multiplexed_async_connection().await.unwrap();
-    let leftovers: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}*", keys.base))
-        .query_async(&mut con)
-        .await
-        .unwrap();
-    if !leftovers.is_empty() {
-        let _: () = redis::cmd("DEL")
-            .arg(leftovers)
-            .query_async(&mut con)
-            .await
-            .unwrap();
-    }
     drop(db);
-    let _ = admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
-        .await;
+    local.cleanup().await;
 }

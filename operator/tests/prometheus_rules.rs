@@ -3,8 +3,8 @@
 //! (`promtool test rules`, operator/tests/promtool/rules_test.yaml). `make test` installs
 //! promtool (scripts/tools.sh); set PROMTOOL to use another one.
 
-use pitstop_operator::build::monitoring::{Discovery, Paths, prometheus_config, rules};
-use pitstop_operator::model::{Images, validate};
+use pitstop_operator::build::monitoring::{Discovery, Options, prometheus_config, rules};
+use pitstop_operator::model::{Defaults, validate};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -31,7 +31,7 @@ fn race(spec: &str) -> pitstop_operator::model::Model {
     validate(
         &serde_yaml::from_str(&yaml).unwrap(),
         &std::collections::BTreeMap::new(),
-        &Images::default(),
+        &Defaults::default(),
     )
     .unwrap()
 }
@@ -91,16 +91,17 @@ fn static_config_passes_promtool() {
     std::fs::create_dir_all(&dir).unwrap();
     let m = race("{}");
     std::fs::write(dir.join("rules.yaml"), rules(&m)).unwrap();
-    let paths = Paths {
+    let options = Options {
         rules: dir.join("rules.yaml").display().to_string(),
-        ..Paths::default()
+        ..Options::default()
     };
     let local = Discovery::Static {
         simulator: vec!["127.0.0.1:8000".into()],
         processor: vec!["127.0.0.1:8001".into(), "127.0.0.1:18001".into()],
         operator: vec!["127.0.0.1:8002".into()],
+        cadvisor: vec!["127.0.0.1:8002".into()],
     };
-    let config = prometheus_config(&m, &local, &paths);
+    let config = prometheus_config(&m, &local, &options);
     std::fs::write(dir.join("prometheus.yml"), &config).unwrap();
     let out = Command::new(promtool())
         .args(["check", "config", "prometheus.yml"])
@@ -117,15 +118,13 @@ fn static_config_passes_promtool() {
 }
 
 /// In the cluster, every job is scoped to this race (namespace and instance labels), the
-/// operator is found by its name label and cAdvisor through the node proxy.
+/// operator's replicas are found by DNS and container metrics come through the operator.
+/// Debian's promtool lacks Kubernetes discovery, so the pod jobs are swapped for static
+/// targets before `promtool check config` checks everything else.
 #[test]
 fn kubernetes_config_is_scoped_to_the_race() {
-    let config: serde_yaml::Value = serde_yaml::from_str(&prometheus_config(
-        &race("{}"),
-        &Discovery::Kubernetes,
-        &Paths::default(),
-    ))
-    .unwrap();
+    let rendered = prometheus_config(&race("{}"), &Discovery::Kubernetes, &Options::default());
+    let mut config: serde_yaml::Value = serde_yaml::from_str(&rendered).unwrap();
     let jobs = config["scrape_configs"].as_sequence().unwrap();
     let names: Vec<&str> = jobs
         .iter()
@@ -137,7 +136,7 @@ fn kubernetes_config_is_scoped_to_the_race() {
             "pitstop-simulator",
             "pitstop-processor",
             "pitstop-operator",
-            "kubelet-cadvisor"
+            "cadvisor"
         ]
     );
     let processor = &jobs[1]["kubernetes_sd_configs"][0];
@@ -148,14 +147,54 @@ fn kubernetes_config_is_scoped_to_the_race() {
     );
     assert_eq!(jobs[1]["relabel_configs"][0]["regex"], "8001");
     assert_eq!(
-        jobs[2]["kubernetes_sd_configs"][0]["selectors"][0]["label"],
-        "app.kubernetes.io/name=pitstop-operator"
+        jobs[2]["dns_sd_configs"][0]["names"][0],
+        "pitstop-operator-metrics.pitstop-system.svc"
     );
+    assert_eq!(jobs[3]["metrics_path"], "/cadvisor/racing");
     assert_eq!(
-        jobs[3]["relabel_configs"][1]["replacement"],
-        "/api/v1/nodes/${1}/proxy/metrics/cadvisor"
+        jobs[3]["static_configs"][0]["targets"][0],
+        "pitstop-operator.pitstop-system.svc:8002"
     );
-    assert_eq!(jobs[3]["metric_relabel_configs"][0]["regex"], "racing");
     assert_eq!(config["rule_files"][0], "/etc/prometheus/rules/rules.yaml");
     assert_eq!(config["global"]["external_labels"]["race"], "monza");
+
+    let dir = std::env::temp_dir().join(format!("pitstop-k8scfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("rules.yaml"), rules(&race("{}"))).unwrap();
+    config["rule_files"][0] = dir.join("rules.yaml").display().to_string().into();
+    for job in config["scrape_configs"].as_sequence_mut().unwrap() {
+        if let Some(m) = job.as_mapping_mut()
+            && m.remove("kubernetes_sd_configs").is_some()
+        {
+            m.insert(
+                "static_configs".into(),
+                serde_yaml::from_str("[{targets: ['127.0.0.1:1']}]").unwrap(),
+            );
+        }
+    }
+    std::fs::write(
+        dir.join("prometheus.yml"),
+        serde_yaml::to_string(&config).unwrap(),
+    )
+    .unwrap();
+    let out = Command::new(promtool())
+        .args(["check", "config", "prometheus.yml"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The score rule's unit-test numbers are the Rust scoring function's.
+#[test]
+fn score_rule_numbers_match_the_processor() {
+    use pitstop_workloads::analytics::scoring::score;
+    assert_eq!(score(2.0, 2.0, 2.0), 100.0);
+    assert_eq!(score(3.5, 2.0, 2.0), 30.0);
 }

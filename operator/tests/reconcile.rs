@@ -8,7 +8,7 @@ mod support;
 use kube::runtime::events::Reporter;
 use pitstop_operator::api::RaceSession;
 use pitstop_operator::metrics::OperatorMetrics;
-use pitstop_operator::model::Images;
+use pitstop_operator::model::Defaults;
 use pitstop_operator::reconcile::{Context, reconcile};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -22,6 +22,23 @@ const REDIS: &str = "/apis/apps/v1/namespaces/racing/statefulsets/monza-redis";
 const PG: &str = "/apis/apps/v1/namespaces/racing/statefulsets/monza-postgres";
 const HPA: &str = "/apis/autoscaling/v2/namespaces/racing/horizontalpodautoscalers/monza-processor";
 const API_KEY: &str = "/api/v1/namespaces/racing/secrets/monza-api-key";
+const PROM: &str = "/apis/apps/v1/namespaces/racing/deployments/monza-prometheus";
+const GRAFANA: &str = "/apis/apps/v1/namespaces/racing/deployments/monza-grafana";
+const GRAFANA_SECRET: &str = "/api/v1/namespaces/racing/secrets/monza-grafana";
+const SCALED: &str = "/apis/keda.sh/v1alpha1/namespaces/racing/scaledobjects/monza-processor";
+/// Every monitoring object (Deployments, Services, ConfigMaps, RBAC, generated Secret).
+const MONITORING: [&str; 10] = [
+    PROM,
+    GRAFANA,
+    GRAFANA_SECRET,
+    "/api/v1/namespaces/racing/services/monza-prometheus",
+    "/api/v1/namespaces/racing/services/monza-grafana",
+    "/api/v1/namespaces/racing/configmaps/monza-prometheus",
+    "/api/v1/namespaces/racing/configmaps/monza-grafana",
+    "/api/v1/namespaces/racing/serviceaccounts/monza-prometheus",
+    "/apis/rbac.authorization.k8s.io/v1/namespaces/racing/roles/monza-prometheus",
+    "/apis/rbac.authorization.k8s.io/v1/namespaces/racing/rolebindings/monza-prometheus",
+];
 
 fn race_json(spec: Value) -> Value {
     json!({
@@ -37,7 +54,7 @@ fn setup(spec: Value) -> (Arc<FakeApi>, Arc<Context>) {
     api.put(RACE, race_json(spec));
     let ctx = Arc::new(Context {
         client: api.client(),
-        images: Images::default(),
+        images: Defaults::default(),
         reporter: Reporter {
             controller: "pitstop-operator".into(),
             instance: None,
@@ -73,7 +90,10 @@ fn condition(api: &FakeApi, t: &str) -> Value {
 }
 
 fn mark_ready(api: &FakeApi) {
-    for path in [SIM, PROC, REDIS, PG] {
+    for path in [SIM, PROC, REDIS, PG, PROM, GRAFANA] {
+        if api.get(path).is_none() {
+            continue;
+        }
         api.edit(path, |o| {
             let desired = o["spec"]["replicas"].as_i64().unwrap_or(1);
             o["spec"]["replicas"] = json!(desired);
@@ -99,8 +119,9 @@ async fn creates_every_child_and_becomes_ready() {
         .collect();
     assert_eq!(
         applies.len(),
-        12,
-        "2 Deployments, 2 StatefulSets, 4 Services, 1 HPA, 3 NetworkPolicies"
+        21,
+        "4 Deployments, 2 StatefulSets, 6 Services, 1 HPA, 3 NetworkPolicies, 2 ConfigMaps, \
+         ServiceAccount, Role, RoleBinding"
     );
     for a in &applies {
         assert!(
@@ -129,9 +150,13 @@ async fn creates_every_child_and_becomes_ready() {
         HPA,
         API_KEY,
         "/api/v1/namespaces/racing/secrets/monza-postgres-auth",
-    ] {
+    ]
+    .into_iter()
+    .chain(MONITORING)
+    {
         assert!(api.get(path).is_some(), "{path} exists");
     }
+    assert_eq!(condition(&api, "MonitoringReady")["status"], "False");
     assert_eq!(condition(&api, "Ready")["status"], "False");
     assert_eq!(condition(&api, "Ready")["reason"], "ComponentsNotReady");
     assert_eq!(api.get(RACE).unwrap()["status"]["phase"], "Provisioning");
@@ -140,6 +165,7 @@ async fn creates_every_child_and_becomes_ready() {
     run(&api, &ctx).await;
     assert_eq!(condition(&api, "Ready")["status"], "True");
     assert_eq!(condition(&api, "Stalled")["status"], "False");
+    assert_eq!(condition(&api, "MonitoringReady")["status"], "True");
     let status = api.get(RACE).unwrap()["status"].clone();
     assert_eq!(status["phase"], "Racing");
     assert_eq!(status["observedGeneration"], 1);
@@ -201,7 +227,7 @@ async fn drift_is_repaired_but_hpa_replicas_are_kept() {
     let p = api.get(PROC).unwrap();
     assert_eq!(
         p["spec"]["template"]["spec"]["containers"][0]["image"],
-        Images::default().workloads.as_str()
+        Defaults::default().workloads.as_str()
     );
     assert_eq!(
         p["spec"]["replicas"], 3,
@@ -290,4 +316,105 @@ async fn invalid_spec_stalls_with_a_reason() {
             .iter()
             .any(|l| l.path.contains("/events") || l.path.ends_with("/status"))
     );
+}
+
+/// Monitoring switched off removes all of it (Deployments, Services, ConfigMaps, RBAC and
+/// Grafana's generated password); switched on again it comes back with a new password.
+#[tokio::test]
+async fn monitoring_off_removes_the_stack() {
+    let (api, ctx) = setup(json!({}));
+    run(&api, &ctx).await;
+    let password = api.get(GRAFANA_SECRET).unwrap()["data"]["admin-password"].clone();
+    assert_eq!(
+        password.as_str().unwrap().len(),
+        44,
+        "32 random bytes, base64"
+    );
+    api.edit(RACE, |r| {
+        r["spec"]["monitoring"] = json!({"enabled": false});
+        r["metadata"]["generation"] = json!(2);
+    });
+    run(&api, &ctx).await;
+    for path in MONITORING {
+        assert!(api.get(path).is_none(), "{path} removed");
+    }
+    assert!(api.get(PROC).is_some() && api.get(API_KEY).is_some());
+    assert_eq!(condition(&api, "MonitoringReady")["reason"], "Disabled");
+    mark_ready(&api);
+    run(&api, &ctx).await;
+    assert_eq!(
+        condition(&api, "Ready")["status"],
+        "True",
+        "ready without monitoring"
+    );
+
+    api.edit(RACE, |r| {
+        r["spec"]["monitoring"] = json!({"enabled": true});
+        r["metadata"]["generation"] = json!(3);
+    });
+    run(&api, &ctx).await;
+    for path in MONITORING {
+        assert!(api.get(path).is_some(), "{path} back");
+    }
+    assert_ne!(
+        api.get(GRAFANA_SECRET).unwrap()["data"]["admin-password"],
+        password
+    );
+}
+
+/// `engine: keda` on a cluster without KEDA stalls with a reason that says what to do and
+/// is looked at again each minute; once KEDA serves ScaledObjects the ScaledObject replaces
+/// the HPA, and switching back to `hpa` removes it.
+#[tokio::test]
+async fn keda_engine_follows_the_cluster() {
+    let (api, ctx) = setup(json!({}));
+    run(&api, &ctx).await;
+    assert!(api.get(HPA).is_some());
+    api.edit(RACE, |r| {
+        r["spec"]["processor"] = json!({"autoscaling": {"engine": "keda"}});
+        r["metadata"]["generation"] = json!(2);
+    });
+    let action = run(&api, &ctx).await;
+    assert_eq!(
+        action,
+        kube::runtime::controller::Action::requeue(Duration::from_secs(60))
+    );
+    let stalled = condition(&api, "Stalled");
+    assert_eq!(stalled["reason"], "KedaNotInstalled");
+    assert!(
+        stalled["message"]
+            .as_str()
+            .unwrap()
+            .contains("scaledobjects.keda.sh"),
+        "{stalled}"
+    );
+
+    api.put(
+        "/apis/keda.sh/v1alpha1",
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "keda.sh/v1alpha1",
+               "resources": [{"name": "scaledobjects", "singularName": "scaledobject", "namespaced": true,
+                              "kind": "ScaledObject", "verbs": ["get", "list", "watch", "patch"]}]}),
+    );
+    run(&api, &ctx).await;
+    let so = api.get(SCALED).expect("ScaledObject applied");
+    assert_eq!(so["spec"]["scaleTargetRef"]["name"], "monza-processor");
+    assert!(
+        api.get(HPA).is_none(),
+        "our HPA removed: KEDA brings its own"
+    );
+    assert_eq!(condition(&api, "Stalled")["status"], "False");
+    assert!(
+        condition(&api, "AutoscalerReady")["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("KEDA ScaledObject")
+    );
+
+    api.edit(RACE, |r| {
+        r["spec"]["processor"] = json!({"autoscaling": {"engine": "hpa"}});
+        r["metadata"]["generation"] = json!(3);
+    });
+    run(&api, &ctx).await;
+    assert!(api.get(SCALED).is_none(), "ScaledObject removed");
+    assert!(api.get(HPA).is_some());
 }

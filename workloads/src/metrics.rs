@@ -160,6 +160,8 @@ pub struct ProcessorMetrics {
     pub ingest_requests: IntCounterVec,
     pub ingest_samples: IntCounter,
     pub lag_entries: IntGauge,
+    /// Live per-car gauges (the telemetry dashboard).
+    pub cars: std::sync::Arc<crate::processor::live::CarMetrics>,
 }
 
 impl ProcessorMetrics {
@@ -220,12 +222,6 @@ impl ProcessorMetrics {
                 "Anomalies detected, by kind and severity.",
                 &["kind", "severity"],
             ),
-            dead_letters: counter_vec(
-                &r,
-                "pitstop_processor_dead_letters_total",
-                "Stream entries moved to the dead-letter stream, by reason.",
-                &["reason"],
-            ),
             redelivered: counter(
                 &r,
                 "pitstop_processor_redelivered_entries_total",
@@ -257,6 +253,20 @@ impl ProcessorMetrics {
                 "pitstop_processor_consumer_lag_entries",
                 "Entries in owned partitions not yet delivered to this pod (Redis 7 group lag).",
             ),
+            cars: std::sync::Arc::new(crate::processor::live::CarMetrics::new(&r)),
+            dead_letters: {
+                let c = counter_vec(
+                    &r,
+                    "pitstop_processor_dead_letters_total",
+                    "Stream entries moved to the dead-letter stream, by reason.",
+                    &["reason"],
+                );
+                // Zero, not absent, until the first dead letter of a reason.
+                for reason in crate::codec::DecodeError::CATEGORIES {
+                    c.with_label_values(&[reason]);
+                }
+                c
+            },
             registry: r,
         }
     }

@@ -267,6 +267,22 @@ pub struct AutoscalingSpec {
     #[serde(default = "default_mps")]
     #[schemars(range(min = 1, max = 1000000))]
     pub target_messages_per_second_per_pod: i32,
+    /// What scales the processor: `hpa` (a HorizontalPodAutoscaler on CPU and the Pods
+    /// metric served by prometheus-adapter) or `keda` (a KEDA ScaledObject with a Prometheus
+    /// trigger and a CPU trigger; needs KEDA installed and monitoring enabled).
+    #[serde(default)]
+    pub engine: AutoscalingEngine,
+}
+
+/// The autoscaler behind `processor.autoscaling`.
+#[derive(
+    schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoscalingEngine {
+    #[default]
+    Hpa,
+    Keda,
 }
 
 impl Default for AutoscalingSpec {
@@ -277,6 +293,7 @@ impl Default for AutoscalingSpec {
             max_replicas: default_max_replicas(),
             target_cpu_utilization_percentage: default_cpu(),
             target_messages_per_second_per_pod: default_mps(),
+            engine: AutoscalingEngine::Hpa,
         }
     }
 }
@@ -383,6 +400,12 @@ pub struct MonitoringSpec {
     #[serde(default = "default_retention")]
     #[schemars(regex(pattern = r"^[0-9]+(ms|s|m|h|d|w|y)$"))]
     pub retention: String,
+    /// Prometheus image (default: prom/prometheus of the version this operator is tested with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus_image: Option<String>,
+    /// Grafana image (default: grafana/grafana of the version the dashboards are made for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grafana_image: Option<String>,
 }
 
 impl Default for MonitoringSpec {
@@ -390,6 +413,8 @@ impl Default for MonitoringSpec {
         MonitoringSpec {
             enabled: true,
             retention: default_retention(),
+            prometheus_image: None,
+            grafana_image: None,
         }
     }
 }

@@ -3,19 +3,23 @@
 //! owner reference, `app.kubernetes.io/*` labels).
 
 mod datastore;
+pub mod keda;
 pub mod monitoring;
 mod network;
 mod pod;
 mod processor;
 mod simulator;
 
+use crate::api::AutoscalingEngine;
 use crate::model::Model;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount, ServicePort, ServiceSpec};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use keda::ScaledObject;
 use std::collections::BTreeMap;
 
 pub use datastore::postgres_secret_name;
@@ -33,6 +37,8 @@ pub enum Component {
     Processor,
     Redis,
     Postgres,
+    Prometheus,
+    Grafana,
 }
 
 impl Component {
@@ -42,6 +48,8 @@ impl Component {
             Component::Processor => "processor",
             Component::Redis => "redis",
             Component::Postgres => "postgres",
+            Component::Prometheus => "prometheus",
+            Component::Grafana => "grafana",
         }
     }
 }
@@ -114,6 +122,20 @@ pub fn service(m: &Model, c: Component, port: i32, port_name: &str) -> Service {
     }
 }
 
+/// A stable hash (FNV-1a, 64 bit) of a ConfigMap's data, put on pod templates so that a
+/// changed configuration rolls the pods that read it. Stable across Rust versions, unlike
+/// `DefaultHasher`, so golden files do not churn.
+pub fn config_hash(cm: &ConfigMap) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (k, v) in cm.data.iter().flatten() {
+        for b in k.bytes().chain([0]).chain(v.bytes()).chain([0]) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
 /// Everything one RaceSession becomes (Secrets are created once, outside of apply; see
 /// `reconcile::secrets`).
 #[derive(Clone, Debug, PartialEq)]
@@ -123,6 +145,12 @@ pub struct Children {
     pub stateful_sets: Vec<StatefulSet>,
     pub hpas: Vec<HorizontalPodAutoscaler>,
     pub network_policies: Vec<NetworkPolicy>,
+    pub config_maps: Vec<ConfigMap>,
+    pub service_accounts: Vec<ServiceAccount>,
+    pub roles: Vec<Role>,
+    pub role_bindings: Vec<RoleBinding>,
+    /// KEDA's, when `engine: keda` (then `hpas` is empty).
+    pub scaled_objects: Vec<ScaledObject>,
 }
 
 /// Builds every child of a race.
@@ -134,9 +162,33 @@ pub fn build(m: &Model) -> Children {
             service(m, Component::Processor, processor::PORT, "http"),
         ],
         stateful_sets: Vec::new(),
-        hpas: processor::hpa(m).into_iter().collect(),
+        hpas: Vec::new(),
         network_policies: vec![network::processor(m)],
+        config_maps: Vec::new(),
+        service_accounts: Vec::new(),
+        roles: Vec::new(),
+        role_bindings: Vec::new(),
+        scaled_objects: Vec::new(),
     };
+    match &m.autoscaling {
+        Some(a) if a.engine == AutoscalingEngine::Keda => {
+            c.scaled_objects.push(keda::scaled_object(m, a))
+        }
+        _ => c.hpas.extend(processor::hpa(m)),
+    }
+    if let Some(mon) = &m.monitoring {
+        let p = monitoring::prometheus::objects(m, mon);
+        c.service_accounts.push(p.service_account);
+        c.roles.push(p.role);
+        c.role_bindings.push(p.role_binding);
+        c.config_maps.push(p.config_map);
+        c.deployments.push(p.deployment);
+        c.services.push(p.service);
+        let g = monitoring::grafana::objects(m, mon);
+        c.config_maps.push(g.config_map);
+        c.deployments.push(g.deployment);
+        c.services.push(g.service);
+    }
     if let Some((sts, svc, np)) = datastore::redis(m) {
         c.stateful_sets.push(sts);
         c.services.push(svc);

@@ -3,12 +3,14 @@
 //! children the spec no longer wants (found by label).
 
 use super::apply_params;
+use crate::build::keda::ScaledObject;
 use crate::build::{Children, MANAGED_BY};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams, ListParams, Patch};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
@@ -32,6 +34,13 @@ pub struct Names {
     pub stateful_sets: BTreeSet<String>,
     pub hpas: BTreeSet<String>,
     pub network_policies: BTreeSet<String>,
+    pub config_maps: BTreeSet<String>,
+    pub service_accounts: BTreeSet<String>,
+    pub roles: BTreeSet<String>,
+    pub role_bindings: BTreeSet<String>,
+    pub scaled_objects: BTreeSet<String>,
+    /// Generated Secrets of optional parts (Grafana's admin password).
+    pub secrets: BTreeSet<String>,
 }
 
 pub struct Applied {
@@ -71,9 +80,35 @@ pub async fn apply_all(
         stateful_sets,
         hpas,
         network_policies,
+        config_maps,
+        service_accounts,
+        roles,
+        role_bindings,
+        scaled_objects,
     } = children;
     let mut names = Names::default();
     let mut readiness = Vec::new();
+    // What pods mount or run as comes first, so a new pod never waits for it.
+    for c in &config_maps {
+        names
+            .config_maps
+            .insert(apply_one(client, ns, c).await?.name_any());
+    }
+    for a in &service_accounts {
+        names
+            .service_accounts
+            .insert(apply_one(client, ns, a).await?.name_any());
+    }
+    for r in &roles {
+        names
+            .roles
+            .insert(apply_one(client, ns, r).await?.name_any());
+    }
+    for b in &role_bindings {
+        names
+            .role_bindings
+            .insert(apply_one(client, ns, b).await?.name_any());
+    }
     for d in &deployments {
         let live = apply_one(client, ns, d).await?;
         names.deployments.insert(live.name_any());
@@ -120,8 +155,13 @@ pub async fn apply_all(
             .network_policies
             .insert(apply_one(client, ns, n).await?.name_any());
     }
+    for o in &scaled_objects {
+        names
+            .scaled_objects
+            .insert(apply_one(client, ns, o).await?.name_any());
+    }
     Ok(Applied {
-        autoscaler: !names.hpas.is_empty(),
+        autoscaler: !names.hpas.is_empty() || !names.scaled_objects.is_empty(),
         names,
         readiness,
     })
@@ -138,7 +178,13 @@ where
     K::DynamicType: Default,
 {
     let api: Api<K> = Api::namespaced(client.clone(), ns);
-    for obj in api.list(&ListParams::default().labels(selector)).await? {
+    let list = match api.list(&ListParams::default().labels(selector)).await {
+        Ok(l) => l,
+        // The kind is not served (KEDA not installed): nothing of it to delete.
+        Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for obj in list {
         let name = obj.name_any();
         if !keep.contains(&name) {
             tracing::info!(kind = %K::kind(&Default::default()), %name, "deleting child the spec no longer wants");
@@ -159,11 +205,26 @@ pub async fn prune(client: &Client, ns: &str, race: &str, keep: &Names) -> Resul
         stateful_sets,
         hpas,
         network_policies,
+        config_maps,
+        service_accounts,
+        roles,
+        role_bindings,
+        scaled_objects,
+        secrets,
     } = keep;
     prune_kind::<Deployment>(client, ns, &selector, deployments).await?;
     prune_kind::<Service>(client, ns, &selector, services).await?;
     prune_kind::<StatefulSet>(client, ns, &selector, stateful_sets).await?;
     prune_kind::<HorizontalPodAutoscaler>(client, ns, &selector, hpas).await?;
     prune_kind::<NetworkPolicy>(client, ns, &selector, network_policies).await?;
+    prune_kind::<ConfigMap>(client, ns, &selector, config_maps).await?;
+    prune_kind::<ServiceAccount>(client, ns, &selector, service_accounts).await?;
+    prune_kind::<Role>(client, ns, &selector, roles).await?;
+    prune_kind::<RoleBinding>(client, ns, &selector, role_bindings).await?;
+    prune_kind::<ScaledObject>(client, ns, &selector, scaled_objects).await?;
+    // Only Grafana's generated Secret follows the spec: the API key and the PostgreSQL
+    // password outlive a switch to external parts (their data may still be needed).
+    let grafana = format!("{selector},app.kubernetes.io/component=grafana");
+    prune_kind::<Secret>(client, ns, &grafana, secrets).await?;
     Ok(())
 }

@@ -10,7 +10,7 @@ pub mod status;
 
 use crate::api::{RaceSession, RaceSessionStatus};
 use crate::build::build;
-use crate::model::{Images, SpecError, validate};
+use crate::model::{Defaults, SpecError, validate};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -24,7 +24,7 @@ pub const FIELD_MANAGER: &str = "pitstop-operator";
 /// Shared by every reconcile.
 pub struct Context {
     pub client: Client,
-    pub images: Images,
+    pub images: Defaults,
     pub reporter: Reporter,
     pub metrics: crate::metrics::OperatorMetrics,
     pub http: reqwest::Client,
@@ -79,7 +79,12 @@ pub async fn reconcile(race: Arc<RaceSession>, ctx: Arc<Context>) -> Result<Acti
     secrets::ensure_generated(&ctx.client, &model).await?;
     let children = build(&model);
     let applied = apply::apply_all(&ctx.client, &ns, children).await?;
-    apply::prune(&ctx.client, &ns, &model.name, &applied.names).await?;
+    let mut keep = applied.names.clone();
+    if model.monitoring.is_some() {
+        keep.secrets
+            .insert(crate::build::monitoring::grafana::secret_name(&model.name));
+    }
+    apply::prune(&ctx.client, &ns, &model.name, &keep).await?;
 
     // Progress is only asked of a processor that reports ready.
     let processor_ready = applied
@@ -151,9 +156,10 @@ async fn stall(
         }
     }
     let retry = match e {
-        SpecError::SecretNotFound { .. } | SpecError::SecretKeyMissing { .. } => {
-            Duration::from_secs(60)
-        }
+        // Both can be fixed without touching the RaceSession (no watch event follows).
+        SpecError::SecretNotFound { .. }
+        | SpecError::SecretKeyMissing { .. }
+        | SpecError::KedaNotInstalled => Duration::from_secs(60),
         _ => Duration::from_secs(600),
     };
     Ok(Action::requeue(retry))

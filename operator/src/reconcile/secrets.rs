@@ -1,10 +1,11 @@
 //! Observe the Secrets a spec references, and create the generated ones (API key,
-//! PostgreSQL password) exactly once with random values. Generated values are never
+//! PostgreSQL password, Grafana admin password) exactly once with random values. Generated values are never
 //! logged, never in status, never re-applied: an existing Secret is left alone.
 
-use crate::api::RaceSession;
+use crate::api::{AutoscalingEngine, RaceSession};
+use crate::build::monitoring::grafana;
 use crate::build::{Component, labels, owner, postgres_secret_name};
-use crate::model::{Datastore, Model, api_key_secret_name};
+use crate::model::{Datastore, Model, Observations, api_key_secret_name};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -14,8 +15,52 @@ use rand::distr::Alphanumeric;
 use rand::{Rng, TryRngCore};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Keys of every Secret the spec references by name (absent = not found).
+/// What validation needs to know about the cluster.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    /// Keys of every Secret the spec references by name (absent = not found).
+    pub secrets: BTreeMap<String, BTreeSet<String>>,
+    /// Whether `scaledobjects.keda.sh/v1alpha1` is served (only asked for `engine: keda`).
+    pub keda: bool,
+}
+
+impl Observations for Observed {
+    fn keys(&self, name: &str) -> Option<BTreeSet<String>> {
+        self.secrets.get(name).cloned()
+    }
+    fn keda_installed(&self) -> bool {
+        self.keda
+    }
+}
+
+/// Reads the referenced Secrets and, for `engine: keda`, KEDA's API group.
 pub async fn observe(
+    client: &Client,
+    ns: &str,
+    race: &RaceSession,
+) -> Result<Observed, kube::Error> {
+    let a = &race.spec.processor.autoscaling;
+    let keda = if a.enabled && a.engine == AutoscalingEngine::Keda {
+        keda_installed(client).await?
+    } else {
+        false
+    };
+    Ok(Observed {
+        secrets: secret_keys(client, ns, race).await?,
+        keda,
+    })
+}
+
+/// Whether the API server serves KEDA's ScaledObject (a 404 on the group means no KEDA).
+pub async fn keda_installed(client: &Client) -> Result<bool, kube::Error> {
+    match client.list_api_group_resources("keda.sh/v1alpha1").await {
+        Ok(list) => Ok(list.resources.iter().any(|r| r.name == "scaledobjects")),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+async fn secret_keys(
     client: &Client,
     ns: &str,
     race: &RaceSession,
@@ -98,6 +143,13 @@ pub fn generated(m: &Model) -> Vec<Secret> {
             Component::Postgres,
             postgres_secret_name(&m.name),
             "password",
+        ));
+    }
+    if m.monitoring.is_some() {
+        out.push(secret(
+            Component::Grafana,
+            grafana::secret_name(&m.name),
+            grafana::PASSWORD_KEY,
         ));
     }
     out

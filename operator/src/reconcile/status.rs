@@ -3,7 +3,9 @@
 //! status really changes, so a no-op reconcile writes nothing.
 
 use super::apply::Readiness;
-use crate::api::{ComponentStatus, Phase, RaceProgress, RaceSession, RaceSessionStatus};
+use crate::api::{
+    AutoscalingEngine, ComponentStatus, Phase, RaceProgress, RaceSession, RaceSessionStatus,
+};
 use crate::model::Model;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time as MetaTime};
 
@@ -145,12 +147,27 @@ pub fn compute(
     let (sim_ok, sim_msg) = ready_of(&["simulator"]);
     let (proc_ok, proc_msg) = ready_of(&["processor"]);
     let (store_ok, store_msg) = ready_of(&["redis", "postgres"]);
-    let (all_ok, all_msg) = ready_of(&["simulator", "processor", "redis", "postgres"]);
+    let (mon_ok, mon_msg) = ready_of(&["prometheus", "grafana"]);
+    let (all_ok, all_msg) = ready_of(&[
+        "simulator",
+        "processor",
+        "redis",
+        "postgres",
+        "prometheus",
+        "grafana",
+    ]);
     let reason = |ok: bool| if ok { "Ready" } else { "Progressing" };
     let autoscaler_msg = match &m.autoscaling {
         Some(a) => format!(
-            "HPA {}–{} replicas, {}% CPU or {} msg/s per pod",
-            a.min_replicas, a.max_replicas, a.cpu_percent, a.messages_per_second
+            "{} {}–{} replicas, {}% CPU or {} msg/s per pod",
+            match a.engine {
+                AutoscalingEngine::Hpa => "HPA",
+                AutoscalingEngine::Keda => "KEDA ScaledObject",
+            },
+            a.min_replicas,
+            a.max_replicas,
+            a.cpu_percent,
+            a.messages_per_second
         ),
         None => "autoscaling disabled".into(),
     };
@@ -198,6 +215,17 @@ pub fn compute(
             g,
             &now,
         ),
+        condition(
+            "MonitoringReady",
+            mon_ok,
+            match (m.monitoring.is_some(), mon_ok) {
+                (false, _) => "Disabled",
+                (true, ok) => reason(ok),
+            },
+            &mon_msg,
+            g,
+            &now,
+        ),
     ];
     let race_progress = progress.or_else(|| race.status.as_ref().and_then(|s| s.race.clone()));
     let finished = race_progress.as_ref().is_some_and(|p| p.finished);
@@ -224,7 +252,7 @@ pub fn is_ready(s: &RaceSessionStatus) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Images, validate};
+    use crate::model::{Defaults, validate};
     use std::collections::BTreeMap;
 
     fn at(secs: i64) -> Time {
@@ -241,7 +269,7 @@ mod tests {
 
     fn setup() -> (RaceSession, Model) {
         let race = crate::model::tests::race("circuit: monza");
-        let m = validate(&race, &BTreeMap::new(), &Images::default()).unwrap();
+        let m = validate(&race, &BTreeMap::new(), &Defaults::default()).unwrap();
         (race, m)
     }
 

@@ -6,6 +6,8 @@
 //! events, and logs every request.
 #![allow(dead_code)]
 
+pub mod race;
+
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -22,9 +24,13 @@ pub struct Logged {
     pub body: Option<Value>,
 }
 
+/// A plain-text endpoint (e.g. a node's cAdvisor page through the node proxy).
+pub type RawHandler = Arc<dyn Fn() -> String + Send + Sync>;
+
 #[derive(Default)]
 pub struct FakeApi {
     objects: Mutex<BTreeMap<String, Value>>,
+    raw: Mutex<BTreeMap<String, RawHandler>>,
     log: Mutex<Vec<Logged>>,
     next_uid: Mutex<u64>,
 }
@@ -66,10 +72,13 @@ fn query_param(query: &str, key: &str) -> Option<String> {
     })
 }
 
-/// `/api/v1/namespaces/<ns>/<plural>` or `/apis/<group>/<version>/namespaces/<ns>/<plural>`.
+/// `/api/v1/namespaces/<ns>/<plural>` or `/apis/<group>/<version>/namespaces/<ns>/<plural>`,
+/// or a cluster-scoped `/api/v1/<plural>` / `/apis/<group>/<version>/<plural>`.
 fn is_collection(path: &str) -> bool {
     let segments = path.trim_start_matches('/').split('/').count();
-    (path.starts_with("/api/") && segments == 5) || (path.starts_with("/apis/") && segments == 6)
+    let namespaced = path.contains("/namespaces/");
+    (path.starts_with("/api/") && segments == if namespaced { 5 } else { 3 })
+        || (path.starts_with("/apis/") && segments == if namespaced { 6 } else { 4 })
 }
 
 fn is_watch(query: &str) -> bool {
@@ -94,6 +103,15 @@ impl FakeApi {
                     req.uri().path().to_string(),
                     req.uri().query().unwrap_or("").to_string(),
                 );
+                let raw = me.raw.lock().unwrap().get(&path).cloned();
+                if let Some(f) = raw {
+                    let resp: Response<kube::client::Body> = Response::builder()
+                        .status(200)
+                        .header("content-type", "text/plain")
+                        .body(f().into_bytes().into())
+                        .unwrap();
+                    return Ok::<_, Infallible>(resp);
+                }
                 let bytes = req
                     .into_body()
                     .collect()
@@ -154,6 +172,11 @@ impl FakeApi {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         addr
+    }
+
+    /// Serves `f()` as text at `path` (GET, in-process client only).
+    pub fn raw(&self, path: &str, f: impl Fn() -> String + Send + Sync + 'static) {
+        self.raw.lock().unwrap().insert(path.into(), Arc::new(f));
     }
 
     /// Stores an object at its path (as a user's `kubectl apply` would).

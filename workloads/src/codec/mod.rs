@@ -33,6 +33,19 @@ pub enum DecodeError {
 
 impl DecodeError {
     /// Bounded label for metrics (never a formatted message).
+    /// Every value [`DecodeError::category`] returns (metrics start them at zero).
+    pub const CATEGORIES: [&'static str; 9] = [
+        "truncated",
+        "bad_magic",
+        "unsupported_version",
+        "invalid_text",
+        "invalid_enum",
+        "trailing_bytes",
+        "out_of_range",
+        "missing_payload",
+        "bad_marker",
+    ];
+
     pub fn category(&self) -> &'static str {
         match self {
             DecodeError::Truncated { .. } => "truncated",

@@ -51,6 +51,8 @@ pub struct Batch {
     /// (created_us, samples) of each data entry, for the durable-latency histogram.
     pub created: Vec<(i64, u32)>,
     pub samples: u64,
+    /// The newest sample of each car in the batch (for the live gauges).
+    pub latest: Vec<Sample>,
 }
 
 impl Batch {
@@ -92,5 +94,17 @@ impl Batch {
         c.last_lap = c.last_lap.max(s.lap as i32);
         c.last_ts_ms = c.last_ts_ms.max(s.timestamp_ms);
         self.samples += 1;
+    }
+
+    /// Keeps the newest of `samples` (one decoded entry) for each car.
+    pub fn keep_latest(&mut self, samples: &[Sample]) {
+        for s in samples.iter().rev() {
+            match self.latest.iter_mut().find(|l| l.car == s.car) {
+                // Entries arrive in order, so a later entry replaces what an earlier one left.
+                Some(l) if l.timestamp_ms < s.timestamp_ms => *l = s.clone(),
+                Some(_) => {}
+                None => self.latest.push(s.clone()),
+            }
+        }
     }
 }

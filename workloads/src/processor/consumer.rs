@@ -269,6 +269,7 @@ impl Reader {
                         self.state.observe(s, &mut self.batch.events);
                         self.batch.account(s);
                     }
+                    self.batch.keep_latest(&self.buf);
                     let latency_us = now_us() - h.created_us;
                     let latency_s = latency_us.max(0) as f64 / 1e6;
                     for _ in 0..h.count {
@@ -405,6 +406,16 @@ impl Committer {
                 .with_label_values(&[self.shared.teams.label(&stop.id.team)])
                 .inc();
             m.stationary.observe(stop.stationary_ms as f64 / 1000.0);
+        }
+        let teams = &self.shared.teams;
+        for s in &batch.latest {
+            m.cars.sample(teams, s);
+        }
+        for l in &batch.events.laps {
+            m.cars.lap(teams, l);
+        }
+        for stop in &batch.events.pit_stops {
+            m.cars.pit_stop(teams, stop);
         }
         for a in &batch.events.anomalies {
             m.anomalies

@@ -6,6 +6,7 @@ pub mod batch;
 pub mod consumer;
 pub mod entry;
 pub mod lease;
+pub mod live;
 pub mod queries;
 pub mod recorder;
 pub mod store;

@@ -1,12 +1,20 @@
-//! The monitoring stack of a race: its Prometheus configuration and rules.
+//! The monitoring stack of a race: Prometheus (configuration, rules, objects), Grafana
+//! (provisioning, dashboards, objects) and the prometheus-adapter rule that serves the
+//! HPA's messages-per-second metric.
+
+pub mod adapter;
+pub mod dashboards;
+pub mod grafana;
+pub mod prometheus;
 
 use crate::model::Model;
 use serde_json::json;
 
 const RULES: &str = include_str!("rules.yaml");
 
-/// The rule file of a race's Prometheus. The HPA maximum is the only race-specific value
-/// (with autoscaling off, the fixed replica count plays its part).
+/// The rule file of a race's Prometheus. The autoscaler's maximum and per-pod target are
+/// the race-specific values (with autoscaling off, the fixed replica count is the maximum
+/// and the default target stays as a reference line).
 pub fn rules(m: &Model) -> String {
     let max = m
         .autoscaling
@@ -14,135 +22,153 @@ pub fn rules(m: &Model) -> String {
         .map(|a| a.max_replicas)
         .or(m.processor_replicas)
         .unwrap_or(1);
-    RULES.replace("{{MAX_REPLICAS}}", &max.to_string())
+    let target = m
+        .autoscaling
+        .as_ref()
+        .map(|a| a.messages_per_second)
+        .unwrap_or(200);
+    RULES
+        .replace("{{MAX_REPLICAS}}", &max.to_string())
+        .replace("{{TARGET_MPS}}", &target.to_string())
 }
 
-/// Files the configuration refers to (in the pod; tests point them elsewhere).
-pub struct Paths {
+/// Rendering choices of `prometheus.yml` (tests shorten the intervals and move the rule file).
+pub struct Options {
     pub rules: String,
-    pub token: String,
-    pub ca: String,
+    pub scrape_interval: String,
+    pub evaluation_interval: String,
 }
 
-impl Default for Paths {
+impl Default for Options {
     fn default() -> Self {
-        Paths {
+        Options {
             rules: "/etc/prometheus/rules/rules.yaml".into(),
-            token: "/var/run/secrets/kubernetes.io/serviceaccount/token".into(),
-            ca: "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt".into(),
+            scrape_interval: "5s".into(),
+            evaluation_interval: "15s".into(),
         }
     }
 }
 
 /// How Prometheus finds its targets.
 pub enum Discovery {
-    /// In the cluster: Kubernetes pod and node discovery.
+    /// In the cluster: pod discovery in the race's namespace, DNS discovery of the
+    /// operator's replicas, the operator's container-metrics proxy for cAdvisor.
     Kubernetes,
-    /// Fixed `host:port` targets (local runs and tests; no cAdvisor job).
+    /// Fixed `host:port` targets (local runs and tests).
     Static {
         simulator: Vec<String>,
         processor: Vec<String>,
         operator: Vec<String>,
+        /// Servers of `/cadvisor/<namespace>` (the operator).
+        cadvisor: Vec<String>,
     },
 }
 
-/// A job keeping one component's pods of this race on one port (or fixed targets).
-fn component_job(
-    m: &Model,
-    d: &Discovery,
-    job: &str,
-    component: &str,
-    port: u16,
-) -> serde_json::Value {
-    match d {
-        Discovery::Kubernetes => json!({
-            "job_name": job,
-            "scrape_interval": "5s",
-            "kubernetes_sd_configs": [{
-                "role": "pod",
-                "namespaces": {"names": [m.namespace]},
-                "selectors": [{"role": "pod", "label": format!("app.kubernetes.io/instance={},app.kubernetes.io/component={component}", m.name)}],
-            }],
-            "relabel_configs": [
-                {"source_labels": ["__meta_kubernetes_pod_container_port_number"], "regex": port.to_string(), "action": "keep"},
-                {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
-                {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
-            ],
-        }),
+/// Headless Service of the operator's replicas (one DNS record each; the Helm chart
+/// creates it) and the regular Service in front of them.
+pub const OPERATOR_METRICS_SERVICE: &str = "pitstop-operator-metrics";
+pub const OPERATOR_SERVICE: &str = "pitstop-operator";
+pub const OPERATOR_PORT: u16 = 8002;
+
+/// Path of the operator's container-metrics proxy for one namespace.
+pub fn cadvisor_path(namespace: &str) -> String {
+    format!("/cadvisor/{namespace}")
+}
+
+/// Where the race's pods of one component are scraped: pod discovery restricted to the
+/// race's namespace and labels, one port, `pod` and `namespace` labels kept (the
+/// prometheus-adapter maps them to Kubernetes objects).
+fn pod_job(m: &Model, job: &str, component: &str, port: u16) -> serde_json::Value {
+    json!({
+        "job_name": job,
+        "kubernetes_sd_configs": [{
+            "role": "pod",
+            "namespaces": {"names": [m.namespace]},
+            "selectors": [{"role": "pod", "label": format!("app.kubernetes.io/instance={},app.kubernetes.io/component={component}", m.name)}],
+        }],
+        "relabel_configs": [
+            {"source_labels": ["__meta_kubernetes_pod_container_port_number"], "regex": port.to_string(), "action": "keep"},
+            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+            {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+        ],
+    })
+}
+
+/// A job of fixed targets; the address stands in for the pod name.
+fn static_job(m: &Model, job: &str, targets: &[String], path: Option<String>) -> serde_json::Value {
+    let mut j = json!({
+        "job_name": job,
+        "static_configs": [{"targets": targets}],
+        "relabel_configs": [
+            {"source_labels": ["__address__"], "target_label": "pod"},
+            {"target_label": "namespace", "replacement": m.namespace},
+        ],
+    });
+    if let Some(p) = path {
+        j["metrics_path"] = json!(p);
+    }
+    j
+}
+
+/// `prometheus.yml` of a race's Prometheus: simulator (:8000), every processor pod
+/// (:8001), every operator replica (:8002) and this namespace's container metrics
+/// (cAdvisor, through the operator: a race's Prometheus holds no cluster-wide rights).
+pub fn prometheus_config(m: &Model, d: &Discovery, o: &Options) -> String {
+    let jobs = match d {
+        Discovery::Kubernetes => {
+            let operator_ns = m
+                .monitoring
+                .as_ref()
+                .map(|x| x.operator_namespace.clone())
+                .unwrap_or_else(|| "pitstop-system".into());
+            vec![
+                pod_job(m, "pitstop-simulator", "simulator", 8000),
+                pod_job(m, "pitstop-processor", "processor", 8001),
+                json!({
+                    "job_name": "pitstop-operator",
+                    "dns_sd_configs": [{
+                        "names": [format!("{OPERATOR_METRICS_SERVICE}.{operator_ns}.svc")],
+                        "type": "A",
+                        "port": OPERATOR_PORT,
+                    }],
+                    "relabel_configs": [{"source_labels": ["__address__"], "target_label": "pod"}],
+                }),
+                json!({
+                    "job_name": "cadvisor",
+                    "metrics_path": cadvisor_path(&m.namespace),
+                    // Container metrics of every node: one proxy pass can take a while.
+                    "scrape_interval": "15s",
+                    "scrape_timeout": "10s",
+                    "static_configs": [{"targets": [format!("{OPERATOR_SERVICE}.{operator_ns}.svc:{OPERATOR_PORT}")]}],
+                    "honor_labels": true,
+                }),
+            ]
+        }
         Discovery::Static {
             simulator,
             processor,
             operator,
-        } => {
-            let targets = match component {
-                "simulator" => simulator,
-                "processor" => processor,
-                _ => operator,
-            };
+            cadvisor,
+        } => vec![
+            static_job(m, "pitstop-simulator", simulator, None),
+            static_job(m, "pitstop-processor", processor, None),
+            static_job(m, "pitstop-operator", operator, None),
             json!({
-                "job_name": job,
-                "scrape_interval": "5s",
-                "static_configs": [{"targets": targets}],
-                // Locally the target address stands in for the pod name.
-                "relabel_configs": [{"source_labels": ["__address__"], "target_label": "pod"}],
-            })
-        }
-    }
-}
-
-/// `prometheus.yml` of a race's Prometheus: simulator (:8000), every processor pod
-/// (:8001), the operator (:8002) and, in the cluster, container metrics from cAdvisor.
-pub fn prometheus_config(m: &Model, d: &Discovery, paths: &Paths) -> String {
-    let mut jobs = vec![
-        component_job(m, d, "pitstop-simulator", "simulator", 8000),
-        component_job(m, d, "pitstop-processor", "processor", 8001),
-    ];
-    if let Discovery::Static { .. } = d {
-        jobs.push(component_job(m, d, "pitstop-operator", "operator", 8002));
-    } else {
-        jobs.extend(kubernetes_only_jobs(m, paths));
-    }
+                "job_name": "cadvisor",
+                "metrics_path": cadvisor_path(&m.namespace),
+                "static_configs": [{"targets": cadvisor}],
+                "honor_labels": true,
+            }),
+        ],
+    };
     let config = json!({
         "global": {
-            "scrape_interval": "15s",
-            "evaluation_interval": "15s",
+            "scrape_interval": o.scrape_interval,
+            "evaluation_interval": o.evaluation_interval,
             "external_labels": {"race": m.name, "namespace": m.namespace},
         },
-        "rule_files": [paths.rules],
+        "rule_files": [o.rules],
         "scrape_configs": jobs,
     });
     serde_yaml::to_string(&config).expect("configuration serializes")
-}
-
-/// The operator (found in any namespace) and each kubelet's cAdvisor through the API
-/// server's node proxy, kept to this race's namespace.
-fn kubernetes_only_jobs(m: &Model, paths: &Paths) -> Vec<serde_json::Value> {
-    vec![
-        json!({
-            "job_name": "pitstop-operator",
-            "kubernetes_sd_configs": [{
-                "role": "pod",
-                "selectors": [{"role": "pod", "label": "app.kubernetes.io/name=pitstop-operator"}],
-            }],
-            "relabel_configs": [
-                {"source_labels": ["__meta_kubernetes_pod_container_port_number"], "regex": "8002", "action": "keep"},
-                {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
-            ],
-        }),
-        json!({
-            "job_name": "kubelet-cadvisor",
-            "scheme": "https",
-            "authorization": {"credentials_file": paths.token},
-            "tls_config": {"ca_file": paths.ca},
-            "kubernetes_sd_configs": [{"role": "node"}],
-            "relabel_configs": [
-                {"target_label": "__address__", "replacement": "kubernetes.default.svc:443"},
-                {"source_labels": ["__meta_kubernetes_node_name"], "regex": "(.+)", "target_label": "__metrics_path__",
-                 "replacement": "/api/v1/nodes/${1}/proxy/metrics/cadvisor"},
-            ],
-            "metric_relabel_configs": [
-                {"source_labels": ["namespace"], "regex": m.namespace, "action": "keep"},
-            ],
-        }),
-    ]
 }

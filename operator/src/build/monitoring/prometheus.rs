@@ -1,0 +1,170 @@
+//! The race's Prometheus: a ServiceAccount with a Role that lets it discover this race's
+//! pods (nothing cluster-wide), a ConfigMap with `prometheus.yml` and the rules, a
+//! single-replica Deployment whose pod template carries a hash of that ConfigMap (a
+//! changed configuration rolls the pod), and a Service on :9090.
+
+use super::{Discovery, Options, prometheus_config, rules};
+use crate::build::pod::{container_security, http_probe, pod_security, port, resources};
+use crate::build::{Component, config_hash, labels, meta, name, selector, service};
+use crate::model::{Model, Monitoring};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, KeyToPath, PodSpec,
+    PodTemplateSpec, Service, ServiceAccount, Volume, VolumeMount,
+};
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use std::collections::BTreeMap;
+
+pub const PORT: i32 = 9090;
+/// uid/gid `nobody` of the official image.
+const UID: i64 = 65534;
+const C: Component = Component::Prometheus;
+
+/// The objects of a race's Prometheus.
+pub struct Objects {
+    pub service_account: ServiceAccount,
+    pub role: Role,
+    pub role_binding: RoleBinding,
+    pub config_map: ConfigMap,
+    pub deployment: Deployment,
+    pub service: Service,
+}
+
+pub fn objects(m: &Model, mon: &Monitoring) -> Objects {
+    let n = name(m, C);
+    let config_map = ConfigMap {
+        metadata: meta(m, C, n.clone()),
+        data: Some(BTreeMap::from([
+            (
+                "prometheus.yml".into(),
+                prometheus_config(m, &Discovery::Kubernetes, &Options::default()),
+            ),
+            ("rules.yaml".into(), rules(m)),
+        ])),
+        ..ConfigMap::default()
+    };
+    Objects {
+        service_account: ServiceAccount {
+            metadata: meta(m, C, n.clone()),
+            ..ServiceAccount::default()
+        },
+        // Pod discovery is all Prometheus asks of the API server; the operator and
+        // cAdvisor are reached through the operator's Services.
+        role: Role {
+            metadata: meta(m, C, n.clone()),
+            rules: Some(vec![PolicyRule {
+                api_groups: Some(vec![String::new()]),
+                resources: Some(vec!["pods".into()]),
+                verbs: vec!["get".into(), "list".into(), "watch".into()],
+                ..PolicyRule::default()
+            }]),
+        },
+        role_binding: RoleBinding {
+            metadata: meta(m, C, n.clone()),
+            role_ref: RoleRef {
+                api_group: Some("rbac.authorization.k8s.io".into()),
+                kind: "Role".into(),
+                name: n.clone(),
+            },
+            subjects: Some(vec![Subject {
+                kind: "ServiceAccount".into(),
+                name: n.clone(),
+                namespace: Some(m.namespace.clone()),
+                ..Subject::default()
+            }]),
+        },
+        deployment: deployment(m, mon, config_hash(&config_map)),
+        service: service(m, C, PORT, "http"),
+        config_map,
+    }
+}
+
+fn deployment(m: &Model, mon: &Monitoring, hash: String) -> Deployment {
+    let n = name(m, C);
+    let mount = |volume: &str, path: &str| VolumeMount {
+        name: volume.into(),
+        mount_path: path.into(),
+        read_only: Some(volume == "config"),
+        ..VolumeMount::default()
+    };
+    let key = |k: &str, p: &str| KeyToPath {
+        key: k.into(),
+        path: p.into(),
+        ..KeyToPath::default()
+    };
+    Deployment {
+        metadata: meta(m, C, n.clone()),
+        spec: Some(DeploymentSpec {
+            replicas: Some(1),
+            selector: LabelSelector {
+                match_labels: Some(selector(m, C)),
+                ..LabelSelector::default()
+            },
+            // One TSDB directory: never two pods writing it during a rollout.
+            strategy: Some(DeploymentStrategy {
+                type_: Some("Recreate".into()),
+                ..DeploymentStrategy::default()
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(m, C)),
+                    annotations: Some(BTreeMap::from([("pitstop.io/config-hash".into(), hash)])),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(n.clone()),
+                    security_context: Some(pod_security(UID)),
+                    containers: vec![Container {
+                        name: "prometheus".into(),
+                        image: Some(mon.prometheus_image.clone()),
+                        args: Some(vec![
+                            "--config.file=/etc/prometheus/prometheus.yml".into(),
+                            "--storage.tsdb.path=/prometheus".into(),
+                            format!("--storage.tsdb.retention.time={}", mon.retention),
+                            format!("--web.listen-address=:{PORT}"),
+                        ]),
+                        ports: Some(vec![port("http", PORT)]),
+                        liveness_probe: Some(http_probe("/-/healthy", PORT, 10, 3)),
+                        readiness_probe: Some(http_probe("/-/ready", PORT, 5, 3)),
+                        resources: Some(resources(&None, ("100m", "256Mi"), ("1", "1Gi"))),
+                        security_context: Some(container_security()),
+                        volume_mounts: Some(vec![
+                            mount("config", "/etc/prometheus"),
+                            mount("data", "/prometheus"),
+                        ]),
+                        ..Container::default()
+                    }],
+                    volumes: Some(vec![
+                        Volume {
+                            name: "config".into(),
+                            config_map: Some(ConfigMapVolumeSource {
+                                name: n,
+                                items: Some(vec![
+                                    key("prometheus.yml", "prometheus.yml"),
+                                    key("rules.yaml", "rules/rules.yaml"),
+                                ]),
+                                ..ConfigMapVolumeSource::default()
+                            }),
+                            ..Volume::default()
+                        },
+                        // A race's metrics live as long as its Prometheus pod; the
+                        // post-race pipeline keeps what matters in PostgreSQL.
+                        Volume {
+                            name: "data".into(),
+                            empty_dir: Some(EmptyDirVolumeSource {
+                                size_limit: Some(Quantity("2Gi".into())),
+                                ..EmptyDirVolumeSource::default()
+                            }),
+                            ..Volume::default()
+                        },
+                    ]),
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
