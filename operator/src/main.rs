@@ -1,11 +1,12 @@
 //! `pitstop-operator`: `run` reconciles RaceSessions; `crd` prints the CRD;
-//! `prometheus-adapter` prints the adapter values or manifests (see `make manifests`).
+//! `prometheus-adapter` prints the adapter values or manifests (see `make manifests`);
+//! `render` prints what a RaceSession manifest becomes.
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use kube::CustomResourceExt;
 use kube::runtime::events::Reporter;
-use pitstop_operator::api::RaceSession;
+use pitstop_operator::api::{RaceSession, reference};
 use pitstop_operator::build::monitoring::adapter;
 use pitstop_operator::leader::Elector;
 use pitstop_operator::metrics::OperatorMetrics;
@@ -32,6 +33,29 @@ enum Command {
     Crd,
     /// Reconcile RaceSessions (in-cluster config, else KUBECONFIG / ~/.kube/config).
     Run(RunArgs),
+    /// Print the objects the operator would create for a RaceSession manifest, without a
+    /// cluster (referenced Secrets and KEDA are assumed present). Spec errors are reported
+    /// as the Stalled condition would report them.
+    Render {
+        /// The RaceSession manifest.
+        #[arg(short = 'f', long)]
+        file: std::path::PathBuf,
+        /// Namespace when the manifest sets none.
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// Only objects of these kinds (e.g. HorizontalPodAutoscaler,NetworkPolicy).
+        #[arg(long, value_delimiter = ',')]
+        kind: Vec<String>,
+        /// Only objects with these names.
+        #[arg(long, value_delimiter = ',')]
+        name: Vec<String>,
+    },
+    /// Print the RaceSession reference (markdown), or with --readme rewrite the reference
+    /// section of that file in place (`make docs`).
+    Reference {
+        #[arg(long)]
+        readme: Option<std::path::PathBuf>,
+    },
     /// Print what serves the HPA's messages/s metric: prometheus-adapter chart values or
     /// plain manifests.
     PrometheusAdapter {
@@ -60,6 +84,14 @@ struct RunArgs {
     /// Namespace of the leader Lease and of the operator's Services (its own).
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     lease_namespace: String,
+    /// Name of this operator's Service, which races' Prometheus scrape (with its headless
+    /// twin `<name>-metrics`).
+    #[arg(
+        long,
+        env = "PITSTOP_OPERATOR_SERVICE",
+        default_value = "pitstop-operator"
+    )]
+    service_name: String,
     /// This replica's identity in the Lease (the pod name).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
@@ -96,6 +128,25 @@ async fn shutdown_signal() {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Crd => print!("{}", serde_yaml::to_string(&RaceSession::crd())?),
+        Command::Render {
+            file,
+            namespace,
+            kind,
+            name,
+        } => print!("{}", render(&file, &namespace, &kind, &name)?),
+        Command::Reference { readme: None } => print!("{}", reference::markdown()),
+        Command::Reference { readme: Some(path) } => {
+            let text = std::fs::read_to_string(&path)?;
+            let new = reference::splice(&text).with_context(|| {
+                format!(
+                    "{} has no {} … {} markers",
+                    path.display(),
+                    reference::BEGIN,
+                    reference::END
+                )
+            })?;
+            std::fs::write(&path, new)?;
+        }
         Command::PrometheusAdapter { what } => print!(
             "{}",
             match what {
@@ -109,6 +160,45 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn render(
+    file: &std::path::Path,
+    namespace: &str,
+    kinds: &[String],
+    names: &[String],
+) -> anyhow::Result<String> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut race: RaceSession = serde_yaml::from_str(&text)
+        .with_context(|| format!("{} is not a RaceSession", file.display()))?;
+    if race.metadata.namespace.is_none() {
+        race.metadata.namespace = Some(namespace.into());
+    }
+    // Owner references need a uid; a real one exists only in a cluster.
+    race.metadata
+        .uid
+        .get_or_insert_with(|| "00000000-0000-0000-0000-000000000000".into());
+    let model = pitstop_operator::model::validate(
+        &race,
+        &pitstop_operator::model::Assumed::from_spec(&race),
+        &Defaults::default(),
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", e.reason()))?;
+    let all = pitstop_operator::build::build(&model).to_yaml();
+    let keep = |doc: &str| {
+        let v: serde_yaml::Value = serde_yaml::from_str(doc).unwrap_or_default();
+        (kinds.is_empty() || kinds.iter().any(|k| v["kind"].as_str() == Some(k)))
+            && (names.is_empty()
+                || names
+                    .iter()
+                    .any(|n| v["metadata"]["name"].as_str() == Some(n)))
+    };
+    Ok(all
+        .split("---\n")
+        .filter(|d| keep(d))
+        .collect::<Vec<_>>()
+        .join("---\n"))
 }
 
 async fn run(a: RunArgs) -> anyhow::Result<()> {
@@ -134,6 +224,7 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
     }
     // Races' Prometheus scrape this operator's Services in its own namespace.
     images.operator_namespace = a.lease_namespace.clone();
+    images.operator_service = a.service_name.clone();
     let ctx = Arc::new(Context {
         client: client.clone(),
         images,

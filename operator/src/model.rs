@@ -78,6 +78,8 @@ pub struct Monitoring {
     /// Namespace of the operator, whose Services the race's Prometheus scrapes for
     /// operator metrics and this namespace's container metrics (`/cadvisor/<ns>`).
     pub operator_namespace: String,
+    /// Name of the operator's Service (`<name>-metrics` is its headless twin).
+    pub operator_service: String,
 }
 
 /// Why a spec cannot be reconciled. `reason()` is the condition reason and Event reason.
@@ -140,6 +142,8 @@ pub struct Defaults {
     pub grafana: String,
     /// Namespace this operator runs in (see [`Monitoring::operator_namespace`]).
     pub operator_namespace: String,
+    /// Its Service (see [`Monitoring::operator_service`]).
+    pub operator_service: String,
 }
 
 impl Default for Defaults {
@@ -151,6 +155,7 @@ impl Default for Defaults {
             prometheus: "prom/prometheus:v2.55.1".into(),
             grafana: "grafana/grafana:11.3.0".into(),
             operator_namespace: "pitstop-system".into(),
+            operator_service: "pitstop-operator".into(),
         }
     }
 }
@@ -216,6 +221,35 @@ fn datastore(
             })
         }
         _ => Err(SpecError::DatastoreChoice(field)),
+    }
+}
+
+/// Observations for rendering a RaceSession without a cluster (`pitstop-operator render`):
+/// every Secret the spec references exists with the referenced key, KEDA is installed.
+pub struct Assumed(std::collections::BTreeMap<String, BTreeSet<String>>);
+
+impl Assumed {
+    pub fn from_spec(race: &RaceSession) -> Self {
+        let spec = &race.spec;
+        let refs = [
+            spec.processor.api_key_secret_ref.as_ref(),
+            spec.redis.external.as_ref().map(|e| &e.url_secret_ref),
+            spec.postgres.external.as_ref().map(|e| &e.url_secret_ref),
+        ];
+        let mut map = std::collections::BTreeMap::<String, BTreeSet<String>>::new();
+        for r in refs.into_iter().flatten() {
+            map.entry(r.name.clone()).or_default().insert(r.key.clone());
+        }
+        Assumed(map)
+    }
+}
+
+impl Observations for Assumed {
+    fn keys(&self, name: &str) -> Option<BTreeSet<String>> {
+        self.0.get(name).cloned()
+    }
+    fn keda_installed(&self) -> bool {
+        true
     }
 }
 
@@ -327,6 +361,7 @@ pub fn validate(
                 .clone()
                 .unwrap_or_else(|| images.grafana.clone()),
             operator_namespace: images.operator_namespace.clone(),
+            operator_service: images.operator_service.clone(),
         }),
         namespace,
         name,

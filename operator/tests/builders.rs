@@ -6,6 +6,8 @@
 use pitstop_operator::api::RaceSession;
 use pitstop_operator::build::{Children, build};
 use pitstop_operator::model::{Defaults, Observations, SpecError, validate};
+mod support;
+
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -26,6 +28,7 @@ fn images() -> Defaults {
         prometheus: "prom/prometheus:v2.55.1".into(),
         grafana: "grafana/grafana:11.3.0".into(),
         operator_namespace: "pitstop-system".into(),
+        operator_service: "pitstop-operator".into(),
     }
 }
 
@@ -274,33 +277,7 @@ fn every_pod_is_restricted() {
                 .map(|s| &s.spec.as_ref().unwrap().template),
         );
         for t in templates {
-            let pod = t.spec.as_ref().unwrap();
-            let ps = pod.security_context.as_ref().unwrap();
-            assert_eq!(ps.run_as_non_root, Some(true));
-            assert_eq!(ps.seccomp_profile.as_ref().unwrap().type_, "RuntimeDefault");
-            for ctr in &pod.containers {
-                let sc = ctr.security_context.as_ref().unwrap();
-                assert_eq!(sc.allow_privilege_escalation, Some(false), "{}", ctr.name);
-                assert_eq!(
-                    sc.capabilities.as_ref().unwrap().drop.as_deref(),
-                    Some(&["ALL".to_string()][..])
-                );
-                assert_eq!(sc.read_only_root_filesystem, Some(true), "{}", ctr.name);
-                let r = ctr.resources.as_ref().unwrap();
-                assert!(r.requests.is_some() && r.limits.is_some(), "{}", ctr.name);
-                assert!(
-                    ctr.liveness_probe.is_some() && ctr.readiness_probe.is_some(),
-                    "{}",
-                    ctr.name
-                );
-                assert!(
-                    ctr.env
-                        .iter()
-                        .flatten()
-                        .all(|e| !e.name.contains("PASSWORD") || e.value.is_none()),
-                    "secrets only by reference"
-                );
-            }
+            support::pss::assert_restricted(t.spec.as_ref().unwrap(), "race pod");
         }
     }
 }

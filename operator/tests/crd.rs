@@ -147,3 +147,14 @@ fn race_definition_is_immutable() {
         .validate_cel_update(&old)
         .expect("scaling is allowed");
 }
+
+/// The README's RaceSession reference is the CRD's (regenerate with `make docs`).
+#[test]
+fn readme_reference_is_current() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let fresh = pitstop_operator::api::reference::splice(&readme).expect("markers in README.md");
+    assert!(
+        fresh == readme,
+        "README.md's RaceSession reference is stale: run `make docs`"
+    );
+}

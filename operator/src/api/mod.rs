@@ -6,6 +6,7 @@
 // attribute repeated.
 #![allow(clippy::duplicated_attributes)]
 
+pub mod reference;
 mod status;
 
 pub use status::*;
@@ -253,9 +254,11 @@ pub struct AutoscalingSpec {
     /// Whether the HPA manages the processor's replicas.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Fewest processor replicas.
     #[serde(default = "one")]
     #[schemars(range(min = 1, max = 64))]
     pub min_replicas: i32,
+    /// Most processor replicas (the PitstopProcessorAtMaxReplicas alert fires at it).
     #[serde(default = "default_max_replicas")]
     #[schemars(range(min = 1, max = 64))]
     pub max_replicas: i32,

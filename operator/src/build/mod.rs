@@ -201,3 +201,40 @@ pub fn build(m: &Model) -> Children {
     }
     c
 }
+
+impl Children {
+    /// Every object as one multi-document YAML stream, in apply order. The destructuring
+    /// has no `..`: a new kind does not compile until it is rendered here.
+    pub fn to_yaml(&self) -> String {
+        let Children {
+            deployments,
+            services,
+            stateful_sets,
+            hpas,
+            network_policies,
+            config_maps,
+            service_accounts,
+            roles,
+            role_bindings,
+            scaled_objects,
+        } = self;
+        fn docs<T: serde::Serialize>(out: &mut Vec<String>, objs: &[T]) {
+            out.extend(
+                objs.iter()
+                    .map(|o| serde_yaml::to_string(o).expect("serializes")),
+            );
+        }
+        let mut out = Vec::new();
+        docs(&mut out, config_maps);
+        docs(&mut out, service_accounts);
+        docs(&mut out, roles);
+        docs(&mut out, role_bindings);
+        docs(&mut out, deployments);
+        docs(&mut out, stateful_sets);
+        docs(&mut out, services);
+        docs(&mut out, hpas);
+        docs(&mut out, network_policies);
+        docs(&mut out, scaled_objects);
+        out.join("---\n")
+    }
+}

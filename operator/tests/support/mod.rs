@@ -6,6 +6,7 @@
 //! events, and logs every request.
 #![allow(dead_code)]
 
+pub mod pss;
 pub mod race;
 
 use http::{Method, Request, Response, StatusCode};

@@ -64,10 +64,6 @@ pub enum Discovery {
     },
 }
 
-/// Headless Service of the operator's replicas (one DNS record each; the Helm chart
-/// creates it) and the regular Service in front of them.
-pub const OPERATOR_METRICS_SERVICE: &str = "pitstop-operator-metrics";
-pub const OPERATOR_SERVICE: &str = "pitstop-operator";
 pub const OPERATOR_PORT: u16 = 8002;
 
 /// Path of the operator's container-metrics proxy for one namespace.
@@ -116,18 +112,20 @@ fn static_job(m: &Model, job: &str, targets: &[String], path: Option<String>) ->
 pub fn prometheus_config(m: &Model, d: &Discovery, o: &Options) -> String {
     let jobs = match d {
         Discovery::Kubernetes => {
-            let operator_ns = m
+            // The operator's Service and its headless twin `<service>-metrics` (one DNS
+            // record per replica), both created by the Helm chart.
+            let (operator_ns, service) = m
                 .monitoring
                 .as_ref()
-                .map(|x| x.operator_namespace.clone())
-                .unwrap_or_else(|| "pitstop-system".into());
+                .map(|x| (x.operator_namespace.as_str(), x.operator_service.as_str()))
+                .unwrap_or(("pitstop-system", "pitstop-operator"));
             vec![
                 pod_job(m, "pitstop-simulator", "simulator", 8000),
                 pod_job(m, "pitstop-processor", "processor", 8001),
                 json!({
                     "job_name": "pitstop-operator",
                     "dns_sd_configs": [{
-                        "names": [format!("{OPERATOR_METRICS_SERVICE}.{operator_ns}.svc")],
+                        "names": [format!("{service}-metrics.{operator_ns}.svc")],
                         "type": "A",
                         "port": OPERATOR_PORT,
                     }],
@@ -139,7 +137,7 @@ pub fn prometheus_config(m: &Model, d: &Discovery, o: &Options) -> String {
                     // Container metrics of every node: one proxy pass can take a while.
                     "scrape_interval": "15s",
                     "scrape_timeout": "10s",
-                    "static_configs": [{"targets": [format!("{OPERATOR_SERVICE}.{operator_ns}.svc:{OPERATOR_PORT}")]}],
+                    "static_configs": [{"targets": [format!("{service}.{operator_ns}.svc:{OPERATOR_PORT}")]}],
                     "honor_labels": true,
                 }),
             ]

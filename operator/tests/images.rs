@@ -1,0 +1,234 @@
+//! What this machine can check of the images and the kind path without a Docker engine:
+//! both Dockerfiles parsed into instructions and held to the rules (multi-stage, static
+//! distroless final stage, non-root, exec-form entrypoint, OCI labels with the crate's
+//! version and license), the make targets that build and load them, the kind script's
+//! syntax and the CI workflow that runs it.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// One Dockerfile instruction: keyword and its arguments (continuations joined).
+#[derive(Debug)]
+struct Instruction {
+    keyword: String,
+    args: String,
+}
+
+const KEYWORDS: &[&str] = &[
+    "FROM",
+    "RUN",
+    "CMD",
+    "LABEL",
+    "EXPOSE",
+    "ENV",
+    "ADD",
+    "COPY",
+    "ENTRYPOINT",
+    "VOLUME",
+    "USER",
+    "WORKDIR",
+    "ARG",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "HEALTHCHECK",
+    "SHELL",
+];
+
+fn parse(text: &str) -> Vec<Instruction> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if current.is_empty() && (t.is_empty() || t.starts_with('#')) {
+            continue;
+        }
+        if t.starts_with('#') {
+            continue; // comment inside a continued instruction
+        }
+        match t.strip_suffix('\\') {
+            Some(part) => {
+                current.push_str(part);
+                current.push(' ');
+            }
+            None => {
+                current.push_str(t);
+                let (k, a) = current.split_once(' ').unwrap_or((current.as_str(), ""));
+                assert!(
+                    KEYWORDS.contains(&k.to_uppercase().as_str()) && k == k.to_uppercase(),
+                    "unknown or lower-case instruction {k:?}"
+                );
+                out.push(Instruction {
+                    keyword: k.into(),
+                    args: a.trim().into(),
+                });
+                current.clear();
+            }
+        }
+    }
+    assert!(current.is_empty(), "dangling line continuation");
+    out
+}
+
+fn workspace_license() -> String {
+    let cargo = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    cargo
+        .lines()
+        .find_map(|l| l.strip_prefix("license = "))
+        .unwrap()
+        .trim_matches('"')
+        .to_string()
+}
+
+#[test]
+fn dockerfiles_follow_the_image_rules() {
+    for (file, bin, package) in [
+        (
+            "operator/Dockerfile",
+            "pitstop-operator",
+            "pitstop-operator",
+        ),
+        ("workloads/Dockerfile", "pitstop", "pitstop-workloads"),
+    ] {
+        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        let ins = parse(&text);
+        let froms: Vec<usize> = ins
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.keyword == "FROM")
+            .map(|(n, _)| n)
+            .collect();
+        assert!(froms.len() >= 2, "{file}: multi-stage");
+        for &f in &froms {
+            assert!(
+                !ins[f].args.contains(":latest"),
+                "{file}: pinned base images"
+            );
+        }
+        let last = *froms.last().unwrap();
+        assert!(
+            ins[last].args.starts_with("gcr.io/distroless/static")
+                && ins[last].args.contains("nonroot"),
+            "{file}: final stage is distroless static, nonroot: {}",
+            ins[last].args
+        );
+        let build = &ins[..last];
+        assert!(
+            build.iter().any(|i| i.keyword == "RUN"
+                && i.args.contains(&format!("-p {package}"))
+                && i.args.contains("--locked")),
+            "{file}: builds {package} with the lock file"
+        );
+        let fin = &ins[last..];
+        let user = fin
+            .iter()
+            .rev()
+            .find(|i| i.keyword == "USER")
+            .expect("USER");
+        let uid = user.args.split(':').next().unwrap();
+        assert!(
+            uid.parse::<u32>().is_ok_and(|u| u != 0),
+            "{file}: numeric non-root USER"
+        );
+        let entry = fin
+            .iter()
+            .find(|i| i.keyword == "ENTRYPOINT")
+            .expect("ENTRYPOINT");
+        let exec: Vec<String> = serde_json::from_str(&entry.args).expect("exec form");
+        assert_eq!(exec, [format!("/usr/local/bin/{bin}")], "{file}");
+        assert!(
+            fin.iter().any(|i| i.keyword == "COPY"
+                && i.args.starts_with("--from=")
+                && i.args.ends_with(&format!("/usr/local/bin/{bin}"))),
+            "{file}: copies the binary"
+        );
+        assert!(
+            !fin.iter().any(|i| i.keyword == "RUN"),
+            "{file}: no shell at run time"
+        );
+        let labels: String = fin
+            .iter()
+            .filter(|i| i.keyword == "LABEL")
+            .map(|i| i.args.as_str())
+            .collect();
+        for key in ["title", "description", "version", "source", "licenses"] {
+            assert!(
+                labels.contains(&format!("org.opencontainers.image.{key}=")),
+                "{file}: OCI label {key}"
+            );
+        }
+        assert!(labels.contains("org.opencontainers.image.version=\"${VERSION}\""));
+        assert!(labels.contains(&format!(
+            "org.opencontainers.image.licenses=\"{}\"",
+            workspace_license()
+        )));
+        assert!(
+            fin.iter()
+                .any(|i| i.keyword == "ARG" && i.args.starts_with("VERSION"))
+        );
+    }
+    let ignore = std::fs::read_to_string(root().join(".dockerignore")).unwrap();
+    assert!(
+        ignore.lines().any(|l| l == "target/"),
+        "the build context skips target/"
+    );
+}
+
+/// `make images` tags both images with the crate version, which scripts/version.sh reads.
+#[test]
+fn image_version_is_the_crate_version() {
+    let out = Command::new(root().join("scripts/version.sh"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        env!("CARGO_PKG_VERSION")
+    );
+    let make = std::fs::read_to_string(root().join("Makefile")).unwrap();
+    for needle in [
+        "docker build -f operator/Dockerfile --build-arg VERSION=$(VERSION)",
+        "docker build -f workloads/Dockerfile --build-arg VERSION=$(VERSION)",
+        "kind-e2e: kind-up kind-deploy",
+    ] {
+        assert!(make.contains(needle), "Makefile: {needle}");
+    }
+}
+
+/// The kind script parses (bash -n) and refuses an unknown step; the workflow runs it.
+#[test]
+fn kind_path_is_wired() {
+    for script in [
+        "scripts/kind.sh",
+        "scripts/tools.sh",
+        "scripts/services.sh",
+        "scripts/render-k8s.sh",
+    ] {
+        let ok = Command::new("bash")
+            .args(["-n", script])
+            .current_dir(root())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{script} has a syntax error");
+    }
+    let out = Command::new("bash")
+        .args(["scripts/kind.sh", "sideways"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
+    let wf: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root().join(".github/workflows/kind-e2e.yml")).unwrap(),
+    )
+    .unwrap();
+    let steps = wf["jobs"]["kind-e2e"]["steps"].as_sequence().unwrap();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["run"].as_str() == Some("make kind-e2e"))
+    );
+}

@@ -1,0 +1,417 @@
+//! The install paths: the Helm chart with the real helm v4 (`helm lint --strict`,
+//! `helm template` with default and non-default values, schema rejections), the RBAC it
+//! grants against what the operator does, restricted pods, and the generated files that
+//! must not drift (chart CRD copy, `k8s/` bundle, rendered references, chart version).
+//! `make test` installs helm into .tools/ (scripts/tools.sh); set HELM to use another.
+
+mod support;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::rbac::v1::PolicyRule;
+use serde::Deserialize;
+use serde_yaml::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn chart() -> PathBuf {
+    root().join("helm/pitstop-operator")
+}
+
+fn helm() -> PathBuf {
+    let candidates: Vec<PathBuf> = std::env::var_os("HELM")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([root().join(".tools/bin/helm"), "helm".into()])
+        .collect();
+    for c in candidates {
+        if let Ok(out) = Command::new(&c).args(["version", "--short"]).output()
+            && String::from_utf8_lossy(&out.stdout).starts_with("v4.")
+        {
+            return c;
+        }
+    }
+    panic!("helm v4 not found: run `make test` (it installs it into .tools/) or set HELM");
+}
+
+fn run_helm(args: &[&str]) -> Result<String, String> {
+    let out = Command::new(helm())
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run helm");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(text)
+    }
+}
+
+const NON_DEFAULT: &str = "helm/pitstop-operator/ci/namespaced-values.yaml";
+
+fn template(extra: &[&str]) -> Vec<Value> {
+    let mut args = vec![
+        "template",
+        "pitstop-operator",
+        "helm/pitstop-operator",
+        "--namespace",
+        "pitstop-system",
+    ];
+    args.extend(extra);
+    let out = run_helm(&args).unwrap_or_else(|e| panic!("helm template: {e}"));
+    serde_yaml::Deserializer::from_str(&out)
+        .map(|d| Value::deserialize(d).unwrap())
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn kinds(docs: &[Value]) -> Vec<String> {
+    let mut k: Vec<String> = docs
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap().to_string())
+        .collect();
+    k.sort();
+    k
+}
+
+fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("{kind} {name} rendered"))
+}
+
+fn deployment(docs: &[Value]) -> Deployment {
+    serde_yaml::from_value(find(docs, "Deployment", "pitstop-operator").clone()).unwrap()
+}
+
+/// Whether `rules` allow `verb` on `group`/`resource`.
+fn allows(rules: &[PolicyRule], group: &str, resource: &str, verb: &str) -> bool {
+    rules.iter().any(|r| {
+        r.api_groups.iter().flatten().any(|g| g == group)
+            && r.resources.iter().flatten().any(|x| x == resource)
+            && r.verbs.iter().any(|v| v == verb)
+    })
+}
+
+fn rules(doc: &Value) -> Vec<PolicyRule> {
+    serde_yaml::from_value(doc["rules"].clone()).unwrap()
+}
+
+/// Every kind the reconciler applies, prunes or watches, with the verbs it uses.
+const OPERATOR_NEEDS: &[(&str, &str, &[&str])] = &[
+    ("pitstop.io", "racesessions", &["get", "list", "watch"]),
+    ("pitstop.io", "racesessions/status", &["patch"]),
+    (
+        "apps",
+        "deployments",
+        &["get", "list", "watch", "patch", "delete"],
+    ),
+    (
+        "apps",
+        "statefulsets",
+        &["get", "list", "watch", "patch", "delete"],
+    ),
+    ("", "services", &["get", "list", "watch", "patch", "delete"]),
+    (
+        "",
+        "configmaps",
+        &["get", "list", "watch", "patch", "delete"],
+    ),
+    (
+        "",
+        "serviceaccounts",
+        &["get", "list", "watch", "patch", "delete"],
+    ),
+    ("", "secrets", &["get", "list", "watch", "create", "delete"]),
+    (
+        "autoscaling",
+        "horizontalpodautoscalers",
+        &["get", "list", "watch", "patch", "delete"],
+    ),
+    (
+        "networking.k8s.io",
+        "networkpolicies",
+        &["get", "list", "watch", "patch", "delete"],
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "roles",
+        &["get", "list", "watch", "patch", "delete"],
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "rolebindings",
+        &["get", "list", "watch", "patch", "delete"],
+    ),
+    ("keda.sh", "scaledobjects", &["list", "patch", "delete"]),
+    ("events.k8s.io", "events", &["create"]),
+    // What a race's Prometheus Role grants: RBAC lets only a holder grant it.
+    ("", "pods", &["get", "list", "watch"]),
+];
+
+/// `helm lint --strict` passes with the default values and with non-default ones.
+#[test]
+fn chart_lints_strictly() {
+    run_helm(&["lint", "--strict", "helm/pitstop-operator"]).unwrap();
+    run_helm(&[
+        "lint",
+        "--strict",
+        "helm/pitstop-operator",
+        "-f",
+        NON_DEFAULT,
+    ])
+    .unwrap();
+}
+
+/// Defaults: CRD kept on uninstall, cluster-wide RBAC covering exactly what the operator
+/// does, two leader-elected replicas, restricted pods, both Services races scrape.
+#[test]
+fn default_install() {
+    let docs = template(&[]);
+    assert_eq!(
+        kinds(&docs),
+        [
+            "ClusterRole",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "ClusterRoleBinding",
+            "CustomResourceDefinition",
+            "Deployment",
+            "Role",
+            "RoleBinding",
+            "Service",
+            "Service",
+            "ServiceAccount"
+        ]
+    );
+    let crd = find(&docs, "CustomResourceDefinition", "racesessions.pitstop.io");
+    assert_eq!(
+        crd["metadata"]["annotations"]["helm.sh/resource-policy"],
+        "keep"
+    );
+    let checked_in: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root().join("crds/racesessions.pitstop.io.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        crd["spec"], checked_in["spec"],
+        "the chart's CRD is the generated one"
+    );
+
+    let cluster = rules(find(&docs, "ClusterRole", "pitstop-operator"));
+    for (group, resource, verbs) in OPERATOR_NEEDS {
+        for verb in *verbs {
+            assert!(
+                allows(&cluster, group, resource, verb),
+                "{verb} {group}/{resource}"
+            );
+        }
+    }
+    assert!(
+        !allows(&cluster, "", "nodes", "list"),
+        "nodes only in the container-metrics role"
+    );
+    let nodes = rules(find(
+        &docs,
+        "ClusterRole",
+        "pitstop-operator-container-metrics",
+    ));
+    assert!(allows(&nodes, "", "nodes", "list") && allows(&nodes, "", "nodes/proxy", "get"));
+    assert_eq!(
+        nodes.len(),
+        2,
+        "nothing else cluster-wide for container metrics"
+    );
+    let lease = rules(find(&docs, "Role", "pitstop-operator-leader-election"));
+    assert!(allows(&lease, "coordination.k8s.io", "leases", "update"));
+
+    let d = deployment(&docs);
+    let spec = d.spec.as_ref().unwrap();
+    assert_eq!(spec.replicas, Some(2));
+    let pod = spec.template.spec.as_ref().unwrap();
+    support::pss::assert_restricted(pod, "operator");
+    let labels = spec
+        .template
+        .metadata
+        .as_ref()
+        .unwrap()
+        .labels
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        labels["app.kubernetes.io/name"], "pitstop-operator",
+        "race NetworkPolicies admit the operator by this label"
+    );
+    let c = &pod.containers[0];
+    assert_eq!(
+        c.args.as_ref().unwrap(),
+        &["run".to_string(), "--leader-election=true".to_string()]
+    );
+    assert!(
+        c.image
+            .as_ref()
+            .unwrap()
+            .ends_with(&format!(":{}", env!("CARGO_PKG_VERSION")))
+    );
+    let env: Vec<(&str, Option<&str>)> = c
+        .env
+        .iter()
+        .flatten()
+        .map(|e| (e.name.as_str(), e.value.as_deref()))
+        .collect();
+    assert!(env.contains(&("PITSTOP_OPERATOR_SERVICE", Some("pitstop-operator"))));
+    assert!(env.iter().any(|(n, _)| *n == "POD_NAMESPACE"));
+    let probe = c
+        .readiness_probe
+        .as_ref()
+        .unwrap()
+        .http_get
+        .as_ref()
+        .unwrap();
+    assert_eq!(probe.path.as_deref(), Some("/ready"));
+    assert_eq!(c.ports.as_ref().unwrap()[0].container_port, 8002);
+
+    let headless = find(&docs, "Service", "pitstop-operator-metrics");
+    assert_eq!(headless["spec"]["clusterIP"], "None");
+    find(&docs, "Service", "pitstop-operator");
+}
+
+/// Non-default values: namespaced mode (a Role per watched namespace, no cluster-wide
+/// race rules), no CRD, PDB and Prometheus Operator monitors, custom service account.
+#[test]
+fn namespaced_install() {
+    let docs = template(&["-f", NON_DEFAULT]);
+    let k = kinds(&docs);
+    assert!(
+        !k.iter()
+            .any(|k| k == "ClusterRole" || k == "ClusterRoleBinding"),
+        "{k:?}"
+    );
+    assert!(!k.iter().any(|k| k == "CustomResourceDefinition"));
+    for kind in ["PodDisruptionBudget", "ServiceMonitor", "PodMonitor"] {
+        assert!(k.iter().any(|x| x == kind), "{kind} in {k:?}");
+    }
+    for ns in ["racing", "qualifying"] {
+        let role = docs
+            .iter()
+            .find(|d| d["kind"] == "Role" && d["metadata"]["namespace"] == ns)
+            .unwrap_or_else(|| panic!("Role in {ns}"));
+        let r = rules(role);
+        for (group, resource, verbs) in OPERATOR_NEEDS {
+            for verb in *verbs {
+                assert!(
+                    allows(&r, group, resource, verb),
+                    "{ns}: {verb} {group}/{resource}"
+                );
+            }
+        }
+        let binding = docs
+            .iter()
+            .find(|d| d["kind"] == "RoleBinding" && d["metadata"]["namespace"] == ns)
+            .unwrap();
+        assert_eq!(binding["subjects"][0]["name"], "pitstop-bot");
+    }
+    let d = deployment(&docs);
+    let spec = d.spec.as_ref().unwrap();
+    assert_eq!(spec.replicas, Some(3));
+    let pod = spec.template.spec.as_ref().unwrap();
+    support::pss::assert_restricted(pod, "operator (namespaced)");
+    assert!(
+        pod.containers[0]
+            .args
+            .as_ref()
+            .unwrap()
+            .contains(&"--namespaces=racing,qualifying".to_string())
+    );
+    assert_eq!(
+        find(&docs, "ServiceMonitor", "pitstop-operator")["metadata"]["labels"]["release"],
+        "kube-prometheus-stack"
+    );
+}
+
+/// values.schema.json turns mistakes into errors that name the value.
+#[test]
+fn schema_rejects_bad_values() {
+    for (set, says) in [
+        ("replicaCount=0", "/replicaCount"),
+        ("logFormat=xml", "/logFormat"),
+        ("watchNamespaces[0]=Not_A_Namespace", "/watchNamespaces/0"),
+        ("replicas=2", "'replicas' not allowed"),
+    ] {
+        let err = run_helm(&["template", "x", "helm/pitstop-operator", "--set", set]).unwrap_err();
+        assert!(err.contains(says), "--set {set}: {err}");
+    }
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Generated files are current: the chart's CRD copy, the chart and app versions, the
+/// `k8s/` bundle and the two rendered references. `make manifests` regenerates them.
+#[test]
+fn generated_files_are_current() {
+    let stale = |what: &str| format!("{what} is stale: run `make manifests`");
+    assert_eq!(
+        read(&chart().join("files/racesessions.pitstop.io.yaml")),
+        read(&root().join("crds/racesessions.pitstop.io.yaml")),
+        "{}",
+        stale("helm/pitstop-operator/files/racesessions.pitstop.io.yaml")
+    );
+    let chart_yaml: Value = serde_yaml::from_str(&read(&chart().join("Chart.yaml"))).unwrap();
+    assert_eq!(chart_yaml["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(chart_yaml["appVersion"], env!("CARGO_PKG_VERSION"));
+
+    let rendered = run_helm(&[
+        "template",
+        "pitstop-operator",
+        "helm/pitstop-operator",
+        "--namespace",
+        "pitstop-system",
+    ])
+    .unwrap();
+    let bundle = read(&root().join("k8s/pitstop-operator.yaml"));
+    assert_eq!(
+        bundle.split_once('\n').unwrap().1,
+        rendered,
+        "{}",
+        stale("k8s/pitstop-operator.yaml")
+    );
+    let ns: Value = serde_yaml::from_str(&read(&root().join("k8s/00-namespace.yaml"))).unwrap();
+    assert_eq!(ns["metadata"]["name"], "pitstop-system");
+
+    for (file, kind) in [
+        ("stream-processor-hpa.yaml", "HorizontalPodAutoscaler"),
+        ("networkpolicy.yaml", "NetworkPolicy"),
+    ] {
+        let text = read(&root().join("k8s").join(file));
+        // Every line is a comment, so `kubectl apply -f k8s/` creates nothing from it.
+        assert!(text.lines().all(|l| l.starts_with('#')), "{file}");
+        // The explanation comes first; the object starts at its apiVersion.
+        let uncommented: String = text
+            .lines()
+            .skip_while(|l| !l.starts_with("# apiVersion:"))
+            .map(|l| l.strip_prefix("# ").or(l.strip_prefix('#')).unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let out = Command::new(env!("CARGO_BIN_EXE_pitstop-operator"))
+            .args(["render", "-f", "examples/minimal.yaml", "--kind", kind])
+            .args(["--name", "monza-processor"])
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let expected: Value = serde_yaml::from_slice(&out.stdout).unwrap();
+        let actual: Value = serde_yaml::from_str(&uncommented).unwrap();
+        assert_eq!(actual, expected, "{}", stale(&format!("k8s/{file}")));
+        assert_eq!(actual["kind"], kind);
+    }
+}
