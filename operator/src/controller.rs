@@ -7,6 +7,7 @@ use crate::reconcile::{Context, Error, reconcile};
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -105,6 +106,9 @@ pub async fn run(
     .owns(api::<ServiceAccount>(&client, &namespace), owned.clone())
     .owns(api::<Role>(&client, &namespace), owned.clone())
     .owns(api::<RoleBinding>(&client, &namespace), owned.clone())
+    // Pipeline Jobs: a finished attempt wakes the scheduler at once.
+    .owns(api::<Job>(&client, &namespace), owned.clone())
+    .owns(api::<CronJob>(&client, &namespace), owned.clone())
     // KEDA ScaledObjects are not watched: the kind may not exist, and a watch on a
     // missing kind fails forever. The periodic requeue reverts edits to them.
     // Generated Secrets: a deleted one is recreated at once (label-filtered, so the

@@ -7,5 +7,6 @@ pub mod controller;
 pub mod leader;
 pub mod metrics;
 pub mod model;
+pub mod pipeline;
 pub mod reconcile;
 pub mod server;

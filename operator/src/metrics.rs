@@ -1,7 +1,7 @@
 //! Operator metrics on :8002: reconciles by result, errors by static category,
 //! reconcile duration, stalled specs by reason.
 
-use prometheus::{Histogram, HistogramOpts, IntCounterVec, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
 #[derive(Clone)]
 pub struct OperatorMetrics {
@@ -10,6 +10,12 @@ pub struct OperatorMetrics {
     pub errors: IntCounterVec,
     pub stalls: IntCounterVec,
     pub duration: Histogram,
+    /// Post-race task durations by step and result.
+    pub task_duration: HistogramVec,
+    /// Failed post-race task attempts by step.
+    pub task_failures: IntCounterVec,
+    /// Finished post-race runs by result.
+    pub pipeline_runs: IntCounterVec,
 }
 
 impl OperatorMetrics {
@@ -46,8 +52,38 @@ impl OperatorMetrics {
             ]),
         )
         .expect("valid");
+        let task_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "pitstop_operator_pipeline_task_duration_seconds",
+                "Duration of post-race pipeline tasks, by step and result.",
+            )
+            .buckets(vec![
+                1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0,
+            ]),
+            &["step", "result"],
+        )
+        .expect("valid");
+        let task_failures = IntCounterVec::new(
+            Opts::new(
+                "pitstop_operator_pipeline_task_failures_total",
+                "Failed post-race task attempts, by step.",
+            ),
+            &["step"],
+        )
+        .expect("valid");
+        let pipeline_runs = IntCounterVec::new(
+            Opts::new(
+                "pitstop_operator_pipeline_runs_total",
+                "Finished post-race pipeline runs, by result.",
+            ),
+            &["result"],
+        )
+        .expect("valid");
         for c in [
-            Box::new(reconciles.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(task_duration.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(task_failures.clone()),
+            Box::new(pipeline_runs.clone()),
+            Box::new(reconciles.clone()),
             Box::new(errors.clone()),
             Box::new(stalls.clone()),
             Box::new(duration.clone()),
@@ -67,12 +103,18 @@ impl OperatorMetrics {
         for result in ["success", "error"] {
             reconciles.with_label_values(&[result]);
         }
+        for result in ["succeeded", "failed"] {
+            pipeline_runs.with_label_values(&[result]);
+        }
         OperatorMetrics {
             registry,
             reconciles,
             errors,
             stalls,
             duration,
+            task_duration,
+            task_failures,
+            pipeline_runs,
         }
     }
 

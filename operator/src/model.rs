@@ -2,7 +2,10 @@
 //! [`Model`] the builders read, or a [`SpecError`] with a reason for the `Stalled`
 //! condition. Pure: no API calls.
 
-use crate::api::{AutoscalingEngine, Circuit, DatastoreSpec, GridEntry, RaceSession, SecretKeyRef};
+use crate::api::{
+    AutoscalingEngine, Circuit, DatastoreSpec, GridEntry, PostRaceSpec, RaceSession, SecretKeyRef,
+};
+use crate::pipeline::Dag;
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use kube::ResourceExt;
@@ -67,7 +70,34 @@ pub struct Model {
     pub postgres: Datastore,
     /// `None` when `spec.monitoring.enabled` is false.
     pub monitoring: Option<Monitoring>,
+    /// The post-race pipeline's settings.
+    pub post_race: PostRaceSpec,
+    /// The validated DAG, or why it cannot run (the race runs regardless; the
+    /// PipelineSucceeded condition says why no pipeline will).
+    pub pipeline: Result<Dag, PipelineError>,
 }
+
+/// Why a pipeline cannot run: a condition reason and a message naming what to fix.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PipelineError {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// Teams of the 2024 grid the simulator uses when `spec.grid` is empty (a test keeps this
+/// equal to the workloads' grid): the default DAG persists each.
+pub const DEFAULT_TEAMS: [&str; 10] = [
+    "McLaren",
+    "Ferrari",
+    "Red Bull Racing",
+    "Mercedes",
+    "Aston Martin",
+    "Alpine",
+    "Williams",
+    "RB",
+    "Haas F1 Team",
+    "Kick Sauber",
+];
 
 /// The race's Prometheus and Grafana.
 #[derive(Clone, Debug, PartialEq)]
@@ -235,6 +265,7 @@ impl Assumed {
             spec.processor.api_key_secret_ref.as_ref(),
             spec.redis.external.as_ref().map(|e| &e.url_secret_ref),
             spec.postgres.external.as_ref().map(|e| &e.url_secret_ref),
+            spec.post_race.webhook_secret_ref.as_ref(),
         ];
         let mut map = std::collections::BTreeMap::<String, BTreeSet<String>>::new();
         for r in refs.into_iter().flatten() {
@@ -311,7 +342,35 @@ pub fn validate(
         secrets,
         &namespace,
     )?;
+    // Teams in grid order, each once.
+    let mut teams: Vec<String> = Vec::new();
+    let grid_teams: Vec<String> = if spec.grid.is_empty() {
+        DEFAULT_TEAMS.iter().map(|t| t.to_string()).collect()
+    } else {
+        spec.grid.iter().map(|g| g.team.clone()).collect()
+    };
+    for t in grid_teams {
+        if !teams.contains(&t) {
+            teams.push(t);
+        }
+    }
+    let pipeline = crate::pipeline::dag::validate(&spec.post_race, &teams)
+        .map_err(|e| PipelineError {
+            reason: "InvalidPipeline",
+            message: e.to_string(),
+        })
+        .and_then(|dag| match &spec.post_race.webhook_secret_ref {
+            Some(r) => check_secret(secrets, "postRace.webhookSecretRef", r, &namespace)
+                .map(|()| dag)
+                .map_err(|e| PipelineError {
+                    reason: e.reason(),
+                    message: e.to_string(),
+                }),
+            None => Ok(dag),
+        });
     Ok(Model {
+        post_race: spec.post_race.clone(),
+        pipeline,
         stream: format!("pitstop:{namespace}:{name}"),
         uid: race.uid().unwrap_or_default(),
         circuit: spec.circuit,

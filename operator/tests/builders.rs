@@ -80,6 +80,7 @@ fn render(c: &Children) -> (String, String) {
         roles,
         role_bindings,
         scaled_objects,
+        cron_jobs,
     } = c;
     let split = |docs: Vec<(bool, String)>, core: &mut Vec<String>, mon: &mut Vec<String>| {
         for (m, d) in docs {
@@ -109,6 +110,7 @@ fn render(c: &Children) -> (String, String) {
     add!(roles);
     add!(role_bindings);
     add!(scaled_objects);
+    add!(cron_jobs);
     (core.join("---\n"), mon.join("---\n"))
 }
 
@@ -525,5 +527,98 @@ fn dashboards_are_well_formed() {
             "pitstop-system-performance",
             "pitstop-container-health"
         ]
+    );
+}
+
+/// A pipeline task's Job and the season-report CronJob: restricted, never retried by
+/// Kubernetes, bounded by the task's deadline, the webhook URL only from its Secret.
+#[test]
+fn pipeline_job_and_season_report() {
+    use pitstop_operator::build::pipeline::{Outcome, cron_job, job};
+    use pitstop_operator::pipeline::scheduler::{Launch, job_name};
+    let spec = "circuit: monza\npostRace:\n  schedule: \"0 6 * * *\"\n  webhookSecretRef: {name: slack, key: url}";
+    let m = validate(&race(spec), &seen(&[("slack", "url")], false), &images()).unwrap();
+    let dag = m.pipeline.as_ref().unwrap();
+    let persist = dag
+        .tasks
+        .iter()
+        .find(|t| t.step == "persist-teams")
+        .unwrap();
+    let l = Launch {
+        task: persist.name.clone(),
+        job: job_name("monza", 1, &persist.name, 0, 1),
+        attempt: 1,
+        round: 0,
+        finally: false,
+    };
+    let j = job(&m, 1, persist, &l, None);
+    let spec_ = j.spec.as_ref().unwrap();
+    assert_eq!(spec_.backoff_limit, Some(0));
+    assert_eq!(spec_.active_deadline_seconds, Some(900));
+    let pod = spec_.template.spec.as_ref().unwrap();
+    support::pss::assert_restricted_job(pod, "pipeline job");
+    let c = &pod.containers[0];
+    assert_eq!(
+        c.args.as_deref().unwrap(),
+        ["job", "persist-teams", "--team", "McLaren"]
+    );
+    let hook = c
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == "PITSTOP_WEBHOOK_URL")
+        .unwrap();
+    assert!(
+        hook.value.is_none() && hook.value_from.is_some(),
+        "from the Secret only"
+    );
+
+    let exit = dag.finally.iter().find(|t| t.name == "on-exit").unwrap();
+    let l = Launch {
+        task: exit.name.clone(),
+        job: job_name("monza", 1, "on-exit", 0, 1),
+        attempt: 1,
+        round: 0,
+        finally: true,
+    };
+    let outcome = Outcome {
+        succeeded: true,
+        failed_tasks: vec![],
+    };
+    let e = job(&m, 1, exit, &l, Some(&outcome));
+    assert_eq!(
+        e.spec.unwrap().template.spec.unwrap().containers[0]
+            .args
+            .as_deref()
+            .unwrap(),
+        ["job", "notify", "--outcome", "succeeded"]
+    );
+
+    let cj = cron_job(&m).unwrap();
+    assert_eq!(cj.spec.schedule, "0 6 * * *");
+    assert_eq!(cj.spec.concurrency_policy.as_deref(), Some("Forbid"));
+    let cpod = cj
+        .spec
+        .job_template
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
+    support::pss::assert_restricted_job(cpod, "season report");
+    assert_eq!(build(&m).cron_jobs.len(), 1);
+    assert!(
+        children(MINIMAL, &[]).cron_jobs.is_empty(),
+        "no schedule, no CronJob"
+    );
+    golden(
+        "pipeline",
+        &format!(
+            "{}---\n{}",
+            serde_yaml::to_string(&j).unwrap(),
+            serde_yaml::to_string(&cj).unwrap()
+        ),
     );
 }

@@ -4,6 +4,8 @@
 //! real Lua 5.4 against its test cases (`make test` installs lua into .tools/; set LUA to
 //! use another).
 
+mod support;
+
 use pitstop_operator::api::RaceSession;
 use pitstop_operator::build::build;
 use pitstop_operator::model::{Assumed, Defaults, validate};
@@ -152,17 +154,7 @@ fn gitops_examples_have_the_expected_kinds() {
 }
 
 fn lua() -> PathBuf {
-    if let Some(p) = std::env::var_os("LUA") {
-        return p.into();
-    }
-    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/lua");
-    if local.exists() {
-        return local;
-    }
-    if Command::new("lua").arg("-v").output().is_ok() {
-        return "lua".into();
-    }
-    panic!("lua not found: run `make test` (it installs Lua 5.4 into .tools/) or set LUA");
+    support::tool("LUA", "lua")
 }
 
 /// A YAML value as a Lua constructor (what Argo CD hands the script as `obj`).

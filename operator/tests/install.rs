@@ -152,6 +152,16 @@ const OPERATOR_NEEDS: &[(&str, &str, &[&str])] = &[
         &["get", "list", "watch", "patch", "delete"],
     ),
     ("keda.sh", "scaledobjects", &["list", "patch", "delete"]),
+    (
+        "batch",
+        "jobs",
+        &["get", "list", "watch", "create", "patch"],
+    ),
+    (
+        "batch",
+        "cronjobs",
+        &["get", "list", "watch", "patch", "delete"],
+    ),
     ("events.k8s.io", "events", &["create"]),
     // What a race's Prometheus Role grants: RBAC lets only a holder grant it.
     ("", "pods", &["get", "list", "watch"]),

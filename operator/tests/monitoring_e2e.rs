@@ -26,17 +26,7 @@ use support::FakeApi;
 use support::race::LocalRace;
 
 fn prometheus_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("PROMETHEUS") {
-        return p.into();
-    }
-    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/prometheus");
-    if local.exists() {
-        return local;
-    }
-    if Command::new("prometheus").arg("--version").output().is_ok() {
-        return "prometheus".into();
-    }
-    panic!("prometheus not found: run `make test` (it installs it into .tools/) or set PROMETHEUS");
+    support::tool("PROMETHEUS", "prometheus")
 }
 
 /// Kills the Prometheus process however the test ends.

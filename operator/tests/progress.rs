@@ -4,11 +4,8 @@
 
 mod support;
 
-use kube::runtime::events::Reporter;
 use pitstop_operator::api::RaceSession;
-use pitstop_operator::metrics::OperatorMetrics;
-use pitstop_operator::model::Defaults;
-use pitstop_operator::reconcile::{Context, reconcile};
+use pitstop_operator::reconcile::reconcile;
 use pitstop_workloads::metrics::SimulatorMetrics;
 use serde_json::json;
 use std::sync::Arc;
@@ -40,17 +37,10 @@ async fn status_shows_the_processors_progress() {
             "spec": {"laps": 3}
         }),
     );
-    let ctx = Arc::new(Context {
-        client: api.client(),
-        images: Defaults::default(),
-        reporter: Reporter {
-            controller: "pitstop-operator".into(),
-            instance: None,
-        },
-        metrics: OperatorMetrics::new(),
-        http: reqwest::Client::new(),
-        processor_base: Some(format!("http://{}", local.processor.addr.unwrap())),
-    });
+    let ctx = support::context(
+        &api,
+        Some(format!("http://{}", local.processor.addr.unwrap())),
+    );
     let reconcile_once = || async {
         let race: RaceSession = serde_json::from_value(api.get(RACE).unwrap()).unwrap();
         reconcile(Arc::new(race), ctx.clone()).await.unwrap();

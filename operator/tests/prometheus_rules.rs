@@ -3,25 +3,15 @@
 //! (`promtool test rules`, operator/tests/promtool/rules_test.yaml). `make test` installs
 //! promtool (scripts/tools.sh); set PROMTOOL to use another one.
 
+mod support;
+
 use pitstop_operator::build::monitoring::{Discovery, Options, prometheus_config, rules};
 use pitstop_operator::model::{Defaults, validate};
 use std::path::PathBuf;
 use std::process::Command;
 
 fn promtool() -> PathBuf {
-    if let Some(p) = std::env::var_os("PROMTOOL") {
-        return p.into();
-    }
-    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/promtool");
-    if local.exists() {
-        return local;
-    }
-    if Command::new("promtool").arg("--version").output().is_ok() {
-        return "promtool".into();
-    }
-    panic!(
-        "promtool not found: run `make test` (it installs promtool into .tools/) or set PROMTOOL"
-    );
+    support::tool("PROMTOOL", "promtool")
 }
 
 fn race(spec: &str) -> pitstop_operator::model::Model {

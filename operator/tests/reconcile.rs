@@ -5,9 +5,7 @@
 
 mod support;
 
-use kube::runtime::events::Reporter;
 use pitstop_operator::api::RaceSession;
-use pitstop_operator::metrics::OperatorMetrics;
 use pitstop_operator::model::Defaults;
 use pitstop_operator::reconcile::{Context, reconcile};
 use serde_json::{Value, json};
@@ -52,17 +50,7 @@ fn race_json(spec: Value) -> Value {
 fn setup(spec: Value) -> (Arc<FakeApi>, Arc<Context>) {
     let api = FakeApi::new();
     api.put(RACE, race_json(spec));
-    let ctx = Arc::new(Context {
-        client: api.client(),
-        images: Defaults::default(),
-        reporter: Reporter {
-            controller: "pitstop-operator".into(),
-            instance: None,
-        },
-        metrics: OperatorMetrics::new(),
-        http: reqwest::Client::new(),
-        processor_base: None,
-    });
+    let ctx = support::context(&api, None);
     (api, ctx)
 }
 
@@ -417,4 +405,257 @@ async fn keda_engine_follows_the_cluster() {
     run(&api, &ctx).await;
     assert!(api.get(SCALED).is_none(), "ScaledObject removed");
     assert!(api.get(HPA).is_some());
+}
+
+const JOBS: &str = "/apis/batch/v1/namespaces/racing/jobs";
+
+fn jobs(api: &FakeApi) -> Vec<String> {
+    api.paths()
+        .into_iter()
+        .filter_map(|p| p.strip_prefix(&format!("{JOBS}/")).map(str::to_string))
+        .collect()
+}
+
+fn finish_job(api: &FakeApi, name: &str, ok: bool) {
+    // Finished just now, as the Job controller would report it.
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    api.edit(&format!("{JOBS}/{name}"), |j| {
+        j["status"] = if ok {
+            json!({"succeeded": 1, "startTime": "2026-01-01T10:00:00Z", "completionTime": now})
+        } else {
+            json!({"failed": 1, "startTime": "2026-01-01T10:00:00Z",
+                   "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                                   "message": "Job has reached the specified backoff limit", "lastTransitionTime": now}]})
+        };
+    });
+}
+
+fn finish_race(api: &FakeApi) {
+    api.edit(RACE, |r| {
+        r["status"]["race"] = json!({"lap": 10, "totalLaps": 10, "pitStops": 20, "anomalies": 2,
+                                     "samplesProcessed": 1000, "finished": true});
+    });
+}
+
+fn pipeline(api: &FakeApi) -> Value {
+    api.get(RACE).unwrap()["status"]["pipeline"].clone()
+}
+
+/// When the race finishes the grand-prix DAG starts: the first task's Job is created,
+/// owned by the race, labelled, restricted, with TTL and deadline; Jobs follow their
+/// dependencies and the parallelism limit as they succeed.
+#[tokio::test]
+async fn pipeline_starts_when_the_race_finishes() {
+    let (api, ctx) = setup(json!({"grid": [
+        {"car": 16, "driver": "LEC", "team": "Ferrari"},
+        {"car": 1, "driver": "VER", "team": "Red Bull Racing"},
+        {"car": 4, "driver": "NOR", "team": "McLaren"},
+        {"car": 44, "driver": "HAM", "team": "Mercedes"}]}));
+    run(&api, &ctx).await;
+    assert!(jobs(&api).is_empty(), "nothing before the flag");
+    assert_eq!(condition(&api, "PipelineSucceeded")["reason"], "NotRun");
+
+    finish_race(&api);
+    let action = run(&api, &ctx).await;
+    assert_eq!(jobs(&api), ["monza-p1-collect-telemetry-0-1"]);
+    assert_eq!(
+        action,
+        kube::runtime::controller::Action::requeue(Duration::from_secs(15)),
+        "look again while the run runs"
+    );
+    let job = api
+        .get(&format!("{JOBS}/monza-p1-collect-telemetry-0-1"))
+        .unwrap();
+    let owner = &job["metadata"]["ownerReferences"][0];
+    assert_eq!(
+        (owner["kind"].as_str(), owner["controller"].as_bool()),
+        (Some("RaceSession"), Some(true))
+    );
+    let labels = &job["metadata"]["labels"];
+    assert_eq!(labels["app.kubernetes.io/component"], "pipeline");
+    assert_eq!(labels["pitstop.io/run"], "1");
+    assert_eq!(labels["pitstop.io/task"], "collect-telemetry");
+    assert_eq!(job["spec"]["backoffLimit"], 0, "the scheduler owns retries");
+    assert_eq!(job["spec"]["ttlSecondsAfterFinished"], 3600);
+    assert_eq!(job["spec"]["activeDeadlineSeconds"], 900);
+    let j: k8s_openapi::api::batch::v1::Job = serde_json::from_value(job.clone()).unwrap();
+    let pod = j.spec.unwrap().template.spec.unwrap();
+    assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
+    let c = &pod.containers[0];
+    assert_eq!(c.args.as_deref().unwrap(), ["job", "collect-telemetry"]);
+    let sc = c.security_context.as_ref().unwrap();
+    assert_eq!(
+        (
+            sc.run_as_non_root,
+            sc.read_only_root_filesystem,
+            sc.allow_privilege_escalation
+        ),
+        (Some(true), Some(true), Some(false))
+    );
+    let env: Vec<&str> = c.env.iter().flatten().map(|e| e.name.as_str()).collect();
+    for v in [
+        "PITSTOP_SESSION",
+        "PITSTOP_RUN_ID",
+        "PITSTOP_TASK",
+        "PITSTOP_ATTEMPT",
+        "REDIS_URL",
+        "DATABASE_URL",
+    ] {
+        assert!(env.contains(&v), "{v} in {env:?}");
+    }
+    let p = pipeline(&api);
+    assert_eq!(
+        (
+            p["run"].as_i64(),
+            p["phase"].as_str(),
+            p["trigger"].as_str()
+        ),
+        (Some(1), Some("Running"), Some("race-finished"))
+    );
+    assert_eq!(p["tasks"][0]["phase"], "Running");
+    assert_eq!(condition(&api, "PipelineSucceeded")["reason"], "Running");
+    let events: Vec<String> = api
+        .log()
+        .iter()
+        .filter(|l| l.path.contains("/events") && l.method == "POST")
+        .filter_map(|l| {
+            l.body
+                .as_ref()
+                .map(|b| b["reason"].as_str().unwrap_or("").to_string())
+        })
+        .collect();
+    assert!(
+        events.contains(&"PipelineStarted".into()) && events.contains(&"TaskStarted".into()),
+        "{events:?}"
+    );
+
+    // Fan-out: four teams, parallelism 3.
+    finish_job(&api, "monza-p1-collect-telemetry-0-1", true);
+    run(&api, &ctx).await;
+    let mut started = jobs(&api);
+    started.sort();
+    assert_eq!(
+        started,
+        [
+            "monza-p1-collect-telemetry-0-1",
+            "monza-p1-persist-ferrari-0-1",
+            "monza-p1-persist-mclaren-0-1",
+            "monza-p1-persist-red-bull-racing-0-1"
+        ]
+    );
+    let p = pipeline(&api);
+    assert_eq!(p["tasks"][0]["phase"], "Succeeded");
+    assert!(p["tasks"][0]["finishedAt"].is_string());
+}
+
+/// A failed attempt keeps its Job longer and is retried after the backoff; a second run
+/// requested while one runs is refused with a condition; an invalid DAG is named in the
+/// PipelineSucceeded condition while the race itself still runs.
+#[tokio::test]
+async fn pipeline_failures_retries_and_refusals() {
+    let (api, ctx) = setup(json!({"postRace": {"tasks": [
+        {"name": "collect", "step": "collect-telemetry", "retries": 1, "retryBackoffSeconds": 1},
+        {"name": "dq", "step": "data-quality", "dependsOn": ["collect"]}]}}));
+    finish_race(&api);
+    run(&api, &ctx).await;
+    finish_job(&api, "monza-p1-collect-0-1", false);
+    let action = run(&api, &ctx).await;
+    let failed = api.get(&format!("{JOBS}/monza-p1-collect-0-1")).unwrap();
+    assert_eq!(
+        failed["spec"]["ttlSecondsAfterFinished"],
+        7 * 24 * 3600,
+        "failed Jobs stay a week"
+    );
+    assert_eq!(pipeline(&api)["tasks"][0]["phase"], "Pending");
+    assert!(
+        pipeline(&api)["tasks"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("BackoffLimitExceeded")
+    );
+    assert_eq!(
+        action,
+        kube::runtime::controller::Action::requeue(Duration::from_secs(1)),
+        "back when the backoff ends"
+    );
+
+    api.edit(RACE, |r| {
+        r["metadata"]["annotations"] = json!({"pitstop.io/run-pipeline": "again"});
+    });
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    run(&api, &ctx).await;
+    assert!(
+        jobs(&api).contains(&"monza-p1-collect-0-2".to_string()),
+        "{:?}",
+        jobs(&api)
+    );
+    let refused = condition(&api, "PipelineRequestRefused");
+    assert_eq!(refused["status"], "True");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("run 1 is still running"),
+        "{refused}"
+    );
+    assert_eq!(pipeline(&api)["run"], 1, "not queued: still run 1");
+
+    // Second attempt fails too: retries used up, dq skipped, on-exit runs and says so.
+    finish_job(&api, "monza-p1-collect-0-2", false);
+    run(&api, &ctx).await;
+    let p = pipeline(&api);
+    assert_eq!(p["tasks"][0]["phase"], "Failed");
+    assert_eq!(p["tasks"][1]["phase"], "Skipped");
+    let exit = api
+        .get(&format!("{JOBS}/monza-p1-on-exit-0-1"))
+        .expect("the final task runs");
+    let args = exit["spec"]["template"]["spec"]["containers"][0]["args"].clone();
+    assert_eq!(
+        args,
+        json!([
+            "job",
+            "notify",
+            "--outcome",
+            "failed",
+            "--failed-tasks",
+            "collect,dq"
+        ])
+    );
+    finish_job(&api, "monza-p1-on-exit-0-1", true);
+    run(&api, &ctx).await;
+    assert_eq!(pipeline(&api)["phase"], "Failed");
+    let c = condition(&api, "PipelineSucceeded");
+    assert_eq!(c["reason"], "TaskFailed");
+    assert!(c["message"].as_str().unwrap().contains("collect"), "{c}");
+
+    // Retry from the failed task: a new round of collect; nothing else is repeated.
+    api.edit(RACE, |r| {
+        r["metadata"]["annotations"]["pitstop.io/retry-pipeline"] = json!("1");
+    });
+    run(&api, &ctx).await;
+    assert!(
+        jobs(&api).contains(&"monza-p1-collect-1-1".to_string()),
+        "{:?}",
+        jobs(&api)
+    );
+    assert_eq!(pipeline(&api)["phase"], "Running");
+    assert_eq!(pipeline(&api)["trigger"], "retry");
+    assert_eq!(condition(&api, "PipelineRequestRefused")["status"], "False");
+
+    // An invalid DAG: the condition names the tasks, the race is unaffected.
+    api.edit(RACE, |r| {
+        r["spec"]["postRace"]["tasks"] = json!([
+            {"name": "a", "step": "report", "dependsOn": ["b"]},
+            {"name": "b", "step": "report", "dependsOn": ["a"]}]);
+        r["metadata"]["generation"] = json!(2);
+    });
+    run(&api, &ctx).await;
+    let c = condition(&api, "PipelineSucceeded");
+    assert_eq!(c["reason"], "InvalidPipeline");
+    assert!(c["message"].as_str().unwrap().contains("a → b → a"), "{c}");
+    assert_eq!(
+        condition(&api, "Stalled")["status"],
+        "False",
+        "the race is not stalled"
+    );
 }

@@ -56,7 +56,7 @@ pub async fn run(cfg: DemoConfig) -> anyhow::Result<()> {
     let publish = tokio::spawn(run_race(
         race,
         keys.clone(),
-        redis,
+        redis.clone(),
         PublishConfig {
             time_scale: Some(cfg.time_scale),
             rate: None,
@@ -188,7 +188,81 @@ pub async fn run(cfg: DemoConfig) -> anyhow::Result<()> {
         durable.p50_us as f64 / 1000.0,
         durable.p99_us as f64 / 1000.0,
     );
+    post_race(&cfg.database_url, &redis, &keys, &session).await?;
     processor.shutdown().await;
+    Ok(())
+}
+
+/// The operator's grand-prix DAG run in-process, in its order (collect → persist each team
+/// → data quality → aggregate → report, notify), stopping at the first failure like the
+/// DAG skips downstream tasks. The report is written next to the build output.
+async fn post_race(
+    database_url: &str,
+    redis: &redis::Client,
+    keys: &StreamKeys,
+    session: &str,
+) -> anyhow::Result<()> {
+    use crate::jobs::{Attempt, JobArgs, Step, execute};
+    let mut db = crate::db::connect(database_url).await?;
+    let teams: Vec<String> = db
+        .query(
+            "SELECT team FROM car_accounting WHERE session_id = $1 GROUP BY team ORDER BY min(car)",
+            &[&session],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut tasks: Vec<(String, Step, Option<String>)> =
+        vec![("collect-telemetry".into(), Step::CollectTelemetry, None)];
+    for t in &teams {
+        tasks.push((format!("persist {t}"), Step::PersistTeams, Some(t.clone())));
+    }
+    for (name, step) in [
+        ("data-quality", Step::DataQuality),
+        ("aggregate", Step::Aggregate),
+        ("report", Step::Report),
+        ("notify", Step::Notify),
+    ] {
+        tasks.push((name.into(), step, None));
+    }
+    println!("\nPOST-RACE PIPELINE (the operator's grand-prix DAG, in-process)");
+    for (name, step, team) in tasks {
+        let args = JobArgs {
+            session: session.into(),
+            attempt: Attempt {
+                run_id: format!("{session}-demo"),
+                task: name.clone(),
+                attempt: 1,
+            },
+            team,
+            ..JobArgs::default()
+        };
+        let t = Instant::now();
+        match execute(step, &mut db, redis, keys, &args).await {
+            Ok(summary) => println!(
+                "  ✓ {name:<28} {:>6.2} s  {summary}",
+                t.elapsed().as_secs_f64()
+            ),
+            Err(e) => {
+                println!("  ✗ {name:<28} {e}");
+                println!("    (downstream tasks skipped, as the operator's DAG would)");
+                return Ok(());
+            }
+        }
+    }
+    if let Some(html) = crate::jobs::report::stored(&db, session).await? {
+        let path = std::env::var("PITSTOP_DEMO_REPORT")
+            .unwrap_or_else(|_| format!("target/pitstop-report-{session}.html"));
+        if let Some(dir) = std::path::Path::new(&path).parent() {
+            std::fs::create_dir_all(dir).ok();
+        }
+        std::fs::write(&path, &html)?;
+        println!(
+            "\nREPORT  {path} ({} KB; open it in a browser; also served at /api/v1/sessions/{session}/report while the processor runs)",
+            html.len() / 1024
+        );
+    }
     Ok(())
 }
 

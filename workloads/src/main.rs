@@ -37,6 +37,110 @@ enum Command {
     Demo(DemoArgs),
     /// Measure end-to-end throughput and latency through real Redis and PostgreSQL.
     Bench(BenchArgs),
+    /// Run one post-race pipeline step (what the operator's Jobs run): collect-telemetry,
+    /// persist-teams, data-quality, aggregate, report, notify, season-report.
+    Job(JobCliArgs),
+}
+
+#[derive(Args)]
+struct JobCliArgs {
+    /// The step to run.
+    step: String,
+    /// Session (the RaceSession's name).
+    #[arg(long, env = "PITSTOP_SESSION", default_value = "")]
+    session: String,
+    #[command(flatten)]
+    stream: StreamArgs,
+    /// PostgreSQL URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    database_url: String,
+    /// Pipeline run this attempt belongs to.
+    #[arg(long, env = "PITSTOP_RUN_ID", default_value = "manual")]
+    run_id: String,
+    /// Task name within the run.
+    #[arg(long, env = "PITSTOP_TASK", default_value = "")]
+    task: String,
+    /// Attempt number of the task.
+    #[arg(long, env = "PITSTOP_ATTEMPT", default_value_t = 1)]
+    attempt: i32,
+    /// persist-teams: the team.
+    #[arg(long)]
+    team: Option<String>,
+    /// notify: announce the run's outcome (succeeded or failed) instead of the race summary.
+    #[arg(long)]
+    outcome: Option<String>,
+    /// notify --outcome failed: the tasks that failed, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    failed_tasks: Vec<String>,
+    /// collect-telemetry: do not trim the stream after archiving.
+    #[arg(long)]
+    keep_stream: bool,
+    /// notify: link to the report.
+    #[arg(long, env = "PITSTOP_REPORT_URL")]
+    report_url: Option<String>,
+    /// notify: webhook URL (from a Secret; never logged).
+    #[arg(long, env = "PITSTOP_WEBHOOK_URL", hide_env_values = true)]
+    webhook_url: Option<String>,
+}
+
+async fn job(a: JobCliArgs) -> anyhow::Result<()> {
+    use pitstop_workloads::jobs::{Attempt, JobArgs, Step, execute};
+    let step = Step::parse(&a.step).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown step {:?}; one of {}",
+            a.step,
+            Step::ALL.map(Step::as_str).join(", ")
+        )
+    })?;
+    if a.session.is_empty() && step != Step::SeasonReport {
+        anyhow::bail!(
+            "--session (PITSTOP_SESSION) is required for {}",
+            step.as_str()
+        );
+    }
+    let outcome = match a.outcome.as_deref() {
+        None => None,
+        Some("succeeded") => Some(true),
+        Some("failed") => Some(false),
+        Some(o) => anyhow::bail!("--outcome is succeeded or failed, not {o:?}"),
+    };
+    let mut db = pitstop_workloads::db::connect(&a.database_url).await?;
+    pitstop_workloads::db::migrate(&mut db).await?;
+    let redis = redis::Client::open(a.stream.redis_url.as_str())?;
+    let keys = StreamKeys::new(a.stream.stream.clone(), a.stream.partitions);
+    let args = JobArgs {
+        session: a.session,
+        attempt: Attempt {
+            run_id: a.run_id,
+            task: if a.task.is_empty() {
+                step.as_str().into()
+            } else {
+                a.task
+            },
+            attempt: a.attempt,
+        },
+        team: a.team,
+        outcome,
+        failed_tasks: a.failed_tasks,
+        keep_stream: a.keep_stream,
+        report_url: a.report_url,
+        webhook_url: a.webhook_url,
+    };
+    match execute(step, &mut db, &redis, &keys, &args).await {
+        Ok(summary) => {
+            tracing::info!(step = step.as_str(), session = %args.session, "{summary}");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(step = step.as_str(), session = %args.session, error = %e, "step failed");
+            // The message is what the operator shows as the task's failure.
+            Err(anyhow::anyhow!("{} failed: {e}", step.as_str()))
+        }
+    }
 }
 
 #[derive(Args, Clone)]
@@ -260,6 +364,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Process(a) => {
             init_logs("info");
             process(a).await
+        }
+        Command::Job(a) => {
+            init_logs("info");
+            job(a).await
         }
         Command::Demo(a) => {
             // The demo prints its own progress; keep logs to warnings.

@@ -92,18 +92,9 @@ pub struct RaceSessionSpec {
     /// Prometheus and Grafana for this race.
     #[serde(default)]
     pub monitoring: MonitoringSpec,
-    /// Post-race analytics pipeline (reserved; configured by a later version).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "preserve_unknown_object")]
-    pub post_race: Option<serde_json::Value>,
-}
-
-fn preserve_unknown_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({
-        "type": "object",
-        "x-kubernetes-preserve-unknown-fields": true,
-        "description": "Post-race analytics pipeline (reserved; configured by a later version)."
-    })
+    /// Post-race analytics: a DAG of Kubernetes Jobs run when the race finishes.
+    #[serde(default)]
+    pub post_race: PostRaceSpec,
 }
 
 fn default_laps() -> u16 {
@@ -424,4 +415,126 @@ impl Default for MonitoringSpec {
 
 fn default_retention() -> String {
     "24h".into()
+}
+
+/// Post-race analytics run as a DAG of Kubernetes Jobs (`pitstop job <step>`): the role
+/// Airflow's `ferrari_grand_prix_dag` played, done natively.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PostRaceSpec {
+    /// Start a run automatically when the processor has seen the chequered flag. Runs can
+    /// always be started with the annotation `pitstop.io/run-pipeline`.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Tasks running at the same time.
+    #[serde(default = "default_parallelism")]
+    #[schemars(range(min = 1, max = 32))]
+    pub parallelism: i32,
+    /// The DAG. Empty: the grand-prix DAG (collect-telemetry → persist-team-<team> for every
+    /// team → data-quality → aggregate → {report, notify}).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub tasks: Vec<TaskSpec>,
+    /// Tasks that run after every other task has finished or been skipped, whatever
+    /// happened (like Argo's onExit). Absent: one `notify --outcome` task named `on-exit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finally: Option<Vec<TaskSpec>>,
+    /// Seconds a succeeded task's Job is kept.
+    #[serde(default = "default_ttl_success")]
+    #[schemars(range(min = 0, max = 2592000))]
+    pub ttl_seconds_after_success: i32,
+    /// Seconds a failed task's Job (and its pod's logs) is kept, for debugging.
+    #[serde(default = "default_ttl_failure")]
+    #[schemars(range(min = 0, max = 2592000))]
+    pub ttl_seconds_after_failure: i32,
+    /// Finished runs kept in `status.pipeline.history` (all are in PostgreSQL).
+    #[serde(default = "default_history")]
+    #[schemars(range(min = 1, max = 50))]
+    pub history_limit: i32,
+    /// Secret key holding the notification webhook URL (Slack-compatible). Absent: the
+    /// notification is logged and recorded as an Event only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret_ref: Option<SecretKeyRef>,
+    /// Cron schedule of the historical ETL and season report (a CronJob, concurrency
+    /// Forbid), e.g. "0 6 * * *".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(
+        pattern = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
+    ))]
+    pub schedule: Option<String>,
+}
+
+impl Default for PostRaceSpec {
+    fn default() -> Self {
+        PostRaceSpec {
+            enabled: true,
+            parallelism: default_parallelism(),
+            tasks: Vec::new(),
+            finally: None,
+            ttl_seconds_after_success: default_ttl_success(),
+            ttl_seconds_after_failure: default_ttl_failure(),
+            history_limit: default_history(),
+            webhook_secret_ref: None,
+            schedule: None,
+        }
+    }
+}
+
+fn default_parallelism() -> i32 {
+    3
+}
+fn default_ttl_success() -> i32 {
+    3600
+}
+fn default_ttl_failure() -> i32 {
+    7 * 24 * 3600
+}
+fn default_history() -> i32 {
+    5
+}
+
+/// One task of the post-race DAG.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskSpec {
+    /// Unique name within the pipeline (lower-case letters, digits and '-').
+    #[schemars(
+        length(min = 1, max = 30),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
+    pub name: String,
+    /// The step it runs: collect-telemetry, persist-teams, data-quality, aggregate,
+    /// report, notify, season-report.
+    pub step: String,
+    /// Extra arguments of the step, e.g. ["--team", "Ferrari"] for persist-teams.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Tasks that must succeed first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// Attempts after the first failure.
+    #[serde(default = "default_retries")]
+    #[schemars(range(min = 0, max = 10))]
+    pub retries: i32,
+    /// Wait before the first retry; doubled for each further one, capped at 5 minutes.
+    #[serde(default = "default_backoff")]
+    #[schemars(range(min = 1, max = 300))]
+    pub retry_backoff_seconds: i32,
+    /// Deadline of one attempt (the Job's activeDeadlineSeconds).
+    #[serde(default = "default_deadline")]
+    #[schemars(range(min = 10, max = 86400))]
+    pub deadline_seconds: i32,
+    /// CPU and memory (default: requests 100m/128Mi, limits 1/512Mi).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+fn default_retries() -> i32 {
+    2
+}
+fn default_backoff() -> i32 {
+    10
+}
+fn default_deadline() -> i32 {
+    900
 }

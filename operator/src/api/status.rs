@@ -29,6 +29,108 @@ pub struct RaceSessionStatus {
     /// Name of the Secret holding the ingest API key (the key itself never appears here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_secret: Option<String>,
+    /// The post-race pipeline: the current (or last) run, per task, and earlier runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<PipelineStatus>,
+}
+
+/// The post-race pipeline as the operator runs it.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineStatus {
+    /// Number of the current (or last) run, from 1.
+    pub run: i32,
+    /// Running, Succeeded or Failed.
+    pub phase: RunPhase,
+    /// What started it: race-finished, annotation or retry.
+    pub trigger: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// Every task of the run, in DAG order (finally tasks last).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<TaskStatus>,
+    /// Earlier runs, newest first (postRace.historyLimit of them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<RunSummary>,
+    /// Last value of the pitstop.io/run-pipeline annotation acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_request: Option<String>,
+    /// Last value of the pitstop.io/retry-pipeline annotation acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_request: Option<String>,
+    /// Why the last run or retry request was refused (cleared by the next accepted one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_refused: Option<String>,
+}
+
+/// Phase of a pipeline run.
+#[derive(
+    schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq,
+)]
+pub enum RunPhase {
+    #[default]
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// Phase of one task.
+#[derive(
+    schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq,
+)]
+pub enum TaskPhase {
+    /// Waiting for its dependencies, a free slot, or its retry backoff.
+    #[default]
+    Pending,
+    Running,
+    Succeeded,
+    /// Failed on every attempt.
+    Failed,
+    /// Not run because a dependency failed or was skipped.
+    Skipped,
+}
+
+/// One task of a run.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskStatus {
+    pub name: String,
+    pub phase: TaskPhase,
+    /// Attempts started in the current round.
+    #[serde(default)]
+    pub attempts: i32,
+    /// Incremented by a retry-from-failed (its Jobs carry it in their name).
+    #[serde(default)]
+    pub round: i32,
+    /// The Job of the latest attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// Earliest start of the next attempt while backing off (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+/// A finished run.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    pub run: i32,
+    pub phase: RunPhase,
+    pub trigger: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_tasks: Vec<String>,
 }
 
 /// Life-cycle phase.

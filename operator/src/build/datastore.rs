@@ -198,7 +198,12 @@ pub fn redis(m: &Model) -> Option<(StatefulSet, Service, NetworkPolicy)> {
             m,
             Component::Redis,
             REDIS_PORT,
-            &[Component::Simulator, Component::Processor],
+            // The post-race pipeline reads the stream to archive it.
+            &[
+                Component::Simulator,
+                Component::Processor,
+                Component::Pipeline,
+            ],
         ),
     ))
 }
@@ -268,7 +273,7 @@ pub fn postgres(m: &Model) -> Option<(StatefulSet, Service, NetworkPolicy)> {
             m,
             Component::Postgres,
             POSTGRES_PORT,
-            &[Component::Processor],
+            &[Component::Processor, Component::Pipeline],
         ),
     ))
 }

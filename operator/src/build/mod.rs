@@ -6,6 +6,7 @@ mod datastore;
 pub mod keda;
 pub mod monitoring;
 mod network;
+pub mod pipeline;
 mod pod;
 mod processor;
 mod simulator;
@@ -14,6 +15,7 @@ use crate::api::AutoscalingEngine;
 use crate::model::Model;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount, ServicePort, ServiceSpec};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -39,6 +41,8 @@ pub enum Component {
     Postgres,
     Prometheus,
     Grafana,
+    /// Post-race pipeline Jobs and the season-report CronJob.
+    Pipeline,
 }
 
 impl Component {
@@ -50,6 +54,7 @@ impl Component {
             Component::Postgres => "postgres",
             Component::Prometheus => "prometheus",
             Component::Grafana => "grafana",
+            Component::Pipeline => "pipeline",
         }
     }
 }
@@ -151,6 +156,9 @@ pub struct Children {
     pub role_bindings: Vec<RoleBinding>,
     /// KEDA's, when `engine: keda` (then `hpas` is empty).
     pub scaled_objects: Vec<ScaledObject>,
+    /// The season report, when `postRace.schedule` is set. (The pipeline's Jobs are not
+    /// children to converge: the scheduler creates them, see `reconcile::pipeline`.)
+    pub cron_jobs: Vec<CronJob>,
 }
 
 /// Builds every child of a race.
@@ -169,6 +177,7 @@ pub fn build(m: &Model) -> Children {
         roles: Vec::new(),
         role_bindings: Vec::new(),
         scaled_objects: Vec::new(),
+        cron_jobs: pipeline::cron_job(m).into_iter().collect(),
     };
     match &m.autoscaling {
         Some(a) if a.engine == AutoscalingEngine::Keda => {
@@ -217,6 +226,7 @@ impl Children {
             roles,
             role_bindings,
             scaled_objects,
+            cron_jobs,
         } = self;
         fn docs<T: serde::Serialize>(out: &mut Vec<String>, objs: &[T]) {
             out.extend(
@@ -235,6 +245,7 @@ impl Children {
         docs(&mut out, hpas);
         docs(&mut out, network_policies);
         docs(&mut out, scaled_objects);
+        docs(&mut out, cron_jobs);
         out.join("---\n")
     }
 }

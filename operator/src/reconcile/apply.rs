@@ -8,6 +8,7 @@ use crate::build::{Children, MANAGED_BY};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -41,6 +42,7 @@ pub struct Names {
     pub scaled_objects: BTreeSet<String>,
     /// Generated Secrets of optional parts (Grafana's admin password).
     pub secrets: BTreeSet<String>,
+    pub cron_jobs: BTreeSet<String>,
 }
 
 pub struct Applied {
@@ -85,6 +87,7 @@ pub async fn apply_all(
         roles,
         role_bindings,
         scaled_objects,
+        cron_jobs,
     } = children;
     let mut names = Names::default();
     let mut readiness = Vec::new();
@@ -155,6 +158,11 @@ pub async fn apply_all(
             .network_policies
             .insert(apply_one(client, ns, n).await?.name_any());
     }
+    for c in &cron_jobs {
+        names
+            .cron_jobs
+            .insert(apply_one(client, ns, c).await?.name_any());
+    }
     for o in &scaled_objects {
         names
             .scaled_objects
@@ -211,6 +219,7 @@ pub async fn prune(client: &Client, ns: &str, race: &str, keep: &Names) -> Resul
         role_bindings,
         scaled_objects,
         secrets,
+        cron_jobs,
     } = keep;
     prune_kind::<Deployment>(client, ns, &selector, deployments).await?;
     prune_kind::<Service>(client, ns, &selector, services).await?;
@@ -222,6 +231,7 @@ pub async fn prune(client: &Client, ns: &str, race: &str, keep: &Names) -> Resul
     prune_kind::<Role>(client, ns, &selector, roles).await?;
     prune_kind::<RoleBinding>(client, ns, &selector, role_bindings).await?;
     prune_kind::<ScaledObject>(client, ns, &selector, scaled_objects).await?;
+    prune_kind::<CronJob>(client, ns, &selector, cron_jobs).await?;
     // Only Grafana's generated Secret follows the spec: the API key and the PostgreSQL
     // password outlive a switch to external parts (their data may still be needed).
     let grafana = format!("{selector},app.kubernetes.io/component=grafana");

@@ -4,6 +4,7 @@
 //! Only observe, apply and the status write touch the cluster.
 
 pub mod apply;
+pub mod pipeline;
 pub mod progress;
 pub mod secrets;
 pub mod status;
@@ -100,17 +101,25 @@ pub async fn reconcile(race: Arc<RaceSession>, ctx: Arc<Context>) -> Result<Acti
     } else {
         None
     };
-    let new_status = status::compute(&race, &model, &applied.readiness, progress, now);
+    let finished = progress
+        .as_ref()
+        .or(race.status.as_ref().and_then(|s| s.race.as_ref()))
+        .is_some_and(|p| p.finished);
+    let (pipeline, pipeline_requeue) = pipeline::reconcile(&ctx, &race, &model, finished).await?;
+    let new_status = status::compute(&race, &model, &applied.readiness, progress, pipeline, now);
     let ready = status::is_ready(&new_status);
     if race.status.as_ref() != Some(&new_status) {
         write_status(&races, &race, new_status).await?;
     }
     // Owned objects wake the controller on every change; the timer is a safety net.
-    Ok(Action::requeue(if ready {
+    let base = if ready {
         Duration::from_secs(300)
     } else {
         Duration::from_secs(30)
-    }))
+    };
+    Ok(Action::requeue(
+        pipeline_requeue.map_or(base, |p| p.min(base)),
+    ))
 }
 
 async fn write_status(

@@ -85,6 +85,12 @@ async fn secret_keys(
             .as_ref()
             .map(|e| e.url_secret_ref.name.as_str()),
     );
+    names.extend(
+        spec.post_race
+            .webhook_secret_ref
+            .as_ref()
+            .map(|r| r.name.as_str()),
+    );
     let api: Api<Secret> = Api::namespaced(client.clone(), ns);
     let mut out = BTreeMap::new();
     for name in names {

@@ -4,7 +4,8 @@
 
 use super::apply::Readiness;
 use crate::api::{
-    AutoscalingEngine, ComponentStatus, Phase, RaceProgress, RaceSession, RaceSessionStatus,
+    AutoscalingEngine, ComponentStatus, Phase, PipelineStatus, RaceProgress, RaceSession,
+    RaceSessionStatus, RunPhase, TaskPhase,
 };
 use crate::model::Model;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time as MetaTime};
@@ -107,6 +108,7 @@ pub fn stalled(race: &RaceSession, reason: &str, message: &str, now: Time) -> Ra
             .unwrap_or_default(),
         race: race.status.as_ref().and_then(|s| s.race.clone()),
         api_key_secret: race.status.as_ref().and_then(|s| s.api_key_secret.clone()),
+        pipeline: race.status.as_ref().and_then(|s| s.pipeline.clone()),
     }
 }
 
@@ -117,6 +119,7 @@ pub fn compute(
     m: &Model,
     readiness: &[Readiness],
     progress: Option<RaceProgress>,
+    pipeline: Option<PipelineStatus>,
     now: Time,
 ) -> RaceSessionStatus {
     let g = race.metadata.generation;
@@ -227,6 +230,8 @@ pub fn compute(
             &now,
         ),
     ];
+    let mut conditions = conditions;
+    conditions.extend(pipeline_conditions(m, pipeline.as_ref(), g, &now));
     let race_progress = progress.or_else(|| race.status.as_ref().and_then(|s| s.race.clone()));
     let finished = race_progress.as_ref().is_some_and(|p| p.finished);
     RaceSessionStatus {
@@ -240,7 +245,87 @@ pub fn compute(
         components,
         race: race_progress,
         api_key_secret: Some(m.api_key.name.clone()),
+        pipeline,
     }
+}
+
+/// `PipelineSucceeded` (separate from `Ready`: a failed analysis does not make the race
+/// unready) and `PipelineRequestRefused`.
+fn pipeline_conditions(
+    m: &Model,
+    p: Option<&PipelineStatus>,
+    g: Option<i64>,
+    now: &Time,
+) -> Vec<Condition> {
+    let succeeded = match (&m.pipeline, p) {
+        (Err(e), _) => condition("PipelineSucceeded", false, e.reason, &e.message, g, now),
+        (Ok(_), None) => condition(
+            "PipelineSucceeded",
+            false,
+            "NotRun",
+            if m.post_race.enabled {
+                "runs when the race finishes"
+            } else {
+                "postRace.enabled is false: annotate pitstop.io/run-pipeline to run"
+            },
+            g,
+            now,
+        ),
+        (Ok(_), Some(p)) => {
+            let done = p
+                .tasks
+                .iter()
+                .filter(|t| matches!(t.phase, TaskPhase::Succeeded))
+                .count();
+            match p.phase {
+                RunPhase::Running => condition(
+                    "PipelineSucceeded",
+                    false,
+                    "Running",
+                    &format!(
+                        "run {}: {done} of {} tasks succeeded so far",
+                        p.run,
+                        p.tasks.len()
+                    ),
+                    g,
+                    now,
+                ),
+                RunPhase::Succeeded => condition(
+                    "PipelineSucceeded",
+                    true,
+                    "Succeeded",
+                    &format!("run {}: all {} tasks succeeded", p.run, p.tasks.len()),
+                    g,
+                    now,
+                ),
+                RunPhase::Failed => {
+                    let failed: Vec<String> = p
+                        .tasks
+                        .iter()
+                        .filter(|t| t.phase == TaskPhase::Failed)
+                        .map(|t| format!("{} ({})", t.name, t.message))
+                        .collect();
+                    condition(
+                        "PipelineSucceeded",
+                        false,
+                        "TaskFailed",
+                        &format!(
+                            "run {} failed: {}; retry with the annotation pitstop.io/retry-pipeline",
+                            p.run,
+                            failed.join(", ")
+                        ),
+                        g,
+                        now,
+                    )
+                }
+            }
+        }
+    };
+    let refused = match p.and_then(|p| p.request_refused.as_deref()) {
+        Some(why) => condition("PipelineRequestRefused", true, "Refused", why, g, now),
+        None => condition("PipelineRequestRefused", false, "AsExpected", "", g, now),
+    };
+    vec![succeeded, refused]
 }
 
 pub fn is_ready(s: &RaceSessionStatus) -> bool {
@@ -287,7 +372,7 @@ mod tests {
             ready("redis", 1, 1),
             ready("postgres", 1, 0),
         ];
-        let s = compute(&race, &m, &partial, None, at(0));
+        let s = compute(&race, &m, &partial, None, None, at(0));
         assert_eq!(get(&s, "Ready").status, "False");
         assert_eq!(get(&s, "Ready").message, "waiting for processor, postgres");
         assert_eq!(get(&s, "Reconciling").status, "True");
@@ -298,7 +383,7 @@ mod tests {
             ready("redis", 1, 1),
             ready("postgres", 1, 1),
         ];
-        let s = compute(&race, &m, &all, None, at(0));
+        let s = compute(&race, &m, &all, None, None, at(0));
         assert!(is_ready(&s));
         assert_eq!(s.phase, Some(Phase::Racing));
         assert_eq!(s.api_key_secret.as_deref(), Some("monza-api-key"));
@@ -315,9 +400,9 @@ mod tests {
             ready("redis", 1, 1),
             ready("postgres", 1, 1),
         ];
-        let first = compute(&race, &m, &all, None, at(0));
+        let first = compute(&race, &m, &all, None, None, at(0));
         race.status = Some(first.clone());
-        let second = compute(&race, &m, &all, None, at(60));
+        let second = compute(&race, &m, &all, None, None, at(60));
         assert_eq!(first, second);
         // A real change moves only the changed conditions' times.
         let degraded = [
@@ -326,7 +411,7 @@ mod tests {
             ready("redis", 1, 1),
             ready("postgres", 1, 1),
         ];
-        let third = compute(&race, &m, &degraded, None, at(120));
+        let third = compute(&race, &m, &degraded, None, None, at(120));
         assert_eq!(get(&third, "Ready").last_transition_time, at(120));
         assert_eq!(get(&third, "SimulatorReady").last_transition_time, at(0));
     }
@@ -351,13 +436,13 @@ mod tests {
             samples_processed: 9000,
             finished: false,
         };
-        let s = compute(&race, &m, &all, Some(p.clone()), at(0));
+        let s = compute(&race, &m, &all, Some(p.clone()), None, at(0));
         assert_eq!(
             (s.race.as_ref().unwrap().lap, s.phase),
             (7, Some(Phase::Racing))
         );
         race.status = Some(s);
-        let kept = compute(&race, &m, &all, None, at(30));
+        let kept = compute(&race, &m, &all, None, None, at(30));
         assert_eq!(kept.race, Some(p.clone()));
         let done = compute(
             &race,
@@ -368,6 +453,7 @@ mod tests {
                 lap: 10,
                 ..p
             }),
+            None,
             at(60),
         );
         assert_eq!(done.phase, Some(Phase::Finished));

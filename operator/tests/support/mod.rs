@@ -9,6 +9,47 @@
 pub mod pss;
 pub mod race;
 
+/// A reconcile context on `api` with default images; `processor_base` replaces the
+/// in-cluster processor address.
+pub fn context(
+    api: &Arc<FakeApi>,
+    processor_base: Option<String>,
+) -> Arc<pitstop_operator::reconcile::Context> {
+    Arc::new(pitstop_operator::reconcile::Context {
+        client: api.client(),
+        images: pitstop_operator::model::Defaults::default(),
+        reporter: kube::runtime::events::Reporter {
+            controller: "pitstop-operator".into(),
+            instance: None,
+        },
+        metrics: pitstop_operator::metrics::OperatorMetrics::new(),
+        http: reqwest::Client::new(),
+        processor_base,
+    })
+}
+
+/// A tool the tests run: `$<env>` if set, else `.tools/bin/<name>` (installed by
+/// `make test`), else `<name>` on PATH.
+pub fn tool(env: &str, name: &str) -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os(env) {
+        return p.into();
+    }
+    let local = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../.tools/bin")
+        .join(name);
+    if local.exists() {
+        return local;
+    }
+    if std::process::Command::new(name)
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        return name.into();
+    }
+    panic!("{name} not found: run `make test` (it installs it into .tools/) or set {env}");
+}
+
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};

@@ -3,8 +3,14 @@
 use tokio_postgres::{Client, NoTls};
 
 /// Migrations in order; each runs once, recorded in `schema_migrations`.
-pub const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/0001_init.sql")),
+    (
+        2,
+        "post_race",
+        include_str!("../../migrations/0002_post_race.sql"),
+    ),
+];
 
 /// Arbitrary constant key for the advisory lock that serializes concurrent migrators.
 const MIGRATION_LOCK: i64 = 0x0070_6974_7374_6f70;

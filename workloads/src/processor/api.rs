@@ -88,6 +88,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/sessions/{id}/pitstops", get(get_pitstops))
         .route("/api/v1/sessions/{id}/anomalies", get(get_anomalies))
         .route("/api/v1/sessions/{id}/teams", get(get_teams))
+        .route("/api/v1/sessions/{id}/report", get(get_report))
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
@@ -310,6 +311,29 @@ async fn get_teams(
     let db = st.db().await?;
     exists(&db, &id).await?;
     Ok(Json(queries::teams(&db, &id).await.map_err(ApiError::db)?).into_response())
+}
+
+/// The HTML report the post-race pipeline's `report` step stored (404 until it ran).
+async fn get_report(
+    State(st): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let db = st.db().await?;
+    exists(&db, &id).await?;
+    match crate::jobs::report::stored(&db, &id)
+        .await
+        .map_err(ApiError::db)?
+    {
+        Some(html) => {
+            Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
+        }
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no report for session {id:?} yet: the post-race pipeline's report step writes it"
+            ),
+        )),
+    }
 }
 
 #[cfg(test)]

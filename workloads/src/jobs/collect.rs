@@ -1,0 +1,262 @@
+//! `collect-telemetry`: archives every raw sample of the session from its Redis stream
+//! partitions into PostgreSQL (`telemetry_raw`, one list partition per session; batches
+//! through COPY), then checks per car that the archive holds exactly what the processor
+//! counted (samples and the sum of sequence numbers). Only then are the partitions
+//! trimmed to free Redis memory (the keys and consumer groups stay). Re-running adds
+//! nothing: rows are keyed by (session, car, seq) and a trimmed stream has nothing left.
+
+use super::{JobError, ident_suffix, literal};
+use crate::codec::binary::decode_batch;
+use crate::model::Sample;
+use crate::processor::entry::parse_entries;
+use crate::stream::{FIELD_DATA, StreamKeys};
+use tokio_postgres::Client;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::Type;
+
+/// What one run of the step did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Collected {
+    /// Samples read from the stream this time (0 when an earlier run archived them).
+    pub read: u64,
+    /// Samples in the archive for the session.
+    pub archived: i64,
+    pub cars: usize,
+    /// Stream entries trimmed after the archive was verified.
+    pub trimmed: u64,
+}
+
+const COLUMNS: &str = "session_id, car, seq, driver, team, lap, sector, lap_distance_m, timestamp_ms, speed_kph, rpm, gear, throttle, brake, tyre_surface_c, tyre_pressure_psi, brake_temp_c, tyre_wear_pct, compound, tyre_age_laps, fuel_kg, engine_temp_c, pit_status, position";
+
+fn types() -> Vec<Type> {
+    vec![
+        Type::TEXT,
+        Type::INT4,
+        Type::INT8,
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT4,
+        Type::INT4,
+        Type::FLOAT4,
+        Type::INT8,
+        Type::FLOAT4,
+        Type::INT4,
+        Type::INT4,
+        Type::FLOAT4,
+        Type::FLOAT4,
+        Type::FLOAT4_ARRAY,
+        Type::FLOAT4_ARRAY,
+        Type::FLOAT4_ARRAY,
+        Type::FLOAT4_ARRAY,
+        Type::TEXT,
+        Type::INT4,
+        Type::FLOAT4,
+        Type::FLOAT4,
+        Type::TEXT,
+        Type::INT4,
+    ]
+}
+
+/// Creates the session's partition of `telemetry_raw` (DDL: no bind parameters).
+async fn ensure_partition(db: &Client, session: &str) -> Result<(), JobError> {
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS telemetry_raw_{} PARTITION OF telemetry_raw FOR VALUES IN ({})",
+        ident_suffix(session),
+        literal(session)
+    );
+    match db.batch_execute(&sql).await {
+        Ok(()) => Ok(()),
+        // Two attempts racing to create it: the other one won.
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_TABLE) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Copies one batch of samples into the archive (through a temporary table, so that rows
+/// already archived by an earlier attempt are skipped, not an error).
+async fn archive(db: &mut Client, session: &str, samples: &[Sample]) -> Result<(), JobError> {
+    let tx = db.transaction().await?;
+    tx.batch_execute(
+        "CREATE TEMP TABLE IF NOT EXISTS raw_batch (LIKE telemetry_raw) ON COMMIT DELETE ROWS",
+    )
+    .await?;
+    let sink = tx
+        .copy_in(&format!("COPY raw_batch ({COLUMNS}) FROM STDIN BINARY"))
+        .await?;
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types()));
+    for s in samples.iter().filter(|s| s.session == session) {
+        let car = s.car as i32;
+        let seq = s.seq as i64;
+        let lap = s.lap as i32;
+        let sector = s.sector as i32;
+        let rpm = s.rpm as i32;
+        let gear = s.gear as i32;
+        let tyre_age = s.tyre_age_laps as i32;
+        let position = s.position as i32;
+        let (t, p, b, w) = (
+            s.tyre_surface_temp_c.to_vec(),
+            s.tyre_pressure_psi.to_vec(),
+            s.brake_temp_c.to_vec(),
+            s.tyre_wear_pct.to_vec(),
+        );
+        let pit = format!("{:?}", s.pit_status);
+        writer
+            .as_mut()
+            .write(&[
+                &session,
+                &car,
+                &seq,
+                &s.driver.as_str(),
+                &s.team.as_str(),
+                &lap,
+                &sector,
+                &s.lap_distance_m,
+                &s.timestamp_ms,
+                &s.speed_kph,
+                &rpm,
+                &gear,
+                &s.throttle,
+                &s.brake,
+                &t,
+                &p,
+                &b,
+                &w,
+                &s.tyre_compound.as_str(),
+                &tyre_age,
+                &s.fuel_kg,
+                &s.engine_temp_c,
+                &pit.as_str(),
+                &position,
+            ])
+            .await?;
+    }
+    writer.finish().await?;
+    tx.execute(
+        &format!("INSERT INTO telemetry_raw ({COLUMNS}) SELECT {COLUMNS} FROM raw_batch ON CONFLICT DO NOTHING"),
+        &[],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Per car: samples and sum of sequence numbers in the archive, and what the processor
+/// committed. Any difference is named.
+async fn verify(db: &Client, session: &str) -> Result<(i64, usize), JobError> {
+    let rows = db
+        .query(
+            "SELECT a.car, a.samples, a.seq_sum, COALESCE(r.n, 0), COALESCE(r.s, 0)
+               FROM car_accounting a
+               LEFT JOIN (SELECT car, count(*) AS n, sum(seq)::bigint AS s FROM telemetry_raw
+                           WHERE session_id = $1 GROUP BY car) r ON r.car = a.car
+              WHERE a.session_id = $1 ORDER BY a.car",
+            &[&session],
+        )
+        .await?;
+    if rows.is_empty() {
+        return Err(JobError::NoSession(session.into()));
+    }
+    let mut problems = Vec::new();
+    let mut total = 0;
+    for r in &rows {
+        let (car, want_n, want_s, got_n, got_s): (i32, i64, i64, i64, i64) =
+            (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+        total += got_n;
+        if (want_n, want_s) != (got_n, got_s) {
+            problems.push(format!(
+                "car {car}: archived {got_n} samples (seq sum {got_s}), the processor committed {want_n} (seq sum {want_s})"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok((total, rows.len()))
+    } else {
+        Err(JobError::Incomplete(problems.join("; ")))
+    }
+}
+
+/// Whether every partition of the session has seen the chequered flag.
+pub async fn finished(db: &Client, session: &str) -> Result<bool, JobError> {
+    let row = db
+        .query_opt(
+            "SELECT s.partitions, (SELECT count(*) FROM session_partition_ends e WHERE e.session_id = s.session_id)
+               FROM sessions s WHERE s.session_id = $1",
+            &[&session],
+        )
+        .await?
+        .ok_or_else(|| JobError::NoSession(session.into()))?;
+    let (partitions, ends): (i32, i64) = (row.get(0), row.get(1));
+    Ok(ends >= partitions as i64)
+}
+
+/// Runs the step. `trim` frees the stream once the archive is verified.
+pub async fn run(
+    db: &mut Client,
+    redis: &redis::Client,
+    keys: &StreamKeys,
+    session: &str,
+    trim: bool,
+) -> Result<Collected, JobError> {
+    if !finished(db, session).await? {
+        return Err(JobError::NotFinished(session.into()));
+    }
+    ensure_partition(db, session).await?;
+    let mut con = redis.get_multiplexed_async_connection().await?;
+    let mut read = 0u64;
+    let mut buf = Vec::new();
+    let mut batch: Vec<Sample> = Vec::new();
+    for (_, key) in keys.all_partitions() {
+        let mut start = "-".to_string();
+        loop {
+            let reply: redis::Value = redis::cmd("XRANGE")
+                .arg(&key)
+                .arg(&start)
+                .arg("+")
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut con)
+                .await?;
+            let entries = parse_entries(&reply);
+            let Some(last) = entries.last().map(|e| e.id) else {
+                break;
+            };
+            for e in &entries {
+                // Markers carry no samples; undecodable entries are the dead-letter
+                // stream's business (the processor moved them there).
+                if let Some(d) = e.field(FIELD_DATA)
+                    && decode_batch(d, &mut buf).is_ok()
+                {
+                    read += buf.iter().filter(|s| s.session == session).count() as u64;
+                    batch.append(&mut buf);
+                }
+            }
+            if batch.len() >= 20_000 {
+                archive(db, session, &batch).await?;
+                batch.clear();
+            }
+            start = format!("({last}");
+        }
+    }
+    if !batch.is_empty() {
+        archive(db, session, &batch).await?;
+    }
+    let (archived, cars) = verify(db, session).await?;
+    let mut trimmed = 0u64;
+    if trim {
+        for (_, key) in keys.all_partitions() {
+            let n: u64 = redis::cmd("XTRIM")
+                .arg(&key)
+                .arg("MAXLEN")
+                .arg(0)
+                .query_async(&mut con)
+                .await?;
+            trimmed += n;
+        }
+    }
+    Ok(Collected {
+        read,
+        archived,
+        cars,
+        trimmed,
+    })
+}

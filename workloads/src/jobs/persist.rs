@@ -1,0 +1,94 @@
+//! `persist-teams --team <team>`: copies one team's laps, stints, pit stops and anomalies
+//! of the session into that team's list partitions (`team_laps_<team>` …), replacing
+//! what an earlier attempt wrote in one transaction. The default DAG fans out one task
+//! per team.
+
+use super::{JobError, ident_suffix, literal};
+use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
+
+/// Rows written per table.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Persisted {
+    pub laps: u64,
+    pub stints: u64,
+    pub pit_stops: u64,
+    pub anomalies: u64,
+}
+
+const TABLES: [&str; 4] = [
+    "team_laps",
+    "team_stints",
+    "team_pit_stops",
+    "team_anomalies",
+];
+
+async fn ensure_partitions(db: &Client, team: &str) -> Result<(), JobError> {
+    for table in TABLES {
+        let sql = format!(
+            "CREATE TABLE IF NOT EXISTS {table}_{} PARTITION OF {table} FOR VALUES IN ({})",
+            ident_suffix(team),
+            literal(team)
+        );
+        match db.batch_execute(&sql).await {
+            Ok(()) => {}
+            Err(e) if e.code() == Some(&SqlState::DUPLICATE_TABLE) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+pub async fn run(db: &mut Client, session: &str, team: &str) -> Result<Persisted, JobError> {
+    let known: i64 = db
+        .query_one(
+            "SELECT count(*) FROM car_accounting WHERE session_id = $1 AND team = $2",
+            &[&session, &team],
+        )
+        .await?
+        .get(0);
+    if known == 0 {
+        return Err(JobError::Usage(format!(
+            "team {team:?} has no car in session {session:?}"
+        )));
+    }
+    ensure_partitions(db, team).await?;
+    let tx = db.transaction().await?;
+    for table in TABLES {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE session_id = $1 AND team = $2"),
+            &[&session, &team],
+        )
+        .await?;
+    }
+    let p = Persisted {
+        laps: tx
+            .execute(
+                "INSERT INTO team_laps SELECT * FROM laps WHERE session_id = $1 AND team = $2",
+                &[&session, &team],
+            )
+            .await?,
+        stints: tx
+            .execute(
+                "INSERT INTO team_stints (session_id, car, driver, team, stint, compound, first_lap, last_lap, laps, mean_lap_ms, degradation_ms_per_lap)
+                 SELECT session_id, car, driver, team, stint, compound, first_lap, last_lap, laps, mean_lap_ms, degradation_ms_per_lap
+                   FROM stints WHERE session_id = $1 AND team = $2",
+                &[&session, &team],
+            )
+            .await?,
+        pit_stops: tx
+            .execute(
+                "INSERT INTO team_pit_stops SELECT * FROM pit_stops WHERE session_id = $1 AND team = $2",
+                &[&session, &team],
+            )
+            .await?,
+        anomalies: tx
+            .execute(
+                "INSERT INTO team_anomalies SELECT * FROM anomalies WHERE session_id = $1 AND team = $2",
+                &[&session, &team],
+            )
+            .await?,
+    };
+    tx.commit().await?;
+    Ok(p)
+}
