@@ -101,6 +101,18 @@ fn allows(rules: &[PolicyRule], group: &str, resource: &str, verb: &str) -> bool
     })
 }
 
+/// Every verb on every kind of [`OPERATOR_NEEDS`] is granted by `rules`.
+fn assert_operator_needs(rules: &[PolicyRule], what: &str) {
+    for (group, resource, verbs) in OPERATOR_NEEDS {
+        for verb in *verbs {
+            assert!(
+                allows(rules, group, resource, verb),
+                "{what}: {verb} {group}/{resource}"
+            );
+        }
+    }
+}
+
 fn rules(doc: &Value) -> Vec<PolicyRule> {
     serde_yaml::from_value(doc["rules"].clone()).unwrap()
 }
@@ -217,14 +229,7 @@ fn default_install() {
     );
 
     let cluster = rules(find(&docs, "ClusterRole", "pitstop-operator"));
-    for (group, resource, verbs) in OPERATOR_NEEDS {
-        for verb in *verbs {
-            assert!(
-                allows(&cluster, group, resource, verb),
-                "{verb} {group}/{resource}"
-            );
-        }
-    }
+    assert_operator_needs(&cluster, "ClusterRole");
     assert!(
         !allows(&cluster, "", "nodes", "list"),
         "nodes only in the container-metrics role"
@@ -315,14 +320,7 @@ fn namespaced_install() {
             .find(|d| d["kind"] == "Role" && d["metadata"]["namespace"] == ns)
             .unwrap_or_else(|| panic!("Role in {ns}"));
         let r = rules(role);
-        for (group, resource, verbs) in OPERATOR_NEEDS {
-            for verb in *verbs {
-                assert!(
-                    allows(&r, group, resource, verb),
-                    "{ns}: {verb} {group}/{resource}"
-                );
-            }
-        }
+        assert_operator_needs(&r, ns);
         let binding = docs
             .iter()
             .find(|d| d["kind"] == "RoleBinding" && d["metadata"]["namespace"] == ns)
@@ -375,6 +373,12 @@ fn generated_files_are_current() {
         read(&root().join("crds/racesessions.pitstop.io.yaml")),
         "{}",
         stale("helm/pitstop-operator/files/racesessions.pitstop.io.yaml")
+    );
+    // `kubectl apply -f k8s/` (client-side) stores the object in an annotation of 256 KiB.
+    let crd_len = read(&root().join("crds/racesessions.pitstop.io.yaml")).len();
+    assert!(
+        crd_len < 200 * 1024,
+        "the CRD is {crd_len} bytes: too close to the limit"
     );
     let chart_yaml: Value = serde_yaml::from_str(&read(&chart().join("Chart.yaml"))).unwrap();
     assert_eq!(chart_yaml["version"], env!("CARGO_PKG_VERSION"));

@@ -127,18 +127,23 @@ pub fn service(m: &Model, c: Component, port: i32, port_name: &str) -> Service {
     }
 }
 
-/// A stable hash (FNV-1a, 64 bit) of a ConfigMap's data, put on pod templates so that a
-/// changed configuration rolls the pods that read it. Stable across Rust versions, unlike
-/// `DefaultHasher`, so golden files do not churn.
+/// FNV-1a, 64 bit: stable across Rust versions (unlike `DefaultHasher`), so names and
+/// golden files derived from it do not churn.
+pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A hash of a ConfigMap's data, put on pod templates so that a changed configuration
+/// rolls the pods that read it.
 pub fn config_hash(cm: &ConfigMap) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for (k, v) in cm.data.iter().flatten() {
-        for b in k.bytes().chain([0]).chain(v.bytes()).chain([0]) {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("{h:016x}")
+    let bytes = cm
+        .data
+        .iter()
+        .flatten()
+        .flat_map(|(k, v)| k.bytes().chain([0]).chain(v.bytes()).chain([0]));
+    format!("{:016x}", fnv1a(bytes))
 }
 
 /// Everything one RaceSession becomes (Secrets are created once, outside of apply; see

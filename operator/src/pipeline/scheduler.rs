@@ -84,11 +84,7 @@ pub fn job_name(race: &str, run: i32, task: &str, round: i32, attempt: i32) -> S
     if full.len() <= 52 {
         return full;
     }
-    let mut h: u32 = 0x811c_9dc5;
-    for b in full.bytes() {
-        h ^= b as u32;
-        h = h.wrapping_mul(0x0100_0193);
-    }
+    let h = crate::build::fnv1a(full.bytes()) as u32;
     let keep: String = full.chars().take(43).collect();
     format!("{}-{h:08x}", keep.trim_end_matches('-'))
 }

@@ -61,6 +61,26 @@ where
         .await
 }
 
+/// Applies each object in order, records its name, and returns what the server holds.
+async fn apply_each<K>(
+    client: &Client,
+    ns: &str,
+    objs: &[K],
+    names: &mut BTreeSet<String>,
+) -> Result<Vec<K>, kube::Error>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Serialize + Debug,
+    K::DynamicType: Default,
+{
+    let mut live = Vec::with_capacity(objs.len());
+    for o in objs {
+        let l = apply_one(client, ns, o).await?;
+        names.insert(l.name_any());
+        live.push(l);
+    }
+    Ok(live)
+}
+
 fn component(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
     meta.labels
         .as_ref()
@@ -89,85 +109,42 @@ pub async fn apply_all(
         scaled_objects,
         cron_jobs,
     } = children;
-    let mut names = Names::default();
-    let mut readiness = Vec::new();
+    let mut n = Names::default();
     // What pods mount or run as comes first, so a new pod never waits for it.
-    for c in &config_maps {
-        names
-            .config_maps
-            .insert(apply_one(client, ns, c).await?.name_any());
-    }
-    for a in &service_accounts {
-        names
-            .service_accounts
-            .insert(apply_one(client, ns, a).await?.name_any());
-    }
-    for r in &roles {
-        names
-            .roles
-            .insert(apply_one(client, ns, r).await?.name_any());
-    }
-    for b in &role_bindings {
-        names
-            .role_bindings
-            .insert(apply_one(client, ns, b).await?.name_any());
-    }
-    for d in &deployments {
-        let live = apply_one(client, ns, d).await?;
-        names.deployments.insert(live.name_any());
-        // Under an HPA the desired count is the Deployment's own (the HPA sets it).
-        let desired = live.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-        let ready = live
-            .status
-            .as_ref()
-            .and_then(|s| s.ready_replicas)
-            .unwrap_or(0);
+    apply_each(client, ns, &config_maps, &mut n.config_maps).await?;
+    apply_each(client, ns, &service_accounts, &mut n.service_accounts).await?;
+    apply_each(client, ns, &roles, &mut n.roles).await?;
+    apply_each(client, ns, &role_bindings, &mut n.role_bindings).await?;
+    let mut readiness = Vec::new();
+    // Under an HPA the desired count is the Deployment's own (the HPA sets it).
+    for d in apply_each(client, ns, &deployments, &mut n.deployments).await? {
         readiness.push(Readiness {
-            component: component(&live.metadata),
-            desired,
-            ready,
+            component: component(&d.metadata),
+            desired: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+            ready: d
+                .status
+                .as_ref()
+                .and_then(|s| s.ready_replicas)
+                .unwrap_or(0),
         });
     }
-    for s in &stateful_sets {
-        let live = apply_one(client, ns, s).await?;
-        names.stateful_sets.insert(live.name_any());
-        let desired = live.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-        let ready = live
-            .status
-            .as_ref()
-            .and_then(|s| s.ready_replicas)
-            .unwrap_or(0);
+    for s in apply_each(client, ns, &stateful_sets, &mut n.stateful_sets).await? {
         readiness.push(Readiness {
-            component: component(&live.metadata),
-            desired,
-            ready,
+            component: component(&s.metadata),
+            desired: s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+            ready: s
+                .status
+                .as_ref()
+                .and_then(|s| s.ready_replicas)
+                .unwrap_or(0),
         });
     }
-    for s in &services {
-        names
-            .services
-            .insert(apply_one(client, ns, s).await?.name_any());
-    }
-    for h in &hpas {
-        names
-            .hpas
-            .insert(apply_one(client, ns, h).await?.name_any());
-    }
-    for n in &network_policies {
-        names
-            .network_policies
-            .insert(apply_one(client, ns, n).await?.name_any());
-    }
-    for c in &cron_jobs {
-        names
-            .cron_jobs
-            .insert(apply_one(client, ns, c).await?.name_any());
-    }
-    for o in &scaled_objects {
-        names
-            .scaled_objects
-            .insert(apply_one(client, ns, o).await?.name_any());
-    }
+    apply_each(client, ns, &services, &mut n.services).await?;
+    apply_each(client, ns, &hpas, &mut n.hpas).await?;
+    apply_each(client, ns, &network_policies, &mut n.network_policies).await?;
+    apply_each(client, ns, &cron_jobs, &mut n.cron_jobs).await?;
+    apply_each(client, ns, &scaled_objects, &mut n.scaled_objects).await?;
+    let names = n;
     Ok(Applied {
         autoscaler: !names.hpas.is_empty() || !names.scaled_objects.is_empty(),
         names,

@@ -87,18 +87,12 @@ pub async fn evaluate(db: &Client, session: &str) -> Result<Report, JobError> {
     // Row counts: lapped cars finish a lap or two short, the winner never does.
     let r = db
         .query_one(
-            "SELECT count(*), COALESCE(max(n), 0) FROM (SELECT car, count(*) AS n FROM laps WHERE session_id = $1 GROUP BY car) c",
+            "SELECT count(*), COALESCE(max(n), 0), COALESCE(sum(n), 0)::bigint
+               FROM (SELECT car, count(*) AS n FROM laps WHERE session_id = $1 GROUP BY car) c",
             &[&session],
         )
         .await?;
-    let (rows, most): (i64, i64) = (r.get(0), r.get(1));
-    let laps_rows: i64 = db
-        .query_one(
-            "SELECT count(*) FROM laps WHERE session_id = $1",
-            &[&session],
-        )
-        .await?
-        .get(0);
+    let (rows, most, laps_rows): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
     let expected = (total_laps as i64) * (cars as i64);
     let ratio = if expected > 0 {
         laps_rows as f64 / expected as f64

@@ -7,14 +7,13 @@ use super::dashboards::{DASHBOARDS, DATASOURCE_UID};
 use crate::build::pod::{
     container_security, env, env_secret, http_probe, pod_security, port, resources,
 };
-use crate::build::{Component, config_hash, labels, meta, name, selector, service};
+use crate::build::{Component, config_hash, meta, name, service};
 use crate::model::{Model, Monitoring};
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, KeyToPath, PodSpec,
-    PodTemplateSpec, Service, Volume, VolumeMount,
+    ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, KeyToPath, PodSpec, Service,
+    Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -123,73 +122,60 @@ fn deployment(m: &Model, mon: &Monitoring, hash: String) -> Deployment {
         empty_dir: Some(EmptyDirVolumeSource::default()),
         ..Volume::default()
     };
-    Deployment {
-        metadata: meta(m, C, n.clone()),
-        spec: Some(DeploymentSpec {
-            replicas: Some(1),
-            selector: LabelSelector {
-                match_labels: Some(selector(m, C)),
-                ..LabelSelector::default()
-            },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(m, C)),
-                    annotations: Some(BTreeMap::from([("pitstop.io/config-hash".into(), hash)])),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    automount_service_account_token: Some(false),
-                    security_context: Some(pod_security(UID)),
-                    containers: vec![Container {
-                        name: "grafana".into(),
-                        image: Some(mon.grafana_image.clone()),
-                        env: Some(vec![
-                            env("GF_SECURITY_ADMIN_USER", "admin"),
-                            env_secret(
-                                "GF_SECURITY_ADMIN_PASSWORD",
-                                &secret_name(&m.name),
-                                PASSWORD_KEY,
-                            ),
-                            env("GF_AUTH_ANONYMOUS_ENABLED", "false"),
-                            env("GF_USERS_ALLOW_SIGN_UP", "false"),
-                            env("GF_ANALYTICS_REPORTING_ENABLED", "false"),
-                            env("GF_ANALYTICS_CHECK_FOR_UPDATES", "false"),
-                            env("GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES", "false"),
-                            env("GF_PATHS_DATA", "/var/lib/grafana"),
-                            env("GF_PATHS_LOGS", "/var/lib/grafana/log"),
-                            env("GF_PATHS_PLUGINS", "/var/lib/grafana/plugins"),
-                            env("GF_PATHS_PROVISIONING", "/etc/grafana/provisioning"),
-                            env(
-                                "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH",
-                                format!("{DASHBOARD_DIR}/{}", DASHBOARDS[0].file),
-                            ),
-                        ]),
-                        ports: Some(vec![port("http", PORT)]),
-                        liveness_probe: Some(http_probe("/api/health", PORT, 10, 3)),
-                        readiness_probe: Some(http_probe("/api/health", PORT, 5, 3)),
-                        resources: Some(resources(&None, ("50m", "128Mi"), ("500m", "512Mi"))),
-                        security_context: Some(container_security()),
-                        volume_mounts: Some(vec![
-                            mount("data", "/var/lib/grafana"),
-                            mount("tmp", "/tmp"),
-                            mount("datasources", "/etc/grafana/provisioning/datasources"),
-                            mount("providers", "/etc/grafana/provisioning/dashboards"),
-                            mount("dashboards", DASHBOARD_DIR),
-                        ]),
-                        ..Container::default()
-                    }],
-                    volumes: Some(vec![
-                        scratch("data"),
-                        scratch("tmp"),
-                        from_config("datasources", vec!["datasources.yaml"]),
-                        from_config("providers", vec!["dashboards.yaml"]),
-                        from_config("dashboards", DASHBOARDS.iter().map(|d| d.file).collect()),
-                    ]),
-                    ..PodSpec::default()
-                }),
-            },
-            ..DeploymentSpec::default()
-        }),
-        ..Deployment::default()
-    }
+    super::single_pod(
+        m,
+        C,
+        hash,
+        None,
+        PodSpec {
+            automount_service_account_token: Some(false),
+            security_context: Some(pod_security(UID)),
+            containers: vec![Container {
+                name: "grafana".into(),
+                image: Some(mon.grafana_image.clone()),
+                env: Some(vec![
+                    env("GF_SECURITY_ADMIN_USER", "admin"),
+                    env_secret(
+                        "GF_SECURITY_ADMIN_PASSWORD",
+                        &secret_name(&m.name),
+                        PASSWORD_KEY,
+                    ),
+                    env("GF_AUTH_ANONYMOUS_ENABLED", "false"),
+                    env("GF_USERS_ALLOW_SIGN_UP", "false"),
+                    env("GF_ANALYTICS_REPORTING_ENABLED", "false"),
+                    env("GF_ANALYTICS_CHECK_FOR_UPDATES", "false"),
+                    env("GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES", "false"),
+                    env("GF_PATHS_DATA", "/var/lib/grafana"),
+                    env("GF_PATHS_LOGS", "/var/lib/grafana/log"),
+                    env("GF_PATHS_PLUGINS", "/var/lib/grafana/plugins"),
+                    env("GF_PATHS_PROVISIONING", "/etc/grafana/provisioning"),
+                    env(
+                        "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH",
+                        format!("{DASHBOARD_DIR}/{}", DASHBOARDS[0].file),
+                    ),
+                ]),
+                ports: Some(vec![port("http", PORT)]),
+                liveness_probe: Some(http_probe("/api/health", PORT, 10, 3)),
+                readiness_probe: Some(http_probe("/api/health", PORT, 5, 3)),
+                resources: Some(resources(&None, ("50m", "128Mi"), ("500m", "512Mi"))),
+                security_context: Some(container_security()),
+                volume_mounts: Some(vec![
+                    mount("data", "/var/lib/grafana"),
+                    mount("tmp", "/tmp"),
+                    mount("datasources", "/etc/grafana/provisioning/datasources"),
+                    mount("providers", "/etc/grafana/provisioning/dashboards"),
+                    mount("dashboards", DASHBOARD_DIR),
+                ]),
+                ..Container::default()
+            }],
+            volumes: Some(vec![
+                scratch("data"),
+                scratch("tmp"),
+                from_config("datasources", vec!["datasources.yaml"]),
+                from_config("providers", vec!["dashboards.yaml"]),
+                from_config("dashboards", DASHBOARDS.iter().map(|d| d.file).collect()),
+            ]),
+            ..PodSpec::default()
+        },
+    )
 }

@@ -7,10 +7,50 @@ pub mod dashboards;
 pub mod grafana;
 pub mod prometheus;
 
+use crate::build::{Component, labels, meta, name, selector};
 use crate::model::Model;
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde_json::json;
+use std::collections::BTreeMap;
 
 const RULES: &str = include_str!("rules.yaml");
+
+/// The one-replica Deployment of a monitoring component whose pod template carries the
+/// hash of its ConfigMap, so a configuration change rolls the pod.
+fn single_pod(
+    m: &Model,
+    c: Component,
+    config_hash: String,
+    strategy: Option<DeploymentStrategy>,
+    pod: PodSpec,
+) -> Deployment {
+    Deployment {
+        metadata: meta(m, c, name(m, c)),
+        spec: Some(DeploymentSpec {
+            replicas: Some(1),
+            selector: LabelSelector {
+                match_labels: Some(selector(m, c)),
+                ..LabelSelector::default()
+            },
+            strategy,
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(m, c)),
+                    annotations: Some(BTreeMap::from([(
+                        "pitstop.io/config-hash".into(),
+                        config_hash,
+                    )])),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(pod),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
 
 /// The rule file of a race's Prometheus. The autoscaler's maximum and per-pod target are
 /// the race-specific values (with autoscaling off, the fixed replica count is the maximum

@@ -5,16 +5,15 @@
 
 use super::{Discovery, Options, prometheus_config, rules};
 use crate::build::pod::{container_security, http_probe, pod_security, port, resources};
-use crate::build::{Component, config_hash, labels, meta, name, selector, service};
+use crate::build::{Component, config_hash, meta, name, service};
 use crate::model::{Model, Monitoring};
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, KeyToPath, PodSpec,
-    PodTemplateSpec, Service, ServiceAccount, Volume, VolumeMount,
+    ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, KeyToPath, PodSpec, Service,
+    ServiceAccount, Volume, VolumeMount,
 };
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use std::collections::BTreeMap;
 
 pub const PORT: i32 = 9090;
@@ -94,77 +93,63 @@ fn deployment(m: &Model, mon: &Monitoring, hash: String) -> Deployment {
         path: p.into(),
         ..KeyToPath::default()
     };
-    Deployment {
-        metadata: meta(m, C, n.clone()),
-        spec: Some(DeploymentSpec {
-            replicas: Some(1),
-            selector: LabelSelector {
-                match_labels: Some(selector(m, C)),
-                ..LabelSelector::default()
-            },
-            // One TSDB directory: never two pods writing it during a rollout.
-            strategy: Some(DeploymentStrategy {
-                type_: Some("Recreate".into()),
-                ..DeploymentStrategy::default()
-            }),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(m, C)),
-                    annotations: Some(BTreeMap::from([("pitstop.io/config-hash".into(), hash)])),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    service_account_name: Some(n.clone()),
-                    security_context: Some(pod_security(UID)),
-                    containers: vec![Container {
-                        name: "prometheus".into(),
-                        image: Some(mon.prometheus_image.clone()),
-                        args: Some(vec![
-                            "--config.file=/etc/prometheus/prometheus.yml".into(),
-                            "--storage.tsdb.path=/prometheus".into(),
-                            format!("--storage.tsdb.retention.time={}", mon.retention),
-                            format!("--web.listen-address=:{PORT}"),
-                        ]),
-                        ports: Some(vec![port("http", PORT)]),
-                        liveness_probe: Some(http_probe("/-/healthy", PORT, 10, 3)),
-                        readiness_probe: Some(http_probe("/-/ready", PORT, 5, 3)),
-                        resources: Some(resources(&None, ("100m", "256Mi"), ("1", "1Gi"))),
-                        security_context: Some(container_security()),
-                        volume_mounts: Some(vec![
-                            mount("config", "/etc/prometheus"),
-                            mount("data", "/prometheus"),
-                        ]),
-                        ..Container::default()
-                    }],
-                    volumes: Some(vec![
-                        Volume {
-                            name: "config".into(),
-                            config_map: Some(ConfigMapVolumeSource {
-                                name: n,
-                                items: Some(vec![
-                                    key("prometheus.yml", "prometheus.yml"),
-                                    key("rules.yaml", "rules/rules.yaml"),
-                                ]),
-                                ..ConfigMapVolumeSource::default()
-                            }),
-                            ..Volume::default()
-                        },
-                        // A race's metrics live as long as its Prometheus pod; the
-                        // post-race pipeline keeps what matters in PostgreSQL.
-                        Volume {
-                            name: "data".into(),
-                            empty_dir: Some(EmptyDirVolumeSource {
-                                size_limit: Some(Quantity("2Gi".into())),
-                                ..EmptyDirVolumeSource::default()
-                            }),
-                            ..Volume::default()
-                        },
-                    ]),
-                    ..PodSpec::default()
-                }),
-            },
-            ..DeploymentSpec::default()
+    super::single_pod(
+        m,
+        C,
+        hash,
+        // One TSDB directory: never two pods writing it during a rollout.
+        Some(DeploymentStrategy {
+            type_: Some("Recreate".into()),
+            ..DeploymentStrategy::default()
         }),
-        ..Deployment::default()
-    }
+        PodSpec {
+            service_account_name: Some(n.clone()),
+            security_context: Some(pod_security(UID)),
+            containers: vec![Container {
+                name: "prometheus".into(),
+                image: Some(mon.prometheus_image.clone()),
+                args: Some(vec![
+                    "--config.file=/etc/prometheus/prometheus.yml".into(),
+                    "--storage.tsdb.path=/prometheus".into(),
+                    format!("--storage.tsdb.retention.time={}", mon.retention),
+                    format!("--web.listen-address=:{PORT}"),
+                ]),
+                ports: Some(vec![port("http", PORT)]),
+                liveness_probe: Some(http_probe("/-/healthy", PORT, 10, 3)),
+                readiness_probe: Some(http_probe("/-/ready", PORT, 5, 3)),
+                resources: Some(resources(&None, ("100m", "256Mi"), ("1", "1Gi"))),
+                security_context: Some(container_security()),
+                volume_mounts: Some(vec![
+                    mount("config", "/etc/prometheus"),
+                    mount("data", "/prometheus"),
+                ]),
+                ..Container::default()
+            }],
+            volumes: Some(vec![
+                Volume {
+                    name: "config".into(),
+                    config_map: Some(ConfigMapVolumeSource {
+                        name: n,
+                        items: Some(vec![
+                            key("prometheus.yml", "prometheus.yml"),
+                            key("rules.yaml", "rules/rules.yaml"),
+                        ]),
+                        ..ConfigMapVolumeSource::default()
+                    }),
+                    ..Volume::default()
+                },
+                // A race's metrics live as long as its Prometheus pod; the
+                // post-race pipeline keeps what matters in PostgreSQL.
+                Volume {
+                    name: "data".into(),
+                    empty_dir: Some(EmptyDirVolumeSource {
+                        size_limit: Some(Quantity("2Gi".into())),
+                        ..EmptyDirVolumeSource::default()
+                    }),
+                    ..Volume::default()
+                },
+            ]),
+            ..PodSpec::default()
+        },
+    )
 }
