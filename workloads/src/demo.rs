@@ -107,12 +107,12 @@ pub async fn run(cfg: DemoConfig) -> anyhow::Result<()> {
             "  {:<4} {:<16} {:>4} {:>9.3} s {:>8.1} s {:>6.1}  {} → {}{}",
             s.driver,
             s.team,
-            s.lap,
+            s.lap.map_or_else(|| "?".into(), |l| l.to_string()),
             s.stationary_s,
             s.pit_lane_s,
             s.score,
-            s.compound_in,
-            s.compound_out,
+            s.compound_in.as_deref().unwrap_or("?"),
+            s.compound_out.as_deref().unwrap_or("?"),
             if s.slow { "  SLOW" } else { "" }
         );
     }
@@ -121,7 +121,7 @@ pub async fn run(cfg: DemoConfig) -> anyhow::Result<()> {
     for a in &anomalies {
         println!(
             "  lap {:>2}  {:<4} {:<18} {:<8} {:<5} {} = {:.1} (expected {:.1}–{:.1})",
-            a.lap,
+            a.lap.map_or_else(|| "?".into(), |l| l.to_string()),
             a.driver,
             a.kind,
             a.severity,
@@ -149,7 +149,7 @@ pub async fn run(cfg: DemoConfig) -> anyhow::Result<()> {
             .iter()
             .map(|s| DetectedStop {
                 car: s.car as u8,
-                lap: s.lap as u16,
+                lap: s.lap.unwrap_or(0) as u16,
                 stationary_ms: (s.stationary_s * 1000.0).round() as i64,
             })
             .collect::<Vec<_>>(),

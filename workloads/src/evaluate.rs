@@ -1,8 +1,10 @@
 //! Scores what the processor detected against the simulator's ground truth. Used by the
 //! tests and by the demo summary, so the figures users see are the ones tests assert.
 
+use crate::analytics::Events;
 use crate::sim::truth::{AnomalyKind, GroundTruth};
 use serde::Serialize;
+use std::collections::HashSet;
 
 /// A detected anomaly as stored (kind, car, onset).
 #[derive(Clone, Debug, PartialEq)]
@@ -98,4 +100,33 @@ pub fn score_stops(truth: &GroundTruth, detected: &[DetectedStop]) -> StopScore 
         false_stops: detected.len() - matched,
         max_error_ms,
     }
+}
+
+/// The laps a pit visit touched, by (car, lap): each stop's or drive-through's in-lap and
+/// the lap on which it left the pit lane (the rule of the `lap_status` view, for the
+/// tests and tools that work without PostgreSQL).
+pub fn pit_laps(ev: &Events) -> HashSet<(u8, u16)> {
+    let visits = ev
+        .pit_stops
+        .iter()
+        .map(|p| (p.id.car, p.lap, p.entry_ms + p.pit_lane_ms))
+        .chain(
+            ev.drive_throughs
+                .iter()
+                .map(|d| (d.id.car, d.lap, d.entry_ms + d.pit_lane_ms)),
+        );
+    let mut out = HashSet::new();
+    for (car, lap, exit) in visits {
+        if let Some(lap) = lap {
+            out.insert((car, lap));
+        }
+        if let Some(l) = ev.laps.iter().find(|l| {
+            l.id.car == car
+                && l.crossed_at_ms - l.lap_time_ms as i64 <= exit
+                && exit < l.crossed_at_ms
+        }) {
+            out.insert((car, l.lap));
+        }
+    }
+    out
 }

@@ -7,6 +7,7 @@ pub mod codec;
 pub mod db;
 pub mod demo;
 pub mod evaluate;
+pub mod feeds;
 pub mod jobs;
 pub mod metrics;
 pub mod model;

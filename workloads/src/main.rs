@@ -210,8 +210,6 @@ impl RaceArgs {
         pitstop_workloads::model::validate(&pitstop_workloads::model::Sample {
             session: session.as_str().into(),
             car: 1,
-            driver: "X".into(),
-            team: "X".into(),
             timestamp_ms: now,
             ..Default::default()
         })

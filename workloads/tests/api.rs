@@ -26,12 +26,10 @@ fn sample(session: &str, car: u8, seq: u32) -> Sample {
     Sample {
         session: session.into(),
         car,
-        driver: "LEC".into(),
-        team: "Ferrari".into(),
         seq,
         timestamp_ms: 1_725_800_000_000 + seq as i64 * 100,
         speed_kph: 250.0,
-        ..Sample::default()
+        ..Sample::example()
     }
 }
 
@@ -87,7 +85,7 @@ async fn ingest_contract() {
         "{body}"
     );
 
-    let bad = one.replace("\"throttle\":0.0", "\"throttle\":4.0");
+    let bad = one.replace("\"throttle\":1.0", "\"throttle\":4.0");
     let (code, body) = post(&base, Some(KEY), bad).await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "sample 0: throttle: 4 is outside 0..=1");

@@ -108,14 +108,15 @@ async fn independent(db: &tokio_postgres::Client) -> BTreeMap<String, Independen
         for r in samples {
             let (lap, ts, speed, pit): (i32, i64, f32, String) =
                 (r.get(2), r.get(3), r.get(4), r.get(5));
+            let pit = pit.as_str();
             lap_start.entry(lap).or_insert(ts);
             if lap < max_lap {
                 t.top_speed = t.top_speed.max(speed);
             }
-            if pit != "None" {
+            if pit != "none" {
                 pit_laps.insert(lap);
             }
-            match (pit == "Stationary", stationary_from) {
+            match (pit == "stationary", stationary_from) {
                 (true, None) => stationary_from = Some(ts),
                 (false, Some(from)) => {
                     t.stops.push((last_ts - from) as f64 / 1000.0);
@@ -431,7 +432,7 @@ async fn bad_data_fails_quality_with_the_check_named() {
     // A gap: one of car 16's green laps in the middle of the race disappears.
     let lap: i32 = db
         .query_one(
-            "SELECT min(lap) FROM laps WHERE session_id = $1 AND car = 16 AND lap > 1 AND NOT pit_in AND NOT pit_out
+            "SELECT min(lap) FROM lap_status WHERE session_id = $1 AND car = 16 AND green
                 AND lap < (SELECT max(lap) FROM laps WHERE session_id = $1 AND car = 16)",
             &[&SESSION],
         )

@@ -61,7 +61,7 @@ async fn race_is_accounted_exactly_once_and_scored() {
         .iter()
         .map(|s| DetectedStop {
             car: s.car as u8,
-            lap: s.lap as u16,
+            lap: s.lap.unwrap() as u16,
             stationary_ms: (s.stationary_s * 1000.0).round() as i64,
         })
         .collect();

@@ -126,10 +126,11 @@ fn monza_lap_times_match_fastf1() {
             state.observe(s, &mut ev);
         }
     }
+    let pit = pitstop_workloads::evaluate::pit_laps(&ev);
     let mut sim: Vec<f64> = ev
         .laps
         .iter()
-        .filter(|l| l.lap > 1 && !l.pit_in && !l.pit_out)
+        .filter(|l| l.lap > 1 && !pit.contains(&(l.id.car, l.lap)))
         .map(|l| l.lap_time_ms as f64 / 1000.0)
         .collect();
     sim.sort_by(f64::total_cmp);

@@ -12,9 +12,15 @@
 //! | pressure_loss | < 16 / 12 psi | 2.5 psi below baseline and z > 6 |
 //! | engine_temp_spike | > 125 / 135 °C | 8 °C above baseline and z > 6 |
 //! | sensor_fault | RPM > 15,000 or speed > 380 km/h | – |
+//!
+//! Real feeds lack channels (live timing has no temperatures or pressures): a rule or a
+//! baseline whose channel a sample lacks is skipped, never fed a zero. Real signals are
+//! quantised and have gaps, so a baseline's deviation is measured against at least the
+//! channel's resolution (not against the near-zero variance of a flat, interpolated
+//! stretch), and a baseline restarts after a gap of more than 2 s.
 
 use super::{AnomalyRecord, CarId, Detector, Severity};
-use crate::model::{CORNERS, PitStatus, Sample};
+use crate::model::{CORNERS, Sample};
 use crate::sim::truth::AnomalyKind;
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +44,11 @@ const EPISODE_GAP_MS: i64 = 1_500;
 /// A baseline frozen this long by an ongoing deviation is re-learned (a lasting shift).
 const REBASELINE_MS: i64 = 30_000;
 const Z_THRESHOLD: f64 = 6.0;
+/// Baselines restart after a gap this long in a car's data.
+const GAP_RESET_MS: i64 = 2_000;
+/// Smallest spread a baseline assumes: about the resolution real sensors report.
+const ENGINE_SIGMA_FLOOR_C: f64 = 0.5;
+const PRESSURE_SIGMA_FLOOR_PSI: f64 = 0.1;
 
 /// Exponentially weighted mean and variance with a time-based smoothing factor.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -52,8 +63,9 @@ pub struct Ewma {
 
 impl Ewma {
     /// Feeds a value; returns `Some(baseline)` when it deviates by more than `min_dev`
-    /// and `Z_THRESHOLD` standard deviations (then the baseline is not updated).
-    fn check(&mut self, x: f64, ts: i64, min_dev: f64) -> Option<f64> {
+    /// and `Z_THRESHOLD` standard deviations, at least `floor` each (then the baseline is
+    /// not updated).
+    fn check(&mut self, x: f64, ts: i64, min_dev: f64, floor: f64) -> Option<f64> {
         if !self.init {
             *self = Ewma {
                 mean: x,
@@ -69,7 +81,7 @@ impl Ewma {
         self.last_ms = ts;
         let dev = x - self.mean;
         let warm = ts - self.since_ms >= WARMUP_MS;
-        let z = dev.abs() / (self.var.sqrt() + 1e-6);
+        let z = dev.abs() / self.var.sqrt().max(floor);
         if warm && dev.abs() > min_dev && z > Z_THRESHOLD {
             let since = *self.frozen_since_ms.get_or_insert(ts);
             if ts - since < REBASELINE_MS {
@@ -112,7 +124,8 @@ pub struct AnomalyDetector {
     engine: Ewma,
     pressure: [Ewma; 4],
     episodes: [Episode; 5],
-    last_status: PitStatus,
+    in_pit: bool,
+    last_ts: i64,
 }
 
 fn kind_index(kind: AnomalyKind) -> usize {
@@ -123,7 +136,7 @@ fn kind_index(kind: AnomalyKind) -> usize {
 }
 
 fn rules(s: &Sample, hits: &mut Vec<Hit>) {
-    for (c, &t) in s.brake_temp_c.iter().enumerate() {
+    for (c, &t) in s.brake_temp_c.iter().flatten().enumerate() {
         if t > BRAKE_WARN_C {
             let severity = if t > BRAKE_CRIT_C {
                 Severity::Critical
@@ -141,7 +154,7 @@ fn rules(s: &Sample, hits: &mut Vec<Hit>) {
             });
         }
     }
-    for (c, &t) in s.tyre_surface_temp_c.iter().enumerate() {
+    for (c, &t) in s.tyre_surface_temp_c.iter().flatten().enumerate() {
         if t > TYRE_WARN_C {
             let severity = if t > TYRE_CRIT_C {
                 Severity::Critical
@@ -159,7 +172,7 @@ fn rules(s: &Sample, hits: &mut Vec<Hit>) {
             });
         }
     }
-    for (c, &p) in s.tyre_pressure_psi.iter().enumerate() {
+    for (c, &p) in s.tyre_pressure_psi.iter().flatten().enumerate() {
         if p < PRESSURE_WARN_PSI {
             let severity = if p < PRESSURE_CRIT_PSI {
                 Severity::Critical
@@ -177,8 +190,10 @@ fn rules(s: &Sample, hits: &mut Vec<Hit>) {
             });
         }
     }
-    if s.engine_temp_c > ENGINE_WARN_C {
-        let severity = if s.engine_temp_c > ENGINE_CRIT_C {
+    if let Some(engine) = s.engine_temp_c
+        && engine > ENGINE_WARN_C
+    {
+        let severity = if engine > ENGINE_CRIT_C {
             Severity::Critical
         } else {
             Severity::Warning
@@ -188,18 +203,20 @@ fn rules(s: &Sample, hits: &mut Vec<Hit>) {
             severity,
             detector: Detector::Rule,
             channel: "engine_temp_c",
-            value: s.engine_temp_c,
+            value: engine,
             low: 0.0,
             high: ENGINE_WARN_C,
         });
     }
-    if s.rpm > RPM_MAX {
+    if let Some(rpm) = s.rpm
+        && rpm > RPM_MAX
+    {
         hits.push(Hit {
             kind: AnomalyKind::SensorFault,
             severity: Severity::Warning,
             detector: Detector::Rule,
             channel: "rpm",
-            value: s.rpm as f32,
+            value: rpm as f32,
             low: 0.0,
             high: RPM_MAX as f32,
         });
@@ -244,50 +261,56 @@ fn pressure_channel(c: usize) -> &'static str {
 const _: () = assert!(CORNERS.len() == 4);
 
 impl AnomalyDetector {
-    pub fn observe(&mut self, id: &CarId, s: &Sample, out: &mut Vec<AnomalyRecord>) {
+    /// Judges one sample. `in_pit` (from the pit-stop tracker) pauses everything but
+    /// sensor faults: in the pit lane the car is slow, brakes and tyres cool and tyres
+    /// may be changed, so baselines restart on the way out.
+    pub fn observe(&mut self, id: &CarId, s: &Sample, in_pit: bool, out: &mut Vec<AnomalyRecord>) {
         let mut hits = Vec::new();
         let ts = s.timestamp_ms;
-        if s.pit_status != PitStatus::None {
-            // In the pit lane the car is slow, brakes and tyres cool and tyres may be
-            // changed: baselines restart on the way out.
-            if self.last_status == PitStatus::None {
-                self.engine.reset();
-                self.pressure.iter_mut().for_each(Ewma::reset);
-            }
-            self.last_status = s.pit_status;
+        let gap = self.last_ts != 0 && ts - self.last_ts > GAP_RESET_MS;
+        self.last_ts = ts;
+        if (in_pit && !self.in_pit) || gap {
+            self.engine.reset();
+            self.pressure.iter_mut().for_each(Ewma::reset);
+        }
+        self.in_pit = in_pit;
+        rules(s, &mut hits);
+        if in_pit {
             // A sensor fault is a fault wherever the car is.
-            rules(s, &mut hits);
             hits.retain(|h| h.kind == AnomalyKind::SensorFault);
         } else {
-            self.last_status = s.pit_status;
-            rules(s, &mut hits);
-            if let Some(base) = self.engine.check(s.engine_temp_c as f64, ts, 8.0)
-                && (s.engine_temp_c as f64) > base
-            {
-                hits.push(Hit {
-                    kind: AnomalyKind::EngineTempSpike,
-                    severity: Severity::Warning,
-                    detector: Detector::Ewma,
-                    channel: "engine_temp_c",
-                    value: s.engine_temp_c,
-                    low: (base - 8.0) as f32,
-                    high: (base + 8.0) as f32,
-                });
-            }
-            for c in 0..4 {
-                let p = s.tyre_pressure_psi[c] as f64;
-                if let Some(base) = self.pressure[c].check(p, ts, 2.5)
-                    && p < base
+            if let Some(engine) = s.engine_temp_c {
+                let e = engine as f64;
+                if let Some(base) = self.engine.check(e, ts, 8.0, ENGINE_SIGMA_FLOOR_C)
+                    && e > base
                 {
                     hits.push(Hit {
-                        kind: AnomalyKind::PressureLoss,
+                        kind: AnomalyKind::EngineTempSpike,
                         severity: Severity::Warning,
                         detector: Detector::Ewma,
-                        channel: pressure_channel(c),
-                        value: p as f32,
-                        low: (base - 2.5) as f32,
-                        high: (base + 2.5) as f32,
+                        channel: "engine_temp_c",
+                        value: engine,
+                        low: (base - 8.0) as f32,
+                        high: (base + 8.0) as f32,
                     });
+                }
+            }
+            if let Some(pressures) = s.tyre_pressure_psi {
+                for (c, &psi) in pressures.iter().enumerate() {
+                    let p = psi as f64;
+                    if let Some(base) = self.pressure[c].check(p, ts, 2.5, PRESSURE_SIGMA_FLOOR_PSI)
+                        && p < base
+                    {
+                        hits.push(Hit {
+                            kind: AnomalyKind::PressureLoss,
+                            severity: Severity::Warning,
+                            detector: Detector::Ewma,
+                            channel: pressure_channel(c),
+                            value: psi,
+                            low: (base - 2.5) as f32,
+                            high: (base + 2.5) as f32,
+                        });
+                    }
                 }
             }
         }
@@ -336,25 +359,35 @@ mod tests {
     fn sample(ts: i64) -> Sample {
         Sample {
             timestamp_ms: ts,
-            tyre_pressure_psi: [24.5, 24.5, 21.5, 21.5],
-            engine_temp_c: 110.0,
-            ..Sample::default()
+            tyre_pressure_psi: Some([24.5, 24.5, 21.5, 21.5]),
+            engine_temp_c: Some(110.0),
+            ..Sample::example()
         }
     }
 
-    fn run(mut f: impl FnMut(i64, &mut Sample)) -> Vec<AnomalyRecord> {
+    /// Runs 60 s at 10 Hz; `f` may change the sample and say whether the car is in the pit lane.
+    fn run_pit(mut f: impl FnMut(i64, &mut Sample) -> bool) -> Vec<AnomalyRecord> {
         let mut d = AnomalyDetector::default();
         let mut out = Vec::new();
         for i in 0..600 {
-            let ts = i * 100;
+            let ts = 1_000 + i * 100;
             let mut s = sample(ts);
             // deterministic small noise
-            s.engine_temp_c += ((i * 7919) % 11) as f32 * 0.03;
-            s.tyre_pressure_psi[2] += ((i * 104_729) % 7) as f32 * 0.01;
-            f(ts, &mut s);
-            d.observe(&id(), &s, &mut out);
+            s.engine_temp_c = s.engine_temp_c.map(|e| e + ((i * 7919) % 11) as f32 * 0.03);
+            if let Some(p) = s.tyre_pressure_psi.as_mut() {
+                p[2] += ((i * 104_729) % 7) as f32 * 0.01;
+            }
+            let in_pit = f(ts - 1_000, &mut s);
+            d.observe(&id(), &s, in_pit, &mut out);
         }
         out
+    }
+
+    fn run(mut f: impl FnMut(i64, &mut Sample)) -> Vec<AnomalyRecord> {
+        run_pit(|ts, s| {
+            f(ts, s);
+            false
+        })
     }
 
     /// A steady car raises nothing.
@@ -368,14 +401,14 @@ mod tests {
     fn slow_puncture_caught_by_ewma_once() {
         let out = run(|ts, s| {
             if (20_000..28_000).contains(&ts) {
-                s.tyre_pressure_psi[2] -= 4.0;
+                s.tyre_pressure_psi.as_mut().unwrap()[2] -= 4.0;
             }
         });
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out[0].kind, AnomalyKind::PressureLoss);
         assert_eq!(out[0].detector, Detector::Ewma);
         assert_eq!(out[0].channel, "tyre_pressure_psi.rl");
-        assert_eq!(out[0].detected_at_ms, 20_000);
+        assert_eq!(out[0].detected_at_ms, 21_000);
     }
 
     /// A brake spike is one critical episode; a second spike after a gap is another.
@@ -383,7 +416,7 @@ mod tests {
     fn episodes_split_on_gaps() {
         let out = run(|ts, s| {
             if (10_000..13_000).contains(&ts) || (30_000..31_000).contains(&ts) {
-                s.brake_temp_c[1] = 1300.0;
+                s.brake_temp_c.as_mut().unwrap()[1] = 1300.0;
             }
         });
         assert_eq!(out.len(), 2, "{out:?}");
@@ -396,18 +429,39 @@ mod tests {
     /// Sensor faults are reported even in the pit lane; temperatures there are not judged.
     #[test]
     fn pit_lane_only_sensor_faults() {
-        let out = run(|ts, s| {
-            if (10_000..20_000).contains(&ts) {
-                s.pit_status = PitStatus::PitLane;
-                s.tyre_pressure_psi = [20.0; 4];
+        let out = run_pit(|ts, s| {
+            let pit = (10_000..20_000).contains(&ts);
+            if pit {
+                s.tyre_pressure_psi = Some([20.0; 4]);
                 if ts == 15_000 {
-                    s.rpm = 20_000;
+                    s.rpm = Some(20_000);
                 }
             }
+            pit
         });
         assert_eq!(
             out.iter().map(|a| a.kind).collect::<Vec<_>>(),
             [AnomalyKind::SensorFault]
         );
+    }
+
+    /// A feed without temperatures or pressures (live timing) raises nothing from them,
+    /// and a flat, quantised signal with a gap does not trip its baseline.
+    #[test]
+    fn absent_channels_and_gaps_raise_nothing() {
+        let out = run(|_, s| {
+            s.tyre_pressure_psi = None;
+            s.engine_temp_c = None;
+            s.brake_temp_c = None;
+            s.tyre_surface_temp_c = None;
+        });
+        assert!(out.is_empty(), "{out:?}");
+        // Engine temperature in whole degrees, flat for 20 s, then a 10 s gap after
+        // which it reads 8.5 °C higher.
+        let out = run(|ts, s| {
+            s.engine_temp_c = Some(if ts < 20_000 { 110.0 } else { 118.5 });
+            s.timestamp_ms = if ts < 20_000 { ts } else { ts + 10_000 };
+        });
+        assert!(out.is_empty(), "{out:?}");
     }
 }

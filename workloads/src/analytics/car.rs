@@ -2,7 +2,7 @@
 
 use super::anomaly::AnomalyDetector;
 use super::laps::LapTracker;
-use super::pitstop::PitTracker;
+use super::pitstop::{PitEvent, PitTracker};
 use super::{CarId, Events};
 use crate::model::Sample;
 use serde::{Deserialize, Serialize};
@@ -23,8 +23,8 @@ impl CarAnalytics {
             id: CarId {
                 session: s.session.clone(),
                 car: s.car,
-                driver: s.driver.clone(),
-                team: s.team.clone(),
+                driver: s.driver_name(),
+                team: s.team_name(),
             },
             laps: LapTracker::default(),
             pit: PitTracker::default(),
@@ -40,14 +40,36 @@ impl CarAnalytics {
             return;
         }
         self.last_ts = s.timestamp_ms;
+        // A feed may name the driver and team only in some samples (OpenF1 sends them in
+        // separate records): the first name given replaces the car-number placeholder.
+        if let Some(d) = &s.driver
+            && *d != self.id.driver
+        {
+            self.id.driver = d.clone();
+        }
+        if let Some(t) = &s.team
+            && *t != self.id.team
+        {
+            self.id.team = t.clone();
+        }
         ev.laps.extend(self.laps.observe(&self.id, s));
-        ev.pit_stops.extend(self.pit.observe(&self.id, s));
-        self.anomaly.observe(&self.id, s, &mut ev.anomalies);
+        match self.pit.observe(&self.id, s) {
+            Some(PitEvent::Stop(p)) => ev.pit_stops.push(p),
+            Some(PitEvent::DriveThrough(d)) => ev.drive_throughs.push(d),
+            None => {}
+        }
+        self.anomaly
+            .observe(&self.id, s, self.pit.in_pit_lane(), &mut ev.anomalies);
+    }
+
+    /// At the chequered flag: closes the last lap if the car covered it.
+    pub fn finish(&mut self, ev: &mut Events) {
+        ev.laps.extend(self.laps.close_final(&self.id));
     }
 }
 
 /// Version of the checkpoint encoding; bump on any change to the analytics state types.
-pub const STATE_FORMAT: u8 = 1;
+pub const STATE_FORMAT: u8 = 2;
 
 /// A checkpoint that cannot be restored.
 #[derive(Debug, thiserror::Error)]
@@ -81,8 +103,12 @@ impl PartitionState {
         self.cars[i].observe(s, ev);
     }
 
-    /// Forgets a finished session (its cars will send nothing more).
-    pub fn end_session(&mut self, session: &str) {
+    /// Closes a finished session: each car's last lap, if covered, goes to `ev`, then the
+    /// session's cars are forgotten (they will send nothing more).
+    pub fn end_session(&mut self, session: &str, ev: &mut Events) {
+        for c in self.cars.iter_mut().filter(|c| c.id.session == session) {
+            c.finish(ev);
+        }
         self.cars.retain(|c| c.id.session != session);
     }
 

@@ -9,6 +9,7 @@ pub mod pitstop;
 pub mod scoring;
 
 pub use car::{CarAnalytics, PartitionState};
+pub use pitstop::PitEvent;
 
 use crate::model::Compound;
 use crate::sim::truth::AnomalyKind;
@@ -24,33 +25,43 @@ pub struct CarId {
     pub team: CompactString,
 }
 
-/// A completed lap.
+/// A completed lap. Whether it is an in-lap, an out-lap or a neutralised lap is derived
+/// where every car's laps and pit visits are known (the `lap_status` view).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LapRecord {
     pub id: CarId,
     pub lap: u16,
     pub lap_time_ms: i32,
     pub sectors_ms: [Option<i32>; 3],
-    pub compound: Compound,
-    pub tyre_age: u16,
-    pub pit_in: bool,
-    pub pit_out: bool,
+    /// The compound the car ran for most of the lap, when a source says.
+    pub compound: Option<Compound>,
+    pub tyre_age: Option<u16>,
     pub top_speed_kph: f32,
     pub crossed_at_ms: i64,
-    pub position: u8,
+    pub position: Option<u8>,
 }
 
-/// A detected pit stop (entry, stationary phase, exit).
+/// A detected pit stop (entry, stationary phase, exit). `lap` is the in-lap: the lap on
+/// which the car entered the pit lane.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PitStopRecord {
     pub id: CarId,
-    pub lap: u16,
+    pub lap: Option<u16>,
     pub entry_ms: i64,
     pub stationary_start_ms: i64,
     pub stationary_ms: i64,
     pub pit_lane_ms: i64,
-    pub compound_in: Compound,
-    pub compound_out: Compound,
+    pub compound_in: Option<Compound>,
+    pub compound_out: Option<Compound>,
+}
+
+/// A pit-lane visit without a stop.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DriveThroughRecord {
+    pub id: CarId,
+    pub lap: Option<u16>,
+    pub entry_ms: i64,
+    pub pit_lane_ms: i64,
 }
 
 /// How bad an anomaly is.
@@ -93,7 +104,7 @@ impl Detector {
 #[derive(Clone, Debug, PartialEq)]
 pub struct AnomalyRecord {
     pub id: CarId,
-    pub lap: u16,
+    pub lap: Option<u16>,
     pub kind: AnomalyKind,
     pub severity: Severity,
     pub detector: Detector,
@@ -109,6 +120,7 @@ pub struct AnomalyRecord {
 pub struct Events {
     pub laps: Vec<LapRecord>,
     pub pit_stops: Vec<PitStopRecord>,
+    pub drive_throughs: Vec<DriveThroughRecord>,
     pub anomalies: Vec<AnomalyRecord>,
 }
 
@@ -116,9 +128,13 @@ impl Events {
     pub fn clear(&mut self) {
         self.laps.clear();
         self.pit_stops.clear();
+        self.drive_throughs.clear();
         self.anomalies.clear();
     }
     pub fn is_empty(&self) -> bool {
-        self.laps.is_empty() && self.pit_stops.is_empty() && self.anomalies.is_empty()
+        self.laps.is_empty()
+            && self.pit_stops.is_empty()
+            && self.drive_throughs.is_empty()
+            && self.anomalies.is_empty()
     }
 }

@@ -1,66 +1,511 @@
-//! Pit-stop detection from the pit status channel (none → pit lane → stationary →
-//! pit lane → none). Each phase boundary is placed midway between the two samples that
-//! straddle it, so the stationary time is exact to half a sample interval at each end
-//! (±50 ms at 10 Hz, ±25 ms at 20 Hz).
+//! Pit stops found from motion, so that feeds without a pit flag (live timing, FastF1,
+//! OpenF1) get them; a pit status, where a source sends one, sharpens the boundaries.
+//!
+//! **Pit lane** — the speed limiter holds a car at one speed: a *plateau*, speeds within
+//! a 3 km/h window for at least 0.6 s at a level between 50 and 100 km/h (80 km/h at most
+//! circuits, 60 at some). A visit starts where the car, having been at racing speed,
+//! comes onto a plateau (its entry crossing) and ends where it leaves the limiter
+//! upwards after the stop (2.5 km/h above the limiter level it held after the stop).
+//!
+//! **Stationary** — at or below 3 km/h, a car that reached a standstill (≤ 0.5 km/h).
+//! Feeds report 0–3 km/h of creeping either side of the stop, so the stop runs from the
+//! downward to the upward crossing of 3 km/h. Halts separated by less than 1 s of
+//! movement slower than 25 km/h are one stop (a car pushed back onto its marks, a long
+//! penalty stop), except that a halt of less than 1 s at standstill before rolling on is
+//! the car arriving short of its box, not the stop. A stop lasts at least 1 s.
+//!
+//! **Boundaries** — each crossing is interpolated between the two samples around it, so
+//! the estimate does not depend on the sample rate; when those two samples imply more
+//! than 150 km/h per second (over 4 g, which no car does at pit speeds) they do not
+//! resolve the transition and the boundary is their midpoint (the simulator's speed
+//! steps, or a gap in the data).
+//!
+//! **Not pit stops** — a stop before the car first reached racing speed (a standing start,
+//! a pit-lane start waiting for the lights), a stop with no limiter plateau around it
+//! (a car stopped on track), a visit whose exit is never seen (retired in the pit lane,
+//! or the data ends). A pit-lane phase without a stop is a drive-through, reported when
+//! the car held the limiter for 8 s in one go: behind a safety car a car also drives
+//! steadily at 55–85 km/h, but in stretches of a second or two at changing speeds.
+//!
+//! A stop belongs to the lap on which the car entered the pit lane (its in-lap, as DHL and
+//! the FIA count it), even when the stationary phase falls after the timing line.
 
-use super::{CarId, PitStopRecord};
+use super::{CarId, DriveThroughRecord, PitStopRecord};
 use crate::model::{Compound, PitStatus, Sample};
 use serde::{Deserialize, Serialize};
 
+/// At or below this a car is stationary or creeping onto its marks.
+const V_CREEP: f32 = 3.0;
+/// A halt must reach a true standstill.
+const V_STILL: f32 = 0.5;
+/// A standstill shorter than this before the car rolls on is its arrival, not the stop.
+const MIN_HALT_MS: i64 = 1_000;
+/// Halts closer than this, with the car slower than `MERGE_MAX_KPH` between, are one stop.
+const MERGE_GAP_MS: i64 = 1_000;
+const MERGE_MAX_KPH: f32 = 25.0;
+/// Shortest stop (the record is 1.80 s).
+const MIN_STOP_MS: i64 = 1_000;
+/// Samples implying a faster change than this (km/h per second) do not resolve it.
+const MAX_RATE_KPH_S: f64 = 150.0;
+/// Limiter plateau: window, duration and level range.
+const PLATEAU_BAND_KPH: f32 = 3.0;
+const PLATEAU_MS: i64 = 600;
+const LIMITER_MIN_KPH: f32 = 50.0;
+const LIMITER_MAX_KPH: f32 = 100.0;
+/// A visit ends this far above the limiter level held after the stop.
+const EXIT_MARGIN_KPH: f32 = 2.5;
+/// A car has raced once it went this fast (not a standing or pit-lane start).
+const V_RACING: f32 = 150.0;
+/// Above this the car is not in the pit lane; the last downward crossing is the entry of
+/// a visit whose approach never held the limiter (a queue behind another car).
+const V_LANE_MAX: f32 = 85.0;
+/// A plateau older than this without a stop is slow driving, not a pit lane.
+const VISIT_MAX_MS: i64 = 60_000;
+/// A stop waits this long for a plateau after it before it is judged a stop on track.
+const ORPHAN_WAIT_MS: i64 = 20_000;
+/// A pit-lane phase without a stop counts as a drive-through from this much limiter time.
+const DRIVE_THROUGH_MS: i64 = 8_000;
+
+/// One observation: time (ms) and speed (km/h).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Point {
+    t: i64,
+    v: f32,
+}
+
+/// Where `level` is crossed between `a` and `b`: interpolated, or the midpoint when the
+/// two samples do not resolve the change.
+fn crossing(a: Point, b: Point, level: f32) -> i64 {
+    let dt = (b.t - a.t) as f64;
+    if dt <= 0.0 {
+        return b.t;
+    }
+    let dv = (a.v - b.v) as f64;
+    if dv == 0.0 || dv.abs() / (dt / 1000.0) > MAX_RATE_KPH_S {
+        return (a.t + b.t) / 2;
+    }
+    let f = ((a.v - level) as f64 / dv).clamp(0.0, 1.0);
+    a.t + (f * dt).round() as i64
+}
+
+/// Samples whose speeds stay within the plateau window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Run {
+    before: Point,
+    first: Point,
+    last: Point,
+    min: f32,
+    max: f32,
+    lap: Option<u16>,
+    confirmed: bool,
+}
+
+impl Run {
+    /// When the car came onto the plateau, from above or from below.
+    fn entered_at(&self) -> i64 {
+        let level = if self.before.v > self.first.v {
+            self.max + 0.5
+        } else {
+            self.min - 0.5
+        };
+        crossing(self.before, self.first, level)
+    }
+}
+
+/// A stretch at or below the creep speed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Creep {
+    start: i64,
+    /// First and last sample at standstill.
+    still: Option<(i64, i64)>,
+}
+
+/// A stop being assembled from halts.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+struct Halt {
+    start: i64,
+    end: i64,
+    still_ms: i64,
+}
+
+/// The start of a pit-lane visit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Entry {
+    at: i64,
+    lap: Option<u16>,
+    compound: Option<Compound>,
+    /// Longest limiter plateau of the visit so far.
+    plateau_ms: i64,
+}
+
+/// A stop seen before any plateau: a pit stop if the limiter follows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Orphan {
+    stop: (i64, i64),
+    entry: Entry,
+}
+
+/// A visit as the pit status describes it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Flagged {
+    entry: Option<Entry>,
+    stationary_start: Option<i64>,
+    stationary_end: Option<i64>,
+}
+
+/// What the tracker concluded from one sample.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PitEvent {
+    Stop(PitStopRecord),
+    DriveThrough(DriveThroughRecord),
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PitTracker {
-    last_status: PitStatus,
-    last_ts: Option<i64>,
-    entry_ms: Option<i64>,
-    entry_lap: u16,
-    compound_in: Compound,
-    stationary_start_ms: Option<i64>,
-    stationary_end_ms: Option<i64>,
+    prev: Option<Point>,
+    prev_status: Option<PitStatus>,
+    raced: bool,
+    compound: Option<Compound>,
+    run: Option<Run>,
+    creep: Option<Creep>,
+    halt: Option<Halt>,
+    /// Fastest speed since the pending halt ended.
+    since_halt_kph: f32,
+    /// The last stop motion found, whatever the visit logic made of it (for flagged visits).
+    last_stop: Option<(i64, i64)>,
+    entry: Option<Entry>,
+    stop: Option<(i64, i64)>,
+    orphan: Option<Orphan>,
+    /// Last downward crossing of `V_LANE_MAX`, as a fallback entry.
+    slowed: Option<Entry>,
+    /// Limiter level held after the stop; the visit ends above it.
+    exit_level: Option<f32>,
+    flagged: Flagged,
 }
 
 impl PitTracker {
-    /// Feeds one sample; returns the stop when the car leaves the pit lane after stopping.
-    pub fn observe(&mut self, id: &CarId, s: &Sample) -> Option<PitStopRecord> {
-        let prev = self.last_status;
-        let mid = self
-            .last_ts
-            .map_or(s.timestamp_ms, |last| (last + s.timestamp_ms) / 2);
-        self.last_status = s.pit_status;
-        self.last_ts = Some(s.timestamp_ms);
-        if prev == s.pit_status {
+    /// Whether the car is in (or arriving at) the pit lane: anomaly baselines pause there.
+    pub fn in_pit_lane(&self) -> bool {
+        self.entry.is_some()
+            || self.flagged.entry.is_some()
+            || self.creep.is_some()
+            || self.halt.is_some()
+    }
+
+    /// Feeds one sample (in time order); returns a stop or a drive-through when the car
+    /// leaves the pit lane.
+    pub fn observe(&mut self, id: &CarId, s: &Sample) -> Option<PitEvent> {
+        let now = Point {
+            t: s.timestamp_ms,
+            v: s.speed_kph,
+        };
+        if s.tyre_compound.is_some() {
+            self.compound = s.tyre_compound;
+        }
+        let prev = self.prev.replace(now);
+        let motion = match prev {
+            Some(p) if p.t < now.t => self.motion(id, p, now, s.lap),
+            Some(_) => None,
+            None => {
+                self.raced |= now.v >= V_RACING;
+                None
+            }
+        };
+        match s.pit_status {
+            // A source that says where the car is decides the visits; motion only fills
+            // in a stationary phase the flags lack.
+            Some(status) => self.flags(id, prev, now, status, s.lap),
+            None => motion,
+        }
+    }
+
+    fn motion(&mut self, id: &CarId, p: Point, now: Point, lap: Option<u16>) -> Option<PitEvent> {
+        self.raced |= now.v >= V_RACING;
+        if p.v > V_LANE_MAX && now.v <= V_LANE_MAX {
+            self.slowed = Some(Entry {
+                at: crossing(p, now, V_LANE_MAX),
+                lap,
+                compound: self.compound,
+                plateau_ms: 0,
+            });
+        }
+        self.halts(p, now);
+        self.plateaus(p, now, lap);
+        if self
+            .orphan
+            .as_ref()
+            .is_some_and(|o| now.t - o.stop.1 > ORPHAN_WAIT_MS)
+        {
+            self.orphan = None;
+        }
+        let entry = self.entry.as_ref()?;
+        match (self.stop, self.exit_level) {
+            (None, _) if now.v > V_LANE_MAX => {
+                let exit = crossing(p, now, V_LANE_MAX);
+                self.close(id, exit)
+            }
+            (None, _) if now.t - entry.at > VISIT_MAX_MS => {
+                self.entry = None;
+                None
+            }
+            (Some(_), Some(level))
+                if now.v > level + EXIT_MARGIN_KPH || now.v > LIMITER_MAX_KPH =>
+            {
+                let exit = crossing(p, now, (level + EXIT_MARGIN_KPH).min(LIMITER_MAX_KPH));
+                self.close(id, exit)
+            }
+            (Some(_), None) if p.v <= V_LANE_MAX && now.v > V_LANE_MAX => {
+                // Left without holding the limiter after the stop (a short pit exit).
+                let exit = crossing(p, now, V_LANE_MAX);
+                self.close(id, exit)
+            }
+            _ => None,
+        }
+    }
+
+    /// Tracks creeping and standstill; merges halts into stops.
+    fn halts(&mut self, p: Point, now: Point) {
+        if now.v <= V_CREEP {
+            let creep = self.creep.get_or_insert_with(|| Creep {
+                start: if p.v > V_CREEP {
+                    crossing(p, now, V_CREEP)
+                } else {
+                    now.t
+                },
+                still: None,
+            });
+            if now.v <= V_STILL {
+                let first = creep.still.map_or(now.t, |(f, _)| f);
+                creep.still = Some((first, now.t));
+            }
+            return;
+        }
+        if let Some(creep) = self.creep.take()
+            && let Some((first, last)) = creep.still
+        {
+            let end = crossing(p, now, V_CREEP);
+            self.halt_done(Halt {
+                start: creep.start,
+                end,
+                still_ms: last - first,
+            });
+        }
+        if let Some(h) = self.halt {
+            self.since_halt_kph = self.since_halt_kph.max(now.v);
+            if self.since_halt_kph > MERGE_MAX_KPH || now.t - h.end > MERGE_GAP_MS {
+                self.finish_halt();
+            }
+        }
+    }
+
+    fn halt_done(&mut self, h: Halt) {
+        self.since_halt_kph = 0.0;
+        let Some(pending) = self.halt.as_mut() else {
+            self.halt = Some(h);
+            return;
+        };
+        // Close enough to be the same stop (the gap check above ran on every sample).
+        if pending.still_ms < MIN_HALT_MS {
+            *pending = h;
+        } else {
+            pending.end = h.end;
+            pending.still_ms += h.still_ms;
+        }
+    }
+
+    fn finish_halt(&mut self) {
+        let Some(h) = self.halt.take() else { return };
+        if h.end - h.start < MIN_STOP_MS {
+            return;
+        }
+        self.last_stop = Some((h.start, h.end));
+        if self.entry.is_some() {
+            // The longest stop of a visit is its stop.
+            if self.stop.is_none_or(|(a, b)| h.end - h.start > b - a) {
+                self.stop = Some((h.start, h.end));
+            }
+        } else if self.raced
+            && let Some(entry) = self.slowed.clone()
+        {
+            self.orphan = Some(Orphan {
+                stop: (h.start, h.end),
+                entry,
+            });
+        }
+    }
+
+    /// Tracks limiter plateaus: they open a visit, and set the level to exit above.
+    fn plateaus(&mut self, p: Point, now: Point, lap: Option<u16>) {
+        let run = match self.run.as_mut() {
+            Some(r) if r.max.max(now.v) - r.min.min(now.v) <= PLATEAU_BAND_KPH => {
+                r.min = r.min.min(now.v);
+                r.max = r.max.max(now.v);
+                r.last = now;
+                r
+            }
+            _ => {
+                if let (Some(r), Some(e)) = (&self.run, self.entry.as_mut())
+                    && r.confirmed
+                {
+                    e.plateau_ms = e.plateau_ms.max(r.last.t - r.first.t);
+                }
+                self.run.insert(Run {
+                    before: p,
+                    first: now,
+                    last: now,
+                    min: now.v,
+                    max: now.v,
+                    lap,
+                    confirmed: false,
+                })
+            }
+        };
+        if !run.confirmed
+            && run.last.t - run.first.t >= PLATEAU_MS
+            && (LIMITER_MIN_KPH..=LIMITER_MAX_KPH).contains(&run.max)
+        {
+            run.confirmed = true;
+            let run = run.clone();
+            self.plateau_confirmed(&run);
+        }
+        if let (Some(run), Some(stop), Some(level)) =
+            (&self.run, self.stop, self.exit_level.as_mut())
+            && run.confirmed
+            && run.first.t > stop.1
+        {
+            *level = level.max(run.max);
+        }
+    }
+
+    fn plateau_confirmed(&mut self, run: &Run) {
+        if let (Some(_), Some(stop)) = (&self.entry, self.stop) {
+            if run.first.t > stop.1 && self.exit_level.is_none() {
+                self.exit_level = Some(run.max);
+            }
+            return;
+        }
+        if self.entry.is_some() || !self.raced || self.creep.is_some() || self.halt.is_some() {
+            return;
+        }
+        if let Some(orphan) = self.orphan.take() {
+            // A stop, then the limiter: the approach never held it (a queue in the lane).
+            self.entry = Some(orphan.entry);
+            self.stop = Some(orphan.stop);
+            self.exit_level = Some(run.max);
+        } else {
+            self.entry = Some(Entry {
+                at: run.entered_at(),
+                lap: run.lap,
+                compound: self.compound,
+                plateau_ms: 0,
+            });
+        }
+    }
+
+    /// Ends the visit at `exit`.
+    fn close(&mut self, id: &CarId, exit: i64) -> Option<PitEvent> {
+        let entry = self.entry.take()?;
+        let stop = self.stop.take();
+        self.exit_level = None;
+        self.orphan = None;
+        match stop {
+            Some((start, end)) => {
+                // The next stop needs the car back at racing speed first.
+                self.raced = false;
+                Some(PitEvent::Stop(PitStopRecord {
+                    id: id.clone(),
+                    lap: entry.lap,
+                    entry_ms: entry.at,
+                    stationary_start_ms: start,
+                    stationary_ms: end - start,
+                    pit_lane_ms: exit - entry.at,
+                    compound_in: entry.compound,
+                    compound_out: self.compound,
+                }))
+            }
+            None => {
+                let held = entry.plateau_ms.max(
+                    self.run
+                        .as_ref()
+                        .filter(|r| r.confirmed)
+                        .map_or(0, |r| r.last.t - r.first.t),
+                );
+                (held >= DRIVE_THROUGH_MS).then(|| {
+                    PitEvent::DriveThrough(DriveThroughRecord {
+                        id: id.clone(),
+                        lap: entry.lap,
+                        entry_ms: entry.at,
+                        pit_lane_ms: exit - entry.at,
+                    })
+                })
+            }
+        }
+    }
+
+    /// Visits from the pit status (none → pit lane → stationary → pit lane → none); each
+    /// boundary midway between the two samples around it.
+    fn flags(
+        &mut self,
+        id: &CarId,
+        prev: Option<Point>,
+        now: Point,
+        status: PitStatus,
+        lap: Option<u16>,
+    ) -> Option<PitEvent> {
+        let before = self.prev_status.replace(status).unwrap_or(PitStatus::None);
+        // Flags decide the visits: the motion visit logic stays idle.
+        self.entry = None;
+        self.stop = None;
+        self.orphan = None;
+        if before == status {
             return None;
         }
-        if prev == PitStatus::None {
-            self.entry_ms = Some(mid);
-            self.entry_lap = s.lap;
-            self.compound_in = s.tyre_compound;
-            self.stationary_start_ms = None;
-            self.stationary_end_ms = None;
+        let mid = prev.map_or(now.t, |p| (p.t + now.t) / 2);
+        let f = &mut self.flagged;
+        if before == PitStatus::None {
+            *f = Flagged {
+                entry: Some(Entry {
+                    at: mid,
+                    lap,
+                    compound: self.compound,
+                    plateau_ms: 0,
+                }),
+                ..Flagged::default()
+            };
         }
-        if s.pit_status == PitStatus::Stationary {
-            self.stationary_start_ms = Some(mid);
+        if status == PitStatus::Stationary {
+            f.stationary_start = Some(mid);
         }
-        if prev == PitStatus::Stationary {
-            self.stationary_end_ms = Some(mid);
+        if before == PitStatus::Stationary {
+            f.stationary_end = Some(mid);
         }
-        if s.pit_status != PitStatus::None {
+        if status != PitStatus::None {
             return None;
         }
-        // Left the pit lane. A drive-through (no stationary phase) is not a pit stop.
-        let (entry, start, end) = (
-            self.entry_ms.take()?,
-            self.stationary_start_ms.take()?,
-            self.stationary_end_ms.take()?,
-        );
-        Some(PitStopRecord {
-            id: id.clone(),
-            lap: self.entry_lap,
-            entry_ms: entry,
-            stationary_start_ms: start,
-            stationary_ms: end - start,
-            pit_lane_ms: mid - entry,
-            compound_in: self.compound_in,
-            compound_out: s.tyre_compound,
+        let f = std::mem::take(&mut self.flagged);
+        let entry = f.entry?;
+        // Without a stationary flag, the stop motion found inside the visit.
+        let stationary = match (f.stationary_start, f.stationary_end) {
+            (Some(a), Some(b)) => Some((a, b)),
+            _ => self.last_stop.filter(|(a, b)| *a >= entry.at && *b <= mid),
+        };
+        Some(match stationary {
+            Some((start, end)) => PitEvent::Stop(PitStopRecord {
+                id: id.clone(),
+                lap: entry.lap,
+                entry_ms: entry.at,
+                stationary_start_ms: start,
+                stationary_ms: end - start,
+                pit_lane_ms: mid - entry.at,
+                compound_in: entry.compound,
+                compound_out: self.compound,
+            }),
+            None => PitEvent::DriveThrough(DriveThroughRecord {
+                id: id.clone(),
+                lap: entry.lap,
+                entry_ms: entry.at,
+                pit_lane_ms: mid - entry.at,
+            }),
         })
     }
 }
@@ -68,16 +513,6 @@ impl PitTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(ts: i64, status: PitStatus, compound: Compound) -> Sample {
-        Sample {
-            timestamp_ms: ts,
-            pit_status: status,
-            tyre_compound: compound,
-            lap: 7,
-            ..Sample::default()
-        }
-    }
 
     fn id() -> CarId {
         CarId {
@@ -88,55 +523,271 @@ mod tests {
         }
     }
 
-    /// Boundaries are midpoints; the stop carries both compounds and the in-lap.
-    #[test]
-    fn detects_a_stop_with_midpoint_boundaries() {
-        use PitStatus::*;
+    /// Feeds `(ms, kph)` points (lap 7 until `lap_at`, then 8) and collects events.
+    fn feed(points: &[(i64, f32)], lap_at: i64) -> Vec<PitEvent> {
         let mut t = PitTracker::default();
-        let seq = [
-            (0, None),
-            (100, PitLane),
-            (200, PitLane),
-            (300, Stationary),
-            (2700, Stationary),
-            (2800, PitLane),
-            (20_000, PitLane),
-            (20_100, None),
-        ];
-        let mut out = Vec::new();
-        for (ts, st) in seq {
-            let c = if ts >= 2800 {
-                Compound::Hard
-            } else {
-                Compound::Medium
-            };
-            out.extend(t.observe(&id(), &at(ts, st, c)));
-        }
-        assert_eq!(out.len(), 1);
-        let stop = &out[0];
-        assert_eq!(stop.entry_ms, 50);
-        assert_eq!(stop.stationary_start_ms, 250);
-        assert_eq!(stop.stationary_ms, 2750 - 250);
-        assert_eq!(stop.pit_lane_ms, 20_050 - 50);
-        assert_eq!(
-            (stop.compound_in, stop.compound_out),
-            (Compound::Medium, Compound::Hard)
-        );
-        assert_eq!(stop.lap, 7);
+        points
+            .iter()
+            .filter_map(|&(ms, v)| {
+                let s = Sample {
+                    timestamp_ms: ms,
+                    speed_kph: v,
+                    lap: Some(if ms < lap_at { 7 } else { 8 }),
+                    ..Sample::default()
+                };
+                t.observe(&id(), &s)
+            })
+            .collect()
     }
 
-    /// A drive-through penalty never stops: it is not reported as a pit stop.
-    #[test]
-    fn drive_through_is_not_a_stop() {
-        use PitStatus::*;
-        let mut t = PitTracker::default();
-        let mut n = 0;
-        for (ts, st) in [(0, None), (100, PitLane), (9000, PitLane), (9100, None)] {
-            n += t
-                .observe(&id(), &at(ts, st, Compound::Soft))
-                .into_iter()
-                .count();
+    /// A trace sampled every `dt` ms from a speed profile.
+    fn sampled(dt: i64, until: i64, profile: impl Fn(f64) -> f64) -> Vec<(i64, f32)> {
+        (0..=until / dt)
+            .map(|i| (i * dt, profile((i * dt) as f64 / 1000.0) as f32))
+            .collect()
+    }
+
+    /// A smooth stop: racing, brake to 80 at 10 s, limiter, decelerate to the box
+    /// (standstill 20.0–23.0 s, creeping either side), limiter, exit at 38 s.
+    fn smooth(t: f64) -> f64 {
+        match t {
+            t if t < 8.0 => 250.0,
+            t if t < 10.0 => 250.0 - 85.0 * (t - 8.0),
+            t if t < 17.0 => 80.0,
+            t if t < 19.9 => 80.0 - 80.0 * (t - 17.0) / 2.9 * 0.97,
+            t if t < 20.0 => 2.4,
+            t if t < 23.0 => 0.0,
+            t if t < 23.1 => 2.0,
+            t if t < 26.0 => 2.4 + 77.6 * (t - 23.1) / 2.9,
+            t if t < 38.0 => 80.0,
+            t => 80.0 + 60.0 * (t - 38.0),
         }
-        assert_eq!(n, 0);
+    }
+
+    fn stop(events: &[PitEvent]) -> &PitStopRecord {
+        match events {
+            [PitEvent::Stop(s)] => s,
+            other => panic!("expected one stop, got {other:?}"),
+        }
+    }
+
+    /// The same smooth stop at 4, 8 and 60 Hz gives the same stationary time (the crossing
+    /// is interpolated, not snapped to samples) and the same pit-lane time.
+    #[test]
+    fn stationary_time_does_not_depend_on_sample_rate() {
+        let mut seen = Vec::new();
+        for dt in [250, 125, 17] {
+            let ev = feed(&sampled(dt, 45_000, smooth), i64::MAX);
+            let s = stop(&ev);
+            seen.push((s.stationary_ms, s.pit_lane_ms));
+            // 3 km/h is crossed at 19.877 s and 23.122 s.
+            assert!((s.stationary_ms - 3_245).abs() <= 100, "{dt} ms: {s:?}");
+            assert!((s.pit_lane_ms - 28_050).abs() <= 300, "{dt} ms: {s:?}");
+            assert_eq!(s.lap, Some(7));
+        }
+        let spread =
+            seen.iter().map(|s| s.0).max().unwrap() - seen.iter().map(|s| s.0).min().unwrap();
+        assert!(spread <= 120, "{seen:?}");
+    }
+
+    /// The simulator's steps (80 → 0 between two samples): boundaries are midpoints, as
+    /// the pit status gives them.
+    #[test]
+    fn unresolved_steps_use_midpoints() {
+        let step = |t: f64| match t {
+            t if t < 5.0 => 250.0,
+            t if t < 15.0 => 80.0,
+            t if t < 17.4 => 0.0,
+            t if t < 30.0 => 80.0,
+            _ => 250.0,
+        };
+        for dt in [250, 17] {
+            let ev = feed(&sampled(dt, 40_000, step), i64::MAX);
+            let s = stop(&ev);
+            assert!(
+                (s.stationary_start_ms - 15_000).abs() <= dt / 2 + 1,
+                "{s:?}"
+            );
+            assert!((s.stationary_ms - 2_400).abs() <= dt, "{s:?}");
+            assert!((s.pit_lane_ms - 25_000).abs() <= dt, "{s:?}");
+        }
+    }
+
+    /// A long penalty stop with the car nudged forward at 16 km/h in the middle is one
+    /// stop; a standstill of under a second before rolling onto the marks is not counted.
+    #[test]
+    fn merges_nudges_and_drops_the_arrival() {
+        let penalty = |t: f64| match t {
+            t if t < 5.0 => 250.0,
+            t if t < 15.0 => 80.0,
+            t if t < 28.0 => 0.0, // 13 s stationary
+            t if t < 28.3 => 16.0,
+            t if t < 29.5 => 0.0,
+            t if t < 40.0 => 80.0,
+            _ => 250.0,
+        };
+        let ev = feed(&sampled(125, 45_000, penalty), i64::MAX);
+        assert!((stop(&ev).stationary_ms - 14_500).abs() <= 130, "{ev:?}");
+
+        let arrival = |t: f64| match t {
+            t if t < 5.0 => 250.0,
+            t if t < 15.0 => 80.0,
+            t if t < 15.6 => 0.0, // stopped short
+            t if t < 16.0 => 5.0,
+            t if t < 18.8 => 0.0,
+            t if t < 30.0 => 80.0,
+            _ => 250.0,
+        };
+        let ev = feed(&sampled(125, 40_000, arrival), i64::MAX);
+        assert!((stop(&ev).stationary_ms - 2_800).abs() <= 130, "{ev:?}");
+    }
+
+    /// Stops that are not pit stops: a standing start, a pit-lane start at the light, a
+    /// car stopped on track (no limiter), a car that never leaves the pit lane.
+    #[test]
+    fn not_pit_stops() {
+        let standing_start = |t: f64| {
+            if t < 3.0 {
+                0.0
+            } else {
+                (t - 3.0) * 60.0 + 10.0
+            }
+        };
+        assert!(feed(&sampled(125, 10_000, standing_start), i64::MAX).is_empty());
+        let pit_lane_start = |t: f64| match t {
+            t if t < 4.0 => 40.0 - 10.0 * t,
+            t if t < 12.0 => 0.0,
+            t if t < 14.0 => (t - 12.0) * 40.0,
+            t if t < 20.0 => 80.0,
+            _ => 250.0,
+        };
+        assert!(feed(&sampled(125, 30_000, pit_lane_start), i64::MAX).is_empty());
+        let on_track = |t: f64| match t {
+            t if t < 5.0 => 250.0,
+            t if t < 8.0 => 250.0 - 83.0 * (t - 5.0),
+            t if t < 20.0 => 0.0,
+            _ => 250.0,
+        };
+        assert!(feed(&sampled(125, 30_000, on_track), i64::MAX).is_empty());
+        let retired = |t: f64| match t {
+            t if t < 5.0 => 250.0,
+            t if t < 15.0 => 80.0,
+            _ => 0.0,
+        };
+        assert!(feed(&sampled(125, 60_000, retired), i64::MAX).is_empty());
+    }
+
+    /// A long limiter phase without a stop is a drive-through; a few seconds at a steady
+    /// 70 km/h behind a safety car is nothing.
+    #[test]
+    fn drive_through_and_safety_car() {
+        let drive = |t: f64| match t {
+            t if t < 5.0 => 250.0,
+            t if t < 20.0 => 80.0,
+            _ => 250.0,
+        };
+        let ev = feed(&sampled(125, 30_000, drive), i64::MAX);
+        assert!(
+            matches!(ev.as_slice(), [PitEvent::DriveThrough(d)] if (d.pit_lane_ms - 15_000).abs() < 200),
+            "{ev:?}"
+        );
+        let sc = |t: f64| match t {
+            t if t < 5.0 => 250.0,
+            t if t < 9.0 => 70.0,
+            _ => 180.0,
+        };
+        assert!(feed(&sampled(125, 20_000, sc), i64::MAX).is_empty());
+    }
+
+    /// The in-lap: a stop whose standstill falls after the timing line belongs to the lap
+    /// on which the car entered the pit lane.
+    #[test]
+    fn stop_belongs_to_the_in_lap() {
+        let ev = feed(&sampled(125, 45_000, smooth), 15_000);
+        assert_eq!(stop(&ev).lap, Some(7));
+    }
+
+    /// With a pit status, its transitions are the boundaries; a status with only the
+    /// pit-lane phase still gets its stationary phase from motion.
+    #[test]
+    fn pit_status_sharpens_boundaries() {
+        let mut t = PitTracker::default();
+        let mut out = Vec::new();
+        for (ms, v, st) in [
+            (0, 250.0, PitStatus::None),
+            (100, 80.0, PitStatus::PitLane),
+            (200, 80.0, PitStatus::PitLane),
+            (300, 0.0, PitStatus::Stationary),
+            (2_700, 0.0, PitStatus::Stationary),
+            (2_800, 80.0, PitStatus::PitLane),
+            (20_000, 80.0, PitStatus::PitLane),
+            (20_100, 250.0, PitStatus::None),
+        ] {
+            let s = Sample {
+                timestamp_ms: ms,
+                speed_kph: v,
+                pit_status: Some(st),
+                tyre_compound: Some(if ms >= 2_800 {
+                    Compound::Hard
+                } else {
+                    Compound::Medium
+                }),
+                lap: Some(7),
+                ..Sample::default()
+            };
+            out.extend(t.observe(&id(), &s));
+        }
+        let s = stop(&out);
+        assert_eq!((s.entry_ms, s.stationary_start_ms), (50, 250));
+        assert_eq!(s.stationary_ms, 2_750 - 250);
+        assert_eq!(s.pit_lane_ms, 20_050 - 50);
+        assert_eq!(
+            (s.compound_in, s.compound_out),
+            (Some(Compound::Medium), Some(Compound::Hard))
+        );
+
+        // Only the pit-lane phase flagged: the 1.8 s standstill comes from speed.
+        let mut t = PitTracker::default();
+        let mut out = Vec::new();
+        for (ms, v) in sampled(125, 45_000, smooth) {
+            let lane = (10_000..38_000).contains(&ms);
+            let s = Sample {
+                timestamp_ms: ms,
+                speed_kph: v,
+                pit_status: Some(if lane {
+                    PitStatus::PitLane
+                } else {
+                    PitStatus::None
+                }),
+                ..Sample::default()
+            };
+            out.extend(t.observe(&id(), &s));
+        }
+        let s = stop(&out);
+        assert!((s.stationary_ms - 3_245).abs() <= 100, "{s:?}");
+        assert!((s.pit_lane_ms - 28_000).abs() <= 130, "{s:?}");
+    }
+
+    /// The state survives a checkpoint mid-stop and the stop comes out the same.
+    #[test]
+    fn state_round_trips_mid_stop() {
+        let points = sampled(125, 45_000, smooth);
+        let whole = feed(&points, i64::MAX);
+        let mut t = PitTracker::default();
+        let mut out = Vec::new();
+        for (i, &(ms, v)) in points.iter().enumerate() {
+            if i == 170 {
+                let bytes = postcard::to_allocvec(&t).unwrap();
+                t = postcard::from_bytes(&bytes).unwrap();
+            }
+            let s = Sample {
+                timestamp_ms: ms,
+                speed_kph: v,
+                lap: Some(7),
+                ..Sample::default()
+            };
+            out.extend(t.observe(&id(), &s));
+        }
+        assert_eq!(out, whole);
     }
 }

@@ -1,24 +1,37 @@
-//! Binary batch format, version 1 (little-endian, no padding):
+//! Binary batch format (little-endian, no padding). Version 2 is written; version 1
+//! entries (written before channels became optional) still decode.
 //!
 //! ```text
-//! header : "PT" | version u8 = 1 | flags u8 = 0 | created_us i64 | session (u8 len + utf-8) | count u16
-//! sample : car u8 | seq u32 | driver (u8 len + utf-8) | team (u8 len + utf-8) | lap u16 | sector u8
-//!          | lap_distance_m f32 | timestamp_ms i64 | speed_kph f32 | rpm u16 | gear i8
-//!          | throttle f32 | brake f32 | drs u8 | tyre_surface_temp_c 4×f32 | tyre_inner_temp_c 4×f32
-//!          | tyre_pressure_psi 4×f32 | brake_temp_c 4×f32 | compound u8 | tyre_age_laps u16
-//!          | tyre_wear_pct 4×f32 | fuel_kg f32 | ers_store_mj f32 | engine_temp_c f32
-//!          | pit_status u8 | position u8
+//! header    : "PT" | version u8 | flags u8 = 0 | created_us i64 | session (u8 len + utf-8) | count u16
+//! sample v2 : car u8 | seq u32 | timestamp_ms i64 | speed_kph f32 | present u32
+//!             then each channel whose bit is set in `present`, in bit order (model::Channel):
+//!             driver str | team str | lap u16 | sector u8 | lap_distance_m f32 | rpm u16 | gear i8
+//!             | throttle f32 | brake f32 | drs u8 | tyre_surface_temp_c 4×f32 | tyre_inner_temp_c 4×f32
+//!             | tyre_pressure_psi 4×f32 | brake_temp_c 4×f32 | compound u8 | tyre_age_laps u16
+//!             | tyre_wear_pct 4×f32 | fuel_kg f32 | ers_store_mj f32 | engine_temp_c f32
+//!             | pit_status u8 | position u8 | x f32 | y f32 | z f32
+//! sample v1 : car u8 | seq u32 | driver str | team str | lap u16 | sector u8
+//!             | lap_distance_m f32 | timestamp_ms i64 | speed_kph f32 | rpm u16 | gear i8
+//!             | throttle f32 | brake f32 | drs u8 | tyre_surface_temp_c 4×f32 | tyre_inner_temp_c 4×f32
+//!             | tyre_pressure_psi 4×f32 | brake_temp_c 4×f32 | compound u8 | tyre_age_laps u16
+//!             | tyre_wear_pct 4×f32 | fuel_kg f32 | ers_store_mj f32 | engine_temp_c f32
+//!             | pit_status u8 | position u8            (every channel present)
 //! ```
 //!
 //! `created_us` is the wall-clock time the batch was assembled; the processor measures
-//! detection and durable latency from it. Decoding never panics: every read is bounds-checked.
+//! detection and durable latency from it. A presence bit no [`Channel`] uses is refused
+//! (a newer writer must bump the version). Decoding never panics: every read is
+//! bounds-checked.
 
 use super::DecodeError;
-use crate::model::{Compound, PitStatus, Sample, validate};
+use crate::model::{Channel, Channels, Compound, PitStatus, Sample, validate};
 use compact_str::CompactString;
 
 pub const MAGIC: [u8; 2] = *b"PT";
-pub const VERSION: u8 = 1;
+/// The version this build writes.
+pub const VERSION: u8 = 2;
+/// The first version, all channels required; still read.
+pub const VERSION_1: u8 = 1;
 
 /// Header of a decoded batch.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,9 +50,13 @@ pub struct BatchEncoder {
 
 impl BatchEncoder {
     pub fn new(session: &str, created_us: i64) -> Self {
+        Self::with_version(session, created_us, VERSION)
+    }
+
+    fn with_version(session: &str, created_us: i64, version: u8) -> Self {
         let mut buf = Vec::with_capacity(4096);
         buf.extend_from_slice(&MAGIC);
-        buf.push(VERSION);
+        buf.push(version);
         buf.push(0);
         buf.extend_from_slice(&created_us.to_le_bytes());
         put_str(&mut buf, session);
@@ -70,34 +87,102 @@ impl BatchEncoder {
         let b = &mut self.buf;
         b.push(s.car);
         b.extend_from_slice(&s.seq.to_le_bytes());
-        put_str(b, &s.driver);
-        put_str(b, &s.team);
-        b.extend_from_slice(&s.lap.to_le_bytes());
-        b.push(s.sector);
-        b.extend_from_slice(&s.lap_distance_m.to_le_bytes());
         b.extend_from_slice(&s.timestamp_ms.to_le_bytes());
         b.extend_from_slice(&s.speed_kph.to_le_bytes());
-        b.extend_from_slice(&s.rpm.to_le_bytes());
-        b.push(s.gear as u8);
-        b.extend_from_slice(&s.throttle.to_le_bytes());
-        b.extend_from_slice(&s.brake.to_le_bytes());
-        b.push(s.drs as u8);
+        b.extend_from_slice(&s.channels().0.to_le_bytes());
+        if let Some(v) = &s.driver {
+            put_str(b, v);
+        }
+        if let Some(v) = &s.team {
+            put_str(b, v);
+        }
+        if let Some(v) = s.lap {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        if let Some(v) = s.sector {
+            b.push(v);
+        }
+        put_f32(b, s.lap_distance_m);
+        if let Some(v) = s.rpm {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        if let Some(v) = s.gear {
+            b.push(v as u8);
+        }
+        put_f32(b, s.throttle);
+        put_f32(b, s.brake);
+        if let Some(v) = s.drs {
+            b.push(v as u8);
+        }
         for arr in [
             &s.tyre_surface_temp_c,
             &s.tyre_inner_temp_c,
             &s.tyre_pressure_psi,
             &s.brake_temp_c,
         ] {
-            put_f32x4(b, arr);
+            if let Some(a) = arr {
+                put_f32x4(b, a);
+            }
         }
-        b.push(s.tyre_compound.code());
-        b.extend_from_slice(&s.tyre_age_laps.to_le_bytes());
-        put_f32x4(b, &s.tyre_wear_pct);
-        b.extend_from_slice(&s.fuel_kg.to_le_bytes());
-        b.extend_from_slice(&s.ers_store_mj.to_le_bytes());
-        b.extend_from_slice(&s.engine_temp_c.to_le_bytes());
-        b.push(s.pit_status.code());
-        b.push(s.position);
+        if let Some(v) = s.tyre_compound {
+            b.push(v.code());
+        }
+        if let Some(v) = s.tyre_age_laps {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        if let Some(a) = &s.tyre_wear_pct {
+            put_f32x4(b, a);
+        }
+        put_f32(b, s.fuel_kg);
+        put_f32(b, s.ers_store_mj);
+        put_f32(b, s.engine_temp_c);
+        if let Some(v) = s.pit_status {
+            b.push(v.code());
+        }
+        if let Some(v) = s.position {
+            b.push(v);
+        }
+        put_f32(b, s.x);
+        put_f32(b, s.y);
+        put_f32(b, s.z);
+        self.count += 1;
+    }
+
+    /// Appends a sample in the version-1 layout (tests of backward compatibility only:
+    /// version 1 cannot say "unknown", so absent channels become zeros).
+    #[doc(hidden)]
+    pub fn push_v1(&mut self, s: &Sample) {
+        let b = &mut self.buf;
+        b.push(s.car);
+        b.extend_from_slice(&s.seq.to_le_bytes());
+        put_str(b, s.driver.as_deref().unwrap_or("X"));
+        put_str(b, s.team.as_deref().unwrap_or("X"));
+        b.extend_from_slice(&s.lap.unwrap_or(1).to_le_bytes());
+        b.push(s.sector.unwrap_or(1));
+        b.extend_from_slice(&s.lap_distance_m.unwrap_or(0.0).to_le_bytes());
+        b.extend_from_slice(&s.timestamp_ms.to_le_bytes());
+        b.extend_from_slice(&s.speed_kph.to_le_bytes());
+        b.extend_from_slice(&s.rpm.unwrap_or(0).to_le_bytes());
+        b.push(s.gear.unwrap_or(0) as u8);
+        b.extend_from_slice(&s.throttle.unwrap_or(0.0).to_le_bytes());
+        b.extend_from_slice(&s.brake.unwrap_or(0.0).to_le_bytes());
+        b.push(s.drs.unwrap_or(false) as u8);
+        for arr in [
+            s.tyre_surface_temp_c,
+            s.tyre_inner_temp_c,
+            s.tyre_pressure_psi,
+            s.brake_temp_c,
+        ] {
+            put_f32x4(b, &arr.unwrap_or([0.0; 4]));
+        }
+        b.push(s.tyre_compound.unwrap_or(Compound::Medium).code());
+        b.extend_from_slice(&s.tyre_age_laps.unwrap_or(0).to_le_bytes());
+        put_f32x4(b, &s.tyre_wear_pct.unwrap_or([0.0; 4]));
+        for v in [s.fuel_kg, s.ers_store_mj, s.engine_temp_c] {
+            b.extend_from_slice(&v.unwrap_or(0.0).to_le_bytes());
+        }
+        b.push(s.pit_status.unwrap_or_default().code());
+        b.push(s.position.unwrap_or(1));
         self.count += 1;
     }
 
@@ -116,6 +201,12 @@ fn put_str(buf: &mut Vec<u8>, s: &str) {
     buf.extend_from_slice(bytes);
 }
 
+fn put_f32(buf: &mut Vec<u8>, v: Option<f32>) {
+    if let Some(v) = v {
+        buf.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
 fn put_f32x4(buf: &mut Vec<u8>, arr: &[f32; 4]) {
     for v in arr {
         buf.extend_from_slice(&v.to_le_bytes());
@@ -127,6 +218,16 @@ pub fn encode_batch(session: &str, created_us: i64, samples: &[Sample]) -> Vec<u
     let mut enc = BatchEncoder::new(session, created_us);
     for s in samples {
         enc.push(s);
+    }
+    enc.finish()
+}
+
+/// Encodes a version-1 batch (backward-compatibility tests).
+#[doc(hidden)]
+pub fn encode_batch_v1(session: &str, created_us: i64, samples: &[Sample]) -> Vec<u8> {
+    let mut enc = BatchEncoder::with_version(session, created_us, VERSION_1);
+    for s in samples {
+        enc.push_v1(s);
     }
     enc.finish()
 }
@@ -180,6 +281,20 @@ impl<'a> Reader<'a> {
         self.at = end;
         CompactString::from_utf8(bytes).map_err(|_| DecodeError::InvalidText(field))
     }
+    fn compound(&mut self) -> Result<Compound, DecodeError> {
+        let code = self.u8()?;
+        Compound::from_code(code).ok_or(DecodeError::InvalidEnum {
+            field: "tyre_compound",
+            code,
+        })
+    }
+    fn pit_status(&mut self) -> Result<PitStatus, DecodeError> {
+        let code = self.u8()?;
+        PitStatus::from_code(code).ok_or(DecodeError::InvalidEnum {
+            field: "pit_status",
+            code,
+        })
+    }
 }
 
 /// Decodes a batch, appending its samples to `out` (cleared first; reuse it to avoid
@@ -193,7 +308,7 @@ pub fn decode_batch(buf: &[u8], out: &mut Vec<Sample>) -> Result<BatchHeader, De
         return Err(DecodeError::BadMagic(magic));
     }
     let version = r.u8()?;
-    if version != VERSION {
+    if version != VERSION && version != VERSION_1 {
         return Err(DecodeError::UnsupportedVersion(version));
     }
     let _flags = r.u8()?;
@@ -202,46 +317,10 @@ pub fn decode_batch(buf: &[u8], out: &mut Vec<Sample>) -> Result<BatchHeader, De
     let count = r.u16()? as usize;
     out.reserve(count);
     for index in 0..count {
-        let s = Sample {
-            session: session.clone(),
-            car: r.u8()?,
-            seq: r.u32()?,
-            driver: r.str("driver")?,
-            team: r.str("team")?,
-            lap: r.u16()?,
-            sector: r.u8()?,
-            lap_distance_m: r.f32()?,
-            timestamp_ms: r.i64()?,
-            speed_kph: r.f32()?,
-            rpm: r.u16()?,
-            gear: r.u8()? as i8,
-            throttle: r.f32()?,
-            brake: r.f32()?,
-            drs: r.u8()? != 0,
-            tyre_surface_temp_c: r.f32x4()?,
-            tyre_inner_temp_c: r.f32x4()?,
-            tyre_pressure_psi: r.f32x4()?,
-            brake_temp_c: r.f32x4()?,
-            tyre_compound: {
-                let code = r.u8()?;
-                Compound::from_code(code).ok_or(DecodeError::InvalidEnum {
-                    field: "tyre_compound",
-                    code,
-                })?
-            },
-            tyre_age_laps: r.u16()?,
-            tyre_wear_pct: r.f32x4()?,
-            fuel_kg: r.f32()?,
-            ers_store_mj: r.f32()?,
-            engine_temp_c: r.f32()?,
-            pit_status: {
-                let code = r.u8()?;
-                PitStatus::from_code(code).ok_or(DecodeError::InvalidEnum {
-                    field: "pit_status",
-                    code,
-                })?
-            },
-            position: r.u8()?,
+        let s = if version == VERSION {
+            sample_v2(&mut r, &session)?
+        } else {
+            sample_v1(&mut r, &session)?
         };
         validate(&s).map_err(|source| DecodeError::Invalid { index, source })?;
         out.push(s);
@@ -256,6 +335,93 @@ pub fn decode_batch(buf: &[u8], out: &mut Vec<Sample>) -> Result<BatchHeader, De
     })
 }
 
+fn sample_v2(r: &mut Reader<'_>, session: &CompactString) -> Result<Sample, DecodeError> {
+    let car = r.u8()?;
+    let seq = r.u32()?;
+    let timestamp_ms = r.i64()?;
+    let speed_kph = r.f32()?;
+    let present = r.u32()?;
+    if present & !Channels::KNOWN != 0 {
+        return Err(DecodeError::UnknownChannels(present & !Channels::KNOWN));
+    }
+    let has = |c: Channel| present & c.bit() != 0;
+    Ok(Sample {
+        session: session.clone(),
+        car,
+        seq,
+        timestamp_ms,
+        speed_kph,
+        driver: has(Channel::Driver).then(|| r.str("driver")).transpose()?,
+        team: has(Channel::Team).then(|| r.str("team")).transpose()?,
+        lap: has(Channel::Lap).then(|| r.u16()).transpose()?,
+        sector: has(Channel::Sector).then(|| r.u8()).transpose()?,
+        lap_distance_m: has(Channel::LapDistance).then(|| r.f32()).transpose()?,
+        rpm: has(Channel::Rpm).then(|| r.u16()).transpose()?,
+        gear: has(Channel::Gear)
+            .then(|| r.u8().map(|g| g as i8))
+            .transpose()?,
+        throttle: has(Channel::Throttle).then(|| r.f32()).transpose()?,
+        brake: has(Channel::Brake).then(|| r.f32()).transpose()?,
+        drs: has(Channel::Drs)
+            .then(|| r.u8().map(|v| v != 0))
+            .transpose()?,
+        tyre_surface_temp_c: has(Channel::TyreSurfaceTemp)
+            .then(|| r.f32x4())
+            .transpose()?,
+        tyre_inner_temp_c: has(Channel::TyreInnerTemp).then(|| r.f32x4()).transpose()?,
+        tyre_pressure_psi: has(Channel::TyrePressure).then(|| r.f32x4()).transpose()?,
+        brake_temp_c: has(Channel::BrakeTemp).then(|| r.f32x4()).transpose()?,
+        tyre_compound: has(Channel::Compound).then(|| r.compound()).transpose()?,
+        tyre_age_laps: has(Channel::TyreAge).then(|| r.u16()).transpose()?,
+        tyre_wear_pct: has(Channel::TyreWear).then(|| r.f32x4()).transpose()?,
+        fuel_kg: has(Channel::Fuel).then(|| r.f32()).transpose()?,
+        ers_store_mj: has(Channel::Ers).then(|| r.f32()).transpose()?,
+        engine_temp_c: has(Channel::EngineTemp).then(|| r.f32()).transpose()?,
+        pit_status: has(Channel::PitStatus)
+            .then(|| r.pit_status())
+            .transpose()?,
+        position: has(Channel::Position).then(|| r.u8()).transpose()?,
+        x: has(Channel::X).then(|| r.f32()).transpose()?,
+        y: has(Channel::Y).then(|| r.f32()).transpose()?,
+        z: has(Channel::Z).then(|| r.f32()).transpose()?,
+    })
+}
+
+fn sample_v1(r: &mut Reader<'_>, session: &CompactString) -> Result<Sample, DecodeError> {
+    Ok(Sample {
+        session: session.clone(),
+        car: r.u8()?,
+        seq: r.u32()?,
+        driver: Some(r.str("driver")?),
+        team: Some(r.str("team")?),
+        lap: Some(r.u16()?),
+        sector: Some(r.u8()?),
+        lap_distance_m: Some(r.f32()?),
+        timestamp_ms: r.i64()?,
+        speed_kph: r.f32()?,
+        rpm: Some(r.u16()?),
+        gear: Some(r.u8()? as i8),
+        throttle: Some(r.f32()?),
+        brake: Some(r.f32()?),
+        drs: Some(r.u8()? != 0),
+        tyre_surface_temp_c: Some(r.f32x4()?),
+        tyre_inner_temp_c: Some(r.f32x4()?),
+        tyre_pressure_psi: Some(r.f32x4()?),
+        brake_temp_c: Some(r.f32x4()?),
+        tyre_compound: Some(r.compound()?),
+        tyre_age_laps: Some(r.u16()?),
+        tyre_wear_pct: Some(r.f32x4()?),
+        fuel_kg: Some(r.f32()?),
+        ers_store_mj: Some(r.f32()?),
+        engine_temp_c: Some(r.f32()?),
+        pit_status: Some(r.pit_status()?),
+        position: Some(r.u8()?),
+        x: None,
+        y: None,
+        z: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,21 +431,38 @@ mod tests {
         Sample {
             session: "monza-test".into(),
             car,
-            driver: "LEC".into(),
-            team: "Ferrari".into(),
             seq,
-            lap: 3,
-            sector: 2,
-            lap_distance_m: 2345.5,
+            lap: Some(3),
+            sector: Some(2),
+            lap_distance_m: Some(2345.5),
             timestamp_ms: 1_725_800_000_123,
             speed_kph: 312.4,
-            rpm: 11_800,
-            gear: 8,
-            throttle: 1.0,
-            drs: true,
-            tyre_compound: Compound::Hard,
-            pit_status: PitStatus::PitLane,
-            position: 4,
+            rpm: Some(11_800),
+            gear: Some(8),
+            drs: Some(true),
+            tyre_compound: Some(Compound::Hard),
+            pit_status: Some(PitStatus::PitLane),
+            position: Some(4),
+            ..Sample::example()
+        }
+    }
+
+    /// What live timing sends: speed, RPM, gear, pedals, DRS and position, nothing else.
+    fn partial(car: u8, seq: u32) -> Sample {
+        Sample {
+            session: "monza-test".into(),
+            car,
+            seq,
+            timestamp_ms: 1_725_800_000_123 + seq as i64 * 250,
+            speed_kph: 80.0,
+            rpm: Some(7_012),
+            gear: Some(2),
+            throttle: Some(0.36),
+            brake: Some(0.0),
+            drs: Some(false),
+            x: Some(49.0),
+            y: Some(341.3),
+            z: Some(-1.2),
             ..Sample::default()
         }
     }
@@ -296,10 +479,70 @@ mod tests {
         assert_eq!(out, samples);
     }
 
+    /// Absent channels stay absent (not zero) through the stream, and cost no bytes.
+    #[test]
+    fn partial_channels_round_trip() {
+        let samples: Vec<_> = (0..20)
+            .map(|i| {
+                if i % 2 == 0 {
+                    partial(44, i)
+                } else {
+                    sample(16, i)
+                }
+            })
+            .collect();
+        let bytes = encode_batch("monza-test", 7, &samples);
+        let mut out = Vec::new();
+        decode_batch(&bytes, &mut out).unwrap();
+        assert_eq!(out, samples);
+        assert_eq!(out[0].engine_temp_c, None);
+        let bare = Sample {
+            session: "monza-test".into(),
+            car: 1,
+            timestamp_ms: 1_725_800_000_000,
+            ..Sample::default()
+        };
+        let one = encode_batch("monza-test", 7, std::slice::from_ref(&bare));
+        let empty = encode_batch("monza-test", 7, &[]);
+        // car, seq, timestamp, speed and the presence word.
+        assert_eq!(one.len() - empty.len(), 1 + 4 + 8 + 4 + 4);
+    }
+
+    /// Entries written before channels became optional still decode, every channel present.
+    #[test]
+    fn version_1_entries_still_decode() {
+        let samples: Vec<_> = (0..5)
+            .map(|i| Sample {
+                x: None,
+                y: None,
+                z: None,
+                ..sample(16, i)
+            })
+            .collect();
+        let bytes = encode_batch_v1("monza-test", 9, &samples);
+        assert_eq!(bytes[2], 1);
+        let mut out = Vec::new();
+        let header = decode_batch(&bytes, &mut out).unwrap();
+        assert_eq!(header.count, 5);
+        assert_eq!(out, samples);
+    }
+
+    /// A presence bit this version does not know is refused, not skipped over.
+    #[test]
+    fn unknown_channel_bits_are_refused() {
+        let mut bytes = encode_batch("s", 1, &[partial(1, 0)]);
+        // The presence word follows car, seq, timestamp and speed of the first sample.
+        let at = 2 + 1 + 1 + 8 + (1 + 1) + 2 + (1 + 4 + 8 + 4);
+        bytes[at + 3] |= 0x80;
+        let err = decode_batch(&bytes, &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, DecodeError::UnknownChannels(_)), "{err}");
+        assert_eq!(err.category(), "unknown_channels");
+    }
+
     /// Every truncation point yields an error, never a panic or a short batch.
     #[test]
     fn every_truncation_is_an_error() {
-        let bytes = encode_batch("s", 1, &[sample(1, 0), sample(2, 0)]);
+        let bytes = encode_batch("s", 1, &[sample(1, 0), partial(2, 0)]);
         let mut out = Vec::new();
         for len in 0..bytes.len() {
             assert!(decode_batch(&bytes[..len], &mut out).is_err(), "len {len}");
@@ -315,7 +558,7 @@ mod tests {
     /// Random garbage and random bit flips never panic (a cheap, deterministic fuzz).
     #[test]
     fn garbage_never_panics() {
-        let good = encode_batch("s", 1, &[sample(1, 0), sample(2, 1)]);
+        let good = encode_batch("s", 1, &[sample(1, 0), partial(2, 1)]);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let mut out = Vec::new();
         for _ in 0..20_000 {
@@ -335,7 +578,7 @@ mod tests {
     #[test]
     fn invalid_sample_is_rejected() {
         let mut bad = sample(1, 0);
-        bad.throttle = 7.0;
+        bad.throttle = Some(7.0);
         let bytes = encode_batch("s", 1, &[sample(1, 0), bad]);
         let err = decode_batch(&bytes, &mut Vec::new()).unwrap_err();
         assert!(

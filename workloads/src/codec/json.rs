@@ -1,8 +1,12 @@
-//! JSON input of `POST /telemetry`: one sample object, an array of samples, or
-//! newline-delimited JSON (one object per line). Field names are those of
+//! JSON input of `POST /telemetry` in the native shape: one sample object, an array of
+//! samples, or newline-delimited JSON (one object per line). Field names are those of
 //! [`crate::model::Sample`]; unknown fields are rejected so typos do not pass silently.
+//! OpenF1 and FastF1 shapes are translated by [`crate::feeds`].
 
 use crate::model::{Sample, validate};
+use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
+use std::cell::Cell;
+use std::fmt;
 
 /// A rejected payload: which sample (0-based, in body order) and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -21,12 +25,7 @@ pub fn parse_samples(body: &[u8], max_samples: usize) -> Result<Vec<Sample>, Jso
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     let samples = match first {
         None => return Err(JsonError::Empty),
-        Some(b'[') => {
-            serde_json::from_slice::<Vec<Sample>>(body).map_err(|e| JsonError::Sample {
-                index: 0,
-                message: format!("invalid JSON array: {e}"),
-            })?
-        }
+        Some(b'[') => parse_array(body, max_samples)?,
         Some(_) => {
             // One object, or NDJSON: serde_json reads a whitespace-separated sequence.
             let mut out = Vec::new();
@@ -52,13 +51,74 @@ pub fn parse_samples(body: &[u8], max_samples: usize) -> Result<Vec<Sample>, Jso
             max: max_samples,
         });
     }
+    validate_all(&samples)?;
+    Ok(samples)
+}
+
+/// Validates every sample, naming the first bad one.
+pub fn validate_all(samples: &[Sample]) -> Result<(), JsonError> {
     for (index, s) in samples.iter().enumerate() {
         validate(s).map_err(|e| JsonError::Sample {
             index,
             message: e.to_string(),
         })?;
     }
-    Ok(samples)
+    Ok(())
+}
+
+/// A JSON array of samples, parsed element by element so that an error names the element
+/// it is in (not the array), and so that an oversized array stops early.
+fn parse_array(body: &[u8], max: usize) -> Result<Vec<Sample>, JsonError> {
+    let index = Cell::new(0);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = ArraySeed { max, index: &index }
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v));
+    parsed.map_err(|e| {
+        let message = e.to_string();
+        match message.strip_prefix(TOO_MANY) {
+            Some(_) => JsonError::TooMany {
+                count: max + 1,
+                max,
+            },
+            None => JsonError::Sample {
+                index: index.get(),
+                message: format!("invalid JSON: {message}"),
+            },
+        }
+    })
+}
+
+const TOO_MANY: &str = "too many samples";
+
+struct ArraySeed<'a> {
+    max: usize,
+    index: &'a Cell<usize>,
+}
+
+impl<'de> DeserializeSeed<'de> for ArraySeed<'_> {
+    type Value = Vec<Sample>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ArraySeed<'_> {
+    type Value = Vec<Sample>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of samples")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.max));
+        while let Some(s) = seq.next_element::<Sample>()? {
+            out.push(s);
+            self.index.set(out.len());
+            if out.len() > self.max {
+                return Err(A::Error::custom(TOO_MANY));
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -69,11 +129,9 @@ mod tests {
         let s = Sample {
             session: "api".into(),
             car: 16,
-            driver: "LEC".into(),
-            team: "Ferrari".into(),
             seq,
             timestamp_ms: 1_725_800_000_000,
-            ..Sample::default()
+            ..Sample::example()
         };
         serde_json::to_string(&s).unwrap()
     }
@@ -89,10 +147,38 @@ mod tests {
         assert_eq!(parsed.iter().map(|s| s.seq).collect::<Vec<_>>(), [0, 1, 2]);
     }
 
+    /// Only session, car, time and speed are required; absent channels stay unknown.
+    #[test]
+    fn minimal_sample() {
+        let body = br#"{"session":"s","car":4,"timestamp_ms":1725800000000,"speed_kph":80}"#;
+        let s = &parse_samples(body, 10).unwrap()[0];
+        assert_eq!(s.speed_kph, 80.0);
+        assert_eq!((s.rpm, s.engine_temp_c, s.lap), (None, None, None));
+        let err = parse_samples(
+            br#"{"session":"s","car":4,"timestamp_ms":1725800000000}"#,
+            10,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("missing field `speed_kph`"), "{err}");
+    }
+
+    /// Real-world spellings: a fractional RPM is rounded, compounds in capitals are read,
+    /// position comes as x/y/z.
+    #[test]
+    fn real_world_spellings() {
+        let body = br#"{"session":"s","car":1,"timestamp_ms":1725800000000,"speed_kph":288,
+            "rpm":10051.6,"tyre_compound":"MEDIUM","x":56.4,"y":391.5,"z":53.7,"lap_distance_m":-2.8e-6}"#;
+        let s = &parse_samples(body, 10).unwrap()[0];
+        assert_eq!(s.rpm, Some(10_052));
+        assert_eq!(s.tyre_compound, Some(crate::model::Compound::Medium));
+        assert_eq!((s.x, s.y, s.z), (Some(56.4), Some(391.5), Some(53.7)));
+    }
+
     /// Errors point at the sample and the field.
     #[test]
     fn errors_are_precise() {
-        let bad = one(1).replace("\"throttle\":0.0", "\"throttle\":2.0");
+        let bad = one(1).replace("\"throttle\":1.0", "\"throttle\":2.0");
         let nd = format!("{}\n{}", one(0), bad);
         let err = parse_samples(nd.as_bytes(), 10).unwrap_err();
         assert_eq!(err.to_string(), "sample 1: throttle: 2 is outside 0..=1");
@@ -106,6 +192,25 @@ mod tests {
             parse_samples(b"{\"car\": ", 10),
             Err(JsonError::Sample { index: 0, .. })
         ));
+        let compound = one(0).replace("\"medium\"", "\"slicks\"");
+        let err = parse_samples(compound.as_bytes(), 10)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"slicks\" is not a compound"), "{err}");
+    }
+
+    /// A malformed element of an array is reported by its index, not as "sample 0".
+    #[test]
+    fn array_errors_name_the_element() {
+        let typo = one(2).replace("\"rpm\"", "\"rmp\"");
+        let array = format!("[{},{},{}]", one(0), one(1), typo);
+        match parse_samples(array.as_bytes(), 10).unwrap_err() {
+            JsonError::Sample { index, message } => {
+                assert_eq!(index, 2, "{message}");
+                assert!(message.contains("unknown field `rmp`"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     /// A batch larger than the limit is refused, not truncated.
@@ -114,6 +219,11 @@ mod tests {
         let nd = format!("{}\n{}\n{}", one(0), one(1), one(2));
         assert_eq!(
             parse_samples(nd.as_bytes(), 2),
+            Err(JsonError::TooMany { count: 3, max: 2 })
+        );
+        let array = format!("[{},{},{}]", one(0), one(1), one(2));
+        assert_eq!(
+            parse_samples(array.as_bytes(), 2),
             Err(JsonError::TooMany { count: 3, max: 2 })
         );
     }

@@ -29,12 +29,14 @@ pub enum DecodeError {
     MissingPayload,
     #[error("marker is not valid JSON: {0}")]
     BadMarker(String),
+    #[error("presence bits {0:#x} name no channel this version knows")]
+    UnknownChannels(u32),
 }
 
 impl DecodeError {
     /// Bounded label for metrics (never a formatted message).
     /// Every value [`DecodeError::category`] returns (metrics start them at zero).
-    pub const CATEGORIES: [&'static str; 9] = [
+    pub const CATEGORIES: [&'static str; 10] = [
         "truncated",
         "bad_magic",
         "unsupported_version",
@@ -44,6 +46,7 @@ impl DecodeError {
         "out_of_range",
         "missing_payload",
         "bad_marker",
+        "unknown_channels",
     ];
 
     pub fn category(&self) -> &'static str {
@@ -57,6 +60,7 @@ impl DecodeError {
             DecodeError::Invalid { .. } => "out_of_range",
             DecodeError::MissingPayload => "missing_payload",
             DecodeError::BadMarker(_) => "bad_marker",
+            DecodeError::UnknownChannels(_) => "unknown_channels",
         }
     }
 }

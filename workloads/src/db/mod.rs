@@ -10,6 +10,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "post_race",
         include_str!("../../migrations/0002_post_race.sql"),
     ),
+    (
+        3,
+        "real_feeds",
+        include_str!("../../migrations/0003_real_feeds.sql"),
+    ),
 ];
 
 /// Arbitrary constant key for the advisory lock that serializes concurrent migrators.

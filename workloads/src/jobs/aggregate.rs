@@ -1,8 +1,9 @@
 //! `aggregate`: fills `telemetry_team_summary` (one row per session and team) and
 //! `telemetry_driver_summary` (one per car) from the session's laps, stints, pit stops and
-//! anomalies, replacing an earlier attempt's rows in one transaction. Green laps (not lap
-//! 1, not in- or out-laps) give best and median lap; the pace delta is the team's median
-//! green lap minus Ferrari's; pit-stop scores use the processor's formula.
+//! anomalies, replacing an earlier attempt's rows in one transaction. Green laps (the
+//! `lap_status` view: not lap 1, not in- or out-laps, not under a safety car) give best and
+//! median lap; the pace delta is the team's median green lap minus Ferrari's; pit-stop
+//! scores use the processor's formula.
 
 use super::JobError;
 use crate::analytics::scoring;
@@ -35,7 +36,7 @@ fn mean(xs: &[f64]) -> Option<f64> {
 pub async fn compute(db: &Client, session: &str) -> Result<Vec<TeamSummary>, JobError> {
     let teams = db
         .query(
-            "WITH green AS (SELECT * FROM laps WHERE session_id = $1 AND lap > 1 AND NOT pit_in AND NOT pit_out)
+            "WITH green AS (SELECT * FROM lap_status WHERE session_id = $1 AND green)
              SELECT a.team,
                     (SELECT count(*) FROM laps l WHERE l.session_id = $1 AND l.team = a.team)::int,
                     (SELECT min(lap_time_ms) FROM green g WHERE g.team = a.team),
@@ -162,8 +163,8 @@ pub async fn run(db: &mut Client, session: &str) -> Result<Vec<TeamSummary>, Job
         "INSERT INTO telemetry_driver_summary (session_id, car, driver, team, position, laps, best_lap_ms, median_lap_ms,
              pit_stops, best_stationary_s, anomalies, top_speed_kph)
          SELECT c.session_id, c.car, c.driver, c.team, c.position::int, c.laps::int, c.best_lap_ms,
-                (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lap_time_ms) FROM laps l
-                  WHERE l.session_id = c.session_id AND l.car = c.car AND l.lap > 1 AND NOT l.pit_in AND NOT l.pit_out),
+                (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lap_time_ms) FROM lap_status l
+                  WHERE l.session_id = c.session_id AND l.car = c.car AND l.green),
                 (SELECT count(*) FROM pit_stops p WHERE p.session_id = c.session_id AND p.car = c.car)::int,
                 (SELECT min(stationary_ms)::float8 / 1000 FROM pit_stops p WHERE p.session_id = c.session_id AND p.car = c.car),
                 (SELECT count(*) FROM anomalies a WHERE a.session_id = c.session_id AND a.car = c.car)::int,

@@ -26,7 +26,7 @@ pub struct Collected {
     pub trimmed: u64,
 }
 
-const COLUMNS: &str = "session_id, car, seq, driver, team, lap, sector, lap_distance_m, timestamp_ms, speed_kph, rpm, gear, throttle, brake, tyre_surface_c, tyre_pressure_psi, brake_temp_c, tyre_wear_pct, compound, tyre_age_laps, fuel_kg, engine_temp_c, pit_status, position";
+const COLUMNS: &str = "session_id, car, seq, driver, team, lap, sector, lap_distance_m, timestamp_ms, speed_kph, rpm, gear, throttle, brake, tyre_surface_c, tyre_pressure_psi, brake_temp_c, tyre_wear_pct, compound, tyre_age_laps, fuel_kg, engine_temp_c, pit_status, position, drs, x, y, z";
 
 fn types() -> Vec<Type> {
     vec![
@@ -54,6 +54,10 @@ fn types() -> Vec<Type> {
         Type::FLOAT4,
         Type::TEXT,
         Type::INT4,
+        Type::BOOL,
+        Type::FLOAT4,
+        Type::FLOAT4,
+        Type::FLOAT4,
     ]
 }
 
@@ -85,29 +89,32 @@ async fn archive(db: &mut Client, session: &str, samples: &[Sample]) -> Result<(
         .await?;
     let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types()));
     for s in samples.iter().filter(|s| s.session == session) {
+        // Absent channels are archived as NULL: unknown, not zero.
         let car = s.car as i32;
         let seq = s.seq as i64;
-        let lap = s.lap as i32;
-        let sector = s.sector as i32;
-        let rpm = s.rpm as i32;
-        let gear = s.gear as i32;
-        let tyre_age = s.tyre_age_laps as i32;
-        let position = s.position as i32;
+        let lap = s.lap.map(i32::from);
+        let sector = s.sector.map(i32::from);
+        let rpm = s.rpm.map(i32::from);
+        let gear = s.gear.map(i32::from);
+        let tyre_age = s.tyre_age_laps.map(i32::from);
+        let position = s.position.map(i32::from);
         let (t, p, b, w) = (
-            s.tyre_surface_temp_c.to_vec(),
-            s.tyre_pressure_psi.to_vec(),
-            s.brake_temp_c.to_vec(),
-            s.tyre_wear_pct.to_vec(),
+            s.tyre_surface_temp_c.map(|a| a.to_vec()),
+            s.tyre_pressure_psi.map(|a| a.to_vec()),
+            s.brake_temp_c.map(|a| a.to_vec()),
+            s.tyre_wear_pct.map(|a| a.to_vec()),
         );
-        let pit = format!("{:?}", s.pit_status);
+        let (driver, team) = (s.driver_name(), s.team_name());
+        let compound = s.tyre_compound.map(|c| c.as_str());
+        let pit = s.pit_status.map(|p| p.as_str());
         writer
             .as_mut()
             .write(&[
                 &session,
                 &car,
                 &seq,
-                &s.driver.as_str(),
-                &s.team.as_str(),
+                &driver.as_str(),
+                &team.as_str(),
                 &lap,
                 &sector,
                 &s.lap_distance_m,
@@ -121,12 +128,16 @@ async fn archive(db: &mut Client, session: &str, samples: &[Sample]) -> Result<(
                 &p,
                 &b,
                 &w,
-                &s.tyre_compound.as_str(),
+                &compound,
                 &tyre_age,
                 &s.fuel_kg,
                 &s.engine_temp_c,
-                &pit.as_str(),
+                &pit,
                 &position,
+                &s.drs,
+                &s.x,
+                &s.y,
+                &s.z,
             ])
             .await?;
     }

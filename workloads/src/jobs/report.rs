@@ -31,8 +31,12 @@ pub async fn render(db: &Client, session: &str) -> Result<String, JobError> {
         )
         .await?
         .ok_or_else(|| JobError::NoSession(session.into()))?;
-    let (circuit, total_laps, cars): (Option<String>, i32, i32) = (s.get(0), s.get(1), s.get(2));
+    // A session fed through the API has no start marker: no circuit, distance or grid size.
+    let (circuit, total_laps, cars): (Option<String>, Option<i32>, Option<i32>) =
+        (s.get(0), s.get(1), s.get(2));
     let circuit = circuit.unwrap_or_default();
+    let total_laps = total_laps.map_or_else(|| "?".into(), |l| l.to_string());
+    let cars = cars.map_or_else(|| "?".into(), |c| c.to_string());
 
     let classification = db
         .query(
@@ -49,7 +53,7 @@ pub async fn render(db: &Client, session: &str) -> Result<String, JobError> {
         .await?;
     let stops = db
         .query(
-            "SELECT driver, team, lap, stationary_ms FROM pit_stops WHERE session_id = $1 ORDER BY team, entry_ms",
+            "SELECT driver, team, COALESCE(lap, 0), stationary_ms FROM pit_stops WHERE session_id = $1 ORDER BY team, entry_ms",
             &[&session],
         )
         .await?;
@@ -62,7 +66,7 @@ pub async fn render(db: &Client, session: &str) -> Result<String, JobError> {
         .await?;
     let anomalies = db
         .query(
-            "SELECT lap, count(*) FROM anomalies WHERE session_id = $1 GROUP BY lap ORDER BY lap",
+            "SELECT COALESCE(lap, 0), count(*) FROM anomalies WHERE session_id = $1 GROUP BY 1 ORDER BY 1",
             &[&session],
         )
         .await?;

@@ -1,21 +1,26 @@
-//! The telemetry model: one [`Sample`] per car per tick, with the channels a race
-//! engineer reads on the pit wall. Ranges are documented in `docs/wire-format.md`.
+//! The telemetry model: one [`Sample`] per car per tick. Real feeds carry different
+//! channels (live timing has speed, RPM, gear, pedals, DRS and position but no
+//! temperatures; the F1 game has nearly everything; a phone app may send only speed), so
+//! only what every source has is required — session, car, time and speed — and every
+//! other channel is an `Option`: absent means *unknown*, never a fake zero. Ranges are in
+//! `docs/wire-format.md`.
 
+mod channel;
 mod validate;
 
 use compact_str::CompactString;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
+pub use channel::{Channel, Channels};
 pub use validate::{ValidationError, validate};
 
 /// Corner order used by every `[f32; 4]` channel: front-left, front-right, rear-left, rear-right.
 pub const CORNERS: [&str; 4] = ["fl", "fr", "rl", "rr"];
 
 /// Tyre compound fitted to the car.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compound {
-    #[default]
     Soft,
     Medium,
     Hard,
@@ -49,9 +54,43 @@ impl Compound {
     pub fn from_code(code: u8) -> Option<Self> {
         Self::ALL.get(code as usize).copied()
     }
+
+    /// Parses a compound name in any case (`medium`, `MEDIUM` as OpenF1 and FastF1 write
+    /// it, `Medium`). `Ok(None)` for the names feeds use for "not known"
+    /// (`UNKNOWN`, `TEST_UNKNOWN`, `nan`, empty).
+    pub fn parse(name: &str) -> Result<Option<Self>, String> {
+        let lower = name.trim().to_ascii_lowercase();
+        match lower.as_str() {
+            "soft" => Ok(Some(Compound::Soft)),
+            "medium" => Ok(Some(Compound::Medium)),
+            "hard" => Ok(Some(Compound::Hard)),
+            "intermediate" | "inter" => Ok(Some(Compound::Intermediate)),
+            "wet" => Ok(Some(Compound::Wet)),
+            "" | "unknown" | "test_unknown" | "nan" | "none" => Ok(None),
+            _ => Err(format!(
+                "{name:?} is not a compound (soft, medium, hard, intermediate, wet)"
+            )),
+        }
+    }
 }
 
-/// Where the car is with respect to the pit lane (the F1 game's `pitStatus` 0/1/2).
+/// Reads a compound name in any case (the JSON field; the derived impl is the
+/// checkpoint's compact form).
+fn compound<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Compound>, D::Error> {
+    let Some(name) = Option::<std::borrow::Cow<'de, str>>::deserialize(d)? else {
+        return Ok(None);
+    };
+    match Compound::parse(&name) {
+        Ok(Some(c)) => Ok(Some(c)),
+        Ok(None) => Err(serde::de::Error::custom(format!(
+            "{name:?}: leave tyre_compound out when it is not known"
+        ))),
+        Err(e) => Err(serde::de::Error::custom(e)),
+    }
+}
+
+/// Where the car is with respect to the pit lane (the F1 game's `pitStatus` 0/1/2). A
+/// hint when a source sends it: pit stops are found from motion without it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum PitStatus {
@@ -74,6 +113,14 @@ impl PitStatus {
             _ => None,
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PitStatus::None => "none",
+            PitStatus::PitLane => "pit_lane",
+            PitStatus::Stationary => "stationary",
+        }
+    }
 }
 
 /// One telemetry sample of one car.
@@ -85,36 +132,91 @@ impl PitStatus {
 pub struct Sample {
     pub session: CompactString,
     pub car: u8,
-    pub driver: CompactString,
-    pub team: CompactString,
-    #[serde(default)]
-    pub seq: u32,
-    pub lap: u16,
-    pub sector: u8,
-    pub lap_distance_m: f32,
     /// Time of the measurement (race clock), milliseconds since the Unix epoch.
     pub timestamp_ms: i64,
     pub speed_kph: f32,
-    pub rpm: u16,
-    pub gear: i8,
+    #[serde(default)]
+    pub seq: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<CompactString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<CompactString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lap: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lap_distance_m: Option<f32>,
+    /// Engine speed; a fractional value (interpolated live-timing RPM) is rounded.
+    #[serde(
+        default,
+        deserialize_with = "rpm",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rpm: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gear: Option<i8>,
     /// Throttle pedal, 0.0–1.0.
-    pub throttle: f32,
-    /// Brake pedal, 0.0–1.0.
-    pub brake: f32,
-    pub drs: bool,
-    pub tyre_surface_temp_c: [f32; 4],
-    pub tyre_inner_temp_c: [f32; 4],
-    pub tyre_pressure_psi: [f32; 4],
-    pub brake_temp_c: [f32; 4],
-    pub tyre_compound: Compound,
-    pub tyre_age_laps: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<f32>,
+    /// Brake pedal, 0.0–1.0 (1.0 = pressed, for sources that only say on/off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brake: Option<f32>,
+    /// DRS flap open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drs: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tyre_surface_temp_c: Option<[f32; 4]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tyre_inner_temp_c: Option<[f32; 4]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tyre_pressure_psi: Option<[f32; 4]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brake_temp_c: Option<[f32; 4]>,
+    #[serde(
+        default,
+        deserialize_with = "compound",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tyre_compound: Option<Compound>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tyre_age_laps: Option<u16>,
     /// Tread worn away, percent per corner.
-    pub tyre_wear_pct: [f32; 4],
-    pub fuel_kg: f32,
-    pub ers_store_mj: f32,
-    pub engine_temp_c: f32,
-    pub pit_status: PitStatus,
-    pub position: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tyre_wear_pct: Option<[f32; 4]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel_kg: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ers_store_mj: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_temp_c: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pit_status: Option<PitStatus>,
+    /// Race position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<u8>,
+    /// Car position in the circuit's frame, metres.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub z: Option<f32>,
+}
+
+/// Reads an RPM written as an integer or as a float (rounded); anything else is an error
+/// naming the value.
+fn rpm<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    let Some(v) = Option::<f64>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if v.is_finite() && (0.0..=65_535.0).contains(&v) {
+        Ok(Some(v.round() as u16))
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "rpm: {v} is outside 0..=25000"
+        )))
+    }
 }
 
 impl Default for Sample {
@@ -122,31 +224,128 @@ impl Default for Sample {
         Sample {
             session: CompactString::const_new(""),
             car: 0,
-            driver: CompactString::const_new(""),
-            team: CompactString::const_new(""),
-            seq: 0,
-            lap: 1,
-            sector: 1,
-            lap_distance_m: 0.0,
             timestamp_ms: 0,
             speed_kph: 0.0,
-            rpm: 0,
-            gear: 0,
-            throttle: 0.0,
-            brake: 0.0,
-            drs: false,
-            tyre_surface_temp_c: [90.0; 4],
-            tyre_inner_temp_c: [95.0; 4],
-            tyre_pressure_psi: [23.0; 4],
-            brake_temp_c: [450.0; 4],
-            tyre_compound: Compound::Medium,
-            tyre_age_laps: 0,
-            tyre_wear_pct: [0.0; 4],
-            fuel_kg: 100.0,
-            ers_store_mj: 3.0,
-            engine_temp_c: 105.0,
-            pit_status: PitStatus::None,
-            position: 1,
+            seq: 0,
+            driver: None,
+            team: None,
+            lap: None,
+            sector: None,
+            lap_distance_m: None,
+            rpm: None,
+            gear: None,
+            throttle: None,
+            brake: None,
+            drs: None,
+            tyre_surface_temp_c: None,
+            tyre_inner_temp_c: None,
+            tyre_pressure_psi: None,
+            brake_temp_c: None,
+            tyre_compound: None,
+            tyre_age_laps: None,
+            tyre_wear_pct: None,
+            fuel_kg: None,
+            ers_store_mj: None,
+            engine_temp_c: None,
+            pit_status: None,
+            position: None,
+            x: None,
+            y: None,
+            z: None,
+        }
+    }
+}
+
+/// Team of a car whose feed does not say.
+pub const UNKNOWN_TEAM: &str = "unknown";
+
+impl Sample {
+    /// The driver, or the car number when the feed does not name one.
+    pub fn driver_name(&self) -> CompactString {
+        self.driver
+            .clone()
+            .unwrap_or_else(|| compact_str::format_compact!("{}", self.car))
+    }
+
+    /// The team, or [`UNKNOWN_TEAM`].
+    pub fn team_name(&self) -> CompactString {
+        self.team
+            .clone()
+            .unwrap_or(CompactString::const_new(UNKNOWN_TEAM))
+    }
+
+    /// The optional channels this sample carries.
+    pub fn channels(&self) -> Channels {
+        let mut c = Channels::default();
+        let mut set = |ch: Channel, present: bool| {
+            if present {
+                c.insert(ch);
+            }
+        };
+        set(Channel::Driver, self.driver.is_some());
+        set(Channel::Team, self.team.is_some());
+        set(Channel::Lap, self.lap.is_some());
+        set(Channel::Sector, self.sector.is_some());
+        set(Channel::LapDistance, self.lap_distance_m.is_some());
+        set(Channel::Rpm, self.rpm.is_some());
+        set(Channel::Gear, self.gear.is_some());
+        set(Channel::Throttle, self.throttle.is_some());
+        set(Channel::Brake, self.brake.is_some());
+        set(Channel::Drs, self.drs.is_some());
+        set(Channel::TyreSurfaceTemp, self.tyre_surface_temp_c.is_some());
+        set(Channel::TyreInnerTemp, self.tyre_inner_temp_c.is_some());
+        set(Channel::TyrePressure, self.tyre_pressure_psi.is_some());
+        set(Channel::BrakeTemp, self.brake_temp_c.is_some());
+        set(Channel::Compound, self.tyre_compound.is_some());
+        set(Channel::TyreAge, self.tyre_age_laps.is_some());
+        set(Channel::TyreWear, self.tyre_wear_pct.is_some());
+        set(Channel::Fuel, self.fuel_kg.is_some());
+        set(Channel::Ers, self.ers_store_mj.is_some());
+        set(Channel::EngineTemp, self.engine_temp_c.is_some());
+        set(Channel::PitStatus, self.pit_status.is_some());
+        set(Channel::Position, self.position.is_some());
+        set(Channel::X, self.x.is_some());
+        set(Channel::Y, self.y.is_some());
+        set(Channel::Z, self.z.is_some());
+        c
+    }
+}
+
+impl Sample {
+    /// A plausible sample with every channel present (a car on a straight at Monza),
+    /// for examples and tests; set the identity fields to use it.
+    pub fn example() -> Sample {
+        Sample {
+            session: CompactString::const_new("example"),
+            car: 16,
+            timestamp_ms: 1_725_800_000_000,
+            speed_kph: 287.1,
+            seq: 0,
+            driver: Some(CompactString::const_new("LEC")),
+            team: Some(CompactString::const_new("Ferrari")),
+            lap: Some(1),
+            sector: Some(1),
+            lap_distance_m: Some(120.5),
+            rpm: Some(11_650),
+            gear: Some(7),
+            throttle: Some(1.0),
+            brake: Some(0.0),
+            drs: Some(false),
+            tyre_surface_temp_c: Some([104.0, 106.0, 99.0, 100.0]),
+            tyre_inner_temp_c: Some([101.0, 102.0, 98.0, 98.0]),
+            tyre_pressure_psi: Some([24.6, 24.7, 21.4, 21.5]),
+            brake_temp_c: Some([520.0, 530.0, 470.0, 480.0]),
+            tyre_compound: Some(Compound::Medium),
+            tyre_age_laps: Some(3),
+            tyre_wear_pct: Some([6.0, 6.0, 5.0, 5.0]),
+            fuel_kg: Some(88.2),
+            ers_store_mj: Some(3.1),
+            engine_temp_c: Some(109.4),
+            pit_status: Some(PitStatus::None),
+            position: Some(2),
+            x: Some(-512.3),
+            y: Some(1204.9),
+            z: Some(12.0),
         }
     }
 }

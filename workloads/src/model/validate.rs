@@ -44,29 +44,22 @@ fn text(field: &'static str, value: &str, max: usize) -> Result<(), ValidationEr
     }
 }
 
-/// Checks every channel of a sample against the documented wire ranges.
+fn int(field: &'static str, value: i64, lo: i64, hi: i64) -> Result<(), ValidationError> {
+    if (lo..=hi).contains(&value) {
+        Ok(())
+    } else {
+        Err(ValidationError {
+            field,
+            message: format!("{value} is outside {lo}..={hi}"),
+        })
+    }
+}
+
+/// Checks the required fields and every channel the sample carries against the
+/// documented wire ranges. Absent channels are not checked: absent means unknown.
 pub fn validate(s: &Sample) -> Result<(), ValidationError> {
     text("session", &s.session, 63)?;
-    text("driver", &s.driver, 16)?;
-    text("team", &s.team, 32)?;
-    if s.car == 0 || s.car > 99 {
-        return Err(ValidationError {
-            field: "car",
-            message: format!("{} is outside 1..=99", s.car),
-        });
-    }
-    if s.lap == 0 || s.lap > 200 {
-        return Err(ValidationError {
-            field: "lap",
-            message: format!("{} is outside 1..=200", s.lap),
-        });
-    }
-    if !(1..=3).contains(&s.sector) {
-        return Err(ValidationError {
-            field: "sector",
-            message: format!("{} is outside 1..=3", s.sector),
-        });
-    }
+    int("car", s.car as i64, 1, 99)?;
     // 2000-01-01 .. 2100-01-01: rejects seconds-instead-of-milliseconds mistakes.
     if !(946_684_800_000..=4_102_444_800_000).contains(&s.timestamp_ms) {
         return Err(ValidationError {
@@ -74,41 +67,66 @@ pub fn validate(s: &Sample) -> Result<(), ValidationError> {
             message: format!("{} is not a Unix time in milliseconds", s.timestamp_ms),
         });
     }
-    range("lap_distance_m", s.lap_distance_m, 0.0, 10_000.0)?;
     range("speed_kph", s.speed_kph, 0.0, 500.0)?;
-    if s.rpm > 25_000 {
-        return Err(ValidationError {
-            field: "rpm",
-            message: format!("{} is outside 0..=25000", s.rpm),
-        });
+    if let Some(d) = &s.driver {
+        text("driver", d, 16)?;
     }
-    if !(-1..=8).contains(&s.gear) {
-        return Err(ValidationError {
-            field: "gear",
-            message: format!("{} is outside -1..=8", s.gear),
-        });
+    if let Some(t) = &s.team {
+        text("team", t, 32)?;
     }
-    range("throttle", s.throttle, 0.0, 1.0)?;
-    range("brake", s.brake, 0.0, 1.0)?;
-    range4("tyre_surface_temp_c", &s.tyre_surface_temp_c, -20.0, 300.0)?;
-    range4("tyre_inner_temp_c", &s.tyre_inner_temp_c, -20.0, 300.0)?;
-    range4("tyre_pressure_psi", &s.tyre_pressure_psi, 0.0, 50.0)?;
-    range4("brake_temp_c", &s.brake_temp_c, -20.0, 2_000.0)?;
-    range4("tyre_wear_pct", &s.tyre_wear_pct, 0.0, 100.0)?;
-    if s.tyre_age_laps > 200 {
-        return Err(ValidationError {
-            field: "tyre_age_laps",
-            message: format!("{} is outside 0..=200", s.tyre_age_laps),
-        });
+    if let Some(lap) = s.lap {
+        int("lap", lap as i64, 1, 200)?;
     }
-    range("fuel_kg", s.fuel_kg, 0.0, 150.0)?;
-    range("ers_store_mj", s.ers_store_mj, 0.0, 5.0)?;
-    range("engine_temp_c", s.engine_temp_c, -20.0, 250.0)?;
-    if s.position == 0 || s.position > 99 {
-        return Err(ValidationError {
-            field: "position",
-            message: format!("{} is outside 1..=99", s.position),
-        });
+    if let Some(sector) = s.sector {
+        int("sector", sector as i64, 1, 3)?;
+    }
+    // Real feeds integrate distance from the line and start a hair below zero.
+    if let Some(d) = s.lap_distance_m {
+        range("lap_distance_m", d, -5.0, 10_000.0)?;
+    }
+    if let Some(rpm) = s.rpm {
+        int("rpm", rpm as i64, 0, 25_000)?;
+    }
+    if let Some(gear) = s.gear {
+        int("gear", gear as i64, -1, 8)?;
+    }
+    if let Some(v) = s.throttle {
+        range("throttle", v, 0.0, 1.0)?;
+    }
+    if let Some(v) = s.brake {
+        range("brake", v, 0.0, 1.0)?;
+    }
+    let corners = [
+        ("tyre_surface_temp_c", &s.tyre_surface_temp_c, -20.0, 300.0),
+        ("tyre_inner_temp_c", &s.tyre_inner_temp_c, -20.0, 300.0),
+        ("tyre_pressure_psi", &s.tyre_pressure_psi, 0.0, 50.0),
+        ("brake_temp_c", &s.brake_temp_c, -20.0, 2_000.0),
+        ("tyre_wear_pct", &s.tyre_wear_pct, 0.0, 100.0),
+    ];
+    for (field, values, lo, hi) in corners {
+        if let Some(v) = values {
+            range4(field, v, lo, hi)?;
+        }
+    }
+    if let Some(age) = s.tyre_age_laps {
+        int("tyre_age_laps", age as i64, 0, 200)?;
+    }
+    let scalars = [
+        ("fuel_kg", s.fuel_kg, 0.0, 150.0),
+        ("ers_store_mj", s.ers_store_mj, 0.0, 5.0),
+        ("engine_temp_c", s.engine_temp_c, -20.0, 250.0),
+        // Position in the circuit's frame: within 100 km of its origin.
+        ("x", s.x, -100_000.0, 100_000.0),
+        ("y", s.y, -100_000.0, 100_000.0),
+        ("z", s.z, -100_000.0, 100_000.0),
+    ];
+    for (field, value, lo, hi) in scalars {
+        if let Some(v) = value {
+            range(field, v, lo, hi)?;
+        }
+    }
+    if let Some(p) = s.position {
+        int("position", p as i64, 1, 99)?;
     }
     Ok(())
 }
@@ -121,10 +139,10 @@ mod tests {
         Sample {
             session: "t".into(),
             car: 16,
-            driver: "LEC".into(),
-            team: "Ferrari".into(),
             timestamp_ms: 1_725_800_000_000,
-            ..Sample::default()
+            driver: Some("LEC".into()),
+            team: Some("Ferrari".into()),
+            ..Sample::example()
         }
     }
 
@@ -139,16 +157,21 @@ mod tests {
     fn out_of_range_names_the_field() {
         type Mutation = Box<dyn Fn(&mut Sample)>;
         let cases: Vec<(&str, Mutation)> = vec![
-            ("throttle", Box::new(|s| s.throttle = 1.5)),
+            ("throttle", Box::new(|s| s.throttle = Some(1.5))),
             ("speed_kph", Box::new(|s| s.speed_kph = f32::NAN)),
-            ("rpm", Box::new(|s| s.rpm = 30_000)),
+            ("rpm", Box::new(|s| s.rpm = Some(30_000))),
             (
                 "tyre_pressure_psi",
-                Box::new(|s| s.tyre_pressure_psi[3] = -1.0),
+                Box::new(|s| s.tyre_pressure_psi = Some([24.0, 24.0, 21.0, -1.0])),
             ),
             ("timestamp_ms", Box::new(|s| s.timestamp_ms = 1_725_800_000)),
-            ("team", Box::new(|s| s.team = "".into())),
+            ("team", Box::new(|s| s.team = Some("".into()))),
             ("car", Box::new(|s| s.car = 0)),
+            (
+                "lap_distance_m",
+                Box::new(|s| s.lap_distance_m = Some(-6.0)),
+            ),
+            ("x", Box::new(|s| s.x = Some(f32::INFINITY))),
         ];
         for (field, mutate) in cases {
             let mut s = good();
@@ -161,7 +184,22 @@ mod tests {
     #[test]
     fn sensor_fault_values_are_not_rejected() {
         let mut s = good();
-        s.rpm = 21_000;
+        s.rpm = Some(21_000);
         assert_eq!(validate(&s), Ok(()));
+    }
+
+    /// Only session, car, time and speed are required: a bare sample is valid, and a
+    /// first distance a hair below zero (real feeds integrate from the line) passes.
+    #[test]
+    fn only_the_core_is_required() {
+        let bare = Sample {
+            session: "t".into(),
+            car: 1,
+            timestamp_ms: 1_725_800_000_000,
+            speed_kph: 0.0,
+            lap_distance_m: Some(-2.8e-6),
+            ..Sample::default()
+        };
+        assert_eq!(validate(&bare), Ok(()));
     }
 }

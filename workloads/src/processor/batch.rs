@@ -2,7 +2,7 @@
 
 use super::entry::EntryId;
 use crate::analytics::Events;
-use crate::model::Sample;
+use crate::model::{Channels, Sample};
 use crate::stream::{CarCount, SessionInfo};
 
 /// Samples of one car within a batch.
@@ -10,8 +10,11 @@ use crate::stream::{CarCount, SessionInfo};
 pub struct CarDelta {
     pub session: String,
     pub car: u8,
-    pub driver: String,
-    pub team: String,
+    /// The driver and team when a sample of the batch named them.
+    pub driver: Option<String>,
+    pub team: Option<String>,
+    /// Channels the car's samples carried.
+    pub channels: Channels,
     pub samples: i64,
     pub seq_sum: i64,
     pub max_seq: i64,
@@ -76,8 +79,9 @@ impl Batch {
                 self.cars.push(CarDelta {
                     session: s.session.to_string(),
                     car: s.car,
-                    driver: s.driver.to_string(),
-                    team: s.team.to_string(),
+                    driver: None,
+                    team: None,
+                    channels: Channels::default(),
                     samples: 0,
                     seq_sum: 0,
                     max_seq: -1,
@@ -88,10 +92,21 @@ impl Batch {
             }
         };
         let c = &mut self.cars[i];
+        if let Some(d) = &s.driver
+            && c.driver.as_deref() != Some(d.as_str())
+        {
+            c.driver = Some(d.to_string());
+        }
+        if let Some(t) = &s.team
+            && c.team.as_deref() != Some(t.as_str())
+        {
+            c.team = Some(t.to_string());
+        }
+        c.channels = c.channels.union(s.channels());
         c.samples += 1;
         c.seq_sum += s.seq as i64;
         c.max_seq = c.max_seq.max(s.seq as i64);
-        c.last_lap = c.last_lap.max(s.lap as i32);
+        c.last_lap = c.last_lap.max(s.lap.unwrap_or(0) as i32);
         c.last_ts_ms = c.last_ts_ms.max(s.timestamp_ms);
         self.samples += 1;
     }

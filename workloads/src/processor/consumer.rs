@@ -290,7 +290,7 @@ impl Reader {
                     partitions,
                     published,
                 }) => {
-                    self.state.end_session(&session);
+                    self.state.end_session(&session, &mut self.batch.events);
                     self.batch.ends.push(SessionEnd {
                         session,
                         partitions,

@@ -122,25 +122,37 @@ impl CarMetrics {
         [car, self.drivers.label(driver), teams.label(team)]
     }
 
-    /// Sets the gauges from the newest sample of a car.
+    /// Sets the gauges from the newest sample of a car; a channel the sample lacks leaves
+    /// its gauge as it was (absent is unknown, not zero).
     pub fn sample(&self, teams: &TeamLabels, s: &Sample) {
         let car = s.car.to_string();
-        let id = self.ids(teams, &car, &s.driver, &s.team);
+        let (driver, team) = (s.driver_name(), s.team_name());
+        let id = self.ids(teams, &car, &driver, &team);
         let g = &self.g;
         g.speed.with_label_values(&id).set(s.speed_kph as f64);
-        g.rpm.with_label_values(&id).set(s.rpm as f64);
-        g.throttle.with_label_values(&id).set(s.throttle as f64);
-        g.position.with_label_values(&id).set(s.position as f64);
-        g.lap.with_label_values(&id).set(s.lap as f64);
-        for (i, corner) in CORNERS.iter().enumerate() {
-            let l = [id[0], id[1], id[2], corner];
-            g.tyre
-                .with_label_values(&l)
-                .set(s.tyre_surface_temp_c[i] as f64);
-            g.brake.with_label_values(&l).set(s.brake_temp_c[i] as f64);
-            g.wear
-                .with_label_values(&l)
-                .set(s.tyre_wear_pct[i] as f64 / 100.0);
+        let scalars = [
+            (&g.rpm, s.rpm.map(f64::from)),
+            (&g.throttle, s.throttle.map(f64::from)),
+            (&g.position, s.position.map(f64::from)),
+            (&g.lap, s.lap.map(f64::from)),
+        ];
+        for (gauge, value) in scalars {
+            if let Some(v) = value {
+                gauge.with_label_values(&id).set(v);
+            }
+        }
+        let corners = [
+            (&g.tyre, s.tyre_surface_temp_c, 1.0),
+            (&g.brake, s.brake_temp_c, 1.0),
+            (&g.wear, s.tyre_wear_pct, 0.01),
+        ];
+        for (gauge, values, scale) in corners {
+            let Some(values) = values else { continue };
+            for (corner, v) in CORNERS.iter().zip(values) {
+                gauge
+                    .with_label_values(&[id[0], id[1], id[2], corner])
+                    .set(v as f64 * scale);
+            }
         }
     }
 
@@ -210,13 +222,11 @@ mod tests {
                     lap,
                     lap_time_ms: 90_000,
                     sectors_ms: [None; 3],
-                    compound: Compound::Medium,
-                    tyre_age: lap,
-                    pit_in: false,
-                    pit_out: false,
+                    compound: Some(Compound::Medium),
+                    tyre_age: Some(lap),
                     top_speed_kph: 330.0,
                     crossed_at_ms: lap as i64 * 90_000,
-                    position: 1,
+                    position: Some(1),
                 },
             );
         }
@@ -234,13 +244,13 @@ mod tests {
         for ms in [2_900, 2_400, 3_100] {
             let p = PitStopRecord {
                 id: id(),
-                lap: 20,
+                lap: Some(20),
                 entry_ms: 0,
                 stationary_start_ms: 0,
                 stationary_ms: ms,
                 pit_lane_ms: 21_000,
-                compound_in: Compound::Medium,
-                compound_out: Compound::Hard,
+                compound_in: Some(Compound::Medium),
+                compound_out: Some(Compound::Hard),
             };
             m.pit_stop(&teams, &p);
         }

@@ -49,11 +49,13 @@ pub struct ScoredStop {
     pub car: i32,
     pub driver: String,
     pub team: String,
-    pub lap: i32,
+    /// The in-lap: the lap on which the car entered the pit lane.
+    pub lap: Option<i32>,
     pub stationary_s: f64,
     pub pit_lane_s: f64,
-    pub compound_in: String,
-    pub compound_out: String,
+    /// Null when no source says which compound was fitted.
+    pub compound_in: Option<String>,
+    pub compound_out: Option<String>,
     pub score: f64,
     pub slow: bool,
 }
@@ -63,7 +65,7 @@ pub struct AnomalyRow {
     pub car: i32,
     pub driver: String,
     pub team: String,
-    pub lap: i32,
+    pub lap: Option<i32>,
     pub kind: String,
     pub severity: String,
     pub detector: String,
@@ -286,11 +288,12 @@ pub async fn anomalies(
 }
 
 /// Per-team lap statistics, best sectors, stints with degradation, gap to Ferrari.
-/// Green laps exclude lap 1 and in/out laps.
+/// Green laps (the `lap_status` view) exclude lap 1, in-laps, out-laps and laps under a
+/// safety car.
 pub async fn teams(db: &Client, id: &str) -> Result<Vec<TeamPerformance>> {
     let rows = db
         .query(
-            "WITH green AS (SELECT * FROM laps WHERE session_id = $1 AND lap > 1 AND NOT pit_in AND NOT pit_out)
+            "WITH green AS (SELECT * FROM lap_status WHERE session_id = $1 AND green)
              SELECT t.team, t.laps,
                     (SELECT min(lap_time_ms) FROM green g WHERE g.team = t.team),
                     (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lap_time_ms) FROM green g WHERE g.team = t.team),

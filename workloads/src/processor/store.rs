@@ -39,6 +39,7 @@ pub struct PartitionStore {
     cars: Statement,
     laps: Statement,
     stops: Statement,
+    drive_throughs: Statement,
     anomalies: Statement,
 }
 
@@ -61,34 +62,49 @@ impl PartitionStore {
         let ends = client
             .prepare("INSERT INTO session_partition_ends (session_id, partition, partitions, published) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
             .await?;
+        // A batch names the driver and team only if one of its samples did: a placeholder
+        // (the car number, 'unknown') never replaces a name already known.
         let cars = client
             .prepare(
-                "INSERT INTO car_accounting (session_id, car, driver, team, samples, seq_sum, max_seq, last_lap, last_ts_ms)
-                 SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::int[], $9::bigint[])
+                "INSERT INTO car_accounting (session_id, car, driver, team, samples, seq_sum, max_seq, last_lap, last_ts_ms, channels)
+                 SELECT s, c, COALESCE(d, c::text), COALESCE(t, 'unknown'), n, ss, ms, ll, lt, ch
+                   FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::int[], $9::bigint[], $10::int[])
+                        AS u(s, c, d, t, n, ss, ms, ll, lt, ch)
                  ON CONFLICT (session_id, car) DO UPDATE SET
                    samples = car_accounting.samples + EXCLUDED.samples,
                    seq_sum = car_accounting.seq_sum + EXCLUDED.seq_sum,
                    max_seq = greatest(car_accounting.max_seq, EXCLUDED.max_seq),
                    last_lap = greatest(car_accounting.last_lap, EXCLUDED.last_lap),
                    last_ts_ms = greatest(car_accounting.last_ts_ms, EXCLUDED.last_ts_ms),
-                   driver = EXCLUDED.driver, team = EXCLUDED.team",
+                   channels = car_accounting.channels | EXCLUDED.channels,
+                   driver = CASE WHEN EXCLUDED.driver = EXCLUDED.car::text THEN car_accounting.driver ELSE EXCLUDED.driver END,
+                   team = CASE WHEN EXCLUDED.team = 'unknown' THEN car_accounting.team ELSE EXCLUDED.team END",
             )
             .await?;
         let laps = client
             .prepare(
-                "INSERT INTO laps SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[], $8::int[], $9::int[],
-                   $10::text[], $11::int[], $12::bool[], $13::bool[], $14::real[], $15::bigint[], $16::int[]) ON CONFLICT DO NOTHING",
+                "INSERT INTO laps (session_id, car, driver, team, lap, lap_time_ms, s1_ms, s2_ms, s3_ms, compound, tyre_age, top_speed_kph, crossed_at_ms, position)
+                 SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[], $8::int[], $9::int[],
+                   $10::text[], $11::int[], $12::real[], $13::bigint[], $14::int[]) ON CONFLICT DO NOTHING",
             )
             .await?;
         let stops = client
             .prepare(
-                "INSERT INTO pit_stops SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[],
+                "INSERT INTO pit_stops (session_id, car, driver, team, lap, entry_ms, stationary_start_ms, stationary_ms, pit_lane_ms, compound_in, compound_out)
+                 SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[],
                    $9::bigint[], $10::text[], $11::text[]) ON CONFLICT DO NOTHING",
+            )
+            .await?;
+        let drive_throughs = client
+            .prepare(
+                "INSERT INTO drive_throughs (session_id, car, driver, team, lap, entry_ms, pit_lane_ms)
+                 SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[]) ON CONFLICT DO NOTHING",
             )
             .await?;
         let anomalies = client
             .prepare(
-                "INSERT INTO anomalies SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[],
+                "INSERT INTO anomalies (session_id, car, driver, team, lap, kind, severity, detector, channel, value, expected_low, expected_high, detected_at_ms)
+                 SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[],
                    $9::text[], $10::real[], $11::real[], $12::real[], $13::bigint[]) ON CONFLICT DO NOTHING",
             )
             .await?;
@@ -101,6 +117,7 @@ impl PartitionStore {
             cars,
             laps,
             stops,
+            drive_throughs,
             anomalies,
         })
     }
@@ -162,6 +179,11 @@ impl PartitionStore {
         if !b.events.pit_stops.is_empty() {
             queries.push(Box::pin(tx.execute(&self.stops, &p.stops)));
         }
+        if !b.events.drive_throughs.is_empty() {
+            queries.push(Box::pin(
+                tx.execute(&self.drive_throughs, &p.drive_throughs),
+            ));
+        }
         if !b.events.anomalies.is_empty() {
             queries.push(Box::pin(tx.execute(&self.anomalies, &p.anomalies)));
         }
@@ -186,6 +208,7 @@ struct Columns {
     car: CarColumns,
     lap: LapColumns,
     stop: StopColumns,
+    drive: DriveColumns,
     anomaly: AnomalyColumns,
     ends: Vec<(i32, serde_json::Value)>,
 }
@@ -194,8 +217,9 @@ struct Columns {
 struct CarColumns {
     session: Vec<String>,
     car: Vec<i32>,
-    driver: Vec<String>,
-    team: Vec<String>,
+    driver: Vec<Option<String>>,
+    team: Vec<Option<String>>,
+    channels: Vec<i32>,
     samples: Vec<i64>,
     seq_sum: Vec<i64>,
     max_seq: Vec<i64>,
@@ -214,13 +238,11 @@ struct LapColumns {
     s1: Vec<Option<i32>>,
     s2: Vec<Option<i32>>,
     s3: Vec<Option<i32>>,
-    compound: Vec<&'static str>,
-    age: Vec<i32>,
-    pit_in: Vec<bool>,
-    pit_out: Vec<bool>,
+    compound: Vec<Option<&'static str>>,
+    age: Vec<Option<i32>>,
     top: Vec<f32>,
     crossed: Vec<i64>,
-    position: Vec<i32>,
+    position: Vec<Option<i32>>,
 }
 
 #[derive(Default)]
@@ -229,13 +251,24 @@ struct StopColumns {
     car: Vec<i32>,
     driver: Vec<String>,
     team: Vec<String>,
-    lap: Vec<i32>,
+    lap: Vec<Option<i32>>,
     entry: Vec<i64>,
     start: Vec<i64>,
     stationary: Vec<i64>,
     lane: Vec<i64>,
-    compound_in: Vec<&'static str>,
-    compound_out: Vec<&'static str>,
+    compound_in: Vec<Option<&'static str>>,
+    compound_out: Vec<Option<&'static str>>,
+}
+
+#[derive(Default)]
+struct DriveColumns {
+    session: Vec<String>,
+    car: Vec<i32>,
+    driver: Vec<String>,
+    team: Vec<String>,
+    lap: Vec<Option<i32>>,
+    entry: Vec<i64>,
+    lane: Vec<i64>,
 }
 
 #[derive(Default)]
@@ -244,7 +277,7 @@ struct AnomalyColumns {
     car: Vec<i32>,
     driver: Vec<String>,
     team: Vec<String>,
-    lap: Vec<i32>,
+    lap: Vec<Option<i32>>,
     kind: Vec<&'static str>,
     severity: Vec<&'static str>,
     detector: Vec<&'static str>,
@@ -281,6 +314,7 @@ impl Columns {
             k.car.push(x.car as i32);
             k.driver.push(x.driver.clone());
             k.team.push(x.team.clone());
+            k.channels.push(x.channels.0 as i32);
             k.samples.push(x.samples);
             k.seq_sum.push(x.seq_sum);
             k.max_seq.push(x.max_seq);
@@ -298,13 +332,11 @@ impl Columns {
             k.s1.push(x.sectors_ms[0]);
             k.s2.push(x.sectors_ms[1]);
             k.s3.push(x.sectors_ms[2]);
-            k.compound.push(x.compound.as_str());
-            k.age.push(x.tyre_age as i32);
-            k.pit_in.push(x.pit_in);
-            k.pit_out.push(x.pit_out);
+            k.compound.push(x.compound.map(|c| c.as_str()));
+            k.age.push(x.tyre_age.map(i32::from));
             k.top.push(x.top_speed_kph);
             k.crossed.push(x.crossed_at_ms);
-            k.position.push(x.position as i32);
+            k.position.push(x.position.map(i32::from));
         }
         for x in &b.events.pit_stops {
             let k = &mut c.stop;
@@ -312,13 +344,23 @@ impl Columns {
             k.car.push(x.id.car as i32);
             k.driver.push(x.id.driver.to_string());
             k.team.push(x.id.team.to_string());
-            k.lap.push(x.lap as i32);
+            k.lap.push(x.lap.map(i32::from));
             k.entry.push(x.entry_ms);
             k.start.push(x.stationary_start_ms);
             k.stationary.push(x.stationary_ms);
             k.lane.push(x.pit_lane_ms);
-            k.compound_in.push(x.compound_in.as_str());
-            k.compound_out.push(x.compound_out.as_str());
+            k.compound_in.push(x.compound_in.map(|c| c.as_str()));
+            k.compound_out.push(x.compound_out.map(|c| c.as_str()));
+        }
+        for x in &b.events.drive_throughs {
+            let k = &mut c.drive;
+            k.session.push(x.id.session.to_string());
+            k.car.push(x.id.car as i32);
+            k.driver.push(x.id.driver.to_string());
+            k.team.push(x.id.team.to_string());
+            k.lap.push(x.lap.map(i32::from));
+            k.entry.push(x.entry_ms);
+            k.lane.push(x.pit_lane_ms);
         }
         for x in &b.events.anomalies {
             let k = &mut c.anomaly;
@@ -326,7 +368,7 @@ impl Columns {
             k.car.push(x.id.car as i32);
             k.driver.push(x.id.driver.to_string());
             k.team.push(x.id.team.to_string());
-            k.lap.push(x.lap as i32);
+            k.lap.push(x.lap.map(i32::from));
             k.kind.push(x.kind.as_str());
             k.severity.push(x.severity.as_str());
             k.detector.push(x.detector.as_str());
@@ -354,16 +396,17 @@ impl Columns {
 struct Params<'a> {
     sessions: Vec<[&'a (dyn ToSql + Sync); 6]>,
     ensure: [&'a (dyn ToSql + Sync); 1],
-    cars: [&'a (dyn ToSql + Sync); 9],
-    laps: [&'a (dyn ToSql + Sync); 16],
+    cars: [&'a (dyn ToSql + Sync); 10],
+    laps: [&'a (dyn ToSql + Sync); 14],
     stops: [&'a (dyn ToSql + Sync); 11],
+    drive_throughs: [&'a (dyn ToSql + Sync); 7],
     anomalies: [&'a (dyn ToSql + Sync); 13],
     ends: Vec<[&'a (dyn ToSql + Sync); 4]>,
 }
 
 impl<'a> Params<'a> {
     fn new(b: &'a Batch, c: &'a Columns) -> Self {
-        let (k, l, st, a) = (&c.car, &c.lap, &c.stop, &c.anomaly);
+        let (k, l, st, d, a) = (&c.car, &c.lap, &c.stop, &c.drive, &c.anomaly);
         Params {
             sessions: b
                 .sessions
@@ -384,6 +427,7 @@ impl<'a> Params<'a> {
                 &k.max_seq,
                 &k.last_lap,
                 &k.last_ts,
+                &k.channels,
             ],
             laps: [
                 &l.session,
@@ -397,8 +441,6 @@ impl<'a> Params<'a> {
                 &l.s3,
                 &l.compound,
                 &l.age,
-                &l.pit_in,
-                &l.pit_out,
                 &l.top,
                 &l.crossed,
                 &l.position,
@@ -415,6 +457,9 @@ impl<'a> Params<'a> {
                 &st.lane,
                 &st.compound_in,
                 &st.compound_out,
+            ],
+            drive_throughs: [
+                &d.session, &d.car, &d.driver, &d.team, &d.lap, &d.entry, &d.lane,
             ],
             anomalies: [
                 &a.session,

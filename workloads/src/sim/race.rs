@@ -287,7 +287,7 @@ impl Race {
             position[self.cars[i].info.car as usize] = p as u8 + 1;
         }
         for s in &mut out[first..] {
-            s.position = position[s.car as usize];
+            s.position = Some(position[s.car as usize]);
         }
     }
 
@@ -377,10 +377,11 @@ impl Race {
                     pit_status = PitStatus::Stationary;
                     change_tyres(car, stop.next);
                 } else if travelled >= exit_at {
+                    // This tick was still driven at pit speed: the sample says so, and
+                    // the next one (back at racing speed) is the first outside.
                     car.phase = Phase::Running;
                     car.stops.remove(0);
                     car.current_stop = None;
-                    pit_status = PitStatus::None;
                 } else {
                     car.phase = Phase::PitLane {
                         travelled,
@@ -504,12 +505,6 @@ impl Race {
         let mut s = Sample {
             session: session.clone(),
             car: car.info.car,
-            driver: car.info.driver.clone(),
-            team: car.info.team.clone(),
-            seq: car.seq,
-            lap: car.lap,
-            sector,
-            lap_distance_m: car.dist as f32,
             timestamp_ms: now_ms,
             speed_kph: (speed_kph
                 + if speed_kph > 1.0 {
@@ -518,31 +513,40 @@ impl Race {
                     0.0
                 })
             .max(0.0) as f32,
-            rpm: (rpm + noise.sample(rng) * 40.0).clamp(0.0, 15_000.0) as u16,
-            gear,
-            throttle: throttle as f32,
-            brake: brake as f32,
-            drs: moving && car.lap > 2 && profile > 1.25,
-            tyre_surface_temp_c: std::array::from_fn(|c| {
+            seq: car.seq,
+            driver: Some(car.info.driver.clone()),
+            team: Some(car.info.team.clone()),
+            lap: Some(car.lap),
+            sector: Some(sector),
+            lap_distance_m: Some(car.dist as f32),
+            rpm: Some((rpm + noise.sample(rng) * 40.0).clamp(0.0, 15_000.0) as u16),
+            gear: Some(gear),
+            throttle: Some(throttle as f32),
+            brake: Some(brake as f32),
+            drs: Some(moving && car.lap > 2 && profile > 1.25),
+            tyre_surface_temp_c: Some(std::array::from_fn(|c| {
                 (car.surface_c[c] + noise.sample(rng) * 0.4) as f32
-            }),
-            tyre_inner_temp_c: std::array::from_fn(|c| {
+            })),
+            tyre_inner_temp_c: Some(std::array::from_fn(|c| {
                 (car.inner_c[c] + noise.sample(rng) * 0.15) as f32
-            }),
-            tyre_pressure_psi: std::array::from_fn(|c| {
+            })),
+            tyre_pressure_psi: Some(std::array::from_fn(|c| {
                 (pressure(c, car.inner_c[c]) + noise.sample(rng) * 0.04) as f32
-            }),
-            brake_temp_c: std::array::from_fn(|c| {
+            })),
+            brake_temp_c: Some(std::array::from_fn(|c| {
                 (car.brake_c[c] + noise.sample(rng) * 4.0) as f32
-            }),
-            tyre_compound: car.compound,
-            tyre_age_laps: car.tyre_age,
-            tyre_wear_pct: car.wear.map(|w| w as f32),
-            fuel_kg: car.fuel as f32,
-            ers_store_mj: car.ers as f32,
-            engine_temp_c: (car.engine_c + noise.sample(rng) * 0.15) as f32,
-            pit_status,
-            position: 1,
+            })),
+            tyre_compound: Some(car.compound),
+            tyre_age_laps: Some(car.tyre_age),
+            tyre_wear_pct: Some(car.wear.map(|w| w as f32)),
+            fuel_kg: Some(car.fuel as f32),
+            ers_store_mj: Some(car.ers as f32),
+            engine_temp_c: Some((car.engine_c + noise.sample(rng) * 0.15) as f32),
+            pit_status: Some(pit_status),
+            position: Some(1),
+            x: None,
+            y: None,
+            z: None,
         };
         car.seq += 1;
         car.finished = finishing;
@@ -594,19 +598,25 @@ impl Race {
             } else {
                 let c = a.corner;
                 let ramp = ((now_s - a.start_s) / 0.3).min(1.0);
+                // The simulator fills every channel, so these are always present.
+                let present = "the simulator sets every channel";
                 match a.kind {
                     AnomalyKind::BrakeOverheat => {
-                        s.brake_temp_c[c] = (a.magnitude + noise.sample(rng) * 5.0) as f32
+                        s.brake_temp_c.as_mut().expect(present)[c] =
+                            (a.magnitude + noise.sample(rng) * 5.0) as f32
                     }
                     AnomalyKind::TyreOverheat => {
-                        s.tyre_surface_temp_c[c] = (a.magnitude + noise.sample(rng)) as f32
+                        s.tyre_surface_temp_c.as_mut().expect(present)[c] =
+                            (a.magnitude + noise.sample(rng)) as f32
                     }
                     AnomalyKind::PressureLoss => {
-                        s.tyre_pressure_psi[c] =
-                            (s.tyre_pressure_psi[c] as f64 - a.magnitude * ramp).max(0.5) as f32
+                        let p = &mut s.tyre_pressure_psi.as_mut().expect(present)[c];
+                        *p = (*p as f64 - a.magnitude * ramp).max(0.5) as f32
                     }
-                    AnomalyKind::EngineTempSpike => s.engine_temp_c += (a.magnitude * ramp) as f32,
-                    AnomalyKind::SensorFault => s.rpm = a.magnitude as u16,
+                    AnomalyKind::EngineTempSpike => {
+                        *s.engine_temp_c.as_mut().expect(present) += (a.magnitude * ramp) as f32
+                    }
+                    AnomalyKind::SensorFault => s.rpm = Some(a.magnitude as u16),
                 }
             }
         }
@@ -734,7 +744,7 @@ mod tests {
         assert!((300.0..360.0).contains(&max_speed), "top speed {max_speed}");
         let max_brake = samples
             .iter()
-            .flat_map(|s| s.brake_temp_c)
+            .flat_map(|s| s.brake_temp_c.unwrap())
             .fold(0.0, f32::max);
         assert!(
             (800.0..1100.0).contains(&max_brake),
@@ -756,7 +766,7 @@ mod tests {
             let statuses: Vec<_> = samples
                 .iter()
                 .filter(|s| s.car == stop.car)
-                .map(|s| s.pit_status)
+                .map(|s| s.pit_status.unwrap())
                 .collect();
             let mut transitions: Vec<_> = statuses
                 .windows(2)

@@ -2,6 +2,8 @@
 //! servers named by REDIS_URL / DATABASE_URL (`make test` provides them).
 #![allow(dead_code)]
 
+pub mod dutch;
+
 use pitstop_workloads::sim::circuit::circuit;
 use pitstop_workloads::sim::grid::default_grid;
 use pitstop_workloads::sim::race::RaceConfig;

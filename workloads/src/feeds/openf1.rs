@@ -1,0 +1,449 @@
+//! OpenF1 API records (<https://openf1.org>), as the API returns them: a JSON array, or
+//! NDJSON. Output of the API can be piped in unchanged.
+//!
+//! `car_data` records become samples; the other kinds annotate the `car_data` of the same
+//! driver in the same body:
+//!
+//! | record | gives |
+//! |---|---|
+//! | `car_data`: `date`, `driver_number`, `speed`, `rpm`, `n_gear`, `throttle` 0–100, `brake` 0/100, `drs` code | time, car, speed, RPM, gear, throttle 0–1 (up to 104 % reads as 1), brake 0–1, DRS open when the code is 10, 12 or 14 |
+//! | `location`: `x`, `y`, `z` (1/10 m) | position in metres, interpolated to each sample's time (within 1 s) |
+//! | `laps`: `lap_number`, `date_start`, `duration_sector_1..3` | lap (the last lap started at or before the sample) and sector |
+//! | `stints`: `lap_start`, `lap_end`, `compound`, `tyre_age_at_start` | compound and tyre age of the lap |
+//! | `pit`: `date`, `lane_duration` (or `pit_duration`) | the pit-lane phase as a pit-status hint |
+//! | `drivers`: `name_acronym`, `team_name` | driver and team |
+//! | `position`: `position` | race position |
+//!
+//! The session is the caller's (`?session=`, `--session`), else `openf1-<session_key>`.
+
+use super::{FeedError, FeedOptions, grid, number, time};
+use crate::model::{Compound, PitStatus, Sample};
+use compact_str::CompactString;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Location records further than this from a sample are not used for it.
+const LOCATION_WINDOW_MS: i64 = 1_000;
+
+#[derive(Clone, Debug, Default)]
+struct Driver {
+    car_data: Vec<Sample>,
+    locations: Vec<(i64, f32, f32, f32)>,
+    /// lap number → (start, sector durations)
+    laps: BTreeMap<u16, (Option<i64>, [Option<i64>; 3])>,
+    stints: Vec<(u16, Option<u16>, Option<Compound>, Option<u16>)>,
+    pits: Vec<(i64, i64)>,
+    name: Option<(CompactString, Option<CompactString>)>,
+    positions: Vec<(i64, u8)>,
+}
+
+/// Reads a body of OpenF1 records.
+pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> {
+    let records = read_records(body)?;
+    let mut session_key = None;
+    let mut drivers: BTreeMap<u8, Driver> = BTreeMap::new();
+    for (index, r) in records.iter().enumerate() {
+        let at = |message: String| FeedError::Record { index, message };
+        let Value::Object(m) = r else {
+            return Err(at("not a JSON object".into()));
+        };
+        if session_key.is_none() {
+            session_key = m.get("session_key").and_then(Value::as_i64);
+        }
+        let f = Fields { m, kind: kind(m) };
+        let car = f.whole("driver_number", 1, 99).map_err(at)? as u8;
+        let d = drivers.entry(car).or_default();
+        match f.kind {
+            "car_data" => d.car_data.push(f.car_data(car).map_err(at)?),
+            "location" => {
+                let t = f.date("date").map_err(at)?;
+                let [x, y, z] =
+                    ["x", "y", "z"].map(|k| f.number(k, -1e6, 1e6).map(|v| (v / 10.0) as f32));
+                d.locations
+                    .push((t, x.map_err(at)?, y.map_err(at)?, z.map_err(at)?));
+            }
+            "laps" => {
+                let lap = f.whole("lap_number", 1, 200).map_err(at)? as u16;
+                let start = f.opt_date("date_start").map_err(at)?;
+                let sectors = [
+                    "duration_sector_1",
+                    "duration_sector_2",
+                    "duration_sector_3",
+                ]
+                .map(|k| {
+                    f.opt_number(k, 0.0, 1e4)
+                        .map(|v| v.map(|s| (s * 1000.0).round() as i64))
+                });
+                let [s1, s2, s3] = sectors;
+                d.laps.insert(
+                    lap,
+                    (start, [s1.map_err(at)?, s2.map_err(at)?, s3.map_err(at)?]),
+                );
+            }
+            "stints" => {
+                let first = f.whole("lap_start", 1, 200).map_err(at)? as u16;
+                let last = f
+                    .opt_whole("lap_end", 1, 200)
+                    .map_err(at)?
+                    .map(|l| l as u16);
+                let compound = match m.get("compound").and_then(Value::as_str) {
+                    Some(c) => Compound::parse(c).map_err(|e| at(format!("compound: {e}")))?,
+                    None => None,
+                };
+                let age = f
+                    .opt_whole("tyre_age_at_start", 0, 200)
+                    .map_err(at)?
+                    .map(|a| a as u16);
+                d.stints.push((first, last, compound, age));
+            }
+            "pit" => {
+                let entry = f.date("date").map_err(at)?;
+                let lane = match f.opt_number("lane_duration", 0.0, 600.0).map_err(at)? {
+                    Some(l) => Some(l),
+                    None => f.opt_number("pit_duration", 0.0, 600.0).map_err(at)?,
+                };
+                // A pit record without a duration (an aborted entry) says nothing usable.
+                if let Some(lane) = lane {
+                    d.pits.push((entry, entry + (lane * 1000.0).round() as i64));
+                }
+            }
+            "drivers" => {
+                let code = f.text("name_acronym").map_err(at)?;
+                let team = m
+                    .get("team_name")
+                    .and_then(Value::as_str)
+                    .map(CompactString::from);
+                d.name = Some((code.into(), team));
+            }
+            "position" => {
+                let t = f.date("date").map_err(at)?;
+                let p = f.whole("position", 1, 99).map_err(at)? as u8;
+                d.positions.push((t, p));
+            }
+            other => return Err(at(other.to_string())),
+        }
+    }
+    let session: CompactString = match (&opts.session, session_key) {
+        (Some(s), _) => s.as_str().into(),
+        (None, Some(k)) => compact_str::format_compact!("openf1-{k}"),
+        (None, None) => {
+            return Err(FeedError::Body(
+                "OpenF1 records without a session_key need a session (?session=, --session)".into(),
+            ));
+        }
+    };
+    let mut out = Vec::new();
+    for (car, d) in drivers {
+        out.extend(annotate(car, d, &session, opts));
+    }
+    if out.is_empty() {
+        return Err(FeedError::Body(
+            "no car_data records: location, laps, stints, pit, drivers and position records annotate the car_data of the same body".into(),
+        ));
+    }
+    number(&mut out);
+    Ok(out)
+}
+
+fn read_records(body: &[u8]) -> Result<Vec<Value>, FeedError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        return match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Array(v)) => Ok(v),
+            Ok(_) => Err(FeedError::Body(
+                "expected an array of OpenF1 records".into(),
+            )),
+            Err(e) => Err(FeedError::Body(format!("invalid JSON: {e}"))),
+        };
+    }
+    serde_json::Deserializer::from_slice(body)
+        .into_iter::<Value>()
+        .enumerate()
+        .map(|(index, r)| {
+            r.map_err(|e| FeedError::Record {
+                index,
+                message: format!("invalid JSON: {e}"),
+            })
+        })
+        .collect()
+}
+
+/// Which OpenF1 endpoint a record comes from, by its fields.
+fn kind(m: &Map<String, Value>) -> &'static str {
+    let has = |k: &str| m.contains_key(k);
+    if has("speed") && has("date") {
+        "car_data"
+    } else if has("x") && has("y") && has("date") {
+        "location"
+    } else if has("lap_number") && has("date_start") {
+        "laps"
+    } else if has("stint_number") {
+        "stints"
+    } else if has("pit_duration") || has("lane_duration") {
+        "pit"
+    } else if has("name_acronym") {
+        "drivers"
+    } else if has("position") && has("date") {
+        "position"
+    } else {
+        "not an OpenF1 car_data, location, laps, stints, pit, drivers or position record"
+    }
+}
+
+/// Field readers that name the record kind and field in their errors.
+struct Fields<'a> {
+    m: &'a Map<String, Value>,
+    kind: &'static str,
+}
+
+impl Fields<'_> {
+    fn err(&self, field: &str, message: String) -> String {
+        format!("{} {field}: {message}", self.kind)
+    }
+
+    fn opt_number(&self, field: &str, lo: f64, hi: f64) -> Result<Option<f64>, String> {
+        match self.m.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => {
+                let v = n.as_f64().unwrap_or(f64::NAN);
+                if (lo..=hi).contains(&v) {
+                    Ok(Some(v))
+                } else {
+                    Err(self.err(field, format!("{v} is outside {lo}..={hi}")))
+                }
+            }
+            Some(other) => Err(self.err(field, format!("{other} is not a number"))),
+        }
+    }
+
+    fn number(&self, field: &str, lo: f64, hi: f64) -> Result<f64, String> {
+        self.opt_number(field, lo, hi)?
+            .ok_or_else(|| self.err(field, "missing".into()))
+    }
+
+    fn opt_whole(&self, field: &str, lo: i64, hi: i64) -> Result<Option<i64>, String> {
+        match self.opt_number(field, lo as f64, hi as f64)? {
+            Some(v) if v.fract() != 0.0 => {
+                Err(self.err(field, format!("{v} is not a whole number")))
+            }
+            v => Ok(v.map(|v| v as i64)),
+        }
+    }
+
+    fn whole(&self, field: &str, lo: i64, hi: i64) -> Result<i64, String> {
+        self.opt_whole(field, lo, hi)?
+            .ok_or_else(|| self.err(field, "missing".into()))
+    }
+
+    fn text(&self, field: &str) -> Result<&str, String> {
+        self.m
+            .get(field)
+            .and_then(Value::as_str)
+            .ok_or_else(|| self.err(field, "missing or not a string".into()))
+    }
+
+    fn opt_date(&self, field: &str) -> Result<Option<i64>, String> {
+        match self.m.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => time::date_ms(s).map(Some).map_err(|e| self.err(field, e)),
+            Some(other) => Err(self.err(field, format!("{other} is not a date"))),
+        }
+    }
+
+    fn date(&self, field: &str) -> Result<i64, String> {
+        self.opt_date(field)?
+            .ok_or_else(|| self.err(field, "missing".into()))
+    }
+
+    fn car_data(&self, car: u8) -> Result<Sample, String> {
+        Ok(Sample {
+            car,
+            timestamp_ms: self.date("date")?,
+            speed_kph: self.number("speed", 0.0, 500.0)? as f32,
+            rpm: self
+                .opt_number("rpm", 0.0, 25_000.0)?
+                .map(|r| r.round() as u16),
+            gear: self.opt_whole("n_gear", 0, 8)?.map(|g| g as i8),
+            throttle: self
+                .opt_number("throttle", 0.0, 105.0)?
+                .map(|t| (t.min(100.0) / 100.0) as f32),
+            brake: self
+                .opt_number("brake", 0.0, 100.0)?
+                .map(|b| (b / 100.0) as f32),
+            drs: self.opt_whole("drs", 0, 14)?.map(|code| code >= 10),
+            ..Sample::default()
+        })
+    }
+}
+
+/// The car's samples with everything the other records say about them.
+fn annotate(car: u8, mut d: Driver, session: &CompactString, opts: &FeedOptions) -> Vec<Sample> {
+    d.car_data.sort_by_key(|s| s.timestamp_ms);
+    d.locations.sort_by_key(|l| l.0);
+    d.positions.sort_by_key(|p| p.0);
+    let known = grid::by_number(&opts.grid, car);
+    let (driver, team) = match d.name.clone() {
+        Some((code, team)) => (Some(code), team.or(known.map(|k| k.team))),
+        None => (
+            known.as_ref().map(|k| k.driver.clone()),
+            known.map(|k| k.team),
+        ),
+    };
+    // Lap starts in order; lap 1 often has no start date (it starts with the session).
+    let starts: Vec<(u16, Option<i64>, [Option<i64>; 3])> =
+        d.laps.iter().map(|(l, (s, sec))| (*l, *s, *sec)).collect();
+    let mut samples = std::mem::take(&mut d.car_data);
+    for s in &mut samples {
+        let t = s.timestamp_ms;
+        s.session = session.clone();
+        s.driver = driver.clone();
+        s.team = team.clone();
+        if let Some((l, start, sectors)) = starts
+            .iter()
+            .rev()
+            .find(|(_, start, _)| start.is_none_or(|st| st <= t))
+        {
+            s.lap = Some(*l);
+            if let (Some(start), [Some(s1), Some(s2), _]) = (start, sectors) {
+                s.sector = Some(match t - start {
+                    e if e < *s1 => 1,
+                    e if e < s1 + s2 => 2,
+                    _ => 3,
+                });
+            }
+        }
+        if let Some(lap) = s.lap
+            && let Some(&(first, _, compound, age)) = d
+                .stints
+                .iter()
+                .find(|(first, last, _, _)| *first <= lap && last.is_none_or(|l| lap <= l))
+        {
+            s.tyre_compound = compound;
+            s.tyre_age_laps = age.map(|a| a + (lap - first));
+        }
+        if let Some((x, y, z)) = locate(&d.locations, t) {
+            (s.x, s.y, s.z) = (Some(x), Some(y), Some(z));
+        }
+        if !d.pits.is_empty() {
+            let in_lane = d.pits.iter().any(|(a, b)| (*a..=*b).contains(&t));
+            s.pit_status = Some(if in_lane {
+                PitStatus::PitLane
+            } else {
+                PitStatus::None
+            });
+        }
+        let i = d.positions.partition_point(|p| p.0 <= t);
+        if i > 0 {
+            s.position = Some(d.positions[i - 1].1);
+        }
+    }
+    samples
+}
+
+/// Position at `t`, interpolated between the location records around it.
+fn locate(locations: &[(i64, f32, f32, f32)], t: i64) -> Option<(f32, f32, f32)> {
+    let i = locations.partition_point(|l| l.0 <= t);
+    let before = i.checked_sub(1).map(|j| locations[j]);
+    let after = locations.get(i).copied();
+    match (before, after) {
+        (Some(a), Some(b)) if b.0 - a.0 <= 2 * LOCATION_WINDOW_MS && b.0 > a.0 => {
+            let f = (t - a.0) as f32 / (b.0 - a.0) as f32;
+            let lerp = |p: f32, q: f32| p + f * (q - p);
+            Some((lerp(a.1, b.1), lerp(a.2, b.2), lerp(a.3, b.3)))
+        }
+        (Some(a), _) if t - a.0 <= LOCATION_WINDOW_MS => Some((a.1, a.2, a.3)),
+        (_, Some(b)) if b.0 - t <= LOCATION_WINDOW_MS => Some((b.1, b.2, b.3)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records in the shapes the OpenF1 API publishes, joined into samples.
+    #[test]
+    fn records_join_into_samples() {
+        let body = r#"[
+ {"meeting_key":1262,"session_key":9912,"driver_number":1,"broadcast_name":"M VERSTAPPEN","full_name":"Max VERSTAPPEN","name_acronym":"VER","team_name":"Red Bull Racing","team_colour":"4781D7","first_name":"Max","last_name":"Verstappen","headshot_url":null,"country_code":"NED"},
+ {"meeting_key":1262,"session_key":9912,"driver_number":1,"date_start":"2025-08-31T13:28:01.123000+00:00","lap_number":23,"duration_sector_1":29.5,"duration_sector_2":30.1,"duration_sector_3":31.2,"i1_speed":200,"i2_speed":180,"st_speed":290,"is_pit_out_lap":false,"lap_duration":90.8,"segments_sector_1":[2049,2049],"segments_sector_2":[2049],"segments_sector_3":[2049]},
+ {"meeting_key":1262,"session_key":9912,"driver_number":1,"stint_number":2,"lap_start":23,"lap_end":53,"compound":"MEDIUM","tyre_age_at_start":0},
+ {"date":"2025-08-31T13:28:02.000000+00:00","driver_number":1,"meeting_key":1262,"session_key":9912,"x":490,"y":3413,"z":531},
+ {"date":"2025-08-31T13:28:02.500000+00:00","driver_number":1,"meeting_key":1262,"session_key":9912,"x":500,"y":3443,"z":531},
+ {"date":"2025-08-31T13:28:02.250000+00:00","driver_number":1,"meeting_key":1262,"session_key":9912,"position":1},
+ {"brake":100,"date":"2025-08-31T13:28:02.250000+00:00","driver_number":1,"drs":12,"meeting_key":1262,"n_gear":2,"rpm":6922,"session_key":9912,"speed":80,"throttle":104},
+ {"brake":0,"date":"2025-08-31T13:28:32.250000+00:00","driver_number":1,"drs":8,"meeting_key":1262,"n_gear":7,"rpm":11000,"session_key":9912,"speed":280,"throttle":99}
+]"#;
+        let s = parse(body.as_bytes(), &FeedOptions::default()).unwrap();
+        assert_eq!(s.len(), 2);
+        let a = &s[0];
+        assert_eq!(a.session, "openf1-9912");
+        assert_eq!(
+            (a.car, a.driver.as_deref(), a.team.as_deref()),
+            (1, Some("VER"), Some("Red Bull Racing"))
+        );
+        assert_eq!(a.timestamp_ms, 1_756_646_882_250);
+        assert_eq!((a.speed_kph, a.rpm, a.gear), (80.0, Some(6922), Some(2)));
+        assert_eq!(
+            (a.throttle, a.brake, a.drs),
+            (Some(1.0), Some(1.0), Some(true))
+        );
+        assert_eq!((a.lap, a.sector, a.position), (Some(23), Some(1), Some(1)));
+        assert_eq!(
+            (a.tyre_compound, a.tyre_age_laps),
+            (Some(Compound::Medium), Some(0))
+        );
+        assert_eq!((a.x, a.y, a.z), (Some(49.5), Some(342.8), Some(53.1)));
+        assert_eq!(
+            (s[1].sector, s[1].drs, s[1].x),
+            (Some(2), Some(false), None)
+        );
+        assert_eq!(s.iter().map(|x| x.seq).collect::<Vec<_>>(), [0, 1]);
+    }
+
+    /// Wrong values in every unit are refused with the record and field.
+    #[test]
+    fn malformed_records_are_precise() {
+        let base = r#"{"date":"2025-08-31T13:28:02.250000+00:00","driver_number":1,"session_key":9,"speed":80"#;
+        let cases = [
+            (
+                ",\"throttle\":130}",
+                "record 0: car_data throttle: 130 is outside 0..=105",
+            ),
+            (
+                ",\"drs\":15}",
+                "record 0: car_data drs: 15 is outside 0..=14",
+            ),
+            (
+                ",\"n_gear\":2.5}",
+                "record 0: car_data n_gear: 2.5 is not a whole number",
+            ),
+            (
+                ",\"brake\":\"on\"}",
+                "record 0: car_data brake: \"on\" is not a number",
+            ),
+        ];
+        for (tail, want) in cases {
+            let err =
+                parse(format!("{base}{tail}").as_bytes(), &FeedOptions::default()).unwrap_err();
+            assert_eq!(err.to_string(), want);
+        }
+        let err = parse(
+            br#"{"driver_number":1,"date":"2025-08-31","gap_to_leader":1.2}"#,
+            &FeedOptions::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not an OpenF1 car_data"), "{err}");
+        let err = parse(br#"{"driver_number":1,"date":"2025-08-31T13:28:02Z","x":1,"y":2,"z":3,"session_key":9}"#, &FeedOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("no car_data records"), "{err}");
+        let err = parse(
+            br#"{"driver_number":100,"date":"2025-08-31T13:28:02Z","speed":3}"#,
+            &FeedOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "record 0: car_data driver_number: 100 is outside 1..=99"
+        );
+    }
+}
