@@ -40,6 +40,202 @@ enum Command {
     /// Run one post-race pipeline step (what the operator's Jobs run): collect-telemetry,
     /// persist-teams, data-quality, aggregate, report, notify, season-report.
     Job(JobCliArgs),
+    /// Feed a recorded race (FastF1 telemetry CSV, OpenF1 records, native NDJSON; `.gz`
+    /// read) at N× real time, into Redis or through a processor's POST /telemetry.
+    Replay(ReplayArgs),
+}
+
+/// Race seconds per wall second; `None` = as fast as possible.
+#[derive(Clone, Copy, Debug)]
+struct Speed(Option<f64>);
+
+/// `--speed`: a positive number of race seconds per wall second, or `max`.
+fn parse_speed(v: &str) -> Result<Speed, String> {
+    if v == "max" {
+        return Ok(Speed(None));
+    }
+    match v.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x <= 1e6 => Ok(Speed(Some(x))),
+        _ => Err(format!(
+            "{v:?}: a positive number of race seconds per wall second (up to 1e6), or max"
+        )),
+    }
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// Recordings: FastF1 `.csv`, OpenF1 or native JSON/NDJSON, optionally `.gz`.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Session id (required for FastF1 and OpenF1 files; replaces a native file's).
+    #[arg(long, env = "PITSTOP_SESSION")]
+    session: Option<String>,
+    /// Race seconds per wall second, or `max` for as fast as possible.
+    #[arg(long, default_value = "1", value_parser = parse_speed)]
+    speed: Speed,
+    /// Send through this processor's POST /telemetry (key from STREAM_PROCESSOR_API_KEY
+    /// or --api-key-file) instead of writing to Redis.
+    #[arg(long)]
+    api_url: Option<String>,
+    /// File holding the processor's API key.
+    #[arg(long, env = "STREAM_PROCESSOR_API_KEY_FILE")]
+    api_key_file: Option<PathBuf>,
+    /// Race start of files with relative times (FastF1 `Time`), RFC 3339 or ms since the
+    /// epoch; default now.
+    #[arg(long)]
+    start: Option<String>,
+    /// Car numbers and teams of FastF1 driver codes, `car:driver:team,…` (default: the
+    /// 2025 grid).
+    #[arg(long)]
+    grid: Option<String>,
+    /// The car of a FastF1 file without a Driver column.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=99))]
+    car: Option<u8>,
+    /// Circuit name for the session's start marker.
+    #[arg(long, default_value = "replay")]
+    circuit: String,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+    #[command(flatten)]
+    stream: StreamArgs,
+}
+
+async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use pitstop_workloads::feeds::{FeedOptions, time::date_ms};
+    use pitstop_workloads::replay::{Recording, Replay, ReplayProgress, to_api};
+    let start_ms = match a.start.as_deref() {
+        None => None,
+        Some(v) => Some(match v.parse::<i64>() {
+            Ok(ms) => ms,
+            Err(_) => date_ms(v).map_err(|e| anyhow::anyhow!("--start: {e}"))?,
+        }),
+    };
+    let opts = FeedOptions {
+        session: a.session.clone(),
+        start_ms: Some(start_ms.unwrap_or_else(pitstop_workloads::util::now_ms)),
+        grid: match &a.grid {
+            Some(g) => parse_grid(g).map_err(|e| anyhow::anyhow!("--grid: {e}"))?,
+            None => Vec::new(),
+        },
+        car: a.car,
+    };
+    let rec = Recording::load(&a.files, &opts, &a.circuit)?;
+    let total = rec.samples.len() as u64;
+    let cars = rec.cars().len();
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} samples · {msg} · {elapsed} (eta {eta})",
+        )
+        .expect("valid template"),
+    );
+    let speed = a.speed.0;
+    tracing::info!(session = %rec.session, samples = total, cars, ?speed, "replay starting");
+    let sent = match &a.api_url {
+        Some(url) => {
+            let key = match &a.api_key_file {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?
+                    .trim()
+                    .to_owned(),
+                None => std::env::var("STREAM_PROCESSOR_API_KEY").unwrap_or_default(),
+            };
+            if key.is_empty() {
+                bail!(
+                    "--api-url needs the processor's key: STREAM_PROCESSOR_API_KEY or --api-key-file"
+                );
+            }
+            let progress = Arc::new(ReplayProgress::default());
+            let ticker = tick_bar(bar.clone(), {
+                let p = progress.clone();
+                move || {
+                    (
+                        p.sent.load(std::sync::atomic::Ordering::Relaxed),
+                        p.lap.load(std::sync::atomic::Ordering::Relaxed),
+                    )
+                }
+            });
+            let r = to_api(&rec, url, &key, speed, &progress).await;
+            ticker.abort();
+            r?
+        }
+        None => {
+            let redis =
+                redis::Client::open(a.stream.redis_url.as_str()).context("invalid --redis-url")?;
+            let keys = StreamKeys::new(&a.stream.stream, a.stream.partitions);
+            let cfg = PublishConfig {
+                time_scale: speed,
+                rate: None,
+                batch_max: 256,
+                maxlen: a.stream.maxlen,
+            };
+            let progress = Arc::new(Progress::default());
+            let stop = Arc::new(AtomicBool::new(false));
+            let ticker = tick_bar(bar.clone(), {
+                let p = progress.clone();
+                move || {
+                    (
+                        p.published.load(std::sync::atomic::Ordering::Relaxed),
+                        p.lap.load(std::sync::atomic::Ordering::Relaxed),
+                    )
+                }
+            });
+            let metrics = SimulatorMetrics::new();
+            let publish = tokio::task::spawn_blocking({
+                let (progress, stop) = (progress.clone(), stop.clone());
+                move || -> anyhow::Result<u64> {
+                    let mut con = redis.get_connection()?;
+                    let report = pitstop_workloads::sim::publisher::publish(
+                        Replay::new(rec),
+                        &keys,
+                        &mut con,
+                        &cfg,
+                        &metrics,
+                        &progress,
+                        &stop,
+                    )?;
+                    Ok(report.published)
+                }
+            });
+            let r = tokio::select! {
+                r = publish => r?,
+                _ = shutdown_signal() => {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    ticker.abort();
+                    bar.abandon();
+                    tracing::warn!("stopped; run the same replay again to resume where it stopped");
+                    return Ok(());
+                }
+            };
+            ticker.abort();
+            r?
+        }
+    };
+    bar.set_position(sent);
+    bar.finish();
+    tracing::info!(sent, "replay finished");
+    Ok(())
+}
+
+/// Redraws the bar from `read` (samples sent, lap) five times a second.
+fn tick_bar(
+    bar: indicatif::ProgressBar,
+    read: impl Fn() -> (u64, u64) + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let (sent, lap) = read();
+            bar.set_position(sent);
+            bar.set_message(format!("lap {lap}"));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
 }
 
 #[derive(Args)]
@@ -366,6 +562,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Job(a) => {
             init_logs("info");
             job(a).await
+        }
+        Command::Replay(a) => {
+            init_logs("warn");
+            replay(a).await
         }
         Command::Demo(a) => {
             // The demo prints its own progress; keep logs to warnings.

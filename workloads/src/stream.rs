@@ -72,6 +72,12 @@ impl StreamKeys {
     pub fn progress(&self, session: &str) -> String {
         format!("{}:progress:{session}", self.base)
     }
+    /// Hash of how many samples `POST /telemetry` accepted per car of a session
+    /// (`car:<n>` → samples, `end` once finished): the published counts of its chequered
+    /// flag.
+    pub fn ingested(&self, session: &str) -> String {
+        format!("{}:ingested:{session}", self.base)
+    }
     /// Sorted set of live processor replicas (score = heartbeat expiry, ms).
     pub fn members(&self) -> String {
         format!("{}:members", self.base)

@@ -51,6 +51,48 @@ async fn metric_appears(base: &str, line: &str) {
     .await;
 }
 
+/// Posts `body` with a content type and a query string.
+async fn post_as(base: &str, query: &str, content_type: &str, body: &str) -> (StatusCode, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/telemetry{query}"))
+        .header("X-API-Key", KEY)
+        .header("Content-Type", content_type)
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let code = resp.status();
+    (code, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// The samples of `session` in the stream, decoded, in entry order.
+async fn stream_samples(env: &Env, session: &str) -> Vec<Sample> {
+    let mut con = env
+        .redis()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for (_, key) in env.keys.all_partitions() {
+        let reply: redis::Value = redis::cmd("XRANGE")
+            .arg(&key)
+            .arg("-")
+            .arg("+")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        for e in pitstop_workloads::processor::entry::parse_entries(&reply) {
+            let mut buf = Vec::new();
+            if let Some(d) = e.field("d") {
+                pitstop_workloads::codec::binary::decode_batch(d, &mut buf).unwrap();
+                out.extend(buf.into_iter().filter(|s| s.session == session));
+            }
+        }
+    }
+    out.sort_by_key(|s| (s.car, s.timestamp_ms));
+    out
+}
+
 async fn post(base: &str, key: Option<&str>, body: String) -> (StatusCode, Value) {
     let mut req = reqwest::Client::new()
         .post(format!("{base}/telemetry"))
@@ -92,7 +134,7 @@ async fn ingest_contract() {
 
     let huge = format!("[{}]", vec![one.as_str(); 200].join(","));
     let (code, body) = post(&base, Some(KEY), huge).await;
-    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(
         body["error"]
             .as_str()
@@ -273,6 +315,206 @@ async fn corrupt_entries_are_dead_lettered() {
         "pitstop_processor_dead_letters_total{reason=\"truncated\"} 1",
     )
     .await;
+    p.shutdown().await;
+    env.cleanup().await;
+}
+
+const OPENF1: &str = r#"[
+ {"meeting_key":1262,"session_key":9912,"driver_number":1,"name_acronym":"VER","team_name":"Red Bull Racing","broadcast_name":"M VERSTAPPEN"},
+ {"date":"2025-08-31T13:28:02.000000+00:00","driver_number":1,"meeting_key":1262,"session_key":9912,"x":490,"y":3413,"z":531},
+ {"date":"2025-08-31T13:28:02.500000+00:00","driver_number":1,"meeting_key":1262,"session_key":9912,"x":500,"y":3443,"z":531},
+ {"brake":100,"date":"2025-08-31T13:28:02.250000+00:00","driver_number":1,"drs":12,"meeting_key":1262,"n_gear":2,"rpm":6922,"session_key":9912,"speed":80,"throttle":104},
+ {"brake":0,"date":"2025-08-31T13:28:02.500000+00:00","driver_number":1,"drs":8,"meeting_key":1262,"n_gear":2,"rpm":7000,"session_key":9912,"speed":81,"throttle":36}
+]"#;
+
+/// The same two samples in the native shape.
+const NATIVE: &str = r#"[
+ {"session":"native","car":1,"timestamp_ms":1756646882250,"speed_kph":80,"seq":0,"driver":"VER","team":"Red Bull Racing",
+  "rpm":6922,"gear":2,"throttle":1.0,"brake":1.0,"drs":true,"x":49.5,"y":342.8,"z":53.1},
+ {"session":"native","car":1,"timestamp_ms":1756646882500,"speed_kph":81,"seq":1,"driver":"VER","team":"Red Bull Racing",
+  "rpm":7000,"gear":2,"throttle":0.36,"brake":0.0,"drs":false,"x":50.0,"y":344.3,"z":53.1}
+]"#;
+
+/// FastF1 rows of the real race (the end of Verstappen's lap 23 and the start of 24).
+const FASTF1: &str = "Driver,LapNumber,Time,Speed,RPM,nGear,Throttle,Brake,DRS,Distance,X,Y,Z
+VER,23,90.900,80.0,7127,2,36.0,False,0,4209.28,497,3433,531
+VER,23,90.929,80.0,7097,2,36.0,False,0,4209.93,499,3438,531
+VER,24,0.000,80.0,7097,2,36.0,False,0,-0.00,490,3413,531
+VER,24,0.171,80.0,6922.4,2,104.0,True,12,3.80,500,3443,531
+";
+
+/// OpenF1 records and FastF1 CSV are accepted as their sources publish them and reach the
+/// stream as the same samples the native form gives; a wrong value in any unit is a
+/// precise 400, an unknown body type a 415; a session finished through the API closes,
+/// reports its channels, and refuses more samples.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_feeds_through_the_api() {
+    let env = Env::new("feeds").await;
+    let (p, base) = start(&env).await;
+
+    let (code, body) = post_as(&base, "?session=openf1", "application/json", OPENF1).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(
+        (body["accepted"].as_u64(), body["format"].as_str()),
+        (Some(2), Some("openf1"))
+    );
+    let (code, body) = post_as(&base, "", "application/json", NATIVE).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    let from_openf1 = stream_samples(&env, "openf1").await;
+    let native = stream_samples(&env, "native").await;
+    assert_eq!(from_openf1.len(), 2);
+    for (a, b) in from_openf1.iter().zip(&native) {
+        assert_eq!(
+            Sample {
+                session: "native".into(),
+                ..a.clone()
+            },
+            *b
+        );
+    }
+
+    let (code, body) = post_as(
+        &base,
+        "?session=fastf1&start=2025-08-31T13:03:00Z",
+        "text/csv",
+        FASTF1,
+    )
+    .await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(
+        (body["accepted"].as_u64(), body["format"].as_str()),
+        (Some(3), Some("fastf1"))
+    );
+    let ff = stream_samples(&env, "fastf1").await;
+    assert_eq!(ff[2].timestamp_ms, 1_756_645_380_000 + 90_929 + 171);
+    assert_eq!(
+        (ff[2].throttle, ff[2].drs, ff[2].rpm, ff[1].lap),
+        (Some(1.0), Some(true), Some(6922), Some(24))
+    );
+
+    // Wrong in every unit: the row or record and the field.
+    let bad_csv = FASTF1.replace("6922.4,2,104.0", "6922.4,9,104.0");
+    let (code, body) = post_as(&base, "?session=fastf1", "text/csv", &bad_csv).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "row 4: nGear: 9 is outside 0..=8");
+    let bad_openf1 = OPENF1.replace("\"throttle\":36", "\"throttle\":130");
+    let (code, body) = post_as(&base, "", "application/json", &bad_openf1).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["error"],
+        "record 4: car_data throttle: 130 is outside 0..=105"
+    );
+    let (code, body) = post_as(&base, "?car=abc", "text/csv", FASTF1).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"].as_str().unwrap().starts_with("query:"),
+        "{body}"
+    );
+    for ct in ["application/xml", "application/x-www-form-urlencoded"] {
+        let (code, body) = post_as(&base, "", ct, NATIVE).await;
+        assert_eq!(code, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct}");
+        assert!(
+            body["error"].as_str().unwrap().contains("text/csv"),
+            "{body}"
+        );
+    }
+
+    // The chequered flag of an API-fed session.
+    let finish = |id: &str| {
+        reqwest::Client::new()
+            .post(format!("{base}/api/v1/sessions/{id}/finish"))
+            .header("X-API-Key", KEY)
+            .send()
+    };
+    assert_eq!(
+        finish("nobody").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let r = finish("fastf1").await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(r.json::<Value>().await.unwrap()["published"], 3);
+    assert_eq!(finish("fastf1").await.unwrap().status(), StatusCode::OK);
+    let url = format!("{base}/api/v1/sessions/fastf1");
+    wait_until(
+        Duration::from_secs(20),
+        "the API-fed session finished",
+        || {
+            let url = url.clone();
+            async move {
+                let v: Value = reqwest::get(&url)
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap_or(Value::Null);
+                v["finished"] == true && v["samples_published"] == 3 && v["samples_processed"] == 3
+            }
+        },
+    )
+    .await;
+    let (code, body) = post_as(&base, "?session=fastf1", "text/csv", FASTF1).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("is finished"),
+        "{body}"
+    );
+
+    let cars: Value = reqwest::get(format!("{base}/api/v1/sessions/fastf1/cars"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let car = &cars[0];
+    assert_eq!(
+        (
+            car["car"].as_i64(),
+            car["driver"].as_str(),
+            car["team"].as_str()
+        ),
+        (Some(1), Some("VER"), Some("Red Bull Racing"))
+    );
+    let channels: Vec<&str> = car["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        channels,
+        [
+            "driver",
+            "team",
+            "lap",
+            "lap_distance_m",
+            "rpm",
+            "gear",
+            "throttle",
+            "brake",
+            "drs",
+            "x",
+            "y",
+            "z"
+        ]
+    );
+    assert_eq!(car["pit_stops_from"], "motion");
+    let skipped: Vec<(&str, &str)> = car["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["analytic"].as_str().unwrap(),
+                s["needs"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        skipped.contains(&("brake_overheat", "brake_temp_c")),
+        "{skipped:?}"
+    );
+    assert!(skipped.contains(&("sectors", "sector")), "{skipped:?}");
+    assert!(!skipped.iter().any(|(a, _)| *a == "laps"), "{skipped:?}");
     p.shutdown().await;
     env.cleanup().await;
 }

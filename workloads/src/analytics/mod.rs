@@ -11,10 +11,35 @@ pub mod scoring;
 pub use car::{CarAnalytics, PartitionState};
 pub use pitstop::PitEvent;
 
-use crate::model::Compound;
+use crate::model::{Channel, Channels, Compound};
 use crate::sim::truth::AnomalyKind;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
+
+/// What each analytic needs beyond session, car, time and speed (which every sample has):
+/// a car whose feed lacks the channel is skipped by it, and the API says so per car.
+/// Pit stops need nothing more (they are found from speed; `pit_status` only sharpens).
+pub const REQUIREMENTS: &[(&str, Channel)] = &[
+    ("laps", Channel::Lap),
+    ("sectors", Channel::Sector),
+    ("last_lap_at_the_flag", Channel::LapDistance),
+    ("stint_compounds", Channel::Compound),
+    ("tyre_degradation", Channel::TyreAge),
+    ("brake_overheat", Channel::BrakeTemp),
+    ("tyre_overheat", Channel::TyreSurfaceTemp),
+    ("pressure_loss", Channel::TyrePressure),
+    ("engine_temp_spike", Channel::EngineTemp),
+    ("sensor_fault_rpm", Channel::Rpm),
+];
+
+/// The analytics a car with `channels` is skipped by, with the channel each lacks.
+pub fn skipped(channels: Channels) -> Vec<(&'static str, &'static str)> {
+    REQUIREMENTS
+        .iter()
+        .filter(|(_, c)| !channels.contains(*c))
+        .map(|(a, c)| (*a, c.name()))
+        .collect()
+}
 
 /// Identity of the car an event belongs to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

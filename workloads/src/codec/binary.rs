@@ -114,15 +114,16 @@ impl BatchEncoder {
         if let Some(v) = s.drs {
             b.push(v as u8);
         }
-        for arr in [
+        for a in [
             &s.tyre_surface_temp_c,
             &s.tyre_inner_temp_c,
             &s.tyre_pressure_psi,
             &s.brake_temp_c,
-        ] {
-            if let Some(a) = arr {
-                put_f32x4(b, a);
-            }
+        ]
+        .into_iter()
+        .flatten()
+        {
+            put_f32x4(b, a);
         }
         if let Some(v) = s.tyre_compound {
             b.push(v.code());

@@ -25,13 +25,22 @@ use std::collections::BTreeMap;
 /// Location records further than this from a sample are not used for it.
 const LOCATION_WINDOW_MS: i64 = 1_000;
 
+/// A stint: first lap, last lap (open while it runs), compound, tyre age at its start.
+#[derive(Clone, Copy, Debug)]
+struct Stint {
+    first: u16,
+    last: Option<u16>,
+    compound: Option<Compound>,
+    age: Option<u16>,
+}
+
 #[derive(Clone, Debug, Default)]
 struct Driver {
     car_data: Vec<Sample>,
     locations: Vec<(i64, f32, f32, f32)>,
     /// lap number → (start, sector durations)
     laps: BTreeMap<u16, (Option<i64>, [Option<i64>; 3])>,
-    stints: Vec<(u16, Option<u16>, Option<Compound>, Option<u16>)>,
+    stints: Vec<Stint>,
     pits: Vec<(i64, i64)>,
     name: Option<(CompactString, Option<CompactString>)>,
     positions: Vec<(i64, u8)>,
@@ -94,7 +103,12 @@ pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> 
                     .opt_whole("tyre_age_at_start", 0, 200)
                     .map_err(at)?
                     .map(|a| a as u16);
-                d.stints.push((first, last, compound, age));
+                d.stints.push(Stint {
+                    first,
+                    last,
+                    compound,
+                    age,
+                });
             }
             "pit" => {
                 let entry = f.date("date").map_err(at)?;
@@ -313,13 +327,13 @@ fn annotate(car: u8, mut d: Driver, session: &CompactString, opts: &FeedOptions)
             }
         }
         if let Some(lap) = s.lap
-            && let Some(&(first, _, compound, age)) = d
+            && let Some(st) = d
                 .stints
                 .iter()
-                .find(|(first, last, _, _)| *first <= lap && last.is_none_or(|l| lap <= l))
+                .find(|st| st.first <= lap && st.last.is_none_or(|l| lap <= l))
         {
-            s.tyre_compound = compound;
-            s.tyre_age_laps = age.map(|a| a + (lap - first));
+            s.tyre_compound = st.compound;
+            s.tyre_age_laps = st.age.map(|a| a + (lap - st.first));
         }
         if let Some((x, y, z)) = locate(&d.locations, t) {
             (s.x, s.y, s.z) = (Some(x), Some(y), Some(z));

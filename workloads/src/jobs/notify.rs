@@ -95,31 +95,18 @@ pub fn outcome_text(session: &str, run_id: &str, succeeded: bool, failed: &[Stri
     }
 }
 
-/// One POST of a JSON body; the status code, or why there was none. HTTPS through rustls
-/// with ring and the system's roots (the same TLS stack as the operator's client).
+/// One POST of a JSON body; the status code, or why there was none.
 async fn send(url: &str, body: &[u8]) -> Result<u16, String> {
-    use http_body_util::Full;
-    use hyper_util::client::legacy::Client;
-    use hyper_util::rt::TokioExecutor;
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(provider)
-        .map_err(|_| "no TLS roots on this system".to_string())?
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client: Client<_, Full<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build(https);
-    let req = http::Request::post(url)
-        .header("content-type", "application/json")
-        .body(Full::new(bytes::Bytes::copy_from_slice(body)))
-        // The URL is a secret: never echo it.
-        .map_err(|_| "invalid webhook URL".to_string())?;
-    match tokio::time::timeout(Duration::from_secs(10), client.request(req)).await {
-        Err(_) => Err("timeout".into()),
-        Ok(Err(e)) if e.is_connect() => Err("connection failed".into()),
-        Ok(Err(_)) => Err("request failed".into()),
-        Ok(Ok(resp)) => Ok(resp.status().as_u16()),
-    }
+    let client = crate::http::HttpClient::new()?;
+    client
+        .post(
+            url,
+            &[("content-type", "application/json")],
+            body.to_vec(),
+            Duration::from_secs(10),
+        )
+        .await
+        .map(|a| a.status)
 }
 
 /// Posts `text` to `url`, retrying 5xx and connection errors up to `attempts` times with

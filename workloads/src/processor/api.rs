@@ -5,13 +5,13 @@
 use super::Shared;
 use super::queries;
 use crate::codec::binary::encode_batch;
-use crate::codec::json::parse_samples;
+use crate::feeds::{self, FeedOptions, Format};
 use crate::model::Sample;
-use crate::stream::{FIELD_DATA, xadd};
+use crate::stream::{CarCount, FIELD_DATA, FIELD_MARKER, Marker, xadd};
 use crate::util::now_us;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -89,6 +89,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/sessions/{id}/anomalies", get(get_anomalies))
         .route("/api/v1/sessions/{id}/teams", get(get_teams))
         .route("/api/v1/sessions/{id}/report", get(get_report))
+        .route("/api/v1/sessions/{id}/cars", get(get_cars))
+        .route("/api/v1/sessions/{id}/finish", post(finish))
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
@@ -115,8 +117,8 @@ fn key_matches(expected: &str, given: &str) -> bool {
     bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
 }
 
-async fn ingest(State(st): State<ApiState>, headers: HeaderMap, body: Body) -> Response {
-    let result = ingest_inner(&st, &headers, body).await;
+async fn ingest(State(st): State<ApiState>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+    let result = ingest_inner(&st, &uri, &headers, body).await;
     let code = match &result {
         Ok(_) => StatusCode::ACCEPTED,
         Err(e) => e.0,
@@ -127,33 +129,107 @@ async fn ingest(State(st): State<ApiState>, headers: HeaderMap, body: Body) -> R
         .with_label_values(&[code.as_str()])
         .inc();
     match result {
-        Ok(n) => (StatusCode::ACCEPTED, Json(json!({ "accepted": n }))).into_response(),
+        Ok((n, format)) => (
+            StatusCode::ACCEPTED,
+            Json(json!({ "accepted": n, "format": format.as_str() })),
+        )
+            .into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn ingest_inner(st: &ApiState, headers: &HeaderMap, body: Body) -> Result<usize, ApiError> {
-    let cfg = &st.shared.cfg;
-    let Some(expected) = cfg.api_key.as_deref() else {
+/// Checks the API key from `X-API-Key` or `Authorization: Bearer`.
+fn authorize(st: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = st.shared.cfg.api_key.as_deref() else {
         return Err(ApiError(
             StatusCode::UNAUTHORIZED,
             "ingest is disabled: the processor has no API key configured".into(),
         ));
     };
     match presented_key(headers) {
-        Some(k) if key_matches(expected, k) => {}
-        Some(_) => return Err(ApiError(StatusCode::UNAUTHORIZED, "invalid API key".into())),
-        None => {
-            return Err(ApiError(
-                StatusCode::UNAUTHORIZED,
-                "missing API key (X-API-Key or Authorization: Bearer)".into(),
-            ));
-        }
+        Some(k) if key_matches(expected, k) => Ok(()),
+        Some(_) => Err(ApiError(StatusCode::UNAUTHORIZED, "invalid API key".into())),
+        None => Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "missing API key (X-API-Key or Authorization: Bearer)".into(),
+        )),
     }
+}
+
+/// What a feed without our fields needs, from the query string of `POST /telemetry`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct IngestQuery {
+    /// Session id for OpenF1 and FastF1 bodies.
+    session: Option<String>,
+    /// Time origin of relative FastF1 times, ms since the epoch or RFC 3339.
+    start: Option<String>,
+    /// `car:driver:team,…` for FastF1 codes of other seasons.
+    grid: Option<String>,
+    /// The car of a FastF1 CSV without a Driver column.
+    car: Option<u8>,
+}
+
+impl IngestQuery {
+    fn options(self) -> Result<FeedOptions, String> {
+        let start_ms = match self.start.as_deref() {
+            None => None,
+            Some(v) => Some(match v.parse::<i64>() {
+                Ok(ms) => ms,
+                Err(_) => feeds::time::date_ms(v).map_err(|e| format!("start: {e}"))?,
+            }),
+        };
+        let grid = match self.grid.as_deref() {
+            None => Vec::new(),
+            Some(g) => crate::sim::grid::parse_grid(g).map_err(|e| format!("grid: {e}"))?,
+        };
+        Ok(FeedOptions {
+            session: self.session,
+            start_ms,
+            grid,
+            car: self.car,
+        })
+    }
+}
+
+/// The body formats by `Content-Type`; without one the body says which it is.
+fn body_format(headers: &HeaderMap, body: &[u8]) -> Result<Format, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("?").to_owned());
+    let essence = content_type
+        .as_deref()
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase());
+    match essence.as_deref() {
+        None
+        | Some("application/json")
+        | Some("application/x-ndjson")
+        | Some("application/ndjson")
+        | Some("application/jsonl")
+        | Some("application/json-seq")
+        | Some("text/csv") => Ok(Format::detect(content_type.as_deref(), body)),
+        Some(other) => Err(ApiError(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "Content-Type {other} is not accepted: send application/json (native samples or OpenF1 records), application/x-ndjson, or text/csv (FastF1 telemetry)"
+            ),
+        )),
+    }
+}
+
+async fn ingest_inner(
+    st: &ApiState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(usize, Format), ApiError> {
+    let cfg = &st.shared.cfg;
+    authorize(st, headers)?;
     let limit = cfg.max_body_bytes;
     let too_big = || {
         ApiError(
-            StatusCode::BAD_REQUEST,
+            StatusCode::PAYLOAD_TOO_LARGE,
             format!("request body exceeds the limit of {limit} bytes"),
         )
     };
@@ -164,10 +240,17 @@ async fn ingest_inner(st: &ApiState, headers: &HeaderMap, body: Body) -> Result<
     if declared.is_some_and(|n| n > limit) {
         return Err(too_big());
     }
+    let query: IngestQuery = serde_urlencoded::from_str(uri.query().unwrap_or(""))
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("query: {e}")))?;
+    let opts = query
+        .options()
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
     let bytes = to_bytes(body, limit).await.map_err(|_| too_big())?;
-    let samples = parse_samples(&bytes, cfg.max_samples_per_request)
+    let format = body_format(headers, &bytes)?;
+    let samples = feeds::parse(format, &bytes, &opts, cfg.max_samples_per_request)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
     let n = samples.len();
+    refuse_finished(st, &samples).await?;
     append(st, samples).await.map_err(|e| {
         tracing::warn!(error = %e, "ingest could not append to redis");
         ApiError(
@@ -176,14 +259,56 @@ async fn ingest_inner(st: &ApiState, headers: &HeaderMap, body: Body) -> Result<
         )
     })?;
     st.shared.metrics.ingest_samples.inc_by(n as u64);
-    Ok(n)
+    Ok((n, format))
 }
 
-/// Appends samples to their car's partition, one entry per (partition, session).
+/// A session that saw its chequered flag takes no more samples: its last laps are closed
+/// and its counts final.
+async fn refuse_finished(st: &ApiState, samples: &[Sample]) -> Result<(), ApiError> {
+    let mut sessions: Vec<&str> = samples.iter().map(|s| s.session.as_str()).collect();
+    sessions.sort_unstable();
+    sessions.dedup();
+    let keys = &st.shared.keys;
+    let mut pipe = redis::pipe();
+    for s in &sessions {
+        pipe.cmd("HEXISTS").arg(keys.ingested(s)).arg("end");
+        pipe.cmd("HEXISTS").arg(keys.progress(s)).arg("end");
+    }
+    let mut con = st.redis.clone();
+    let ended: Vec<bool> = pipe.query_async(&mut con).await.map_err(|e| {
+        tracing::warn!(error = %e, "ingest could not reach redis");
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "telemetry stream unavailable, retry".into(),
+        )
+    })?;
+    match sessions
+        .iter()
+        .zip(ended.chunks(2))
+        .find(|(_, e)| e.iter().any(|x| *x))
+    {
+        Some((s, _)) => Err(ApiError(
+            StatusCode::CONFLICT,
+            format!("session {s:?} is finished: it takes no more samples"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Appends samples to their car's partition, one entry per (partition, session), and
+/// counts them per car in the session's ingest hash, in one MULTI/EXEC.
 async fn append(st: &ApiState, samples: Vec<Sample>) -> Result<(), redis::RedisError> {
     let keys = &st.shared.keys;
     let mut groups: Vec<((u16, String), Vec<Sample>)> = Vec::new();
+    let mut counts: Vec<(String, u8, i64)> = Vec::new();
     for s in samples {
+        match counts
+            .iter_mut()
+            .find(|(session, car, _)| *car == s.car && *session == s.session)
+        {
+            Some(c) => c.2 += 1,
+            None => counts.push((s.session.to_string(), s.car, 1)),
+        }
         let k = (keys.partition_of(s.car), s.session.to_string());
         match groups.iter_mut().find(|(g, _)| *g == k) {
             Some((_, v)) => v.push(s),
@@ -202,8 +327,97 @@ async fn append(st: &ApiState, samples: Vec<Sample>) -> Result<(), redis::RedisE
             encode_batch(session, created, group),
         );
     }
+    for (session, car, n) in &counts {
+        pipe.cmd("HINCRBY")
+            .arg(keys.ingested(session))
+            .arg(format!("car:{car}"))
+            .arg(*n)
+            .ignore();
+    }
     let mut con = st.redis.clone();
     pipe.query_async(&mut con).await
+}
+
+/// `POST /api/v1/sessions/{id}/finish`: the chequered flag of a session fed through
+/// `POST /telemetry`. Appends the end marker to every partition with what ingest accepted
+/// per car, so the session finishes (last laps closed, published counts known) as a
+/// simulated one does. Finishing twice changes nothing.
+async fn finish(
+    State(st): State<ApiState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&st, &headers)?;
+    let keys = &st.shared.keys;
+    let unavailable = |e: redis::RedisError| {
+        tracing::warn!(error = %e, "finish could not reach redis");
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "telemetry stream unavailable, retry".into(),
+        )
+    };
+    let mut con = st.redis.clone();
+    let fields: std::collections::HashMap<String, i64> = redis::cmd("HGETALL")
+        .arg(keys.ingested(&id))
+        .query_async(&mut con)
+        .await
+        .map_err(unavailable)?;
+    let published: Vec<CarCount> = fields
+        .iter()
+        .filter_map(|(k, v)| {
+            Some(CarCount {
+                car: k.strip_prefix("car:")?.parse().ok()?,
+                samples: *v as u64,
+            })
+        })
+        .collect();
+    if published.is_empty() {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no telemetry was posted for session {id:?}"),
+        ));
+    }
+    let total: u64 = published.iter().map(|c| c.samples).sum();
+    if fields.contains_key("end") {
+        return Ok(Json(json!({ "finished": true, "published": total })).into_response());
+    }
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    for (p, key) in keys.all_partitions() {
+        let marker = Marker::SessionEnd {
+            session: id.clone(),
+            partitions: keys.partitions,
+            published: published
+                .iter()
+                .filter(|c| keys.partition_of(c.car) == p)
+                .copied()
+                .collect(),
+        };
+        let json = serde_json::to_string(&marker).expect("markers serialize");
+        xadd(&mut pipe, &key, st.shared.cfg.maxlen, FIELD_MARKER, json);
+    }
+    pipe.cmd("HSET")
+        .arg(keys.ingested(&id))
+        .arg("end")
+        .arg(crate::util::now_ms())
+        .ignore();
+    pipe.query_async::<()>(&mut con)
+        .await
+        .map_err(unavailable)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "finished": true, "published": total })),
+    )
+        .into_response())
+}
+
+async fn get_cars(
+    State(st): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let db = st.db().await?;
+    exists(&db, &id).await?;
+    Ok(Json(queries::cars(&db, &id).await.map_err(ApiError::db)?).into_response())
 }
 
 async fn ready(State(st): State<ApiState>) -> Response {

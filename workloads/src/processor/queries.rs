@@ -2,6 +2,7 @@
 //! anomalies and team performance, computed from what the processor committed.
 
 use crate::analytics::scoring;
+use crate::model::{Channel, Channels};
 use serde::Serialize;
 use tokio_postgres::Client;
 
@@ -356,4 +357,57 @@ pub async fn teams(db: &Client, id: &str) -> Result<Vec<TeamPerformance>> {
             .collect();
     }
     Ok(out)
+}
+
+/// An analytic a car is skipped by, and the channel it lacks.
+#[derive(Debug, Serialize)]
+pub struct Skipped {
+    pub analytic: &'static str,
+    pub needs: &'static str,
+}
+
+/// What one car's feed carries and what that gives.
+#[derive(Debug, Serialize)]
+pub struct CarFeed {
+    pub car: i32,
+    pub driver: String,
+    pub team: String,
+    pub samples: i64,
+    /// Optional channels the feed has sent (speed, time, car and session always).
+    pub channels: Channels,
+    /// `pit_status` when the feed sends it, `motion` otherwise.
+    pub pit_stops_from: &'static str,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Every car of the session with its channels and the analytics they leave out.
+pub async fn cars(db: &Client, id: &str) -> Result<Vec<CarFeed>> {
+    let rows = db
+        .query(
+            "SELECT car, driver, team, samples, channels FROM car_accounting WHERE session_id = $1 ORDER BY car",
+            &[&id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let channels = Channels(r.get::<_, i32>(4) as u32);
+            CarFeed {
+                car: r.get(0),
+                driver: r.get(1),
+                team: r.get(2),
+                samples: r.get(3),
+                channels,
+                pit_stops_from: if channels.contains(Channel::PitStatus) {
+                    "pit_status"
+                } else {
+                    "motion"
+                },
+                skipped: crate::analytics::skipped(channels)
+                    .into_iter()
+                    .map(|(analytic, needs)| Skipped { analytic, needs })
+                    .collect(),
+            }
+        })
+        .collect())
 }

@@ -1,4 +1,5 @@
-//! Publishes a [`Race`] to Redis Streams at a paced rate.
+//! Publishes a [`Source`] — a simulated [`Race`], or a recording replayed
+//! ([`crate::replay`]) — to Redis Streams at a paced rate.
 //!
 //! Runs on its own OS thread with a synchronous connection: at 50,000 samples/s a tick
 //! is due every 400 µs, finer than a tokio timer, and `std::thread::sleep` is precise to
@@ -6,16 +7,82 @@
 //! latency); when running flat out, samples accumulate per partition up to `batch_max`
 //! (highest throughput). Every partition gets a start and an end marker.
 
-use super::race::Race;
+use super::race::{Race, RaceConfig};
 use super::truth::GroundTruth;
 use crate::codec::binary::BatchEncoder;
 use crate::metrics::SimulatorMetrics;
+use crate::model::Sample;
 use crate::stream::{CarCount, FIELD_DATA, FIELD_MARKER, Marker, SessionInfo, StreamKeys, xadd};
 use crate::util::now_us;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// Where a publication's samples come from, one tick at a time on the race clock. It must
+/// be deterministic: a restarted publisher replays it silently up to what was published.
+pub trait Source {
+    /// The session's metadata for its start marker.
+    fn info(&self, partitions: u16) -> SessionInfo;
+    /// Race clock origin, ms since the Unix epoch.
+    fn start_ms(&self) -> i64;
+    /// Starts over with the race clock at `start_ms` (a resumed session keeps its clock).
+    fn restart_at(&mut self, start_ms: i64);
+    /// Appends the next tick's samples.
+    fn step(&mut self, out: &mut Vec<Sample>);
+    fn finished(&self) -> bool;
+    /// Race clock of the last tick, ms since the Unix epoch.
+    fn now_ms(&self) -> i64;
+    /// The lap the leader is on.
+    fn lap(&self) -> u16;
+    /// Samples per car over the whole session (the chequered flag's counts).
+    fn published(&self) -> BTreeMap<u8, u64>;
+    /// What really happened, where the source knows (the simulator).
+    fn truth(&self) -> GroundTruth {
+        GroundTruth::default()
+    }
+}
+
+impl Source for Race {
+    fn info(&self, partitions: u16) -> SessionInfo {
+        let rc = self.config();
+        SessionInfo {
+            session: rc.session.clone(),
+            circuit: rc.circuit.id.to_owned(),
+            laps: rc.laps,
+            partitions,
+            started_at_ms: rc.start_ms,
+            cars: rc.grid.iter().map(|e| e.info.clone()).collect(),
+        }
+    }
+    fn start_ms(&self) -> i64 {
+        self.config().start_ms
+    }
+    fn restart_at(&mut self, start_ms: i64) {
+        *self = Race::new(RaceConfig {
+            start_ms,
+            ..self.config().clone()
+        });
+    }
+    fn step(&mut self, out: &mut Vec<Sample>) {
+        Race::step(self, out)
+    }
+    fn finished(&self) -> bool {
+        Race::finished(self)
+    }
+    fn now_ms(&self) -> i64 {
+        Race::now_ms(self)
+    }
+    fn lap(&self) -> u16 {
+        self.leader_lap()
+    }
+    fn published(&self) -> BTreeMap<u8, u64> {
+        self.truth().published.clone()
+    }
+    fn truth(&self) -> GroundTruth {
+        Race::truth(self).clone()
+    }
+}
 
 /// How fast to publish.
 #[derive(Clone, Debug)]
@@ -128,16 +195,16 @@ fn read_resume(con: &mut redis::Connection, key: &str) -> Result<Resume, redis::
     Ok(r)
 }
 
-/// Publishes the whole race. Blocks the calling thread until the chequered flag
+/// Publishes the whole session. Blocks the calling thread until the chequered flag
 /// (or `stop` is set).
 ///
-/// A restarted simulator (a pod killed mid-race) resumes: the race is deterministic, so
-/// it re-simulates silently up to what the session's progress hash says was published
+/// A restarted publisher (a pod killed mid-race) resumes: the source is deterministic,
+/// so it is replayed silently up to what the session's progress hash says was published
 /// (written in the same MULTI/EXEC as the entries) and continues from there; a session
 /// that already saw its chequered flag publishes nothing. Either way no sample reaches
 /// the stream twice.
-pub fn publish(
-    mut race: Race,
+pub fn publish<S: Source>(
+    mut race: S,
     keys: &StreamKeys,
     con: &mut redis::Connection,
     cfg: &PublishConfig,
@@ -145,12 +212,12 @@ pub fn publish(
     progress: &Progress,
     stop: &Arc<AtomicBool>,
 ) -> Result<PublishReport, PublishError> {
-    let rc = race.config().clone();
-    let progress_key = keys.progress(&rc.session);
+    let session = race.info(keys.partitions).session;
+    let progress_key = keys.progress(&session);
     let resume = read_resume(con, &progress_key)?;
     let wall = Instant::now();
     if resume.finished {
-        tracing::warn!(session = %rc.session, "session already finished; nothing to publish");
+        tracing::warn!(session = %session, "session already finished; nothing to publish");
         progress.done.store(true, Ordering::Relaxed);
         metrics.race_finished.set(1);
         return Ok(PublishReport {
@@ -160,28 +227,17 @@ pub fn publish(
             trimmed: 0,
             skipped: 0,
             already_finished: true,
-            truth: race.truth().clone(),
+            truth: race.truth(),
         });
     }
     if resume.started {
-        tracing::warn!(session = %rc.session, cars = resume.cars.len(), "resuming an interrupted session");
+        tracing::warn!(session = %session, cars = resume.cars.len(), "resuming an interrupted session");
         // Replay on the original race clock so timestamps continue where they stopped.
-        if let Some(start_ms) = resume.start_ms.filter(|s| *s != rc.start_ms) {
-            race = Race::new(super::race::RaceConfig {
-                start_ms,
-                ..rc.clone()
-            });
+        if let Some(start_ms) = resume.start_ms.filter(|s| *s != race.start_ms()) {
+            race.restart_at(start_ms);
         }
     }
-    let rc = race.config().clone();
-    let info = SessionInfo {
-        session: rc.session.clone(),
-        circuit: rc.circuit.id.to_owned(),
-        laps: rc.laps,
-        partitions: keys.partitions,
-        started_at_ms: rc.start_ms,
-        cars: rc.grid.iter().map(|e| e.info.clone()).collect(),
-    };
+    let info = race.info(keys.partitions);
     let trimmed_before = trimmed_entries(con, keys)?;
     if !resume.started {
         send_marker(
@@ -189,7 +245,7 @@ pub fn publish(
             keys,
             cfg.maxlen,
             &progress_key,
-            ("start", rc.start_ms),
+            ("start", info.started_at_ms),
             |_| Marker::SessionStart(info.clone()),
         )?;
     }
@@ -220,7 +276,7 @@ pub fn publish(
         for s in &samples {
             let p = keys.partition_of(s.car) as usize;
             encoders[p]
-                .get_or_insert_with(|| BatchEncoder::new(&rc.session, created))
+                .get_or_insert_with(|| BatchEncoder::new(&session, created))
                 .push(s);
             next_seq.insert(s.car, s.seq + 1);
         }
@@ -239,7 +295,7 @@ pub fn publish(
         }
         metrics.published.inc_by(samples.len() as u64);
         progress.published.store(published, Ordering::Relaxed);
-        let lap = race.leader_lap() as u64;
+        let lap = race.lap() as u64;
         progress.lap.store(lap, Ordering::Relaxed);
         metrics.current_lap.set(lap as i64);
 
@@ -270,7 +326,8 @@ pub fn publish(
         &mut next_seq,
         metrics,
     )?;
-    let truth = race.truth().clone();
+    let truth = race.truth();
+    let counts = race.published();
     send_marker(
         con,
         keys,
@@ -278,10 +335,9 @@ pub fn publish(
         &progress_key,
         ("end", crate::util::now_ms()),
         |p| Marker::SessionEnd {
-            session: rc.session.clone(),
+            session: session.clone(),
             partitions: keys.partitions,
-            published: truth
-                .published
+            published: counts
                 .iter()
                 .filter(|(car, _)| keys.partition_of(**car) == p)
                 .map(|(&car, &samples)| CarCount { car, samples })

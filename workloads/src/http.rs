@@ -1,0 +1,74 @@
+//! A small HTTP(S) client for what the workloads send out: the notify step's webhook and
+//! `pitstop replay --api-url`. rustls with ring and the system's roots, the TLS stack the
+//! operator's client uses too. Errors never echo the URL (a webhook URL is a secret).
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::time::Duration;
+
+/// A client that keeps its connections open between requests.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+/// An answer: status code and body.
+pub struct Answer {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+impl HttpClient {
+    pub fn new() -> Result<Self, String> {
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(provider)
+            .map_err(|_| "no TLS roots on this system".to_string())?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(HttpClient {
+            client: Client::builder(TokioExecutor::new()).build(https),
+        })
+    }
+
+    /// One POST; the answer, or why there was none (`timeout`, `connection failed`, …).
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Answer, String> {
+        let mut req = http::Request::post(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|_| "invalid URL or header".to_string())?;
+        let exchange = async {
+            let resp = self.client.request(req).await.map_err(|e| {
+                if e.is_connect() {
+                    "connection failed".to_string()
+                } else {
+                    "request failed".to_string()
+                }
+            })?;
+            let status = resp.status().as_u16();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|_| "answer cut off".to_string())?
+                .to_bytes();
+            Ok(Answer { status, body })
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| "timeout".to_string())?
+    }
+}

@@ -1,0 +1,339 @@
+//! `pitstop replay`: a recorded race — FastF1 telemetry CSV, OpenF1 records, native
+//! NDJSON, each optionally gzipped — fed at N× real time, straight into the session's
+//! Redis streams (as the simulator publishes, with start and end markers and a resumable
+//! progress hash) or through `POST /telemetry` of a processor (then finished with
+//! `POST /api/v1/sessions/{id}/finish`).
+//!
+//! The files are read through [`crate::feeds`], so a replayed file gives exactly the
+//! samples the same file posted would. Each car's samples are numbered from 0 in time
+//! order across all files, so the processor's exactly-once accounting covers the replay.
+
+use crate::feeds::{self, FeedOptions};
+use crate::http::HttpClient;
+use crate::model::Sample;
+use crate::sim::publisher::Source;
+use crate::stream::{CarInfo, SessionInfo};
+use anyhow::{Context, bail};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Race time per tick: samples within one tick are sent together when pacing.
+const TICK_MS: i64 = 100;
+
+/// A recording loaded into memory, in time order.
+#[derive(Clone, Debug)]
+pub struct Recording {
+    pub session: String,
+    pub circuit: String,
+    pub samples: Vec<Sample>,
+}
+
+impl Recording {
+    /// Reads and converts every file. `session` names the session (required for FastF1
+    /// and OpenF1 files; it replaces the session of native files).
+    pub fn load(files: &[PathBuf], opts: &FeedOptions, circuit: &str) -> anyhow::Result<Self> {
+        let mut samples = Vec::new();
+        for path in files {
+            let (format, body) =
+                feeds::read_file(path).with_context(|| format!("reading {}", path.display()))?;
+            let mut parsed = feeds::parse(format, &body, opts, usize::MAX)
+                .with_context(|| format!("{} ({} format)", path.display(), format.as_str()))?;
+            if let Some(s) = &opts.session {
+                for x in &mut parsed {
+                    x.session = s.as_str().into();
+                }
+            }
+            samples.append(&mut parsed);
+        }
+        let Some(first) = samples.first() else {
+            bail!("no samples in {} file(s)", files.len());
+        };
+        let session = first.session.to_string();
+        if let Some(other) = samples.iter().find(|s| s.session != session) {
+            bail!(
+                "the files hold more than one session ({session:?}, {:?}): name one with --session",
+                other.session
+            );
+        }
+        feeds::number(&mut samples);
+        Ok(Recording {
+            session,
+            circuit: circuit.to_owned(),
+            samples,
+        })
+    }
+
+    pub fn cars(&self) -> Vec<CarInfo> {
+        let mut cars: BTreeMap<u8, CarInfo> = BTreeMap::new();
+        for s in &self.samples {
+            let e = cars.entry(s.car).or_insert_with(|| CarInfo {
+                car: s.car,
+                driver: s.driver_name(),
+                team: s.team_name(),
+            });
+            // A name given anywhere replaces the placeholder.
+            if let Some(d) = &s.driver {
+                e.driver = d.clone();
+            }
+            if let Some(t) = &s.team {
+                e.team = t.clone();
+            }
+        }
+        cars.into_values().collect()
+    }
+
+    /// Samples per car.
+    pub fn counts(&self) -> BTreeMap<u8, u64> {
+        let mut out = BTreeMap::new();
+        for s in &self.samples {
+            *out.entry(s.car).or_default() += 1;
+        }
+        out
+    }
+
+    /// Moves the whole recording so that it starts at `start_ms`.
+    pub fn shift_to(&mut self, start_ms: i64) {
+        let delta = start_ms - self.start_ms();
+        for s in &mut self.samples {
+            s.timestamp_ms += delta;
+        }
+    }
+
+    pub fn start_ms(&self) -> i64 {
+        self.samples.first().map_or(0, |s| s.timestamp_ms)
+    }
+}
+
+/// A recording as a [`Source`] for the stream publisher: one tick of race time per step.
+pub struct Replay {
+    rec: Recording,
+    next: usize,
+    clock_ms: i64,
+    lap: u16,
+}
+
+impl Replay {
+    pub fn new(rec: Recording) -> Self {
+        let clock_ms = rec.start_ms();
+        Replay {
+            rec,
+            next: 0,
+            clock_ms,
+            lap: 1,
+        }
+    }
+}
+
+impl Source for Replay {
+    fn info(&self, partitions: u16) -> SessionInfo {
+        SessionInfo {
+            session: self.rec.session.clone(),
+            circuit: self.rec.circuit.clone(),
+            laps: self
+                .rec
+                .samples
+                .iter()
+                .filter_map(|s| s.lap)
+                .max()
+                .unwrap_or(0),
+            partitions,
+            started_at_ms: self.rec.start_ms(),
+            cars: self.rec.cars(),
+        }
+    }
+    fn start_ms(&self) -> i64 {
+        self.rec.start_ms()
+    }
+    fn restart_at(&mut self, start_ms: i64) {
+        self.rec.shift_to(start_ms);
+        *self = Replay::new(self.rec.clone());
+    }
+    fn step(&mut self, out: &mut Vec<Sample>) {
+        let samples = &self.rec.samples;
+        // Skip stretches without data in one step: pacing sleeps through them anyway.
+        if let Some(s) = samples.get(self.next)
+            && s.timestamp_ms >= self.clock_ms + TICK_MS
+        {
+            self.clock_ms = s.timestamp_ms;
+        }
+        let until = self.clock_ms + TICK_MS;
+        while let Some(s) = samples.get(self.next).filter(|s| s.timestamp_ms < until) {
+            self.lap = self.lap.max(s.lap.unwrap_or(1));
+            out.push(s.clone());
+            self.next += 1;
+        }
+        self.clock_ms = until;
+    }
+    fn finished(&self) -> bool {
+        self.next >= self.rec.samples.len()
+    }
+    fn now_ms(&self) -> i64 {
+        self.clock_ms
+    }
+    fn lap(&self) -> u16 {
+        self.lap
+    }
+    fn published(&self) -> BTreeMap<u8, u64> {
+        self.rec.counts()
+    }
+}
+
+/// Progress of a replay, readable from another thread.
+#[derive(Default)]
+pub struct ReplayProgress {
+    pub sent: AtomicU64,
+    pub lap: AtomicU64,
+}
+
+/// Largest request body a replay sends (a processor takes 1 MiB by default).
+const MAX_BODY: usize = 512 * 1024;
+/// Samples per request (a processor takes 5,000 by default).
+const MAX_SAMPLES: usize = 2_000;
+
+/// Feeds a recording through `POST /telemetry` at `speed`× real time (`None`: flat out),
+/// then finishes the session. Requests answered 503 (the stream is unavailable) are
+/// retried with backoff; any other refusal stops the replay with the processor's reason.
+pub async fn to_api(
+    rec: &Recording,
+    api_url: &str,
+    api_key: &str,
+    speed: Option<f64>,
+    progress: &Arc<ReplayProgress>,
+) -> anyhow::Result<u64> {
+    let client = HttpClient::new().map_err(anyhow::Error::msg)?;
+    let base = api_url.trim_end_matches('/');
+    let telemetry = format!("{base}/telemetry");
+    let wall0 = Instant::now();
+    let race0 = rec.start_ms();
+    let mut body = Vec::with_capacity(MAX_BODY + 4096);
+    let mut in_body = 0usize;
+    let mut sent = 0u64;
+    let samples = &rec.samples;
+    let mut i = 0;
+    while i < samples.len() {
+        // One tick of race time (or, flat out, as much as fits in a request).
+        let tick_end = samples[i].timestamp_ms + TICK_MS;
+        while i < samples.len()
+            && (speed.is_none() || samples[i].timestamp_ms < tick_end)
+            && in_body < MAX_SAMPLES
+            && body.len() < MAX_BODY
+        {
+            serde_json::to_writer(&mut body, &samples[i]).expect("samples serialize");
+            body.push(b'\n');
+            in_body += 1;
+            i += 1;
+        }
+        if let Some(speed) = speed {
+            let race_s = (samples[i - 1].timestamp_ms - race0) as f64 / 1000.0;
+            let due = Duration::from_secs_f64((race_s / speed).max(0.0));
+            if let Some(wait) = due.checked_sub(wall0.elapsed()) {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        post_with_retry(&client, &telemetry, api_key, std::mem::take(&mut body)).await?;
+        sent += in_body as u64;
+        in_body = 0;
+        progress.sent.store(sent, Ordering::Relaxed);
+        progress
+            .lap
+            .store(samples[i - 1].lap.unwrap_or(0) as u64, Ordering::Relaxed);
+    }
+    let finish = format!("{base}/api/v1/sessions/{}/finish", rec.session);
+    let answer = client
+        .post(
+            &finish,
+            &[("x-api-key", api_key)],
+            Vec::new(),
+            Duration::from_secs(30),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("finishing the session: {e}"))?;
+    if !(200..300).contains(&answer.status) {
+        bail!(
+            "finishing the session: HTTP {}: {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        );
+    }
+    Ok(sent)
+}
+
+async fn post_with_retry(
+    client: &HttpClient,
+    url: &str,
+    key: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<()> {
+    let headers = [("x-api-key", key), ("content-type", "application/x-ndjson")];
+    let mut wait = Duration::from_millis(250);
+    for attempt in 1..=10 {
+        match client
+            .post(url, &headers, body.clone(), Duration::from_secs(30))
+            .await
+        {
+            Ok(a) if (200..300).contains(&a.status) => return Ok(()),
+            Ok(a) if a.status != 503 => bail!(
+                "POST /telemetry refused a batch: HTTP {}: {}",
+                a.status,
+                String::from_utf8_lossy(&a.body)
+            ),
+            Ok(_) => tracing::warn!(attempt, "processor answered 503; retrying"),
+            Err(e) => tracing::warn!(attempt, error = %e, "POST /telemetry failed; retrying"),
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+    bail!("POST /telemetry kept failing after 10 attempts")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(car: u8, ts: i64, lap: u16) -> Sample {
+        Sample {
+            session: "r".into(),
+            car,
+            timestamp_ms: ts,
+            speed_kph: 100.0,
+            lap: Some(lap),
+            ..Sample::default()
+        }
+    }
+
+    /// Ticks hand out each sample once, in order; a gap is skipped in one step; a
+    /// restart moves the clock and replays from the beginning.
+    #[test]
+    fn replay_ticks_through_a_recording() {
+        let rec = Recording {
+            session: "r".into(),
+            circuit: "zandvoort".into(),
+            samples: vec![
+                sample(1, 1_000_000, 1),
+                sample(4, 1_000_050, 1),
+                sample(1, 1_000_120, 1),
+                sample(1, 1_060_000, 2),
+            ],
+        };
+        let mut r = Replay::new(rec);
+        let mut out = Vec::new();
+        r.step(&mut out);
+        assert_eq!(out.len(), 2);
+        r.step(&mut out);
+        assert_eq!(out.len(), 3);
+        r.step(&mut out);
+        assert_eq!((out.len(), r.lap(), r.finished()), (4, 2, true));
+        assert_eq!(r.published(), BTreeMap::from([(1, 3), (4, 1)]));
+        assert_eq!(r.info(4).laps, 2);
+        r.restart_at(2_000_000);
+        let mut again = Vec::new();
+        while !r.finished() {
+            r.step(&mut again);
+        }
+        assert_eq!(again[0].timestamp_ms, 2_000_000);
+        assert_eq!(again[3].timestamp_ms, 2_060_000);
+    }
+}

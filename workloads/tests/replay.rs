@@ -1,0 +1,256 @@
+//! `pitstop replay` end to end, the way a user feeds a recording: the binary reads the
+//! files, publishes them (into Redis, or through a processor's `POST /telemetry`), a real
+//! processor consumes them into a real PostgreSQL, and the API and SQL views report.
+
+mod common;
+
+use common::dutch::{self, Found};
+use common::{Env, accounting, wait_until};
+use pitstop_workloads::processor::queries::{self, wait_finished};
+use pitstop_workloads::processor::{Processor, ProcessorConfig};
+use pitstop_workloads::sim::race::Race;
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+const KEY: &str = "replay-test-key-not-a-secret";
+
+fn processor_cfg(env: &Env, listen: bool) -> ProcessorConfig {
+    let mut c = ProcessorConfig::new(&env.redis_url, &env.database_url, &env.keys.base);
+    c.consumer = "replay".into();
+    c.lease_ttl = Duration::from_secs(3);
+    c.api_key = Some(KEY.into());
+    if listen {
+        c.listen = Some("127.0.0.1:0".parse().unwrap());
+    }
+    c
+}
+
+/// Runs `pitstop replay` with `args` against the test's Redis and streams.
+fn replay(env: &Env, args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pitstop"))
+        .arg("replay")
+        .args(args)
+        .args([
+            "--redis-url",
+            &env.redis_url,
+            "--stream",
+            &env.keys.base,
+            "--quiet",
+        ])
+        .env("STREAM_PROCESSOR_API_KEY", KEY)
+        .output()
+        .expect("pitstop binary runs");
+    assert!(
+        out.status.success(),
+        "pitstop replay failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The whole 2025 Dutch Grand Prix, FastF1 CSV with no pit status, replayed into Redis
+/// and processed into PostgreSQL: every observable DHL stop, its stationary and pit-lane
+/// times, every lap, no anomaly, every sample counted exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_dutch_gp() {
+    let Some(dir) = dutch::dir() else { return };
+    let env = Env::new("dutch").await;
+    let p = Processor::start(processor_cfg(&env, false), None)
+        .await
+        .unwrap();
+    let files: Vec<String> = dutch::files(&dir)
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    let mut args: Vec<&str> = files.iter().map(String::as_str).collect();
+    args.extend([
+        "--session",
+        "dutch-2025",
+        "--speed",
+        "max",
+        "--start",
+        "2025-08-31T13:03:00Z",
+        "--circuit",
+        "zandvoort",
+    ]);
+    replay(&env, &args);
+    let db = env.db().await;
+    wait_finished(&db, "dutch-2025", Duration::from_secs(300))
+        .await
+        .unwrap();
+
+    // Exactly once: per car, every sample of the files, sequence numbers 0..n.
+    let expected: BTreeMap<String, i64> = {
+        let samples = dutch::samples(&dir, "dutch-2025");
+        let mut n = BTreeMap::new();
+        for s in &samples {
+            *n.entry(s.driver.as_deref().unwrap().to_string())
+                .or_default() += 1;
+        }
+        n
+    };
+    let rows = accounting(&db, "dutch-2025").await;
+    assert_eq!(rows.len(), 20);
+    let drivers: BTreeMap<i32, String> = db
+        .query(
+            "SELECT car, driver FROM car_accounting WHERE session_id = 'dutch-2025'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    for (car, samples, seq_sum, _) in rows {
+        let n = expected[&drivers[&(car as i32)]];
+        assert_eq!((samples, seq_sum), (n, n * (n - 1) / 2), "car {car}");
+    }
+
+    let found: Vec<Found> = queries::pit_stops(&db, "dutch-2025")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| Found {
+            driver: s.driver,
+            lap: s.lap.unwrap() as u16,
+            stationary_s: s.stationary_s,
+            pit_lane_s: s.pit_lane_s,
+        })
+        .collect();
+    dutch::check_stops(&dir, &found);
+
+    let laps: BTreeMap<String, i64> = db
+        .query(
+            "SELECT driver, count(*) FROM laps WHERE session_id = 'dutch-2025' GROUP BY driver",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(laps.len(), 20);
+    for (driver, n) in &laps {
+        assert_eq!(*n, dutch::completed_laps(driver) as i64, "{driver}");
+    }
+    let anomalies: i64 = db
+        .query_one(
+            "SELECT count(*) FROM anomalies WHERE session_id = 'dutch-2025'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(anomalies, 0);
+
+    // Laps under the four safety-car periods are neutralised, found from the field's pace.
+    let neutralised: Vec<i32> = db
+        .query(
+            "SELECT DISTINCT lap FROM lap_status WHERE session_id = 'dutch-2025' AND neutralised ORDER BY lap",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        neutralised,
+        [
+            1, 23, 24, 25, 26, 31, 32, 53, 54, 55, 56, 57, 65, 66, 67, 68
+        ]
+    );
+    // Stints: one per stop plus one, for every car; compounds unknown (FastF1 has none).
+    let stints: Vec<(i64, i64, String)> = db
+        .query(
+            "SELECT s.n, COALESCE(p.stops, 0), s.compounds FROM
+               (SELECT car, count(*) AS n, string_agg(DISTINCT compound, ',') AS compounds FROM stints WHERE session_id = 'dutch-2025' GROUP BY car) s
+               LEFT JOIN (SELECT car, count(*) AS stops FROM pit_stops WHERE session_id = 'dutch-2025' GROUP BY car) p ON p.car = s.car",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(stints.len(), 20);
+    assert!(
+        stints
+            .iter()
+            .all(|(n, stops, c)| *n == stops + 1 && c == "unknown"),
+        "{stints:?}"
+    );
+    let teams = queries::teams(&db, "dutch-2025").await.unwrap();
+    let mclaren = teams.iter().find(|t| t.team == "McLaren").unwrap();
+    // Green laps at Zandvoort 2025: 1:12–1:17.
+    let median = mclaren.median_lap_ms.unwrap();
+    assert!((72_000.0..77_000.0).contains(&median), "{median}");
+    p.shutdown().await;
+    env.cleanup().await;
+}
+
+/// A recording replayed through a processor's `POST /telemetry` at 400× real time: every
+/// sample accepted once, the session finished, its stops found from motion (the native
+/// file carries no pit status).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_through_the_api() {
+    let env = Env::new("replay_api").await;
+    let p = Processor::start(processor_cfg(&env, true), None)
+        .await
+        .unwrap();
+    let base = format!("http://{}", p.addr.unwrap());
+    // Three laps of four simulated cars at 4 Hz, pit status stripped: a native NDJSON file.
+    let mut rc = common::race("replay-api", 3, 4, 11, 0.0);
+    rc.sample_hz = 4.0;
+    let mut race = Race::new(rc);
+    let mut samples = Vec::new();
+    while !race.finished() {
+        race.step(&mut samples);
+    }
+    let truth = race.truth().clone();
+    let path = std::env::temp_dir().join(format!("pitstop-replay-{}.ndjson", std::process::id()));
+    let mut body = Vec::new();
+    for s in &mut samples {
+        s.pit_status = None;
+        serde_json::to_writer(&mut body, s).unwrap();
+        body.push(b'\n');
+    }
+    std::fs::write(&path, body).unwrap();
+    replay(
+        &env,
+        &[path.to_str().unwrap(), "--speed", "400", "--api-url", &base],
+    );
+    std::fs::remove_file(&path).ok();
+    let db = env.db().await;
+    wait_finished(&db, "replay-api", Duration::from_secs(60))
+        .await
+        .unwrap();
+    common::assert_exactly_once(&db, "replay-api", &truth.published).await;
+    let stops = queries::pit_stops(&db, "replay-api").await.unwrap();
+    assert_eq!(stops.len(), truth.pit_stops.len(), "{stops:?}");
+    for t in &truth.pit_stops {
+        let s = stops
+            .iter()
+            .find(|s| s.car == t.car as i32 && s.lap == Some(t.lap as i32))
+            .unwrap_or_else(|| panic!("no stop for {t:?}"));
+        assert!(
+            (s.stationary_s * 1000.0 - t.stationary_ms as f64).abs() <= 250.0,
+            "{s:?} vs {t:?}"
+        );
+    }
+    let url = format!("{base}/api/v1/sessions/replay-api");
+    wait_until(
+        Duration::from_secs(10),
+        "the session reports itself finished",
+        || {
+            let url = url.clone();
+            async move {
+                let v: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+                v["finished"] == true
+            }
+        },
+    )
+    .await;
+    p.shutdown().await;
+    env.cleanup().await;
+}
