@@ -1,6 +1,7 @@
 //! The analytics hot path: per-car state update (laps, pit stops, anomaly detectors)
 //! for a recorded stream of simulated samples, plus the checkpoint serialization the
-//! processor does once per commit.
+//! processor does once per commit; and the simulator's own rate (it bounds the end-to-end
+//! benchmark).
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use pitstop_workloads::analytics::{Events, PartitionState};
@@ -24,6 +25,33 @@ fn analytics(c: &mut Criterion) {
     while !race.finished() {
         race.step(&mut samples);
     }
+    // The simulator is what bounds `pitstop bench` end to end: how fast it makes samples.
+    let mut sim = c.benchmark_group("simulator");
+    sim.throughput(Throughput::Elements(samples.len() as u64));
+    sim.sample_size(10);
+    sim.bench_function("step_two_laps_20_cars", |b| {
+        b.iter(|| {
+            let mut race = Race::new(RaceConfig {
+                session: "bench".into(),
+                circuit: circuit("monza").unwrap(),
+                laps: 2,
+                grid: default_grid(20),
+                seed: 3,
+                sample_hz: 20.0,
+                anomaly_rate: 0.1,
+                start_ms: 1_725_800_000_000,
+            });
+            let mut out = Vec::with_capacity(64);
+            let mut n = 0;
+            while !race.finished() {
+                out.clear();
+                race.step(&mut out);
+                n += out.len();
+            }
+            black_box(n)
+        })
+    });
+    sim.finish();
     let mut g = c.benchmark_group("analytics");
     g.throughput(Throughput::Elements(samples.len() as u64));
     g.sample_size(20);

@@ -81,7 +81,7 @@ async fn stream_samples(env: &Env, session: &str) -> Vec<Sample> {
             .query_async(&mut con)
             .await
             .unwrap();
-        for e in pitstop_workloads::processor::entry::parse_entries(&reply) {
+        for e in pitstop_workloads::processor::entry::parse_entries(reply) {
             let mut buf = Vec::new();
             if let Some(d) = e.field("d") {
                 pitstop_workloads::codec::binary::decode_batch(d, &mut buf).unwrap();

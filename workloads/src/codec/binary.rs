@@ -24,7 +24,9 @@
 //! bounds-checked.
 
 use super::DecodeError;
-use crate::model::{Channel, Channels, Compound, PitStatus, Sample, validate};
+use crate::model::{
+    Channel, Channels, Compound, PitStatus, Sample, validate_except_session, validate_session,
+};
 use compact_str::CompactString;
 
 pub const MAGIC: [u8; 2] = *b"PT";
@@ -54,7 +56,8 @@ impl BatchEncoder {
     }
 
     fn with_version(session: &str, created_us: i64, version: u8) -> Self {
-        let mut buf = Vec::with_capacity(4096);
+        // A flat-out batch of 256 samples is ~40 KB: start near it, not through four reallocs.
+        let mut buf = Vec::with_capacity(32 * 1024);
         buf.extend_from_slice(&MAGIC);
         buf.push(version);
         buf.push(0);
@@ -316,6 +319,9 @@ pub fn decode_batch(buf: &[u8], out: &mut Vec<Sample>) -> Result<BatchHeader, De
     let created_us = r.i64()?;
     let session = r.str("session")?;
     let count = r.u16()? as usize;
+    if count > 0 {
+        validate_session(&session).map_err(|source| DecodeError::Invalid { index: 0, source })?;
+    }
     out.reserve(count);
     for index in 0..count {
         let s = if version == VERSION {
@@ -323,7 +329,7 @@ pub fn decode_batch(buf: &[u8], out: &mut Vec<Sample>) -> Result<BatchHeader, De
         } else {
             sample_v1(&mut r, &session)?
         };
-        validate(&s).map_err(|source| DecodeError::Invalid { index, source })?;
+        validate_except_session(&s).map_err(|source| DecodeError::Invalid { index, source })?;
         out.push(s);
     }
     if r.at != buf.len() {
@@ -337,55 +343,96 @@ pub fn decode_batch(buf: &[u8], out: &mut Vec<Sample>) -> Result<BatchHeader, De
 }
 
 fn sample_v2(r: &mut Reader<'_>, session: &CompactString) -> Result<Sample, DecodeError> {
-    let car = r.u8()?;
-    let seq = r.u32()?;
-    let timestamp_ms = r.i64()?;
-    let speed_kph = r.f32()?;
+    let mut s = Sample {
+        session: session.clone(),
+        car: r.u8()?,
+        seq: r.u32()?,
+        timestamp_ms: r.i64()?,
+        speed_kph: r.f32()?,
+        ..Sample::default()
+    };
     let present = r.u32()?;
     if present & !Channels::KNOWN != 0 {
         return Err(DecodeError::UnknownChannels(present & !Channels::KNOWN));
     }
     let has = |c: Channel| present & c.bit() != 0;
-    Ok(Sample {
-        session: session.clone(),
-        car,
-        seq,
-        timestamp_ms,
-        speed_kph,
-        driver: has(Channel::Driver).then(|| r.str("driver")).transpose()?,
-        team: has(Channel::Team).then(|| r.str("team")).transpose()?,
-        lap: has(Channel::Lap).then(|| r.u16()).transpose()?,
-        sector: has(Channel::Sector).then(|| r.u8()).transpose()?,
-        lap_distance_m: has(Channel::LapDistance).then(|| r.f32()).transpose()?,
-        rpm: has(Channel::Rpm).then(|| r.u16()).transpose()?,
-        gear: has(Channel::Gear)
-            .then(|| r.u8().map(|g| g as i8))
-            .transpose()?,
-        throttle: has(Channel::Throttle).then(|| r.f32()).transpose()?,
-        brake: has(Channel::Brake).then(|| r.f32()).transpose()?,
-        drs: has(Channel::Drs)
-            .then(|| r.u8().map(|v| v != 0))
-            .transpose()?,
-        tyre_surface_temp_c: has(Channel::TyreSurfaceTemp)
-            .then(|| r.f32x4())
-            .transpose()?,
-        tyre_inner_temp_c: has(Channel::TyreInnerTemp).then(|| r.f32x4()).transpose()?,
-        tyre_pressure_psi: has(Channel::TyrePressure).then(|| r.f32x4()).transpose()?,
-        brake_temp_c: has(Channel::BrakeTemp).then(|| r.f32x4()).transpose()?,
-        tyre_compound: has(Channel::Compound).then(|| r.compound()).transpose()?,
-        tyre_age_laps: has(Channel::TyreAge).then(|| r.u16()).transpose()?,
-        tyre_wear_pct: has(Channel::TyreWear).then(|| r.f32x4()).transpose()?,
-        fuel_kg: has(Channel::Fuel).then(|| r.f32()).transpose()?,
-        ers_store_mj: has(Channel::Ers).then(|| r.f32()).transpose()?,
-        engine_temp_c: has(Channel::EngineTemp).then(|| r.f32()).transpose()?,
-        pit_status: has(Channel::PitStatus)
-            .then(|| r.pit_status())
-            .transpose()?,
-        position: has(Channel::Position).then(|| r.u8()).transpose()?,
-        x: has(Channel::X).then(|| r.f32()).transpose()?,
-        y: has(Channel::Y).then(|| r.f32()).transpose()?,
-        z: has(Channel::Z).then(|| r.f32()).transpose()?,
-    })
+    // In bit order, as the encoder writes them.
+    if has(Channel::Driver) {
+        s.driver = Some(r.str("driver")?);
+    }
+    if has(Channel::Team) {
+        s.team = Some(r.str("team")?);
+    }
+    if has(Channel::Lap) {
+        s.lap = Some(r.u16()?);
+    }
+    if has(Channel::Sector) {
+        s.sector = Some(r.u8()?);
+    }
+    if has(Channel::LapDistance) {
+        s.lap_distance_m = Some(r.f32()?);
+    }
+    if has(Channel::Rpm) {
+        s.rpm = Some(r.u16()?);
+    }
+    if has(Channel::Gear) {
+        s.gear = Some(r.u8()? as i8);
+    }
+    if has(Channel::Throttle) {
+        s.throttle = Some(r.f32()?);
+    }
+    if has(Channel::Brake) {
+        s.brake = Some(r.f32()?);
+    }
+    if has(Channel::Drs) {
+        s.drs = Some(r.u8()? != 0);
+    }
+    if has(Channel::TyreSurfaceTemp) {
+        s.tyre_surface_temp_c = Some(r.f32x4()?);
+    }
+    if has(Channel::TyreInnerTemp) {
+        s.tyre_inner_temp_c = Some(r.f32x4()?);
+    }
+    if has(Channel::TyrePressure) {
+        s.tyre_pressure_psi = Some(r.f32x4()?);
+    }
+    if has(Channel::BrakeTemp) {
+        s.brake_temp_c = Some(r.f32x4()?);
+    }
+    if has(Channel::Compound) {
+        s.tyre_compound = Some(r.compound()?);
+    }
+    if has(Channel::TyreAge) {
+        s.tyre_age_laps = Some(r.u16()?);
+    }
+    if has(Channel::TyreWear) {
+        s.tyre_wear_pct = Some(r.f32x4()?);
+    }
+    if has(Channel::Fuel) {
+        s.fuel_kg = Some(r.f32()?);
+    }
+    if has(Channel::Ers) {
+        s.ers_store_mj = Some(r.f32()?);
+    }
+    if has(Channel::EngineTemp) {
+        s.engine_temp_c = Some(r.f32()?);
+    }
+    if has(Channel::PitStatus) {
+        s.pit_status = Some(r.pit_status()?);
+    }
+    if has(Channel::Position) {
+        s.position = Some(r.u8()?);
+    }
+    if has(Channel::X) {
+        s.x = Some(r.f32()?);
+    }
+    if has(Channel::Y) {
+        s.y = Some(r.f32()?);
+    }
+    if has(Channel::Z) {
+        s.z = Some(r.f32()?);
+    }
+    Ok(s)
 }
 
 fn sample_v1(r: &mut Reader<'_>, session: &CompactString) -> Result<Sample, DecodeError> {

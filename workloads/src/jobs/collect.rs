@@ -227,7 +227,7 @@ pub async fn run(
                 .arg(500)
                 .query_async(&mut con)
                 .await?;
-            let entries = parse_entries(&reply);
+            let entries = parse_entries(reply);
             let Some(last) = entries.last().map(|e| e.id) else {
                 break;
             };

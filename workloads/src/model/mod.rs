@@ -12,7 +12,7 @@ use compact_str::CompactString;
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use channel::{Channel, Channels};
-pub use validate::{ValidationError, validate};
+pub use validate::{ValidationError, validate, validate_except_session, validate_session};
 
 /// Corner order used by every `[f32; 4]` channel: front-left, front-right, rear-left, rear-right.
 pub const CORNERS: [&str; 4] = ["fl", "fr", "rl", "rr"];

@@ -32,8 +32,8 @@ fn text(field: &'static str, value: &str, max: usize) -> Result<(), ValidationEr
     let ok = !value.is_empty()
         && value.len() <= max
         && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'));
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b' ' | b'-' | b'_' | b'.'));
     if ok {
         Ok(())
     } else {
@@ -58,7 +58,17 @@ fn int(field: &'static str, value: i64, lo: i64, hi: i64) -> Result<(), Validati
 /// Checks the required fields and every channel the sample carries against the
 /// documented wire ranges. Absent channels are not checked: absent means unknown.
 pub fn validate(s: &Sample) -> Result<(), ValidationError> {
-    text("session", &s.session, 63)?;
+    validate_session(&s.session)?;
+    validate_except_session(s)
+}
+
+/// The session id's rule (a batch of one session checks it once).
+pub fn validate_session(session: &str) -> Result<(), ValidationError> {
+    text("session", session, 63)
+}
+
+/// Everything [`validate`] checks but the session id.
+pub fn validate_except_session(s: &Sample) -> Result<(), ValidationError> {
     int("car", s.car as i64, 1, 99)?;
     // 2000-01-01 .. 2100-01-01: rejects seconds-instead-of-milliseconds mistakes.
     if !(946_684_800_000..=4_102_444_800_000).contains(&s.timestamp_ms) {

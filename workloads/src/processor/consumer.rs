@@ -86,6 +86,7 @@ struct Reader {
     state: PartitionState,
     batch: Batch,
     buf: Vec<Sample>,
+    detection_latency: prometheus::local::LocalHistogram,
     to_committer: mpsc::Sender<Work>,
 }
 
@@ -120,13 +121,14 @@ pub async fn run(shared: Arc<Shared>, p: u16, ctl: Arc<Control>) -> Result<(), C
     let mut committing = tokio::spawn(committer.run(rx));
     let mut reader = Reader {
         key,
-        shared,
+        shared: shared.clone(),
         ctl,
         redis,
         seen: cp.id,
         state,
         batch: Batch::default(),
         buf: Vec::new(),
+        detection_latency: shared.metrics.detection_latency.local(),
         to_committer: tx,
     };
     let read = async {
@@ -172,7 +174,7 @@ impl Reader {
                 .arg(500)
                 .query_async(&mut self.redis)
                 .await?;
-            let (next, entries, deleted) = parse_xautoclaim(&reply);
+            let (next, entries, deleted) = parse_xautoclaim(reply);
             if deleted > 0 {
                 tracing::error!(partition = %self.key, deleted, "pending entries were trimmed by MAXLEN before processing");
                 self.shared
@@ -218,7 +220,7 @@ impl Reader {
                 .arg(">")
                 .query_async(&mut self.redis)
                 .await?;
-            for e in parse_xreadgroup(&reply) {
+            for e in parse_xreadgroup(reply) {
                 self.handle(e);
             }
             let full = self.batch.samples >= self.shared.cfg.max_batch_samples as u64;
@@ -228,6 +230,7 @@ impl Reader {
 
     /// Gives the batch to the committer if it can take it now (or waits when `wait`).
     async fn hand_over(&mut self, wait: bool) -> Result<(), ConsumeError> {
+        self.detection_latency.flush();
         if self.batch.is_empty() {
             return Ok(());
         }
@@ -272,8 +275,10 @@ impl Reader {
                     self.batch.keep_latest(&self.buf);
                     let latency_us = now_us() - h.created_us;
                     let latency_s = latency_us.max(0) as f64 / 1e6;
+                    // Every sample of the entry has the same latency: observe it locally
+                    // (no atomics per sample) and flush once per batch.
                     for _ in 0..h.count {
-                        self.shared.metrics.detection_latency.observe(latency_s);
+                        self.detection_latency.observe(latency_s);
                     }
                     if let Some(rec) = &self.shared.recorder {
                         rec.detection(latency_us, h.count as u64);
@@ -387,15 +392,17 @@ impl Committer {
         pipe.query_async::<()>(&mut self.redis).await?;
 
         let now = now_us();
+        let e2e = m.e2e_latency.local();
         for &(created, n) in &batch.created {
             let s = (now - created).max(0) as f64 / 1e6;
             for _ in 0..n {
-                m.e2e_latency.observe(s);
+                e2e.observe(s);
             }
             if let Some(rec) = &self.shared.recorder {
                 rec.durable(now - created, n as u64);
             }
         }
+        e2e.flush();
         if batch.samples > 0 {
             m.batch_samples.observe(batch.samples as f64);
         }

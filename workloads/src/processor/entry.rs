@@ -42,38 +42,46 @@ impl Entry {
     }
 }
 
-fn bytes(v: &Value) -> Option<Vec<u8>> {
+fn bytes(v: Value) -> Option<Vec<u8>> {
     match v {
-        Value::BulkString(b) => Some(b.clone()),
-        Value::SimpleString(s) => Some(s.as_bytes().to_vec()),
+        // Moved, not copied: a data entry's payload is tens of kilobytes.
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.into_bytes()),
         _ => None,
     }
 }
 
-fn text(v: &Value) -> Option<String> {
+fn text(v: Value) -> Option<String> {
     bytes(v).and_then(|b| String::from_utf8(b).ok())
 }
 
 /// Parses `[[id, [field, value, ...]], ...]`. Entries whose body is nil (deleted by
 /// trimming, as XAUTOCLAIM may report on older Redis) come back with no fields.
-pub fn parse_entries(v: &Value) -> Vec<Entry> {
+pub fn parse_entries(v: Value) -> Vec<Entry> {
     let Value::Array(items) = v else {
         return Vec::new();
     };
     items
-        .iter()
+        .into_iter()
         .filter_map(|item| {
             let Value::Array(pair) = item else {
                 return None;
             };
-            let id = EntryId::parse(&text(pair.first()?)?)?;
-            let fields = match pair.get(1) {
-                Some(Value::Array(kv)) => kv
-                    .chunks(2)
-                    .filter_map(|c| Some((text(c.first()?)?, bytes(c.get(1)?)?)))
-                    .collect(),
+            let mut pair = pair.into_iter();
+            let id = EntryId::parse(&text(pair.next()?)?)?;
+            let fields = match pair.next() {
+                Some(Value::Array(kv)) => {
+                    let mut kv = kv.into_iter();
+                    let mut out = Vec::new();
+                    while let (Some(k), Some(v)) = (kv.next(), kv.next()) {
+                        if let (Some(k), Some(v)) = (text(k), bytes(v)) {
+                            out.push((k, v));
+                        }
+                    }
+                    out
+                }
                 Some(Value::Map(kv)) => kv
-                    .iter()
+                    .into_iter()
                     .filter_map(|(k, v)| Some((text(k)?, bytes(v)?)))
                     .collect(),
                 _ => Vec::new(),
@@ -84,17 +92,19 @@ pub fn parse_entries(v: &Value) -> Vec<Entry> {
 }
 
 /// Parses an XREADGROUP reply for a single stream (nil on timeout).
-pub fn parse_xreadgroup(v: &Value) -> Vec<Entry> {
+pub fn parse_xreadgroup(v: Value) -> Vec<Entry> {
     match v {
         Value::Array(streams) => streams
-            .iter()
+            .into_iter()
             .flat_map(|s| match s {
-                Value::Array(kv) if kv.len() == 2 => parse_entries(&kv[1]),
+                Value::Array(kv) if kv.len() == 2 => {
+                    parse_entries(kv.into_iter().nth(1).expect("two elements"))
+                }
                 _ => Vec::new(),
             })
             .collect(),
         Value::Map(streams) => streams
-            .iter()
+            .into_iter()
             .flat_map(|(_, entries)| parse_entries(entries))
             .collect(),
         _ => Vec::new(),
@@ -102,13 +112,14 @@ pub fn parse_xreadgroup(v: &Value) -> Vec<Entry> {
 }
 
 /// Parses an XAUTOCLAIM reply: next cursor, claimed entries, ids deleted before claim.
-pub fn parse_xautoclaim(v: &Value) -> (String, Vec<Entry>, usize) {
+pub fn parse_xautoclaim(v: Value) -> (String, Vec<Entry>, usize) {
     let Value::Array(parts) = v else {
         return ("0-0".into(), Vec::new(), 0);
     };
-    let cursor = parts.first().and_then(text).unwrap_or_else(|| "0-0".into());
-    let entries = parts.get(1).map(parse_entries).unwrap_or_default();
-    let deleted = match parts.get(2) {
+    let mut parts = parts.into_iter();
+    let cursor = parts.next().and_then(text).unwrap_or_else(|| "0-0".into());
+    let entries = parts.next().map(parse_entries).unwrap_or_default();
+    let deleted = match parts.next() {
         Some(Value::Array(ids)) => ids.len(),
         _ => 0,
     };

@@ -9,6 +9,7 @@ use super::grid::Entrant;
 use super::truth::{AnomalyKind, GroundTruth, TrueAnomaly, TruePitStop};
 use crate::model::{Compound, PitStatus, Sample};
 use compact_str::CompactString;
+use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal, Normal};
@@ -109,6 +110,9 @@ struct Car {
 pub struct Race {
     cfg: RaceConfig,
     rng: ChaCha8Rng,
+    /// Sensor noise, a draw per channel per sample: a fast generator (the race's events
+    /// come from `rng`, a cryptographic one, so a seed's strategy is stable).
+    noise_rng: SmallRng,
     cars: Vec<Car>,
     time_s: f64,
     dt: f64,
@@ -220,6 +224,7 @@ impl Race {
             .collect();
         Race {
             rng,
+            noise_rng: SmallRng::seed_from_u64(cfg.seed ^ 0x6e6f_6973_6500),
             cars,
             time_s: 0.0,
             dt,
@@ -298,6 +303,7 @@ impl Race {
         let circuit = self.cfg.circuit;
         let length = circuit.length_m;
         let rng = &mut self.rng;
+        let nrng = &mut self.noise_rng;
         let car = &mut self.cars[i];
 
         // --- motion ---------------------------------------------------------------
@@ -445,9 +451,9 @@ impl Race {
         } else {
             (0.55 + 0.4 * slope.max(0.0), 0.0)
         };
-        let throttle = (throttle + rng.random_range(-0.02..0.02)).clamp(0.0, 1.0);
+        let throttle = (throttle + nrng.random_range(-0.02..0.02)).clamp(0.0, 1.0);
         let brake = if brake > 0.0 {
-            (brake + rng.random_range(-0.03..0.03)).clamp(0.0, 1.0)
+            (brake + nrng.random_range(-0.03..0.03)).clamp(0.0, 1.0)
         } else {
             0.0
         };
@@ -508,7 +514,7 @@ impl Race {
             timestamp_ms: now_ms,
             speed_kph: (speed_kph
                 + if speed_kph > 1.0 {
-                    noise.sample(rng) * 0.3
+                    noise.sample(nrng) * 0.3
                 } else {
                     0.0
                 })
@@ -519,29 +525,29 @@ impl Race {
             lap: Some(car.lap),
             sector: Some(sector),
             lap_distance_m: Some(car.dist as f32),
-            rpm: Some((rpm + noise.sample(rng) * 40.0).clamp(0.0, 15_000.0) as u16),
+            rpm: Some((rpm + noise.sample(nrng) * 40.0).clamp(0.0, 15_000.0) as u16),
             gear: Some(gear),
             throttle: Some(throttle as f32),
             brake: Some(brake as f32),
             drs: Some(moving && car.lap > 2 && profile > 1.25),
             tyre_surface_temp_c: Some(std::array::from_fn(|c| {
-                (car.surface_c[c] + noise.sample(rng) * 0.4) as f32
+                (car.surface_c[c] + noise.sample(nrng) * 0.4) as f32
             })),
             tyre_inner_temp_c: Some(std::array::from_fn(|c| {
-                (car.inner_c[c] + noise.sample(rng) * 0.15) as f32
+                (car.inner_c[c] + noise.sample(nrng) * 0.15) as f32
             })),
             tyre_pressure_psi: Some(std::array::from_fn(|c| {
-                (pressure(c, car.inner_c[c]) + noise.sample(rng) * 0.04) as f32
+                (pressure(c, car.inner_c[c]) + noise.sample(nrng) * 0.04) as f32
             })),
             brake_temp_c: Some(std::array::from_fn(|c| {
-                (car.brake_c[c] + noise.sample(rng) * 4.0) as f32
+                (car.brake_c[c] + noise.sample(nrng) * 4.0) as f32
             })),
             tyre_compound: Some(car.compound),
             tyre_age_laps: Some(car.tyre_age),
             tyre_wear_pct: Some(car.wear.map(|w| w as f32)),
             fuel_kg: Some(car.fuel as f32),
             ers_store_mj: Some(car.ers as f32),
-            engine_temp_c: Some((car.engine_c + noise.sample(rng) * 0.15) as f32),
+            engine_temp_c: Some((car.engine_c + noise.sample(nrng) * 0.15) as f32),
             pit_status: Some(pit_status),
             position: Some(1),
             x: None,
@@ -603,11 +609,11 @@ impl Race {
                 match a.kind {
                     AnomalyKind::BrakeOverheat => {
                         s.brake_temp_c.as_mut().expect(present)[c] =
-                            (a.magnitude + noise.sample(rng) * 5.0) as f32
+                            (a.magnitude + noise.sample(nrng) * 5.0) as f32
                     }
                     AnomalyKind::TyreOverheat => {
                         s.tyre_surface_temp_c.as_mut().expect(present)[c] =
-                            (a.magnitude + noise.sample(rng)) as f32
+                            (a.magnitude + noise.sample(nrng)) as f32
                     }
                     AnomalyKind::PressureLoss => {
                         let p = &mut s.tyre_pressure_psi.as_mut().expect(present)[c];
