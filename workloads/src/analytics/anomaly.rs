@@ -405,8 +405,8 @@ mod tests {
     /// beyond.
     #[test]
     fn smoothing_matches_exp() {
-        for x in [0.0, 0.001, 0.02, 0.0499, 0.05, 0.3, 2.0] {
-            let exact = 1.0 - (-x as f64).exp();
+        for x in [0.0_f64, 0.001, 0.02, 0.0499, 0.05, 0.3, 2.0] {
+            let exact = 1.0 - (-x).exp();
             assert!(
                 (smoothing(x) - exact).abs() <= 1e-7 * exact.max(1e-9),
                 "{x}"
