@@ -6,6 +6,7 @@ mod common;
 
 use common::dutch::{self, Found};
 use common::{Env, accounting, wait_until};
+use pitstop_workloads::jobs::{Attempt, JobArgs, Step, execute};
 use pitstop_workloads::processor::queries::{self, wait_finished};
 use pitstop_workloads::processor::{Processor, ProcessorConfig};
 use pitstop_workloads::sim::race::Race;
@@ -185,6 +186,44 @@ async fn replay_dutch_gp() {
     // Green laps at Zandvoort 2025: 1:12–1:17.
     let median = mclaren.median_lap_ms.unwrap();
     assert!((72_000.0..77_000.0).contains(&median), "{median}");
+
+    // The post-race steps on a real race: archive (every sample, absent channels NULL),
+    // data quality (a feed without temperatures is not a dropout), aggregates, report.
+    let mut db = env.db().await;
+    for step in [
+        Step::CollectTelemetry,
+        Step::DataQuality,
+        Step::Aggregate,
+        Step::Report,
+    ] {
+        let args = JobArgs {
+            session: "dutch-2025".into(),
+            attempt: Attempt {
+                run_id: "real".into(),
+                task: step.as_str().into(),
+                attempt: 1,
+            },
+            keep_stream: true,
+            ..JobArgs::default()
+        };
+        let summary = execute(step, &mut db, &env.redis(), &env.keys, &args)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", step.as_str()));
+        eprintln!("{}: {summary}", step.as_str());
+    }
+    let nulls: i64 = db
+        .query_one(
+            "SELECT count(*) FROM telemetry_raw WHERE session_id = 'dutch-2025' AND engine_temp_c IS NULL AND x IS NOT NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let archived: i64 = expected.values().sum();
+    assert_eq!(
+        nulls, archived,
+        "every archived sample: position known, engine temperature unknown"
+    );
     p.shutdown().await;
     env.cleanup().await;
 }

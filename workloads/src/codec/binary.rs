@@ -303,9 +303,17 @@ impl<'a> Reader<'a> {
 
 /// Decodes a batch, appending its samples to `out` (cleared first; reuse it to avoid
 /// allocation on the hot path). Every sample is range-checked; one bad sample rejects
-/// the whole entry, which is then dead-lettered as a unit.
+/// the whole entry, which is then dead-lettered as a unit (and `out` is left empty).
 pub fn decode_batch(buf: &[u8], out: &mut Vec<Sample>) -> Result<BatchHeader, DecodeError> {
     out.clear();
+    let decoded = decode_into(buf, out);
+    if decoded.is_err() {
+        out.clear();
+    }
+    decoded
+}
+
+fn decode_into(buf: &[u8], out: &mut Vec<Sample>) -> Result<BatchHeader, DecodeError> {
     let mut r = Reader { buf, at: 0 };
     let magic: [u8; 2] = r.take()?;
     if magic != MAGIC {
@@ -324,13 +332,18 @@ pub fn decode_batch(buf: &[u8], out: &mut Vec<Sample>) -> Result<BatchHeader, De
     }
     out.reserve(count);
     for index in 0..count {
-        let s = if version == VERSION {
-            sample_v2(&mut r, &session)?
+        // Read straight into the output slot: a sample is a few hundred bytes to move.
+        out.push(Sample {
+            session: session.clone(),
+            ..Sample::default()
+        });
+        let s = out.last_mut().expect("just pushed");
+        if version == VERSION {
+            sample_v2(&mut r, s)?
         } else {
-            sample_v1(&mut r, &session)?
-        };
-        validate_except_session(&s).map_err(|source| DecodeError::Invalid { index, source })?;
-        out.push(s);
+            sample_v1(&mut r, s)?
+        }
+        validate_except_session(s).map_err(|source| DecodeError::Invalid { index, source })?;
     }
     if r.at != buf.len() {
         return Err(DecodeError::TrailingBytes(buf.len() - r.at));
@@ -342,15 +355,11 @@ pub fn decode_batch(buf: &[u8], out: &mut Vec<Sample>) -> Result<BatchHeader, De
     })
 }
 
-fn sample_v2(r: &mut Reader<'_>, session: &CompactString) -> Result<Sample, DecodeError> {
-    let mut s = Sample {
-        session: session.clone(),
-        car: r.u8()?,
-        seq: r.u32()?,
-        timestamp_ms: r.i64()?,
-        speed_kph: r.f32()?,
-        ..Sample::default()
-    };
+fn sample_v2(r: &mut Reader<'_>, s: &mut Sample) -> Result<(), DecodeError> {
+    s.car = r.u8()?;
+    s.seq = r.u32()?;
+    s.timestamp_ms = r.i64()?;
+    s.speed_kph = r.f32()?;
     let present = r.u32()?;
     if present & !Channels::KNOWN != 0 {
         return Err(DecodeError::UnknownChannels(present & !Channels::KNOWN));
@@ -432,12 +441,12 @@ fn sample_v2(r: &mut Reader<'_>, session: &CompactString) -> Result<Sample, Deco
     if has(Channel::Z) {
         s.z = Some(r.f32()?);
     }
-    Ok(s)
+    Ok(())
 }
 
-fn sample_v1(r: &mut Reader<'_>, session: &CompactString) -> Result<Sample, DecodeError> {
-    Ok(Sample {
-        session: session.clone(),
+fn sample_v1(r: &mut Reader<'_>, s: &mut Sample) -> Result<(), DecodeError> {
+    *s = Sample {
+        session: std::mem::take(&mut s.session),
         car: r.u8()?,
         seq: r.u32()?,
         driver: Some(r.str("driver")?),
@@ -467,7 +476,8 @@ fn sample_v1(r: &mut Reader<'_>, session: &CompactString) -> Result<Sample, Deco
         x: None,
         y: None,
         z: None,
-    })
+    };
+    Ok(())
 }
 
 #[cfg(test)]
@@ -628,7 +638,9 @@ mod tests {
         let mut bad = sample(1, 0);
         bad.throttle = Some(7.0);
         let bytes = encode_batch("s", 1, &[sample(1, 0), bad]);
-        let err = decode_batch(&bytes, &mut Vec::new()).unwrap_err();
+        let mut out = vec![sample(9, 9)];
+        let err = decode_batch(&bytes, &mut out).unwrap_err();
+        assert!(out.is_empty(), "nothing half-decoded is left behind");
         assert!(
             matches!(err, DecodeError::Invalid { index: 1, .. }),
             "{err}"

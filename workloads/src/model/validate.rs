@@ -13,19 +13,46 @@ pub struct ValidationError {
     pub message: String,
 }
 
+#[inline]
 fn range(field: &'static str, value: f32, lo: f32, hi: f32) -> Result<(), ValidationError> {
-    if value.is_finite() && (lo..=hi).contains(&value) {
+    // The bounds are finite, so this also refuses NaN and infinities.
+    if (lo..=hi).contains(&value) {
         Ok(())
     } else {
-        Err(ValidationError {
-            field,
-            message: format!("{value} is outside {lo}..={hi}"),
-        })
+        Err(outside(field, value, lo, hi))
+    }
+}
+
+/// The error, built only when there is one (keeps the checks small enough to inline).
+#[cold]
+fn outside(field: &'static str, value: f32, lo: f32, hi: f32) -> ValidationError {
+    ValidationError {
+        field,
+        message: format!("{value} is outside {lo}..={hi}"),
     }
 }
 
 fn range4(field: &'static str, values: &[f32; 4], lo: f32, hi: f32) -> Result<(), ValidationError> {
     values.iter().try_for_each(|v| range(field, *v, lo, hi))
+}
+
+fn opt(field: &'static str, value: Option<f32>, lo: f32, hi: f32) -> Result<(), ValidationError> {
+    match value {
+        Some(v) => range(field, v, lo, hi),
+        None => Ok(()),
+    }
+}
+
+fn opt4(
+    field: &'static str,
+    values: &Option<[f32; 4]>,
+    lo: f32,
+    hi: f32,
+) -> Result<(), ValidationError> {
+    match values {
+        Some(v) => range4(field, v, lo, hi),
+        None => Ok(()),
+    }
 }
 
 fn text(field: &'static str, value: &str, max: usize) -> Result<(), ValidationError> {
@@ -44,14 +71,20 @@ fn text(field: &'static str, value: &str, max: usize) -> Result<(), ValidationEr
     }
 }
 
+#[inline]
 fn int(field: &'static str, value: i64, lo: i64, hi: i64) -> Result<(), ValidationError> {
     if (lo..=hi).contains(&value) {
         Ok(())
     } else {
-        Err(ValidationError {
-            field,
-            message: format!("{value} is outside {lo}..={hi}"),
-        })
+        Err(int_outside(field, value, lo, hi))
+    }
+}
+
+#[cold]
+fn int_outside(field: &'static str, value: i64, lo: i64, hi: i64) -> ValidationError {
+    ValidationError {
+        field,
+        message: format!("{value} is outside {lo}..={hi}"),
     }
 }
 
@@ -106,35 +139,23 @@ pub fn validate_except_session(s: &Sample) -> Result<(), ValidationError> {
     if let Some(v) = s.brake {
         range("brake", v, 0.0, 1.0)?;
     }
-    let corners = [
-        ("tyre_surface_temp_c", &s.tyre_surface_temp_c, -20.0, 300.0),
-        ("tyre_inner_temp_c", &s.tyre_inner_temp_c, -20.0, 300.0),
-        ("tyre_pressure_psi", &s.tyre_pressure_psi, 0.0, 50.0),
-        ("brake_temp_c", &s.brake_temp_c, -20.0, 2_000.0),
-        ("tyre_wear_pct", &s.tyre_wear_pct, 0.0, 100.0),
-    ];
-    for (field, values, lo, hi) in corners {
-        if let Some(v) = values {
-            range4(field, v, lo, hi)?;
-        }
-    }
+    // One check per present channel, on the decode path of every sample: no arrays of
+    // copies, just the fields.
+    opt4("tyre_surface_temp_c", &s.tyre_surface_temp_c, -20.0, 300.0)?;
+    opt4("tyre_inner_temp_c", &s.tyre_inner_temp_c, -20.0, 300.0)?;
+    opt4("tyre_pressure_psi", &s.tyre_pressure_psi, 0.0, 50.0)?;
+    opt4("brake_temp_c", &s.brake_temp_c, -20.0, 2_000.0)?;
+    opt4("tyre_wear_pct", &s.tyre_wear_pct, 0.0, 100.0)?;
     if let Some(age) = s.tyre_age_laps {
         int("tyre_age_laps", age as i64, 0, 200)?;
     }
-    let scalars = [
-        ("fuel_kg", s.fuel_kg, 0.0, 150.0),
-        ("ers_store_mj", s.ers_store_mj, 0.0, 5.0),
-        ("engine_temp_c", s.engine_temp_c, -20.0, 250.0),
-        // Position in the circuit's frame: within 100 km of its origin.
-        ("x", s.x, -100_000.0, 100_000.0),
-        ("y", s.y, -100_000.0, 100_000.0),
-        ("z", s.z, -100_000.0, 100_000.0),
-    ];
-    for (field, value, lo, hi) in scalars {
-        if let Some(v) = value {
-            range(field, v, lo, hi)?;
-        }
-    }
+    opt("fuel_kg", s.fuel_kg, 0.0, 150.0)?;
+    opt("ers_store_mj", s.ers_store_mj, 0.0, 5.0)?;
+    opt("engine_temp_c", s.engine_temp_c, -20.0, 250.0)?;
+    // Position in the circuit's frame: within 100 km of its origin.
+    opt("x", s.x, -100_000.0, 100_000.0)?;
+    opt("y", s.y, -100_000.0, 100_000.0)?;
+    opt("z", s.z, -100_000.0, 100_000.0)?;
     if let Some(p) = s.position {
         int("position", p as i64, 1, 99)?;
     }
