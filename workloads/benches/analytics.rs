@@ -10,8 +10,9 @@ use pitstop_workloads::sim::grid::default_grid;
 use pitstop_workloads::sim::race::{Race, RaceConfig};
 use std::hint::black_box;
 
-fn analytics(c: &mut Criterion) {
-    let mut race = Race::new(RaceConfig {
+/// Two laps of 20 cars at Monza, 20 Hz.
+fn two_laps() -> Race {
+    Race::new(RaceConfig {
         session: "bench".into(),
         circuit: circuit("monza").unwrap(),
         laps: 2,
@@ -20,7 +21,11 @@ fn analytics(c: &mut Criterion) {
         sample_hz: 20.0,
         anomaly_rate: 0.1,
         start_ms: 1_725_800_000_000,
-    });
+    })
+}
+
+fn analytics(c: &mut Criterion) {
+    let mut race = two_laps();
     let mut samples = Vec::new();
     while !race.finished() {
         race.step(&mut samples);
@@ -31,16 +36,7 @@ fn analytics(c: &mut Criterion) {
     sim.sample_size(10);
     sim.bench_function("step_two_laps_20_cars", |b| {
         b.iter(|| {
-            let mut race = Race::new(RaceConfig {
-                session: "bench".into(),
-                circuit: circuit("monza").unwrap(),
-                laps: 2,
-                grid: default_grid(20),
-                seed: 3,
-                sample_hz: 20.0,
-                anomaly_rate: 0.1,
-                start_ms: 1_725_800_000_000,
-            });
+            let mut race = two_laps();
             let mut out = Vec::with_capacity(64);
             let mut n = 0;
             while !race.finished() {

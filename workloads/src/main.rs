@@ -186,25 +186,17 @@ async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
                     )
                 }
             });
-            let metrics = SimulatorMetrics::new();
-            let publish = tokio::task::spawn_blocking({
-                let (progress, stop) = (progress.clone(), stop.clone());
-                move || -> anyhow::Result<u64> {
-                    let mut con = redis.get_connection()?;
-                    let report = pitstop_workloads::sim::publisher::publish(
-                        Replay::new(rec),
-                        &keys,
-                        &mut con,
-                        &cfg,
-                        &metrics,
-                        &progress,
-                        &stop,
-                    )?;
-                    Ok(report.published)
-                }
-            });
+            let publish = service::run_source(
+                Replay::new(rec),
+                keys,
+                redis,
+                cfg,
+                SimulatorMetrics::new(),
+                progress.clone(),
+                stop.clone(),
+            );
             let r = tokio::select! {
-                r = publish => r?,
+                r = publish => r.map(|report| report.published),
                 _ = shutdown_signal() => {
                     stop.store(true, std::sync::atomic::Ordering::Relaxed);
                     ticker.abort();

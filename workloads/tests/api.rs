@@ -51,6 +51,25 @@ async fn metric_appears(base: &str, line: &str) {
     .await;
 }
 
+/// Polls `GET /api/v1/sessions/{id}` until `done` holds for its JSON.
+async fn session_until(base: &str, id: &str, what: &str, done: impl Fn(&Value) -> bool) {
+    let url = format!("{base}/api/v1/sessions/{id}");
+    wait_until(Duration::from_secs(20), what, || {
+        let url = url.clone();
+        let done = &done;
+        async move {
+            let v: Value = reqwest::get(&url)
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap_or(Value::Null);
+            done(&v)
+        }
+    })
+    .await;
+}
+
 /// Posts `body` with a content type and a query string.
 async fn post_as(base: &str, query: &str, content_type: &str, body: &str) -> (StatusCode, Value) {
     let resp = reqwest::Client::new()
@@ -158,23 +177,9 @@ async fn ingest_contract() {
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     assert_eq!(resp.json::<Value>().await.unwrap()["accepted"], 3);
 
-    let url = format!("{base}/api/v1/sessions/api-s");
-    wait_until(
-        Duration::from_secs(20),
-        "ingested samples committed",
-        || {
-            let url = url.clone();
-            async move {
-                let v: Value = reqwest::get(&url)
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap_or(Value::Null);
-                v["samples_processed"] == 3
-            }
-        },
-    )
+    session_until(&base, "api-s", "ingested samples committed", |v| {
+        v["samples_processed"] == 3
+    })
     .await;
     let list: Value = reqwest::get(format!("{base}/api/v1/sessions"))
         .await
@@ -434,23 +439,9 @@ async fn real_feeds_through_the_api() {
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     assert_eq!(r.json::<Value>().await.unwrap()["published"], 3);
     assert_eq!(finish("fastf1").await.unwrap().status(), StatusCode::OK);
-    let url = format!("{base}/api/v1/sessions/fastf1");
-    wait_until(
-        Duration::from_secs(20),
-        "the API-fed session finished",
-        || {
-            let url = url.clone();
-            async move {
-                let v: Value = reqwest::get(&url)
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap_or(Value::Null);
-                v["finished"] == true && v["samples_published"] == 3 && v["samples_processed"] == 3
-            }
-        },
-    )
+    session_until(&base, "fastf1", "the API-fed session finished", |v| {
+        v["finished"] == true && v["samples_published"] == 3 && v["samples_processed"] == 3
+    })
     .await;
     let (code, body) = post_as(&base, "?session=fastf1", "text/csv", FASTF1).await;
     assert_eq!(code, StatusCode::CONFLICT, "{body}");

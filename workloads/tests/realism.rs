@@ -2,6 +2,8 @@
 //! times 2018–2026, FastF1 laps of the 2024 Italian GP). The data is not part of the
 //! repository: without it these tests say so and pass without checking anything.
 
+mod common;
+
 use pitstop_workloads::analytics::{Events, PartitionState};
 use pitstop_workloads::sim::circuit::circuit;
 use pitstop_workloads::sim::grid::default_grid;
@@ -10,16 +12,7 @@ use rand::SeedableRng;
 use std::path::PathBuf;
 
 fn data_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/f1");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: {} not found (real F1 data lives beside the repository, not in it)",
-            dir.display()
-        );
-        None
-    }
+    common::f1_data()
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {

@@ -27,6 +27,20 @@ fn processor_cfg(env: &Env, listen: bool) -> ProcessorConfig {
     c
 }
 
+/// A two-column query as a map.
+async fn pairs<K, V>(db: &tokio_postgres::Client, sql: &str) -> BTreeMap<K, V>
+where
+    K: Ord + for<'a> tokio_postgres::types::FromSql<'a>,
+    V: for<'a> tokio_postgres::types::FromSql<'a>,
+{
+    db.query(sql, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
 /// Runs `pitstop replay` with `args` against the test's Redis and streams.
 fn replay(env: &Env, args: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_pitstop"))
@@ -92,16 +106,11 @@ async fn replay_dutch_gp() {
     };
     let rows = accounting(&db, "dutch-2025").await;
     assert_eq!(rows.len(), 20);
-    let drivers: BTreeMap<i32, String> = db
-        .query(
-            "SELECT car, driver FROM car_accounting WHERE session_id = 'dutch-2025'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let drivers: BTreeMap<i32, String> = pairs(
+        &db,
+        "SELECT car, driver FROM car_accounting WHERE session_id = 'dutch-2025'",
+    )
+    .await;
     for (car, samples, seq_sum, _) in rows {
         let n = expected[&drivers[&(car as i32)]];
         assert_eq!((samples, seq_sum), (n, n * (n - 1) / 2), "car {car}");
@@ -120,16 +129,11 @@ async fn replay_dutch_gp() {
         .collect();
     dutch::check_stops(&dir, &found);
 
-    let laps: BTreeMap<String, i64> = db
-        .query(
-            "SELECT driver, count(*) FROM laps WHERE session_id = 'dutch-2025' GROUP BY driver",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let laps: BTreeMap<String, i64> = pairs(
+        &db,
+        "SELECT driver, count(*) FROM laps WHERE session_id = 'dutch-2025' GROUP BY driver",
+    )
+    .await;
     assert_eq!(laps.len(), 20);
     for (driver, n) in &laps {
         assert_eq!(*n, dutch::completed_laps(driver) as i64, "{driver}");

@@ -61,6 +61,15 @@ impl ApiState {
 pub struct ApiError(StatusCode, String);
 
 impl ApiError {
+    /// Redis could not take or give what was asked: the client should retry.
+    fn stream(e: redis::RedisError) -> Self {
+        tracing::warn!(error = %e, "telemetry stream unavailable");
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "telemetry stream unavailable, retry".into(),
+        )
+    }
+
     fn db(e: tokio_postgres::Error) -> Self {
         tracing::warn!(error = %e, "database error in API");
         ApiError(
@@ -251,13 +260,7 @@ async fn ingest_inner(
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
     let n = samples.len();
     refuse_finished(st, &samples).await?;
-    append(st, samples).await.map_err(|e| {
-        tracing::warn!(error = %e, "ingest could not append to redis");
-        ApiError(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "telemetry stream unavailable, retry".into(),
-        )
-    })?;
+    append(st, samples).await.map_err(ApiError::stream)?;
     st.shared.metrics.ingest_samples.inc_by(n as u64);
     Ok((n, format))
 }
@@ -275,13 +278,7 @@ async fn refuse_finished(st: &ApiState, samples: &[Sample]) -> Result<(), ApiErr
         pipe.cmd("HEXISTS").arg(keys.progress(s)).arg("end");
     }
     let mut con = st.redis.clone();
-    let ended: Vec<bool> = pipe.query_async(&mut con).await.map_err(|e| {
-        tracing::warn!(error = %e, "ingest could not reach redis");
-        ApiError(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "telemetry stream unavailable, retry".into(),
-        )
-    })?;
+    let ended: Vec<bool> = pipe.query_async(&mut con).await.map_err(ApiError::stream)?;
     match sessions
         .iter()
         .zip(ended.chunks(2))
@@ -349,19 +346,12 @@ async fn finish(
 ) -> Result<Response, ApiError> {
     authorize(&st, &headers)?;
     let keys = &st.shared.keys;
-    let unavailable = |e: redis::RedisError| {
-        tracing::warn!(error = %e, "finish could not reach redis");
-        ApiError(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "telemetry stream unavailable, retry".into(),
-        )
-    };
     let mut con = st.redis.clone();
     let fields: std::collections::HashMap<String, i64> = redis::cmd("HGETALL")
         .arg(keys.ingested(&id))
         .query_async(&mut con)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::stream)?;
     let published: Vec<CarCount> = fields
         .iter()
         .filter_map(|(k, v)| {
@@ -403,7 +393,7 @@ async fn finish(
         .ignore();
     pipe.query_async::<()>(&mut con)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::stream)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "finished": true, "published": total })),

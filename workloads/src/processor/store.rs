@@ -227,12 +227,27 @@ struct CarColumns {
     last_ts: Vec<i64>,
 }
 
+/// The identity columns every event table starts with.
 #[derive(Default)]
-struct LapColumns {
+struct IdColumns {
     session: Vec<String>,
     car: Vec<i32>,
     driver: Vec<String>,
     team: Vec<String>,
+}
+
+impl IdColumns {
+    fn push(&mut self, id: &crate::analytics::CarId) {
+        self.session.push(id.session.to_string());
+        self.car.push(id.car as i32);
+        self.driver.push(id.driver.to_string());
+        self.team.push(id.team.to_string());
+    }
+}
+
+#[derive(Default)]
+struct LapColumns {
+    id: IdColumns,
     lap: Vec<i32>,
     time: Vec<i32>,
     s1: Vec<Option<i32>>,
@@ -247,10 +262,7 @@ struct LapColumns {
 
 #[derive(Default)]
 struct StopColumns {
-    session: Vec<String>,
-    car: Vec<i32>,
-    driver: Vec<String>,
-    team: Vec<String>,
+    id: IdColumns,
     lap: Vec<Option<i32>>,
     entry: Vec<i64>,
     start: Vec<i64>,
@@ -262,10 +274,7 @@ struct StopColumns {
 
 #[derive(Default)]
 struct DriveColumns {
-    session: Vec<String>,
-    car: Vec<i32>,
-    driver: Vec<String>,
-    team: Vec<String>,
+    id: IdColumns,
     lap: Vec<Option<i32>>,
     entry: Vec<i64>,
     lane: Vec<i64>,
@@ -273,10 +282,7 @@ struct DriveColumns {
 
 #[derive(Default)]
 struct AnomalyColumns {
-    session: Vec<String>,
-    car: Vec<i32>,
-    driver: Vec<String>,
-    team: Vec<String>,
+    id: IdColumns,
     lap: Vec<Option<i32>>,
     kind: Vec<&'static str>,
     severity: Vec<&'static str>,
@@ -323,10 +329,7 @@ impl Columns {
         }
         for x in &b.events.laps {
             let k = &mut c.lap;
-            k.session.push(x.id.session.to_string());
-            k.car.push(x.id.car as i32);
-            k.driver.push(x.id.driver.to_string());
-            k.team.push(x.id.team.to_string());
+            k.id.push(&x.id);
             k.lap.push(x.lap as i32);
             k.time.push(x.lap_time_ms);
             k.s1.push(x.sectors_ms[0]);
@@ -340,10 +343,7 @@ impl Columns {
         }
         for x in &b.events.pit_stops {
             let k = &mut c.stop;
-            k.session.push(x.id.session.to_string());
-            k.car.push(x.id.car as i32);
-            k.driver.push(x.id.driver.to_string());
-            k.team.push(x.id.team.to_string());
+            k.id.push(&x.id);
             k.lap.push(x.lap.map(i32::from));
             k.entry.push(x.entry_ms);
             k.start.push(x.stationary_start_ms);
@@ -354,20 +354,14 @@ impl Columns {
         }
         for x in &b.events.drive_throughs {
             let k = &mut c.drive;
-            k.session.push(x.id.session.to_string());
-            k.car.push(x.id.car as i32);
-            k.driver.push(x.id.driver.to_string());
-            k.team.push(x.id.team.to_string());
+            k.id.push(&x.id);
             k.lap.push(x.lap.map(i32::from));
             k.entry.push(x.entry_ms);
             k.lane.push(x.pit_lane_ms);
         }
         for x in &b.events.anomalies {
             let k = &mut c.anomaly;
-            k.session.push(x.id.session.to_string());
-            k.car.push(x.id.car as i32);
-            k.driver.push(x.id.driver.to_string());
-            k.team.push(x.id.team.to_string());
+            k.id.push(&x.id);
             k.lap.push(x.lap.map(i32::from));
             k.kind.push(x.kind.as_str());
             k.severity.push(x.severity.as_str());
@@ -430,10 +424,10 @@ impl<'a> Params<'a> {
                 &k.channels,
             ],
             laps: [
-                &l.session,
-                &l.car,
-                &l.driver,
-                &l.team,
+                &l.id.session,
+                &l.id.car,
+                &l.id.driver,
+                &l.id.team,
                 &l.lap,
                 &l.time,
                 &l.s1,
@@ -446,10 +440,10 @@ impl<'a> Params<'a> {
                 &l.position,
             ],
             stops: [
-                &st.session,
-                &st.car,
-                &st.driver,
-                &st.team,
+                &st.id.session,
+                &st.id.car,
+                &st.id.driver,
+                &st.id.team,
                 &st.lap,
                 &st.entry,
                 &st.start,
@@ -459,13 +453,19 @@ impl<'a> Params<'a> {
                 &st.compound_out,
             ],
             drive_throughs: [
-                &d.session, &d.car, &d.driver, &d.team, &d.lap, &d.entry, &d.lane,
+                &d.id.session,
+                &d.id.car,
+                &d.id.driver,
+                &d.id.team,
+                &d.lap,
+                &d.entry,
+                &d.lane,
             ],
             anomalies: [
-                &a.session,
-                &a.car,
-                &a.driver,
-                &a.team,
+                &a.id.session,
+                &a.id.car,
+                &a.id.driver,
+                &a.id.team,
                 &a.lap,
                 &a.kind,
                 &a.severity,

@@ -1,7 +1,7 @@
 //! `pitstop simulate` as a service: the publisher on its own thread, `/health`,
 //! `/ready` and `/metrics` on :8000.
 
-use super::publisher::{Progress, PublishConfig, PublishReport, publish};
+use super::publisher::{Progress, PublishConfig, PublishReport, Source, publish};
 use super::race::{Race, RaceConfig};
 use crate::metrics::SimulatorMetrics;
 use crate::stream::StreamKeys;
@@ -77,16 +77,23 @@ pub async fn run_race(
     progress: Arc<Progress>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<PublishReport> {
+    run_source(Race::new(race), keys, redis, cfg, metrics, progress, stop).await
+}
+
+/// Publishes any source (a race, a replayed recording) to the end on a blocking thread.
+pub async fn run_source<S: Source + Send + 'static>(
+    source: S,
+    keys: StreamKeys,
+    redis: redis::Client,
+    cfg: PublishConfig,
+    metrics: SimulatorMetrics,
+    progress: Arc<Progress>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<PublishReport> {
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<PublishReport> {
         let mut con = redis.get_connection()?;
         Ok(publish(
-            Race::new(race),
-            &keys,
-            &mut con,
-            &cfg,
-            &metrics,
-            &progress,
-            &stop,
+            source, &keys, &mut con, &cfg, &metrics, &progress, &stop,
         )?)
     })
     .await??;

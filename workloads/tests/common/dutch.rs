@@ -29,12 +29,12 @@ pub const STATIONARY_OUTLIERS: &[(&str, u16)] = &[("LAW", 27), ("BOR", 60), ("SA
 pub const LANE_OUTLIERS: &[(&str, u16)] = &[("LAW", 27)];
 
 pub fn dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/f1");
+    let dir = super::f1_data()?;
     if dir.join("fastf1-telemetry/2025-dutch-gp").is_dir() {
         Some(dir)
     } else {
         eprintln!(
-            "SKIPPED: {} not found (real F1 data lives beside the repository, not in it)",
+            "SKIPPED: {} has no fastf1-telemetry/2025-dutch-gp",
             dir.display()
         );
         None

@@ -4,6 +4,21 @@
 
 pub mod dutch;
 
+/// `../shared/data/f1/` beside the repository, or `None` with a message saying that the
+/// test checks nothing without it (the real F1 data is not part of the repository).
+pub fn f1_data() -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/f1");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIPPED: {} not found (real F1 data lives beside the repository, not in it)",
+            dir.display()
+        );
+        None
+    }
+}
+
 use pitstop_workloads::sim::circuit::circuit;
 use pitstop_workloads::sim::grid::default_grid;
 use pitstop_workloads::sim::race::RaceConfig;
