@@ -103,14 +103,11 @@ struct ReplayArgs {
 
 async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-    use pitstop_workloads::feeds::{FeedOptions, time::date_ms};
+    use pitstop_workloads::feeds::{FeedOptions, time};
     use pitstop_workloads::replay::{Recording, Replay, ReplayProgress, to_api};
     let start_ms = match a.start.as_deref() {
         None => None,
-        Some(v) => Some(match v.parse::<i64>() {
-            Ok(ms) => ms,
-            Err(_) => date_ms(v).map_err(|e| anyhow::anyhow!("--start: {e}"))?,
-        }),
+        Some(v) => Some(time::start_ms(v).map_err(|e| anyhow::anyhow!("--start: {e}"))?),
     };
     let opts = FeedOptions {
         session: a.session.clone(),
@@ -124,6 +121,7 @@ async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
     let rec = Recording::load(&a.files, &opts, &a.circuit)?;
     let total = rec.samples.len() as u64;
     let cars = rec.cars().len();
+    let session = rec.session.clone();
     let bar = if a.quiet {
         ProgressBar::hidden()
     } else {
@@ -211,7 +209,13 @@ async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
     };
     bar.set_position(sent);
     bar.finish();
-    tracing::info!(sent, "replay finished");
+    println!(
+        "replayed {sent} samples of {cars} cars into session {session} ({})",
+        match &a.api_url {
+            Some(_) => "through the processor's API, then finished",
+            None => "into Redis, with start and end markers",
+        }
+    );
     Ok(())
 }
 

@@ -155,6 +155,8 @@ pub struct ProcessorMetrics {
     pub anomalies: IntCounterVec,
     pub dead_letters: IntCounterVec,
     pub redelivered: IntCounter,
+    /// Samples older than their car's latest: counted, not analysed.
+    pub out_of_order: IntCounter,
     pub trimmed_before_processing: IntCounter,
     pub partitions_owned: IntGauge,
     pub ingest_requests: IntCounterVec,
@@ -226,6 +228,11 @@ impl ProcessorMetrics {
                 &r,
                 "pitstop_processor_redelivered_entries_total",
                 "Entries delivered again whose effects were already committed (acknowledged, not counted).",
+            ),
+            out_of_order: counter(
+                &r,
+                "pitstop_processor_out_of_order_samples_total",
+                "Samples older than their car's latest: counted, not analysed (history resent, or chunks timed from the wrong start).",
             ),
             trimmed_before_processing: counter(
                 &r,

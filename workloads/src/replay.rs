@@ -8,7 +8,7 @@
 //! samples the same file posted would. Each car's samples are numbered from 0 in time
 //! order across all files, so the processor's exactly-once accounting covers the replay.
 
-use crate::feeds::{self, FeedOptions};
+use crate::feeds::{self, FeedOptions, Format};
 use crate::http::HttpClient;
 use crate::model::Sample;
 use crate::sim::publisher::Source;
@@ -36,17 +36,36 @@ impl Recording {
     /// and OpenF1 files; it replaces the session of native files).
     pub fn load(files: &[PathBuf], opts: &FeedOptions, circuit: &str) -> anyhow::Result<Self> {
         let mut samples = Vec::new();
+        // OpenF1 downloads come one file per endpoint (car_data, location, laps, …): they
+        // annotate each other, so they are read together as one body.
+        let mut openf1: Vec<Vec<u8>> = Vec::new();
+        let mut openf1_names = Vec::new();
         for path in files {
             let (format, body) =
                 feeds::read_file(path).with_context(|| format!("reading {}", path.display()))?;
-            let mut parsed = feeds::parse(format, &body, opts, usize::MAX)
-                .with_context(|| format!("{} ({} format)", path.display(), format.as_str()))?;
-            if let Some(s) = &opts.session {
-                for x in &mut parsed {
-                    x.session = s.as_str().into();
-                }
+            if format == Format::OpenF1 {
+                openf1.push(body);
+                openf1_names.push(path.display().to_string());
+                continue;
             }
-            samples.append(&mut parsed);
+            let parsed = feeds::parse(format, &body, opts, usize::MAX)
+                .with_context(|| format!("{} ({} format)", path.display(), format.as_str()))?;
+            samples.extend(parsed);
+        }
+        if !openf1.is_empty() {
+            let parsed = feeds::openf1::parse_bodies(&openf1, opts)
+                .map_err(anyhow::Error::from)
+                .and_then(|s| {
+                    crate::codec::json::validate_all(&s)?;
+                    Ok(s)
+                })
+                .with_context(|| format!("{} (openf1 format)", openf1_names.join(", ")))?;
+            samples.extend(parsed);
+        }
+        if let Some(s) = &opts.session {
+            for x in &mut samples {
+                x.session = s.as_str().into();
+            }
         }
         let Some(first) = samples.first() else {
             bail!("no samples in {} file(s)", files.len());
@@ -83,6 +102,18 @@ impl Recording {
             }
         }
         cars.into_values().collect()
+    }
+
+    /// The session's start marker: circuit, distance (the highest lap), start, grid.
+    pub fn info(&self, partitions: u16) -> SessionInfo {
+        SessionInfo {
+            session: self.session.clone(),
+            circuit: self.circuit.clone(),
+            laps: self.samples.iter().filter_map(|s| s.lap).max().unwrap_or(0),
+            partitions,
+            started_at_ms: self.start_ms(),
+            cars: self.cars(),
+        }
     }
 
     /// Samples per car.
@@ -206,6 +237,30 @@ pub async fn to_api(
     let client = HttpClient::new().map_err(anyhow::Error::msg)?;
     let base = api_url.trim_end_matches('/');
     let telemetry = format!("{base}/telemetry");
+    // The session's metadata first, as the simulator's start marker gives it.
+    let info = rec.info(0);
+    let start = serde_json::json!({
+        "circuit": info.circuit,
+        "laps": info.laps,
+        "started_at_ms": info.started_at_ms,
+        "cars": info.cars,
+    });
+    let answer = client
+        .post(
+            &format!("{base}/api/v1/sessions/{}/start", rec.session),
+            &[("x-api-key", api_key), ("content-type", "application/json")],
+            serde_json::to_vec(&start).expect("serializes"),
+            Duration::from_secs(30),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("starting the session: {e}"))?;
+    if !(200..300).contains(&answer.status) {
+        bail!(
+            "starting the session: HTTP {}: {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        );
+    }
     let wall0 = Instant::now();
     let race0 = rec.start_ms();
     let mut body = Vec::with_capacity(MAX_BODY + 4096);
@@ -302,6 +357,33 @@ mod tests {
             lap: Some(lap),
             ..Sample::default()
         }
+    }
+
+    /// OpenF1 downloads, one file per endpoint, are read together: the drivers file names
+    /// the car of the car_data file.
+    #[test]
+    fn openf1_files_annotate_each_other() {
+        let dir = std::env::temp_dir().join(format!("pitstop-openf1-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let car_data = dir.join("car_data.json");
+        let drivers = dir.join("drivers.json");
+        std::fs::write(
+            &car_data,
+            r#"[{"date":"2025-08-31T13:28:02.250000+00:00","driver_number":1,"session_key":9912,"speed":80,"rpm":7000,"n_gear":2,"throttle":36,"brake":0,"drs":0}]"#,
+        )
+        .unwrap();
+        std::fs::write(
+            &drivers,
+            r#"[{"driver_number":1,"session_key":9912,"name_acronym":"VER","team_name":"Red Bull Racing"}]"#,
+        )
+        .unwrap();
+        let rec =
+            Recording::load(&[car_data, drivers], &FeedOptions::default(), "zandvoort").unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(rec.session, "openf1-9912");
+        assert_eq!(rec.samples.len(), 1);
+        assert_eq!(rec.samples[0].driver.as_deref(), Some("VER"));
+        assert_eq!(rec.info(4).cars[0].team, "Red Bull Racing");
     }
 
     /// Ticks hand out each sample once, in order; a gap is skipped in one step; a

@@ -15,6 +15,10 @@ pub const GROUP: &str = "processors";
 pub const FIELD_DATA: &str = "d";
 /// Field of a marker entry.
 pub const FIELD_MARKER: &str = "m";
+/// Optional field of a data entry: where each car's sequence numbers continue
+/// (`car:base,…`), for samples numbered from 0 within their request (OpenF1 and FastF1
+/// bodies carry no `seq`; ingest numbers them on from what the session already has).
+pub const FIELD_SEQ_BASE: &str = "b";
 
 /// Queues `XADD <key> MAXLEN ~ <maxlen> * <field> <value>` on `pipe`: every producer
 /// bounds the stream the same way.

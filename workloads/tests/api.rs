@@ -365,8 +365,17 @@ async fn real_feeds_through_the_api() {
     );
     let (code, body) = post_as(&base, "", "application/json", NATIVE).await;
     assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    // Older samples of a car than it already sent are counted, not analysed.
+    let older = NATIVE.replace("1756646882", "1756646881");
+    let (code, _) = post_as(&base, "", "application/json", &older).await;
+    assert_eq!(code, StatusCode::ACCEPTED);
+    metric_appears(&base, "pitstop_processor_out_of_order_samples_total 2").await;
     let from_openf1 = stream_samples(&env, "openf1").await;
-    let native = stream_samples(&env, "native").await;
+    let native: Vec<Sample> = stream_samples(&env, "native")
+        .await
+        .into_iter()
+        .filter(|s| s.timestamp_ms >= 1_756_646_882_000)
+        .collect();
     assert_eq!(from_openf1.len(), 2);
     for (a, b) in from_openf1.iter().zip(&native) {
         assert_eq!(
@@ -401,7 +410,7 @@ async fn real_feeds_through_the_api() {
     let bad_csv = FASTF1.replace("6922.4,2,104.0", "6922.4,9,104.0");
     let (code, body) = post_as(&base, "?session=fastf1", "text/csv", &bad_csv).await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error"], "row 4: nGear: 9 is outside 0..=8");
+    assert_eq!(body["error"], "row 4 (line 5): nGear: 9 is outside 0..=8");
     let bad_openf1 = OPENF1.replace("\"throttle\":36", "\"throttle\":130");
     let (code, body) = post_as(&base, "", "application/json", &bad_openf1).await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
@@ -409,12 +418,23 @@ async fn real_feeds_through_the_api() {
         body["error"],
         "record 4: car_data throttle: 130 is outside 0..=105"
     );
-    let (code, body) = post_as(&base, "?car=abc", "text/csv", FASTF1).await;
+    let (code, body) = post_as(&base, "?car=VER", "text/csv", FASTF1).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "car: \"VER\" is not a car number 1..=99");
+    let (code, body) = post_as(&base, "?colour=red", "text/csv", FASTF1).await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
     assert!(
         body["error"].as_str().unwrap().starts_with("query:"),
         "{body}"
     );
+    for (ct, empty) in [
+        ("application/json", "[]"),
+        ("text/csv", "Driver,LapNumber,Time,Speed\n"),
+    ] {
+        let (code, body) = post_as(&base, "?session=fastf1", ct, empty).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{empty}");
+        assert_eq!(body["error"], "no samples in the body");
+    }
     for ct in ["application/xml", "application/x-www-form-urlencoded"] {
         let (code, body) = post_as(&base, "", ct, NATIVE).await;
         assert_eq!(code, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct}");
@@ -424,7 +444,51 @@ async fn real_feeds_through_the_api() {
         );
     }
 
-    // The chequered flag of an API-fed session.
+    // What the client says is honoured, and checked before the body is read.
+    let (code, body) = post_as(&base, "?session=fastf1", "application/json", FASTF1).await;
+    assert_eq!(
+        code,
+        StatusCode::BAD_REQUEST,
+        "CSV declared as JSON is not guessed"
+    );
+    assert!(body["error"].as_str().unwrap().contains("JSON"), "{body}");
+    let (code, body) = post_as(&base, "?session=other", "application/json", NATIVE).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("?session= says \"other\""),
+        "{body}"
+    );
+    for (query, want) in [
+        ("?session=a/b", "session: must be 1..=63 characters"),
+        (
+            "?start=1756645380",
+            "start: \"1756645380\" is not a time between 2000 and 2100",
+        ),
+        (
+            "?grid=1:VER:X,2:VER:Y",
+            "grid: driver \"VER\" appears twice",
+        ),
+    ] {
+        let (code, body) = post_as(&base, query, "text/csv", FASTF1).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{query}");
+        assert!(
+            body["error"].as_str().unwrap().starts_with(want),
+            "{query}: {body}"
+        );
+    }
+
+    // The metadata and the chequered flag of an API-fed session.
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/sessions/fastf1/start"))
+        .header("X-API-Key", KEY)
+        .body(r#"{"circuit":"zandvoort","laps":72,"started_at_ms":1756645380000,"cars":[{"car":1,"driver":"VER","team":"Red Bull Racing"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
     let finish = |id: &str| {
         reqwest::Client::new()
             .post(format!("{base}/api/v1/sessions/{id}/finish"))
@@ -440,9 +504,22 @@ async fn real_feeds_through_the_api() {
     assert_eq!(r.json::<Value>().await.unwrap()["published"], 3);
     assert_eq!(finish("fastf1").await.unwrap().status(), StatusCode::OK);
     session_until(&base, "fastf1", "the API-fed session finished", |v| {
-        v["finished"] == true && v["samples_published"] == 3 && v["samples_processed"] == 3
+        v["finished"] == true
+            && v["samples_published"] == 3
+            && v["samples_processed"] == 3
+            && v["circuit"] == "zandvoort"
+            && v["total_laps"] == 72
     })
     .await;
+    // A feed without laps still has its team (stops, anomalies), with no lap statistics.
+    let teams: Value = reqwest::get(format!("{base}/api/v1/sessions/openf1/teams"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(teams[0]["team"], "Red Bull Racing", "{teams}");
+    assert_eq!(teams[0]["laps"], 0);
     let (code, body) = post_as(&base, "?session=fastf1", "text/csv", FASTF1).await;
     assert_eq!(code, StatusCode::CONFLICT, "{body}");
     assert!(

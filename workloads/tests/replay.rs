@@ -297,3 +297,106 @@ async fn replay_through_the_api() {
     p.shutdown().await;
     env.cleanup().await;
 }
+
+/// One car's real laps posted as separate FastF1 bodies, each with its own start, into
+/// a session with no start marker: every sample processed and archived once, the car's
+/// sequence numbers continuing across bodies (each body numbers its rows from 0; the
+/// processor's per-car count is the base), and the post-race archive complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn laps_posted_apart_archive_whole() {
+    let Some(dir) = common::f1_data() else {
+        eprintln!("skipped: no ../shared/data/f1 (the real Dutch GP telemetry)");
+        return;
+    };
+    let path = dir.join("fastf1-telemetry/2025-dutch-gp/VER.csv.gz");
+    let (_, body) = pitstop_workloads::feeds::read_file(&path).unwrap();
+    let text = String::from_utf8(body).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    // `Time` restarts at every lap: a lap's start is the race start plus the laps before.
+    let race_start = 1_756_645_380_000i64;
+    let mut lap_end_s: BTreeMap<u16, f64> = BTreeMap::new();
+    let mut rows: BTreeMap<u16, Vec<&str>> = BTreeMap::new();
+    for line in lines {
+        let mut f = line.split(',');
+        let lap: u16 = f.nth(1).unwrap().parse().unwrap();
+        let t: f64 = f.next().unwrap().parse().unwrap();
+        lap_end_s.insert(lap, t);
+        rows.entry(lap).or_default().push(line);
+    }
+    let start_of = |lap: u16| {
+        race_start + (lap_end_s.range(..lap).map(|(_, t)| t).sum::<f64>() * 1000.0).round() as i64
+    };
+
+    let env = Env::new("laps_apart").await;
+    let p = Processor::start(processor_cfg(&env, true), None)
+        .await
+        .unwrap();
+    let base = format!("http://{}", p.addr.unwrap());
+    let http = reqwest::Client::new();
+    let mut posted = 0u64;
+    for lap in [23u16, 24] {
+        let body = format!("{header}\n{}\n", rows[&lap].join("\n"));
+        let r = http
+            .post(format!(
+                "{base}/telemetry?session=laps-apart&start={}",
+                start_of(lap)
+            ))
+            .header("X-API-Key", KEY)
+            .header("Content-Type", "text/csv")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::ACCEPTED);
+        let v: serde_json::Value = r.json().await.unwrap();
+        posted += v["accepted"].as_u64().unwrap();
+    }
+    let r = http
+        .post(format!("{base}/api/v1/sessions/laps-apart/finish"))
+        .header("X-API-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let mut db = env.db().await;
+    wait_finished(&db, "laps-apart", Duration::from_secs(30))
+        .await
+        .unwrap();
+    common::assert_exactly_once(&db, "laps-apart", &BTreeMap::from([(1u8, posted)])).await;
+
+    let args = JobArgs {
+        session: "laps-apart".into(),
+        attempt: Attempt {
+            run_id: "apart".into(),
+            task: Step::CollectTelemetry.as_str().into(),
+            attempt: 1,
+        },
+        keep_stream: true,
+        ..JobArgs::default()
+    };
+    execute(
+        Step::CollectTelemetry,
+        &mut db,
+        &env.redis(),
+        &env.keys,
+        &args,
+    )
+    .await
+    .unwrap();
+    let row = db
+        .query_one(
+            "SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM telemetry_raw WHERE session_id = 'laps-apart'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (n, distinct, lo, hi): (i64, i64, i64, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert_eq!(
+        (n, distinct, lo, hi),
+        (posted as i64, posted as i64, 0, posted as i64 - 1)
+    );
+    p.shutdown().await;
+    env.cleanup().await;
+}

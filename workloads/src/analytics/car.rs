@@ -33,11 +33,12 @@ impl CarAnalytics {
         }
     }
 
-    /// Analyses one sample. Samples older than the last one seen (a client resending
-    /// history) are counted by the caller but do not move the analytics backwards.
-    pub fn observe(&mut self, s: &Sample, ev: &mut Events) {
+    /// Analyses one sample; `false` when it is older than the last one seen (a client
+    /// resending history, or chunks timed from the wrong origin): it is counted by the
+    /// caller but does not move the analytics backwards.
+    pub fn observe(&mut self, s: &Sample, ev: &mut Events) -> bool {
         if s.timestamp_ms < self.last_ts {
-            return;
+            return false;
         }
         self.last_ts = s.timestamp_ms;
         // A feed may name the driver and team only in some samples (OpenF1 sends them in
@@ -60,6 +61,7 @@ impl CarAnalytics {
         }
         self.anomaly
             .observe(&self.id, s, self.pit.in_pit_lane(), &mut ev.anomalies);
+        true
     }
 
     /// At the chequered flag: closes the last lap if the car covered it.
@@ -87,7 +89,8 @@ pub struct PartitionState {
 }
 
 impl PartitionState {
-    pub fn observe(&mut self, s: &Sample, ev: &mut Events) {
+    /// Analyses one sample of its car; `false` when it arrived out of time order.
+    pub fn observe(&mut self, s: &Sample, ev: &mut Events) -> bool {
         // A partition holds a handful of cars: a linear scan beats hashing a string key.
         let i = match self
             .cars
@@ -100,7 +103,7 @@ impl PartitionState {
                 self.cars.len() - 1
             }
         };
-        self.cars[i].observe(s, ev);
+        self.cars[i].observe(s, ev)
     }
 
     /// Closes a finished session: each car's last lap, if covered, goes to `ev`, then the

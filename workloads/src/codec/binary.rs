@@ -217,6 +217,44 @@ fn put_f32x4(buf: &mut Vec<u8>, arr: &[f32; 4]) {
     }
 }
 
+/// Decodes a data entry: its batch (`d`) and, when present, its sequence bases (`b`).
+pub fn decode_entry(
+    data: &[u8],
+    bases: Option<&[u8]>,
+    out: &mut Vec<Sample>,
+) -> Result<BatchHeader, DecodeError> {
+    let header = decode_batch(data, out)?;
+    if let Some(b) = bases
+        && let Err(e) = apply_seq_bases(b, out)
+    {
+        out.clear();
+        return Err(e);
+    }
+    Ok(header)
+}
+
+/// Moves each car's sequence numbers on by its base from a data entry's `b` field
+/// (`car:base,…`; [`crate::stream::FIELD_SEQ_BASE`]).
+pub fn apply_seq_bases(bases: &[u8], samples: &mut [Sample]) -> Result<(), DecodeError> {
+    let bad =
+        || DecodeError::BadSeqBase(String::from_utf8_lossy(&bases[..bases.len().min(64)]).into());
+    let text = std::str::from_utf8(bases).map_err(|_| bad())?;
+    let mut table: Vec<(u8, u32)> = Vec::new();
+    for item in text.split(',').filter(|s| !s.is_empty()) {
+        let (car, base) = item.split_once(':').ok_or_else(bad)?;
+        table.push((
+            car.parse().map_err(|_| bad())?,
+            base.parse().map_err(|_| bad())?,
+        ));
+    }
+    for s in samples {
+        if let Some((_, base)) = table.iter().find(|(car, _)| *car == s.car) {
+            s.seq = s.seq.checked_add(*base).ok_or_else(bad)?;
+        }
+    }
+    Ok(())
+}
+
 /// Encodes one batch in a single call (tests, HTTP ingest).
 pub fn encode_batch(session: &str, created_us: i64, samples: &[Sample]) -> Vec<u8> {
     let mut enc = BatchEncoder::new(session, created_us);
@@ -646,6 +684,18 @@ mod tests {
             "{err}"
         );
         assert_eq!(err.category(), "out_of_range");
+    }
+
+    /// Sequence bases move each car's numbers on; a malformed table is refused.
+    #[test]
+    fn seq_bases_move_numbers_on() {
+        let mut s = vec![partial(4, 0), partial(4, 1), partial(9, 0)];
+        apply_seq_bases(b"4:100,9:7", &mut s).unwrap();
+        assert_eq!(s.iter().map(|x| x.seq).collect::<Vec<_>>(), [100, 101, 7]);
+        for bad in [&b"4-100"[..], b"x:1", b"4:-1", b"4:4294967295"] {
+            let err = apply_seq_bases(bad, &mut s).unwrap_err();
+            assert_eq!(err.category(), "bad_seq_base", "{bad:?}");
+        }
     }
 
     /// A future version is refused explicitly instead of misread.

@@ -31,12 +31,14 @@ pub enum DecodeError {
     BadMarker(String),
     #[error("presence bits {0:#x} name no channel this version knows")]
     UnknownChannels(u32),
+    #[error("sequence bases {0:?} are not car:base,…")]
+    BadSeqBase(String),
 }
 
 impl DecodeError {
     /// Bounded label for metrics (never a formatted message).
     /// Every value [`DecodeError::category`] returns (metrics start them at zero).
-    pub const CATEGORIES: [&'static str; 10] = [
+    pub const CATEGORIES: [&'static str; 11] = [
         "truncated",
         "bad_magic",
         "unsupported_version",
@@ -47,6 +49,7 @@ impl DecodeError {
         "missing_payload",
         "bad_marker",
         "unknown_channels",
+        "bad_seq_base",
     ];
 
     pub fn category(&self) -> &'static str {
@@ -61,6 +64,7 @@ impl DecodeError {
             DecodeError::MissingPayload => "missing_payload",
             DecodeError::BadMarker(_) => "bad_marker",
             DecodeError::UnknownChannels(_) => "unknown_channels",
+            DecodeError::BadSeqBase(_) => "bad_seq_base",
         }
     }
 }

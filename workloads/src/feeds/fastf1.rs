@@ -20,7 +20,7 @@
 //! (the end of a lap repeated as the start of the next) are kept once, the later row.
 
 use super::{FeedError, FeedOptions, grid, number, time};
-use crate::model::Sample;
+use crate::model::{Sample, validate};
 use compact_str::CompactString;
 use std::collections::HashMap;
 
@@ -85,11 +85,12 @@ struct LapClock {
 fn number_in(name: &'static str, v: &str, lo: f64, hi: f64, unit: &str) -> Result<f64, String> {
     let x: f64 = v
         .parse()
-        .map_err(|_| format!("{name}: {v:?} is not a number"))?;
+        .map_err(|_| format!("{name}: {:?} is not a number", shown(v)))?;
     if x.is_finite() && (lo..=hi).contains(&x) {
-        Ok(x)
+        // + 0.0 turns a written `-0` into 0.
+        Ok(x + 0.0)
     } else {
-        Err(format!("{name}: {v} is outside {lo}..={hi}{unit}"))
+        Err(format!("{name}: {} is outside {lo}..={hi}{unit}", shown(v)))
     }
 }
 
@@ -98,11 +99,33 @@ fn whole(name: &'static str, v: &str, lo: f64, hi: f64) -> Result<i64, String> {
     if x.fract() == 0.0 {
         Ok(x as i64)
     } else {
-        Err(format!("{name}: {v} is not a whole number"))
+        Err(format!("{name}: {} is not a whole number", shown(v)))
     }
 }
 
+/// Longest duration a `Time` or `SessionTime` may hold: a day.
+const MAX_DURATION_MS: i64 = 86_400_000;
+
+/// A value as an error shows it: at most 40 characters.
+pub(crate) fn shown(v: &str) -> String {
+    match v.char_indices().nth(40) {
+        Some((i, _)) => format!("{}…", &v[..i]),
+        None => v.to_owned(),
+    }
+}
+
+/// What was last read for one driver, to keep rows in order.
+struct Last {
+    lap: Option<u16>,
+    timestamp_ms: i64,
+    row: usize,
+}
+
 /// Parses a FastF1 CSV body.
+///
+/// Per driver, rows must run forward: lap numbers never go back, and time never goes
+/// back; two rows at one instant are allowed only where a lap ends and the next begins
+/// (FastF1 repeats the boundary), and the later is kept.
 pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> {
     let session: CompactString = opts
         .session
@@ -123,18 +146,28 @@ pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> 
         .clone();
     let mut cols = Columns::default();
     for (i, name) in header.iter().enumerate() {
-        let name = name.trim();
+        let name = name.trim().trim_start_matches('\u{feff}');
         if let Some(known) = USED.iter().find(|u| **u == name) {
-            cols.0.insert(known, i);
+            if cols.0.insert(known, i).is_some() {
+                return Err(FeedError::Body(format!(
+                    "FastF1 CSV column {name:?} appears twice"
+                )));
+            }
         } else if !IGNORED.contains(&name) {
             return Err(FeedError::Body(format!(
-                "FastF1 CSV column {name:?} is not one FastF1 writes (known: {})",
+                "FastF1 CSV column {:?} is not one FastF1 writes (known: {})",
+                shown(name),
                 USED.join(", ")
             )));
         }
     }
     if !cols.0.contains_key("Speed") {
         return Err(FeedError::Body("FastF1 CSV has no Speed column".into()));
+    }
+    if opts.car.is_some() && cols.0.contains_key("Driver") {
+        return Err(FeedError::Body(
+            "a car (?car=, --car) is for a FastF1 CSV without a Driver column; this one names its drivers".into(),
+        ));
     }
     let timing = ["Date", "SessionTime", "Time"]
         .into_iter()
@@ -144,11 +177,19 @@ pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> 
         })?;
     let start_ms = opts.start_ms.unwrap_or_else(crate::util::now_ms);
     let mut clocks: HashMap<u8, LapClock> = HashMap::new();
+    let mut last: HashMap<u8, Last> = HashMap::new();
     let mut out = Vec::new();
     for (i, row) in reader.records().enumerate() {
         let row_no = i + 1;
+        // The file's line: the header is line 1 (a quoted field may span lines).
+        let line = row
+            .as_ref()
+            .ok()
+            .and_then(|r| r.position())
+            .map_or(row_no as u64 + 1, |p| p.line());
         let at = |message: String| FeedError::Row {
             row: row_no,
+            line,
             message,
         };
         let record = row.map_err(|e| at(format!("unreadable CSV: {e}")))?;
@@ -162,16 +203,21 @@ pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> 
             .map(|v| whole("LapNumber", v, 1.0, 200.0).map(|l| l as u16))
             .transpose()
             .map_err(at)?;
+        let duration = |name: &'static str| -> Result<i64, FeedError> {
+            let v = get(name).ok_or_else(|| at(format!("{name} is empty")))?;
+            let t = time::duration_ms(v).map_err(|e| at(format!("{name}: {e}")))?;
+            if (-1_000..=MAX_DURATION_MS).contains(&t) {
+                Ok(t)
+            } else {
+                Err(at(format!("{name}: {} is outside 0..=86400 s", shown(v))))
+            }
+        };
         let timestamp_ms = match timing {
             "Date" => time::date_ms(get("Date").ok_or_else(|| at("Date is empty".into()))?)
                 .map_err(|e| at(format!("Date: {e}")))?,
-            "SessionTime" => {
-                let v = get("SessionTime").ok_or_else(|| at("SessionTime is empty".into()))?;
-                start_ms + time::duration_ms(v).map_err(|e| at(format!("SessionTime: {e}")))?
-            }
+            "SessionTime" => start_ms.saturating_add(duration("SessionTime")?),
             _ => {
-                let v = get("Time").ok_or_else(|| at("Time is empty".into()))?;
-                let t = time::duration_ms(v).map_err(|e| at(format!("Time: {e}")))?;
+                let t = duration("Time")?;
                 let clock = clocks.entry(car).or_insert(LapClock {
                     lap,
                     base_ms: start_ms,
@@ -179,18 +225,48 @@ pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> 
                 });
                 if lap != clock.lap {
                     // `Time` restarts at each lap: the next lap starts where the last ended.
-                    clock.base_ms += clock.last_time_ms;
+                    clock.base_ms = clock.base_ms.saturating_add(clock.last_time_ms);
                     clock.lap = lap;
                 }
                 clock.last_time_ms = t;
-                clock.base_ms + t
+                clock.base_ms.saturating_add(t)
             }
         };
+        if let Some(prev) = last.get(&car) {
+            if let (Some(l), Some(p)) = (lap, prev.lap)
+                && l < p
+            {
+                return Err(at(format!(
+                    "LapNumber {l} goes back from {p} (row {})",
+                    prev.row
+                )));
+            }
+            let new_lap = lap != prev.lap;
+            if timestamp_ms < prev.timestamp_ms || (timestamp_ms == prev.timestamp_ms && !new_lap) {
+                return Err(at(if timestamp_ms == prev.timestamp_ms {
+                    format!(
+                        "at the same time as row {} of the same driver and lap",
+                        prev.row
+                    )
+                } else {
+                    format!("earlier than row {} of the same driver", prev.row)
+                }));
+            }
+        }
+        last.insert(
+            car,
+            Last {
+                lap,
+                timestamp_ms,
+                row: row_no,
+            },
+        );
         let sample =
             row_sample(&row, &session, car, timestamp_ms, lap, driver, team).map_err(at)?;
+        validate(&sample).map_err(|e| at(e.to_string()))?;
         out.push(sample);
     }
-    // One row per car and instant: the later (a lap's first row repeats the last).
+    // One row per car and instant: where a lap's first row repeats the last, the later.
     out.sort_by_key(|s| (s.car, s.timestamp_ms));
     let mut kept: Vec<Sample> = Vec::with_capacity(out.len());
     for s in out {
@@ -206,7 +282,12 @@ pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> 
 type Identity = (u8, Option<CompactString>, Option<CompactString>);
 
 fn identity(row: &Row<'_>, opts: &FeedOptions) -> Result<Identity, String> {
-    let code = row.get("Driver");
+    let has_driver_column = row.cols.0.contains_key("Driver");
+    let code = row.get("Driver").map(str::to_ascii_uppercase);
+    if has_driver_column && code.is_none() {
+        return Err("Driver is empty".into());
+    }
+    let code = code.as_deref();
     let number = row
         .get("DriverNumber")
         .map(|v| whole("DriverNumber", v, 1.0, 99.0).map(|n| n as u8))
@@ -219,12 +300,13 @@ fn identity(row: &Row<'_>, opts: &FeedOptions) -> Result<Identity, String> {
         (Some(code), None) => grid::by_code(&opts.grid, code)
             .map(|e| (e.car, Some(e.driver), Some(e.team)))
             .ok_or_else(|| {
+                let code = shown(code);
                 format!(
                     "Driver {code:?} has no car number: add a DriverNumber column or a grid entry (car:{code}:team)"
                 )
             }),
         (None, Some(car)) => {
-            let known = grid::by_number(&opts.grid, car);
+            let known = grid::by_number_or_2025(&opts.grid, car);
             Ok((car, known.as_ref().map(|e| e.driver.clone()), known.map(|e| e.team)))
         }
         (None, None) => Err("no Driver or DriverNumber column, and no car given (?car=, --car)".into()),
@@ -241,7 +323,7 @@ fn row_sample(
     team: Option<CompactString>,
 ) -> Result<Sample, String> {
     let get = |name| row.get(name);
-    let speed = get("Speed").ok_or("Speed is empty")?;
+    let speed = get("Speed").ok_or("Speed is empty or NaN")?;
     let opt = |name: &'static str, lo: f64, hi: f64, unit: &str| -> Result<Option<f64>, String> {
         get(name)
             .map(|v| number_in(name, v, lo, hi, unit))
@@ -336,6 +418,20 @@ VER,24,0.171,80.0,6922.4,2,104.0,True,12,3.80,500,3443,531
         );
     }
 
+    /// Driver codes in any case are one driver; a byte-order mark before the header is
+    /// not part of the first column's name; rows of two drivers may interleave.
+    #[test]
+    fn codes_bom_and_interleaving() {
+        let csv = "\u{feff}Driver,LapNumber,Time,Speed\nver,1,0.1,80\nNOR,1,0.1,90\nVER,1,0.2,81\nnor,1,0.2,91\n";
+        let s = parse(csv.as_bytes(), &opts()).unwrap();
+        assert_eq!(s.len(), 4);
+        assert!(
+            s.iter()
+                .all(|x| matches!(x.driver.as_deref(), Some("VER") | Some("NOR")))
+        );
+        assert_eq!(s.iter().filter(|x| x.car == 4).count(), 2);
+    }
+
     /// A real `to_csv()` export: pandas index, `Date`, timedeltas, FastF1's other columns.
     #[test]
     fn to_csv_export() {
@@ -350,7 +446,11 @@ VER,24,0.171,80.0,6922.4,2,104.0,True,12,3.80,500,3443,531
         let s = parse(csv.as_bytes(), &o).unwrap();
         assert_eq!(s[0].timestamp_ms, 1_714_939_403_810);
         assert_eq!(s[1].timestamp_ms - s[0].timestamp_ms, 360);
-        assert_eq!((s[0].car, s[0].driver.as_deref()), (1, None));
+        assert_eq!(
+            (s[0].car, s[0].driver.as_deref()),
+            (1, Some("VER")),
+            "the 2025 grid names car 1"
+        );
     }
 
     /// A value wrong in every unit is a precise error; unknown columns and drivers too.
@@ -360,35 +460,35 @@ VER,24,0.171,80.0,6922.4,2,104.0,True,12,3.80,500,3443,531
         let cases = [
             (
                 "VER,1,0.5,80,7000,2,120,False,0,10",
-                "row 1: Throttle: 120 is outside 0..=105 %",
+                "row 1 (line 2): Throttle: 120 is outside 0..=105 %",
             ),
             (
                 "VER,1,0.5,80,7000,9,50,False,0,10",
-                "row 1: nGear: 9 is outside 0..=8",
+                "row 1 (line 2): nGear: 9 is outside 0..=8",
             ),
             (
                 "VER,1,0.5,80,7000,2,50,maybe,0,10",
-                "row 1: Brake: \"maybe\" is not a number",
+                "row 1 (line 2): Brake: \"maybe\" is not a number",
             ),
             (
                 "VER,1,0.5,80,7000,2,50,False,11.5,10",
-                "row 1: DRS: 11.5 is not a whole number",
+                "row 1 (line 2): DRS: 11.5 is not a whole number",
             ),
             (
                 "VER,1,0.5,-3,7000,2,50,False,0,10",
-                "row 1: Speed: -3 is outside 0..=500 km/h",
+                "row 1 (line 2): Speed: -3 is outside 0..=500 km/h",
             ),
             (
                 "VER,1,x,80,7000,2,50,False,0,10",
-                "row 1: Time: \"x\" is not a duration (seconds, or D days HH:MM:SS.ffffff)",
+                "row 1 (line 2): Time: \"x\" is not a duration (seconds, or D days HH:MM:SS.ffffff)",
             ),
             (
                 "XXX,1,0.5,80,7000,2,50,False,0,10",
-                "row 1: Driver \"XXX\" has no car number: add a DriverNumber column or a grid entry (car:XXX:team)",
+                "row 1 (line 2): Driver \"XXX\" has no car number: add a DriverNumber column or a grid entry (car:XXX:team)",
             ),
             (
                 "VER,1,0.5,80,7000,2,50,False,0,-40",
-                "row 1: Distance: -40 is outside -5..=10000 m",
+                "row 1 (line 2): Distance: -40 is outside -5..=10000 m",
             ),
         ];
         for (row, want) in cases {
@@ -406,5 +506,54 @@ VER,24,0.171,80.0,6922.4,2,104.0,True,12,3.80,500,3443,531
             .unwrap_err()
             .to_string();
         assert!(err.contains("names no session"), "{err}");
+    }
+
+    /// Rows that would make a car go back in time or lap, and headers that cannot be
+    /// read one way, are refused with the row they clash with.
+    #[test]
+    fn order_and_header_rules() {
+        let cases: [(&str, &str, FeedOptions); 5] = [
+            (
+                "Driver,LapNumber,Time,Speed\nVER,2,0.1,80\nVER,1,0.2,80\n",
+                "row 2 (line 3): LapNumber 1 goes back from 2 (row 1)",
+                opts(),
+            ),
+            (
+                "Driver,LapNumber,Time,Speed\nVER,1,0.2,80\nVER,1,0.1,80\n",
+                "row 2 (line 3): earlier than row 1 of the same driver",
+                opts(),
+            ),
+            (
+                "Driver,LapNumber,Time,Speed\nVER,1,0.2,80\nVER,1,0.2,81\n",
+                "row 2 (line 3): at the same time as row 1 of the same driver and lap",
+                opts(),
+            ),
+            (
+                "Time,Speed,Speed\n0.1,80,80\n",
+                "FastF1 CSV column \"Speed\" appears twice",
+                opts(),
+            ),
+            (
+                "Driver,Time,Speed\nVER,0.1,80\n",
+                "a car (?car=, --car) is for a FastF1 CSV without a Driver column; this one names its drivers",
+                FeedOptions {
+                    car: Some(1),
+                    ..opts()
+                },
+            ),
+        ];
+        for (csv, want, o) in cases {
+            let err = parse(csv.as_bytes(), &o).unwrap_err();
+            assert_eq!(err.to_string(), want, "{csv}");
+        }
+        // The lap boundary repeats the instant (FastF1 writes the line crossing in both
+        // laps): one sample for it, the later lap's row.
+        let s = parse(
+            b"Driver,LapNumber,SessionTime,Speed\nVER,1,10.0,200\nVER,2,10.0,201\nVER,2,10.3,202\n",
+            &opts(),
+        )
+        .unwrap();
+        let got: Vec<_> = s.iter().map(|x| (x.lap, x.speed_kph)).collect();
+        assert_eq!(got, [(Some(2), 201.0), (Some(2), 202.0)]);
     }
 }

@@ -64,3 +64,13 @@ pub fn by_number(grid: &[Entrant], car: u8) -> Option<CarInfo> {
         .find(|e| e.info.car == car)
         .map(|e| e.info.clone())
 }
+
+/// The entrant with car number `car` in `grid`, or on the 2025 grid when `grid` is empty
+/// (FastF1 files, which the 2025 grid also names by code).
+pub fn by_number_or_2025(grid: &[Entrant], car: u8) -> Option<CarInfo> {
+    if grid.is_empty() {
+        by_number(&grid_2025(), car)
+    } else {
+        by_number(grid, car)
+    }
+}

@@ -39,25 +39,31 @@ impl Format {
         }
     }
 
-    /// From a `Content-Type` (`text/csv` is FastF1) or else from the body: CSV with a
-    /// `Speed` column is FastF1, JSON records with `driver_number` are OpenF1.
+    /// From a `Content-Type` (`text/csv` is FastF1, a JSON type is native or OpenF1)
+    /// or else from the body: CSV with a `Speed` column is FastF1, JSON records with
+    /// `driver_number` are OpenF1. A declared type is honoured: CSV sent as JSON fails
+    /// as JSON rather than being guessed into something else.
     pub fn detect(content_type: Option<&str>, body: &[u8]) -> Format {
         let essence = content_type
             .and_then(|c| c.split(';').next())
             .map(|c| c.trim().to_ascii_lowercase());
-        if essence.as_deref() == Some("text/csv") {
-            return Format::FastF1;
-        }
-        let head = &body[..body.len().min(4096)];
-        let first = head.iter().find(|b| !b.is_ascii_whitespace());
-        match first {
-            Some(b'{') | Some(b'[') => {
-                if find(head, b"\"driver_number\"") {
-                    Format::OpenF1
-                } else {
-                    Format::Native
-                }
+        // Enough for OpenF1's first record or a CSV header however wide, bounded so a
+        // large body is not scanned twice.
+        let head = &body[..body.len().min(64 * 1024)];
+        let json = || {
+            if find(head, b"\"driver_number\"") {
+                Format::OpenF1
+            } else {
+                Format::Native
             }
+        };
+        match essence.as_deref() {
+            Some("text/csv") => return Format::FastF1,
+            Some(_) => return json(),
+            None => {}
+        }
+        match head.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') | Some(b'[') => json(),
             Some(_) if find(head, b"Speed") => Format::FastF1,
             _ => Format::Native,
         }
@@ -89,8 +95,14 @@ pub struct FeedOptions {
 pub enum FeedError {
     #[error(transparent)]
     Json(#[from] JsonError),
-    #[error("row {row}: {message}")]
-    Row { row: usize, message: String },
+    /// A CSV data row, counted from 1 after the header, and its line in the file.
+    #[error("row {row} (line {line}): {message}")]
+    Row {
+        row: usize,
+        line: u64,
+        message: String,
+    },
+    /// A JSON record, counted from 0 (as arrays are indexed).
     #[error("record {index}: {message}")]
     Record { index: usize, message: String },
     #[error("{0}")]
@@ -105,7 +117,18 @@ pub fn parse(
     max: usize,
 ) -> Result<Vec<Sample>, FeedError> {
     let samples = match format {
-        Format::Native => return Ok(parse_samples(body, max)?),
+        Format::Native => {
+            let samples = parse_samples(body, max)?;
+            if let Some(want) = opts.session.as_deref()
+                && let Some((i, s)) = samples.iter().enumerate().find(|(_, s)| s.session != want)
+            {
+                return Err(FeedError::Body(format!(
+                    "sample {i} is of session {:?} but ?session= says {want:?}: native samples carry their session, leave ?session= out or make them agree",
+                    s.session
+                )));
+            }
+            return Ok(samples);
+        }
         Format::OpenF1 => openf1::parse(body, opts)?,
         Format::FastF1 => fastf1::parse(body, opts)?,
     };
@@ -125,13 +148,16 @@ pub fn parse(
 pub fn read_file(path: &Path) -> std::io::Result<(Format, Vec<u8>)> {
     let raw = std::fs::read(path)?;
     let name = path.to_string_lossy().to_ascii_lowercase();
-    let (body, name) = match name.strip_suffix(".gz") {
-        Some(stem) => {
-            let mut out = Vec::with_capacity(raw.len() * 8);
-            flate2::read::GzDecoder::new(raw.as_slice()).read_to_end(&mut out)?;
-            (out, stem.to_owned())
-        }
-        None => (raw, name),
+    let name = name.strip_suffix(".gz").unwrap_or(&name).to_owned();
+    // By the gzip magic rather than the name: a `.gz` that is not gzip is read as it
+    // is, a gzip without the suffix is still unpacked; concatenated members (as
+    // `cat a.gz b.gz` or parallel gzip write them) are all read.
+    let body = if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(raw.len() * 8);
+        flate2::read::MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut out)?;
+        out
+    } else {
+        raw
     };
     let format = if name.ends_with(".csv") {
         Format::FastF1
@@ -178,5 +204,50 @@ mod tests {
             Format::detect(None, br#"{"session":"s","car":1}"#),
             Format::Native
         );
+        // A declared JSON type is honoured: CSV sent as JSON is not guessed into FastF1.
+        assert_eq!(
+            Format::detect(Some("application/json"), b"Driver,Time,Speed\nVER,0.0,0"),
+            Format::Native
+        );
+    }
+
+    #[test]
+    fn native_bodies_agree_with_the_query_session() {
+        let body = br#"{"session":"a","car":1,"timestamp_ms":1700000000000,"speed_kph":10}"#;
+        let opts = |s: &str| FeedOptions {
+            session: Some(s.into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            parse(Format::Native, body, &opts("a"), 10).unwrap().len(),
+            1
+        );
+        let err = parse(Format::Native, body, &opts("b"), 10).unwrap_err();
+        assert!(err.to_string().contains("?session= says \"b\""), "{err}");
+    }
+
+    #[test]
+    fn reads_gzip_by_its_magic_and_all_members() {
+        use flate2::{Compression, write::GzEncoder};
+        use std::io::Write;
+        let gz = |text: &[u8]| {
+            let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+            e.write_all(text).unwrap();
+            e.finish().unwrap()
+        };
+        let dir = std::env::temp_dir().join(format!("pitstop-read-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut two = gz(b"Driver,Time,Speed\n");
+        two.extend(gz(b"VER,0.0,0\n"));
+        let p = dir.join("lap.csv.gz");
+        std::fs::write(&p, &two).unwrap();
+        let (format, body) = read_file(&p).unwrap();
+        assert_eq!(format, Format::FastF1);
+        assert_eq!(body, b"Driver,Time,Speed\nVER,0.0,0\n");
+        // Named .gz but plain text: read as it is.
+        let p = dir.join("plain.json.gz");
+        std::fs::write(&p, b"{}").unwrap();
+        assert_eq!(read_file(&p).unwrap().1, b"{}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

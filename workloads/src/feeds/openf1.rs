@@ -16,8 +16,9 @@
 //!
 //! The session is the caller's (`?session=`, `--session`), else `openf1-<session_key>`.
 
+use super::fastf1::shown;
 use super::{FeedError, FeedOptions, grid, number, time};
-use crate::model::{Compound, PitStatus, Sample};
+use crate::model::{Compound, PitStatus, Sample, validate};
 use compact_str::CompactString;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -34,13 +35,21 @@ struct Stint {
     age: Option<u16>,
 }
 
+/// A `laps` record: where it is in the body, when the lap starts, its sector durations.
+#[derive(Clone, Copy, Debug)]
+struct LapRecord {
+    index: usize,
+    start: Option<i64>,
+    sectors: [Option<i64>; 3],
+}
+
 #[derive(Clone, Debug, Default)]
 struct Driver {
-    car_data: Vec<Sample>,
+    /// Samples with the index of their `car_data` record.
+    car_data: Vec<(usize, Sample)>,
     locations: Vec<(i64, f32, f32, f32)>,
-    /// lap number → (start, sector durations)
-    laps: BTreeMap<u16, (Option<i64>, [Option<i64>; 3])>,
-    stints: Vec<Stint>,
+    laps: BTreeMap<u16, LapRecord>,
+    stints: Vec<(usize, Stint)>,
     pits: Vec<(i64, i64)>,
     name: Option<(CompactString, Option<CompactString>)>,
     positions: Vec<(i64, u8)>,
@@ -48,7 +57,20 @@ struct Driver {
 
 /// Reads a body of OpenF1 records.
 pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> {
-    let records = read_records(body)?;
+    parse_records(&read_records(body)?, opts)
+}
+
+/// Reads the records of several bodies as one (the files an OpenF1 download gives, one
+/// per endpoint, annotate each other).
+pub fn parse_bodies(bodies: &[Vec<u8>], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> {
+    let mut records = Vec::new();
+    for b in bodies {
+        records.append(&mut read_records(b)?);
+    }
+    parse_records(&records, opts)
+}
+
+fn parse_records(records: &[Value], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> {
     let mut session_key = None;
     let mut drivers: BTreeMap<u8, Driver> = BTreeMap::new();
     for (index, r) in records.iter().enumerate() {
@@ -56,14 +78,37 @@ pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> 
         let Value::Object(m) = r else {
             return Err(at("not a JSON object".into()));
         };
-        if session_key.is_none() {
-            session_key = m.get("session_key").and_then(Value::as_i64);
+        match (m.get("session_key"), session_key) {
+            (None | Some(Value::Null), _) => {}
+            (Some(k), known) => {
+                let k = k.as_i64().ok_or_else(|| {
+                    at(format!(
+                        "session_key: {} is not a number",
+                        shown(&k.to_string())
+                    ))
+                })?;
+                if known.is_some_and(|s| s != k) {
+                    return Err(at(format!(
+                        "session_key {k}, where earlier records have {}: post one session per body",
+                        known.unwrap_or_default()
+                    )));
+                }
+                session_key = Some(k);
+            }
         }
-        let f = Fields { m, kind: kind(m) };
+        let Some(kind) = kind(m) else {
+            let mut keys: Vec<&str> = m.keys().map(String::as_str).collect();
+            keys.truncate(12);
+            return Err(at(format!(
+                "not an OpenF1 car_data, location, laps, stints, pit, drivers or position record (fields: {})",
+                keys.join(", ")
+            )));
+        };
+        let f = Fields { m, kind };
         let car = f.whole("driver_number", 1, 99).map_err(at)? as u8;
         let d = drivers.entry(car).or_default();
         match f.kind {
-            "car_data" => d.car_data.push(f.car_data(car).map_err(at)?),
+            "car_data" => d.car_data.push((index, f.car_data(car).map_err(at)?)),
             "location" => {
                 let t = f.date("date").map_err(at)?;
                 let [x, y, z] =
@@ -86,7 +131,11 @@ pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> 
                 let [s1, s2, s3] = sectors;
                 d.laps.insert(
                     lap,
-                    (start, [s1.map_err(at)?, s2.map_err(at)?, s3.map_err(at)?]),
+                    LapRecord {
+                        index,
+                        start,
+                        sectors: [s1.map_err(at)?, s2.map_err(at)?, s3.map_err(at)?],
+                    },
                 );
             }
             "stints" => {
@@ -95,20 +144,38 @@ pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> 
                     .opt_whole("lap_end", 1, 200)
                     .map_err(at)?
                     .map(|l| l as u16);
-                let compound = match m.get("compound").and_then(Value::as_str) {
-                    Some(c) => Compound::parse(c).map_err(|e| at(format!("compound: {e}")))?,
-                    None => None,
+                let compound = match m.get("compound") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(c)) => Compound::parse(c).map_err(|_| {
+                        at(format!("stints compound: {:?} is not a compound", shown(c)))
+                    })?,
+                    Some(other) => {
+                        return Err(at(format!(
+                            "stints compound: {} is not a string",
+                            shown(&other.to_string())
+                        )));
+                    }
                 };
+                if let Some(l) = last
+                    && l < first
+                {
+                    return Err(at(format!(
+                        "stints lap_end {l} is before lap_start {first}"
+                    )));
+                }
                 let age = f
                     .opt_whole("tyre_age_at_start", 0, 200)
                     .map_err(at)?
                     .map(|a| a as u16);
-                d.stints.push(Stint {
-                    first,
-                    last,
-                    compound,
-                    age,
-                });
+                d.stints.push((
+                    index,
+                    Stint {
+                        first,
+                        last,
+                        compound,
+                        age,
+                    },
+                ));
             }
             "pit" => {
                 let entry = f.date("date").map_err(at)?;
@@ -127,6 +194,16 @@ pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> 
                     .get("team_name")
                     .and_then(Value::as_str)
                     .map(CompactString::from);
+                // Checked here, so that a bad name points at this record.
+                let probe = Sample {
+                    session: "s".into(),
+                    car,
+                    timestamp_ms: 946_684_800_000,
+                    driver: Some(code.into()),
+                    team: team.clone(),
+                    ..Sample::default()
+                };
+                validate(&probe).map_err(|e| at(format!("drivers {e}")))?;
                 d.name = Some((code.into(), team));
             }
             "position" => {
@@ -134,7 +211,7 @@ pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> 
                 let p = f.whole("position", 1, 99).map_err(at)? as u8;
                 d.positions.push((t, p));
             }
-            other => return Err(at(other.to_string())),
+            _ => unreachable!("kind() names only the kinds above"),
         }
     }
     let session: CompactString = match (&opts.session, session_key) {
@@ -148,7 +225,7 @@ pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> 
     };
     let mut out = Vec::new();
     for (car, d) in drivers {
-        out.extend(annotate(car, d, &session, opts));
+        out.extend(annotate(car, d, &session, opts)?);
     }
     if out.is_empty() {
         return Err(FeedError::Body(
@@ -159,7 +236,8 @@ pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> 
     Ok(out)
 }
 
-fn read_records(body: &[u8]) -> Result<Vec<Value>, FeedError> {
+/// The records of one body: a JSON array, or NDJSON.
+pub fn read_records(body: &[u8]) -> Result<Vec<Value>, FeedError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'[') {
         return match serde_json::from_slice::<Value>(body) {
@@ -183,9 +261,9 @@ fn read_records(body: &[u8]) -> Result<Vec<Value>, FeedError> {
 }
 
 /// Which OpenF1 endpoint a record comes from, by its fields.
-fn kind(m: &Map<String, Value>) -> &'static str {
+fn kind(m: &Map<String, Value>) -> Option<&'static str> {
     let has = |k: &str| m.contains_key(k);
-    if has("speed") && has("date") {
+    Some(if has("speed") && has("date") {
         "car_data"
     } else if has("x") && has("y") && has("date") {
         "location"
@@ -200,8 +278,8 @@ fn kind(m: &Map<String, Value>) -> &'static str {
     } else if has("position") && has("date") {
         "position"
     } else {
-        "not an OpenF1 car_data, location, laps, stints, pit, drivers or position record"
-    }
+        return None;
+    })
 }
 
 /// Field readers that name the record kind and field in their errors.
@@ -290,9 +368,15 @@ impl Fields<'_> {
     }
 }
 
-/// The car's samples with everything the other records say about them.
-fn annotate(car: u8, mut d: Driver, session: &CompactString, opts: &FeedOptions) -> Vec<Sample> {
-    d.car_data.sort_by_key(|s| s.timestamp_ms);
+/// The car's samples with everything the other records say about them, each checked with
+/// the index of its `car_data` record.
+fn annotate(
+    car: u8,
+    mut d: Driver,
+    session: &CompactString,
+    opts: &FeedOptions,
+) -> Result<Vec<Sample>, FeedError> {
+    d.car_data.sort_by_key(|(_, s)| s.timestamp_ms);
     d.locations.sort_by_key(|l| l.0);
     d.positions.sort_by_key(|p| p.0);
     let known = grid::by_number(&opts.grid, car);
@@ -303,11 +387,62 @@ fn annotate(car: u8, mut d: Driver, session: &CompactString, opts: &FeedOptions)
             known.map(|k| k.team),
         ),
     };
-    // Lap starts in order; lap 1 often has no start date (it starts with the session).
-    let starts: Vec<(u16, Option<i64>, [Option<i64>; 3])> =
-        d.laps.iter().map(|(l, (s, sec))| (*l, *s, *sec)).collect();
-    let mut samples = std::mem::take(&mut d.car_data);
-    for s in &mut samples {
+    // Lap starts in order. Lap 1 often has no start date (it starts with the session);
+    // a later lap without one cannot place samples and is left out.
+    let first_lap = d.laps.keys().next().copied();
+    let mut starts: Vec<(u16, Option<i64>, [Option<i64>; 3])> = Vec::new();
+    for (
+        &lap,
+        &LapRecord {
+            index,
+            start,
+            sectors,
+        },
+    ) in &d.laps
+    {
+        if start.is_none() && Some(lap) != first_lap {
+            continue;
+        }
+        if let (Some(s), Some((before, Some(prev), _))) = (start, starts.last())
+            && s < *prev
+        {
+            return Err(FeedError::Record {
+                index,
+                message: format!("laps lap {lap} starts before lap {before}"),
+            });
+        }
+        starts.push((lap, start, sectors));
+    }
+    d.stints.sort_by_key(|(_, s)| s.first);
+    for pair in d.stints.windows(2) {
+        let ((_, a), (index, b)) = (&pair[0], &pair[1]);
+        if a.last.is_none_or(|l| l >= b.first) {
+            return Err(FeedError::Record {
+                index: *index,
+                message: format!(
+                    "stints from lap {} overlaps the stint from lap {}",
+                    b.first, a.first
+                ),
+            });
+        }
+    }
+    // One sample per instant: identical repeats are dropped, different ones refused.
+    let mut samples: Vec<(usize, Sample)> = Vec::with_capacity(d.car_data.len());
+    for (index, s) in std::mem::take(&mut d.car_data) {
+        match samples.last() {
+            Some((_, prev)) if prev.timestamp_ms == s.timestamp_ms => {
+                if *prev != s {
+                    return Err(FeedError::Record {
+                        index,
+                        message: "car_data at the same time as another record of the driver, with other values".into(),
+                    });
+                }
+            }
+            _ => samples.push((index, s)),
+        }
+    }
+    let mut out = Vec::with_capacity(samples.len());
+    for (index, mut s) in samples {
         let t = s.timestamp_ms;
         s.session = session.clone();
         s.driver = driver.clone();
@@ -327,13 +462,13 @@ fn annotate(car: u8, mut d: Driver, session: &CompactString, opts: &FeedOptions)
             }
         }
         if let Some(lap) = s.lap
-            && let Some(st) = d
+            && let Some((_, st)) = d
                 .stints
                 .iter()
-                .find(|st| st.first <= lap && st.last.is_none_or(|l| lap <= l))
+                .find(|(_, st)| st.first <= lap && st.last.is_none_or(|l| lap <= l))
         {
             s.tyre_compound = st.compound;
-            s.tyre_age_laps = st.age.map(|a| a + (lap - st.first));
+            s.tyre_age_laps = st.age.map(|a| a.saturating_add(lap - st.first));
         }
         if let Some((x, y, z)) = locate(&d.locations, t) {
             (s.x, s.y, s.z) = (Some(x), Some(y), Some(z));
@@ -350,8 +485,13 @@ fn annotate(car: u8, mut d: Driver, session: &CompactString, opts: &FeedOptions)
         if i > 0 {
             s.position = Some(d.positions[i - 1].1);
         }
+        validate(&s).map_err(|e| FeedError::Record {
+            index,
+            message: format!("car_data, with what the other records add: {e}"),
+        })?;
+        out.push(s);
     }
-    samples
+    Ok(out)
 }
 
 /// Position at `t`, interpolated between the location records around it.
@@ -459,5 +599,64 @@ mod tests {
             err.to_string(),
             "record 0: car_data driver_number: 100 is outside 1..=99"
         );
+    }
+
+    /// Records that contradict each other are refused at the record that does; exact
+    /// repeats (paging overlaps) are one sample.
+    #[test]
+    fn contradicting_records_are_refused() {
+        let car = |t: &str, speed: u32| {
+            format!(
+                r#"{{"date":"2025-08-31T13:28:{t}+00:00","driver_number":1,"session_key":9,"speed":{speed}}}"#
+            )
+        };
+        let lap = |n: u32, t: &str| {
+            format!(
+                r#"{{"driver_number":1,"session_key":9,"lap_number":{n},"date_start":"2025-08-31T13:28:{t}+00:00","duration_sector_1":30.0}}"#
+            )
+        };
+        let stint = |first: u32, last: u32, compound: &str| {
+            format!(
+                r#"{{"driver_number":1,"session_key":9,"stint_number":1,"lap_start":{first},"lap_end":{last},"compound":{compound}}}"#
+            )
+        };
+        let body = |records: &[String]| format!("[{}]", records.join(","));
+        let cases = [
+            (
+                body(&[car("02.000", 80), car("03.000", 81).replace(":9,", ":10,")]),
+                "record 1: session_key 10, where earlier records have 9: post one session per body",
+            ),
+            (
+                body(&[car("02.000", 80), lap(1, "05.000"), lap(2, "01.000")]),
+                "record 2: laps lap 2 starts before lap 1",
+            ),
+            (
+                body(&[
+                    car("02.000", 80),
+                    stint(1, 20, "\"SOFT\""),
+                    stint(15, 40, "\"HARD\""),
+                ]),
+                "record 2: stints from lap 15 overlaps the stint from lap 1",
+            ),
+            (
+                body(&[car("02.000", 80), stint(20, 10, "\"SOFT\"")]),
+                "record 1: stints lap_end 10 is before lap_start 20",
+            ),
+            (
+                body(&[car("02.000", 80), stint(1, 10, "3")]),
+                "record 1: stints compound: 3 is not a string",
+            ),
+            (
+                body(&[car("02.000", 80), car("02.000", 95)]),
+                "record 1: car_data at the same time as another record of the driver, with other values",
+            ),
+        ];
+        for (json, want) in cases {
+            let err = parse(json.as_bytes(), &FeedOptions::default()).unwrap_err();
+            assert_eq!(err.to_string(), want, "{json}");
+        }
+        let same = body(&[car("02.000", 80), car("02.000", 80), car("02.250", 82)]);
+        let s = parse(same.as_bytes(), &FeedOptions::default()).unwrap();
+        assert_eq!(s.len(), 2);
     }
 }

@@ -17,6 +17,22 @@ pub fn date_ms(text: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("{t:?} is not a date (RFC 3339, or YYYY-MM-DD HH:MM:SS.fff in UTC)"))
 }
 
+/// A session start as users write it (`?start=`, `--start`): ms since the epoch or an
+/// RFC 3339 date, within the range sample times are accepted in.
+pub fn start_ms(text: &str) -> Result<i64, String> {
+    let ms = match text.parse::<i64>() {
+        Ok(ms) => ms,
+        Err(_) => date_ms(text)?,
+    };
+    if crate::model::TIMESTAMPS_MS.contains(&ms) {
+        Ok(ms)
+    } else {
+        Err(format!(
+            "{text:?} is not a time between 2000 and 2100 (ms since the epoch or RFC 3339)"
+        ))
+    }
+}
+
 /// Milliseconds of a duration: `0 days 00:01:23.456000`, `00:01:23.456`, or seconds.
 pub fn duration_ms(text: &str) -> Result<i64, String> {
     let t = text.trim();
@@ -54,6 +70,19 @@ mod tests {
     use super::*;
 
     /// The spellings OpenF1 and pandas use.
+    /// Starts in ms or RFC 3339; a seconds value (the common mistake) is refused.
+    #[test]
+    fn parses_session_starts() {
+        assert_eq!(start_ms("1694869699923"), Ok(1_694_869_699_923));
+        assert_eq!(start_ms("2023-09-16T13:08:19.923Z"), Ok(1_694_869_699_923));
+        assert!(
+            start_ms("1694869699")
+                .unwrap_err()
+                .contains("between 2000 and 2100")
+        );
+        assert!(start_ms("soon").is_err());
+    }
+
     #[test]
     fn parses_feed_times() {
         assert_eq!(

@@ -6,10 +6,10 @@
 //! nothing: rows are keyed by (session, car, seq) and a trimmed stream has nothing left.
 
 use super::{JobError, ident_suffix, literal};
-use crate::codec::binary::decode_batch;
+use crate::codec::binary::decode_entry;
 use crate::model::Sample;
 use crate::processor::entry::parse_entries;
-use crate::stream::{FIELD_DATA, StreamKeys};
+use crate::stream::{FIELD_DATA, FIELD_SEQ_BASE, StreamKeys};
 use tokio_postgres::Client;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
@@ -190,14 +190,17 @@ async fn verify(db: &Client, session: &str) -> Result<(i64, usize), JobError> {
 pub async fn finished(db: &Client, session: &str) -> Result<bool, JobError> {
     let row = db
         .query_opt(
-            "SELECT s.partitions, (SELECT count(*) FROM session_partition_ends e WHERE e.session_id = s.session_id)
+            // A session fed through the API without a start marker has no partitions
+            // recorded: its end markers say how many there are.
+            "SELECT COALESCE(s.partitions, (SELECT max(partitions) FROM session_partition_ends e WHERE e.session_id = s.session_id), 0),
+                    (SELECT count(*) FROM session_partition_ends e WHERE e.session_id = s.session_id)
                FROM sessions s WHERE s.session_id = $1",
             &[&session],
         )
         .await?
         .ok_or_else(|| JobError::NoSession(session.into()))?;
     let (partitions, ends): (i32, i64) = (row.get(0), row.get(1));
-    Ok(ends >= partitions as i64)
+    Ok(partitions > 0 && ends >= partitions as i64)
 }
 
 /// Runs the step. `trim` frees the stream once the archive is verified.
@@ -235,7 +238,7 @@ pub async fn run(
                 // Markers carry no samples; undecodable entries are the dead-letter
                 // stream's business (the processor moved them there).
                 if let Some(d) = e.field(FIELD_DATA)
-                    && decode_batch(d, &mut buf).is_ok()
+                    && decode_entry(d, e.field(FIELD_SEQ_BASE), &mut buf).is_ok()
                 {
                     read += buf.iter().filter(|s| s.session == session).count() as u64;
                     batch.append(&mut buf);

@@ -12,7 +12,10 @@ use compact_str::CompactString;
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use channel::{Channel, Channels};
-pub use validate::{ValidationError, validate, validate_except_session, validate_session};
+pub use validate::{
+    TIMESTAMPS_MS, ValidationError, validate, validate_driver, validate_except_session,
+    validate_session, validate_team,
+};
 
 /// Corner order used by every `[f32; 4]` channel: front-left, front-right, rear-left, rear-right.
 pub const CORNERS: [&str; 4] = ["fl", "fr", "rl", "rr"];

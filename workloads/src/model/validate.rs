@@ -100,11 +100,24 @@ pub fn validate_session(session: &str) -> Result<(), ValidationError> {
     text("session", session, 63)
 }
 
+/// Sample times accepted, ms since the epoch: 2000-01-01 .. 2100-01-01, which rejects
+/// seconds-instead-of-milliseconds mistakes.
+pub const TIMESTAMPS_MS: std::ops::RangeInclusive<i64> = 946_684_800_000..=4_102_444_800_000;
+
+/// A driver name or code's rule (samples and grids share it).
+pub fn validate_driver(driver: &str) -> Result<(), ValidationError> {
+    text("driver", driver, 16)
+}
+
+/// A team name's rule (samples and grids share it).
+pub fn validate_team(team: &str) -> Result<(), ValidationError> {
+    text("team", team, 32)
+}
+
 /// Everything [`validate`] checks but the session id.
 pub fn validate_except_session(s: &Sample) -> Result<(), ValidationError> {
     int("car", s.car as i64, 1, 99)?;
-    // 2000-01-01 .. 2100-01-01: rejects seconds-instead-of-milliseconds mistakes.
-    if !(946_684_800_000..=4_102_444_800_000).contains(&s.timestamp_ms) {
+    if !TIMESTAMPS_MS.contains(&s.timestamp_ms) {
         return Err(ValidationError {
             field: "timestamp_ms",
             message: format!("{} is not a Unix time in milliseconds", s.timestamp_ms),
@@ -112,10 +125,10 @@ pub fn validate_except_session(s: &Sample) -> Result<(), ValidationError> {
     }
     range("speed_kph", s.speed_kph, 0.0, 500.0)?;
     if let Some(d) = &s.driver {
-        text("driver", d, 16)?;
+        validate_driver(d)?;
     }
     if let Some(t) = &s.team {
-        text("team", t, 32)?;
+        validate_team(t)?;
     }
     if let Some(lap) = s.lap {
         int("lap", lap as i64, 1, 200)?;

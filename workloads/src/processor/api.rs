@@ -7,7 +7,7 @@ use super::queries;
 use crate::codec::binary::encode_batch;
 use crate::feeds::{self, FeedOptions, Format};
 use crate::model::Sample;
-use crate::stream::{CarCount, FIELD_DATA, FIELD_MARKER, Marker, xadd};
+use crate::stream::{CarCount, FIELD_DATA, FIELD_MARKER, FIELD_SEQ_BASE, Marker, xadd};
 use crate::util::now_us;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, Query, State};
@@ -99,6 +99,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/sessions/{id}/teams", get(get_teams))
         .route("/api/v1/sessions/{id}/report", get(get_report))
         .route("/api/v1/sessions/{id}/cars", get(get_cars))
+        .route("/api/v1/sessions/{id}/start", post(start_session))
         .route("/api/v1/sessions/{id}/finish", post(finish))
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
@@ -176,27 +177,36 @@ struct IngestQuery {
     /// `car:driver:team,…` for FastF1 codes of other seasons.
     grid: Option<String>,
     /// The car of a FastF1 CSV without a Driver column.
-    car: Option<u8>,
+    car: Option<String>,
 }
 
 impl IngestQuery {
     fn options(self) -> Result<FeedOptions, String> {
+        if let Some(s) = self.session.as_deref() {
+            crate::model::validate_session(s).map_err(|e| e.to_string())?;
+        }
         let start_ms = match self.start.as_deref() {
             None => None,
-            Some(v) => Some(match v.parse::<i64>() {
-                Ok(ms) => ms,
-                Err(_) => feeds::time::date_ms(v).map_err(|e| format!("start: {e}"))?,
-            }),
+            Some(v) => Some(feeds::time::start_ms(v).map_err(|e| format!("start: {e}"))?),
         };
         let grid = match self.grid.as_deref() {
             None => Vec::new(),
             Some(g) => crate::sim::grid::parse_grid(g).map_err(|e| format!("grid: {e}"))?,
         };
+        let car = match self.car.as_deref() {
+            None => None,
+            Some(c) => Some(
+                c.parse::<u8>()
+                    .ok()
+                    .filter(|n| (1..=99).contains(n))
+                    .ok_or_else(|| format!("car: {c:?} is not a car number 1..=99"))?,
+            ),
+        };
         Ok(FeedOptions {
             session: self.session,
             start_ms,
             grid,
-            car: self.car,
+            car,
         })
     }
 }
@@ -221,7 +231,7 @@ fn body_format(headers: &HeaderMap, body: &[u8]) -> Result<Format, ApiError> {
         Some(other) => Err(ApiError(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!(
-                "Content-Type {other} is not accepted: send application/json (native samples or OpenF1 records), application/x-ndjson, or text/csv (FastF1 telemetry)"
+                "Content-Type {other:?} is not accepted: send application/json (native samples or OpenF1 records), application/x-ndjson, or text/csv (FastF1 telemetry)"
             ),
         )),
     }
@@ -258,9 +268,17 @@ async fn ingest_inner(
     let format = body_format(headers, &bytes)?;
     let samples = feeds::parse(format, &bytes, &opts, cfg.max_samples_per_request)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
+    if samples.is_empty() {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "no samples in the body".into(),
+        ));
+    }
     let n = samples.len();
     refuse_finished(st, &samples).await?;
-    append(st, samples).await.map_err(ApiError::stream)?;
+    append(st, samples, format != Format::Native)
+        .await
+        .map_err(ApiError::stream)?;
     st.shared.metrics.ingest_samples.inc_by(n as u64);
     Ok((n, format))
 }
@@ -292,20 +310,43 @@ async fn refuse_finished(st: &ApiState, samples: &[Sample]) -> Result<(), ApiErr
     }
 }
 
-/// Appends samples to their car's partition, one entry per (partition, session), and
-/// counts them per car in the session's ingest hash, in one MULTI/EXEC.
-async fn append(st: &ApiState, samples: Vec<Sample>) -> Result<(), redis::RedisError> {
+/// Appends entries and counts their samples per car, atomically: one script, so an
+/// entry is never in the stream without being counted, nor counted without being there.
+/// With `renumber` (feeds that carry no `seq`: each car numbered from 0 within the
+/// request), each entry also gets the base its cars' numbers continue from.
+const APPEND: &str = r#"
+local n = #KEYS / 2
+local maxlen, renumber, data, base = ARGV[1], ARGV[2] == '1', ARGV[3], ARGV[4]
+local i = 5
+for j = 1, n do
+  local payload, cars = ARGV[i], tonumber(ARGV[i + 1])
+  i = i + 2
+  local bases = {}
+  for _ = 1, cars do
+    local car, count = ARGV[i], tonumber(ARGV[i + 1])
+    i = i + 2
+    local total = redis.call('HINCRBY', KEYS[n + j], 'car:' .. car, count)
+    bases[#bases + 1] = car .. ':' .. (total - count)
+  end
+  if renumber then
+    redis.call('XADD', KEYS[j], 'MAXLEN', '~', maxlen, '*', data, payload, base, table.concat(bases, ','))
+  else
+    redis.call('XADD', KEYS[j], 'MAXLEN', '~', maxlen, '*', data, payload)
+  end
+end
+return n
+"#;
+
+/// Appends samples to their car's partition, one entry per (partition, session), counted
+/// per car in the session's ingest hash.
+async fn append(
+    st: &ApiState,
+    samples: Vec<Sample>,
+    renumber: bool,
+) -> Result<(), redis::RedisError> {
     let keys = &st.shared.keys;
     let mut groups: Vec<((u16, String), Vec<Sample>)> = Vec::new();
-    let mut counts: Vec<(String, u8, i64)> = Vec::new();
     for s in samples {
-        match counts
-            .iter_mut()
-            .find(|(session, car, _)| *car == s.car && *session == s.session)
-        {
-            Some(c) => c.2 += 1,
-            None => counts.push((s.session.to_string(), s.car, 1)),
-        }
         let k = (keys.partition_of(s.car), s.session.to_string());
         match groups.iter_mut().find(|(g, _)| *g == k) {
             Some((_, v)) => v.push(s),
@@ -313,26 +354,87 @@ async fn append(st: &ApiState, samples: Vec<Sample>) -> Result<(), redis::RedisE
         }
     }
     let created = now_us();
-    let mut pipe = redis::pipe();
-    pipe.atomic();
-    for ((p, session), group) in &groups {
-        xadd(
-            &mut pipe,
-            &keys.partition(*p),
-            st.shared.cfg.maxlen,
-            FIELD_DATA,
-            encode_batch(session, created, group),
-        );
+    let script = redis::Script::new(APPEND);
+    let mut call = script.prepare_invoke();
+    for ((p, _), _) in &groups {
+        call.key(keys.partition(*p));
     }
-    for (session, car, n) in &counts {
-        pipe.cmd("HINCRBY")
-            .arg(keys.ingested(session))
-            .arg(format!("car:{car}"))
-            .arg(*n)
-            .ignore();
+    for ((_, session), _) in &groups {
+        call.key(keys.ingested(session));
+    }
+    call.arg(st.shared.cfg.maxlen)
+        .arg(if renumber { "1" } else { "0" })
+        .arg(FIELD_DATA)
+        .arg(FIELD_SEQ_BASE);
+    for ((_, session), group) in &groups {
+        let mut counts: Vec<(u8, u64)> = Vec::new();
+        for s in group {
+            match counts.iter_mut().find(|(car, _)| *car == s.car) {
+                Some(c) => c.1 += 1,
+                None => counts.push((s.car, 1)),
+            }
+        }
+        call.arg(encode_batch(session, created, group))
+            .arg(counts.len());
+        for (car, n) in counts {
+            call.arg(car).arg(n);
+        }
     }
     let mut con = st.redis.clone();
-    pipe.query_async(&mut con).await
+    call.invoke_async::<i64>(&mut con).await.map(|_| ())
+}
+
+/// What a client knows of a session it feeds: the simulator's start marker, by hand.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionStart {
+    circuit: String,
+    laps: u16,
+    started_at_ms: i64,
+    #[serde(default)]
+    cars: Vec<crate::stream::CarInfo>,
+}
+
+/// `POST /api/v1/sessions/{id}/start`: the metadata of a session fed through
+/// `POST /telemetry` (circuit, distance, start, grid), appended as the session's start
+/// marker so it shows in the session, classification (race times) and data quality.
+async fn start_session(
+    State(st): State<ApiState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&st, &headers)?;
+    let start: SessionStart = serde_json::from_slice(&body)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))?;
+    crate::model::validate_session(&id)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let keys = &st.shared.keys;
+    let info = crate::stream::SessionInfo {
+        session: id,
+        circuit: start.circuit,
+        laps: start.laps,
+        partitions: keys.partitions,
+        started_at_ms: start.started_at_ms,
+        cars: start.cars,
+    };
+    let json = serde_json::to_string(&Marker::SessionStart(info)).expect("markers serialize");
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    for (_, key) in keys.all_partitions() {
+        xadd(
+            &mut pipe,
+            &key,
+            st.shared.cfg.maxlen,
+            FIELD_MARKER,
+            json.as_str(),
+        );
+    }
+    let mut con = st.redis.clone();
+    pipe.query_async::<()>(&mut con)
+        .await
+        .map_err(ApiError::stream)?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "started": true }))).into_response())
 }
 
 /// `POST /api/v1/sessions/{id}/finish`: the chequered flag of a session fed through

@@ -8,9 +8,9 @@ use super::entry::{Entry, EntryId, parse_xautoclaim, parse_xreadgroup};
 use super::store::{PartitionStore, StoreError};
 use crate::analytics::PartitionState;
 use crate::codec::DecodeError;
-use crate::codec::binary::decode_batch;
+use crate::codec::binary::decode_entry;
 use crate::model::Sample;
-use crate::stream::{FIELD_DATA, FIELD_MARKER, GROUP, Marker};
+use crate::stream::{FIELD_DATA, FIELD_MARKER, FIELD_SEQ_BASE, GROUP, Marker};
 use crate::util::now_us;
 use redis::aio::MultiplexedConnection;
 use std::sync::Arc;
@@ -266,11 +266,17 @@ impl Reader {
         self.seen = e.id;
         self.batch.last_id = Some(e.id);
         if let Some(d) = e.field(FIELD_DATA) {
-            match decode_batch(d, &mut self.buf) {
+            match decode_entry(d, e.field(FIELD_SEQ_BASE), &mut self.buf) {
                 Ok(h) => {
+                    let mut stale = 0;
                     for s in &self.buf {
-                        self.state.observe(s, &mut self.batch.events);
+                        if !self.state.observe(s, &mut self.batch.events) {
+                            stale += 1;
+                        }
                         self.batch.account(s);
+                    }
+                    if stale > 0 {
+                        self.shared.metrics.out_of_order.inc_by(stale);
                     }
                     self.batch.keep_latest(&self.buf);
                     let latency_us = now_us() - h.created_us;

@@ -288,7 +288,8 @@ pub async fn anomalies(
         .collect())
 }
 
-/// Per-team lap statistics, best sectors, stints with degradation, gap to Ferrari.
+/// Per-team lap statistics, best sectors, stints with degradation, gap to Ferrari, for
+/// every team that sent telemetry (a feed without laps still has its stops and anomalies).
 /// Green laps (the `lap_status` view) exclude lap 1, in-laps, out-laps and laps under a
 /// safety car.
 pub async fn teams(db: &Client, id: &str) -> Result<Vec<TeamPerformance>> {
@@ -306,8 +307,11 @@ pub async fn teams(db: &Client, id: &str) -> Result<Vec<TeamPerformance>> {
                     (SELECT avg(stationary_ms)::float8 / 1000 FROM pit_stops p WHERE p.session_id = $1 AND p.team = t.team),
                     (SELECT min(stationary_ms)::float8 / 1000 FROM pit_stops p WHERE p.session_id = $1 AND p.team = t.team),
                     (SELECT count(*) FROM anomalies a WHERE a.session_id = $1 AND a.team = t.team)
-               FROM (SELECT team, count(*) AS laps, max(top_speed_kph) AS top FROM laps WHERE session_id = $1 GROUP BY team) t
-              ORDER BY 4 NULLS LAST",
+               FROM (SELECT a.team, COALESCE(l.laps, 0) AS laps, l.top
+                       FROM (SELECT DISTINCT team FROM car_accounting WHERE session_id = $1) a
+                       LEFT JOIN (SELECT team, count(*) AS laps, max(top_speed_kph) AS top FROM laps
+                                   WHERE session_id = $1 GROUP BY team) l ON l.team = a.team) t
+              ORDER BY 4 NULLS LAST, 1",
             &[&id],
         )
         .await?;

@@ -69,7 +69,13 @@ pub fn parse_grid(text: &str) -> Result<Vec<Entrant>, String> {
             .filter(|c| (1..=99).contains(c))
             .ok_or_else(|| format!("grid entry {item:?}: car must be 1..=99"))?;
         if out.iter().any(|e| e.info.car == car) {
-            return Err(format!("grid: car {car} appears twice"));
+            return Err(format!("car {car} appears twice"));
+        }
+        crate::model::validate_driver(driver)
+            .and_then(|()| crate::model::validate_team(team))
+            .map_err(|e| format!("grid entry {item:?}: {e}"))?;
+        if out.iter().any(|e| e.info.driver == driver) {
+            return Err(format!("driver {driver:?} appears twice"));
         }
         out.push(Entrant {
             info: CarInfo {
@@ -103,7 +109,12 @@ mod tests {
         );
         assert_eq!(
             parse_grid("1:A:X,1:B:Y").unwrap_err(),
-            "grid: car 1 appears twice"
+            "car 1 appears twice"
         );
+        assert_eq!(
+            parse_grid("1:VER:X,2:VER:Y").unwrap_err(),
+            "driver \"VER\" appears twice"
+        );
+        assert!(parse_grid("1:V/R:X").unwrap_err().contains("driver"));
     }
 }
