@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod model;
 pub mod processor;
+pub mod redis_conn;
 pub mod replay;
 pub mod sim;
 pub mod stream;

@@ -588,6 +588,9 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// How long SIGTERM waits for the publisher to stop by itself.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
 async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
     let race = a.race.config()?;
     let time_scale = match a.time_scale.as_str() {
@@ -619,12 +622,27 @@ async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
     tracing::info!(session = %race.session, circuit = race.circuit.id, laps = race.laps, cars = race.grid.len(), stream = %keys.base, "race started");
     let stop = Arc::new(AtomicBool::new(false));
     let progress = Arc::new(Progress::default());
-    let run = service::run_race(race, keys, redis, cfg, metrics, progress, stop.clone());
+    let mut run = tokio::spawn(service::run_race(
+        race,
+        keys,
+        redis,
+        cfg,
+        metrics,
+        progress,
+        stop.clone(),
+    ));
     let report = tokio::select! {
-        r = run => r?,
+        r = &mut run => r??,
         _ = shutdown_signal() => {
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
             tracing::warn!("stopped before the chequered flag");
+            // The publisher sees `stop` at its next tick; one blocked on a stalled Redis
+            // would hold the process until its socket timeout. What it sent is atomic
+            // per batch (a restart resumes from it), so leaving it mid-call is safe.
+            if tokio::time::timeout(STOP_GRACE, run).await.is_err() {
+                tracing::warn!("publisher still blocked on Redis; exiting without it");
+                std::process::exit(0);
+            }
             return Ok(());
         }
     };
@@ -672,7 +690,11 @@ async fn process(a: ProcessArgs) -> anyhow::Result<()> {
     cfg.lease_ttl = Duration::from_secs(a.lease_ttl_s.clamp(2, 300));
     cfg.max_body_bytes = a.max_body_bytes;
     tracing::info!(consumer = %cfg.consumer, stream = %cfg.stream, partitions = cfg.partitions, "processor starting");
-    let p = Processor::start(cfg, None).await?;
+    // Starting is bounded (connect and migrate time out), but SIGTERM need not wait.
+    let p = tokio::select! {
+        p = Processor::start(cfg, None) => p?,
+        _ = shutdown_signal() => return Ok(()),
+    };
     shutdown_signal().await;
     tracing::info!("shutting down: committing in-flight batches and releasing partitions");
     p.shutdown().await;

@@ -18,6 +18,9 @@ pub fn render(registry: &Registry) -> String {
     String::from_utf8(buf).expect("prometheus text format is utf-8")
 }
 
+/// Reasons of `pitstop_processor_dropped_samples_total`.
+pub const DROP_REASONS: [&str; 3] = ["duplicate_at_ingest", "duplicate_in_stream", "after_finish"];
+
 fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
     let c = IntCounter::new(name, help).expect("valid metric");
     r.register(Box::new(c.clone())).expect("unique metric");
@@ -58,6 +61,8 @@ pub struct SimulatorMetrics {
     pub published: IntCounter,
     pub entries: IntCounter,
     pub publish_latency: Histogram,
+    /// Publishing attempts that failed on Redis (each is retried, resuming).
+    pub publish_failures: IntCounter,
     pub current_lap: IntGauge,
     pub trimmed: IntGauge,
     /// 1 once the chequered flag has been published (silence is expected then).
@@ -83,6 +88,11 @@ impl SimulatorMetrics {
                 "pitstop_simulator_publish_latency_seconds",
                 "Time of one pipelined XADD round trip.",
                 latency_buckets(),
+            ),
+            publish_failures: counter(
+                &r,
+                "pitstop_simulator_publish_failures_total",
+                "Publishing attempts that failed on Redis; each is retried, resuming from the session's progress.",
             ),
             current_lap: gauge(
                 &r,
@@ -157,6 +167,8 @@ pub struct ProcessorMetrics {
     pub redelivered: IntCounter,
     /// Samples older than their car's latest: counted, not analysed.
     pub out_of_order: IntCounter,
+    /// Samples not counted at all, by reason (see [`DROP_REASONS`]).
+    pub dropped: IntCounterVec,
     pub trimmed_before_processing: IntCounter,
     pub partitions_owned: IntGauge,
     pub ingest_requests: IntCounterVec,
@@ -234,6 +246,18 @@ impl ProcessorMetrics {
                 "pitstop_processor_out_of_order_samples_total",
                 "Samples older than their car's latest: counted, not analysed (history resent, or chunks timed from the wrong start).",
             ),
+            dropped: {
+                let c = counter_vec(
+                    &r,
+                    "pitstop_processor_dropped_samples_total",
+                    "Samples not counted, by reason: a resend ingest recognised (duplicate_at_ingest), a seq the car already had in the stream (duplicate_in_stream), a session past its chequered flag (after_finish).",
+                    &["reason"],
+                );
+                for reason in DROP_REASONS {
+                    c.with_label_values(&[reason]);
+                }
+                c
+            },
             trimmed_before_processing: counter(
                 &r,
                 "pitstop_processor_trimmed_entries_total",

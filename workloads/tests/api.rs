@@ -365,11 +365,26 @@ async fn real_feeds_through_the_api() {
     );
     let (code, body) = post_as(&base, "", "application/json", NATIVE).await;
     assert_eq!(code, StatusCode::ACCEPTED, "{body}");
-    // Older samples of a car than it already sent are counted, not analysed.
-    let older = NATIVE.replace("1756646882", "1756646881");
+    // The same body again (a client retrying): recognised by seq, dropped, said so.
+    let (code, body) = post_as(&base, "", "application/json", NATIVE).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["accepted"].as_u64(), body["duplicates"].as_u64()),
+        (Some(0), Some(2))
+    );
+    // Older samples of a car under new seqs are counted, not analysed.
+    let older = NATIVE
+        .replace("1756646882", "1756646881")
+        .replace("\"seq\":0", "\"seq\":2")
+        .replace("\"seq\":1", "\"seq\":3");
     let (code, _) = post_as(&base, "", "application/json", &older).await;
     assert_eq!(code, StatusCode::ACCEPTED);
     metric_appears(&base, "pitstop_processor_out_of_order_samples_total 2").await;
+    metric_appears(
+        &base,
+        "pitstop_processor_dropped_samples_total{reason=\"duplicate_at_ingest\"} 2",
+    )
+    .await;
     let from_openf1 = stream_samples(&env, "openf1").await;
     let native: Vec<Sample> = stream_samples(&env, "native")
         .await
@@ -585,4 +600,118 @@ async fn real_feeds_through_the_api() {
     assert!(!skipped.iter().any(|(a, _)| *a == "laps"), "{skipped:?}");
     p.shutdown().await;
     env.cleanup().await;
+}
+
+/// Raw HTTP/1.1 over a socket: what a client that is not reqwest sends.
+async fn raw(addr: std::net::SocketAddr, request: &[u8]) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    s
+}
+
+/// Reads until the server closes; `None` if it has not within `bound`.
+async fn closed_within(s: &mut tokio::net::TcpStream, bound: Duration) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    tokio::time::timeout(bound, s.read_to_end(&mut out))
+        .await
+        .ok()
+        .map(|_| out)
+}
+
+/// Slow and silent clients are cut off, connections are capped, and every error — bad
+/// path, bad query, unknown route, wrong method — is the documented JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_http() {
+    let env = Env::new("hostile").await;
+    let mut c = ProcessorConfig::new(&env.redis_url, &env.database_url, &env.keys.base);
+    c.api_key = Some(KEY.into());
+    c.listen = Some("127.0.0.1:0".parse().unwrap());
+    c.consumer = "hostile".into();
+    c.http.header_read_timeout = Duration::from_secs(1);
+    c.http.body_read_timeout = Duration::from_secs(2);
+    c.http.max_connections = 2;
+    let p = Processor::start(c, None).await.unwrap();
+    let addr = p.addr.unwrap();
+    let base = format!("http://{addr}");
+
+    // Half a request head (slowloris): the connection is closed, no answer.
+    let mut half = raw(addr, b"POST /telemetry HTTP/1.1\r\nHost: x\r\nX-API-").await;
+    let answer = closed_within(&mut half, Duration::from_secs(10)).await;
+    assert!(answer.is_some(), "a half-sent request holds its connection");
+    // Two silent connections fill the cap: a third request waits for a slot, and is
+    // served once the silent ones are cut off.
+    let silent = [raw(addr, b"").await, raw(addr, b"").await];
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let waiting = tokio::spawn(reqwest::get(format!("{base}/health")));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "served beyond the connection cap");
+    let r = waiting.await.unwrap().unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    drop(silent);
+
+    // Every error is JSON with a reason.
+    let cases = [
+        (
+            "/api/v1/sessions/a%00b",
+            StatusCode::BAD_REQUEST,
+            "session id",
+        ),
+        ("/api/v1/sessions/%FF", StatusCode::BAD_REQUEST, "path"),
+        (
+            "/api/v1/sessions/x/anomalies?car=abc",
+            StatusCode::BAD_REQUEST,
+            "query",
+        ),
+        (
+            "/api/v1/sessions/x/anomalies?colour=red",
+            StatusCode::BAD_REQUEST,
+            "query",
+        ),
+        ("/api/v1/nothing", StatusCode::NOT_FOUND, "no such endpoint"),
+    ];
+    for (path, want, says) in cases {
+        let r = reqwest::get(format!("{base}{path}")).await.unwrap();
+        assert_eq!(r.status(), want, "{path}");
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(
+            body["error"].as_str().is_some_and(|e| e.contains(says)),
+            "{path}: {body}"
+        );
+    }
+    let r = reqwest::Client::new()
+        .delete(format!("{base}/telemetry"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(r.json::<Value>().await.unwrap()["error"].is_string());
+    // A body that does not arrive: the head came, the promised bytes never do.
+    let mut slow = raw(
+        addr,
+        format!("POST /telemetry HTTP/1.1\r\nHost: x\r\nX-API-Key: {KEY}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{").as_bytes(),
+    )
+    .await;
+    let answer = closed_within(&mut slow, Duration::from_secs(60)).await;
+    let text = String::from_utf8_lossy(answer.as_deref().unwrap_or_default()).to_string();
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    // An empty key header is no key, even if the configured key were empty.
+    let (code, _) = post_as_key(&base, "", NATIVE).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    p.shutdown().await;
+    env.cleanup().await;
+}
+
+async fn post_as_key(base: &str, key: &str, body: &str) -> (StatusCode, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/telemetry"))
+        .header("X-API-Key", key)
+        .header("Content-Type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let code = resp.status();
+    (code, resp.json().await.unwrap_or(Value::Null))
 }

@@ -5,6 +5,7 @@ use super::laps::LapTracker;
 use super::pitstop::{PitEvent, PitTracker};
 use super::{CarId, Events};
 use crate::model::Sample;
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 /// Everything the processor remembers about one car between samples.
@@ -15,6 +16,22 @@ pub struct CarAnalytics {
     pit: PitTracker,
     anomaly: AnomalyDetector,
     last_ts: i64,
+    /// One past the highest seq seen: a sample below it is one the stream already had.
+    next_seq: u32,
+}
+
+/// What became of one sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Observed {
+    Analysed,
+    /// Older than the car's latest (history resent under new seqs, chunks timed from
+    /// the wrong start): counted, but it does not move the analytics backwards.
+    OutOfOrder,
+    /// A seq the car already had (a producer retried an append that had landed): not
+    /// counted, not analysed.
+    Duplicate,
+    /// Of a session whose chequered flag this partition has seen: not counted.
+    AfterFinish,
 }
 
 impl CarAnalytics {
@@ -30,15 +47,18 @@ impl CarAnalytics {
             pit: PitTracker::default(),
             anomaly: AnomalyDetector::default(),
             last_ts: i64::MIN,
+            next_seq: 0,
         }
     }
 
-    /// Analyses one sample; `false` when it is older than the last one seen (a client
-    /// resending history, or chunks timed from the wrong origin): it is counted by the
-    /// caller but does not move the analytics backwards.
-    pub fn observe(&mut self, s: &Sample, ev: &mut Events) -> bool {
+    /// Analyses one sample, unless the car had its seq already or it is out of order.
+    pub fn observe(&mut self, s: &Sample, ev: &mut Events) -> Observed {
+        if s.seq < self.next_seq {
+            return Observed::Duplicate;
+        }
+        self.next_seq = s.seq.saturating_add(1);
         if s.timestamp_ms < self.last_ts {
-            return false;
+            return Observed::OutOfOrder;
         }
         self.last_ts = s.timestamp_ms;
         // A feed may name the driver and team only in some samples (OpenF1 sends them in
@@ -61,7 +81,7 @@ impl CarAnalytics {
         }
         self.anomaly
             .observe(&self.id, s, self.pit.in_pit_lane(), &mut ev.anomalies);
-        true
+        Observed::Analysed
     }
 
     /// At the chequered flag: closes the last lap if the car covered it.
@@ -71,7 +91,7 @@ impl CarAnalytics {
 }
 
 /// Version of the checkpoint encoding; bump on any change to the analytics state types.
-pub const STATE_FORMAT: u8 = 2;
+pub const STATE_FORMAT: u8 = 3;
 
 /// A checkpoint that cannot be restored.
 #[derive(Debug, thiserror::Error)]
@@ -86,11 +106,18 @@ pub enum StateError {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PartitionState {
     cars: Vec<CarAnalytics>,
+    /// Sessions whose chequered flag this partition has seen, newest last (bounded).
+    finished: Vec<CompactString>,
 }
 
+/// Finished sessions remembered per partition: samples of older ones are no longer
+/// recognised as late (they count as a new session's, which the session's own
+/// accounting then shows).
+const FINISHED_REMEMBERED: usize = 64;
+
 impl PartitionState {
-    /// Analyses one sample of its car; `false` when it arrived out of time order.
-    pub fn observe(&mut self, s: &Sample, ev: &mut Events) -> bool {
+    /// Analyses one sample of its car (see [`Observed`]).
+    pub fn observe(&mut self, s: &Sample, ev: &mut Events) -> Observed {
         // A partition holds a handful of cars: a linear scan beats hashing a string key.
         let i = match self
             .cars
@@ -99,6 +126,9 @@ impl PartitionState {
         {
             Some(i) => i,
             None => {
+                if self.finished.contains(&s.session) {
+                    return Observed::AfterFinish;
+                }
                 self.cars.push(CarAnalytics::new(s));
                 self.cars.len() - 1
             }
@@ -107,12 +137,19 @@ impl PartitionState {
     }
 
     /// Closes a finished session: each car's last lap, if covered, goes to `ev`, then the
-    /// session's cars are forgotten (they will send nothing more).
+    /// session's cars are forgotten (they will send nothing more; a sample that still
+    /// comes is [`Observed::AfterFinish`]).
     pub fn end_session(&mut self, session: &str, ev: &mut Events) {
         for c in self.cars.iter_mut().filter(|c| c.id.session == session) {
             c.finish(ev);
         }
         self.cars.retain(|c| c.id.session != session);
+        if !self.finished.iter().any(|f| f == session) {
+            if self.finished.len() == FINISHED_REMEMBERED {
+                self.finished.remove(0);
+            }
+            self.finished.push(session.into());
+        }
     }
 
     /// Compact binary checkpoint: a format byte, then postcard. Postcard is not

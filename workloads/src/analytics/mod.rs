@@ -8,7 +8,7 @@ pub mod laps;
 pub mod pitstop;
 pub mod scoring;
 
-pub use car::{CarAnalytics, PartitionState};
+pub use car::{CarAnalytics, Observed, PartitionState};
 pub use pitstop::PitEvent;
 
 use crate::model::{Channel, Channels, Compound};

@@ -3,7 +3,7 @@
 //! [`crate::model::Sample`]; unknown fields are rejected so typos do not pass silently.
 //! OpenF1 and FastF1 shapes are translated by [`crate::feeds`].
 
-use crate::model::{Sample, validate};
+use crate::model::{SEQ_ABSENT, Sample, validate};
 use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
 use std::cell::Cell;
 use std::fmt;
@@ -20,8 +20,41 @@ pub enum JsonError {
 }
 
 /// Parses and validates a body. All-or-nothing: any invalid sample rejects the request,
-/// so a client never has to work out which half of its batch was stored.
+/// so a client never has to work out which half of its batch was stored. Samples
+/// without `seq` get 0 (see [`parse_samples_seq`] to tell).
 pub fn parse_samples(body: &[u8], max_samples: usize) -> Result<Vec<Sample>, JsonError> {
+    parse_samples_seq(body, max_samples).map(|(s, _)| s)
+}
+
+/// [`parse_samples`], and whether the samples give their `seq`: all of them (`true`) or
+/// none (`false`, each then 0 for ingest to number). Some but not all is an error: the
+/// two ways of recognising a resend cannot be mixed in one body.
+pub fn parse_samples_seq(
+    body: &[u8],
+    max_samples: usize,
+) -> Result<(Vec<Sample>, bool), JsonError> {
+    let mut samples = parse_unvalidated(body, max_samples)?;
+    let given = samples.first().is_some_and(|s| s.seq != SEQ_ABSENT);
+    if let Some(index) = samples.iter().position(|s| (s.seq != SEQ_ABSENT) != given) {
+        return Err(JsonError::Sample {
+            index,
+            message: format!(
+                "seq is {} here but {} in sample 0: give it in every sample (resends are then recognised by it) or in none (ingest numbers them)",
+                if given { "missing" } else { "given" },
+                if given { "given" } else { "missing" },
+            ),
+        });
+    }
+    if !given {
+        for s in &mut samples {
+            s.seq = 0;
+        }
+    }
+    validate_all(&samples)?;
+    Ok((samples, given))
+}
+
+fn parse_unvalidated(body: &[u8], max_samples: usize) -> Result<Vec<Sample>, JsonError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     let samples = match first {
         None => return Err(JsonError::Empty),
@@ -51,7 +84,6 @@ pub fn parse_samples(body: &[u8], max_samples: usize) -> Result<Vec<Sample>, Jso
             max: max_samples,
         });
     }
-    validate_all(&samples)?;
     Ok(samples)
 }
 

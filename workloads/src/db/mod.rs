@@ -1,5 +1,7 @@
 //! PostgreSQL connection helpers and versioned schema migrations.
 
+use std::time::Duration;
+use tokio_postgres::config::{Config, Host};
 use tokio_postgres::{Client, NoTls};
 
 /// Migrations in order; each runs once, recorded in `schema_migrations`.
@@ -20,12 +22,62 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
 /// Arbitrary constant key for the advisory lock that serializes concurrent migrators.
 const MIGRATION_LOCK: i64 = 0x0070_6974_7374_6f70;
 
-/// Connects and drives the connection on a background task.
-pub async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+/// Time to establish a connection, TCP and startup handshake together: a server that
+/// accepts and never answers fails here instead of hanging its caller.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection that could not be made, naming the server (never the password).
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("invalid database URL: {0}")]
+    Url(tokio_postgres::Error),
+    #[error("postgres at {endpoint}: {source}")]
+    Postgres {
+        endpoint: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("postgres at {endpoint}: no answer within {} s", CONNECT_TIMEOUT.as_secs())]
+    Timeout { endpoint: String },
+}
+
+/// `host:port` of a connection config (the first host; never the password).
+pub fn endpoint(cfg: &Config) -> String {
+    let host = match cfg.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = cfg.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}")
+}
+
+/// Connects and drives the connection on a background task. Bounded in time; TCP
+/// keepalives find a server that vanished without closing; notices (`relation already
+/// exists, skipping` on every start) stay out of the logs.
+pub async fn connect(url: &str) -> Result<Client, ConnectError> {
+    let mut cfg: Config = url.parse().map_err(ConnectError::Url)?;
+    let endpoint = endpoint(&cfg);
+    cfg.connect_timeout(CONNECT_TIMEOUT)
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(30));
+    let options = match cfg.get_options() {
+        Some(o) if !o.is_empty() => format!("{o} -c client_min_messages=warning"),
+        _ => "-c client_min_messages=warning".to_owned(),
+    };
+    cfg.options(&options);
+    if cfg.get_application_name().is_none() {
+        cfg.application_name("pitstop");
+    }
+    let (client, connection) = match tokio::time::timeout(CONNECT_TIMEOUT, cfg.connect(NoTls)).await
+    {
+        Ok(Ok(pair)) => pair,
+        Ok(Err(source)) => return Err(ConnectError::Postgres { endpoint, source }),
+        Err(_) => return Err(ConnectError::Timeout { endpoint }),
+    };
     tokio::spawn(async move {
         if let Err(e) = connection.await {
-            tracing::warn!(error = %e, "postgres connection closed");
+            tracing::warn!(postgres = %endpoint, error = %e, "postgres connection closed");
         }
     });
     Ok(client)

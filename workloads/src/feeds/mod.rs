@@ -12,7 +12,7 @@ pub mod grid;
 pub mod openf1;
 pub mod time;
 
-use crate::codec::json::{JsonError, parse_samples, validate_all};
+use crate::codec::json::{JsonError, parse_samples_seq, validate_all};
 use crate::model::Sample;
 use crate::sim::grid::Entrant;
 use std::io::Read;
@@ -116,18 +116,36 @@ pub fn parse(
     opts: &FeedOptions,
     max: usize,
 ) -> Result<Vec<Sample>, FeedError> {
+    parse_numbered(format, body, opts, max).map(|(samples, _)| samples)
+}
+
+/// Who numbers a body's samples, which decides how ingest recognises a resend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Numbering {
+    /// The client: native samples that give `seq`. A sample at or below its car's
+    /// highest seq so far is a resend.
+    Client,
+    /// Ingest, continuing each car's count: OpenF1, FastF1 and native samples without
+    /// `seq` (numbered from 0 here, in time order per car). A sample at or before its
+    /// car's latest time so far is a resend.
+    Server,
+}
+
+/// [`parse`], and who numbers the samples.
+pub fn parse_numbered(
+    format: Format,
+    body: &[u8],
+    opts: &FeedOptions,
+    max: usize,
+) -> Result<(Vec<Sample>, Numbering), FeedError> {
     let samples = match format {
         Format::Native => {
-            let samples = parse_samples(body, max)?;
-            if let Some(want) = opts.session.as_deref()
-                && let Some((i, s)) = samples.iter().enumerate().find(|(_, s)| s.session != want)
-            {
-                return Err(FeedError::Body(format!(
-                    "sample {i} is of session {:?} but ?session= says {want:?}: native samples carry their session, leave ?session= out or make them agree",
-                    s.session
-                )));
+            let (mut samples, given) = parse_samples_seq(body, max)?;
+            if given {
+                return Ok((samples, Numbering::Client));
             }
-            return Ok(samples);
+            number(&mut samples);
+            return Ok((samples, Numbering::Server));
         }
         Format::OpenF1 => openf1::parse(body, opts)?,
         Format::FastF1 => fastf1::parse(body, opts)?,
@@ -140,7 +158,7 @@ pub fn parse(
         .into());
     }
     validate_all(&samples)?;
-    Ok(samples)
+    Ok((samples, Numbering::Server))
 }
 
 /// Reads a recording, decompressing `.gz`, and tells its format: `.csv` (or `.csv.gz`)
@@ -168,7 +186,7 @@ pub fn read_file(path: &Path) -> std::io::Result<(Format, Vec<u8>)> {
 }
 
 /// Numbers each car's samples from 0 in time order (feeds without our `seq`).
-pub(crate) fn number(samples: &mut [Sample]) {
+pub fn number(samples: &mut [Sample]) {
     samples.sort_by_key(|s| (s.car, s.timestamp_ms));
     let mut next = [0u32; 256];
     for s in samples.iter_mut() {
@@ -209,21 +227,6 @@ mod tests {
             Format::detect(Some("application/json"), b"Driver,Time,Speed\nVER,0.0,0"),
             Format::Native
         );
-    }
-
-    #[test]
-    fn native_bodies_agree_with_the_query_session() {
-        let body = br#"{"session":"a","car":1,"timestamp_ms":1700000000000,"speed_kph":10}"#;
-        let opts = |s: &str| FeedOptions {
-            session: Some(s.into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            parse(Format::Native, body, &opts("a"), 10).unwrap().len(),
-            1
-        );
-        let err = parse(Format::Native, body, &opts("b"), 10).unwrap_err();
-        assert!(err.to_string().contains("?session= says \"b\""), "{err}");
     }
 
     #[test]

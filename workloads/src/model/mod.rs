@@ -92,6 +92,26 @@ fn compound<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Compound>, D::Erro
     }
 }
 
+/// `seq` of a sample whose JSON leaves it out: ingest numbers such samples itself. Never
+/// the seq of a sample that leaves the JSON codec (it resolves it), and refused when a
+/// client writes it.
+pub const SEQ_ABSENT: u32 = u32::MAX;
+
+fn seq_absent() -> u32 {
+    SEQ_ABSENT
+}
+
+/// A given `seq`: any u32 but the reserved [`SEQ_ABSENT`].
+fn seq_given<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    match u32::deserialize(d)? {
+        SEQ_ABSENT => Err(serde::de::Error::custom(format!(
+            "seq {SEQ_ABSENT} is reserved: sequence numbers go up to {}",
+            SEQ_ABSENT - 1
+        ))),
+        n => Ok(n),
+    }
+}
+
 /// Where the car is with respect to the pit lane (the F1 game's `pitStatus` 0/1/2). A
 /// hint when a source sends it: pit stops are found from motion without it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -128,8 +148,10 @@ impl PitStatus {
 
 /// One telemetry sample of one car.
 ///
-/// `seq` numbers the samples of a car within a session from 0; the processor uses it to
-/// prove that every published sample was counted exactly once.
+/// `seq` numbers the samples of a car within a session from 0, in the order they are
+/// sent; the processor uses it to prove that every published sample was counted exactly
+/// once, and to recognise a resent sample (at or below the car's highest seq) and drop
+/// it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sample {
@@ -138,7 +160,7 @@ pub struct Sample {
     /// Time of the measurement (race clock), milliseconds since the Unix epoch.
     pub timestamp_ms: i64,
     pub speed_kph: f32,
-    #[serde(default)]
+    #[serde(default = "seq_absent", deserialize_with = "seq_given")]
     pub seq: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub driver: Option<CompactString>,

@@ -6,10 +6,11 @@ use super::Shared;
 use super::batch::{Batch, DeadLetter, SessionEnd};
 use super::entry::{Entry, EntryId, parse_xautoclaim, parse_xreadgroup};
 use super::store::{PartitionStore, StoreError};
-use crate::analytics::PartitionState;
+use crate::analytics::{Observed, PartitionState};
 use crate::codec::DecodeError;
 use crate::codec::binary::decode_entry;
 use crate::model::Sample;
+use crate::redis_conn::connect_async;
 use crate::stream::{FIELD_DATA, FIELD_MARKER, FIELD_SEQ_BASE, GROUP, Marker};
 use crate::util::now_us;
 use redis::aio::MultiplexedConnection;
@@ -24,6 +25,33 @@ pub struct Control {
     pub stop: AtomicBool,
     /// Lease valid until (ms since epoch); past it the task must not commit.
     pub valid_until_ms: AtomicI64,
+    /// When the task last came round its loop (ms since epoch): the manager restarts a
+    /// task stuck longer than the liveness bound.
+    pub beat_ms: AtomicI64,
+}
+
+impl Control {
+    pub fn beat(&self) {
+        self.beat_ms.store(crate::util::now_ms(), Ordering::Relaxed);
+    }
+}
+
+/// Bound on one commit transaction (a healthy one takes milliseconds). Past it the
+/// partition restarts from its checkpoint: the transaction either landed (and moved the
+/// checkpoint) or did not, so nothing is lost or counted twice.
+pub const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs a store call bounded by [`COMMIT_TIMEOUT`].
+async fn bounded<T>(
+    what: &'static str,
+    fut: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(COMMIT_TIMEOUT, fut)
+        .await
+        .unwrap_or(Err(StoreError::Timeout {
+            what,
+            seconds: COMMIT_TIMEOUT.as_secs(),
+        }))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +68,8 @@ impl ConsumeError {
     pub fn category(&self) -> &'static str {
         match self {
             ConsumeError::Redis(_) => "redis",
-            ConsumeError::Store(StoreError::Postgres(_)) => "postgres",
+            ConsumeError::Store(StoreError::Postgres(_) | StoreError::Connect(_)) => "postgres",
+            ConsumeError::Store(StoreError::Timeout { .. }) => "timeout",
             ConsumeError::Store(StoreError::Fenced(_)) => "fenced",
             ConsumeError::LeaseLost(_) => "lease_lost",
         }
@@ -94,10 +123,11 @@ struct Reader {
 /// and the partition restarts from its checkpoint).
 pub async fn run(shared: Arc<Shared>, p: u16, ctl: Arc<Control>) -> Result<(), ConsumeError> {
     let key = shared.keys.partition(p);
-    let mut redis = shared.redis.get_multiplexed_async_connection().await?;
+    ctl.beat();
+    let mut redis = connect_async(&shared.redis).await?;
     ensure_group(&mut redis, &key).await?;
-    let store = PartitionStore::connect(&shared.database_url).await?;
-    let cp = store.load_checkpoint(&key).await?;
+    let store = bounded("connecting", PartitionStore::connect(&shared.database_url)).await?;
+    let cp = bounded("loading the checkpoint", store.load_checkpoint(&key)).await?;
     let state = match cp.state.as_deref().map(PartitionState::from_bytes) {
         Some(Ok(s)) => s,
         Some(Err(e)) => {
@@ -114,7 +144,7 @@ pub async fn run(shared: Arc<Shared>, p: u16, ctl: Arc<Control>) -> Result<(), C
         key: key.clone(),
         shared: shared.clone(),
         ctl: ctl.clone(),
-        redis: shared.redis.get_multiplexed_async_connection().await?,
+        redis: connect_async(&shared.redis).await?,
         store,
         committed: cp.id,
     };
@@ -199,6 +229,7 @@ impl Reader {
 
     async fn consume(&mut self) -> Result<(), ConsumeError> {
         loop {
+            self.ctl.beat();
             if self.ctl.stop.load(Ordering::Relaxed) {
                 return self.hand_over(true).await;
             }
@@ -268,15 +299,35 @@ impl Reader {
         if let Some(d) = e.field(FIELD_DATA) {
             match decode_entry(d, e.field(FIELD_SEQ_BASE), &mut self.buf) {
                 Ok(h) => {
-                    let mut stale = 0;
+                    let (mut stale, mut duplicates, mut late) = (0, 0, 0);
                     for s in &self.buf {
-                        if !self.state.observe(s, &mut self.batch.events) {
-                            stale += 1;
+                        match self.state.observe(s, &mut self.batch.events) {
+                            Observed::Analysed => {}
+                            Observed::OutOfOrder => stale += 1,
+                            // Not counted: the stream had this sample already (a
+                            // producer's retry), or the session is over.
+                            Observed::Duplicate => {
+                                duplicates += 1;
+                                continue;
+                            }
+                            Observed::AfterFinish => {
+                                late += 1;
+                                continue;
+                            }
                         }
                         self.batch.account(s);
                     }
+                    let m = &self.shared.metrics;
                     if stale > 0 {
-                        self.shared.metrics.out_of_order.inc_by(stale);
+                        m.out_of_order.inc_by(stale);
+                    }
+                    if duplicates > 0 {
+                        m.dropped
+                            .with_label_values(&["duplicate_in_stream"])
+                            .inc_by(duplicates);
+                    }
+                    if late > 0 {
+                        m.dropped.with_label_values(&["after_finish"]).inc_by(late);
                     }
                     self.batch.keep_latest(&self.buf);
                     let latency_us = now_us() - h.created_us;
@@ -357,9 +408,11 @@ impl Committer {
         let m = &self.shared.metrics;
         if batch.has_effects() {
             let t = std::time::Instant::now();
-            self.store
-                .commit(&self.key, self.committed, &state, &batch)
-                .await?;
+            bounded(
+                "a commit",
+                self.store.commit(&self.key, self.committed, &state, &batch),
+            )
+            .await?;
             m.commit_duration.observe(t.elapsed().as_secs_f64());
             if let Some(rec) = &self.shared.recorder {
                 rec.commit(t.elapsed().as_micros() as i64);
@@ -441,6 +494,7 @@ impl Committer {
         if let Some(last) = batch.last_id {
             self.committed = last;
         }
+        self.ctl.beat();
         Ok(())
     }
 }

@@ -6,7 +6,7 @@
 //! checkpoint. Ownership also fences in PostgreSQL (see `store`), so a stale owner
 //! cannot commit over a new one.
 
-use redis::aio::MultiplexedConnection;
+use redis::aio::ConnectionLike;
 use redis::{RedisError, Script};
 
 /// Renews the lease only if we still hold it.
@@ -15,7 +15,7 @@ const RENEW: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.
 const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
 pub async fn heartbeat(
-    con: &mut MultiplexedConnection,
+    con: &mut impl ConnectionLike,
     members: &str,
     me: &str,
     now_ms: i64,
@@ -38,7 +38,7 @@ pub async fn heartbeat(
 }
 
 pub async fn leave(
-    con: &mut MultiplexedConnection,
+    con: &mut impl ConnectionLike,
     members: &str,
     me: &str,
 ) -> Result<(), RedisError> {
@@ -50,7 +50,7 @@ pub async fn leave(
 }
 
 pub async fn acquire(
-    con: &mut MultiplexedConnection,
+    con: &mut impl ConnectionLike,
     key: &str,
     me: &str,
     ttl_ms: i64,
@@ -67,7 +67,7 @@ pub async fn acquire(
 }
 
 pub async fn renew(
-    con: &mut MultiplexedConnection,
+    con: &mut impl ConnectionLike,
     key: &str,
     me: &str,
     ttl_ms: i64,
@@ -81,11 +81,7 @@ pub async fn renew(
     Ok(n == 1)
 }
 
-pub async fn release(
-    con: &mut MultiplexedConnection,
-    key: &str,
-    me: &str,
-) -> Result<(), RedisError> {
+pub async fn release(con: &mut impl ConnectionLike, key: &str, me: &str) -> Result<(), RedisError> {
     let _: i64 = Script::new(RELEASE)
         .key(key)
         .arg(me)

@@ -9,16 +9,18 @@ pub mod lease;
 pub mod live;
 pub mod queries;
 pub mod recorder;
+pub mod server;
 pub mod store;
 
 use crate::metrics::{ProcessorMetrics, TeamLabels};
+use crate::redis_conn::RedisHandle;
 use crate::stream::StreamKeys;
 use consumer::Control;
 use recorder::LatencyRecorder;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -40,6 +42,8 @@ pub struct ProcessorConfig {
     pub max_body_bytes: usize,
     pub max_samples_per_request: usize,
     pub maxlen: usize,
+    /// Header-read timeout and connection cap of the HTTP server.
+    pub http: server::Limits,
 }
 
 impl ProcessorConfig {
@@ -58,6 +62,7 @@ impl ProcessorConfig {
             max_body_bytes: 1 << 20,
             max_samples_per_request: 5_000,
             maxlen: 250_000,
+            http: server::Limits::default(),
         }
     }
 }
@@ -76,10 +81,84 @@ pub struct Shared {
     pub keys: StreamKeys,
     pub consumer: String,
     pub database_url: String,
+    /// For connections of their own (each partition task opens its own).
     pub redis: redis::Client,
+    /// The shared connection of the lease manager and the API; comes back after Redis
+    /// restarts.
+    pub link: RedisHandle,
     pub metrics: ProcessorMetrics,
     pub teams: TeamLabels,
     pub recorder: Option<Arc<LatencyRecorder>>,
+    pub health: Health,
+}
+
+/// How long the work loop may go without progress before `/health` fails, so the
+/// kubelet restarts a wedged pod: one minute, or six lease rounds if the TTL is longer.
+pub fn liveness_bound(lease_ttl: Duration) -> Duration {
+    (lease_ttl * 2).max(Duration::from_secs(60))
+}
+
+/// What `/health` judges by: the lease manager's heartbeat.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// The schema is migrated (the work loop has started).
+    pub migrated: AtomicBool,
+    /// End of the manager's last round, whatever its outcome (ms since the epoch).
+    pub beat_ms: AtomicI64,
+    /// End of its last successful round.
+    pub round_ok_ms: AtomicI64,
+}
+
+impl Health {
+    fn beat(&self, ok: bool) {
+        let now = crate::util::now_ms();
+        self.beat_ms.store(now, Ordering::Relaxed);
+        if ok {
+            self.round_ok_ms.store(now, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Why the processor is not live, if it is not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stall {
+    /// The work loop has not come round at all (stuck in a call).
+    Wedged { seconds: i64 },
+    /// The loop runs but none of its rounds succeeded, although Redis answers a fresh
+    /// connection: the processor's own connection is not coming back.
+    Failing { seconds: i64 },
+}
+
+impl Shared {
+    /// Liveness: `None` when the work loop is making progress, or is only waiting for a
+    /// dependency that is away (restarting the pod would not bring it back).
+    pub async fn stall(&self) -> Option<Stall> {
+        let bound = liveness_bound(self.cfg.lease_ttl).as_millis() as i64;
+        let now = crate::util::now_ms();
+        let h = &self.health;
+        let beat = now - h.beat_ms.load(Ordering::Relaxed);
+        if beat > bound {
+            return Some(Stall::Wedged {
+                seconds: beat / 1000,
+            });
+        }
+        let since_ok = now - h.round_ok_ms.load(Ordering::Relaxed);
+        if !h.migrated.load(Ordering::Relaxed) || since_ok <= bound {
+            return None;
+        }
+        // Probe with a connection of our own, briefly: kubelet probes time out in
+        // seconds.
+        let probe = async {
+            let mut con = crate::redis_conn::connect_async(&self.redis).await?;
+            redis::cmd("PING").query_async::<String>(&mut con).await
+        };
+        match tokio::time::timeout(Duration::from_secs(1), probe).await {
+            Ok(Ok(_)) => Some(Stall::Failing {
+                seconds: since_ok / 1000,
+            }),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +167,8 @@ pub enum StartError {
     Redis(#[from] redis::RedisError),
     #[error("postgres: {0}")]
     Postgres(#[from] tokio_postgres::Error),
+    #[error(transparent)]
+    Connect(#[from] crate::db::ConnectError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -105,27 +186,36 @@ pub struct Processor {
 }
 
 impl Processor {
-    /// Migrates the schema, starts the HTTP API (if `listen` is set) and the lease manager.
+    /// Starts the HTTP API (if `listen` is set) and the work loop. With PostgreSQL
+    /// reachable the schema is migrated before this returns; without it the processor
+    /// starts anyway (`/ready` says what is missing) and migrates once the database
+    /// answers. Redis is connected on first use and reconnected after it restarts.
     pub async fn start(
         cfg: ProcessorConfig,
         recorder: Option<Arc<LatencyRecorder>>,
     ) -> Result<Self, StartError> {
-        let mut db = crate::db::connect(&cfg.database_url).await?;
-        let applied = crate::db::migrate(&mut db).await?;
-        if !applied.is_empty() {
-            tracing::info!(?applied, "schema migrations applied");
-        }
         let redis = redis::Client::open(cfg.redis_url.as_str())?;
+        let link = RedisHandle::new(&redis)?;
         let shared = Arc::new(Shared {
             keys: StreamKeys::new(&cfg.stream, cfg.partitions),
             consumer: cfg.consumer.clone(),
             database_url: cfg.database_url.clone(),
             redis,
+            link,
             metrics: ProcessorMetrics::new(),
             teams: TeamLabels::new(32),
             recorder,
+            health: Health::default(),
             cfg,
         });
+        shared.health.beat(false);
+        let db = match bring_up(&shared).await {
+            Ok(db) => Some(db),
+            Err(e) => {
+                tracing::warn!(error = %e, "database not ready; the processor starts and retries");
+                None
+            }
+        };
         let (shutdown, rx) = watch::channel(false);
         let (server, addr) = match shared.cfg.listen {
             Some(addr) => {
@@ -135,19 +225,9 @@ impl Processor {
                 let bound = listener
                     .local_addr()
                     .map_err(|source| StartError::Listen { addr, source })?;
-                let app = api::router(api::ApiState::new(shared.clone(), db).await?);
-                let mut rx = rx.clone();
-                let handle = tokio::spawn(async move {
-                    let shutdown = async move {
-                        let _ = rx.wait_for(|s| *s).await;
-                    };
-                    if let Err(e) = axum::serve(listener, app)
-                        .with_graceful_shutdown(shutdown)
-                        .await
-                    {
-                        tracing::error!(error = %e, "http server failed");
-                    }
-                });
+                let app = api::router(api::ApiState::new(shared.clone(), db));
+                let handle =
+                    tokio::spawn(server::serve(listener, app, shared.cfg.http, rx.clone()));
                 tracing::info!(%bound, "processor API listening");
                 (Some(handle), Some(bound))
             }
@@ -186,6 +266,34 @@ struct Owned {
     task: JoinHandle<Result<(), consumer::ConsumeError>>,
 }
 
+/// Connects to PostgreSQL and migrates the schema, once per process.
+async fn bring_up(shared: &Shared) -> Result<tokio_postgres::Client, StartError> {
+    let mut db = crate::db::connect(&shared.database_url).await?;
+    let applied = tokio::time::timeout(MIGRATE_TIMEOUT, crate::db::migrate(&mut db))
+        .await
+        .map_err(|_| {
+            StartError::Connect(crate::db::ConnectError::Timeout {
+                endpoint: "migrations".into(),
+            })
+        })??;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "schema migrations applied");
+    }
+    shared.health.migrated.store(true, Ordering::Relaxed);
+    Ok(db)
+}
+
+/// Bound on applying the migrations (they are small; a lock held elsewhere is not).
+const MIGRATE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Sleeps `d` unless shutdown comes first (`false` then).
+async fn pause(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => true,
+        _ = shutdown.wait_for(|s| *s) => false,
+    }
+}
+
 /// The lease manager: keeps this replica's fair share of partitions, restarts failed
 /// partition tasks with backoff, and hands partitions over cleanly on shutdown.
 async fn manage(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
@@ -193,26 +301,41 @@ async fn manage(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let tick = shared.cfg.lease_ttl / 3;
     let mut owned: BTreeMap<u16, Owned> = BTreeMap::new();
     let mut backoff: BTreeMap<u16, (u32, tokio::time::Instant)> = BTreeMap::new();
-    let mut con = loop {
-        match shared.redis.get_multiplexed_async_connection().await {
-            Ok(c) => break c,
+    let mut failures = 0u32;
+    while !shared.health.migrated.load(Ordering::Relaxed) {
+        shared.health.beat(false);
+        if !pause(retry_delay(failures), &mut shutdown).await {
+            return;
+        }
+        match bring_up(&shared).await {
+            Ok(_) => tracing::info!("database ready; processing starts"),
             Err(e) => {
-                tracing::warn!(error = %e, "redis unavailable; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = shutdown.wait_for(|s| *s) => return,
-                }
+                failures += 1;
+                tracing::warn!(error = %e, "database not ready; retrying");
             }
         }
-    };
+    }
+    let mut con = shared.link.con();
+    let mut failing_since: Option<tokio::time::Instant> = None;
     loop {
-        if let Err(e) = manage_once(&shared, &mut con, &mut owned, &mut backoff, ttl_ms).await {
-            tracing::warn!(error = %e, "lease round failed");
+        let round = manage_once(&shared, &mut con, &mut owned, &mut backoff, ttl_ms).await;
+        shared.health.beat(round.is_ok());
+        match round {
+            Ok(()) => {
+                if let Some(t) = failing_since.take() {
+                    tracing::info!(redis = shared.link.endpoint(), after = ?t.elapsed(), "lease rounds succeed again");
+                }
+            }
+            // Once per outage, not every round: the address and the first error.
+            Err(e) if failing_since.is_none() => {
+                failing_since = Some(tokio::time::Instant::now());
+                tracing::warn!(redis = shared.link.endpoint(), error = %e, "lease round failed; retrying every round until Redis answers");
+            }
+            Err(e) => tracing::debug!(error = %e, "lease round failed"),
         }
         shared.metrics.partitions_owned.set(owned.len() as i64);
-        tokio::select! {
-            _ = tokio::time::sleep(tick) => {}
-            _ = shutdown.wait_for(|s| *s) => break,
+        if !pause(tick, &mut shutdown).await {
+            break;
         }
     }
     // Graceful hand-over: commit in-flight work, then free the partitions at once so
@@ -232,7 +355,7 @@ async fn manage(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
 /// Redis ≥ 7). Best effort: a partition whose stream does not exist yet counts 0.
 async fn consumer_lag(
     shared: &Shared,
-    con: &mut redis::aio::MultiplexedConnection,
+    con: &mut impl redis::aio::ConnectionLike,
     owned: impl Iterator<Item = u16>,
 ) -> i64 {
     let mut lag = 0;
@@ -261,7 +384,7 @@ async fn consumer_lag(
 
 async fn manage_once(
     shared: &Arc<Shared>,
-    con: &mut redis::aio::MultiplexedConnection,
+    con: &mut (impl redis::aio::ConnectionLike + Send),
     owned: &mut BTreeMap<u16, Owned>,
     backoff: &mut BTreeMap<u16, (u32, tokio::time::Instant)>,
     ttl_ms: i64,
@@ -271,6 +394,20 @@ async fn manage_once(
     let live = lease::heartbeat(con, &shared.keys.members(), me, now, ttl_ms).await?;
     let fair = lease::fair_share(shared.keys.partitions, live);
 
+    // A task stuck in one call past the liveness bound (every call it makes is bounded,
+    // so this is the backstop) is stopped and restarted from its checkpoint.
+    let bound = liveness_bound(shared.cfg.lease_ttl).as_millis() as i64;
+    for (p, o) in owned.iter() {
+        let idle = now - o.ctl.beat_ms.load(Ordering::Relaxed);
+        if idle > bound && !o.task.is_finished() {
+            tracing::error!(
+                partition = p,
+                idle_s = idle / 1000,
+                "partition task stuck; restarting it"
+            );
+            o.task.abort();
+        }
+    }
     // Reap finished tasks; a failed one is retried after an exponential backoff.
     let finished: Vec<u16> = owned
         .iter()
@@ -330,6 +467,7 @@ async fn manage_once(
         if lease::acquire(con, &shared.keys.lease(p), me, ttl_ms).await? {
             let ctl = Arc::new(Control::default());
             ctl.valid_until_ms.store(now + ttl_ms, Ordering::Relaxed);
+            ctl.beat();
             let task = tokio::spawn(consumer::run(shared.clone(), p, ctl.clone()));
             owned.insert(p, Owned { ctl, task });
         }

@@ -15,6 +15,10 @@ use tokio_postgres::{Client, Statement};
 pub enum StoreError {
     #[error("postgres: {0}")]
     Postgres(#[from] tokio_postgres::Error),
+    #[error(transparent)]
+    Connect(#[from] crate::db::ConnectError),
+    #[error("{what} took longer than {seconds} s")]
+    Timeout { what: &'static str, seconds: u64 },
     #[error("checkpoint of {0} moved under us (another replica committed); restarting partition")]
     Fenced(String),
 }

@@ -204,7 +204,7 @@ fn read_resume(con: &mut redis::Connection, key: &str) -> Result<Resume, redis::
 /// that already saw its chequered flag publishes nothing. Either way no sample reaches
 /// the stream twice.
 pub fn publish<S: Source>(
-    mut race: S,
+    race: &mut S,
     keys: &StreamKeys,
     con: &mut redis::Connection,
     cfg: &PublishConfig,

@@ -1,7 +1,7 @@
 //! `pitstop simulate` as a service: the publisher on its own thread, `/health`,
 //! `/ready` and `/metrics` on :8000.
 
-use super::publisher::{Progress, PublishConfig, PublishReport, Source, publish};
+use super::publisher::{Progress, PublishConfig, PublishError, PublishReport, Source, publish};
 use super::race::{Race, RaceConfig};
 use crate::metrics::SimulatorMetrics;
 use crate::stream::StreamKeys;
@@ -13,6 +13,7 @@ use axum::routing::get;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 #[derive(Clone)]
 struct SimState {
@@ -46,13 +47,14 @@ pub async fn serve_on(
 }
 
 async fn ready(State(st): State<SimState>) -> impl IntoResponse {
-    let ok = match st.redis.get_multiplexed_async_connection().await {
-        Ok(mut c) => redis::cmd("PING")
-            .query_async::<String>(&mut c)
-            .await
-            .is_ok(),
-        Err(_) => false,
+    let probe = async {
+        let mut c = crate::redis_conn::connect_async(&st.redis).await?;
+        redis::cmd("PING").query_async::<String>(&mut c).await
     };
+    let ok = matches!(
+        tokio::time::timeout(std::time::Duration::from_secs(2), probe).await,
+        Ok(Ok(_))
+    );
     if ok {
         (StatusCode::OK, "ready")
     } else {
@@ -81,8 +83,14 @@ pub async fn run_race(
 }
 
 /// Publishes any source (a race, a replayed recording) to the end on a blocking thread.
+///
+/// Survives Redis going away: a failed call ends the attempt, and the next attempt (after
+/// a backoff, on a new connection) resumes from the session's progress hash, replaying the
+/// deterministic source silently up to it. Should an append that timed out land after
+/// all, its samples reach the stream twice with the same seq, and the processor drops
+/// the second copy. `stop` ends the wait between attempts too.
 pub async fn run_source<S: Source + Send + 'static>(
-    source: S,
+    mut source: S,
     keys: StreamKeys,
     redis: redis::Client,
     cfg: PublishConfig,
@@ -91,11 +99,61 @@ pub async fn run_source<S: Source + Send + 'static>(
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<PublishReport> {
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<PublishReport> {
-        let mut con = redis.get_connection()?;
-        Ok(publish(
-            source, &keys, &mut con, &cfg, &metrics, &progress, &stop,
-        )?)
+        let endpoint = crate::redis_conn::endpoint(&redis);
+        let mut failures = 0u32;
+        loop {
+            let attempt = crate::redis_conn::connect_sync(&redis)
+                .map_err(PublishError::from)
+                .and_then(|mut con| {
+                    publish(
+                        &mut source,
+                        &keys,
+                        &mut con,
+                        &cfg,
+                        &metrics,
+                        &progress,
+                        &stop,
+                    )
+                });
+            let e = match attempt {
+                Ok(report) => {
+                    if failures > 0 {
+                        tracing::info!(redis = %endpoint, "publishing again after the outage");
+                    }
+                    return Ok(report);
+                }
+                Err(PublishError::Stopped) => return Err(PublishError::Stopped.into()),
+                Err(PublishError::Redis(e)) => e,
+            };
+            if failures == 0 {
+                tracing::warn!(redis = %endpoint, error = %e, "publishing failed; resuming when Redis answers");
+            }
+            metrics.publish_failures.inc();
+            let delay = crate::processor::retry_delay(failures).min(MAX_RETRY_DELAY);
+            failures += 1;
+            if !sleep_unless_stopped(delay, &stop) {
+                return Err(PublishError::Stopped.into());
+            }
+            // From the top: `publish` skips what the progress hash says was sent.
+            let origin = source.start_ms();
+            source.restart_at(origin);
+        }
     })
     .await??;
     Ok(report)
+}
+
+/// Longest wait between publishing attempts.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
+
+/// Sleeps `d` in short steps; `false` as soon as `stop` is set.
+fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
+    let until = std::time::Instant::now() + d;
+    while std::time::Instant::now() < until {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20).min(d));
+    }
+    !stop.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dutch;
+pub mod servers;
 
 /// `../shared/data/f1/` beside the repository, or `None` with a message saying that the
 /// test checks nothing without it (the real F1 data is not part of the repository).
@@ -42,11 +43,21 @@ fn with_db(url: &str, db: &str) -> String {
 }
 
 impl Env {
+    pub fn shared_redis_url() -> String {
+        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+    }
+
+    pub fn shared_database_url() -> String {
+        std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    }
+
     pub async fn new(name: &str) -> Env {
-        let redis_url =
-            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let admin_url = std::env::var("DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        Env::on(name, Env::shared_redis_url(), Env::shared_database_url()).await
+    }
+
+    /// On given servers (a test's own, see [`servers`]).
+    pub async fn on(name: &str, redis_url: String, admin_url: String) -> Env {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let db_name = format!("pitstop_t_{name}_{}_{n}", std::process::id());
         let admin = pitstop_workloads::db::connect(&admin_url)

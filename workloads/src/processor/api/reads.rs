@@ -1,0 +1,112 @@
+//! The analytics reads: sessions, classification, pit stops, anomalies, teams, cars and
+//! the post-race report, straight from PostgreSQL.
+
+use super::{ApiError, ApiState, QueryOf, SessionId, bounded};
+use crate::processor::queries;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tokio_postgres::Client;
+
+pub(super) async fn get_cars(
+    State(st): State<ApiState>,
+    SessionId(id): SessionId,
+) -> Result<Response, ApiError> {
+    let db = st.db().await?;
+    exists(&db, &id).await?;
+    Ok(Json(bounded(queries::cars(&db, &id)).await?).into_response())
+}
+
+pub(super) async fn list_sessions(State(st): State<ApiState>) -> Result<Response, ApiError> {
+    let db = st.db().await?;
+    Ok(Json(bounded(queries::sessions(&db)).await?).into_response())
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, format!("no session {id:?}"))
+}
+
+pub(super) async fn get_session(
+    State(st): State<ApiState>,
+    SessionId(id): SessionId,
+) -> Result<Response, ApiError> {
+    let db = st.db().await?;
+    match bounded(queries::session(&db, &id)).await? {
+        Some(s) => Ok(Json(s).into_response()),
+        None => Err(not_found(&id)),
+    }
+}
+
+async fn exists(db: &Client, id: &str) -> Result<(), ApiError> {
+    let row = bounded(db.query_opt("SELECT 1 FROM sessions WHERE session_id = $1", &[&id])).await?;
+    row.map(|_| ()).ok_or_else(|| not_found(id))
+}
+
+pub(super) async fn get_classification(
+    State(st): State<ApiState>,
+    SessionId(id): SessionId,
+) -> Result<Response, ApiError> {
+    let db = st.db().await?;
+    exists(&db, &id).await?;
+    Ok(Json(bounded(queries::classification(&db, &id)).await?).into_response())
+}
+
+pub(super) async fn get_pitstops(
+    State(st): State<ApiState>,
+    SessionId(id): SessionId,
+) -> Result<Response, ApiError> {
+    let db = st.db().await?;
+    exists(&db, &id).await?;
+    Ok(Json(bounded(queries::pit_stops(&db, &id)).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AnomalyFilter {
+    car: Option<i32>,
+    kind: Option<String>,
+}
+
+pub(super) async fn get_anomalies(
+    State(st): State<ApiState>,
+    SessionId(id): SessionId,
+    QueryOf(f): QueryOf<AnomalyFilter>,
+) -> Result<Response, ApiError> {
+    let db = st.db().await?;
+    exists(&db, &id).await?;
+    Ok(
+        Json(bounded(queries::anomalies(&db, &id, f.car, f.kind.as_deref())).await?)
+            .into_response(),
+    )
+}
+
+pub(super) async fn get_teams(
+    State(st): State<ApiState>,
+    SessionId(id): SessionId,
+) -> Result<Response, ApiError> {
+    let db = st.db().await?;
+    exists(&db, &id).await?;
+    Ok(Json(bounded(queries::teams(&db, &id)).await?).into_response())
+}
+
+/// The HTML report the post-race pipeline's `report` step stored (404 until it ran).
+pub(super) async fn get_report(
+    State(st): State<ApiState>,
+    SessionId(id): SessionId,
+) -> Result<Response, ApiError> {
+    let db = st.db().await?;
+    exists(&db, &id).await?;
+    match bounded(crate::jobs::report::stored(&db, &id)).await? {
+        Some(html) => {
+            Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
+        }
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no report for session {id:?} yet: the post-race pipeline's report step writes it"
+            ),
+        )),
+    }
+}

@@ -1,0 +1,85 @@
+//! How every process reaches Redis: bounded connect and reply times, connections that
+//! come back after Redis restarts, and errors that name the server once.
+//!
+//! Three shapes, by who holds the connection:
+//! - [`RedisHandle`]: long-lived, shared (the processor's lease manager and API). The
+//!   redis crate's `ConnectionManager`, created lazily so a process starts while Redis is
+//!   down, re-established in the background after a drop.
+//! - [`connect_async`]: one task's own multiplexed connection (a partition consumer); the
+//!   task fails on an error and its supervisor starts it again with a new one.
+//! - [`connect_sync`]: the publisher's blocking connection, with socket timeouts so a
+//!   stalled server cannot hold its thread (and SIGTERM) for minutes.
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::{AsyncConnectionConfig, Client, RedisError};
+use std::time::Duration;
+
+/// Time to establish a connection (TCP and handshake).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time to wait for any reply. Longer than every `BLOCK` we issue (at most 250 ms) and
+/// than a healthy Redis' worst pause; a server stalled past it fails the call instead of
+/// hanging the caller.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `host:port` of the client's server (never the password).
+pub fn endpoint(client: &Client) -> String {
+    client.get_connection_info().addr().to_string()
+}
+
+fn async_config() -> AsyncConnectionConfig {
+    AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
+}
+
+/// A task's own multiplexed connection with bounded connect and reply times.
+pub async fn connect_async(client: &Client) -> Result<MultiplexedConnection, RedisError> {
+    client
+        .get_multiplexed_async_connection_with_config(&async_config())
+        .await
+}
+
+/// A blocking connection whose connect, reads and writes are all bounded.
+pub fn connect_sync(client: &Client) -> Result<redis::Connection, RedisError> {
+    let con = client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+    con.set_read_timeout(Some(RESPONSE_TIMEOUT))?;
+    con.set_write_timeout(Some(RESPONSE_TIMEOUT))?;
+    Ok(con)
+}
+
+/// A shared connection that survives Redis restarts. Cloning is cheap (one connection
+/// underneath). Calls made while Redis is away fail fast with the error; the next call
+/// after it is back succeeds.
+#[derive(Clone)]
+pub struct RedisHandle {
+    manager: ConnectionManager,
+    endpoint: String,
+}
+
+impl RedisHandle {
+    /// Does not connect: the first call does (so a processor starts with Redis down).
+    pub fn new(client: &Client) -> Result<Self, RedisError> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            // Reconnect attempts per drop, 100 ms doubling to 2 s; after them the next
+            // call starts another round, so a long outage is retried for as long as it
+            // lasts.
+            .set_number_of_retries(4)
+            .set_min_delay(Duration::from_millis(100))
+            .set_max_delay(Duration::from_secs(2));
+        Ok(RedisHandle {
+            manager: ConnectionManager::new_lazy_with_config(client.clone(), config)?,
+            endpoint: endpoint(client),
+        })
+    }
+
+    /// The connection to issue commands on (a clone of the shared one).
+    pub fn con(&self) -> ConnectionManager {
+        self.manager.clone()
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+}

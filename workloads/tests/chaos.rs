@@ -1,0 +1,433 @@
+//! Dependencies going away, hanging and coming back, mid-race, on servers each test owns:
+//! processing resumes by itself and every car's accounting stays exact (nothing lost,
+//! nothing counted twice). Each test prints how long recovery took.
+
+mod common;
+
+use common::servers::{Postgres, Redis};
+use common::{Env, assert_exactly_once, race, wait_until};
+use pitstop_workloads::metrics::SimulatorMetrics;
+use pitstop_workloads::processor::queries::wait_finished;
+use pitstop_workloads::processor::{Processor, ProcessorConfig};
+use pitstop_workloads::sim::publisher::{Progress, PublishConfig, PublishReport};
+use pitstop_workloads::sim::service::run_race;
+use reqwest::StatusCode;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+
+const KEY: &str = "chaos-test-key-not-a-secret";
+
+fn processor_cfg(env: &Env) -> ProcessorConfig {
+    let mut c = ProcessorConfig::new(&env.redis_url, &env.database_url, &env.keys.base);
+    c.consumer = "chaos".into();
+    c.lease_ttl = Duration::from_secs(3);
+    c.api_key = Some(KEY.into());
+    c.listen = Some("127.0.0.1:0".parse().unwrap());
+    c
+}
+
+/// A paced race: 4 laps of Monza, 6 cars, at 40× real time (about 8 s of publishing).
+fn start_race(env: &Env, session: &str) -> JoinHandle<anyhow::Result<PublishReport>> {
+    let pace = PublishConfig {
+        time_scale: Some(40.0),
+        rate: None,
+        batch_max: 64,
+        maxlen: 1_000_000,
+    };
+    tokio::spawn(run_race(
+        race(session, 4, 6, 21, 0.0),
+        env.keys.clone(),
+        env.redis(),
+        pace,
+        SimulatorMetrics::new(),
+        Arc::new(Progress::default()),
+        Arc::new(AtomicBool::new(false)),
+    ))
+}
+
+/// Samples committed so far, or `None` while the database is away.
+async fn committed(database_url: &str) -> Option<i64> {
+    let db = pitstop_workloads::db::connect(database_url).await.ok()?;
+    db.query_one(
+        "SELECT COALESCE(sum(samples), 0)::bigint FROM car_accounting",
+        &[],
+    )
+    .await
+    .ok()
+    .map(|r| r.get(0))
+}
+
+/// From the moment a dependency is back: waits for the first commit after it (the count
+/// read once the database answers, then a higher one); the time it took.
+async fn resumed(database_url: &str) -> Duration {
+    let t = Instant::now();
+    let mut first: Option<i64> = None;
+    loop {
+        match (first, committed(database_url).await) {
+            (None, Some(n)) => first = Some(n),
+            (Some(before), Some(n)) if n > before => return t.elapsed(),
+            _ => {}
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "processing did not resume within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Lets the race get going: until something is committed.
+async fn underway(database_url: &str) -> i64 {
+    let t = Instant::now();
+    loop {
+        if let Some(n) = committed(database_url).await.filter(|n| *n > 0) {
+            return n;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the race never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn status(url: &str) -> StatusCode {
+    match reqwest::get(url).await {
+        Ok(r) => r.status(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Finishes the race and checks every car's count and sequence sum, then that the
+/// processor says it is live and ready.
+async fn finish_exactly_once(
+    env: &Env,
+    session: &str,
+    p: Processor,
+    publish: JoinHandle<anyhow::Result<PublishReport>>,
+) {
+    let report = publish.await.unwrap().unwrap();
+    let db = env.db().await;
+    wait_finished(&db, session, Duration::from_secs(90))
+        .await
+        .unwrap();
+    assert_exactly_once(&db, session, &report.truth.published).await;
+    let base = format!("http://{}", p.addr.unwrap());
+    assert_eq!(status(&format!("{base}/health")).await, StatusCode::OK);
+    assert_eq!(status(&format!("{base}/ready")).await, StatusCode::OK);
+    p.shutdown().await;
+}
+
+/// Redis restarted mid-race (its append-only file keeps the streams): the publisher
+/// resumes from its progress, the processor reconnects, every car exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_mid_race() {
+    let mut redis = Redis::start(true);
+    let env = Env::on("chaos_redis", redis.url(), Env::shared_database_url()).await;
+    let p = Processor::start(processor_cfg(&env), None).await.unwrap();
+    let publish = start_race(&env, "redis-restart");
+    underway(&env.database_url).await;
+    redis.stop();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    redis.start_again();
+    let took = resumed(&env.database_url).await;
+    eprintln!("redis restart (2 s down): processing resumed {took:?} after Redis was back");
+    finish_exactly_once(&env, "redis-restart", p, publish).await;
+    env.cleanup().await;
+}
+
+/// Redis stalled (SIGSTOP) for 5 s mid-race: calls time out instead of hanging, and
+/// processing resumes when it answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_stall_mid_race() {
+    let redis = Redis::start(true);
+    let env = Env::on("chaos_stall", redis.url(), Env::shared_database_url()).await;
+    let p = Processor::start(processor_cfg(&env), None).await.unwrap();
+    let publish = start_race(&env, "redis-stall");
+    underway(&env.database_url).await;
+    redis.pause();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    redis.resume();
+    let took = resumed(&env.database_url).await;
+    eprintln!("redis stall (5 s): processing resumed {took:?} after Redis answered again");
+    finish_exactly_once(&env, "redis-stall", p, publish).await;
+    env.cleanup().await;
+}
+
+/// PostgreSQL restarted mid-race: commits fail, partitions restart from their
+/// checkpoints, and nothing is counted twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_mid_race() {
+    let pg = Postgres::start();
+    let env = Env::on("chaos_pg", Env::shared_redis_url(), pg.url()).await;
+    let p = Processor::start(processor_cfg(&env), None).await.unwrap();
+    let publish = start_race(&env, "pg-restart");
+    underway(&env.database_url).await;
+    pg.stop();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    pg.start_again();
+    let took = resumed(&env.database_url).await;
+    eprintln!("postgres restart (2 s down): processing resumed {took:?} after it was back");
+    finish_exactly_once(&env, "pg-restart", p, publish).await;
+    env.cleanup().await;
+}
+
+async fn post(base: &str, body: &str) -> (StatusCode, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/telemetry"))
+        .header("X-API-Key", KEY)
+        .header("Content-Type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let code = r.status();
+    (code, r.json().await.unwrap_or_default())
+}
+
+fn samples(session: &str, car: u8, seqs: std::ops::Range<u32>) -> String {
+    let lines: Vec<String> = seqs
+        .map(|seq| {
+            format!(
+                r#"{{"session":"{session}","car":{car},"seq":{seq},"timestamp_ms":{},"speed_kph":250}}"#,
+                1_756_646_882_000 + seq as i64 * 100
+            )
+        })
+        .collect();
+    lines.join("\n")
+}
+
+/// The issue's reproduction: a Redis without persistence killed and started again. The
+/// processor's connections come back (it did not before: `/ready` stayed 503 and the log
+/// repeated `broken pipe`), and new telemetry is processed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processor_reconnects_to_a_new_redis() {
+    let mut redis = Redis::start(false);
+    let env = Env::on("chaos_reconnect", redis.url(), Env::shared_database_url()).await;
+    let p = Processor::start(processor_cfg(&env), None).await.unwrap();
+    let base = format!("http://{}", p.addr.unwrap());
+    let (code, body) = post(&base, &samples("before", 1, 0..10)).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    redis.stop();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        status(&format!("{base}/ready")).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        status(&format!("{base}/health")).await,
+        StatusCode::OK,
+        "live while Redis is away: a restart would not bring it back"
+    );
+    redis.start_again();
+    let t = Instant::now();
+    let ready = format!("{base}/ready");
+    wait_until(Duration::from_secs(30), "/ready once Redis is back", || {
+        let ready = ready.clone();
+        async move { status(&ready).await == StatusCode::OK }
+    })
+    .await;
+    eprintln!("redis replaced: /ready after {:?}", t.elapsed());
+    // The new Redis has no streams, no group, no leases: all are made again.
+    let (code, body) = post(&base, &samples("after", 1, 0..10)).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    let db = env.db().await;
+    wait_until(Duration::from_secs(30), "the new samples processed", || {
+        let db = &db;
+        async move {
+            common::accounting(db, "after")
+                .await
+                .first()
+                .is_some_and(|(_, n, _, _)| *n == 10)
+        }
+    })
+    .await;
+    eprintln!(
+        "redis replaced: new samples processed {:?} after it was back",
+        t.elapsed()
+    );
+    p.shutdown().await;
+    env.cleanup().await;
+}
+
+/// A client told "503, retry" while Redis stalled retries, as told: however the first
+/// attempt ended, the samples are in the stream once. Then the session is finished and
+/// takes no more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retried_ingest_counts_once() {
+    let redis = Redis::start(true);
+    let env = Env::on("chaos_retry", redis.url(), Env::shared_database_url()).await;
+    let p = Processor::start(processor_cfg(&env), None).await.unwrap();
+    let base = format!("http://{}", p.addr.unwrap());
+    let (code, _) = post(&base, &samples("retry", 7, 0..50)).await;
+    assert_eq!(code, StatusCode::ACCEPTED);
+    redis.pause();
+    let stalled = tokio::spawn({
+        let base = base.clone();
+        async move { post(&base, &samples("retry", 7, 50..100)).await }
+    });
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    redis.resume();
+    let (code, body) = stalled.await.unwrap();
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    // The resend: 200 if the stalled append landed after all, 202 if it did not.
+    let (code, body) = post(&base, &samples("retry", 7, 50..100)).await;
+    assert!(code.is_success(), "{code} {body}");
+    assert_eq!(
+        body["accepted"].as_u64().unwrap() + body["duplicates"].as_u64().unwrap(),
+        50
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/sessions/retry/finish"))
+        .header("X-API-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let db = env.db().await;
+    wait_finished(&db, "retry", Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_exactly_once(&db, "retry", &[(7u8, 100u64)].into()).await;
+    // After the chequered flag, even a sample the stream never had is refused.
+    let (code, body) = post(&base, &samples("retry", 7, 100..101)).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    p.shutdown().await;
+    env.cleanup().await;
+}
+
+/// A port that accepts connections and never answers (a hung server).
+fn silent_server() -> (std::net::TcpListener, u16) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    (l, port)
+}
+
+/// Sends SIGTERM to a child and waits for it, failing past `bound`.
+fn terminate_within(mut child: std::process::Child, bound: Duration) -> Duration {
+    let t = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return t.elapsed();
+        }
+        if t.elapsed() > bound {
+            let _ = child.kill();
+            panic!("did not exit within {bound:?} of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A database and a Redis that accept connections and never answer: the processor still
+/// starts (and says what is missing), and both `process` and `simulate` end promptly on
+/// SIGTERM instead of hanging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hung_dependencies_do_not_hang_us() {
+    let (_db_listener, db_port) = silent_server();
+    let (_redis_listener, redis_port) = silent_server();
+    let silent_db = format!("postgres://postgres@127.0.0.1:{db_port}/postgres");
+    let silent_redis = format!("redis://127.0.0.1:{redis_port}");
+
+    let mut cfg = ProcessorConfig::new(&Env::shared_redis_url(), &silent_db, "pitstop:test:hung");
+    cfg.listen = Some("127.0.0.1:0".parse().unwrap());
+    let t = Instant::now();
+    let p = Processor::start(cfg, None).await.unwrap();
+    eprintln!(
+        "processor started against a silent database in {:?}",
+        t.elapsed()
+    );
+    let base = format!("http://{}", p.addr.unwrap());
+    let ready: serde_json::Value = reqwest::get(format!("{base}/ready"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["postgres"], false, "{ready}");
+    assert_eq!(status(&format!("{base}/health")).await, StatusCode::OK);
+    p.shutdown().await;
+
+    let spawn = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pitstop"))
+            .args(args)
+            .env("PITSTOP_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let process = spawn(&[
+        "process",
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        &silent_db,
+        "--redis-url",
+        &Env::shared_redis_url(),
+    ]);
+    std::thread::sleep(Duration::from_secs(1));
+    let took = terminate_within(process, Duration::from_secs(15));
+    eprintln!("process against a silent database: exited {took:?} after SIGTERM");
+    let simulate = spawn(&[
+        "simulate",
+        "--listen",
+        "127.0.0.1:0",
+        "--redis-url",
+        &silent_redis,
+        "--laps",
+        "1",
+    ]);
+    std::thread::sleep(Duration::from_secs(1));
+    let took = terminate_within(simulate, Duration::from_secs(15));
+    eprintln!("simulate against a silent Redis: exited {took:?} after SIGTERM");
+}
+
+/// Liveness: a work loop stuck in a call, or failing round after round while Redis
+/// answers, fails `/health` (so the kubelet restarts the pod); one that fails because
+/// Redis is away does not (a restart would not bring Redis back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liveness_tells_a_stuck_loop_from_a_missing_redis() {
+    use std::sync::atomic::Ordering;
+    let mut redis = Redis::start(false);
+    let env = Env::on("chaos_live", redis.url(), Env::shared_database_url()).await;
+    let mut cfg = processor_cfg(&env);
+    // One round at start, the next in 100 s: the test sets the heartbeat undisturbed.
+    cfg.lease_ttl = Duration::from_secs(300);
+    let p = Processor::start(cfg, None).await.unwrap();
+    let base = format!("http://{}", p.addr.unwrap());
+    let h = &p.shared.health;
+    wait_until(Duration::from_secs(10), "the first lease round", || async {
+        h.round_ok_ms.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    assert_eq!(p.shared.stall().await, None);
+    let long_ago = pitstop_workloads::util::now_ms() - 3_600_000;
+    h.round_ok_ms.store(long_ago, Ordering::Relaxed);
+    assert!(matches!(
+        p.shared.stall().await,
+        Some(pitstop_workloads::processor::Stall::Failing { .. })
+    ));
+    let r = reqwest::get(format!("{base}/health")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    redis.stop();
+    assert_eq!(
+        p.shared.stall().await,
+        None,
+        "failing because Redis is away: live, not restarted"
+    );
+    h.beat_ms.store(long_ago, Ordering::Relaxed);
+    assert!(matches!(
+        p.shared.stall().await,
+        Some(pitstop_workloads::processor::Stall::Wedged { .. })
+    ));
+    redis.start_again();
+    p.shutdown().await;
+    env.cleanup().await;
+}
