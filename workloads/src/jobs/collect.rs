@@ -215,7 +215,12 @@ pub async fn run(
         return Err(JobError::NotFinished(session.into()));
     }
     ensure_partition(db, session).await?;
-    let mut con = redis.get_multiplexed_async_connection().await?;
+    let mut con = crate::redis_conn::connect_async(redis)
+        .await
+        .map_err(|source| JobError::RedisAt {
+            endpoint: crate::redis_conn::endpoint(redis),
+            source,
+        })?;
     let mut read = 0u64;
     let mut buf = Vec::new();
     let mut batch: Vec<Sample> = Vec::new();

@@ -60,6 +60,13 @@ pub enum JobError {
     Postgres(#[from] tokio_postgres::Error),
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error("redis at {endpoint}: {source}")]
+    RedisAt {
+        endpoint: String,
+        source: redis::RedisError,
+    },
+    #[error(transparent)]
+    Connect(#[from] crate::db::ConnectError),
     #[error("session {0:?} not found (did the processor see its start?)")]
     NoSession(String),
     #[error(
