@@ -7,9 +7,12 @@
 mod support;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::PolicyRule;
+use pitstop_operator::model::{Defaults, validate};
 use serde::Deserialize;
 use serde_yaml::Value;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -117,6 +120,36 @@ fn rules(doc: &Value) -> Vec<PolicyRule> {
     serde_yaml::from_value(doc["rules"].clone()).unwrap()
 }
 
+/// The children the operator builds for examples/minimal.yaml in namespace `racing`.
+fn minimal_race() -> pitstop_operator::build::Children {
+    let mut race: pitstop_operator::api::RaceSession =
+        serde_yaml::from_str(&read(&root().join("examples/minimal.yaml"))).unwrap();
+    race.metadata.namespace = Some("racing".into());
+    race.metadata.uid = Some("u".into());
+    let model = validate(&race, &BTreeMap::new(), &Defaults::default()).unwrap();
+    pitstop_operator::build::build(&model)
+}
+
+/// RBAC refuses to let the operator create a Role granting what it does not hold itself:
+/// every rule of the Roles it builds for a race must be covered by `rules`.
+fn assert_can_grant_race_roles(rules: &[PolicyRule], what: &str) {
+    for role in minimal_race().roles {
+        for r in role.rules.iter().flatten() {
+            for group in r.api_groups.iter().flatten() {
+                for resource in r.resources.iter().flatten() {
+                    for verb in &r.verbs {
+                        assert!(
+                            allows(rules, group, resource, verb),
+                            "{what} cannot grant {verb} {group}/{resource} (Role {:?})",
+                            role.metadata.name
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Every kind the reconciler applies, prunes or watches, with the verbs it uses.
 const OPERATOR_NEEDS: &[(&str, &str, &[&str])] = &[
     ("pitstop.io", "racesessions", &["get", "list", "watch"]),
@@ -207,6 +240,7 @@ fn default_install() {
             "ClusterRoleBinding",
             "CustomResourceDefinition",
             "Deployment",
+            "NetworkPolicy",
             "Role",
             "RoleBinding",
             "Service",
@@ -230,6 +264,7 @@ fn default_install() {
 
     let cluster = rules(find(&docs, "ClusterRole", "pitstop-operator"));
     assert_operator_needs(&cluster, "ClusterRole");
+    assert_can_grant_race_roles(&cluster, "ClusterRole");
     assert!(
         !allows(&cluster, "", "nodes", "list"),
         "nodes only in the container-metrics role"
@@ -240,9 +275,22 @@ fn default_install() {
         "pitstop-operator-container-metrics",
     ));
     assert!(allows(&nodes, "", "nodes", "list") && allows(&nodes, "", "nodes/proxy", "get"));
+    // /cadvisor checks each caller's token and permission with the API server.
+    assert!(allows(
+        &nodes,
+        "authentication.k8s.io",
+        "tokenreviews",
+        "create"
+    ));
+    assert!(allows(
+        &nodes,
+        "authorization.k8s.io",
+        "subjectaccessreviews",
+        "create"
+    ));
     assert_eq!(
         nodes.len(),
-        2,
+        4,
         "nothing else cluster-wide for container metrics"
     );
     let lease = rules(find(&docs, "Role", "pitstop-operator-leader-election"));
@@ -321,6 +369,7 @@ fn namespaced_install() {
             .unwrap_or_else(|| panic!("Role in {ns}"));
         let r = rules(role);
         assert_operator_needs(&r, ns);
+        assert_can_grant_race_roles(&r, ns);
         let binding = docs
             .iter()
             .find(|d| d["kind"] == "RoleBinding" && d["metadata"]["namespace"] == ns)
@@ -353,10 +402,107 @@ fn schema_rejects_bad_values() {
         ("logFormat=xml", "/logFormat"),
         ("watchNamespaces[0]=Not_A_Namespace", "/watchNamespaces/0"),
         ("replicas=2", "'replicas' not allowed"),
+        (
+            "networkPolicy.extraIngressFrom[0].podSelecter.matchLabels.app=x",
+            "'podSelecter' not allowed",
+        ),
     ] {
         let err = run_helm(&["template", "x", "helm/pitstop-operator", "--set", set]).unwrap_err();
         assert!(err.contains(says), "--set {set}: {err}");
     }
+}
+
+/// Whether `selector` (matchLabels only) selects a pod labelled `labels`.
+fn selects(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
+    selector["matchLabels"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k.as_str().unwrap()).map(String::as_str) == v.as_str())
+}
+
+/// Pod labels of a race's component, as the operator's builder sets them.
+fn race_pod_labels(component: &str) -> BTreeMap<String, String> {
+    minimal_race()
+        .deployments
+        .into_iter()
+        .find(|d| d.metadata.name.as_deref() == Some(&format!("monza-{component}")))
+        .unwrap_or_else(|| panic!("{component} Deployment"))
+        .spec
+        .unwrap()
+        .template
+        .metadata
+        .unwrap()
+        .labels
+        .unwrap()
+}
+
+/// The chart's NetworkPolicy isolates the operator's pods for ingress and admits :8002
+/// only from races' Prometheus — the pods the operator labels so, in any namespace, or in
+/// the watched ones in namespaced mode — plus `networkPolicy.extraIngressFrom`.
+#[test]
+fn network_policy_admits_only_races_prometheus() {
+    let docs = template(&[]);
+    let np = find(&docs, "NetworkPolicy", "pitstop-operator");
+    let typed: NetworkPolicy = serde_yaml::from_value(np.clone()).unwrap();
+    let spec = typed.spec.as_ref().unwrap();
+    let operator_pod = deployment(&docs)
+        .spec
+        .unwrap()
+        .template
+        .metadata
+        .unwrap()
+        .labels
+        .unwrap();
+    assert!(selects(&np["spec"]["podSelector"], &operator_pod));
+    assert_eq!(
+        spec.policy_types.as_deref(),
+        Some(&["Ingress".to_string()][..])
+    );
+    let ingress = spec.ingress.as_ref().unwrap();
+    assert_eq!(ingress.len(), 1, "one rule: :8002 from the peers");
+    let ports = ingress[0].ports.as_ref().unwrap();
+    assert_eq!(ports.len(), 1);
+    assert_eq!(
+        serde_json::to_value(&ports[0]).unwrap(),
+        serde_json::json!({"port": 8002, "protocol": "TCP"})
+    );
+    let from = &np["spec"]["ingress"][0]["from"];
+    assert_eq!(from.as_sequence().unwrap().len(), 1, "{from:?}");
+    let peer = &from[0];
+    assert_eq!(
+        peer["namespaceSelector"],
+        serde_yaml::from_str::<Value>("{}").unwrap(),
+        "races live in any namespace"
+    );
+    assert!(
+        selects(&peer["podSelector"], &race_pod_labels("prometheus")),
+        "a race's Prometheus is admitted"
+    );
+    for other in ["simulator", "processor", "grafana"] {
+        assert!(
+            !selects(&peer["podSelector"], &race_pod_labels(other)),
+            "{other} is not admitted"
+        );
+    }
+
+    // Namespaced mode: only the watched namespaces, plus the extra peer of the values.
+    let docs = template(&["-f", NON_DEFAULT]);
+    let from = &find(&docs, "NetworkPolicy", "pitstop-operator")["spec"]["ingress"][0]["from"];
+    let names = &from[0]["namespaceSelector"]["matchExpressions"][0];
+    assert_eq!(names["key"], "kubernetes.io/metadata.name");
+    assert_eq!(names["operator"], "In");
+    assert_eq!(
+        names["values"],
+        serde_yaml::from_str::<Value>("[racing, qualifying]").unwrap()
+    );
+    assert_eq!(
+        from[1]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "monitoring"
+    );
+
+    let off = template(&["--set", "networkPolicy.enabled=false"]);
+    assert!(!kinds(&off).iter().any(|k| k == "NetworkPolicy"));
 }
 
 fn read(p: &Path) -> String {
