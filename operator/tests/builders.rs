@@ -501,18 +501,22 @@ fn keda_needs_keda_and_monitoring() {
     assert_eq!(err, SpecError::KedaWithoutMonitoring);
 }
 
-/// The adapter files under k8s/prometheus-adapter are what the builder renders.
+/// The adapter files (Helm values under helm/, manifests under k8s/prometheus-adapter)
+/// are what the builder renders.
 #[test]
 fn prometheus_adapter_files_are_current() {
     use pitstop_operator::build::monitoring::adapter;
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../k8s/prometheus-adapter");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     for (file, text) in [
-        ("values.yaml", adapter::values()),
-        ("manifests.yaml", adapter::manifests()),
+        ("helm/prometheus-adapter-values.yaml", adapter::values()),
+        (
+            "k8s/prometheus-adapter/manifests.yaml",
+            adapter::manifests(),
+        ),
     ] {
-        let path = dir.join(file);
+        let path = root.join(file);
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, &text).unwrap();
         }
         assert_eq!(

@@ -575,3 +575,81 @@ fn generated_files_are_current() {
         assert_eq!(actual["kind"], kind);
     }
 }
+
+/// Every file a recursive reader of `k8s/` finds (`kubectl apply -R -f k8s/`, Argo CD and
+/// Flux directory sources): its YAML and JSON files, in every subfolder.
+fn k8s_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            k8s_files(&path, out);
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        ) {
+            out.push(path);
+        }
+    }
+}
+
+/// Everything under `k8s/` is Kubernetes objects — each document has apiVersion, kind and
+/// a name (comment-only reference files hold none) — so recursive readers do not fail on
+/// it (Helm values belong in helm/). The real kubectl reads the folder the same way:
+/// `kubectl apply --dry-run=client` needs an API server even for a client-side dry run
+/// (discovery, OpenAPI), so `kubectl annotate --local`, which decodes with the same file
+/// reader and no server, stands in for it.
+#[test]
+fn everything_under_k8s_is_kubernetes_objects() {
+    let mut files = Vec::new();
+    k8s_files(&root().join("k8s"), &mut files);
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    let mut objects = 0;
+    for file in &files {
+        let text = read(file);
+        for (i, doc) in serde_yaml::Deserializer::from_str(&text).enumerate() {
+            let doc = Value::deserialize(doc)
+                .unwrap_or_else(|e| panic!("{}: document {i}: {e}", file.display()));
+            if doc.is_null() {
+                continue;
+            }
+            for field in ["apiVersion", "kind"] {
+                assert!(
+                    doc[field].as_str().is_some_and(|s| !s.is_empty()),
+                    "{}: document {i} has no {field}: not a Kubernetes object",
+                    file.display()
+                );
+            }
+            assert!(
+                doc["metadata"]["name"].as_str().is_some(),
+                "{}: document {i} has no metadata.name",
+                file.display()
+            );
+            objects += 1;
+        }
+    }
+
+    let out = Command::new(support::tool("KUBECTL", "kubectl"))
+        .args(["annotate", "--local", "--dry-run=client", "-o", "name"])
+        .args(["-R", "-f", "k8s/", "pitstop.io/check=1"])
+        .current_dir(root())
+        // Never a real cluster: the command must work from the files alone.
+        .env("KUBECONFIG", "/dev/null")
+        .output()
+        .expect("run kubectl");
+    assert!(
+        out.status.success(),
+        "kubectl cannot read k8s/ recursively:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let names = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(names.lines().count(), objects, "{names}");
+    assert!(
+        names.contains("deployment.apps/pitstop-operator"),
+        "{names}"
+    );
+    assert!(
+        names.contains("networkpolicy.networking.k8s.io/pitstop-operator"),
+        "{names}"
+    );
+}
