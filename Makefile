@@ -32,17 +32,20 @@ build:
 	$(CARGO) build --workspace --release --locked
 
 ## manifests: regenerate every generated file: the CRD (crds/ and the chart's copy), the
-## prometheus-adapter files, the plain install bundle k8s/ (from the Helm chart) and the
+## prometheus-adapter files (Helm values helm/prometheus-adapter-values.yaml, manifests
+## k8s/prometheus-adapter/), the plain install bundle k8s/ (from the Helm chart) and the
 ## rendered references k8s/stream-processor-hpa.yaml and k8s/networkpolicy.yaml.
 ## Tests fail when any of them is stale.
+# The operator binary cargo builds, wherever CARGO_TARGET_DIR puts it.
+OPERATOR_DEBUG := $(or $(CARGO_TARGET_DIR),target)/debug/pitstop-operator
 manifests:
 	$(CARGO) build --quiet -p pitstop-operator --locked
-	target/debug/pitstop-operator crd > crds/racesessions.pitstop.io.yaml
+	$(OPERATOR_DEBUG) crd > crds/racesessions.pitstop.io.yaml
 	cp crds/racesessions.pitstop.io.yaml helm/pitstop-operator/files/
 	mkdir -p k8s/prometheus-adapter
-	target/debug/pitstop-operator prometheus-adapter values > k8s/prometheus-adapter/values.yaml
-	target/debug/pitstop-operator prometheus-adapter manifests > k8s/prometheus-adapter/manifests.yaml
-	tools=$$(scripts/tools.sh) && scripts/render-k8s.sh "$$tools/helm" target/debug/pitstop-operator
+	$(OPERATOR_DEBUG) prometheus-adapter values > helm/prometheus-adapter-values.yaml
+	$(OPERATOR_DEBUG) prometheus-adapter manifests > k8s/prometheus-adapter/manifests.yaml
+	tools=$$(scripts/tools.sh) && scripts/render-k8s.sh "$$tools/helm" $(OPERATOR_DEBUG)
 
 ## docs: regenerate the RaceSession reference in README.md from the CRD's descriptions.
 docs:

@@ -7,6 +7,14 @@ use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
 use std::collections::BTreeMap;
 
+/// Whether `s` can name a namespace (an RFC 1123 label). Anything else is refused before
+/// it reaches an access review or the label filter below.
+pub fn is_namespace_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    let inner = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-';
+    !b.is_empty() && b.len() <= 63 && b.iter().all(inner) && b[0] != b'-' && b[b.len() - 1] != b'-'
+}
+
 /// Whether a sample line belongs to `namespace` (the label, exactly; not a label whose
 /// name ends in "namespace" nor a value that merely starts with it).
 fn in_namespace(line: &str, namespace: &str) -> bool {
@@ -154,6 +162,26 @@ container_memory_working_set_bytes{container="redis",namespace="racing",pod="mon
         let cpu_last = out.rfind("container_cpu_usage_seconds_total{").unwrap();
         let mem_help = out.find("# HELP container_memory").unwrap();
         assert!(cpu_last < mem_help);
+    }
+
+    /// Namespace names are RFC 1123 labels; quotes, slashes and the like are not.
+    #[test]
+    fn namespace_names() {
+        for ok in ["racing", "a", "race-2", &"x".repeat(63)] {
+            assert!(is_namespace_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "Racing",
+            "a.b",
+            "a/b",
+            "racing\",pod=\"x",
+            &"x".repeat(64),
+        ] {
+            assert!(!is_namespace_name(bad), "{bad}");
+        }
     }
 
     /// A label that only ends in "namespace" does not count.

@@ -1,5 +1,6 @@
 //! The pitstop operator: the `RaceSession` API and the controller that reconciles it.
 
+pub mod access;
 pub mod api;
 pub mod build;
 pub mod cadvisor;

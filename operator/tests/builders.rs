@@ -292,12 +292,24 @@ fn monitoring_is_least_privilege_and_rolls_on_config_change() {
     let role = &c.roles[0];
     assert_eq!(role.metadata.name.as_deref(), Some("monza-prometheus"));
     let rules = role.rules.as_ref().unwrap();
-    assert_eq!(rules.len(), 1);
+    assert_eq!(rules.len(), 2);
     assert_eq!(
         rules[0].resources.as_deref(),
         Some(&["pods".to_string()][..])
     );
     assert_eq!(rules[0].verbs, ["get", "list", "watch"]);
+    // Exactly what the operator's SubjectAccessReview asks before serving /cadvisor.
+    let p = pitstop_operator::access::CADVISOR_PERMISSION;
+    assert_eq!(
+        rules[1].api_groups.as_deref(),
+        Some(&[p.group.to_string()][..])
+    );
+    assert_eq!(
+        rules[1].resources.as_deref(),
+        Some(&["pods/metrics".to_string()][..])
+    );
+    assert_eq!(rules[1].verbs, [p.verb]);
+    assert!(rules[1].resource_names.is_none() && rules[1].non_resource_urls.is_none());
     let binding = &c.role_bindings[0];
     assert_eq!(binding.role_ref.name, "monza-prometheus");
     assert_eq!(
@@ -383,6 +395,63 @@ fn monitoring_is_least_privilege_and_rolls_on_config_change() {
     assert!(args.contains(&"--storage.tsdb.retention.time=7d".to_string()));
 }
 
+/// The race's Prometheus sends the operator a token of its own service account, bound to
+/// the operator's audience and mounted where the cadvisor job reads it on every scrape.
+#[test]
+fn prometheus_presents_an_operator_token() {
+    use pitstop_operator::access::AUDIENCE;
+    use pitstop_operator::build::monitoring::{OPERATOR_TOKEN_DIR, OPERATOR_TOKEN_FILE};
+    let c = children(MINIMAL, &[]);
+    let d = c
+        .deployments
+        .iter()
+        .find(|d| d.metadata.name.as_deref() == Some("monza-prometheus"))
+        .unwrap();
+    let pod = d.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    assert_eq!(
+        pod.service_account_name.as_deref(),
+        Some("monza-prometheus")
+    );
+    assert_eq!(pod.automount_service_account_token, Some(true));
+    let volume = pod
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == "operator-token")
+        .expect("a token volume");
+    let sources = volume.projected.as_ref().unwrap().sources.as_ref().unwrap();
+    let projection = sources[0].service_account_token.as_ref().unwrap();
+    assert_eq!(projection.audience.as_deref(), Some(AUDIENCE));
+    assert_eq!(projection.path, OPERATOR_TOKEN_FILE);
+    assert!(projection.expiration_seconds.unwrap() <= 3600);
+    let mount = pod.containers[0]
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| m.name == "operator-token")
+        .unwrap();
+    assert_eq!(mount.mount_path, OPERATOR_TOKEN_DIR);
+    assert_eq!(mount.read_only, Some(true));
+
+    let config_map = c
+        .config_maps
+        .iter()
+        .find(|m| m.metadata.name.as_deref() == Some("monza-prometheus"))
+        .unwrap();
+    let config: serde_yaml::Value =
+        serde_yaml::from_str(&config_map.data.as_ref().unwrap()["prometheus.yml"]).unwrap();
+    let cadvisor = config["scrape_configs"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|j| j["job_name"] == "cadvisor")
+        .unwrap();
+    assert_eq!(
+        cadvisor["authorization"]["credentials_file"].as_str(),
+        Some(format!("{OPERATOR_TOKEN_DIR}/{OPERATOR_TOKEN_FILE}").as_str())
+    );
+}
+
 const KEDA: &str =
     "circuit: monza\nprocessor:\n  autoscaling: {engine: keda, minReplicas: 2, maxReplicas: 6}";
 
@@ -432,18 +501,22 @@ fn keda_needs_keda_and_monitoring() {
     assert_eq!(err, SpecError::KedaWithoutMonitoring);
 }
 
-/// The adapter files under k8s/prometheus-adapter are what the builder renders.
+/// The adapter files (Helm values under helm/, manifests under k8s/prometheus-adapter)
+/// are what the builder renders.
 #[test]
 fn prometheus_adapter_files_are_current() {
     use pitstop_operator::build::monitoring::adapter;
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../k8s/prometheus-adapter");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     for (file, text) in [
-        ("values.yaml", adapter::values()),
-        ("manifests.yaml", adapter::manifests()),
+        ("helm/prometheus-adapter-values.yaml", adapter::values()),
+        (
+            "k8s/prometheus-adapter/manifests.yaml",
+            adapter::manifests(),
+        ),
     ] {
-        let path = dir.join(file);
+        let path = root.join(file);
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, &text).unwrap();
         }
         assert_eq!(

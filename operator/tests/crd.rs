@@ -158,3 +158,105 @@ fn readme_reference_is_current() {
         "README.md's RaceSession reference is stale: run `make docs`"
     );
 }
+
+/// Formats kube-apiserver 1.36 recognizes, by schema type (apiextensions-apiserver's
+/// `GetUnrecognizedFormats`: string formats compare with their dashes removed).
+fn format_is_recognized(type_: &str, format: &str) -> bool {
+    const STRING: &[&str] = &[
+        "bsonobjectid",
+        "uri",
+        "email",
+        "hostname",
+        "ipv4",
+        "ipv6",
+        "cidr",
+        "mac",
+        "uuid",
+        "uuid3",
+        "uuid4",
+        "uuid5",
+        "isbn",
+        "isbn10",
+        "isbn13",
+        "creditcard",
+        "ssn",
+        "hexcolor",
+        "rgbcolor",
+        "byte",
+        "password",
+        "date",
+        "duration",
+        "datetime",
+        "quantity",
+        "k8sshortname",
+        "k8slongname",
+    ];
+    match type_ {
+        "" | "string" => STRING.contains(&format.replace('-', "").as_str()),
+        "integer" => matches!(format, "int32" | "int64"),
+        "number" => matches!(format, "float" | "double"),
+        _ => false,
+    }
+}
+
+/// Every `format` in `schema` and its subschemas that the API server would warn about,
+/// with its path.
+fn unrecognized_formats(schema: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    use serde_json::Value;
+    let Some(obj) = schema.as_object() else {
+        return;
+    };
+    if let Some(format) = obj.get("format").and_then(Value::as_str) {
+        let type_ = obj.get("type").and_then(Value::as_str).unwrap_or("");
+        if !format_is_recognized(type_, format) {
+            out.push(format!("{path}: {type_} {format}"));
+        }
+    }
+    for (key, sub) in obj {
+        match key.as_str() {
+            "properties" | "patternProperties" => {
+                for (name, s) in sub.as_object().into_iter().flatten() {
+                    unrecognized_formats(s, &format!("{path}.{name}"), out);
+                }
+            }
+            "items" | "additionalProperties" | "not" => {
+                unrecognized_formats(sub, &format!("{path}[{key}]"), out)
+            }
+            "allOf" | "anyOf" | "oneOf" => {
+                for (i, s) in sub.as_array().into_iter().flatten().enumerate() {
+                    unrecognized_formats(s, &format!("{path}.{key}[{i}]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The CRD names only formats kube-apiserver knows, so applying it prints no
+/// `unrecognized format "uint32"` warnings; unsigned fields keep their `minimum`.
+#[test]
+fn crd_formats_are_known_to_kubernetes() {
+    let generated = serde_json::to_value(RaceSession::crd()).unwrap();
+    let checked_in: serde_json::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root().join("crds/racesessions.pitstop.io.yaml")).unwrap(),
+    )
+    .unwrap();
+    for (what, crd) in [("generated", &generated), ("crds/", &checked_in)] {
+        let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+        assert!(schema.is_object(), "{what}: no schema");
+        let mut bad = Vec::new();
+        unrecognized_formats(schema, "", &mut bad);
+        assert!(
+            bad.is_empty(),
+            "{what}: unrecognized formats:\n{}",
+            bad.join("\n")
+        );
+    }
+    let spec = &generated["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        ["properties"];
+    // `seed` is a u64: still unsigned, now in a format the API server knows.
+    assert_eq!(spec["seed"]["format"], "int64");
+    assert_eq!(spec["seed"]["minimum"], 0.0);
+    assert_eq!(spec["laps"]["format"], "int32");
+    assert_eq!(spec["laps"]["minimum"], 1.0);
+}

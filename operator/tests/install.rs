@@ -7,9 +7,12 @@
 mod support;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::PolicyRule;
+use pitstop_operator::model::{Defaults, validate};
 use serde::Deserialize;
 use serde_yaml::Value;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -117,6 +120,36 @@ fn rules(doc: &Value) -> Vec<PolicyRule> {
     serde_yaml::from_value(doc["rules"].clone()).unwrap()
 }
 
+/// The children the operator builds for examples/minimal.yaml in namespace `racing`.
+fn minimal_race() -> pitstop_operator::build::Children {
+    let mut race: pitstop_operator::api::RaceSession =
+        serde_yaml::from_str(&read(&root().join("examples/minimal.yaml"))).unwrap();
+    race.metadata.namespace = Some("racing".into());
+    race.metadata.uid = Some("u".into());
+    let model = validate(&race, &BTreeMap::new(), &Defaults::default()).unwrap();
+    pitstop_operator::build::build(&model)
+}
+
+/// RBAC refuses to let the operator create a Role granting what it does not hold itself:
+/// every rule of the Roles it builds for a race must be covered by `rules`.
+fn assert_can_grant_race_roles(rules: &[PolicyRule], what: &str) {
+    for role in minimal_race().roles {
+        for r in role.rules.iter().flatten() {
+            for group in r.api_groups.iter().flatten() {
+                for resource in r.resources.iter().flatten() {
+                    for verb in &r.verbs {
+                        assert!(
+                            allows(rules, group, resource, verb),
+                            "{what} cannot grant {verb} {group}/{resource} (Role {:?})",
+                            role.metadata.name
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Every kind the reconciler applies, prunes or watches, with the verbs it uses.
 const OPERATOR_NEEDS: &[(&str, &str, &[&str])] = &[
     ("pitstop.io", "racesessions", &["get", "list", "watch"]),
@@ -207,6 +240,7 @@ fn default_install() {
             "ClusterRoleBinding",
             "CustomResourceDefinition",
             "Deployment",
+            "NetworkPolicy",
             "Role",
             "RoleBinding",
             "Service",
@@ -230,6 +264,7 @@ fn default_install() {
 
     let cluster = rules(find(&docs, "ClusterRole", "pitstop-operator"));
     assert_operator_needs(&cluster, "ClusterRole");
+    assert_can_grant_race_roles(&cluster, "ClusterRole");
     assert!(
         !allows(&cluster, "", "nodes", "list"),
         "nodes only in the container-metrics role"
@@ -240,9 +275,22 @@ fn default_install() {
         "pitstop-operator-container-metrics",
     ));
     assert!(allows(&nodes, "", "nodes", "list") && allows(&nodes, "", "nodes/proxy", "get"));
+    // /cadvisor checks each caller's token and permission with the API server.
+    assert!(allows(
+        &nodes,
+        "authentication.k8s.io",
+        "tokenreviews",
+        "create"
+    ));
+    assert!(allows(
+        &nodes,
+        "authorization.k8s.io",
+        "subjectaccessreviews",
+        "create"
+    ));
     assert_eq!(
         nodes.len(),
-        2,
+        4,
         "nothing else cluster-wide for container metrics"
     );
     let lease = rules(find(&docs, "Role", "pitstop-operator-leader-election"));
@@ -321,6 +369,7 @@ fn namespaced_install() {
             .unwrap_or_else(|| panic!("Role in {ns}"));
         let r = rules(role);
         assert_operator_needs(&r, ns);
+        assert_can_grant_race_roles(&r, ns);
         let binding = docs
             .iter()
             .find(|d| d["kind"] == "RoleBinding" && d["metadata"]["namespace"] == ns)
@@ -353,10 +402,107 @@ fn schema_rejects_bad_values() {
         ("logFormat=xml", "/logFormat"),
         ("watchNamespaces[0]=Not_A_Namespace", "/watchNamespaces/0"),
         ("replicas=2", "'replicas' not allowed"),
+        (
+            "networkPolicy.extraIngressFrom[0].podSelecter.matchLabels.app=x",
+            "'podSelecter' not allowed",
+        ),
     ] {
         let err = run_helm(&["template", "x", "helm/pitstop-operator", "--set", set]).unwrap_err();
         assert!(err.contains(says), "--set {set}: {err}");
     }
+}
+
+/// Whether `selector` (matchLabels only) selects a pod labelled `labels`.
+fn selects(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
+    selector["matchLabels"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k.as_str().unwrap()).map(String::as_str) == v.as_str())
+}
+
+/// Pod labels of a race's component, as the operator's builder sets them.
+fn race_pod_labels(component: &str) -> BTreeMap<String, String> {
+    minimal_race()
+        .deployments
+        .into_iter()
+        .find(|d| d.metadata.name.as_deref() == Some(&format!("monza-{component}")))
+        .unwrap_or_else(|| panic!("{component} Deployment"))
+        .spec
+        .unwrap()
+        .template
+        .metadata
+        .unwrap()
+        .labels
+        .unwrap()
+}
+
+/// The chart's NetworkPolicy isolates the operator's pods for ingress and admits :8002
+/// only from races' Prometheus — the pods the operator labels so, in any namespace, or in
+/// the watched ones in namespaced mode — plus `networkPolicy.extraIngressFrom`.
+#[test]
+fn network_policy_admits_only_races_prometheus() {
+    let docs = template(&[]);
+    let np = find(&docs, "NetworkPolicy", "pitstop-operator");
+    let typed: NetworkPolicy = serde_yaml::from_value(np.clone()).unwrap();
+    let spec = typed.spec.as_ref().unwrap();
+    let operator_pod = deployment(&docs)
+        .spec
+        .unwrap()
+        .template
+        .metadata
+        .unwrap()
+        .labels
+        .unwrap();
+    assert!(selects(&np["spec"]["podSelector"], &operator_pod));
+    assert_eq!(
+        spec.policy_types.as_deref(),
+        Some(&["Ingress".to_string()][..])
+    );
+    let ingress = spec.ingress.as_ref().unwrap();
+    assert_eq!(ingress.len(), 1, "one rule: :8002 from the peers");
+    let ports = ingress[0].ports.as_ref().unwrap();
+    assert_eq!(ports.len(), 1);
+    assert_eq!(
+        serde_json::to_value(&ports[0]).unwrap(),
+        serde_json::json!({"port": 8002, "protocol": "TCP"})
+    );
+    let from = &np["spec"]["ingress"][0]["from"];
+    assert_eq!(from.as_sequence().unwrap().len(), 1, "{from:?}");
+    let peer = &from[0];
+    assert_eq!(
+        peer["namespaceSelector"],
+        serde_yaml::from_str::<Value>("{}").unwrap(),
+        "races live in any namespace"
+    );
+    assert!(
+        selects(&peer["podSelector"], &race_pod_labels("prometheus")),
+        "a race's Prometheus is admitted"
+    );
+    for other in ["simulator", "processor", "grafana"] {
+        assert!(
+            !selects(&peer["podSelector"], &race_pod_labels(other)),
+            "{other} is not admitted"
+        );
+    }
+
+    // Namespaced mode: only the watched namespaces, plus the extra peer of the values.
+    let docs = template(&["-f", NON_DEFAULT]);
+    let from = &find(&docs, "NetworkPolicy", "pitstop-operator")["spec"]["ingress"][0]["from"];
+    let names = &from[0]["namespaceSelector"]["matchExpressions"][0];
+    assert_eq!(names["key"], "kubernetes.io/metadata.name");
+    assert_eq!(names["operator"], "In");
+    assert_eq!(
+        names["values"],
+        serde_yaml::from_str::<Value>("[racing, qualifying]").unwrap()
+    );
+    assert_eq!(
+        from[1]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "monitoring"
+    );
+
+    let off = template(&["--set", "networkPolicy.enabled=false"]);
+    assert!(!kinds(&off).iter().any(|k| k == "NetworkPolicy"));
 }
 
 fn read(p: &Path) -> String {
@@ -428,4 +574,82 @@ fn generated_files_are_current() {
         assert_eq!(actual, expected, "{}", stale(&format!("k8s/{file}")));
         assert_eq!(actual["kind"], kind);
     }
+}
+
+/// Every file a recursive reader of `k8s/` finds (`kubectl apply -R -f k8s/`, Argo CD and
+/// Flux directory sources): its YAML and JSON files, in every subfolder.
+fn k8s_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            k8s_files(&path, out);
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        ) {
+            out.push(path);
+        }
+    }
+}
+
+/// Everything under `k8s/` is Kubernetes objects — each document has apiVersion, kind and
+/// a name (comment-only reference files hold none) — so recursive readers do not fail on
+/// it (Helm values belong in helm/). The real kubectl reads the folder the same way:
+/// `kubectl apply --dry-run=client` needs an API server even for a client-side dry run
+/// (discovery, OpenAPI), so `kubectl annotate --local`, which decodes with the same file
+/// reader and no server, stands in for it.
+#[test]
+fn everything_under_k8s_is_kubernetes_objects() {
+    let mut files = Vec::new();
+    k8s_files(&root().join("k8s"), &mut files);
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    let mut objects = 0;
+    for file in &files {
+        let text = read(file);
+        for (i, doc) in serde_yaml::Deserializer::from_str(&text).enumerate() {
+            let doc = Value::deserialize(doc)
+                .unwrap_or_else(|e| panic!("{}: document {i}: {e}", file.display()));
+            if doc.is_null() {
+                continue;
+            }
+            for field in ["apiVersion", "kind"] {
+                assert!(
+                    doc[field].as_str().is_some_and(|s| !s.is_empty()),
+                    "{}: document {i} has no {field}: not a Kubernetes object",
+                    file.display()
+                );
+            }
+            assert!(
+                doc["metadata"]["name"].as_str().is_some(),
+                "{}: document {i} has no metadata.name",
+                file.display()
+            );
+            objects += 1;
+        }
+    }
+
+    let out = Command::new(support::tool("KUBECTL", "kubectl"))
+        .args(["annotate", "--local", "--dry-run=client", "-o", "name"])
+        .args(["-R", "-f", "k8s/", "pitstop.io/check=1"])
+        .current_dir(root())
+        // Never a real cluster: the command must work from the files alone.
+        .env("KUBECONFIG", "/dev/null")
+        .output()
+        .expect("run kubectl");
+    assert!(
+        out.status.success(),
+        "kubectl cannot read k8s/ recursively:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let names = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(names.lines().count(), objects, "{names}");
+    assert!(
+        names.contains("deployment.apps/pitstop-operator"),
+        "{names}"
+    );
+    assert!(
+        names.contains("networkpolicy.networking.k8s.io/pitstop-operator"),
+        "{names}"
+    );
 }

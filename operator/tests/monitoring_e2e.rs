@@ -5,8 +5,10 @@
 //! PostgreSQL, and every recording rule and every dashboard panel query must return data
 //! through Prometheus's HTTP API. A panel whose query returns nothing fails the test.
 //!
-//! Container metrics come through the operator's real `/cadvisor/<namespace>` proxy,
-//! which reads the node list and each node's cAdvisor page from the in-memory API server;
+//! Container metrics come through the operator's real `/cadvisor/<namespace>` proxy, which
+//! Prometheus calls with a bearer token from a file (as in the pod) that the in-memory API
+//! server's TokenReview and SubjectAccessReview accept, and which reads the node list and
+//! each node's cAdvisor page from the in-memory API server;
 //! the page itself is a stand-in built from this test process's /proc figures (CPU time,
 //! resident memory), since no kubelet runs here.
 
@@ -171,6 +173,16 @@ async fn every_rule_and_panel_returns_data() {
     api.raw("/api/v1/nodes/node-1/proxy/metrics/cadvisor", move || {
         cadvisor_page(started)
     });
+    let prometheus_user = "system:serviceaccount:racing:monza-prometheus";
+    support::access::serve_reviews(
+        &api,
+        vec![support::access::Token {
+            token: "e2e-prometheus-token",
+            user: prometheus_user,
+            audiences: &[pitstop_operator::access::AUDIENCE],
+        }],
+        vec![(prometheus_user, "racing")],
+    );
     let op_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let op_addr = op_listener.local_addr().unwrap();
     tokio::spawn(pitstop_operator::server::serve(
@@ -190,6 +202,7 @@ async fn every_rule_and_panel_returns_data() {
     std::fs::create_dir_all(dir.join("data")).unwrap();
     let rules_yaml = rules(&model);
     std::fs::write(dir.join("rules.yaml"), &rules_yaml).unwrap();
+    std::fs::write(dir.join("token"), "e2e-prometheus-token").unwrap();
     let processor_addr = local.processor.addr.unwrap().to_string();
     let config = prometheus_config(
         &model,
@@ -198,6 +211,7 @@ async fn every_rule_and_panel_returns_data() {
             processor: vec![processor_addr],
             operator: vec![op_addr.to_string()],
             cadvisor: vec![op_addr.to_string()],
+            cadvisor_token_file: dir.join("token").display().to_string(),
         },
         &Options {
             rules: dir.join("rules.yaml").display().to_string(),

@@ -81,6 +81,8 @@ fn static_config_passes_promtool() {
     std::fs::create_dir_all(&dir).unwrap();
     let m = race("{}");
     std::fs::write(dir.join("rules.yaml"), rules(&m)).unwrap();
+    // promtool checks that the credentials file exists.
+    std::fs::write(dir.join("token"), "a-token").unwrap();
     let options = Options {
         rules: dir.join("rules.yaml").display().to_string(),
         ..Options::default()
@@ -90,6 +92,7 @@ fn static_config_passes_promtool() {
         processor: vec!["127.0.0.1:8001".into(), "127.0.0.1:18001".into()],
         operator: vec!["127.0.0.1:8002".into()],
         cadvisor: vec!["127.0.0.1:8002".into()],
+        cadvisor_token_file: dir.join("token").display().to_string(),
     };
     let config = prometheus_config(&m, &local, &options);
     std::fs::write(dir.join("prometheus.yml"), &config).unwrap();
@@ -108,7 +111,8 @@ fn static_config_passes_promtool() {
 }
 
 /// In the cluster, every job is scoped to this race (namespace and instance labels), the
-/// operator's replicas are found by DNS and container metrics come through the operator.
+/// operator's replicas are found by DNS and container metrics come through the operator,
+/// authenticated with the pod's token for the operator's audience.
 /// Debian's promtool lacks Kubernetes discovery, so the pod jobs are swapped for static
 /// targets before `promtool check config` checks everything else.
 #[test]
@@ -145,6 +149,15 @@ fn kubernetes_config_is_scoped_to_the_race() {
         jobs[3]["static_configs"][0]["targets"][0],
         "pitstop-operator.pitstop-system.svc:8002"
     );
+    assert_eq!(jobs[3]["authorization"]["type"], "Bearer");
+    assert_eq!(
+        jobs[3]["authorization"]["credentials_file"],
+        "/var/run/secrets/pitstop.io/operator/token"
+    );
+    // Only the operator's proxy gets the token; the other jobs send none.
+    for j in &jobs[..3] {
+        assert!(j.get("authorization").is_none(), "{:?}", j["job_name"]);
+    }
     assert_eq!(config["rule_files"][0], "/etc/prometheus/rules/rules.yaml");
     assert_eq!(config["global"]["external_labels"]["race"], "monza");
 
@@ -152,6 +165,10 @@ fn kubernetes_config_is_scoped_to_the_race() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("rules.yaml"), rules(&race("{}"))).unwrap();
     config["rule_files"][0] = dir.join("rules.yaml").display().to_string().into();
+    // The token file exists only in the pod; promtool wants it to exist.
+    std::fs::write(dir.join("token"), "a-token").unwrap();
+    config["scrape_configs"][3]["authorization"]["credentials_file"] =
+        dir.join("token").display().to_string().into();
     for job in config["scrape_configs"].as_sequence_mut().unwrap() {
         if let Some(m) = job.as_mapping_mut()
             && m.remove("kubernetes_sd_configs").is_some()

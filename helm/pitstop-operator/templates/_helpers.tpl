@@ -58,10 +58,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
   resources: [roles, rolebindings]
   verbs: [get, list, watch, create, patch, update, delete]
 # Held so that the operator may grant a race's Prometheus the same (RBAC forbids granting
-# what one does not have).
+# what one does not have): pod discovery, and get pods/metrics, which the operator checks
+# before serving a namespace's container metrics (no API endpoint serves it).
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [pods/metrics]
+  verbs: [get]
 # Post-race pipeline: one Job per task attempt, the season-report CronJob.
 - apiGroups: [batch]
   resources: [jobs, cronjobs]

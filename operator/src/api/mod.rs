@@ -6,6 +6,7 @@
 // attribute repeated.
 #![allow(clippy::duplicated_attributes)]
 
+mod formats;
 pub mod reference;
 mod status;
 
@@ -46,6 +47,8 @@ use serde::{Deserialize, Serialize};
     )
 )]
 #[serde(rename_all = "camelCase")]
+// Recursive, so the formats of every nested type are rewritten too (the CRD inlines them).
+#[schemars(transform = schemars::transform::RecursiveTransform(formats::kubernetes_formats))]
 pub struct RaceSessionSpec {
     /// Circuit to race on. Immutable: a race does not change tracks.
     #[serde(default)]

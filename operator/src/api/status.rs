@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 /// Observed state of a RaceSession.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
+// As on the spec: only formats the API server recognizes (see `api::formats`).
+#[schemars(transform = schemars::transform::RecursiveTransform(super::formats::kubernetes_formats))]
 pub struct RaceSessionStatus {
     /// The spec generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,6 +6,7 @@
 //! events, and logs every request.
 #![allow(dead_code)]
 
+pub mod access;
 pub mod pss;
 pub mod race;
 
@@ -69,10 +70,14 @@ pub struct Logged {
 /// A plain-text endpoint (e.g. a node's cAdvisor page through the node proxy).
 pub type RawHandler = Arc<dyn Fn() -> String + Send + Sync>;
 
+/// The answer to a create request computed from its body (e.g. a TokenReview's status).
+pub type CreateHandler = Arc<dyn Fn(&Value) -> (StatusCode, Value) + Send + Sync>;
+
 #[derive(Default)]
 pub struct FakeApi {
     objects: Mutex<BTreeMap<String, Value>>,
     raw: Mutex<BTreeMap<String, RawHandler>>,
+    on_create: Mutex<BTreeMap<String, CreateHandler>>,
     log: Mutex<Vec<Logged>>,
     next_uid: Mutex<u64>,
 }
@@ -221,6 +226,19 @@ impl FakeApi {
         self.raw.lock().unwrap().insert(path.into(), Arc::new(f));
     }
 
+    /// Answers POSTs to `path` with `f(body)` instead of storing the body (review APIs,
+    /// whose answer is computed and never stored).
+    pub fn on_create(
+        &self,
+        path: &str,
+        f: impl Fn(&Value) -> (StatusCode, Value) + Send + Sync + 'static,
+    ) {
+        self.on_create
+            .lock()
+            .unwrap()
+            .insert(path.into(), Arc::new(f));
+    }
+
     /// Stores an object at its path (as a user's `kubectl apply` would).
     pub fn put(&self, path: &str, obj: Value) {
         self.objects.lock().unwrap().insert(path.to_string(), obj);
@@ -283,6 +301,12 @@ impl FakeApi {
             let info = json!({"major": "1", "minor": "36", "gitVersion": "v1.36.0-fake", "gitCommit": "", "gitTreeState": "clean",
                 "buildDate": "2026-11-28T00:00:00Z", "goVersion": "", "compiler": "", "platform": "linux/amd64"});
             return (StatusCode::OK, info);
+        }
+        if *method == Method::POST {
+            let handler = self.on_create.lock().unwrap().get(path).cloned();
+            if let Some(f) = handler {
+                return f(&body.unwrap_or(Value::Null));
+            }
         }
         let mut objects = self.objects.lock().unwrap();
         let (base, sub) = match path.strip_suffix("/status") {

@@ -1,8 +1,10 @@
 //! What a cluster needs so that the HPA can read
 //! `pitstop_processor_messages_processed_per_second` through `custom.metrics.k8s.io`: a
-//! prometheus-adapter rule, rendered as a values file for the community chart and as
-//! plain manifests (`k8s/prometheus-adapter/`, written by `make manifests`, drift-checked
-//! by a test). Nothing here is reconciled per race: the adapter is one per cluster.
+//! prometheus-adapter rule, rendered as a values file for the community chart
+//! (`helm/prometheus-adapter-values.yaml`: Helm values, not a manifest, so not under
+//! `k8s/`) and as plain manifests (`k8s/prometheus-adapter/`); both written by `make
+//! manifests` and drift-checked by a test. Nothing here is reconciled per race: the
+//! adapter is one per cluster.
 
 use serde_json::{Value, json};
 
@@ -44,7 +46,7 @@ pub fn values() -> String {
         },
     });
     format!(
-        "{HEADER}# helm install pitstop-prometheus-adapter prometheus-community/prometheus-adapter \\\n#   -n monitoring --create-namespace -f k8s/prometheus-adapter/values.yaml \\\n#   --set prometheus.url=http://<race>-prometheus.<namespace>.svc\n# prometheus.url: a Prometheus that scrapes the processors (a race's own, or your\n# cluster Prometheus: processor pods carry prometheus.io/* scrape annotations).\n{}",
+        "{HEADER}# helm install pitstop-prometheus-adapter prometheus-community/prometheus-adapter \\\n#   -n monitoring --create-namespace -f helm/prometheus-adapter-values.yaml \\\n#   --set prometheus.url=http://<race>-prometheus.<namespace>.svc\n# prometheus.url: a Prometheus that scrapes the processors (a race's own, or your\n# cluster Prometheus: processor pods carry prometheus.io/* scrape annotations).\n{}",
         serde_yaml::to_string(&v).expect("serializes")
     )
 }

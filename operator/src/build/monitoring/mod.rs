@@ -101,10 +101,24 @@ pub enum Discovery {
         operator: Vec<String>,
         /// Servers of `/cadvisor/<namespace>` (the operator).
         cadvisor: Vec<String>,
+        /// File holding the bearer token sent to them.
+        cadvisor_token_file: String,
     },
 }
 
 pub const OPERATOR_PORT: u16 = 8002;
+
+/// Where a race's Prometheus finds its token for the operator: a projected
+/// service-account token for the audience [`crate::access::AUDIENCE`] (see
+/// `prometheus::deployment`).
+pub const OPERATOR_TOKEN_DIR: &str = "/var/run/secrets/pitstop.io/operator";
+pub const OPERATOR_TOKEN_FILE: &str = "token";
+
+/// The scrape's `authorization` block: the token is read from the file on every scrape,
+/// so the kubelet's rotation of a projected token needs no reload.
+fn bearer_from(file: &str) -> serde_json::Value {
+    json!({"type": "Bearer", "credentials_file": file})
+}
 
 /// Path of the operator's container-metrics proxy for one namespace.
 pub fn cadvisor_path(namespace: &str) -> String {
@@ -177,6 +191,7 @@ pub fn prometheus_config(m: &Model, d: &Discovery, o: &Options) -> String {
                     // Container metrics of every node: one proxy pass can take a while.
                     "scrape_interval": "15s",
                     "scrape_timeout": "10s",
+                    "authorization": bearer_from(&format!("{OPERATOR_TOKEN_DIR}/{OPERATOR_TOKEN_FILE}")),
                     "static_configs": [{"targets": [format!("{service}.{operator_ns}.svc:{OPERATOR_PORT}")]}],
                     "honor_labels": true,
                 }),
@@ -187,6 +202,7 @@ pub fn prometheus_config(m: &Model, d: &Discovery, o: &Options) -> String {
             processor,
             operator,
             cadvisor,
+            cadvisor_token_file,
         } => vec![
             static_job(m, "pitstop-simulator", simulator, None),
             static_job(m, "pitstop-processor", processor, None),
@@ -194,6 +210,7 @@ pub fn prometheus_config(m: &Model, d: &Discovery, o: &Options) -> String {
             json!({
                 "job_name": "cadvisor",
                 "metrics_path": cadvisor_path(&m.namespace),
+                "authorization": bearer_from(cadvisor_token_file),
                 "static_configs": [{"targets": cadvisor}],
                 "honor_labels": true,
             }),

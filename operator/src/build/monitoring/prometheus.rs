@@ -1,16 +1,21 @@
 //! The race's Prometheus: a ServiceAccount with a Role that lets it discover this race's
-//! pods (nothing cluster-wide), a ConfigMap with `prometheus.yml` and the rules, a
-//! single-replica Deployment whose pod template carries a hash of that ConfigMap (a
-//! changed configuration rolls the pod), and a Service on :9090.
+//! pods and read their container metrics from the operator (nothing cluster-wide), a
+//! ConfigMap with `prometheus.yml` and the rules, a single-replica Deployment whose pod
+//! template carries a hash of that ConfigMap (a changed configuration rolls the pod) and a
+//! token for the operator, and a Service on :9090.
 
-use super::{Discovery, Options, prometheus_config, rules};
+use super::{
+    Discovery, OPERATOR_TOKEN_DIR, OPERATOR_TOKEN_FILE, Options, prometheus_config, rules,
+};
+use crate::access::{AUDIENCE, CADVISOR_PERMISSION};
 use crate::build::pod::{container_security, http_probe, pod_security, port, resources};
 use crate::build::{Component, config_hash, meta, name, service};
 use crate::model::{Model, Monitoring};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, KeyToPath, PodSpec, Service,
-    ServiceAccount, Volume, VolumeMount,
+    ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, KeyToPath, PodSpec,
+    ProjectedVolumeSource, Service, ServiceAccount, ServiceAccountTokenProjection, Volume,
+    VolumeMount, VolumeProjection,
 };
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -20,6 +25,8 @@ pub const PORT: i32 = 9090;
 /// uid/gid `nobody` of the official image.
 const UID: i64 = 65534;
 const C: Component = Component::Prometheus;
+/// Lifetime of the token for the operator; the kubelet renews it at 80 %.
+const OPERATOR_TOKEN_SECONDS: i64 = 3600;
 
 /// The objects of a race's Prometheus.
 pub struct Objects {
@@ -49,16 +56,25 @@ pub fn objects(m: &Model, mon: &Monitoring) -> Objects {
             metadata: meta(m, C, n.clone()),
             ..ServiceAccount::default()
         },
-        // Pod discovery is all Prometheus asks of the API server; the operator and
-        // cAdvisor are reached through the operator's Services.
+        // Pod discovery is all Prometheus asks of the API server. The second rule is
+        // what the operator checks before serving this namespace's container metrics
+        // (`crate::access`); the API server itself serves nothing for it.
         role: Role {
             metadata: meta(m, C, n.clone()),
-            rules: Some(vec![PolicyRule {
-                api_groups: Some(vec![String::new()]),
-                resources: Some(vec!["pods".into()]),
-                verbs: vec!["get".into(), "list".into(), "watch".into()],
-                ..PolicyRule::default()
-            }]),
+            rules: Some(vec![
+                PolicyRule {
+                    api_groups: Some(vec![String::new()]),
+                    resources: Some(vec!["pods".into()]),
+                    verbs: vec!["get".into(), "list".into(), "watch".into()],
+                    ..PolicyRule::default()
+                },
+                PolicyRule {
+                    api_groups: Some(vec![CADVISOR_PERMISSION.group.into()]),
+                    resources: Some(vec![CADVISOR_PERMISSION.rbac_resource()]),
+                    verbs: vec![CADVISOR_PERMISSION.verb.into()],
+                    ..PolicyRule::default()
+                },
+            ]),
         },
         role_binding: RoleBinding {
             metadata: meta(m, C, n.clone()),
@@ -85,7 +101,7 @@ fn deployment(m: &Model, mon: &Monitoring, hash: String) -> Deployment {
     let mount = |volume: &str, path: &str| VolumeMount {
         name: volume.into(),
         mount_path: path.into(),
-        read_only: Some(volume == "config"),
+        read_only: Some(volume != "data"),
         ..VolumeMount::default()
     };
     let key = |k: &str, p: &str| KeyToPath {
@@ -104,6 +120,8 @@ fn deployment(m: &Model, mon: &Monitoring, hash: String) -> Deployment {
         }),
         PodSpec {
             service_account_name: Some(n.clone()),
+            // Pod discovery authenticates with the default token.
+            automount_service_account_token: Some(true),
             security_context: Some(pod_security(UID)),
             containers: vec![Container {
                 name: "prometheus".into(),
@@ -122,6 +140,7 @@ fn deployment(m: &Model, mon: &Monitoring, hash: String) -> Deployment {
                 volume_mounts: Some(vec![
                     mount("config", "/etc/prometheus"),
                     mount("data", "/prometheus"),
+                    mount("operator-token", OPERATOR_TOKEN_DIR),
                 ]),
                 ..Container::default()
             }],
@@ -145,6 +164,24 @@ fn deployment(m: &Model, mon: &Monitoring, hash: String) -> Deployment {
                     empty_dir: Some(EmptyDirVolumeSource {
                         size_limit: Some(Quantity("2Gi".into())),
                         ..EmptyDirVolumeSource::default()
+                    }),
+                    ..Volume::default()
+                },
+                // The token sent to the operator's /cadvisor: bound to the operator's
+                // audience, so it cannot be replayed against the API server (it travels
+                // over plain HTTP), and short-lived.
+                Volume {
+                    name: "operator-token".into(),
+                    projected: Some(ProjectedVolumeSource {
+                        sources: Some(vec![VolumeProjection {
+                            service_account_token: Some(ServiceAccountTokenProjection {
+                                audience: Some(AUDIENCE.into()),
+                                expiration_seconds: Some(OPERATOR_TOKEN_SECONDS),
+                                path: OPERATOR_TOKEN_FILE.into(),
+                            }),
+                            ..VolumeProjection::default()
+                        }]),
+                        ..ProjectedVolumeSource::default()
                     }),
                     ..Volume::default()
                 },
