@@ -86,7 +86,14 @@ if [ -z "${REDIS_URL:-}" ]; then
     port=$(free_port)
     redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
       --dir "$tmp" --pidfile "$tmp/redis.pid" --logfile "$tmp/redis.log"
-    for _ in $(seq 1 50); do [ -f "$tmp/redis.pid" ] && ! port_free "$port" && break; sleep 0.1; done
+    # Ready when it answers, not when its port opens (it loads before serving); a server
+    # that never does is an error here rather than "Connection refused" in the command.
+    up=0
+    for _ in $(seq 1 100); do
+      if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ]; then up=1; break; fi
+      sleep 0.1
+    done
+    [ $up = 1 ] || { log "Redis did not answer on 127.0.0.1:$port within 10 s"; cat "$tmp/redis.log" >&2; exit 1; }
     export REDIS_URL="redis://127.0.0.1:$port"
     log "started throwaway Redis on 127.0.0.1:$port"
   fi
