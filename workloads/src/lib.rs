@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod model;
 pub mod processor;
 pub mod replay;
+pub mod secrets;
 pub mod sim;
 pub mod stream;
 pub mod util;
