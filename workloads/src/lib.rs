@@ -15,6 +15,7 @@ pub mod model;
 pub mod processor;
 pub mod redis_conn;
 pub mod replay;
+pub mod secrets;
 pub mod sim;
 pub mod stream;
 pub mod util;

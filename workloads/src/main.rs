@@ -1,7 +1,8 @@
 //! `pitstop`: the workload binary (simulator, stream processor, demo, benchmark).
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::builder::RangedU64ValueParser;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use pitstop_workloads::processor::{Processor, ProcessorConfig, default_consumer};
 use pitstop_workloads::sim::circuit::{circuit, circuit_ids};
 use pitstop_workloads::sim::grid::{default_grid, parse_grid};
@@ -9,12 +10,16 @@ use pitstop_workloads::sim::publisher::{Progress, PublishConfig};
 use pitstop_workloads::sim::race::RaceConfig;
 use pitstop_workloads::sim::service;
 use pitstop_workloads::stream::StreamKeys;
-use pitstop_workloads::{bench, demo, metrics::SimulatorMetrics};
+use pitstop_workloads::{bench, demo, metrics::SimulatorMetrics, secrets};
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
+
+#[cfg(test)]
+mod cli_tests;
 
 #[derive(Parser)]
 #[command(
@@ -45,21 +50,64 @@ enum Command {
     Replay(ReplayArgs),
 }
 
+/// The CLI with the values of environment variables hidden from `--help`: `REDIS_URL`
+/// and `DATABASE_URL` carry passwords, and an argument added later is covered too.
+fn cli_command() -> clap::Command {
+    fn hide_env_values(cmd: clap::Command) -> clap::Command {
+        cmd.mut_args(|a| a.hide_env_values(true))
+            .mut_subcommands(hide_env_values)
+    }
+    hide_env_values(Cli::command())
+}
+
+/// [`Cli`] from `args` (the program name first), as `main` parses it.
+fn try_parse_cli<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = cli_command().try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// Race seconds per wall second of `--time-scale`, `--speed`: from a hundredth of real
+/// time to a million times it. The bounds keep every pacing wait (race time / scale)
+/// far inside what a `Duration` holds, so no accepted value can panic the publisher.
+const PACE: RangeInclusive<f64> = 0.01..=1e6;
+
+/// Samples per second of `--rate`: one keeps the publisher's waits (samples / rate)
+/// within a `Duration`; ten million is beyond what one publisher reaches.
+const RATE: RangeInclusive<f64> = 1.0..=1e7;
+
 /// Race seconds per wall second; `None` = as fast as possible.
 #[derive(Clone, Copy, Debug)]
 struct Speed(Option<f64>);
 
-/// `--speed`: a positive number of race seconds per wall second, or `max`.
+/// `--speed`, `--time-scale`: race seconds per wall second within [`PACE`], or `max`.
 fn parse_speed(v: &str) -> Result<Speed, String> {
     if v == "max" {
         return Ok(Speed(None));
     }
-    match v.parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 && x <= 1e6 => Ok(Speed(Some(x))),
+    parse_f64_in(v, &PACE)
+        .map(|x| Speed(Some(x)))
+        .map_err(|e| format!("{e} nor max"))
+}
+
+/// A finite number within `range` (`NaN`, infinities and out-of-range values refused).
+fn parse_f64_in(v: &str, range: &RangeInclusive<f64>) -> Result<f64, String> {
+    match v.trim().parse::<f64>() {
+        Ok(x) if range.contains(&x) => Ok(x),
         _ => Err(format!(
-            "{v:?}: a positive number of race seconds per wall second (up to 1e6), or max"
+            "not a number within {}..={}",
+            range.start(),
+            range.end()
         )),
     }
+}
+
+/// A clap value parser for [`parse_f64_in`].
+fn f64_in(range: RangeInclusive<f64>) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    move |v| parse_f64_in(v, &range)
 }
 
 #[derive(Args)]
@@ -105,6 +153,18 @@ async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
     use pitstop_workloads::feeds::{FeedOptions, time};
     use pitstop_workloads::replay::{Recording, Replay, ReplayProgress, to_api};
+    // The processor and its key first: a bad key fails before a large recording is read.
+    let api = match &a.api_url {
+        Some(url) => {
+            let Some(key) = api_key(a.api_key_file.as_deref())? else {
+                bail!(
+                    "--api-url needs the processor's key: STREAM_PROCESSOR_API_KEY or --api-key-file"
+                );
+            };
+            Some((url.as_str(), key))
+        }
+        None => None,
+    };
     let start_ms = match a.start.as_deref() {
         None => None,
         Some(v) => Some(time::start_ms(v).map_err(|e| anyhow::anyhow!("--start: {e}"))?),
@@ -135,20 +195,8 @@ async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
     );
     let speed = a.speed.0;
     tracing::info!(session = %rec.session, samples = total, cars, ?speed, "replay starting");
-    let sent = match &a.api_url {
-        Some(url) => {
-            let key = match &a.api_key_file {
-                Some(path) => std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?
-                    .trim()
-                    .to_owned(),
-                None => std::env::var("STREAM_PROCESSOR_API_KEY").unwrap_or_default(),
-            };
-            if key.is_empty() {
-                bail!(
-                    "--api-url needs the processor's key: STREAM_PROCESSOR_API_KEY or --api-key-file"
-                );
-            }
+    let sent = match api {
+        Some((url, key)) => {
             let progress = Arc::new(ReplayProgress::default());
             let ticker = tick_bar(bar.clone(), {
                 let p = progress.clone();
@@ -256,8 +304,8 @@ struct JobCliArgs {
     /// Task name within the run.
     #[arg(long, env = "PITSTOP_TASK", default_value = "")]
     task: String,
-    /// Attempt number of the task.
-    #[arg(long, env = "PITSTOP_ATTEMPT", default_value_t = 1)]
+    /// Attempt number of the task, from 1.
+    #[arg(long, env = "PITSTOP_ATTEMPT", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
     attempt: i32,
     /// persist-teams: the team.
     #[arg(long)]
@@ -346,8 +394,8 @@ pub struct StreamArgs {
     /// Number of stream partitions; simulator and processor must agree.
     #[arg(long, env = "PITSTOP_PARTITIONS", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     partitions: u16,
-    /// Approximate bound on entries per partition (XADD MAXLEN ~).
-    #[arg(long, env = "PITSTOP_MAXLEN", default_value_t = 250_000)]
+    /// Approximate bound on entries per partition (XADD MAXLEN ~), 1000..=1000000000.
+    #[arg(long, env = "PITSTOP_MAXLEN", default_value_t = 250_000, value_parser = RangedU64ValueParser::<usize>::new().range(1_000..=1_000_000_000))]
     maxlen: usize,
 }
 
@@ -365,11 +413,11 @@ pub struct RaceArgs {
     /// Random seed: the same seed gives the same race.
     #[arg(long, env = "PITSTOP_SEED", default_value_t = 1)]
     seed: u64,
-    /// Samples per second per car (4 like live timing … 60 like the F1 game).
-    #[arg(long, env = "PITSTOP_SAMPLE_HZ", default_value_t = 20.0)]
+    /// Samples per second per car, 1..=120 (4 like live timing … 60 like the F1 game).
+    #[arg(long, env = "PITSTOP_SAMPLE_HZ", default_value_t = 20.0, value_parser = f64_in(1.0..=120.0))]
     sample_hz: f64,
-    /// Probability that a car suffers an injected anomaly on a lap.
-    #[arg(long, env = "PITSTOP_ANOMALY_RATE", default_value_t = 0.03)]
+    /// Probability that a car suffers an injected anomaly on a lap, 0..=1.
+    #[arg(long, env = "PITSTOP_ANOMALY_RATE", default_value_t = 0.03, value_parser = f64_in(0.0..=1.0))]
     anomaly_rate: f64,
     /// Custom grid, `car:driver:team` entries separated by commas (overrides --cars).
     #[arg(long, env = "PITSTOP_GRID")]
@@ -388,12 +436,6 @@ impl RaceArgs {
                 circuit_ids().join(", ")
             );
         };
-        if !(1.0..=120.0).contains(&self.sample_hz) {
-            bail!("--sample-hz must be within 1..=120");
-        }
-        if !(0.0..=1.0).contains(&self.anomaly_rate) {
-            bail!("--anomaly-rate must be within 0..=1");
-        }
         let now = pitstop_workloads::util::now_ms();
         let session = self
             .session
@@ -428,14 +470,15 @@ struct SimulateArgs {
     stream: StreamArgs,
     #[command(flatten)]
     race: RaceArgs,
-    /// Race seconds per wall second (1 = real time), or `max` for as fast as possible.
-    #[arg(long, env = "PITSTOP_TIME_SCALE", default_value = "1")]
-    time_scale: String,
-    /// Cap on samples per second across all cars.
-    #[arg(long, env = "PITSTOP_RATE")]
+    /// Race seconds per wall second, 0.01..=1e6 (1 = real time), or `max` for as fast as
+    /// possible.
+    #[arg(long, env = "PITSTOP_TIME_SCALE", default_value = "1", value_parser = parse_speed)]
+    time_scale: Speed,
+    /// Cap on samples per second across all cars, 1..=1e7.
+    #[arg(long, env = "PITSTOP_RATE", value_parser = f64_in(RATE))]
     rate: Option<f64>,
-    /// Samples per partition per stream entry when running flat out.
-    #[arg(long, env = "PITSTOP_BATCH", default_value_t = 256)]
+    /// Samples per partition per stream entry when running flat out, 1..=10000.
+    #[arg(long, env = "PITSTOP_BATCH", default_value_t = 256, value_parser = RangedU64ValueParser::<usize>::new().range(1..=10_000))]
     batch: usize,
     /// Address for /health, /ready and /metrics.
     #[arg(long, env = "PITSTOP_LISTEN", default_value = "0.0.0.0:8000")]
@@ -447,6 +490,18 @@ struct SimulateArgs {
     /// Deployment does not restart and re-run the race).
     #[arg(long)]
     exit_on_finish: bool,
+}
+
+impl SimulateArgs {
+    /// How fast to publish (every value was range-checked when parsed).
+    fn publish_config(&self) -> PublishConfig {
+        PublishConfig {
+            time_scale: self.time_scale.0,
+            rate: self.rate,
+            batch_max: self.batch,
+            maxlen: self.stream.maxlen,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -469,15 +524,33 @@ struct ProcessArgs {
     /// Read the ingest API key from this file instead of STREAM_PROCESSOR_API_KEY.
     #[arg(long, env = "STREAM_PROCESSOR_API_KEY_FILE")]
     api_key_file: Option<PathBuf>,
-    /// Largest batch: past this many samples the reader waits for the committer.
-    #[arg(long, env = "PITSTOP_MAX_BATCH", default_value_t = 20_000)]
+    /// Largest batch, 1..=1000000: past this many samples the reader waits for the
+    /// committer.
+    #[arg(long, env = "PITSTOP_MAX_BATCH", default_value_t = 20_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     max_batch: usize,
-    /// Partition lease time-to-live, seconds: how soon a dead replica's partitions move.
-    #[arg(long, env = "PITSTOP_LEASE_TTL_S", default_value_t = 10)]
+    /// Partition lease time-to-live, 2..=300 seconds: how soon a dead replica's partitions
+    /// move.
+    #[arg(long, env = "PITSTOP_LEASE_TTL_S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=300))]
     lease_ttl_s: u64,
-    /// Largest accepted POST /telemetry body, bytes.
-    #[arg(long, env = "PITSTOP_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    /// Largest accepted POST /telemetry body, 1024..=268435456 bytes (256 MiB).
+    #[arg(long, env = "PITSTOP_MAX_BODY_BYTES", default_value_t = 1 << 20, value_parser = RangedU64ValueParser::<usize>::new().range(1_024..=256 << 20))]
     max_body_bytes: usize,
+}
+
+impl ProcessArgs {
+    /// The ingest key; `None` when neither `--api-key-file` nor the variable is set.
+    fn api_key(&self) -> anyhow::Result<Option<String>> {
+        api_key(self.api_key_file.as_deref())
+    }
+}
+
+/// The ingest key from `file`, else from `STREAM_PROCESSOR_API_KEY`: `None` when neither
+/// is set, an error naming the source when the key there is empty, short or malformed.
+fn api_key(file: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
+    Ok(secrets::load_api_key(
+        file,
+        std::env::var_os(secrets::API_KEY_ENV),
+    )?)
 }
 
 #[derive(Args)]
@@ -494,8 +567,8 @@ pub struct DemoArgs {
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     pub database_url: String,
-    /// Race seconds per wall second.
-    #[arg(long, default_value_t = 40.0)]
+    /// Race seconds per wall second, 0.01..=1e6.
+    #[arg(long, default_value_t = 40.0, value_parser = f64_in(PACE))]
     pub time_scale: f64,
 }
 
@@ -509,24 +582,29 @@ pub struct BenchArgs {
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     pub database_url: String,
-    /// Samples for the throughput phase.
-    #[arg(long, default_value_t = 3_000_000)]
+    /// Samples for the throughput phase, 1..=1000000000.
+    #[arg(long, default_value_t = 3_000_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub samples: u64,
-    /// Target rate of the latency phase, samples/s.
-    #[arg(long, default_value_t = 50_000.0)]
+    /// Target rate of the latency phase, 1..=1e7 samples/s.
+    #[arg(long, default_value_t = 50_000.0, value_parser = f64_in(RATE))]
     pub rate: f64,
-    /// Duration of the latency phase, seconds.
-    #[arg(long, default_value_t = 10)]
+    /// Duration of the latency phase, 1..=3600 seconds.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub seconds: u64,
 }
 
-/// Logs to stderr; `PITSTOP_LOG` overrides `default` (a tracing filter).
+/// Logs to stderr; `PITSTOP_LOG` overrides `default` (a tracing filter). Colours only
+/// on a terminal (and not under `NO_COLOR`): a pipe, a file or a container log
+/// collector gets plain text.
 fn init_logs(default: &str) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("PITSTOP_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let json = std::env::var("PITSTOP_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     if json { b.json().init() } else { b.init() }
 }
@@ -545,7 +623,7 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = try_parse_cli(std::env::args_os()).unwrap_or_else(|e| e.exit());
     match cli.command {
         Command::Simulate(a) => {
             init_logs("info");
@@ -593,15 +671,6 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 
 async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
     let race = a.race.config()?;
-    let time_scale = match a.time_scale.as_str() {
-        "max" => None,
-        s => Some(
-            s.parse::<f64>()
-                .ok()
-                .filter(|v| *v > 0.0)
-                .context("--time-scale must be a positive number or `max`")?,
-        ),
-    };
     let redis = redis::Client::open(a.stream.redis_url.as_str()).context("invalid --redis-url")?;
     let metrics = SimulatorMetrics::new();
     tokio::spawn({
@@ -613,12 +682,7 @@ async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
         }
     });
     let keys = StreamKeys::new(&a.stream.stream, a.stream.partitions);
-    let cfg = PublishConfig {
-        time_scale,
-        rate: a.rate,
-        batch_max: a.batch.clamp(1, 10_000),
-        maxlen: a.stream.maxlen,
-    };
+    let cfg = a.publish_config();
     tracing::info!(session = %race.session, circuit = race.circuit.id, laps = race.laps, cars = race.grid.len(), stream = %keys.base, "race started");
     let stop = Arc::new(AtomicBool::new(false));
     let progress = Arc::new(Progress::default());
@@ -666,17 +730,7 @@ async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
 }
 
 async fn process(a: ProcessArgs) -> anyhow::Result<()> {
-    let api_key = match &a.api_key_file {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?
-                .trim()
-                .to_owned(),
-        ),
-        None => std::env::var("STREAM_PROCESSOR_API_KEY")
-            .ok()
-            .filter(|k| !k.is_empty()),
-    };
+    let api_key = a.api_key()?;
     if api_key.is_none() {
         tracing::warn!("no STREAM_PROCESSOR_API_KEY: POST /telemetry will answer 401");
     }

@@ -35,6 +35,10 @@ pub const VERSION: u8 = 2;
 /// The first version, all channels required; still read.
 pub const VERSION_1: u8 = 1;
 
+/// The fewest bytes a sample takes: car, seq, timestamp, speed and the presence word of
+/// a version-2 sample without channels (version-1 samples are longer).
+const MIN_SAMPLE_BYTES: usize = 1 + 4 + 8 + 4 + 4;
+
 /// Header of a decoded batch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchHeader {
@@ -368,7 +372,9 @@ fn decode_into(buf: &[u8], out: &mut Vec<Sample>) -> Result<BatchHeader, DecodeE
     if count > 0 {
         validate_session(&session).map_err(|source| DecodeError::Invalid { index: 0, source })?;
     }
-    out.reserve(count);
+    // Room for as many samples as the bytes left can hold, not for the declared count:
+    // a 19-byte entry declaring 65,535 samples must not reserve 19 MB.
+    out.reserve(count.min((buf.len() - r.at) / MIN_SAMPLE_BYTES));
     for index in 0..count {
         // Read straight into the output slot: a sample is a few hundred bytes to move.
         out.push(Sample {
@@ -667,6 +673,27 @@ mod tests {
             let len = rng.random_range(0..64);
             let noise: Vec<u8> = (0..len).map(|_| rng.random()).collect();
             let _ = decode_batch(&noise, &mut out);
+        }
+    }
+
+    /// A declared count reserves only what the entry's bytes can hold (a header of 19
+    /// bytes declaring 65,535 samples reserved 19 MB before).
+    #[test]
+    fn declared_count_does_not_drive_allocation() {
+        for version in [VERSION, VERSION_1] {
+            let mut bytes = BatchEncoder::with_version("s", 1, version).finish();
+            let at = bytes.len() - 2;
+            bytes[at..].copy_from_slice(&u16::MAX.to_le_bytes());
+            let mut out = Vec::new();
+            assert!(matches!(
+                decode_batch(&bytes, &mut out),
+                Err(DecodeError::Truncated { .. })
+            ));
+            // The first sample's slot is pushed before its bytes are read.
+            assert!(out.capacity() <= 4, "version {version}: {}", out.capacity());
+            bytes.extend(encode_batch("s", 1, &[partial(1, 0)])[bytes.len()..].iter());
+            assert!(decode_batch(&bytes, &mut out).is_err());
+            assert!(out.capacity() <= 4, "version {version}: {}", out.capacity());
         }
     }
 
