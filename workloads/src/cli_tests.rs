@@ -275,3 +275,18 @@ fn env_values_are_hidden_everywhere() {
     check(&cli_command(), "pitstop", &mut seen);
     assert!(seen > 20, "only {seen} env arguments found");
 }
+
+/// A cause the message already quotes is not repeated; one it does not is appended.
+#[test]
+fn errors_name_each_cause_once() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("redis at 127.0.0.1:6391: {0}")]
+    struct At(#[source] std::io::Error);
+    let refused =
+        || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+    let e = anyhow::Error::new(At(refused())).context("starting the processor");
+    assert_eq!(
+        describe(&e),
+        "starting the processor: redis at 127.0.0.1:6391: Connection refused"
+    );
+}

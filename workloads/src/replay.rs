@@ -283,7 +283,8 @@ pub async fn to_api(
         }
         if let Some(speed) = speed {
             let race_s = (samples[i - 1].timestamp_ms - race0) as f64 / 1000.0;
-            let due = Duration::from_secs_f64((race_s / speed).max(0.0));
+            let due =
+                Duration::try_from_secs_f64((race_s / speed).max(0.0)).unwrap_or(Duration::MAX);
             if let Some(wait) = due.checked_sub(wall0.elapsed()) {
                 tokio::time::sleep(wait).await;
             }

@@ -3,6 +3,8 @@
 //! API key stops the binary before it connects anywhere. No Redis or PostgreSQL is
 //! needed: the URLs point at a closed port, and nothing here gets far enough to use them.
 
+mod common;
+
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -254,4 +256,51 @@ fn replay_refuses_an_unusable_api_key() {
         r.stderr
     );
     assert!(!r.stderr.contains(SECRET), "{}", r.stderr);
+}
+
+/// A database that refuses: the error names the server once, the cause once, and never
+/// the password of the URL.
+#[test]
+fn connection_errors_name_the_server_once() {
+    let mut cmd = pitstop();
+    cmd.args(["job", "collect-telemetry", "--session", "s"]);
+    let r = run(cmd, Duration::from_secs(30));
+    assert!(r.exited.is_some_and(|s| !s.success()), "{}", r.stderr);
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("no error line in {}", r.stderr));
+    assert_eq!(line.matches("127.0.0.1:1").count(), 1, "{line}");
+    assert_eq!(line.matches("refused").count(), 1, "{line}");
+    assert!(!r.stderr.contains(SECRET), "{}", r.stderr);
+}
+
+/// Starting twice against the same database logs no PostgreSQL notice (the migrations'
+/// `already exists, skipping` used to appear at INFO on every start).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_logs_no_database_notices() {
+    let env = common::Env::new("notices").await;
+    for _ in 0..2 {
+        let mut cmd = pitstop();
+        cmd.args(["process", "--listen", "127.0.0.1:0"])
+            .env("DATABASE_URL", &env.database_url)
+            .env("REDIS_URL", &env.redis_url)
+            .env("PITSTOP_STREAM", &env.keys.base)
+            .env("PITSTOP_LOG", "info");
+        let r = tokio::task::spawn_blocking(move || {
+            run_until(
+                cmd,
+                Duration::from_secs(30),
+                Some("processor API listening"),
+            )
+        })
+        .await
+        .unwrap();
+        assert!(r.stderr.contains("processor API listening"), "{}", r.stderr);
+        for noise in ["already exists", "NOTICE"] {
+            assert!(!r.stderr.contains(noise), "{noise} in: {}", r.stderr);
+        }
+    }
+    env.cleanup().await;
 }

@@ -25,8 +25,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// Processor settings (flags and env vars of `pitstop process`).
-#[derive(Clone, Debug)]
+/// Processor settings (flags and env vars of `pitstop process`). Its `Debug` shows no
+/// key and no password.
+#[derive(Clone)]
 pub struct ProcessorConfig {
     pub redis_url: String,
     pub database_url: String,
@@ -64,6 +65,22 @@ impl ProcessorConfig {
             maxlen: 250_000,
             http: server::Limits::default(),
         }
+    }
+}
+
+impl std::fmt::Debug for ProcessorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::secrets::redact_url;
+        f.debug_struct("ProcessorConfig")
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field("database_url", &redact_url(&self.database_url))
+            .field("stream", &self.stream)
+            .field("partitions", &self.partitions)
+            .field("consumer", &self.consumer)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .field("listen", &self.listen)
+            .field("lease_ttl", &self.lease_ttl)
+            .finish_non_exhaustive()
     }
 }
 
@@ -169,6 +186,8 @@ pub enum StartError {
     Postgres(#[from] tokio_postgres::Error),
     #[error(transparent)]
     Connect(#[from] crate::db::ConnectError),
+    #[error("the API key {0}")]
+    ApiKey(#[from] crate::secrets::ApiKeyError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -191,9 +210,13 @@ impl Processor {
     /// starts anyway (`/ready` says what is missing) and migrates once the database
     /// answers. Redis is connected on first use and reconnected after it restarts.
     pub async fn start(
-        cfg: ProcessorConfig,
+        mut cfg: ProcessorConfig,
         recorder: Option<Arc<LatencyRecorder>>,
     ) -> Result<Self, StartError> {
+        // No key disables ingest; a key that is empty or guessable is refused outright.
+        if let Some(k) = &cfg.api_key {
+            cfg.api_key = Some(crate::secrets::validate_api_key(k)?.to_owned());
+        }
         let redis = redis::Client::open(cfg.redis_url.as_str())?;
         let link = RedisHandle::new(&redis)?;
         let shared = Arc::new(Shared {
@@ -487,6 +510,20 @@ async fn manage_once(
 #[cfg(test)]
 mod tests {
     /// Retries of a failing partition slow down to 15 s instead of spinning.
+    /// A config in a log line shows neither the key nor a password.
+    #[test]
+    fn debug_hides_secrets() {
+        let mut c = super::ProcessorConfig::new(
+            "redis://:hunter2-redis@r:6379",
+            "postgres://u:hunter2-pg@h/db",
+            "s",
+        );
+        c.api_key = Some("hunter2-api-key-0123456789".into());
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("api_key: Some(\"<set>\")"), "{shown}");
+    }
+
     #[test]
     fn retry_delay_grows_and_caps() {
         let ms: Vec<u128> = (0..9).map(|n| super::retry_delay(n).as_millis()).collect();

@@ -306,7 +306,10 @@ pub fn publish<S: Source>(
                 .map(|scale| (race.now_ms() - race0) as f64 / 1000.0 / scale)
                 .unwrap_or(0.0);
             let by_rate = cfg.rate.map(|r| published as f64 / r).unwrap_or(0.0);
-            let due = Duration::from_secs_f64(by_clock.max(by_rate));
+            // Saturating: a config no flag allows (a rate of 1e-300) waits forever
+            // rather than panicking.
+            let due = Duration::try_from_secs_f64(by_clock.max(by_rate).max(0.0))
+                .unwrap_or(Duration::MAX);
             if let Some(wait) = due.checked_sub(t0.elapsed()) {
                 std::thread::sleep(wait);
             }
