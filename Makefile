@@ -13,7 +13,7 @@ demo:
 ## test: everything CI runs (format, lint, unit, integration against real Redis and
 ## PostgreSQL, Prometheus rules against the real promtool).
 test: lint
-	tools=$$(scripts/tools.sh) && PATH="$$tools:$$PATH" scripts/services.sh --reuse-local -- $(CARGO) test --workspace --all-targets --locked
+	tools=$$(scripts/tools.sh) && PATH="$$tools:$$PATH" scripts/services.sh --reuse-local --server-binaries -- $(CARGO) test --workspace --all-targets --locked
 
 ## bench: criterion micro-benchmarks, then an end-to-end run through real Redis and PostgreSQL.
 bench:

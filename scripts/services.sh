@@ -2,24 +2,28 @@
 # Runs a command with a Redis and a PostgreSQL it can use, exported as REDIS_URL and
 # DATABASE_URL.
 #
-#   scripts/services.sh [--reuse-local] -- COMMAND...
+#   scripts/services.sh [--reuse-local] [--server-binaries] -- COMMAND...
 #
 # 1. REDIS_URL / DATABASE_URL already set: used as they are.
 # 2. --reuse-local and a server answers on 127.0.0.1:6379 / :5432 (user postgres): reused.
 # 3. Otherwise a throwaway server is started in a temporary directory on a free loopback
 #    port and removed when COMMAND exits. Missing server packages are installed with apt
 #    on Debian/Ubuntu; elsewhere the script names what to install.
+# --server-binaries: install redis-server and PostgreSQL's initdb/pg_ctl even when the
+#    servers are reused (the chaos tests start, stall and restart servers of their own).
 set -euo pipefail
 
 reuse_local=0
+server_binaries=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --reuse-local) reuse_local=1; shift ;;
+    --server-binaries) server_binaries=1; shift ;;
     --) shift; break ;;
     *) break ;;
   esac
 done
-[ $# -gt 0 ] || { echo "usage: $0 [--reuse-local] -- COMMAND..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 [--reuse-local] [--server-binaries] -- COMMAND..." >&2; exit 2; }
 
 log() { echo "[services] $*" >&2; }
 
@@ -58,6 +62,11 @@ free_port() {
   done
   log "no free port found"; return 1
 }
+
+if [ $server_binaries = 1 ]; then
+  command -v redis-server >/dev/null && command -v redis-cli >/dev/null || apt_install redis-server
+  pg_bin >/dev/null || apt_install postgresql
+fi
 
 tmp=""
 cleanup() {
