@@ -697,21 +697,8 @@ async fn hostile_http() {
     let text = String::from_utf8_lossy(answer.as_deref().unwrap_or_default()).to_string();
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     // An empty key header is no key, even if the configured key were empty.
-    let (code, _) = post_as_key(&base, "", NATIVE).await;
+    let (code, _) = post(&base, Some(""), NATIVE.into()).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
     p.shutdown().await;
     env.cleanup().await;
-}
-
-async fn post_as_key(base: &str, key: &str, body: &str) -> (StatusCode, Value) {
-    let resp = reqwest::Client::new()
-        .post(format!("{base}/telemetry"))
-        .header("X-API-Key", key)
-        .header("Content-Type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap();
-    let code = resp.status();
-    (code, resp.json().await.unwrap_or(Value::Null))
 }

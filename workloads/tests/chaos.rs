@@ -121,21 +121,32 @@ async fn finish_exactly_once(
     p.shutdown().await;
 }
 
+/// A paced race through a processor on `env`: `fault` strikes once the race is underway;
+/// then every car's accounting must be exact. Returns how long processing took to resume
+/// after `fault` returned (the dependency back).
+async fn race_with_fault(env: &Env, session: &str, fault: impl AsyncFnOnce()) -> Duration {
+    let p = Processor::start(processor_cfg(env), None).await.unwrap();
+    let publish = start_race(env, session);
+    underway(&env.database_url).await;
+    fault().await;
+    let took = resumed(&env.database_url).await;
+    finish_exactly_once(env, session, p, publish).await;
+    took
+}
+
 /// Redis restarted mid-race (its append-only file keeps the streams): the publisher
 /// resumes from its progress, the processor reconnects, every car exact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restart_mid_race() {
     let mut redis = Redis::start(true);
     let env = Env::on("chaos_redis", redis.url(), Env::shared_database_url()).await;
-    let p = Processor::start(processor_cfg(&env), None).await.unwrap();
-    let publish = start_race(&env, "redis-restart");
-    underway(&env.database_url).await;
-    redis.stop();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    redis.start_again();
-    let took = resumed(&env.database_url).await;
+    let took = race_with_fault(&env, "redis-restart", async || {
+        redis.stop();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        redis.start_again();
+    })
+    .await;
     eprintln!("redis restart (2 s down): processing resumed {took:?} after Redis was back");
-    finish_exactly_once(&env, "redis-restart", p, publish).await;
     env.cleanup().await;
 }
 
@@ -145,15 +156,13 @@ async fn redis_restart_mid_race() {
 async fn redis_stall_mid_race() {
     let redis = Redis::start(true);
     let env = Env::on("chaos_stall", redis.url(), Env::shared_database_url()).await;
-    let p = Processor::start(processor_cfg(&env), None).await.unwrap();
-    let publish = start_race(&env, "redis-stall");
-    underway(&env.database_url).await;
-    redis.pause();
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    redis.resume();
-    let took = resumed(&env.database_url).await;
+    let took = race_with_fault(&env, "redis-stall", async || {
+        redis.pause();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        redis.resume();
+    })
+    .await;
     eprintln!("redis stall (5 s): processing resumed {took:?} after Redis answered again");
-    finish_exactly_once(&env, "redis-stall", p, publish).await;
     env.cleanup().await;
 }
 
@@ -163,15 +172,13 @@ async fn redis_stall_mid_race() {
 async fn postgres_restart_mid_race() {
     let pg = Postgres::start();
     let env = Env::on("chaos_pg", Env::shared_redis_url(), pg.url()).await;
-    let p = Processor::start(processor_cfg(&env), None).await.unwrap();
-    let publish = start_race(&env, "pg-restart");
-    underway(&env.database_url).await;
-    pg.stop();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    pg.start_again();
-    let took = resumed(&env.database_url).await;
+    let took = race_with_fault(&env, "pg-restart", async || {
+        pg.stop();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        pg.start_again();
+    })
+    .await;
     eprintln!("postgres restart (2 s down): processing resumed {took:?} after it was back");
-    finish_exactly_once(&env, "pg-restart", p, publish).await;
     env.cleanup().await;
 }
 
