@@ -2,7 +2,7 @@
 //! per-object exponential backoff on transient errors, and records metrics.
 
 use crate::api::RaceSession;
-use crate::build::MANAGED_BY;
+use crate::children::MANAGED_BY;
 use crate::reconcile::{Context, Error, reconcile};
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};

@@ -2,8 +2,8 @@
 
 pub mod access;
 pub mod api;
-pub mod build;
 pub mod cadvisor;
+pub mod children;
 pub mod controller;
 pub mod leader;
 pub mod metrics;

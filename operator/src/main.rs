@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use kube::CustomResourceExt;
 use kube::runtime::events::Reporter;
 use pitstop_operator::api::{RaceSession, reference};
-use pitstop_operator::build::monitoring::adapter;
+use pitstop_operator::children::monitoring::adapter;
 use pitstop_operator::leader::Elector;
 use pitstop_operator::metrics::OperatorMetrics;
 use pitstop_operator::model::Defaults;
@@ -185,7 +185,7 @@ fn render(
         &Defaults::default(),
     )
     .map_err(|e| anyhow::anyhow!("{}: {e}", e.reason()))?;
-    let all = pitstop_operator::build::build(&model).to_yaml();
+    let all = pitstop_operator::children::build(&model).to_yaml();
     let keep = |doc: &str| {
         let v: serde_yaml::Value = serde_yaml::from_str(doc).unwrap_or_default();
         (kinds.is_empty() || kinds.iter().any(|k| v["kind"].as_str() == Some(k)))

@@ -12,7 +12,7 @@ use kube::ResourceExt;
 use std::collections::BTreeSet;
 
 /// Stream partitions of every race (the processor's lease unit).
-pub const PARTITIONS: u16 = 4;
+pub use pitstop_contract::PARTITIONS;
 
 /// Where a datastore comes from.
 #[derive(Clone, Debug, PartialEq)]

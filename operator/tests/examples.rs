@@ -7,7 +7,7 @@
 mod support;
 
 use pitstop_operator::api::RaceSession;
-use pitstop_operator::build::build;
+use pitstop_operator::children::build;
 use pitstop_operator::model::{Assumed, Defaults, validate};
 use serde::Deserialize;
 use serde_yaml::Value;

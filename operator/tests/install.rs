@@ -121,13 +121,13 @@ fn rules(doc: &Value) -> Vec<PolicyRule> {
 }
 
 /// The children the operator builds for examples/minimal.yaml in namespace `racing`.
-fn minimal_race() -> pitstop_operator::build::Children {
+fn minimal_race() -> pitstop_operator::children::Children {
     let mut race: pitstop_operator::api::RaceSession =
         serde_yaml::from_str(&read(&root().join("examples/minimal.yaml"))).unwrap();
     race.metadata.namespace = Some("racing".into());
     race.metadata.uid = Some("u".into());
     let model = validate(&race, &BTreeMap::new(), &Defaults::default()).unwrap();
-    pitstop_operator::build::build(&model)
+    pitstop_operator::children::build(&model)
 }
 
 /// RBAC refuses to let the operator create a Role granting what it does not hold itself:

@@ -14,8 +14,10 @@
 
 mod support;
 
-use pitstop_operator::build::monitoring::dashboards::DASHBOARDS;
-use pitstop_operator::build::monitoring::{Discovery, Options, prometheus_config, rules};
+use pitstop_operator::children::monitoring::grafana::DASHBOARDS;
+use pitstop_operator::children::monitoring::prometheus_config::{
+    Discovery, Options, prometheus_config, rules,
+};
 use pitstop_operator::metrics::OperatorMetrics;
 use pitstop_operator::model::{Defaults, validate};
 use pitstop_workloads::metrics::SimulatorMetrics;

@@ -5,7 +5,9 @@
 
 mod support;
 
-use pitstop_operator::build::monitoring::{Discovery, Options, prometheus_config, rules};
+use pitstop_operator::children::monitoring::prometheus_config::{
+    Discovery, Options, prometheus_config, rules,
+};
 use pitstop_operator::model::{Defaults, validate};
 use std::path::PathBuf;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! per scrape. Keys hold a SHA-256 digest of the token, never the token itself. Pure:
 //! the caller passes the time.
 
-use super::Decision;
+use super::decision::Decision;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -12,7 +12,10 @@
 //! builds for a race's Prometheus — or a cluster admin's wildcard passes.
 
 pub mod cache;
+mod decision;
 mod review;
+
+pub use decision::{CADVISOR_PERMISSION, Decision, Permission};
 
 use cache::{CachePolicy, DecisionCache, Key};
 use http::HeaderValue;
@@ -27,45 +30,6 @@ pub const AUDIENCE: &str = "pitstop-operator";
 /// Longest bearer token accepted; longer ones are refused without asking the API server
 /// (service-account tokens are about 1 KiB).
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
-
-/// A resource permission, as RBAC rules and SubjectAccessReviews spell it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Permission {
-    pub verb: &'static str,
-    /// API group; `""` is the core group.
-    pub group: &'static str,
-    pub resource: &'static str,
-    pub subresource: &'static str,
-}
-
-impl Permission {
-    /// The resource as an RBAC rule names it, e.g. `pods/metrics`.
-    pub fn rbac_resource(&self) -> String {
-        format!("{}/{}", self.resource, self.subresource)
-    }
-}
-
-/// What a caller of `/cadvisor/{namespace}` must be allowed in that namespace.
-pub const CADVISOR_PERMISSION: Permission = Permission {
-    verb: "get",
-    group: "",
-    resource: "pods",
-    subresource: "metrics",
-};
-
-/// The answer for one token and namespace.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
-    Allowed {
-        user: String,
-    },
-    /// Authenticated, but without the permission (answered 403).
-    Forbidden {
-        user: String,
-    },
-    /// No valid token for our audience (answered 401).
-    Unauthenticated,
-}
 
 /// The API server could not be asked; nothing is cached, the caller is told to retry.
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! The two questions the API server answers for us, as kube-rbac-proxy asks them: who
 //! holds this token (TokenReview), and may they do this (SubjectAccessReview).
 
-use super::Permission;
+use super::decision::Permission;
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec, UserInfo};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,

@@ -6,6 +6,7 @@
 // attribute repeated.
 #![allow(clippy::duplicated_attributes)]
 
+pub mod conditions;
 mod formats;
 pub mod reference;
 mod status;
@@ -304,8 +305,10 @@ fn default_max_replicas() -> i32 {
 fn default_cpu() -> i32 {
     60
 }
+/// The autoscaler's per-pod target when the spec sets none (the original design's figure).
+pub const DEFAULT_MESSAGES_PER_SECOND: i32 = 200;
 fn default_mps() -> i32 {
-    200
+    DEFAULT_MESSAGES_PER_SECOND
 }
 
 /// A key in a Secret of the RaceSession's namespace.

@@ -84,7 +84,7 @@ pub fn job_name(race: &str, run: i32, task: &str, round: i32, attempt: i32) -> S
     if full.len() <= 52 {
         return full;
     }
-    let h = crate::build::fnv1a(full.bytes()) as u32;
+    let h = crate::children::hash::fnv1a(full.bytes()) as u32;
     let keep: String = full.chars().take(43).collect();
     format!("{}-{h:08x}", keep.trim_end_matches('-'))
 }

@@ -1,19 +1,27 @@
-//! Apply: server-side apply of every built child with one field manager (forcing
-//! ownership of the fields we set, so hand edits are reverted), then deletion of the
-//! children the spec no longer wants (found by label).
+//! Apply: the generated Secrets created once with random values, server-side apply of
+//! every other child with one field manager (forcing ownership of the fields we set, so
+//! hand edits are reverted), then deletion of the children the spec no longer wants
+//! (found by label).
 
-use super::apply_params;
-use crate::build::keda::ScaledObject;
-use crate::build::{Children, MANAGED_BY};
+use super::{FIELD_MANAGER, apply_params};
+use crate::children::Children;
+use crate::children::keda::ScaledObject;
+use crate::children::meta::{Component, keys, race_selector};
+use crate::children::secrets::{Generated, secret};
+use crate::model::Model;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerCondition;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::PostParams;
 use kube::api::{Api, DeleteParams, ListParams, Patch};
 use kube::{Client, Resource, ResourceExt};
+use rand::distr::Alphanumeric;
+use rand::{Rng, TryRngCore};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeSet;
@@ -22,9 +30,16 @@ use std::fmt::Debug;
 /// Readiness of one component as read from what the API server returned.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Readiness {
-    pub component: String,
+    pub component: Component,
     pub desired: i32,
     pub ready: i32,
+}
+
+/// What the autoscaler says of itself, when it says it cannot scale.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AutoscalerTrouble {
+    pub reason: String,
+    pub message: String,
 }
 
 /// Names applied per kind (what pruning keeps).
@@ -40,7 +55,7 @@ pub struct Names {
     pub roles: BTreeSet<String>,
     pub role_bindings: BTreeSet<String>,
     pub scaled_objects: BTreeSet<String>,
-    /// Generated Secrets of optional parts (Grafana's admin password).
+    /// Generated Secrets.
     pub secrets: BTreeSet<String>,
     pub cron_jobs: BTreeSet<String>,
 }
@@ -48,7 +63,9 @@ pub struct Names {
 pub struct Applied {
     pub names: Names,
     pub readiness: Vec<Readiness>,
-    pub autoscaler: bool,
+    /// The HPA's own report that it cannot scale (`AbleToScale` or `ScalingActive`
+    /// False), if it made one.
+    pub autoscaler_trouble: Option<AutoscalerTrouble>,
 }
 
 async fn apply_one<K>(client: &Client, ns: &str, obj: &K) -> Result<K, kube::Error>
@@ -81,22 +98,76 @@ where
     Ok(live)
 }
 
-fn component(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+/// The component a built object belongs to ([`crate::children::meta::meta`] labels every
+/// child with it).
+fn component(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Component {
     meta.labels
         .as_ref()
-        .and_then(|l| l.get("app.kubernetes.io/component"))
-        .cloned()
-        .unwrap_or_default()
+        .and_then(|l| l.get(keys::COMPONENT))
+        .and_then(|c| Component::parse(c))
+        .expect("every child is labelled with its component")
+}
+
+/// The first condition of an HPA that says it cannot scale.
+fn hpa_trouble(conditions: &[HorizontalPodAutoscalerCondition]) -> Option<AutoscalerTrouble> {
+    conditions
+        .iter()
+        .find(|c| (c.type_ == "AbleToScale" || c.type_ == "ScalingActive") && c.status == "False")
+        .map(|c| AutoscalerTrouble {
+            reason: c.reason.clone().unwrap_or_else(|| c.type_.clone()),
+            message: c.message.clone().unwrap_or_default(),
+        })
+}
+
+/// A random alphanumeric string from the OS generator (URL-safe, so it can sit in a
+/// connection URL).
+pub fn random_token(len: usize) -> String {
+    rand::rngs::OsRng
+        .unwrap_err()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// Creates each generated Secret that does not exist yet, with a fresh random value; an
+/// existing one is left alone (its value may be in use).
+async fn create_missing(
+    client: &Client,
+    m: &Model,
+    generated: &[Generated],
+    names: &mut BTreeSet<String>,
+) -> Result<(), kube::Error> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), &m.namespace);
+    for g in generated {
+        names.insert(g.name.clone());
+        if api.get_opt(&g.name).await?.is_some() {
+            continue;
+        }
+        let params = PostParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PostParams::default()
+        };
+        match api.create(&params, &secret(m, g, random_token(32))).await {
+            Ok(_) => tracing::info!(secret = %g.name, "generated secret created"),
+            // Created concurrently by another reconcile: keep theirs.
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Applies every child. The destructuring has no `..`: a new kind added to [`Children`]
 /// does not compile until it is applied here.
 pub async fn apply_all(
     client: &Client,
-    ns: &str,
+    m: &Model,
     children: Children,
 ) -> Result<Applied, kube::Error> {
+    let ns = m.namespace.as_str();
     let Children {
+        generated_secrets,
         deployments,
         services,
         stateful_sets,
@@ -111,6 +182,7 @@ pub async fn apply_all(
     } = children;
     let mut n = Names::default();
     // What pods mount or run as comes first, so a new pod never waits for it.
+    create_missing(client, m, &generated_secrets, &mut n.secrets).await?;
     apply_each(client, ns, &config_maps, &mut n.config_maps).await?;
     apply_each(client, ns, &service_accounts, &mut n.service_accounts).await?;
     apply_each(client, ns, &roles, &mut n.roles).await?;
@@ -140,15 +212,17 @@ pub async fn apply_all(
         });
     }
     apply_each(client, ns, &services, &mut n.services).await?;
-    apply_each(client, ns, &hpas, &mut n.hpas).await?;
+    let autoscaler_trouble = apply_each(client, ns, &hpas, &mut n.hpas)
+        .await?
+        .iter()
+        .find_map(|h| hpa_trouble(h.status.as_ref()?.conditions.as_deref()?));
     apply_each(client, ns, &network_policies, &mut n.network_policies).await?;
     apply_each(client, ns, &cron_jobs, &mut n.cron_jobs).await?;
     apply_each(client, ns, &scaled_objects, &mut n.scaled_objects).await?;
-    let names = n;
     Ok(Applied {
-        autoscaler: !names.hpas.is_empty() || !names.scaled_objects.is_empty(),
-        names,
+        names: n,
         readiness,
+        autoscaler_trouble,
     })
 }
 
@@ -182,8 +256,7 @@ where
 /// Deletes this race's children that were not applied this time (e.g. managed → external
 /// Redis removes the StatefulSet, Service and NetworkPolicy; autoscaling off removes the HPA).
 pub async fn prune(client: &Client, ns: &str, race: &str, keep: &Names) -> Result<(), kube::Error> {
-    let selector =
-        format!("app.kubernetes.io/instance={race},app.kubernetes.io/managed-by={MANAGED_BY}");
+    let selector = race_selector(race);
     let Names {
         deployments,
         services,
@@ -211,7 +284,56 @@ pub async fn prune(client: &Client, ns: &str, race: &str, keep: &Names) -> Resul
     prune_kind::<CronJob>(client, ns, &selector, cron_jobs).await?;
     // Only Grafana's generated Secret follows the spec: the API key and the PostgreSQL
     // password outlive a switch to external parts (their data may still be needed).
-    let grafana = format!("{selector},app.kubernetes.io/component=grafana");
+    let grafana = format!(
+        "{selector},{}={}",
+        keys::COMPONENT,
+        Component::Grafana.as_str()
+    );
     prune_kind::<Secret>(client, ns, &grafana, secrets).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tokens are long, alphanumeric and not repeated.
+    #[test]
+    fn tokens_are_random() {
+        let a = random_token(32);
+        let b = random_token(32);
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(a, b);
+    }
+
+    /// Only a condition saying False is trouble; its reason and message are kept.
+    #[test]
+    fn hpa_trouble_is_a_false_scaling_condition() {
+        let c = |t: &str, s: &str, r: &str| HorizontalPodAutoscalerCondition {
+            type_: t.into(),
+            status: s.into(),
+            reason: Some(r.into()),
+            message: Some(format!("{t} {s}")),
+            last_transition_time: None,
+        };
+        assert_eq!(hpa_trouble(&[]), None);
+        assert_eq!(
+            hpa_trouble(&[
+                c("AbleToScale", "True", "ReadyForNewScale"),
+                c("ScalingLimited", "False", "DesiredWithinRange"),
+            ]),
+            None
+        );
+        assert_eq!(
+            hpa_trouble(&[
+                c("AbleToScale", "True", "SucceededGetScale"),
+                c("ScalingActive", "False", "FailedGetPodsMetric"),
+            ]),
+            Some(AutoscalerTrouble {
+                reason: "FailedGetPodsMetric".into(),
+                message: "ScalingActive False".into(),
+            })
+        );
+    }
 }

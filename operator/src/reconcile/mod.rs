@@ -1,16 +1,17 @@
 //! The reconcile pipeline, one module per step:
-//! observe ([`secrets`]) → validate ([`crate::model`]) → build ([`crate::build`]) →
+//! observe ([`observe`]) → validate ([`crate::model`]) → build ([`crate::children`]) →
 //! apply ([`apply`], including pruning) → status ([`status`]).
 //! Only observe, apply and the status write touch the cluster.
 
 pub mod apply;
+pub mod observe;
 pub mod pipeline;
 pub mod progress;
-pub mod secrets;
 pub mod status;
 
 use crate::api::{RaceSession, RaceSessionStatus};
-use crate::build::build;
+use crate::children::build;
+use crate::children::meta::Component;
 use crate::model::{Defaults, SpecError, validate};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -72,26 +73,19 @@ pub async fn reconcile(race: Arc<RaceSession>, ctx: Arc<Context>) -> Result<Acti
         write_status(&races, &race, status::initial(&race, now.clone())).await?;
     }
 
-    let observed = secrets::observe(&ctx.client, &ns, &race).await?;
+    let observed = observe::observe(&ctx.client, &ns, &race).await?;
     let model = match validate(&race, &observed, &ctx.images) {
         Ok(m) => m,
         Err(e) => return stall(&races, &race, &ctx, e, now).await,
     };
-    secrets::ensure_generated(&ctx.client, &model).await?;
-    let children = build(&model);
-    let applied = apply::apply_all(&ctx.client, &ns, children).await?;
-    let mut keep = applied.names.clone();
-    if model.monitoring.is_some() {
-        keep.secrets
-            .insert(crate::build::monitoring::grafana::secret_name(&model.name));
-    }
-    apply::prune(&ctx.client, &ns, &model.name, &keep).await?;
+    let applied = apply::apply_all(&ctx.client, &model, build(&model)).await?;
+    apply::prune(&ctx.client, &ns, &model.name, &applied.names).await?;
 
     // Progress is only asked of a processor that reports ready.
     let processor_ready = applied
         .readiness
         .iter()
-        .any(|r| r.component == "processor" && r.ready >= r.desired && r.desired > 0);
+        .any(|r| r.component == Component::Processor && r.ready >= r.desired && r.desired > 0);
     let progress = if processor_ready {
         progress::fetch(
             &ctx.http,
@@ -106,7 +100,15 @@ pub async fn reconcile(race: Arc<RaceSession>, ctx: Arc<Context>) -> Result<Acti
         .or(race.status.as_ref().and_then(|s| s.race.as_ref()))
         .is_some_and(|p| p.finished);
     let (pipeline, pipeline_requeue) = pipeline::reconcile(&ctx, &race, &model, finished).await?;
-    let new_status = status::compute(&race, &model, &applied.readiness, progress, pipeline, now);
+    let new_status = status::compute(
+        &race,
+        &model,
+        &applied.readiness,
+        applied.autoscaler_trouble.as_ref(),
+        progress,
+        pipeline,
+        now,
+    );
     let ready = status::is_ready(&new_status);
     if race.status.as_ref() != Some(&new_status) {
         write_status(&races, &race, new_status).await?;

@@ -6,8 +6,8 @@
 
 use super::{Context, Error, FIELD_MANAGER};
 use crate::api::{PipelineStatus, RaceSession, RunPhase, RunSummary, TaskPhase};
-use crate::build::pipeline::{Outcome, RUN_LABEL, job};
-use crate::build::{Component, MANAGED_BY};
+use crate::children::post_race_jobs::{Outcome, RUN_LABEL, job};
+use crate::children::{Component, MANAGED_BY};
 use crate::model::Model;
 use crate::pipeline::scheduler::{JobState, Transition, retry_from_failed, schedule, ts};
 use k8s_openapi::api::batch::v1::Job;

@@ -2,11 +2,13 @@
 //! reported about the children. Conditions keep their `lastTransitionTime` unless their
 //! status really changes, so a no-op reconcile writes nothing.
 
-use super::apply::Readiness;
+use super::apply::{AutoscalerTrouble, Readiness};
+use crate::api::conditions::{ConditionType, reason};
 use crate::api::{
     AutoscalingEngine, ComponentStatus, Phase, PipelineStatus, RaceProgress, RaceSession,
     RaceSessionStatus, RunPhase, TaskPhase,
 };
+use crate::children::meta::Component;
 use crate::model::Model;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time as MetaTime};
 
@@ -17,7 +19,7 @@ pub fn now() -> Time {
 }
 
 fn condition(
-    type_: &str,
+    type_: ConditionType,
     ok: bool,
     reason: &str,
     message: &str,
@@ -25,7 +27,7 @@ fn condition(
     now: &Time,
 ) -> Condition {
     Condition {
-        type_: type_.into(),
+        type_: type_.as_str().into(),
         status: if ok { "True" } else { "False" }.into(),
         reason: reason.into(),
         message: message.into(),
@@ -60,22 +62,29 @@ pub fn initial(race: &RaceSession, now: Time) -> RaceSessionStatus {
         observed_generation: g,
         conditions: vec![
             condition(
-                "Ready",
+                ConditionType::Ready,
                 false,
-                "Pending",
+                reason::PENDING,
                 "creating the race's components",
                 g,
                 &now,
             ),
             condition(
-                "Reconciling",
+                ConditionType::Reconciling,
                 true,
-                "Pending",
+                reason::PENDING,
                 "creating the race's components",
                 g,
                 &now,
             ),
-            condition("Stalled", false, "AsExpected", "", g, &now),
+            condition(
+                ConditionType::Stalled,
+                false,
+                reason::AS_EXPECTED,
+                "",
+                g,
+                &now,
+            ),
         ],
         phase: Some(Phase::Pending),
         ..RaceSessionStatus::default()
@@ -86,16 +95,16 @@ pub fn initial(race: &RaceSession, now: Time) -> RaceSessionStatus {
 pub fn stalled(race: &RaceSession, reason: &str, message: &str, now: Time) -> RaceSessionStatus {
     let g = race.metadata.generation;
     let conditions = vec![
-        condition("Ready", false, reason, message, g, &now),
+        condition(ConditionType::Ready, false, reason, message, g, &now),
         condition(
-            "Reconciling",
+            ConditionType::Reconciling,
             false,
             reason,
             "waiting for the spec to be fixed",
             g,
             &now,
         ),
-        condition("Stalled", true, reason, message, g, &now),
+        condition(ConditionType::Stalled, true, reason, message, g, &now),
     ];
     RaceSessionStatus {
         observed_generation: g,
@@ -118,6 +127,7 @@ pub fn compute(
     race: &RaceSession,
     m: &Model,
     readiness: &[Readiness],
+    autoscaler_trouble: Option<&AutoscalerTrouble>,
     progress: Option<RaceProgress>,
     pipeline: Option<PipelineStatus>,
     now: Time,
@@ -126,17 +136,17 @@ pub fn compute(
     let components: Vec<ComponentStatus> = readiness
         .iter()
         .map(|r| ComponentStatus {
-            name: r.component.clone(),
+            name: r.component.as_str().into(),
             ready: r.ready >= r.desired,
             replicas: r.desired,
             ready_replicas: r.ready,
         })
         .collect();
-    let ready_of = |names: &[&str]| -> (bool, String) {
-        let waiting: Vec<&str> = components
+    let ready_of = |of: &[Component]| -> (bool, String) {
+        let waiting: Vec<&str> = readiness
             .iter()
-            .filter(|c| names.contains(&c.name.as_str()) && !c.ready)
-            .map(|c| c.name.as_str())
+            .filter(|r| of.contains(&r.component) && r.ready < r.desired)
+            .map(|r| r.component.as_str())
             .collect();
         (
             waiting.is_empty(),
@@ -147,19 +157,18 @@ pub fn compute(
             },
         )
     };
-    let (sim_ok, sim_msg) = ready_of(&["simulator"]);
-    let (proc_ok, proc_msg) = ready_of(&["processor"]);
-    let (store_ok, store_msg) = ready_of(&["redis", "postgres"]);
-    let (mon_ok, mon_msg) = ready_of(&["prometheus", "grafana"]);
-    let (all_ok, all_msg) = ready_of(&[
-        "simulator",
-        "processor",
-        "redis",
-        "postgres",
-        "prometheus",
-        "grafana",
-    ]);
-    let reason = |ok: bool| if ok { "Ready" } else { "Progressing" };
+    let (sim_ok, sim_msg) = ready_of(&[Component::Simulator]);
+    let (proc_ok, proc_msg) = ready_of(&[Component::Processor]);
+    let (store_ok, store_msg) = ready_of(&[Component::Redis, Component::Postgres]);
+    let (mon_ok, mon_msg) = ready_of(&[Component::Prometheus, Component::Grafana]);
+    let (all_ok, all_msg) = ready_of(&Component::ALL);
+    let progressing = |ok: bool| {
+        if ok {
+            reason::READY
+        } else {
+            reason::PROGRESSING
+        }
+    };
     let autoscaler_msg = match &m.autoscaling {
         Some(a) => format!(
             "{} {}–{} replicas, {}% CPU or {} msg/s per pod",
@@ -174,56 +183,94 @@ pub fn compute(
         ),
         None => "autoscaling disabled".into(),
     };
+    // The HPA's own word that it cannot scale (metrics unavailable, most often: no
+    // prometheus-adapter) makes the autoscaler unready; its Pods never are.
+    let autoscaler = match (&m.autoscaling, autoscaler_trouble) {
+        (None, _) => condition(
+            ConditionType::AutoscalerReady,
+            true,
+            reason::DISABLED,
+            &autoscaler_msg,
+            g,
+            &now,
+        ),
+        (Some(_), None) => condition(
+            ConditionType::AutoscalerReady,
+            true,
+            reason::APPLIED,
+            &autoscaler_msg,
+            g,
+            &now,
+        ),
+        (Some(_), Some(t)) => condition(
+            ConditionType::AutoscalerReady,
+            false,
+            &t.reason,
+            &format!("{autoscaler_msg}: {}", t.message),
+            g,
+            &now,
+        ),
+    };
     let conditions = vec![
         condition(
-            "Ready",
+            ConditionType::Ready,
             all_ok,
             if all_ok {
-                "Ready"
+                reason::READY
             } else {
-                "ComponentsNotReady"
+                reason::COMPONENTS_NOT_READY
             },
             &all_msg,
             g,
             &now,
         ),
-        condition("Reconciling", !all_ok, reason(all_ok), &all_msg, g, &now),
-        condition("Stalled", false, "AsExpected", "", g, &now),
-        condition("SimulatorReady", sim_ok, reason(sim_ok), &sim_msg, g, &now),
         condition(
-            "ProcessorReady",
+            ConditionType::Reconciling,
+            !all_ok,
+            progressing(all_ok),
+            &all_msg,
+            g,
+            &now,
+        ),
+        condition(
+            ConditionType::Stalled,
+            false,
+            reason::AS_EXPECTED,
+            "",
+            g,
+            &now,
+        ),
+        condition(
+            ConditionType::SimulatorReady,
+            sim_ok,
+            progressing(sim_ok),
+            &sim_msg,
+            g,
+            &now,
+        ),
+        condition(
+            ConditionType::ProcessorReady,
             proc_ok,
-            reason(proc_ok),
+            progressing(proc_ok),
             &proc_msg,
             g,
             &now,
         ),
         condition(
-            "StorageReady",
+            ConditionType::StorageReady,
             store_ok,
-            reason(store_ok),
+            progressing(store_ok),
             &store_msg,
             g,
             &now,
         ),
+        autoscaler,
         condition(
-            "AutoscalerReady",
-            true,
-            if m.autoscaling.is_some() {
-                "Applied"
-            } else {
-                "Disabled"
-            },
-            &autoscaler_msg,
-            g,
-            &now,
-        ),
-        condition(
-            "MonitoringReady",
+            ConditionType::MonitoringReady,
             mon_ok,
             match (m.monitoring.is_some(), mon_ok) {
-                (false, _) => "Disabled",
-                (true, ok) => reason(ok),
+                (false, _) => reason::DISABLED,
+                (true, ok) => progressing(ok),
             },
             &mon_msg,
             g,
@@ -258,11 +305,18 @@ fn pipeline_conditions(
     now: &Time,
 ) -> Vec<Condition> {
     let succeeded = match (&m.pipeline, p) {
-        (Err(e), _) => condition("PipelineSucceeded", false, e.reason, &e.message, g, now),
-        (Ok(_), None) => condition(
-            "PipelineSucceeded",
+        (Err(e), _) => condition(
+            ConditionType::PipelineSucceeded,
             false,
-            "NotRun",
+            e.reason,
+            &e.message,
+            g,
+            now,
+        ),
+        (Ok(_), None) => condition(
+            ConditionType::PipelineSucceeded,
+            false,
+            reason::NOT_RUN,
             if m.post_race.enabled {
                 "runs when the race finishes"
             } else {
@@ -279,9 +333,9 @@ fn pipeline_conditions(
                 .count();
             match p.phase {
                 RunPhase::Running => condition(
-                    "PipelineSucceeded",
+                    ConditionType::PipelineSucceeded,
                     false,
-                    "Running",
+                    reason::RUNNING,
                     &format!(
                         "run {}: {done} of {} tasks succeeded so far",
                         p.run,
@@ -291,9 +345,9 @@ fn pipeline_conditions(
                     now,
                 ),
                 RunPhase::Succeeded => condition(
-                    "PipelineSucceeded",
+                    ConditionType::PipelineSucceeded,
                     true,
-                    "Succeeded",
+                    reason::SUCCEEDED,
                     &format!("run {}: all {} tasks succeeded", p.run, p.tasks.len()),
                     g,
                     now,
@@ -306,9 +360,9 @@ fn pipeline_conditions(
                         .map(|t| format!("{} ({})", t.name, t.message))
                         .collect();
                     condition(
-                        "PipelineSucceeded",
+                        ConditionType::PipelineSucceeded,
                         false,
-                        "TaskFailed",
+                        reason::TASK_FAILED,
                         &format!(
                             "run {} failed: {}; retry with the annotation pitstop.io/retry-pipeline",
                             p.run,
@@ -322,8 +376,22 @@ fn pipeline_conditions(
         }
     };
     let refused = match p.and_then(|p| p.request_refused.as_deref()) {
-        Some(why) => condition("PipelineRequestRefused", true, "Refused", why, g, now),
-        None => condition("PipelineRequestRefused", false, "AsExpected", "", g, now),
+        Some(why) => condition(
+            ConditionType::PipelineRequestRefused,
+            true,
+            reason::REFUSED,
+            why,
+            g,
+            now,
+        ),
+        None => condition(
+            ConditionType::PipelineRequestRefused,
+            false,
+            reason::AS_EXPECTED,
+            "",
+            g,
+            now,
+        ),
     };
     vec![succeeded, refused]
 }
@@ -331,7 +399,7 @@ fn pipeline_conditions(
 pub fn is_ready(s: &RaceSessionStatus) -> bool {
     s.conditions
         .iter()
-        .any(|c| c.type_ == "Ready" && c.status == "True")
+        .any(|c| c.type_ == ConditionType::Ready.as_str() && c.status == "True")
 }
 
 #[cfg(test)]
@@ -346,7 +414,7 @@ mod tests {
 
     fn ready(component: &str, desired: i32, ready: i32) -> Readiness {
         Readiness {
-            component: component.into(),
+            component: Component::parse(component).expect("a component"),
             desired,
             ready,
         }
@@ -372,7 +440,7 @@ mod tests {
             ready("redis", 1, 1),
             ready("postgres", 1, 0),
         ];
-        let s = compute(&race, &m, &partial, None, None, at(0));
+        let s = compute(&race, &m, &partial, None, None, None, at(0));
         assert_eq!(get(&s, "Ready").status, "False");
         assert_eq!(get(&s, "Ready").message, "waiting for processor, postgres");
         assert_eq!(get(&s, "Reconciling").status, "True");
@@ -383,7 +451,7 @@ mod tests {
             ready("redis", 1, 1),
             ready("postgres", 1, 1),
         ];
-        let s = compute(&race, &m, &all, None, None, at(0));
+        let s = compute(&race, &m, &all, None, None, None, at(0));
         assert!(is_ready(&s));
         assert_eq!(s.phase, Some(Phase::Racing));
         assert_eq!(s.api_key_secret.as_deref(), Some("monza-api-key"));
@@ -400,9 +468,9 @@ mod tests {
             ready("redis", 1, 1),
             ready("postgres", 1, 1),
         ];
-        let first = compute(&race, &m, &all, None, None, at(0));
+        let first = compute(&race, &m, &all, None, None, None, at(0));
         race.status = Some(first.clone());
-        let second = compute(&race, &m, &all, None, None, at(60));
+        let second = compute(&race, &m, &all, None, None, None, at(60));
         assert_eq!(first, second);
         // A real change moves only the changed conditions' times.
         let degraded = [
@@ -411,7 +479,7 @@ mod tests {
             ready("redis", 1, 1),
             ready("postgres", 1, 1),
         ];
-        let third = compute(&race, &m, &degraded, None, None, at(120));
+        let third = compute(&race, &m, &degraded, None, None, None, at(120));
         assert_eq!(get(&third, "Ready").last_transition_time, at(120));
         assert_eq!(get(&third, "SimulatorReady").last_transition_time, at(0));
     }
@@ -436,18 +504,19 @@ mod tests {
             samples_processed: 9000,
             finished: false,
         };
-        let s = compute(&race, &m, &all, Some(p.clone()), None, at(0));
+        let s = compute(&race, &m, &all, None, Some(p.clone()), None, at(0));
         assert_eq!(
             (s.race.as_ref().unwrap().lap, s.phase),
             (7, Some(Phase::Racing))
         );
         race.status = Some(s);
-        let kept = compute(&race, &m, &all, None, None, at(30));
+        let kept = compute(&race, &m, &all, None, None, None, at(30));
         assert_eq!(kept.race, Some(p.clone()));
         let done = compute(
             &race,
             &m,
             &all,
+            None,
             Some(RaceProgress {
                 finished: true,
                 lap: 10,
@@ -457,6 +526,39 @@ mod tests {
             at(60),
         );
         assert_eq!(done.phase, Some(Phase::Finished));
+    }
+
+    /// An HPA that says it cannot scale makes AutoscalerReady False with its reason; the
+    /// race's components stay ready.
+    #[test]
+    fn autoscaler_trouble_is_reported() {
+        let (race, m) = setup();
+        let all = [
+            ready("simulator", 1, 1),
+            ready("processor", 1, 1),
+            ready("redis", 1, 1),
+            ready("postgres", 1, 1),
+        ];
+        let fine = compute(&race, &m, &all, None, None, None, at(0));
+        assert_eq!(get(&fine, "AutoscalerReady").status, "True");
+        assert_eq!(get(&fine, "AutoscalerReady").reason, "Applied");
+        let trouble = AutoscalerTrouble {
+            reason: "FailedGetPodsMetric".into(),
+            message: "unable to get metric pitstop_processor_messages_processed_per_second".into(),
+        };
+        let s = compute(&race, &m, &all, Some(&trouble), None, None, at(0));
+        let c = get(&s, "AutoscalerReady");
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("False", "FailedGetPodsMetric")
+        );
+        assert!(
+            c.message
+                .ends_with("unable to get metric pitstop_processor_messages_processed_per_second"),
+            "{}",
+            c.message
+        );
+        assert!(is_ready(&s));
     }
 
     /// A stalled spec reports Stalled=True with the reason and Ready=False.

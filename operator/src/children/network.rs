@@ -2,8 +2,8 @@
 //! the operator and listed clients, and talks only to Redis, PostgreSQL and DNS; each
 //! managed datastore accepts only the components that use it.
 
-use super::datastore::{POSTGRES_PORT, REDIS_PORT};
-use super::{APP, Component, meta, name, selector};
+use super::meta::{APP, Component, keys, meta, name, selector};
+use super::ports;
 use crate::model::{Datastore, Model};
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
@@ -12,6 +12,9 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
+
+/// `app.kubernetes.io/name` of the operator's pods (the Helm chart and `k8s/` set it).
+const OPERATOR_APP: &str = "pitstop-operator";
 
 fn tcp(port: i32) -> NetworkPolicyPort {
     NetworkPolicyPort {
@@ -38,9 +41,12 @@ fn component(m: &Model, c: Component) -> NetworkPolicyPeer {
 /// Prometheus of this race (the monitoring stack labels it so).
 fn prometheus(m: &Model) -> NetworkPolicyPeer {
     pods(BTreeMap::from([
-        ("app.kubernetes.io/name".into(), APP.into()),
-        ("app.kubernetes.io/instance".into(), m.name.clone()),
-        ("app.kubernetes.io/component".into(), "prometheus".into()),
+        (keys::NAME.into(), APP.into()),
+        (keys::INSTANCE.into(), m.name.clone()),
+        (
+            keys::COMPONENT.into(),
+            Component::Prometheus.as_str().into(),
+        ),
     ]))
 }
 
@@ -49,10 +55,7 @@ fn operator() -> NetworkPolicyPeer {
     NetworkPolicyPeer {
         namespace_selector: Some(LabelSelector::default()),
         pod_selector: Some(LabelSelector {
-            match_labels: Some(BTreeMap::from([(
-                "app.kubernetes.io/name".into(),
-                "pitstop-operator".into(),
-            )])),
+            match_labels: Some(BTreeMap::from([(keys::NAME.into(), OPERATOR_APP.into())])),
             ..LabelSelector::default()
         }),
         ..NetworkPolicyPeer::default()
@@ -122,11 +125,11 @@ pub fn processor(m: &Model) -> NetworkPolicy {
             policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
             ingress: Some(vec![NetworkPolicyIngressRule {
                 from: Some(from),
-                ports: Some(vec![tcp(super::processor::PORT)]),
+                ports: Some(vec![tcp(ports::PROCESSOR)]),
             }]),
             egress: Some(vec![
-                datastore_egress(m, &m.redis, Component::Redis, REDIS_PORT),
-                datastore_egress(m, &m.postgres, Component::Postgres, POSTGRES_PORT),
+                datastore_egress(m, &m.redis, Component::Redis, ports::REDIS),
+                datastore_egress(m, &m.postgres, Component::Postgres, ports::POSTGRES),
                 dns(),
             ]),
         }),

@@ -3,9 +3,11 @@
 //! race's Prometheus) and a CPU trigger. KEDA then owns the Deployment's HPA; the operator
 //! builds none of its own, so the two never fight over the replica count.
 
-use super::{Component, meta, name};
+use super::meta::{Component, meta, name};
+use super::ports;
 use crate::model::{Autoscaling, Model};
 use kube::CustomResource;
+use pitstop_contract::metrics::MESSAGES_PROCESSED_TOTAL;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -34,7 +36,7 @@ pub struct ScaledObjectSpec {
 /// Pods metric).
 pub fn query(m: &Model) -> String {
     format!(
-        "sum(rate(pitstop_processor_messages_processed_total{{job=\"pitstop-processor\",namespace=\"{}\"}}[1m]))",
+        "sum(rate({MESSAGES_PROCESSED_TOTAL}{{job=\"pitstop-processor\",namespace=\"{}\"}}[1m]))",
         m.namespace
     )
 }
@@ -45,7 +47,7 @@ pub fn scaled_object(m: &Model, a: &Autoscaling) -> ScaledObject {
         "http://{}.{}.svc:{}",
         name(m, Component::Prometheus),
         m.namespace,
-        super::monitoring::prometheus::PORT
+        ports::PROMETHEUS
     );
     ScaledObject {
         metadata: meta(m, Component::Processor, processor.clone()),
@@ -73,5 +75,55 @@ pub fn scaled_object(m: &Model, a: &Autoscaling) -> ScaledObject {
                 }),
             ],
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::children::fixtures::*;
+    /// With `engine: keda` the processor gets a ScaledObject with a Prometheus and a CPU
+    /// trigger and no HPA of ours.
+    #[test]
+    fn keda_replaces_the_hpa() {
+        let c = build(&validate(&race(KEDA), &seen(&[], true), &images()).unwrap());
+        assert!(c.hpas.is_empty(), "never an HPA next to KEDA's");
+        assert_eq!(c.scaled_objects.len(), 1);
+        let so = &c.scaled_objects[0].spec;
+        assert_eq!(so.scale_target_ref["name"], "monza-processor");
+        assert_eq!((so.min_replica_count, so.max_replica_count), (2, 6));
+        assert_eq!(so.triggers[0]["type"], "prometheus");
+        assert_eq!(so.triggers[0]["metadata"]["threshold"], "200");
+        assert_eq!(
+            so.triggers[0]["metadata"]["serverAddress"],
+            "http://monza-prometheus.racing.svc:9090"
+        );
+        assert_eq!(so.triggers[1]["type"], "cpu");
+        assert_eq!(so.triggers[1]["metadata"]["value"], "60");
+        let p = c
+            .deployments
+            .iter()
+            .find(|d| d.metadata.name.as_deref() == Some("monza-processor"))
+            .unwrap();
+        assert_eq!(
+            p.spec.as_ref().unwrap().replicas,
+            None,
+            "KEDA owns the count"
+        );
+        golden(
+            "keda",
+            &serde_yaml::to_string(&c.scaled_objects[0]).unwrap(),
+        );
+    }
+
+    /// KEDA missing, or KEDA without the Prometheus it queries, is a clear spec error.
+    #[test]
+    fn keda_needs_keda_and_monitoring() {
+        let err = validate(&race(KEDA), &seen(&[], false), &images()).unwrap_err();
+        assert_eq!(err, SpecError::KedaNotInstalled);
+        assert_eq!(err.reason(), "KedaNotInstalled");
+        assert!(err.to_string().contains("install KEDA"), "{err}");
+        let no_mon = format!("{KEDA}\nmonitoring: {{enabled: false}}");
+        let err = validate(&race(&no_mon), &seen(&[], true), &images()).unwrap_err();
+        assert_eq!(err, SpecError::KedaWithoutMonitoring);
     }
 }

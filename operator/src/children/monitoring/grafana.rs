@@ -1,13 +1,17 @@
-//! The race's Grafana: admin password from a generated Secret (never admin/admin), the
-//! Prometheus datasource and the three dashboards provisioned from one ConfigMap (hashed
+//! The race's Grafana: admin password from a generated Secret (never admin/admin, see
+//! [`crate::children::secrets`]), the Prometheus datasource and the three dashboards
+//! (JSON in `dashboards/`) provisioned from one ConfigMap (hashed
 //! into the pod template so a change rolls the pod), anonymous access and sign-up off,
 //! no calls home; a Service on :3000.
 
-use super::dashboards::{DASHBOARDS, DATASOURCE_UID};
-use crate::build::pod::{
-    container_security, env, env_secret, http_probe, pod_security, port, resources,
+use crate::children::hash::config_hash;
+use crate::children::meta::{Component, meta, name};
+use crate::children::pod::{
+    container_security, env, env_secret, http_probe, pod_security, port, resources, single_pod,
 };
-use crate::build::{Component, config_hash, meta, name, service};
+use crate::children::ports;
+use crate::children::secrets::{GRAFANA_PASSWORD_KEY, grafana_secret_name};
+use crate::children::service::service;
 use crate::model::{Model, Monitoring};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
@@ -17,18 +21,40 @@ use k8s_openapi::api::core::v1::{
 use serde_json::json;
 use std::collections::BTreeMap;
 
-pub const PORT: i32 = 3000;
+pub const PORT: i32 = ports::GRAFANA;
 /// uid/gid `grafana` of the official image.
 const UID: i64 = 472;
 const C: Component = Component::Grafana;
-/// Key of the generated admin password in the Secret [`secret_name`].
-pub const PASSWORD_KEY: &str = "admin-password";
 const DASHBOARD_DIR: &str = "/var/lib/grafana/dashboards";
 
-/// The generated Secret holding the admin password.
-pub fn secret_name(race: &str) -> String {
-    format!("{race}-grafana")
+// The three provisioned dashboards, kept as Grafana JSON in `dashboards/` and embedded
+// at build time. Every panel queries the race's Prometheus through the datasource uid
+// [`DATASOURCE_UID`]; the end-to-end test runs every panel query against a real
+// Prometheus and fails on one that returns nothing.
+
+/// uid of the provisioned Prometheus datasource the dashboards point at.
+pub const DATASOURCE_UID: &str = "pitstop-prometheus";
+
+/// A dashboard file: its name in the ConfigMap and its JSON.
+pub struct Dashboard {
+    pub file: &'static str,
+    pub json: &'static str,
 }
+
+pub const DASHBOARDS: [Dashboard; 3] = [
+    Dashboard {
+        file: "ferrari-telemetry.json",
+        json: include_str!("dashboards/ferrari-telemetry.json"),
+    },
+    Dashboard {
+        file: "system-performance.json",
+        json: include_str!("dashboards/system-performance.json"),
+    },
+    Dashboard {
+        file: "container-health.json",
+        json: include_str!("dashboards/container-health.json"),
+    },
+];
 
 /// The objects of a race's Grafana.
 pub struct Objects {
@@ -45,7 +71,7 @@ fn provisioning(m: &Model) -> BTreeMap<String, String> {
             "uid": DATASOURCE_UID,
             "type": "prometheus",
             "access": "proxy",
-            "url": format!("http://{}:{}", name(m, Component::Prometheus), super::prometheus::PORT),
+            "url": format!("http://{}:{}", name(m, Component::Prometheus), ports::PROMETHEUS),
             "isDefault": true,
             "editable": false,
             "jsonData": {"timeInterval": "5s"},
@@ -122,7 +148,7 @@ fn deployment(m: &Model, mon: &Monitoring, hash: String) -> Deployment {
         empty_dir: Some(EmptyDirVolumeSource::default()),
         ..Volume::default()
     };
-    super::single_pod(
+    single_pod(
         m,
         C,
         hash,
@@ -137,8 +163,8 @@ fn deployment(m: &Model, mon: &Monitoring, hash: String) -> Deployment {
                     env("GF_SECURITY_ADMIN_USER", "admin"),
                     env_secret(
                         "GF_SECURITY_ADMIN_PASSWORD",
-                        &secret_name(&m.name),
-                        PASSWORD_KEY,
+                        &grafana_secret_name(&m.name),
+                        GRAFANA_PASSWORD_KEY,
                     ),
                     env("GF_AUTH_ANONYMOUS_ENABLED", "false"),
                     env("GF_USERS_ALLOW_SIGN_UP", "false"),
@@ -178,4 +204,54 @@ fn deployment(m: &Model, mon: &Monitoring, hash: String) -> Deployment {
             ..PodSpec::default()
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::children::fixtures::*;
+    /// The dashboards are valid Grafana JSON: stable uids, unique panel ids, every panel with
+    /// a title, a unit and at least one query on the provisioned datasource.
+    #[test]
+    fn dashboards_are_well_formed() {
+        use crate::children::monitoring::grafana::{DASHBOARDS, DATASOURCE_UID};
+        let mut uids = Vec::new();
+        for d in &DASHBOARDS {
+            let v: serde_json::Value = serde_json::from_str(d.json).unwrap();
+            let uid = v["uid"].as_str().unwrap();
+            assert!(uid.starts_with("pitstop-"), "{uid}");
+            uids.push(uid.to_string());
+            assert!(!v["title"].as_str().unwrap().is_empty());
+            let panels = v["panels"].as_array().unwrap();
+            assert!(panels.len() >= 4, "{}", d.file);
+            let mut ids = BTreeSet::new();
+            for p in panels {
+                let title = p["title"].as_str().unwrap_or_default();
+                assert!(!title.is_empty(), "{}: panel without title", d.file);
+                assert!(
+                    ids.insert(p["id"].as_i64().unwrap()),
+                    "{title}: duplicate id"
+                );
+                let unit = p["fieldConfig"]["defaults"]["unit"]
+                    .as_str()
+                    .unwrap_or_default();
+                assert!(!unit.is_empty(), "{}: {title} has no unit", d.file);
+                assert_eq!(p["datasource"]["uid"], DATASOURCE_UID, "{title}");
+                let targets = p["targets"].as_array().unwrap();
+                assert!(!targets.is_empty(), "{title}: no query");
+                for t in targets {
+                    assert!(!t["expr"].as_str().unwrap().is_empty(), "{title}");
+                }
+                let pos = &p["gridPos"];
+                assert!(pos["w"].as_i64().unwrap() <= 24 && pos["h"].as_i64().unwrap() > 0);
+            }
+        }
+        assert_eq!(
+            uids,
+            [
+                "pitstop-ferrari-telemetry",
+                "pitstop-system-performance",
+                "pitstop-container-health"
+            ]
+        );
+    }
 }

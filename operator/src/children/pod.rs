@@ -2,7 +2,7 @@
 //! contexts, HTTP probes, default resources, env helpers, and the Deployment shape of
 //! the `pitstop` workloads.
 
-use super::{Component, labels, meta, name, selector};
+use super::meta::{Component, keys, labels, meta, name, selector};
 use crate::model::Model;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
@@ -173,6 +173,38 @@ pub fn http_workload(m: &Model, w: Workload) -> Deployment {
                     }],
                     ..PodSpec::default()
                 }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+/// The one-replica Deployment of a monitoring component whose pod template carries the
+/// hash of its ConfigMap, so a configuration change rolls the pod.
+pub fn single_pod(
+    m: &Model,
+    c: Component,
+    config_hash: String,
+    strategy: Option<DeploymentStrategy>,
+    pod: PodSpec,
+) -> Deployment {
+    Deployment {
+        metadata: meta(m, c, name(m, c)),
+        spec: Some(DeploymentSpec {
+            replicas: Some(1),
+            selector: LabelSelector {
+                match_labels: Some(selector(m, c)),
+                ..LabelSelector::default()
+            },
+            strategy,
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(m, c)),
+                    annotations: Some(BTreeMap::from([(keys::CONFIG_HASH.into(), config_hash)])),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(pod),
             },
             ..DeploymentSpec::default()
         }),

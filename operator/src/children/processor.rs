@@ -2,8 +2,9 @@
 //! Service on :8001 and the HorizontalPodAutoscaler on CPU and messages/s per pod.
 
 use super::datastore::{postgres_env, redis_env};
+use super::meta::{Component, meta, name};
 use super::pod::{Workload, env, env_secret, http_workload, resources};
-use super::{Component, meta, name};
+use super::ports;
 use crate::model::{Model, PARTITIONS};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::{
@@ -11,29 +12,29 @@ use k8s_openapi::api::autoscaling::v2::{
     MetricIdentifier, MetricSpec, MetricTarget, PodsMetricSource, ResourceMetricSource,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use pitstop_contract::{commands, env as var, metrics};
 
-pub const PORT: i32 = 8001;
 /// The Pods metric the HPA reads (served by prometheus-adapter from the per-pod counter
-/// `pitstop_processor_messages_processed_total`).
-pub const MESSAGES_METRIC: &str = "pitstop_processor_messages_processed_per_second";
+/// [`metrics::MESSAGES_PROCESSED_TOTAL`]).
+const MESSAGES_METRIC: &str = metrics::MESSAGES_PROCESSED_PER_SECOND;
 
 pub fn deployment(m: &Model) -> Deployment {
     let mut env_vars = redis_env(m);
     env_vars.extend(postgres_env(m));
     env_vars.extend([
-        env("PITSTOP_STREAM", &m.stream),
-        env("PITSTOP_PARTITIONS", PARTITIONS.to_string()),
-        env_secret("STREAM_PROCESSOR_API_KEY", &m.api_key.name, &m.api_key.key),
-        env("PITSTOP_LOG_FORMAT", "json"),
+        env(var::STREAM, &m.stream),
+        env(var::PARTITIONS, PARTITIONS.to_string()),
+        env_secret(var::API_KEY, &m.api_key.name, &m.api_key.key),
+        env(var::LOG_FORMAT, "json"),
     ]);
     http_workload(
         m,
         Workload {
             component: Component::Processor,
             image: m.processor_image.clone(),
-            args: vec!["process".into()],
+            args: vec![commands::PROCESS.into()],
             env: env_vars,
-            port: PORT,
+            port: ports::PROCESSOR,
             resources: resources(&m.processor_resources, ("200m", "128Mi"), ("2", "512Mi")),
             // With autoscaling the field is left out, so this field manager never owns it
             // and the HPA's scaling is not undone by the next apply.
@@ -91,4 +92,49 @@ pub fn hpa(m: &Model) -> Option<HorizontalPodAutoscaler> {
         },
         ..HorizontalPodAutoscaler::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::children::fixtures::*;
+    /// While the HPA is on, the processor Deployment does not carry `replicas` (the HPA owns
+    /// it); without the HPA it does.
+    #[test]
+    fn processor_replicas_belong_to_the_hpa() {
+        let with_hpa = children(MINIMAL, &[]);
+        let p = with_hpa
+            .deployments
+            .iter()
+            .find(|d| d.metadata.name.as_deref() == Some("monza-processor"))
+            .unwrap();
+        assert_eq!(p.spec.as_ref().unwrap().replicas, None);
+        let hpa = &with_hpa.hpas[0].spec;
+        assert_eq!(hpa.scale_target_ref.name, "monza-processor");
+        let metrics = hpa.metrics.as_ref().unwrap();
+        assert_eq!(
+            metrics[0]
+                .resource
+                .as_ref()
+                .unwrap()
+                .target
+                .average_utilization,
+            Some(60)
+        );
+        let pods = metrics[1].pods.as_ref().unwrap();
+        assert_eq!(
+            pods.metric.name,
+            "pitstop_processor_messages_processed_per_second"
+        );
+        assert_eq!(pods.target.average_value.as_ref().unwrap().0, "200");
+        let manual = children(
+            EXTERNAL,
+            &[("ingest", "token"), ("redis-url", "url"), ("pg-url", "url")],
+        );
+        let p = manual
+            .deployments
+            .iter()
+            .find(|d| d.metadata.name.as_deref() == Some("monza-processor"))
+            .unwrap();
+        assert_eq!(p.spec.as_ref().unwrap().replicas, Some(3));
+    }
 }

@@ -1,8 +1,12 @@
 //! Managed Redis and PostgreSQL (StatefulSet, Service, NetworkPolicy), and the
 //! connection environment the workloads get for managed or external datastores.
 
+use super::meta::{Component, labels, meta, name, selector};
+use super::network;
 use super::pod::{container_security, env, env_secret, pod_security, port, resources};
-use super::{Component, meta, name, selector};
+use super::ports;
+use super::secrets::{POSTGRES_PASSWORD_KEY, postgres_secret_name};
+use super::service::service;
 use crate::model::{Datastore, Model};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
@@ -13,27 +17,23 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use pitstop_contract::env as var;
 use std::collections::BTreeMap;
 
-pub const REDIS_PORT: i32 = 6379;
-pub const POSTGRES_PORT: i32 = 5432;
+const REDIS_PORT: i32 = ports::REDIS;
+const POSTGRES_PORT: i32 = ports::POSTGRES;
 /// uid/gid of the `redis` and `postgres` users in the official Alpine images.
 const REDIS_UID: i64 = 999;
 const POSTGRES_UID: i64 = 70;
-
-/// Secret holding the generated PostgreSQL password (key `password`).
-pub fn postgres_secret_name(race: &str) -> String {
-    format!("{race}-postgres-auth")
-}
 
 /// `REDIS_URL` for the workloads.
 pub fn redis_env(m: &Model) -> Vec<EnvVar> {
     match &m.redis {
         Datastore::Managed { .. } => vec![env(
-            "REDIS_URL",
+            var::REDIS_URL,
             format!("redis://{}:{REDIS_PORT}", name(m, Component::Redis)),
         )],
-        Datastore::External { url } => vec![env_secret("REDIS_URL", &url.name, &url.key)],
+        Datastore::External { url } => vec![env_secret(var::REDIS_URL, &url.name, &url.key)],
     }
 }
 
@@ -42,16 +42,20 @@ pub fn redis_env(m: &Model) -> Vec<EnvVar> {
 pub fn postgres_env(m: &Model) -> Vec<EnvVar> {
     match &m.postgres {
         Datastore::Managed { .. } => vec![
-            env_secret("PGPASSWORD", &postgres_secret_name(&m.name), "password"),
+            env_secret(
+                "PGPASSWORD",
+                &postgres_secret_name(&m.name),
+                POSTGRES_PASSWORD_KEY,
+            ),
             env(
-                "DATABASE_URL",
+                var::DATABASE_URL,
                 format!(
                     "postgres://pitstop:$(PGPASSWORD)@{}:{POSTGRES_PORT}/pitstop",
                     name(m, Component::Postgres)
                 ),
             ),
         ],
-        Datastore::External { url } => vec![env_secret("DATABASE_URL", &url.name, &url.key)],
+        Datastore::External { url } => vec![env_secret(var::DATABASE_URL, &url.name, &url.key)],
     }
 }
 
@@ -125,7 +129,7 @@ fn stateful_set(
             },
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
-                    labels: Some(super::labels(m, c)),
+                    labels: Some(labels(m, c)),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
@@ -193,8 +197,8 @@ pub fn redis(m: &Model) -> Option<(StatefulSet, Service, NetworkPolicy)> {
     let (claims, volumes) = data_volume(*persistence, storage, storage_class_name);
     Some((
         stateful_set(m, Component::Redis, REDIS_UID, container, claims, volumes),
-        super::service(m, Component::Redis, REDIS_PORT, "redis"),
-        super::network::datastore(
+        service(m, Component::Redis, REDIS_PORT, "redis"),
+        network::datastore(
             m,
             Component::Redis,
             REDIS_PORT,
@@ -228,7 +232,7 @@ pub fn postgres(m: &Model) -> Option<(StatefulSet, Service, NetworkPolicy)> {
             env_secret(
                 "POSTGRES_PASSWORD",
                 &postgres_secret_name(&m.name),
-                "password",
+                POSTGRES_PASSWORD_KEY,
             ),
             env("PGDATA", "/var/lib/postgresql/data/pgdata"),
         ]),
@@ -268,8 +272,8 @@ pub fn postgres(m: &Model) -> Option<(StatefulSet, Service, NetworkPolicy)> {
             claims,
             volumes,
         ),
-        super::service(m, Component::Postgres, POSTGRES_PORT, "postgres"),
-        super::network::datastore(
+        service(m, Component::Postgres, POSTGRES_PORT, "postgres"),
+        network::datastore(
             m,
             Component::Postgres,
             POSTGRES_PORT,

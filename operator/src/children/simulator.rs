@@ -1,34 +1,39 @@
 //! The sensor simulator: one pod publishing the race (strategy Recreate, so a rollout
 //! never runs two simulators of the same race) and a Service for its metrics.
 
-use super::Component;
 use super::datastore::redis_env;
+use super::meta::Component;
 use super::pod::{Workload, env, http_workload, resources};
+use super::ports;
 use crate::model::{Model, PARTITIONS};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStrategy};
+use pitstop_contract::{commands, env as var, flags};
 
-pub const PORT: i32 = 8000;
+/// `--<flag>` of the contract.
+fn flag(f: &str) -> String {
+    format!("--{f}")
+}
 
 fn args(m: &Model) -> Vec<String> {
     let mut a: Vec<String> = vec![
-        "simulate".into(),
-        "--session".into(),
+        commands::SIMULATE.into(),
+        flag(flags::SESSION),
         m.name.clone(),
-        "--circuit".into(),
+        flag(flags::CIRCUIT),
         m.circuit.as_str().into(),
-        "--laps".into(),
+        flag(flags::LAPS),
         m.laps.to_string(),
-        "--seed".into(),
+        flag(flags::SEED),
         m.seed.to_string(),
-        "--sample-hz".into(),
+        flag(flags::SAMPLE_HZ),
         m.sample_hz.to_string(),
-        "--anomaly-rate".into(),
+        flag(flags::ANOMALY_RATE),
         m.anomaly_rate.to_string(),
-        "--time-scale".into(),
+        flag(flags::TIME_SCALE),
         m.time_scale.to_string(),
     ];
     if let Some(rate) = m.simulator_rate {
-        a.extend(["--rate".into(), rate.to_string()]);
+        a.extend([flag(flags::RATE), rate.to_string()]);
     }
     if !m.grid.is_empty() {
         let grid: Vec<String> = m
@@ -36,7 +41,7 @@ fn args(m: &Model) -> Vec<String> {
             .iter()
             .map(|g| format!("{}:{}:{}", g.car, g.driver, g.team))
             .collect();
-        a.extend(["--grid".into(), grid.join(",")]);
+        a.extend([flag(flags::GRID), grid.join(",")]);
     }
     a
 }
@@ -44,9 +49,9 @@ fn args(m: &Model) -> Vec<String> {
 pub fn deployment(m: &Model) -> Deployment {
     let mut env_vars = redis_env(m);
     env_vars.extend([
-        env("PITSTOP_STREAM", &m.stream),
-        env("PITSTOP_PARTITIONS", PARTITIONS.to_string()),
-        env("PITSTOP_LOG_FORMAT", "json"),
+        env(var::STREAM, &m.stream),
+        env(var::PARTITIONS, PARTITIONS.to_string()),
+        env(var::LOG_FORMAT, "json"),
     ]);
     http_workload(
         m,
@@ -55,7 +60,7 @@ pub fn deployment(m: &Model) -> Deployment {
             image: m.simulator_image.clone(),
             args: args(m),
             env: env_vars,
-            port: PORT,
+            port: ports::SIMULATOR,
             resources: resources(&m.simulator_resources, ("100m", "64Mi"), ("1", "256Mi")),
             replicas: Some(m.simulator_replicas),
             // Never two simulators of one race, even during a rollout.

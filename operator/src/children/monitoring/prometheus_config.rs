@@ -1,56 +1,15 @@
-//! The monitoring stack of a race: Prometheus (configuration, rules, objects), Grafana
-//! (provisioning, dashboards, objects) and the prometheus-adapter rule that serves the
-//! HPA's messages-per-second metric.
+//! The configuration of a race's Prometheus: `prometheus.yml` (what it scrapes and how
+//! it authenticates to the operator) and the rule file (recording and alerting rules with
+//! the race's autoscaling figures). The objects that mount it are in
+//! [`super::prometheus`].
 
-pub mod adapter;
-pub mod dashboards;
-pub mod grafana;
-pub mod prometheus;
-
-use crate::build::{Component, labels, meta, name, selector};
+use crate::api::DEFAULT_MESSAGES_PER_SECOND;
+use crate::children::meta::{Component, keys};
+use crate::children::ports;
 use crate::model::Model;
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
-use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde_json::json;
-use std::collections::BTreeMap;
 
 const RULES: &str = include_str!("rules.yaml");
-
-/// The one-replica Deployment of a monitoring component whose pod template carries the
-/// hash of its ConfigMap, so a configuration change rolls the pod.
-fn single_pod(
-    m: &Model,
-    c: Component,
-    config_hash: String,
-    strategy: Option<DeploymentStrategy>,
-    pod: PodSpec,
-) -> Deployment {
-    Deployment {
-        metadata: meta(m, c, name(m, c)),
-        spec: Some(DeploymentSpec {
-            replicas: Some(1),
-            selector: LabelSelector {
-                match_labels: Some(selector(m, c)),
-                ..LabelSelector::default()
-            },
-            strategy,
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(m, c)),
-                    annotations: Some(BTreeMap::from([(
-                        "pitstop.io/config-hash".into(),
-                        config_hash,
-                    )])),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(pod),
-            },
-            ..DeploymentSpec::default()
-        }),
-        ..Deployment::default()
-    }
-}
 
 /// The rule file of a race's Prometheus. The autoscaler's maximum and per-pod target are
 /// the race-specific values (with autoscaling off, the fixed replica count is the maximum
@@ -66,7 +25,7 @@ pub fn rules(m: &Model) -> String {
         .autoscaling
         .as_ref()
         .map(|a| a.messages_per_second)
-        .unwrap_or(200);
+        .unwrap_or(DEFAULT_MESSAGES_PER_SECOND);
     RULES
         .replace("{{MAX_REPLICAS}}", &max.to_string())
         .replace("{{TARGET_MPS}}", &target.to_string())
@@ -106,8 +65,6 @@ pub enum Discovery {
     },
 }
 
-pub const OPERATOR_PORT: u16 = 8002;
-
 /// Where a race's Prometheus finds its token for the operator: a projected
 /// service-account token for the audience [`crate::access::AUDIENCE`] (see
 /// `prometheus::deployment`).
@@ -128,13 +85,13 @@ pub fn cadvisor_path(namespace: &str) -> String {
 /// Where the race's pods of one component are scraped: pod discovery restricted to the
 /// race's namespace and labels, one port, `pod` and `namespace` labels kept (the
 /// prometheus-adapter maps them to Kubernetes objects).
-fn pod_job(m: &Model, job: &str, component: &str, port: u16) -> serde_json::Value {
+fn pod_job(m: &Model, job: &str, component: Component, port: i32) -> serde_json::Value {
     json!({
         "job_name": job,
         "kubernetes_sd_configs": [{
             "role": "pod",
             "namespaces": {"names": [m.namespace]},
-            "selectors": [{"role": "pod", "label": format!("app.kubernetes.io/instance={},app.kubernetes.io/component={component}", m.name)}],
+            "selectors": [{"role": "pod", "label": format!("{}={},{}={}", keys::INSTANCE, m.name, keys::COMPONENT, component.as_str())}],
         }],
         "relabel_configs": [
             {"source_labels": ["__meta_kubernetes_pod_container_port_number"], "regex": port.to_string(), "action": "keep"},
@@ -174,14 +131,24 @@ pub fn prometheus_config(m: &Model, d: &Discovery, o: &Options) -> String {
                 .map(|x| (x.operator_namespace.as_str(), x.operator_service.as_str()))
                 .unwrap_or(("pitstop-system", "pitstop-operator"));
             vec![
-                pod_job(m, "pitstop-simulator", "simulator", 8000),
-                pod_job(m, "pitstop-processor", "processor", 8001),
+                pod_job(
+                    m,
+                    "pitstop-simulator",
+                    Component::Simulator,
+                    ports::SIMULATOR,
+                ),
+                pod_job(
+                    m,
+                    "pitstop-processor",
+                    Component::Processor,
+                    ports::PROCESSOR,
+                ),
                 json!({
                     "job_name": "pitstop-operator",
                     "dns_sd_configs": [{
                         "names": [format!("{service}-metrics.{operator_ns}.svc")],
                         "type": "A",
-                        "port": OPERATOR_PORT,
+                        "port": ports::OPERATOR,
                     }],
                     "relabel_configs": [{"source_labels": ["__address__"], "target_label": "pod"}],
                 }),
@@ -192,7 +159,7 @@ pub fn prometheus_config(m: &Model, d: &Discovery, o: &Options) -> String {
                     "scrape_interval": "15s",
                     "scrape_timeout": "10s",
                     "authorization": bearer_from(&format!("{OPERATOR_TOKEN_DIR}/{OPERATOR_TOKEN_FILE}")),
-                    "static_configs": [{"targets": [format!("{service}.{operator_ns}.svc:{OPERATOR_PORT}")]}],
+                    "static_configs": [{"targets": [format!("{service}.{operator_ns}.svc:{}", ports::OPERATOR)]}],
                     "honor_labels": true,
                 }),
             ]

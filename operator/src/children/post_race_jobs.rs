@@ -5,21 +5,21 @@
 //! removed by TTL after they finish.
 
 use super::datastore::{postgres_env, redis_env};
-use super::pod::{container_security, env, pod_security, resources};
-use super::{Component, labels, meta, name};
+use super::meta::{Component, keys, labels, meta, name};
+use super::pod::{container_security, env, env_secret, pod_security, resources};
+use super::ports;
 use crate::model::{Model, PARTITIONS};
 use crate::pipeline::Task;
 use crate::pipeline::scheduler::Launch;
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
-use k8s_openapi::api::core::v1::{
-    Container, EnvVar, EnvVarSource, PodSpec, PodTemplateSpec, SecretKeySelector,
-};
+use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use pitstop_contract::{commands, env as var, flags};
 
 const C: Component = Component::Pipeline;
 /// Labels that identify a pipeline Job.
-pub const RUN_LABEL: &str = "pitstop.io/run";
-pub const TASK_LABEL: &str = "pitstop.io/task";
+pub const RUN_LABEL: &str = keys::RUN;
+pub const TASK_LABEL: &str = keys::TASK;
 
 /// How the run ended, for the final notification task.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,34 +32,23 @@ fn pipeline_env(m: &Model) -> Vec<EnvVar> {
     let mut e = redis_env(m);
     e.extend(postgres_env(m));
     e.extend([
-        env("PITSTOP_STREAM", &m.stream),
-        env("PITSTOP_PARTITIONS", PARTITIONS.to_string()),
-        env("PITSTOP_SESSION", &m.name),
-        env("PITSTOP_LOG_FORMAT", "json"),
+        env(var::STREAM, &m.stream),
+        env(var::PARTITIONS, PARTITIONS.to_string()),
+        env(var::SESSION, &m.name),
+        env(var::LOG_FORMAT, "json"),
         env(
-            "PITSTOP_REPORT_URL",
+            var::REPORT_URL,
             format!(
                 "http://{}.{}.svc:{}/api/v1/sessions/{}/report",
                 name(m, Component::Processor),
                 m.namespace,
-                super::processor::PORT,
+                ports::PROCESSOR,
                 m.name
             ),
         ),
     ]);
     if let Some(r) = &m.post_race.webhook_secret_ref {
-        e.push(EnvVar {
-            name: "PITSTOP_WEBHOOK_URL".into(),
-            value_from: Some(EnvVarSource {
-                secret_key_ref: Some(SecretKeySelector {
-                    name: r.name.clone(),
-                    key: r.key.clone(),
-                    optional: Some(false),
-                }),
-                ..EnvVarSource::default()
-            }),
-            ..EnvVar::default()
-        });
+        e.push(env_secret(var::WEBHOOK_URL, &r.name, &r.key));
     }
     e
 }
@@ -90,15 +79,18 @@ fn pod(m: &Model, args: Vec<String>, task: Option<&Task>, extra_env: Vec<EnvVar>
 
 /// The Job of one task attempt.
 pub fn job(m: &Model, run: i32, task: &Task, l: &Launch, outcome: Option<&Outcome>) -> Job {
-    let mut args = vec!["job".to_string(), task.step.clone()];
+    let mut args = vec![commands::JOB.to_string(), task.step.clone()];
     args.extend(task.args.iter().cloned());
-    if let Some(o) = outcome.filter(|_| l.finally && task.step == "notify") {
+    if let Some(o) = outcome.filter(|_| l.finally && task.step == commands::NOTIFY_STEP) {
         args.extend([
-            "--outcome".into(),
+            format!("--{}", flags::OUTCOME),
             if o.succeeded { "succeeded" } else { "failed" }.into(),
         ]);
         if !o.failed_tasks.is_empty() {
-            args.extend(["--failed-tasks".into(), o.failed_tasks.join(",")]);
+            args.extend([
+                format!("--{}", flags::FAILED_TASKS),
+                o.failed_tasks.join(","),
+            ]);
         }
     }
     let mut metadata = meta(m, C, l.job.clone());
@@ -107,9 +99,9 @@ pub fn job(m: &Model, run: i32, task: &Task, l: &Launch, outcome: Option<&Outcom
     l_labels.insert(TASK_LABEL.into(), task.name.clone());
     metadata.labels = Some(l_labels.clone());
     let attempt_env = vec![
-        env("PITSTOP_RUN_ID", format!("{}-{run}", m.name)),
-        env("PITSTOP_TASK", &task.name),
-        env("PITSTOP_ATTEMPT", l.attempt.to_string()),
+        env(var::RUN_ID, format!("{}-{run}", m.name)),
+        env(var::TASK, &task.name),
+        env(var::ATTEMPT, l.attempt.to_string()),
     ];
     Job {
         metadata,
@@ -158,9 +150,9 @@ pub fn cron_job(m: &Model) -> Option<CronJob> {
                         }),
                         spec: Some(pod(
                             m,
-                            vec!["job".into(), "season-report".into()],
+                            vec![commands::JOB.into(), commands::SEASON_REPORT_STEP.into()],
                             None,
-                            vec![env("PITSTOP_RUN_ID", "season")],
+                            vec![env(var::RUN_ID, "season")],
                         )),
                     },
                     ..JobSpec::default()
@@ -170,4 +162,101 @@ pub fn cron_job(m: &Model) -> Option<CronJob> {
         },
         ..CronJob::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::children::fixtures::*;
+    /// A pipeline task's Job and the season-report CronJob: restricted, never retried by
+    /// Kubernetes, bounded by the task's deadline, the webhook URL only from its Secret.
+    #[test]
+    fn pipeline_job_and_season_report() {
+        use crate::children::post_race_jobs::{Outcome, cron_job, job};
+        use crate::pipeline::scheduler::{Launch, job_name};
+        let spec = "circuit: monza\npostRace:\n  schedule: \"0 6 * * *\"\n  webhookSecretRef: {name: slack, key: url}";
+        let m = validate(&race(spec), &seen(&[("slack", "url")], false), &images()).unwrap();
+        let dag = m.pipeline.as_ref().unwrap();
+        let persist = dag
+            .tasks
+            .iter()
+            .find(|t| t.step == "persist-teams")
+            .unwrap();
+        let l = Launch {
+            task: persist.name.clone(),
+            job: job_name("monza", 1, &persist.name, 0, 1),
+            attempt: 1,
+            round: 0,
+            finally: false,
+        };
+        let j = job(&m, 1, persist, &l, None);
+        let spec_ = j.spec.as_ref().unwrap();
+        assert_eq!(spec_.backoff_limit, Some(0));
+        assert_eq!(spec_.active_deadline_seconds, Some(900));
+        let pod = spec_.template.spec.as_ref().unwrap();
+        pss::assert_restricted_job(pod, "pipeline job");
+        let c = &pod.containers[0];
+        assert_eq!(
+            c.args.as_deref().unwrap(),
+            ["job", "persist-teams", "--team", "McLaren"]
+        );
+        let hook = c
+            .env
+            .iter()
+            .flatten()
+            .find(|e| e.name == "PITSTOP_WEBHOOK_URL")
+            .unwrap();
+        assert!(
+            hook.value.is_none() && hook.value_from.is_some(),
+            "from the Secret only"
+        );
+
+        let exit = dag.finally.iter().find(|t| t.name == "on-exit").unwrap();
+        let l = Launch {
+            task: exit.name.clone(),
+            job: job_name("monza", 1, "on-exit", 0, 1),
+            attempt: 1,
+            round: 0,
+            finally: true,
+        };
+        let outcome = Outcome {
+            succeeded: true,
+            failed_tasks: vec![],
+        };
+        let e = job(&m, 1, exit, &l, Some(&outcome));
+        assert_eq!(
+            e.spec.unwrap().template.spec.unwrap().containers[0]
+                .args
+                .as_deref()
+                .unwrap(),
+            ["job", "notify", "--outcome", "succeeded"]
+        );
+
+        let cj = cron_job(&m).unwrap();
+        assert_eq!(cj.spec.schedule, "0 6 * * *");
+        assert_eq!(cj.spec.concurrency_policy.as_deref(), Some("Forbid"));
+        let cpod = cj
+            .spec
+            .job_template
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .spec
+            .as_ref()
+            .unwrap();
+        pss::assert_restricted_job(cpod, "season report");
+        assert_eq!(build(&m).cron_jobs.len(), 1);
+        assert!(
+            children(MINIMAL, &[]).cron_jobs.is_empty(),
+            "no schedule, no CronJob"
+        );
+        golden(
+            "pipeline",
+            &format!(
+                "{}---\n{}",
+                serde_yaml::to_string(&j).unwrap(),
+                serde_yaml::to_string(&cj).unwrap()
+            ),
+        );
+    }
 }

@@ -1,0 +1,66 @@
+//! The vocabulary of a RaceSession's status conditions: their types (what `kubectl wait
+//! --for=condition=...`, Argo CD and Flux read) and the reasons the operator gives.
+//! Reasons of a spec that cannot work come from `model::SpecError::reason` and the DAG's
+//! validation.
+
+/// The condition types, in the order the status lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConditionType {
+    /// Every component ready.
+    Ready,
+    /// The operator is still converging the race.
+    Reconciling,
+    /// The spec cannot be reconciled until it is fixed.
+    Stalled,
+    SimulatorReady,
+    ProcessorReady,
+    /// Redis and PostgreSQL (managed ones) ready.
+    StorageReady,
+    /// The HPA or ScaledObject applied and not reporting that it cannot scale.
+    AutoscalerReady,
+    /// Prometheus and Grafana ready (reason `Disabled` without monitoring).
+    MonitoringReady,
+    /// The last post-race run succeeded (separate from `Ready`: a failed analysis does
+    /// not make the race unready).
+    PipelineSucceeded,
+    /// The last run or retry annotation was refused.
+    PipelineRequestRefused,
+}
+
+impl ConditionType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConditionType::Ready => "Ready",
+            ConditionType::Reconciling => "Reconciling",
+            ConditionType::Stalled => "Stalled",
+            ConditionType::SimulatorReady => "SimulatorReady",
+            ConditionType::ProcessorReady => "ProcessorReady",
+            ConditionType::StorageReady => "StorageReady",
+            ConditionType::AutoscalerReady => "AutoscalerReady",
+            ConditionType::MonitoringReady => "MonitoringReady",
+            ConditionType::PipelineSucceeded => "PipelineSucceeded",
+            ConditionType::PipelineRequestRefused => "PipelineRequestRefused",
+        }
+    }
+}
+
+/// Reasons of the operator's own conditions.
+pub mod reason {
+    /// The first status: nothing created yet.
+    pub const PENDING: &str = "Pending";
+    pub const READY: &str = "Ready";
+    pub const PROGRESSING: &str = "Progressing";
+    pub const COMPONENTS_NOT_READY: &str = "ComponentsNotReady";
+    /// The normal state of `Stalled` and `PipelineRequestRefused`.
+    pub const AS_EXPECTED: &str = "AsExpected";
+    /// The autoscaler is applied.
+    pub const APPLIED: &str = "Applied";
+    /// The part is switched off in the spec.
+    pub const DISABLED: &str = "Disabled";
+    /// Post-race: no run yet.
+    pub const NOT_RUN: &str = "NotRun";
+    pub const RUNNING: &str = "Running";
+    pub const SUCCEEDED: &str = "Succeeded";
+    pub const TASK_FAILED: &str = "TaskFailed";
+    pub const REFUSED: &str = "Refused";
+}

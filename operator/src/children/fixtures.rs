@@ -1,0 +1,160 @@
+//! What the builders' tests share: an inline YAML RaceSession validated into a model,
+//! the golden files (`tests/golden/<case>.yaml`, compared whole; after an intended change
+//! regenerate with `UPDATE_GOLDEN=1 cargo test -p pitstop-operator --lib children` and
+//! review the diff) and the restricted Pod Security Standard checks.
+
+use crate::api::RaceSession;
+use crate::model::{Defaults, Observations};
+use std::collections::BTreeMap;
+
+// What every builder test names.
+pub use crate::children::{Children, build};
+pub use crate::model::{SpecError, validate};
+pub use std::collections::BTreeSet;
+pub use std::path::PathBuf;
+
+/// The checks every pod template must pass (shared with the integration tests).
+#[path = "../../tests/support/pss.rs"]
+pub mod pss;
+
+pub fn race(spec: &str) -> RaceSession {
+    let yaml = format!(
+        "apiVersion: pitstop.io/v1alpha1\nkind: RaceSession\nmetadata:\n  name: monza\n  namespace: racing\n  uid: 6f1c0c4e-0000-4000-8000-000000000001\n  generation: 1\nspec:\n{}",
+        spec.lines().map(|l| format!("  {l}\n")).collect::<String>()
+    );
+    serde_yaml::from_str(&yaml).unwrap()
+}
+
+pub fn images() -> Defaults {
+    Defaults {
+        workloads: "ghcr.io/pitstop-io/pitstop:test".into(),
+        redis: "redis:7.4-alpine".into(),
+        postgres: "postgres:16-alpine".into(),
+        prometheus: "prom/prometheus:v2.55.1".into(),
+        grafana: "grafana/grafana:11.3.0".into(),
+        operator_namespace: "pitstop-system".into(),
+        operator_service: "pitstop-operator".into(),
+    }
+}
+
+/// Observed cluster state for validation: Secrets with one key each, KEDA present or not.
+pub struct Seen {
+    secrets: BTreeMap<String, BTreeSet<String>>,
+    keda: bool,
+}
+
+impl Observations for Seen {
+    fn keys(&self, name: &str) -> Option<BTreeSet<String>> {
+        self.secrets.get(name).cloned()
+    }
+    fn keda_installed(&self) -> bool {
+        self.keda
+    }
+}
+
+pub fn seen(secrets: &[(&str, &str)], keda: bool) -> Seen {
+    Seen {
+        secrets: secrets
+            .iter()
+            .map(|(n, k)| (n.to_string(), BTreeSet::from([k.to_string()])))
+            .collect(),
+        keda,
+    }
+}
+
+pub fn children(spec: &str, secrets: &[(&str, &str)]) -> Children {
+    build(&validate(&race(spec), &seen(secrets, false), &images()).unwrap())
+}
+
+/// Whether an object belongs to the monitoring stack (rendered into its own golden file).
+fn monitoring(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> bool {
+    let c = &meta.labels.as_ref().unwrap()["app.kubernetes.io/component"];
+    c == "prometheus" || c == "grafana"
+}
+
+/// The core children and the monitoring children as two multi-document YAML strings.
+pub fn render(c: &Children) -> (String, String) {
+    let Children {
+        generated_secrets: _,
+        deployments,
+        services,
+        stateful_sets,
+        hpas,
+        network_policies,
+        config_maps,
+        service_accounts,
+        roles,
+        role_bindings,
+        scaled_objects,
+        cron_jobs,
+    } = c;
+    let split = |docs: Vec<(bool, String)>, core: &mut Vec<String>, mon: &mut Vec<String>| {
+        for (m, d) in docs {
+            if m { mon.push(d) } else { core.push(d) }
+        }
+    };
+    let (mut core, mut mon) = (Vec::new(), Vec::new());
+    macro_rules! add {
+        ($objs:expr) => {
+            split(
+                $objs
+                    .iter()
+                    .map(|o| (monitoring(&o.metadata), serde_yaml::to_string(o).unwrap()))
+                    .collect(),
+                &mut core,
+                &mut mon,
+            )
+        };
+    }
+    add!(deployments);
+    add!(services);
+    add!(stateful_sets);
+    add!(hpas);
+    add!(network_policies);
+    add!(config_maps);
+    add!(service_accounts);
+    add!(roles);
+    add!(role_bindings);
+    add!(scaled_objects);
+    add!(cron_jobs);
+    (core.join("---\n"), mon.join("---\n"))
+}
+
+pub fn golden(case: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{case}.yaml"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        expected == actual,
+        "{} differs from the builders' output; review and regenerate with UPDATE_GOLDEN=1",
+        path.display()
+    );
+}
+
+pub const MINIMAL: &str = "circuit: monza\nlaps: 10\ntimeScale: 40";
+
+pub const EXTERNAL: &str = "\
+circuit: silverstone
+laps: 52
+seed: 7
+grid:
+- {car: 16, driver: LEC, team: Ferrari}
+- {car: 44, driver: HAM, team: Ferrari}
+simulator:
+  messagesPerSecond: 50000
+processor:
+  replicas: 3
+  autoscaling: {enabled: false}
+  apiKeySecretRef: {name: ingest, key: token}
+  allowedClients:
+  - namespaceSelector: {matchLabels: {team: strategy}}
+redis:
+  external: {urlSecretRef: {name: redis-url, key: url}}
+postgres:
+  external: {urlSecretRef: {name: pg-url, key: url}}
+monitoring: {enabled: false}";
+
+pub const KEDA: &str =
+    "circuit: monza\nprocessor:\n  autoscaling: {engine: keda, minReplicas: 2, maxReplicas: 6}";

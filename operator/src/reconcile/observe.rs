@@ -1,0 +1,102 @@
+//! Observe: what validation needs from the cluster — the keys of the Secrets a spec
+//! references (never their values) and, for `engine: keda`, whether KEDA is installed.
+
+use crate::api::{AutoscalingEngine, RaceSession};
+use crate::model::Observations;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Client;
+use kube::api::Api;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What validation needs to know about the cluster.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    /// Keys of every Secret the spec references by name (absent = not found).
+    pub secrets: BTreeMap<String, BTreeSet<String>>,
+    /// Whether `scaledobjects.keda.sh/v1alpha1` is served (only asked for `engine: keda`).
+    pub keda: bool,
+}
+
+impl Observations for Observed {
+    fn keys(&self, name: &str) -> Option<BTreeSet<String>> {
+        self.secrets.get(name).cloned()
+    }
+    fn keda_installed(&self) -> bool {
+        self.keda
+    }
+}
+
+/// Reads the referenced Secrets and, for `engine: keda`, KEDA's API group.
+pub async fn observe(
+    client: &Client,
+    ns: &str,
+    race: &RaceSession,
+) -> Result<Observed, kube::Error> {
+    let a = &race.spec.processor.autoscaling;
+    let keda = if a.enabled && a.engine == AutoscalingEngine::Keda {
+        keda_installed(client).await?
+    } else {
+        false
+    };
+    Ok(Observed {
+        secrets: secret_keys(client, ns, race).await?,
+        keda,
+    })
+}
+
+/// Whether the API server serves KEDA's ScaledObject (a 404 on the group means no KEDA).
+pub async fn keda_installed(client: &Client) -> Result<bool, kube::Error> {
+    match client.list_api_group_resources("keda.sh/v1alpha1").await {
+        Ok(list) => Ok(list.resources.iter().any(|r| r.name == "scaledobjects")),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+async fn secret_keys(
+    client: &Client,
+    ns: &str,
+    race: &RaceSession,
+) -> Result<BTreeMap<String, BTreeSet<String>>, kube::Error> {
+    let spec = &race.spec;
+    let mut names: Vec<&str> = Vec::new();
+    names.extend(
+        spec.processor
+            .api_key_secret_ref
+            .as_ref()
+            .map(|r| r.name.as_str()),
+    );
+    names.extend(
+        spec.redis
+            .external
+            .as_ref()
+            .map(|e| e.url_secret_ref.name.as_str()),
+    );
+    names.extend(
+        spec.postgres
+            .external
+            .as_ref()
+            .map(|e| e.url_secret_ref.name.as_str()),
+    );
+    names.extend(
+        spec.post_race
+            .webhook_secret_ref
+            .as_ref()
+            .map(|r| r.name.as_str()),
+    );
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let mut out = BTreeMap::new();
+    for name in names {
+        if let Some(s) = api.get_opt(name).await? {
+            let keys = s
+                .data
+                .iter()
+                .flatten()
+                .map(|(k, _)| k.clone())
+                .chain(s.string_data.iter().flatten().map(|(k, _)| k.clone()))
+                .collect();
+            out.insert(name.to_string(), keys);
+        }
+    }
+    Ok(out)
+}
