@@ -30,7 +30,7 @@ fn checked_in_crd_is_current() {
     );
 }
 
-/// The contract names of ARCHITECTURE.md.
+/// The contract names (group, kind, plural, short name, scope; see the README).
 #[test]
 fn crd_names_follow_the_contract() {
     let crd = RaceSession::crd();
@@ -70,7 +70,23 @@ fn cel_rules_are_in_the_schema() {
         json.contains("circuit is immutable")
             && json.contains("seed is immutable")
             && json.contains("laps is immutable")
+            && json.contains("timeScale is immutable")
     );
+}
+
+/// The CRD's description of `status.conditions` names every condition the operator sets.
+#[test]
+fn every_condition_is_documented() {
+    use pitstop_operator::api::conditions::ConditionType;
+    let crd = serde_json::to_value(RaceSession::crd()).unwrap();
+    let description = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+        ["status"]["properties"]["conditions"]["description"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for c in ConditionType::ALL {
+        assert!(description.contains(c.as_str()), "{} in {description}", c.as_str());
+    }
 }
 
 /// The ten-line example relies on defaults and passes validation.
@@ -140,6 +156,12 @@ fn race_definition_is_immutable() {
     assert!(
         format!("{:?}", longer.validate_cel_update(&old).unwrap_err())
             .contains("laps is immutable")
+    );
+    let mut faster = old.clone();
+    faster.spec.time_scale *= 2.0;
+    assert!(
+        format!("{:?}", faster.validate_cel_update(&old).unwrap_err())
+            .contains("timeScale is immutable")
     );
     let mut scaled = old.clone();
     scaled.spec.processor.autoscaling.max_replicas = 8;

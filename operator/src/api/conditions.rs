@@ -28,6 +28,19 @@ pub enum ConditionType {
 }
 
 impl ConditionType {
+    pub const ALL: [ConditionType; 10] = [
+        ConditionType::Ready,
+        ConditionType::Reconciling,
+        ConditionType::Stalled,
+        ConditionType::SimulatorReady,
+        ConditionType::ProcessorReady,
+        ConditionType::StorageReady,
+        ConditionType::AutoscalerReady,
+        ConditionType::MonitoringReady,
+        ConditionType::PipelineSucceeded,
+        ConditionType::PipelineRequestRefused,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ConditionType::Ready => "Ready",

@@ -68,6 +68,7 @@ pub struct RaceSessionSpec {
     /// 20 s. Immutable.
     #[serde(default = "default_time_scale")]
     #[schemars(range(min = 0.1, max = 1000.0))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("timeScale is immutable"))]
     pub time_scale: f64,
     /// Random seed: the same seed gives the same race. Immutable.
     #[serde(default = "default_seed")]

@@ -15,8 +15,8 @@ pub struct RaceSessionStatus {
     /// The spec generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Ready, Reconciling, Stalled, and SimulatorReady, ProcessorReady, AutoscalerReady,
-    /// StorageReady.
+    /// Ready, Reconciling, Stalled; SimulatorReady, ProcessorReady, StorageReady,
+    /// AutoscalerReady, MonitoringReady; PipelineSucceeded, PipelineRequestRefused.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// Pending, Provisioning, Racing, Finished or Failed.
