@@ -2,7 +2,7 @@
 //! per-object exponential backoff on transient errors, and records metrics.
 
 use crate::api::RaceSession;
-use crate::children::MANAGED_BY;
+use crate::children::meta::{MANAGED_BY, keys};
 use crate::reconcile::{Context, Error, reconcile};
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -36,8 +36,7 @@ pub async fn run(
     ctx: Arc<Context>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let owned =
-        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
+    let owned = watcher::Config::default().labels(&format!("{}={MANAGED_BY}", keys::MANAGED_BY));
     fn api<K>(client: &Client, ns: &Option<String>) -> Api<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>

@@ -85,7 +85,11 @@ fn every_condition_is_documented() {
         .unwrap()
         .to_string();
     for c in ConditionType::ALL {
-        assert!(description.contains(c.as_str()), "{} in {description}", c.as_str());
+        assert!(
+            description.contains(c.as_str()),
+            "{} in {description}",
+            c.as_str()
+        );
     }
 }
 
