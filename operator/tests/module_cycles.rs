@@ -257,7 +257,10 @@ impl Crate {
                 parts.pop();
             }
             // The binary (main.rs and what it declares) only consumes the library.
-            if parts.first().is_some_and(|f| f == "main" || f == "cli_tests") {
+            if parts
+                .first()
+                .is_some_and(|f| f == "main" || f == "cli_tests")
+            {
                 continue;
             }
             files.insert(parts, p);
@@ -319,7 +322,7 @@ impl Crate {
             let t = without_test_items(tokens(&src));
             let mut deps: BTreeMap<ModPath, usize> = BTreeMap::new();
             let mut aliases: BTreeMap<String, ModPath> = BTreeMap::new();
-            let mut add = |target: ModPath, line: usize, deps: &mut BTreeMap<ModPath, usize>| {
+            let add = |target: ModPath, line: usize, deps: &mut BTreeMap<ModPath, usize>| {
                 if &target != m {
                     deps.entry(target).or_insert(line);
                 }
@@ -327,11 +330,14 @@ impl Crate {
             let mut i = 0;
             while i < t.len() {
                 if t[i].0 == Tok::Ident("use".into()) {
-                    let end = (i..t.len()).find(|&j| t[j].0 == Tok::Semi).unwrap_or(t.len());
+                    let end = (i..t.len())
+                        .find(|&j| t[j].0 == Tok::Semi)
+                        .unwrap_or(t.len());
                     for p in use_paths(&t[i + 1..end]) {
                         if let Some(target) = self.resolve(m, &aliases, &p) {
-                            if self.is_mod(&target) && target.len() > 0 {
-                                aliases.insert(p.last().cloned().unwrap_or_default(), target.clone());
+                            if self.is_mod(&target) && !target.is_empty() {
+                                aliases
+                                    .insert(p.last().cloned().unwrap_or_default(), target.clone());
                             }
                             add(target, t[i].1, &mut deps);
                         }
