@@ -8,6 +8,6 @@ pub mod controller;
 pub mod leader;
 pub mod metrics;
 pub mod model;
-pub mod pipeline;
+pub mod post_race;
 pub mod reconcile;
 pub mod server;

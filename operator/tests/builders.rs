@@ -608,10 +608,10 @@ fn dashboards_are_well_formed() {
 #[test]
 fn pipeline_job_and_season_report() {
     use pitstop_operator::build::pipeline::{Outcome, cron_job, job};
-    use pitstop_operator::pipeline::scheduler::{Launch, job_name};
+    use pitstop_operator::post_race::scheduler::{Launch, job_name};
     let spec = "circuit: monza\npostRace:\n  schedule: \"0 6 * * *\"\n  webhookSecretRef: {name: slack, key: url}";
     let m = validate(&race(spec), &seen(&[("slack", "url")], false), &images()).unwrap();
-    let dag = m.pipeline.as_ref().unwrap();
+    let dag = m.post_race_dag.as_ref().unwrap();
     let persist = dag
         .tasks
         .iter()

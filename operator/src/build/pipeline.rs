@@ -8,8 +8,8 @@ use super::datastore::{postgres_env, redis_env};
 use super::pod::{container_security, env, pod_security, resources};
 use super::{Component, labels, meta, name};
 use crate::model::{Model, PARTITIONS};
-use crate::pipeline::Task;
-use crate::pipeline::scheduler::Launch;
+use crate::post_race::Task;
+use crate::post_race::scheduler::Launch;
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
     Container, EnvVar, EnvVarSource, PodSpec, PodTemplateSpec, SecretKeySelector,

@@ -4,7 +4,7 @@
 //! Only observe, apply and the status write touch the cluster.
 
 pub mod apply;
-pub mod pipeline;
+pub mod post_race;
 pub mod progress;
 pub mod secrets;
 pub mod status;
@@ -105,7 +105,7 @@ pub async fn reconcile(race: Arc<RaceSession>, ctx: Arc<Context>) -> Result<Acti
         .as_ref()
         .or(race.status.as_ref().and_then(|s| s.race.as_ref()))
         .is_some_and(|p| p.finished);
-    let (pipeline, pipeline_requeue) = pipeline::reconcile(&ctx, &race, &model, finished).await?;
+    let (pipeline, pipeline_requeue) = post_race::reconcile(&ctx, &race, &model, finished).await?;
     let new_status = status::compute(&race, &model, &applied.readiness, progress, pipeline, now);
     let ready = status::is_ready(&new_status);
     if race.status.as_ref() != Some(&new_status) {

@@ -257,7 +257,7 @@ fn pipeline_conditions(
     g: Option<i64>,
     now: &Time,
 ) -> Vec<Condition> {
-    let succeeded = match (&m.pipeline, p) {
+    let succeeded = match (&m.post_race_dag, p) {
         (Err(e), _) => condition("PipelineSucceeded", false, e.reason, &e.message, g, now),
         (Ok(_), None) => condition(
             "PipelineSucceeded",

@@ -1,4 +1,4 @@
-//! The post-race pipeline step of a reconcile: start a run (race finished, or the
+//! The post-race step of a reconcile: start a run (race finished, or the
 //! `pitstop.io/run-pipeline` annotation), retry from the failed task
 //! (`pitstop.io/retry-pipeline`), read the run's Jobs, ask the scheduler what to do, create
 //! the Jobs it launches, and report. Nothing here waits on a Job: the controller is woken
@@ -9,7 +9,7 @@ use crate::api::{PipelineStatus, RaceSession, RunPhase, RunSummary, TaskPhase};
 use crate::build::pipeline::{Outcome, RUN_LABEL, job};
 use crate::build::{Component, MANAGED_BY};
 use crate::model::Model;
-use crate::pipeline::scheduler::{JobState, Transition, retry_from_failed, schedule, ts};
+use crate::post_race::scheduler::{JobState, Transition, retry_from_failed, schedule, ts};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -117,7 +117,7 @@ pub async fn reconcile(
     race_finished: bool,
 ) -> Result<(Option<PipelineStatus>, Option<Duration>), Error> {
     let prior = race.status.as_ref().and_then(|s| s.pipeline.clone());
-    let Ok(dag) = &m.pipeline else {
+    let Ok(dag) = &m.post_race_dag else {
         return Ok((prior, None));
     };
     let now = Timestamp::now();
