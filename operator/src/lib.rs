@@ -5,6 +5,7 @@ pub mod api;
 pub mod build;
 pub mod cadvisor;
 pub mod controller;
+pub mod event;
 pub mod leader;
 pub mod metrics;
 pub mod model;

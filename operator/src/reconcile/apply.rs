@@ -2,7 +2,7 @@
 //! ownership of the fields we set, so hand edits are reverted), then deletion of the
 //! children the spec no longer wants (found by label).
 
-use super::apply_params;
+use super::context::apply_params;
 use crate::build::keda::ScaledObject;
 use crate::build::{Children, MANAGED_BY};
 use k8s_openapi::NamespaceResourceScope;

@@ -4,62 +4,24 @@
 //! Only observe, apply and the status write touch the cluster.
 
 pub mod apply;
+pub mod context;
+pub mod events;
 pub mod post_race;
 pub mod progress;
 pub mod secrets;
 pub mod status;
 
+pub use context::{Context, Error, FIELD_MANAGER, apply_params};
+
 use crate::api::{RaceSession, RaceSessionStatus};
 use crate::build::build;
-use crate::model::{Defaults, SpecError, validate};
-use kube::api::{Api, Patch, PatchParams};
+use crate::event::Event;
+use crate::model::{SpecError, validate};
+use kube::api::{Api, Patch};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The one field manager of every write this operator makes.
-pub const FIELD_MANAGER: &str = "pitstop-operator";
-
-/// Shared by every reconcile.
-pub struct Context {
-    pub client: Client,
-    pub images: Defaults,
-    pub reporter: Reporter,
-    pub metrics: crate::metrics::OperatorMetrics,
-    pub http: reqwest::Client,
-    /// Base URL of processor APIs instead of the in-cluster Service address (for tests
-    /// and for an operator running outside the cluster).
-    pub processor_base: Option<String>,
-}
-
-/// A failed reconcile. Spec problems are not errors (they become a Stalled condition);
-/// these are the transient kind, retried with backoff.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
-    #[error("object has no namespace")]
-    NoNamespace,
-}
-
-impl Error {
-    /// Static category for metric labels.
-    pub fn category(&self) -> &'static str {
-        match self {
-            Error::Kube(kube::Error::Api(s)) if s.code == 409 => "conflict",
-            Error::Kube(kube::Error::Api(s)) if s.code == 403 => "forbidden",
-            Error::Kube(kube::Error::Api(_)) => "api",
-            Error::Kube(_) => "transport",
-            Error::NoNamespace => "invalid_object",
-        }
-    }
-}
-
-pub fn apply_params() -> PatchParams {
-    PatchParams::apply(FIELD_MANAGER).force()
-}
 
 /// Reconciles one RaceSession.
 pub async fn reconcile(race: Arc<RaceSession>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -152,17 +114,8 @@ async fn stall(
     let new_status = status::stalled(race, e.reason(), &e.to_string(), now);
     if race.status.as_ref() != Some(&new_status) {
         write_status(races, race, new_status).await?;
-        let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
-        let event = Event {
-            type_: EventType::Warning,
-            reason: e.reason().into(),
-            note: Some(e.to_string()),
-            action: "Validate".into(),
-            secondary: None,
-        };
-        if let Err(err) = recorder.publish(&event, &race.object_ref(&())).await {
-            tracing::warn!(error = %err, "could not publish event");
-        }
+        let event = Event::warning(e.reason(), e.to_string(), "Validate");
+        events::publish(ctx, race, &[event]).await;
     }
     let retry = match e {
         // Both can be fixed without touching the RaceSession (no watch event follows).

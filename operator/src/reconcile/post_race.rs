@@ -4,17 +4,18 @@
 //! the Jobs it launches, and report. Nothing here waits on a Job: the controller is woken
 //! by Job changes and by the requeue the scheduler asks for.
 
-use super::{Context, Error, FIELD_MANAGER};
+use super::context::{Context, Error, FIELD_MANAGER};
+use super::events;
 use crate::api::{PipelineStatus, RaceSession, RunPhase, RunSummary, TaskPhase};
 use crate::build::pipeline::{Outcome, RUN_LABEL, job};
 use crate::build::{Component, MANAGED_BY};
+use crate::event::{Event, EventType};
 use crate::model::Model;
 use crate::post_race::scheduler::{JobState, Transition, retry_from_failed, schedule, ts};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::events::{Event, EventType, Recorder};
-use kube::{Resource, ResourceExt};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -95,18 +96,20 @@ fn start_run(
     p
 }
 
-async fn event(ctx: &Context, race: &RaceSession, type_: EventType, reason: &str, note: String) {
-    let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
+async fn event(
+    ctx: &Context,
+    race: &RaceSession,
+    type_: EventType,
+    reason: &'static str,
+    note: String,
+) {
     let e = Event {
         type_,
-        reason: reason.into(),
-        note: Some(note),
-        action: "Pipeline".into(),
-        secondary: None,
+        reason,
+        note,
+        action: "Pipeline",
     };
-    if let Err(err) = recorder.publish(&e, &race.object_ref(&())).await {
-        tracing::warn!(error = %err, "could not publish event");
-    }
+    events::publish(ctx, race, &[e]).await;
 }
 
 /// Runs the pipeline step; returns the new pipeline status and when to look again.

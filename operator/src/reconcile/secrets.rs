@@ -172,7 +172,7 @@ pub async fn ensure_generated(client: &Client, m: &Model) -> Result<(), kube::Er
         match api
             .create(
                 &PostParams {
-                    field_manager: Some(super::FIELD_MANAGER.into()),
+                    field_manager: Some(super::context::FIELD_MANAGER.into()),
                     ..PostParams::default()
                 },
                 &s,
