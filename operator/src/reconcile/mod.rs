@@ -1,7 +1,17 @@
-//! The reconcile pipeline, one module per step:
+//! One reconcile of a RaceSession, one module per step, all at one `now`
+//! ([`reconcile_at`]):
 //! observe ([`secrets`]) → validate ([`crate::model`]) → build ([`crate::build`]) →
-//! apply ([`apply`], including pruning) → status ([`status`]).
-//! Only observe, apply and the status write touch the cluster.
+//! apply ([`apply`], including pruning) → progress ([`progress`]) → post-race
+//! ([`post_race`]) → status ([`status`]).
+//!
+//! What touches the cluster or the network: observe (reads the referenced Secrets and
+//! KEDA's API group, creates the generated Secrets), apply (server-side applies, then
+//! lists and deletes to prune), progress (an HTTP GET of the processor's API, only once
+//! it reports ready), the post-race step's applier ([`post_race`]: lists the current
+//! run's Jobs, creates those launched, patches a failed one's TTL) and, here, the status
+//! write. Events go out through [`events`] alone. Validate, build, the post-race planner
+//! ([`crate::post_race::plan`]) and the status computation are pure: they take what was
+//! read and `now`, and return values.
 
 pub mod apply;
 pub mod context;
@@ -23,11 +33,20 @@ use kube::{Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Reconciles one RaceSession.
+/// Reconciles one RaceSession, now.
 pub async fn reconcile(race: Arc<RaceSession>, ctx: Arc<Context>) -> Result<Action, Error> {
+    reconcile_at(race, ctx, status::now()).await
+}
+
+/// Reconciles one RaceSession at `now`: the one instant every step sees (tests pass
+/// their own).
+pub async fn reconcile_at(
+    race: Arc<RaceSession>,
+    ctx: Arc<Context>,
+    now: status::Time,
+) -> Result<Action, Error> {
     let ns = race.namespace().ok_or(Error::NoNamespace)?;
     let races: Api<RaceSession> = Api::namespaced(ctx.client.clone(), &ns);
-    let now = status::now();
 
     // The first status write says "not ready yet" before anything is created.
     if race.status.is_none() {
@@ -67,7 +86,8 @@ pub async fn reconcile(race: Arc<RaceSession>, ctx: Arc<Context>) -> Result<Acti
         .as_ref()
         .or(race.status.as_ref().and_then(|s| s.race.as_ref()))
         .is_some_and(|p| p.finished);
-    let (pipeline, pipeline_requeue) = post_race::reconcile(&ctx, &race, &model, finished).await?;
+    let (pipeline, pipeline_requeue) =
+        post_race::reconcile(&ctx, &race, &model, finished, now.0).await?;
     let new_status = status::compute(&race, &model, &applied.readiness, progress, pipeline, now);
     let ready = status::is_ready(&new_status);
     if race.status.as_ref() != Some(&new_status) {
