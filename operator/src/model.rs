@@ -5,7 +5,7 @@
 use crate::api::{
     AutoscalingEngine, Circuit, DatastoreSpec, GridEntry, PostRaceSpec, RaceSession, SecretKeyRef,
 };
-use crate::pipeline::Dag;
+use crate::post_race::Dag;
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use kube::ResourceExt;
@@ -74,7 +74,7 @@ pub struct Model {
     pub post_race: PostRaceSpec,
     /// The validated DAG, or why it cannot run (the race runs regardless; the
     /// PipelineSucceeded condition says why no pipeline will).
-    pub pipeline: Result<Dag, PipelineError>,
+    pub post_race_dag: Result<Dag, PipelineError>,
 }
 
 /// Why a pipeline cannot run: a condition reason and a message naming what to fix.
@@ -354,7 +354,7 @@ pub fn validate(
             teams.push(t);
         }
     }
-    let pipeline = crate::pipeline::dag::validate(&spec.post_race, &teams)
+    let post_race_dag = crate::post_race::dag::validate(&spec.post_race, &teams)
         .map_err(|e| PipelineError {
             reason: "InvalidPipeline",
             message: e.to_string(),
@@ -370,7 +370,7 @@ pub fn validate(
         });
     Ok(Model {
         post_race: spec.post_race.clone(),
-        pipeline,
+        post_race_dag,
         stream: format!("pitstop:{namespace}:{name}"),
         uid: race.uid().unwrap_or_default(),
         circuit: spec.circuit,

@@ -5,9 +5,11 @@
 
 mod support;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 use pitstop_operator::api::RaceSession;
 use pitstop_operator::model::Defaults;
-use pitstop_operator::reconcile::{Context, reconcile};
+use pitstop_operator::reconcile::{Context, reconcile, reconcile_at};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,6 +62,22 @@ async fn run(api: &FakeApi, ctx: &Arc<Context>) -> kube::runtime::controller::Ac
     tokio::time::timeout(
         Duration::from_secs(10),
         reconcile(Arc::new(race), ctx.clone()),
+    )
+    .await
+    .expect("reconcile finished")
+    .expect("reconcile succeeded")
+}
+
+/// [`run`] at `now` instead of the wall clock.
+async fn run_at(
+    api: &FakeApi,
+    ctx: &Arc<Context>,
+    now: Timestamp,
+) -> kube::runtime::controller::Action {
+    let race: RaceSession = serde_json::from_value(api.get(RACE).unwrap()).unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        reconcile_at(Arc::new(race), ctx.clone(), Time(now)),
     )
     .await
     .expect("reconcile finished")
@@ -416,16 +434,16 @@ fn jobs(api: &FakeApi) -> Vec<String> {
         .collect()
 }
 
-fn finish_job(api: &FakeApi, name: &str, ok: bool) {
-    // Finished just now, as the Job controller would report it.
-    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+/// The Job controller reports `name` finished at `at`.
+fn finish_job(api: &FakeApi, name: &str, ok: bool, at: Timestamp) {
+    let end = at.to_string();
     api.edit(&format!("{JOBS}/{name}"), |j| {
         j["status"] = if ok {
-            json!({"succeeded": 1, "startTime": "2026-01-01T10:00:00Z", "completionTime": now})
+            json!({"succeeded": 1, "startTime": "2026-01-01T10:00:00Z", "completionTime": end})
         } else {
             json!({"failed": 1, "startTime": "2026-01-01T10:00:00Z",
                    "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
-                                   "message": "Job has reached the specified backoff limit", "lastTransitionTime": now}]})
+                                   "message": "Job has reached the specified backoff limit", "lastTransitionTime": end}]})
         };
     });
 }
@@ -530,7 +548,12 @@ async fn pipeline_starts_when_the_race_finishes() {
     );
 
     // Fan-out: four teams, parallelism 3.
-    finish_job(&api, "monza-p1-collect-telemetry-0-1", true);
+    finish_job(
+        &api,
+        "monza-p1-collect-telemetry-0-1",
+        true,
+        Timestamp::now(),
+    );
     run(&api, &ctx).await;
     let mut started = jobs(&api);
     started.sort();
@@ -556,10 +579,13 @@ async fn pipeline_failures_retries_and_refusals() {
     let (api, ctx) = setup(json!({"postRace": {"tasks": [
         {"name": "collect", "step": "collect-telemetry", "retries": 1, "retryBackoffSeconds": 1},
         {"name": "dq", "step": "data-quality", "dependsOn": ["collect"]}]}}));
+    // The test's clock: each reconcile and each Job's end happens when it says.
+    let t0 = Timestamp::from_second(1_800_000_000).unwrap();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
     finish_race(&api);
-    run(&api, &ctx).await;
-    finish_job(&api, "monza-p1-collect-0-1", false);
-    let action = run(&api, &ctx).await;
+    run_at(&api, &ctx, at(0)).await;
+    finish_job(&api, "monza-p1-collect-0-1", false, at(5_000));
+    let action = run_at(&api, &ctx, at(5_000)).await;
     let failed = api.get(&format!("{JOBS}/monza-p1-collect-0-1")).unwrap();
     assert_eq!(
         failed["spec"]["ttlSecondsAfterFinished"],
@@ -582,8 +608,8 @@ async fn pipeline_failures_retries_and_refusals() {
     api.edit(RACE, |r| {
         r["metadata"]["annotations"] = json!({"pitstop.io/run-pipeline": "again"});
     });
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    run(&api, &ctx).await;
+    // 1.1 s later: the backoff has ended.
+    run_at(&api, &ctx, at(6_100)).await;
     assert!(
         jobs(&api).contains(&"monza-p1-collect-0-2".to_string()),
         "{:?}",
@@ -601,8 +627,8 @@ async fn pipeline_failures_retries_and_refusals() {
     assert_eq!(pipeline(&api)["run"], 1, "not queued: still run 1");
 
     // Second attempt fails too: retries used up, dq skipped, on-exit runs and says so.
-    finish_job(&api, "monza-p1-collect-0-2", false);
-    run(&api, &ctx).await;
+    finish_job(&api, "monza-p1-collect-0-2", false, at(7_000));
+    run_at(&api, &ctx, at(7_000)).await;
     let p = pipeline(&api);
     assert_eq!(p["tasks"][0]["phase"], "Failed");
     assert_eq!(p["tasks"][1]["phase"], "Skipped");
@@ -621,8 +647,8 @@ async fn pipeline_failures_retries_and_refusals() {
             "collect,dq"
         ])
     );
-    finish_job(&api, "monza-p1-on-exit-0-1", true);
-    run(&api, &ctx).await;
+    finish_job(&api, "monza-p1-on-exit-0-1", true, at(8_000));
+    run_at(&api, &ctx, at(8_000)).await;
     assert_eq!(pipeline(&api)["phase"], "Failed");
     let c = condition(&api, "PipelineSucceeded");
     assert_eq!(c["reason"], "TaskFailed");
@@ -632,7 +658,7 @@ async fn pipeline_failures_retries_and_refusals() {
     api.edit(RACE, |r| {
         r["metadata"]["annotations"]["pitstop.io/retry-pipeline"] = json!("1");
     });
-    run(&api, &ctx).await;
+    run_at(&api, &ctx, at(9_000)).await;
     assert!(
         jobs(&api).contains(&"monza-p1-collect-1-1".to_string()),
         "{:?}",
@@ -649,7 +675,7 @@ async fn pipeline_failures_retries_and_refusals() {
             {"name": "b", "step": "report", "dependsOn": ["a"]}]);
         r["metadata"]["generation"] = json!(2);
     });
-    run(&api, &ctx).await;
+    run_at(&api, &ctx, at(10_000)).await;
     let c = condition(&api, "PipelineSucceeded");
     assert_eq!(c["reason"], "InvalidPipeline");
     assert!(c["message"].as_str().unwrap().contains("a → b → a"), "{c}");

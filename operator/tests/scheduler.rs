@@ -3,9 +3,9 @@
 
 use k8s_openapi::jiff::Timestamp;
 use pitstop_operator::api::{PostRaceSpec, RunPhase, TaskPhase, TaskSpec, TaskStatus};
-use pitstop_operator::pipeline::dag::{Dag, validate};
-use pitstop_operator::pipeline::scheduler::{
-    JobState, Plan, Transition, backoff_s, job_name, retry_from_failed, schedule,
+use pitstop_operator::post_race::dag::{Dag, validate};
+use pitstop_operator::post_race::scheduler::{
+    JobState, Schedule, Transition, backoff_s, job_name, retry_from_failed, schedule,
 };
 use std::collections::BTreeMap;
 
@@ -55,7 +55,7 @@ impl Sim {
     }
 
     /// One reconcile: schedule, "create" the Jobs it launches (active).
-    fn step(&mut self) -> Plan {
+    fn step(&mut self) -> Schedule {
         let plan = schedule("monza", 1, &self.dag, &self.tasks, &self.jobs, self.now);
         for l in &plan.launch {
             self.created.push(l.task.clone());
@@ -351,7 +351,7 @@ fn job_names_fit() {
 /// The operator's step list is the workloads binary's.
 #[test]
 fn steps_match_the_workloads_binary() {
-    let ours: Vec<&str> = pitstop_operator::pipeline::dag::STEPS.to_vec();
+    let ours: Vec<&str> = pitstop_operator::post_race::dag::STEPS.to_vec();
     let theirs: Vec<&str> = pitstop_workloads::jobs::Step::ALL
         .iter()
         .map(|s| s.as_str())

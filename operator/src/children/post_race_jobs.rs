@@ -9,8 +9,8 @@ use super::meta::{Component, keys, labels, meta, name};
 use super::pod::{container_security, env, env_secret, pod_security, resources};
 use super::ports;
 use crate::model::{Model, PARTITIONS};
-use crate::pipeline::Task;
-use crate::pipeline::scheduler::Launch;
+use crate::post_race::Task;
+use crate::post_race::scheduler::Launch;
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -172,10 +172,10 @@ mod tests {
     #[test]
     fn pipeline_job_and_season_report() {
         use crate::children::post_race_jobs::{Outcome, cron_job, job};
-        use crate::pipeline::scheduler::{Launch, job_name};
+        use crate::post_race::scheduler::{Launch, job_name};
         let spec = "circuit: monza\npostRace:\n  schedule: \"0 6 * * *\"\n  webhookSecretRef: {name: slack, key: url}";
         let m = validate(&race(spec), &seen(&[("slack", "url")], false), &images()).unwrap();
-        let dag = m.pipeline.as_ref().unwrap();
+        let dag = m.post_race_dag.as_ref().unwrap();
         let persist = dag
             .tasks
             .iter()

@@ -3,7 +3,7 @@
 //! hand edits are reverted), then deletion of the children the spec no longer wants
 //! (found by label).
 
-use super::{FIELD_MANAGER, apply_params};
+use super::context::{FIELD_MANAGER, apply_params};
 use crate::children::Children;
 use crate::children::keda::ScaledObject;
 use crate::children::meta::{Component, keys, race_selector};

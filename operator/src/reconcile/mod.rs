@@ -1,72 +1,53 @@
-//! The reconcile pipeline, one module per step:
+//! One reconcile of a RaceSession, one module per step, all at one `now`
+//! ([`reconcile_at`]):
 //! observe ([`observe`]) → validate ([`crate::model`]) → build ([`crate::children`]) →
-//! apply ([`apply`], including pruning) → status ([`status`]).
-//! Only observe, apply and the status write touch the cluster.
+//! apply ([`apply`], including pruning) → progress ([`progress`]) → post-race
+//! ([`post_race`]) → status ([`status`]).
+//!
+//! What touches the cluster or the network: observe (reads the referenced Secrets and
+//! KEDA's API group), apply (creates the generated Secrets, server-side applies, then
+//! lists and deletes to prune), progress (an HTTP GET of the processor's API, only once
+//! it reports ready), the post-race step's applier ([`post_race`]: lists the current
+//! run's Jobs, creates those launched, patches a failed one's TTL) and, here, the status
+//! write. Events go out through [`events`] alone. Validate, build, the post-race planner
+//! ([`crate::post_race::plan`]) and the status computation are pure: they take what was
+//! read and `now`, and return values.
 
 pub mod apply;
+pub mod context;
+pub mod events;
 pub mod observe;
-pub mod pipeline;
+pub mod post_race;
 pub mod progress;
 pub mod status;
+
+pub use context::{Context, Error, FIELD_MANAGER, apply_params};
 
 use crate::api::{RaceSession, RaceSessionStatus};
 use crate::children::build;
 use crate::children::meta::Component;
-use crate::model::{Defaults, SpecError, validate};
-use kube::api::{Api, Patch, PatchParams};
+use crate::event::Event;
+use crate::model::{SpecError, validate};
+use kube::api::{Api, Patch};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The one field manager of every write this operator makes.
-pub const FIELD_MANAGER: &str = "pitstop-operator";
-
-/// Shared by every reconcile.
-pub struct Context {
-    pub client: Client,
-    pub images: Defaults,
-    pub reporter: Reporter,
-    pub metrics: crate::metrics::OperatorMetrics,
-    pub http: reqwest::Client,
-    /// Base URL of processor APIs instead of the in-cluster Service address (for tests
-    /// and for an operator running outside the cluster).
-    pub processor_base: Option<String>,
-}
-
-/// A failed reconcile. Spec problems are not errors (they become a Stalled condition);
-/// these are the transient kind, retried with backoff.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
-    #[error("object has no namespace")]
-    NoNamespace,
-}
-
-impl Error {
-    /// Static category for metric labels.
-    pub fn category(&self) -> &'static str {
-        match self {
-            Error::Kube(kube::Error::Api(s)) if s.code == 409 => "conflict",
-            Error::Kube(kube::Error::Api(s)) if s.code == 403 => "forbidden",
-            Error::Kube(kube::Error::Api(_)) => "api",
-            Error::Kube(_) => "transport",
-            Error::NoNamespace => "invalid_object",
-        }
-    }
-}
-
-pub fn apply_params() -> PatchParams {
-    PatchParams::apply(FIELD_MANAGER).force()
-}
-
-/// Reconciles one RaceSession.
+/// Reconciles one RaceSession, now.
 pub async fn reconcile(race: Arc<RaceSession>, ctx: Arc<Context>) -> Result<Action, Error> {
+    reconcile_at(race, ctx, status::now()).await
+}
+
+/// Reconciles one RaceSession at `now`: the one instant every step sees (tests pass
+/// their own).
+pub async fn reconcile_at(
+    race: Arc<RaceSession>,
+    ctx: Arc<Context>,
+    now: status::Time,
+) -> Result<Action, Error> {
     let ns = race.namespace().ok_or(Error::NoNamespace)?;
     let races: Api<RaceSession> = Api::namespaced(ctx.client.clone(), &ns);
-    let now = status::now();
 
     // The first status write says "not ready yet" before anything is created.
     if race.status.is_none() {
@@ -99,7 +80,8 @@ pub async fn reconcile(race: Arc<RaceSession>, ctx: Arc<Context>) -> Result<Acti
         .as_ref()
         .or(race.status.as_ref().and_then(|s| s.race.as_ref()))
         .is_some_and(|p| p.finished);
-    let (pipeline, pipeline_requeue) = pipeline::reconcile(&ctx, &race, &model, finished).await?;
+    let (pipeline, pipeline_requeue) =
+        post_race::reconcile(&ctx, &race, &model, finished, now.0).await?;
     let new_status = status::compute(
         &race,
         &model,
@@ -154,17 +136,8 @@ async fn stall(
     let new_status = status::stalled(race, e.reason(), &e.to_string(), now);
     if race.status.as_ref() != Some(&new_status) {
         write_status(races, race, new_status).await?;
-        let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
-        let event = Event {
-            type_: EventType::Warning,
-            reason: e.reason().into(),
-            note: Some(e.to_string()),
-            action: "Validate".into(),
-            secondary: None,
-        };
-        if let Err(err) = recorder.publish(&event, &race.object_ref(&())).await {
-            tracing::warn!(error = %err, "could not publish event");
-        }
+        let event = Event::warning(e.reason(), e.to_string(), "Validate");
+        events::publish(ctx, race, &[event]).await;
     }
     let retry = match e {
         // Both can be fixed without touching the RaceSession (no watch event follows).

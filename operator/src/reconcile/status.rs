@@ -304,7 +304,7 @@ fn pipeline_conditions(
     g: Option<i64>,
     now: &Time,
 ) -> Vec<Condition> {
-    let succeeded = match (&m.pipeline, p) {
+    let succeeded = match (&m.post_race_dag, p) {
         (Err(e), _) => condition(
             ConditionType::PipelineSucceeded,
             false,

@@ -66,7 +66,7 @@ pub enum Transition {
 
 /// The scheduler's answer.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Plan {
+pub struct Schedule {
     pub launch: Vec<Launch>,
     pub tasks: Vec<TaskStatus>,
     pub phase: RunPhase,
@@ -121,7 +121,7 @@ pub fn schedule(
     recorded: &[TaskStatus],
     jobs: &BTreeMap<String, JobState>,
     now: Timestamp,
-) -> Plan {
+) -> Schedule {
     let mut transitions = Vec::new();
     // 1. Bring every task's record up to date with its running attempt's Job.
     let mut states: Vec<TaskStatus> = dag
@@ -283,7 +283,7 @@ pub fn schedule(
     } else {
         RunPhase::Failed
     };
-    Plan {
+    Schedule {
         launch,
         tasks: states,
         phase,
