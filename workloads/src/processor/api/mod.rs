@@ -11,7 +11,7 @@ mod ingest;
 mod reads;
 mod sessions;
 
-use super::Shared;
+use super::shared::Shared;
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
@@ -248,12 +248,12 @@ fn authorize(st: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
 async fn health(State(st): State<ApiState>) -> Response {
     match st.shared.stall().await {
         None => Json(json!({ "status": "ok" })).into_response(),
-        Some(super::Stall::Wedged { seconds }) => (
+        Some(super::shared::Stall::Wedged { seconds }) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "wedged", "error": format!("the work loop has not come round for {seconds} s") })),
         )
             .into_response(),
-        Some(super::Stall::Failing { seconds }) => (
+        Some(super::shared::Stall::Failing { seconds }) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "failing", "error": format!("no lease round has succeeded for {seconds} s although Redis answers") })),
         )
