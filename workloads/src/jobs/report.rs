@@ -3,7 +3,7 @@
 //! the classification and team tables, stored in `reports` and served by the processor at
 //! `/api/v1/sessions/{id}/report`. Self-contained: no scripts, no external assets.
 
-use super::JobError;
+use super::step::JobError;
 use super::svg::{bars, esc, lines, team_color};
 use std::collections::BTreeMap;
 use std::fmt::Write;
