@@ -19,6 +19,7 @@ pub use shared::{Health, ProcessorConfig, Shared, Stall, default_consumer, liven
 use crate::metrics::TeamLabels;
 use crate::redis_conn::RedisHandle;
 use crate::stream::StreamKeys;
+use crate::util::retry_delay;
 use consumer::Control;
 use metrics::ProcessorMetrics;
 use recorder::LatencyRecorder;
@@ -130,11 +131,6 @@ impl Processor {
 
 /// Time without a new failure after which a partition's backoff starts over.
 const HEALTHY_AFTER: Duration = Duration::from_secs(60);
-
-/// Delay before retrying a partition that failed `n` times in a row: 250 ms doubling to 15 s.
-pub fn retry_delay(n: u32) -> Duration {
-    Duration::from_millis((250u64 << n.min(6)).min(15_000))
-}
 
 struct Owned {
     ctl: Arc<Control>,
@@ -357,31 +353,4 @@ async fn manage_once(
     let instant = tokio::time::Instant::now();
     backoff.retain(|_, (_, retry_at)| instant < *retry_at + HEALTHY_AFTER);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    /// Retries of a failing partition slow down to 15 s instead of spinning.
-    /// A config in a log line shows neither the key nor a password.
-    #[test]
-    fn debug_hides_secrets() {
-        let mut c = super::ProcessorConfig::new(
-            "redis://:hunter2-redis@r:6379",
-            "postgres://u:hunter2-pg@h/db",
-            "s",
-        );
-        c.api_key = Some("hunter2-api-key-0123456789".into());
-        let shown = format!("{c:?}");
-        assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("api_key: Some(\"<set>\")"), "{shown}");
-    }
-
-    #[test]
-    fn retry_delay_grows_and_caps() {
-        let ms: Vec<u128> = (0..9).map(|n| super::retry_delay(n).as_millis()).collect();
-        assert_eq!(
-            ms,
-            [250, 500, 1_000, 2_000, 4_000, 8_000, 15_000, 15_000, 15_000]
-        );
-    }
 }

@@ -165,3 +165,20 @@ impl Shared {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// A config in a log line shows neither the key nor a password.
+    #[test]
+    fn debug_hides_secrets() {
+        let mut c = super::ProcessorConfig::new(
+            "redis://:hunter2-redis@r:6379",
+            "postgres://u:hunter2-pg@h/db",
+            "s",
+        );
+        c.api_key = Some("hunter2-api-key-0123456789".into());
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("api_key: Some(\"<set>\")"), "{shown}");
+    }
+}
