@@ -251,7 +251,7 @@ async fn post_race(
             }
         }
     }
-    if let Some(html) = crate::jobs::report::stored(&db, session).await? {
+    if let Some(html) = crate::db::reports::stored(&db, session).await? {
         let path = std::env::var("PITSTOP_DEMO_REPORT")
             .unwrap_or_else(|_| format!("target/pitstop-report-{session}.html"));
         if let Some(dir) = std::path::Path::new(&path).parent() {

@@ -212,8 +212,8 @@ async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
             r?
         }
         None => {
-            let redis =
-                redis::Client::open(a.stream.redis_url.as_str()).context("invalid --redis-url")?;
+            let redis = redis::Client::open(a.stream.redis.redis_url.as_str())
+                .context("invalid --redis-url")?;
             let keys = StreamKeys::new(&a.stream.stream, a.stream.partitions);
             let cfg = PublishConfig {
                 time_scale: speed,
@@ -291,13 +291,8 @@ struct JobCliArgs {
     session: String,
     #[command(flatten)]
     stream: StreamArgs,
-    /// PostgreSQL URL.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    database_url: String,
+    #[command(flatten)]
+    database: DatabaseUrl,
     /// Pipeline run this attempt belongs to.
     #[arg(long, env = "PITSTOP_RUN_ID", default_value = "manual")]
     run_id: String,
@@ -348,9 +343,9 @@ async fn job(a: JobCliArgs) -> anyhow::Result<()> {
         Some("failed") => Some(false),
         Some(o) => anyhow::bail!("--outcome is succeeded or failed, not {o:?}"),
     };
-    let mut db = pitstop_workloads::db::connect(&a.database_url).await?;
+    let mut db = pitstop_workloads::db::connect(&a.database.database_url).await?;
     pitstop_workloads::db::migrate(&mut db).await?;
-    let redis = redis::Client::open(a.stream.redis_url.as_str())?;
+    let redis = redis::Client::open(a.stream.redis.redis_url.as_str())?;
     let keys = StreamKeys::new(a.stream.stream.clone(), a.stream.partitions);
     let args = JobArgs {
         session: a.session,
@@ -383,11 +378,32 @@ async fn job(a: JobCliArgs) -> anyhow::Result<()> {
     }
 }
 
+/// `--redis-url`, flattened into every subcommand that reads or writes the streams; its
+/// environment value is hidden from `--help` by [`cli_command`].
 #[derive(Args, Clone)]
-pub struct StreamArgs {
+struct RedisUrl {
     /// Redis URL.
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
     redis_url: String,
+}
+
+/// `--database-url`, flattened into every subcommand that uses PostgreSQL (its own struct:
+/// `simulate` and `replay` take only the Redis URL); hidden like [`RedisUrl`].
+#[derive(Args, Clone)]
+struct DatabaseUrl {
+    /// PostgreSQL URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    database_url: String,
+}
+
+#[derive(Args, Clone)]
+pub struct StreamArgs {
+    #[command(flatten)]
+    redis: RedisUrl,
     /// Base key of the telemetry stream (partitions are `<stream>:p<k>`).
     #[arg(long, env = "PITSTOP_STREAM", default_value = "pitstop:telemetry")]
     stream: String,
@@ -508,13 +524,8 @@ impl SimulateArgs {
 struct ProcessArgs {
     #[command(flatten)]
     stream: StreamArgs,
-    /// PostgreSQL URL.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    database_url: String,
+    #[command(flatten)]
+    database: DatabaseUrl,
     /// Consumer name, unique per replica (defaults to $HOSTNAME, the pod name).
     #[arg(long, env = "PITSTOP_CONSUMER")]
     consumer: Option<String>,
@@ -554,34 +565,33 @@ fn api_key(file: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
 }
 
 #[derive(Args)]
+#[command(mut_arg("redis_url", |a| {
+    a.help("Redis URL (`make demo` starts a throwaway server when REDIS_URL is unset)")
+}))]
 pub struct DemoArgs {
     #[command(flatten)]
     pub race: RaceArgs,
-    /// Redis URL (`make demo` starts a throwaway server when REDIS_URL is unset).
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    pub redis_url: String,
-    /// PostgreSQL URL.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    pub database_url: String,
+    #[command(flatten)]
+    redis: RedisUrl,
+    #[command(flatten)]
+    database: DatabaseUrl,
     /// Race seconds per wall second, 0.01..=1e6.
     #[arg(long, default_value_t = 40.0, value_parser = f64_in(PACE))]
     pub time_scale: f64,
 }
 
+// `bench --help` has always listed the two URLs without a description: the shared
+// structs' help texts are cleared so that its output stays as it was.
 #[derive(Args)]
+#[command(
+    mut_arg("redis_url", |a| a.help(None::<&str>)),
+    mut_arg("database_url", |a| a.help(None::<&str>))
+)]
 pub struct BenchArgs {
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    pub redis_url: String,
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    pub database_url: String,
+    #[command(flatten)]
+    redis: RedisUrl,
+    #[command(flatten)]
+    database: DatabaseUrl,
     /// Samples for the throughput phase, 1..=1000000000.
     #[arg(long, default_value_t = 3_000_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub samples: u64,
@@ -670,8 +680,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_logs("warn");
             demo::run(demo::DemoConfig {
                 race: a.race.config()?,
-                redis_url: a.redis_url,
-                database_url: a.database_url,
+                redis_url: a.redis.redis_url,
+                database_url: a.database.database_url,
                 time_scale: a.time_scale,
             })
             .await
@@ -679,8 +689,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(a) => {
             init_logs("warn");
             bench::run(bench::BenchConfig {
-                redis_url: a.redis_url,
-                database_url: a.database_url,
+                redis_url: a.redis.redis_url,
+                database_url: a.database.database_url,
                 samples: a.samples,
                 rate: a.rate,
                 seconds: a.seconds,
@@ -695,7 +705,8 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 
 async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
     let race = a.race.config()?;
-    let redis = redis::Client::open(a.stream.redis_url.as_str()).context("invalid --redis-url")?;
+    let redis =
+        redis::Client::open(a.stream.redis.redis_url.as_str()).context("invalid --redis-url")?;
     let metrics = SimulatorMetrics::new();
     tokio::spawn({
         let (m, r) = (metrics.clone(), redis.clone());
@@ -758,7 +769,11 @@ async fn process(a: ProcessArgs) -> anyhow::Result<()> {
     if api_key.is_none() {
         tracing::warn!("no STREAM_PROCESSOR_API_KEY: POST /telemetry will answer 401");
     }
-    let mut cfg = ProcessorConfig::new(&a.stream.redis_url, &a.database_url, &a.stream.stream);
+    let mut cfg = ProcessorConfig::new(
+        &a.stream.redis.redis_url,
+        &a.database.database_url,
+        &a.stream.stream,
+    );
     cfg.partitions = a.stream.partitions;
     cfg.maxlen = a.stream.maxlen;
     cfg.consumer = a.consumer.unwrap_or_else(default_consumer);

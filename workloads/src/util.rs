@@ -1,6 +1,7 @@
 //! Small helpers shared by several modules.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 /// Wall clock, microseconds since the Unix epoch.
 pub fn now_us() -> i64 {
@@ -13,6 +14,12 @@ pub fn now_us() -> i64 {
 /// Wall clock, milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     now_us() / 1000
+}
+
+/// Delay before retrying after `n` failures in a row: 250 ms doubling to 15 s (a failed
+/// partition task; the publisher caps it lower).
+pub fn retry_delay(n: u32) -> Duration {
+    Duration::from_millis((250u64 << n.min(6)).min(15_000))
 }
 
 /// Reads a flat `[key, value, key, value, ...]` or map reply (XINFO) into a map.
@@ -53,5 +60,18 @@ pub fn redis_int(v: &&redis::Value) -> Option<i64> {
         redis::Value::Int(i) => Some(*i),
         redis::Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Retries of a failing partition slow down to 15 s instead of spinning.
+    #[test]
+    fn retry_delay_grows_and_caps() {
+        let ms: Vec<u128> = (0..9).map(|n| super::retry_delay(n).as_millis()).collect();
+        assert_eq!(
+            ms,
+            [250, 500, 1_000, 2_000, 4_000, 8_000, 15_000, 15_000, 15_000]
+        );
     }
 }

@@ -19,7 +19,7 @@
 //! channel's resolution (not against the near-zero variance of a flat, interpolated
 //! stretch), and a baseline restarts after a gap of more than 2 s.
 
-use super::{AnomalyRecord, CarId, Detector, Severity};
+use super::events::{AnomalyRecord, CarId, Detector, Severity};
 use crate::model::{CORNERS, Sample};
 use crate::sim::truth::AnomalyKind;
 use serde::{Deserialize, Serialize};

@@ -1,9 +1,9 @@
 //! Per-car analytics state and the partition-wide collection the processor checkpoints.
 
 use super::anomaly::AnomalyDetector;
+use super::events::{CarId, Events};
 use super::laps::LapTracker;
 use super::pitstop::{PitEvent, PitTracker};
-use super::{CarId, Events};
 use crate::model::Sample;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};

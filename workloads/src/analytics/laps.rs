@@ -8,7 +8,7 @@
 //! leaves its lap open). Cars without a lap channel have no laps; without a sector channel
 //! no sector times; without a distance channel the last lap stays open.
 
-use super::{CarId, LapRecord};
+use super::events::{CarId, LapRecord};
 use crate::model::{Compound, Sample};
 use serde::{Deserialize, Serialize};
 

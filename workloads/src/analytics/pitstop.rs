@@ -30,7 +30,7 @@
 //! A stop belongs to the lap on which the car entered the pit lane (its in-lap, as DHL and
 //! the FIA count it), even when the stationary phase falls after the timing line.
 
-use super::{CarId, DriveThroughRecord, PitStopRecord};
+use super::events::{CarId, DriveThroughRecord, PitStopRecord};
 use crate::model::{Compound, PitStatus, Sample};
 use serde::{Deserialize, Serialize};
 

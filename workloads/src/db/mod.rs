@@ -1,5 +1,7 @@
 //! PostgreSQL connection helpers and versioned schema migrations.
 
+pub mod reports;
+
 use std::time::Duration;
 use tokio_postgres::config::{Config, Host};
 use tokio_postgres::{Client, NoTls};

@@ -19,7 +19,9 @@
 //! column FastF1 does not write is refused (a typo). Rows of one car at the same instant
 //! (the end of a lap repeated as the start of the next) are kept once, the later row.
 
-use super::{FeedError, FeedOptions, grid, number, time};
+use super::options::{FeedError, FeedOptions};
+use super::seq::number;
+use super::{grid, time};
 use crate::model::{Sample, validate};
 use compact_str::CompactString;
 use std::collections::HashMap;

@@ -10,11 +10,15 @@
 pub mod fastf1;
 pub mod grid;
 pub mod openf1;
+mod options;
+mod seq;
 pub mod time;
+
+pub use options::{FeedError, FeedOptions};
+pub use seq::{Numbering, number};
 
 use crate::codec::json::{JsonError, parse_samples_seq, validate_all};
 use crate::model::Sample;
-use crate::sim::grid::Entrant;
 use std::io::Read;
 use std::path::Path;
 
@@ -74,41 +78,6 @@ fn find(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// What a feed needs that it does not carry.
-#[derive(Clone, Debug, Default)]
-pub struct FeedOptions {
-    /// Session id for feeds that do not carry ours (OpenF1 has a numeric `session_key`,
-    /// FastF1 none).
-    pub session: Option<String>,
-    /// Time origin of feeds with relative times (FastF1 `Time`/`SessionTime` without
-    /// `Date`), ms since the Unix epoch.
-    pub start_ms: Option<i64>,
-    /// Car number and team per driver code (FastF1 names drivers by code only); the
-    /// 2025 grid when empty.
-    pub grid: Vec<Entrant>,
-    /// The car of a FastF1 CSV without a `Driver` column.
-    pub car: Option<u8>,
-}
-
-/// A rejected feed: where and why.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum FeedError {
-    #[error(transparent)]
-    Json(#[from] JsonError),
-    /// A CSV data row, counted from 1 after the header, and its line in the file.
-    #[error("row {row} (line {line}): {message}")]
-    Row {
-        row: usize,
-        line: u64,
-        message: String,
-    },
-    /// A JSON record, counted from 0 (as arrays are indexed).
-    #[error("record {index}: {message}")]
-    Record { index: usize, message: String },
-    #[error("{0}")]
-    Body(String),
-}
-
 /// Parses a body in `format` into validated samples (at most `max`).
 pub fn parse(
     format: Format,
@@ -117,18 +86,6 @@ pub fn parse(
     max: usize,
 ) -> Result<Vec<Sample>, FeedError> {
     parse_numbered(format, body, opts, max).map(|(samples, _)| samples)
-}
-
-/// Who numbers a body's samples, which decides how ingest recognises a resend.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Numbering {
-    /// The client: native samples that give `seq`. A sample at or below its car's
-    /// highest seq so far is a resend.
-    Client,
-    /// Ingest, continuing each car's count: OpenF1, FastF1 and native samples without
-    /// `seq` (numbered from 0 here, in time order per car). A sample at or before its
-    /// car's latest time so far is a resend.
-    Server,
 }
 
 /// [`parse`], and who numbers the samples.
@@ -183,17 +140,6 @@ pub fn read_file(path: &Path) -> std::io::Result<(Format, Vec<u8>)> {
         Format::detect(None, &body)
     };
     Ok((format, body))
-}
-
-/// Numbers each car's samples from 0 in time order (feeds without our `seq`).
-pub fn number(samples: &mut [Sample]) {
-    samples.sort_by_key(|s| (s.car, s.timestamp_ms));
-    let mut next = [0u32; 256];
-    for s in samples.iter_mut() {
-        s.seq = next[s.car as usize];
-        next[s.car as usize] += 1;
-    }
-    samples.sort_by_key(|s| s.timestamp_ms);
 }
 
 #[cfg(test)]

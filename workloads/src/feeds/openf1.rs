@@ -17,7 +17,9 @@
 //! The session is the caller's (`?session=`, `--session`), else `openf1-<session_key>`.
 
 use super::fastf1::shown;
-use super::{FeedError, FeedOptions, grid, number, time};
+use super::options::{FeedError, FeedOptions};
+use super::seq::number;
+use super::{grid, time};
 use crate::model::{Compound, PitStatus, Sample, validate};
 use compact_str::CompactString;
 use serde_json::{Map, Value};

@@ -5,7 +5,7 @@
 //! median lap; the pace delta is the team's median green lap minus Ferrari's; pit-stop
 //! scores use the processor's formula.
 
-use super::JobError;
+use super::step::JobError;
 use crate::analytics::scoring;
 use serde_json::json;
 use std::collections::BTreeMap;

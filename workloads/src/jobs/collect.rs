@@ -5,7 +5,8 @@
 //! trimmed to free Redis memory (the keys and consumer groups stay). Re-running adds
 //! nothing: rows are keyed by (session, car, seq) and a trimmed stream has nothing left.
 
-use super::{JobError, ident_suffix, literal};
+use super::sql::{ident_suffix, literal};
+use super::step::JobError;
 use crate::codec::binary::decode_entry;
 use crate::model::Sample;
 use crate::processor::entry::parse_entries;

@@ -9,79 +9,13 @@ pub mod persist;
 pub mod quality;
 pub mod report;
 pub mod season;
+mod sql;
+mod step;
 mod svg;
 
+pub use step::{JobError, Step};
+
 use tokio_postgres::Client;
-
-/// The steps a pipeline task can run. The operator validates DAGs against [`Step::ALL`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
-    CollectTelemetry,
-    PersistTeams,
-    DataQuality,
-    Aggregate,
-    Report,
-    Notify,
-    SeasonReport,
-}
-
-impl Step {
-    pub const ALL: [Step; 7] = [
-        Step::CollectTelemetry,
-        Step::PersistTeams,
-        Step::DataQuality,
-        Step::Aggregate,
-        Step::Report,
-        Step::Notify,
-        Step::SeasonReport,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Step::CollectTelemetry => "collect-telemetry",
-            Step::PersistTeams => "persist-teams",
-            Step::DataQuality => "data-quality",
-            Step::Aggregate => "aggregate",
-            Step::Report => "report",
-            Step::Notify => "notify",
-            Step::SeasonReport => "season-report",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Step> {
-        Step::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-}
-
-/// Why a step failed. The message is what the task's status and the notification show.
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    #[error("postgres: {0}")]
-    Postgres(#[from] tokio_postgres::Error),
-    #[error("redis: {0}")]
-    Redis(#[from] redis::RedisError),
-    #[error("redis at {endpoint}: {source}")]
-    RedisAt {
-        endpoint: String,
-        source: redis::RedisError,
-    },
-    #[error(transparent)]
-    Connect(#[from] crate::db::ConnectError),
-    #[error("session {0:?} not found (did the processor see its start?)")]
-    NoSession(String),
-    #[error(
-        "session {0:?} has not finished: the processor has not seen every partition's chequered flag"
-    )]
-    NotFinished(String),
-    #[error("archive incomplete: {0}")]
-    Incomplete(String),
-    #[error("data quality failed: {0}")]
-    Quality(String),
-    #[error("notification: {0}")]
-    Notify(String),
-    #[error("{0}")]
-    Usage(String),
-}
 
 /// Identity of one attempt of one task of one pipeline run.
 #[derive(Clone, Debug, Default)]
@@ -122,57 +56,6 @@ pub async fn record_finish(
     )
     .await?;
     Ok(())
-}
-
-/// A name safe inside an SQL identifier: lower-case alphanumerics and `_`, with a short
-/// hash of the original so that different names never collide.
-pub(crate) fn ident_suffix(name: &str) -> String {
-    let mut slug: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .take(24)
-        .collect();
-    let mut h: u32 = 0x811c_9dc5;
-    for b in name.bytes() {
-        h ^= b as u32;
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    slug.push_str(&format!("_{h:08x}"));
-    slug
-}
-
-/// A string as an SQL literal (DDL takes no bind parameters).
-pub(crate) fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn steps_round_trip() {
-        for s in Step::ALL {
-            assert_eq!(Step::parse(s.as_str()), Some(s));
-        }
-        assert_eq!(Step::parse("train-model"), None);
-    }
-
-    /// Identifiers are safe and distinct even for names that slug the same.
-    #[test]
-    fn identifiers_are_safe_and_distinct() {
-        let a = ident_suffix("Red Bull Racing");
-        let b = ident_suffix("Red-Bull-Racing");
-        assert_ne!(a, b);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
-        assert_eq!(literal("O'Neil"), "'O''Neil'");
-    }
 }
 
 /// Everything one `pitstop job <step>` invocation needs besides its connections.

@@ -5,7 +5,7 @@
 //! connection errors are retried with backoff; other 4xx fail at once. Without a URL the
 //! message is only logged (the operator records an Event).
 
-use super::JobError;
+use super::step::JobError;
 use std::time::Duration;
 use tokio_postgres::Client;
 

@@ -3,7 +3,8 @@
 //! what an earlier attempt wrote in one transaction. The default DAG fans out one task
 //! per team.
 
-use super::{JobError, ident_suffix, literal};
+use super::sql::{ident_suffix, literal};
+use super::step::JobError;
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 

@@ -13,7 +13,7 @@
 //! | `lap_completeness` | a car's laps are not 1, 2, … without gaps |
 //! | `pit_stops_match_stints` | a car's stints are not its pit stops + 1 |
 
-use super::JobError;
+use super::step::JobError;
 use crate::model::Channel;
 use serde::Serialize;
 use tokio_postgres::Client;

@@ -3,7 +3,7 @@
 //! the classification and team tables, stored in `reports` and served by the processor at
 //! `/api/v1/sessions/{id}/report`. Self-contained: no scripts, no external assets.
 
-use super::JobError;
+use super::step::JobError;
 use super::svg::{bars, esc, lines, team_color};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -223,22 +223,6 @@ th:nth-child(-n+3),td:nth-child(-n+3){{text-align:left}} .tick{{font-size:10px;f
 /// Renders and stores the report; returns its size in bytes.
 pub async fn run(db: &Client, session: &str) -> Result<usize, JobError> {
     let html = render(db, session).await?;
-    db.execute(
-        "INSERT INTO reports (session_id, html) VALUES ($1, $2)
-         ON CONFLICT (session_id) DO UPDATE SET html = EXCLUDED.html, created_at = now()",
-        &[&session, &html],
-    )
-    .await?;
+    crate::db::reports::store(db, session, &html).await?;
     Ok(html.len())
-}
-
-/// The stored report of a session.
-pub async fn stored(db: &Client, session: &str) -> Result<Option<String>, tokio_postgres::Error> {
-    Ok(db
-        .query_opt(
-            "SELECT html FROM reports WHERE session_id = $1",
-            &[&session],
-        )
-        .await?
-        .map(|r| r.get(0)))
 }

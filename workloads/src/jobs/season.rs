@@ -2,7 +2,7 @@
 //! session aggregated so far — per team: races, mean pace delta to Ferrari, mean and best
 //! stationary time, anomalies — stored as one row of `season_reports`.
 
-use super::JobError;
+use super::step::JobError;
 use serde_json::json;
 use tokio_postgres::Client;
 

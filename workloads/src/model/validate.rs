@@ -3,7 +3,7 @@
 //! *does*: a reading above 15,000 RPM passes validation and is then flagged by the
 //! anomaly detector as a sensor fault.
 
-use super::Sample;
+use super::sample::Sample;
 
 /// Why a sample was rejected; `field` names the offending channel.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

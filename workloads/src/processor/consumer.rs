@@ -2,9 +2,9 @@
 //! then read new entries, analyse them in order, commit in batches on a committer task,
 //! acknowledge after the commit.
 
-use super::Shared;
 use super::batch::{Batch, DeadLetter, SessionEnd};
 use super::entry::{Entry, EntryId, parse_xautoclaim, parse_xreadgroup};
+use super::shared::Shared;
 use super::store::{PartitionStore, StoreError};
 use crate::analytics::{Observed, PartitionState};
 use crate::codec::DecodeError;

@@ -296,17 +296,34 @@ impl Race {
         }
     }
 
+    /// Moves car `i` one sample interval and returns the sample it publishes (always
+    /// one: a car is not stepped after the sample at its finish). The steps run in this
+    /// order because their random draws, in this order, are what a seed's race is.
     fn advance_car(&mut self, i: usize, session: &CompactString) -> Option<Sample> {
+        let motion = self.move_car(i);
+        let finishing = self.cross_line(i);
+        let mut s = self.drive_and_measure(i, session, &motion);
+        // The sample takes its seq and counts as published; a finisher is not stepped again.
+        let car = &mut self.cars[i];
+        car.seq += 1;
+        car.finished = finishing;
+        *self.truth.published.entry(car.info.car).or_default() += 1;
+        self.inject_anomaly(i, &motion, &mut s);
+        Some(s)
+    }
+
+    /// Motion: moves car `i` along the speed profile for one tick, or through the pit
+    /// lane at the speed limit. A car whose planned stop is due turns into the pit lane
+    /// near the end of the lap (the stop goes into the ground truth), halts at its box
+    /// for the stationary time (fresh tyres), then drives out and races on.
+    fn move_car(&mut self, i: usize) -> Motion {
         let dt = self.dt;
         let now_s = self.time_s;
         let now_ms = self.now_ms();
         let circuit = self.cfg.circuit;
         let length = circuit.length_m;
-        let rng = &mut self.rng;
-        let nrng = &mut self.noise_rng;
         let car = &mut self.cars[i];
 
-        // --- motion ---------------------------------------------------------------
         let phase_angle = TAU * circuit.speed_cycles as f64 * car.dist / length;
         let profile = 1.0 + PROFILE_AMPLITUDE * phase_angle.cos();
         let slope = -phase_angle.sin(); // >0 accelerating, <0 braking
@@ -415,8 +432,23 @@ impl Race {
             }
             Phase::Running => {}
         }
+        Motion {
+            speed,
+            pit_status,
+            profile,
+            slope,
+        }
+    }
 
-        // --- lap crossing -----------------------------------------------------------
+    /// Lap crossing: when car `i` passes the line it starts a new lap (tyre wear, a new
+    /// lap-time target, maybe an anomaly scheduled), or takes the chequered flag. Returns
+    /// whether this tick's sample is the car's last.
+    fn cross_line(&mut self, i: usize) -> bool {
+        let circuit = self.cfg.circuit;
+        let length = circuit.length_m;
+        let rng = &mut self.rng;
+        let car = &mut self.cars[i];
+
         let mut finishing = false;
         if car.dist >= length {
             car.dist -= length;
@@ -439,9 +471,25 @@ impl Race {
                 maybe_schedule_anomaly(car, rng, self.cfg.anomaly_rate, self.cfg.laps);
             }
         }
+        finishing
+    }
 
-        // --- driver inputs and thermal models ---------------------------------------
-        let moving = pit_status == PitStatus::None;
+    /// Driver inputs and thermal models: throttle and brake from where car `i` is on the
+    /// profile, the engine, brake and tyre temperatures and the ERS store they drive,
+    /// then the sample its sensors report this tick (with sensor noise).
+    fn drive_and_measure(&mut self, i: usize, session: &CompactString, m: &Motion) -> Sample {
+        let dt = self.dt;
+        let now_ms = self.now_ms();
+        let length = self.cfg.circuit.length_m;
+        let nrng = &mut self.noise_rng;
+        let car = &mut self.cars[i];
+        let &Motion {
+            speed,
+            pit_status,
+            profile,
+            slope,
+        } = m;
+        let moving = m.moving();
         let (throttle, brake) = if !moving {
             (if speed > 0.0 { 0.25 } else { 0.0 }, 0.0)
         } else if slope > 0.15 {
@@ -508,7 +556,7 @@ impl Race {
         let sector = ((car.dist / length * 3.0).floor() as u8 + 1).min(3);
 
         let noise = Normal::new(0.0, 1.0).expect("valid");
-        let mut s = Sample {
+        Sample {
             session: session.clone(),
             car: car.info.car,
             timestamp_ms: now_ms,
@@ -553,12 +601,22 @@ impl Race {
             x: None,
             y: None,
             z: None,
-        };
-        car.seq += 1;
-        car.finished = finishing;
-        *self.truth.published.entry(car.info.car).or_default() += 1;
+        }
+    }
 
-        // --- anomalies ---------------------------------------------------------------
+    /// Anomalies: starts car `i`'s scheduled anomaly when it reaches the planned point
+    /// of the lap (recorded in the ground truth), ends it when its time is up or when a
+    /// pit entry cuts it short, and while it lasts writes it over the sample's channel.
+    fn inject_anomaly(&mut self, i: usize, m: &Motion, s: &mut Sample) {
+        let now_s = self.time_s;
+        let now_ms = self.now_ms();
+        let length = self.cfg.circuit.length_m;
+        let rng = &mut self.rng;
+        let nrng = &mut self.noise_rng;
+        let car = &mut self.cars[i];
+        let moving = m.moving();
+        let noise = Normal::new(0.0, 1.0).expect("valid");
+
         if let Some((at, kind)) = car.pending_anomaly
             && moving
             && car.dist / length >= at
@@ -626,7 +684,24 @@ impl Race {
                 }
             }
         }
-        Some(s)
+    }
+}
+
+/// What a car's motion this tick leaves for the steps after it.
+struct Motion {
+    /// Speed over the tick, m/s.
+    speed: f64,
+    pit_status: PitStatus,
+    /// The speed profile where the tick started, around 1 (DRS opens on its peaks).
+    profile: f64,
+    /// The profile's trend there: > 0 accelerating, < 0 braking.
+    slope: f64,
+}
+
+impl Motion {
+    /// Racing: neither in the pit lane nor in the box.
+    fn moving(&self) -> bool {
+        self.pit_status == PitStatus::None
     }
 }
 

@@ -129,7 +129,7 @@ pub async fn run_source<S: Source + Send + 'static>(
                 tracing::warn!(redis = %endpoint, error = %e, "publishing failed; resuming when Redis answers");
             }
             metrics.publish_failures.inc();
-            let delay = crate::processor::retry_delay(failures).min(MAX_RETRY_DELAY);
+            let delay = crate::util::retry_delay(failures).min(MAX_RETRY_DELAY);
             failures += 1;
             if !sleep_unless_stopped(delay, &stop) {
                 return Err(PublishError::Stopped.into());

@@ -10,7 +10,8 @@
 //! samples are counted in the answer (`duplicates`) and in
 //! `pitstop_processor_dropped_samples_total{reason="duplicate_at_ingest"}`.
 
-use super::{ApiError, ApiState, authorize, read_body};
+use super::request::{authorize, read_body};
+use super::state::{ApiError, ApiState};
 use crate::codec::binary::encode_batch;
 use crate::feeds::{self, FeedOptions, Format, Numbering};
 use crate::model::Sample;

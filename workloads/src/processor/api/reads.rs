@@ -1,7 +1,8 @@
 //! The analytics reads: sessions, classification, pit stops, anomalies, teams, cars and
 //! the post-race report, straight from PostgreSQL.
 
-use super::{ApiError, ApiState, QueryOf, SessionId, bounded};
+use super::request::{QueryOf, SessionId};
+use super::state::{ApiError, ApiState, bounded};
 use crate::processor::queries;
 use axum::Json;
 use axum::extract::State;
@@ -98,7 +99,7 @@ pub(super) async fn get_report(
 ) -> Result<Response, ApiError> {
     let db = st.db().await?;
     exists(&db, &id).await?;
-    match bounded(crate::jobs::report::stored(&db, &id)).await? {
+    match bounded(crate::db::reports::stored(&db, &id)).await? {
         Some(html) => {
             Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
         }

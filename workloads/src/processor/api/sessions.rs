@@ -1,7 +1,8 @@
 //! The sessions a client feeds through `POST /telemetry`: their start marker (circuit,
 //! laps, grid) and their chequered flag, as the simulator writes them for its own.
 
-use super::{ApiError, ApiState, SessionId, authorize, read_body};
+use super::request::{SessionId, authorize, read_body};
+use super::state::{ApiError, ApiState};
 use crate::stream::{CarCount, FIELD_MARKER, Marker, xadd};
 use axum::Json;
 use axum::body::Body;

@@ -1,0 +1,109 @@
+//! What every handler works with: [`ApiState`] (the processor's shared state and a
+//! PostgreSQL connection made on first use), queries [`bounded`] in time, and
+//! [`ApiError`], the `{"error": "..."}` answer.
+
+use crate::processor::shared::Shared;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tokio::sync::RwLock;
+use tokio_postgres::Client;
+
+/// Bound on one API query against PostgreSQL (the reads are indexed by session).
+const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What the handlers share. The PostgreSQL client is connected on first use and again
+/// after its connection drops; Redis is the processor's reconnecting handle.
+#[derive(Clone)]
+pub struct ApiState {
+    pub(super) shared: Arc<Shared>,
+    db: Arc<RwLock<Option<Arc<Client>>>>,
+}
+
+impl ApiState {
+    /// `db`: the connection the processor migrated with, if it got one.
+    pub fn new(shared: Arc<Shared>, db: Option<Client>) -> Self {
+        ApiState {
+            shared,
+            db: Arc::new(RwLock::new(db.map(Arc::new))),
+        }
+    }
+
+    pub(super) fn redis(&self) -> redis::aio::ConnectionManager {
+        self.shared.link.con()
+    }
+
+    pub(super) async fn db(&self) -> Result<Arc<Client>, ApiError> {
+        if !self.shared.health.migrated.load(Ordering::Relaxed) {
+            return Err(ApiError::unavailable("database"));
+        }
+        if let Some(current) = self.db.read().await.clone()
+            && !current.is_closed()
+        {
+            return Ok(current);
+        }
+        let mut slot = self.db.write().await;
+        match slot.as_ref() {
+            Some(c) if !c.is_closed() => Ok(c.clone()),
+            _ => {
+                let client = Arc::new(
+                    crate::db::connect(&self.shared.database_url)
+                        .await
+                        .map_err(ApiError::db)?,
+                );
+                *slot = Some(client.clone());
+                Ok(client)
+            }
+        }
+    }
+}
+
+/// Runs one query future against the API's database connection, bounded in time.
+pub(super) async fn bounded<T>(
+    fut: impl Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, ApiError> {
+    match tokio::time::timeout(QUERY_TIMEOUT, fut).await {
+        Ok(r) => r.map_err(ApiError::db),
+        Err(_) => Err(ApiError::db(format!(
+            "query took longer than {} s",
+            QUERY_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// An error answered as `{"error": "..."}`.
+pub struct ApiError(pub(super) StatusCode, pub(super) String);
+
+impl ApiError {
+    pub(super) fn bad_request(message: impl Into<String>) -> Self {
+        ApiError(StatusCode::BAD_REQUEST, message.into())
+    }
+
+    pub(super) fn unavailable(what: &str) -> Self {
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{what} unavailable, retry"),
+        )
+    }
+
+    /// Redis could not take or give what was asked: the client should retry (resending
+    /// is safe, see `ingest`).
+    pub(super) fn stream(e: redis::RedisError) -> Self {
+        tracing::warn!(error = %e, "telemetry stream unavailable");
+        ApiError::unavailable("telemetry stream")
+    }
+
+    pub(super) fn db(e: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %e, "database error in API");
+        ApiError::unavailable("database")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
