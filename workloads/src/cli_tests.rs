@@ -290,3 +290,89 @@ fn errors_name_each_cause_once() {
         "starting the processor: redis at 127.0.0.1:6391: Connection refused"
     );
 }
+
+/// What the operator writes into pods parses, and the names it uses are the ones the CLI
+/// defines: every contract flag of `simulate` and `job notify` is accepted, the default
+/// listen ports are the contract's, and the operator's environment variables are read.
+#[test]
+fn the_operator_contract_is_what_the_cli_takes() {
+    use pitstop_contract::{commands, env as var, flags, ports};
+    let f = |name: &str| format!("--{name}");
+    let sim = [
+        commands::SIMULATE.to_string(),
+        f(flags::SESSION),
+        "monza".into(),
+        f(flags::CIRCUIT),
+        "monza".into(),
+        f(flags::LAPS),
+        "10".into(),
+        f(flags::SEED),
+        "7".into(),
+        f(flags::SAMPLE_HZ),
+        "20".into(),
+        f(flags::ANOMALY_RATE),
+        "0.03".into(),
+        f(flags::TIME_SCALE),
+        "40".into(),
+        f(flags::RATE),
+        "500".into(),
+        f(flags::GRID),
+        "16:LEC:Ferrari".into(),
+    ];
+    let Command::Simulate(a) = parse(&sim.iter().map(String::as_str).collect::<Vec<_>>())
+        .unwrap()
+        .command
+    else {
+        panic!("not simulate")
+    };
+    assert_eq!(a.listen.port(), ports::SIMULATOR);
+    assert_eq!(a.race.session.as_deref(), Some("monza"));
+    assert_eq!(a.stream.partitions, pitstop_contract::PARTITIONS);
+    let Command::Process(p) = parse(&[commands::PROCESS]).unwrap().command else {
+        panic!("not process")
+    };
+    assert_eq!(p.listen.port(), ports::PROCESSOR);
+    let notify = [
+        commands::JOB.to_string(),
+        commands::NOTIFY_STEP.into(),
+        f(flags::OUTCOME),
+        "failed".into(),
+        f(flags::FAILED_TASKS),
+        "a,b".into(),
+    ];
+    let Command::Job(j) = parse(&notify.iter().map(String::as_str).collect::<Vec<_>>())
+        .unwrap()
+        .command
+    else {
+        panic!("not job")
+    };
+    assert_eq!(j.failed_tasks, ["a", "b"]);
+    // Every environment variable of the contract that is an argument's is one the CLI
+    // reads (the API key and the log format are read by their contract names directly).
+    let mut read = std::collections::BTreeSet::new();
+    fn collect(cmd: &clap::Command, read: &mut std::collections::BTreeSet<String>) {
+        for a in cmd.get_arguments() {
+            if let Some(e) = a.get_env() {
+                read.insert(e.to_string_lossy().into_owned());
+            }
+        }
+        for s in cmd.get_subcommands() {
+            collect(s, read);
+        }
+    }
+    collect(&cli_command(), &mut read);
+    for v in [
+        var::REDIS_URL,
+        var::DATABASE_URL,
+        var::STREAM,
+        var::PARTITIONS,
+        var::SESSION,
+        var::REPORT_URL,
+        var::WEBHOOK_URL,
+        var::RUN_ID,
+        var::TASK,
+        var::ATTEMPT,
+    ] {
+        assert!(read.contains(v), "{v} is not read by pitstop");
+    }
+}

@@ -3,6 +3,7 @@
 use anyhow::{Context, bail};
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use pitstop_contract::{commands, env as var, flags};
 use pitstop_workloads::processor::{Processor, ProcessorConfig, default_consumer};
 use pitstop_workloads::sim::circuit::{circuit, circuit_ids};
 use pitstop_workloads::sim::grid::{default_grid, parse_grid};
@@ -35,8 +36,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Simulate a race and publish its telemetry to Redis Streams (metrics on :8000).
+    #[command(name = commands::SIMULATE)]
     Simulate(SimulateArgs),
     /// Consume telemetry into PostgreSQL and serve the API on :8001.
+    #[command(name = commands::PROCESS)]
     Process(ProcessArgs),
     /// Run a short accelerated race end to end and print a summary.
     Demo(DemoArgs),
@@ -44,6 +47,7 @@ enum Command {
     Bench(BenchArgs),
     /// Run one post-race pipeline step (what the operator's Jobs run): collect-telemetry,
     /// persist-teams, data-quality, aggregate, report, notify, season-report.
+    #[command(name = commands::JOB)]
     Job(JobCliArgs),
     /// Feed a recorded race (FastF1 telemetry CSV, OpenF1 records, native NDJSON; `.gz`
     /// read) at N× real time, into Redis or through a processor's POST /telemetry.
@@ -116,7 +120,7 @@ struct ReplayArgs {
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Session id (required for FastF1 and OpenF1 files; replaces a native file's).
-    #[arg(long, env = "PITSTOP_SESSION")]
+    #[arg(long = flags::SESSION, env = var::SESSION)]
     session: Option<String>,
     /// Race seconds per wall second, or `max` for as fast as possible.
     #[arg(long, default_value = "1", value_parser = parse_speed)]
@@ -287,38 +291,38 @@ struct JobCliArgs {
     /// The step to run.
     step: String,
     /// Session (the RaceSession's name).
-    #[arg(long, env = "PITSTOP_SESSION", default_value = "")]
+    #[arg(long, env = var::SESSION, default_value = "")]
     session: String,
     #[command(flatten)]
     stream: StreamArgs,
     #[command(flatten)]
     database: DatabaseUrl,
     /// Pipeline run this attempt belongs to.
-    #[arg(long, env = "PITSTOP_RUN_ID", default_value = "manual")]
+    #[arg(long, env = var::RUN_ID, default_value = "manual")]
     run_id: String,
     /// Task name within the run.
-    #[arg(long, env = "PITSTOP_TASK", default_value = "")]
+    #[arg(long, env = var::TASK, default_value = "")]
     task: String,
     /// Attempt number of the task, from 1.
-    #[arg(long, env = "PITSTOP_ATTEMPT", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
+    #[arg(long, env = var::ATTEMPT, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
     attempt: i32,
     /// persist-teams: the team.
     #[arg(long)]
     team: Option<String>,
     /// notify: announce the run's outcome (succeeded or failed) instead of the race summary.
-    #[arg(long)]
+    #[arg(long = flags::OUTCOME)]
     outcome: Option<String>,
     /// notify --outcome failed: the tasks that failed, comma-separated.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long = flags::FAILED_TASKS, value_delimiter = ',')]
     failed_tasks: Vec<String>,
     /// collect-telemetry: do not trim the stream after archiving.
     #[arg(long)]
     keep_stream: bool,
     /// notify: link to the report.
-    #[arg(long, env = "PITSTOP_REPORT_URL")]
+    #[arg(long, env = var::REPORT_URL)]
     report_url: Option<String>,
     /// notify: webhook URL (from a Secret; never logged).
-    #[arg(long, env = "PITSTOP_WEBHOOK_URL", hide_env_values = true)]
+    #[arg(long, env = var::WEBHOOK_URL, hide_env_values = true)]
     webhook_url: Option<String>,
 }
 
@@ -383,7 +387,7 @@ async fn job(a: JobCliArgs) -> anyhow::Result<()> {
 #[derive(Args, Clone)]
 struct RedisUrl {
     /// Redis URL.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    #[arg(long, env = var::REDIS_URL, default_value = "redis://127.0.0.1:6379")]
     redis_url: String,
 }
 
@@ -394,7 +398,7 @@ struct DatabaseUrl {
     /// PostgreSQL URL.
     #[arg(
         long,
-        env = "DATABASE_URL",
+        env = var::DATABASE_URL,
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     database_url: String,
@@ -405,10 +409,10 @@ pub struct StreamArgs {
     #[command(flatten)]
     redis: RedisUrl,
     /// Base key of the telemetry stream (partitions are `<stream>:p<k>`).
-    #[arg(long, env = "PITSTOP_STREAM", default_value = "pitstop:telemetry")]
+    #[arg(long, env = var::STREAM, default_value = "pitstop:telemetry")]
     stream: String,
     /// Number of stream partitions; simulator and processor must agree.
-    #[arg(long, env = "PITSTOP_PARTITIONS", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, env = var::PARTITIONS, default_value_t = pitstop_contract::PARTITIONS, value_parser = clap::value_parser!(u16).range(1..=64))]
     partitions: u16,
     /// Approximate bound on entries per partition (XADD MAXLEN ~), 1000..=1000000000.
     #[arg(long, env = "PITSTOP_MAXLEN", default_value_t = 250_000, value_parser = RangedU64ValueParser::<usize>::new().range(1_000..=1_000_000_000))]
@@ -418,28 +422,28 @@ pub struct StreamArgs {
 #[derive(Args, Clone)]
 pub struct RaceArgs {
     /// Circuit id (monza, bahrain, silverstone, monaco, melbourne, baku, zandvoort, singapore, imola).
-    #[arg(long, env = "PITSTOP_CIRCUIT", default_value = "monza")]
+    #[arg(long = flags::CIRCUIT, env = "PITSTOP_CIRCUIT", default_value = "monza")]
     circuit: String,
     /// Race distance in laps.
-    #[arg(long, env = "PITSTOP_LAPS", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=200))]
+    #[arg(long = flags::LAPS, env = "PITSTOP_LAPS", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=200))]
     laps: u16,
     /// Cars on the grid (first N of the 2024 grid).
     #[arg(long, env = "PITSTOP_CARS", default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=20))]
     cars: u16,
     /// Random seed: the same seed gives the same race.
-    #[arg(long, env = "PITSTOP_SEED", default_value_t = 1)]
+    #[arg(long = flags::SEED, env = "PITSTOP_SEED", default_value_t = 1)]
     seed: u64,
     /// Samples per second per car, 1..=120 (4 like live timing … 60 like the F1 game).
-    #[arg(long, env = "PITSTOP_SAMPLE_HZ", default_value_t = 20.0, value_parser = f64_in(1.0..=120.0))]
+    #[arg(long = flags::SAMPLE_HZ, env = "PITSTOP_SAMPLE_HZ", default_value_t = 20.0, value_parser = f64_in(1.0..=120.0))]
     sample_hz: f64,
     /// Probability that a car suffers an injected anomaly on a lap, 0..=1.
-    #[arg(long, env = "PITSTOP_ANOMALY_RATE", default_value_t = 0.03, value_parser = f64_in(0.0..=1.0))]
+    #[arg(long = flags::ANOMALY_RATE, env = "PITSTOP_ANOMALY_RATE", default_value_t = 0.03, value_parser = f64_in(0.0..=1.0))]
     anomaly_rate: f64,
     /// Custom grid, `car:driver:team` entries separated by commas (overrides --cars).
-    #[arg(long, env = "PITSTOP_GRID")]
+    #[arg(long = flags::GRID, env = "PITSTOP_GRID")]
     grid: Option<String>,
     /// Session id (default: `<circuit>-<unix seconds>`).
-    #[arg(long, env = "PITSTOP_SESSION")]
+    #[arg(long = flags::SESSION, env = var::SESSION)]
     session: Option<String>,
 }
 
@@ -488,10 +492,10 @@ struct SimulateArgs {
     race: RaceArgs,
     /// Race seconds per wall second, 0.01..=1e6 (1 = real time), or `max` for as fast as
     /// possible.
-    #[arg(long, env = "PITSTOP_TIME_SCALE", default_value = "1", value_parser = parse_speed)]
+    #[arg(long = flags::TIME_SCALE, env = "PITSTOP_TIME_SCALE", default_value = "1", value_parser = parse_speed)]
     time_scale: Speed,
     /// Cap on samples per second across all cars, 1..=1e7.
-    #[arg(long, env = "PITSTOP_RATE", value_parser = f64_in(RATE))]
+    #[arg(long = flags::RATE, env = "PITSTOP_RATE", value_parser = f64_in(RATE))]
     rate: Option<f64>,
     /// Samples per partition per stream entry when running flat out, 1..=10000.
     #[arg(long, env = "PITSTOP_BATCH", default_value_t = 256, value_parser = RangedU64ValueParser::<usize>::new().range(1..=10_000))]
@@ -610,7 +614,7 @@ fn init_logs(default: &str) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("PITSTOP_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let json = std::env::var("PITSTOP_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let json = std::env::var(var::LOG_FORMAT).is_ok_and(|f| f == "json");
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// The environment variable holding the processor's ingest key.
-pub const API_KEY_ENV: &str = "STREAM_PROCESSOR_API_KEY";
+pub const API_KEY_ENV: &str = pitstop_contract::env::API_KEY;
 
 /// Fewest bytes an API key may have after trimming. The operator generates 32; 16
 /// printable bytes are still far beyond guessing through an HTTP endpoint, while an

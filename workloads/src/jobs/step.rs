@@ -30,8 +30,8 @@ impl Step {
             Step::DataQuality => "data-quality",
             Step::Aggregate => "aggregate",
             Step::Report => "report",
-            Step::Notify => "notify",
-            Step::SeasonReport => "season-report",
+            Step::Notify => pitstop_contract::commands::NOTIFY_STEP,
+            Step::SeasonReport => pitstop_contract::commands::SEASON_REPORT_STEP,
         }
     }
 

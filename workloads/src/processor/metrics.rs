@@ -44,7 +44,7 @@ impl ProcessorMetrics {
         ProcessorMetrics {
             processed: counter(
                 &r,
-                "pitstop_processor_messages_processed_total",
+                pitstop_contract::metrics::MESSAGES_PROCESSED_TOTAL,
                 "Telemetry samples processed and committed by this pod.",
             ),
             entries: counter(
