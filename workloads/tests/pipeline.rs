@@ -298,3 +298,99 @@ async fn restarted_simulator_resumes_without_duplicates() {
     p.shutdown().await;
     env.cleanup().await;
 }
+
+/// Eight replicas share eight partitions one each; a scale-down to two mid-race hands the
+/// six released partitions over (graceful shutdown, as on a pod's SIGTERM), and every
+/// sample is still counted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_replicas_share_eight_partitions_and_scale_down_loses_nothing() {
+    let mut env = Env::new("octet").await;
+    env.keys = pitstop_workloads::stream::StreamKeys::new(env.keys.base.clone(), 8);
+    let cfg = |name: &str| {
+        let mut c = processor_cfg(&env, name);
+        c.partitions = 8;
+        c
+    };
+    let mut replicas = Vec::new();
+    for i in 0..8 {
+        replicas.push(Processor::start(cfg(&format!("r{i}")), None).await.unwrap());
+    }
+    let owned: Vec<_> = replicas
+        .iter()
+        .map(|p| p.shared.metrics.partitions_owned.clone())
+        .collect();
+    common::wait_until(Duration::from_secs(30), "one partition each", || {
+        let counts: Vec<i64> = owned.iter().map(|g| g.get()).collect();
+        async move { counts.iter().all(|&c| c == 1) }
+    })
+    .await;
+    let paced = PublishConfig {
+        time_scale: Some(30.0),
+        rate: None,
+        batch_max: 64,
+        maxlen: 1_000_000,
+    };
+    let published = Arc::new(Progress::default());
+    // The whole 2024 grid: its car numbers modulo 8 leave no partition empty (16 cars
+    // would leave partition 5 without a car).
+    let race_task = tokio::spawn(run_race(
+        race("octet", 4, 20, 5, 0.0),
+        env.keys.clone(),
+        env.redis(),
+        paced,
+        SimulatorMetrics::new(),
+        published.clone(),
+        Arc::new(AtomicBool::new(false)),
+    ));
+    // Mid-race: every replica has done work, then six of them go away.
+    let processed: Vec<_> = replicas
+        .iter()
+        .map(|p| p.shared.metrics.processed.clone())
+        .collect();
+    common::wait_until(Duration::from_secs(30), "every replica working", || {
+        let all = processed.iter().all(|c| c.get() > 0);
+        async move { all }
+    })
+    .await;
+    let at_scale_down = published
+        .published
+        .load(std::sync::atomic::Ordering::Relaxed);
+    for p in replicas.drain(2..) {
+        p.shutdown().await;
+    }
+    let remaining: Vec<_> = replicas
+        .iter()
+        .map(|p| p.shared.metrics.partitions_owned.clone())
+        .collect();
+    common::wait_until(
+        Duration::from_secs(30),
+        "two replicas with four each",
+        || {
+            let counts: Vec<i64> = remaining.iter().map(|g| g.get()).collect();
+            async move { counts == [4, 4] }
+        },
+    )
+    .await;
+    let report = race_task.await.unwrap().unwrap();
+    assert!(
+        at_scale_down < report.published,
+        "the scale-down happened mid-race ({at_scale_down} of {} published)",
+        report.published
+    );
+    let db = env.db().await;
+    wait_finished(&db, "octet", Duration::from_secs(90))
+        .await
+        .unwrap();
+    assert_exactly_once(&db, "octet", &report.truth.published).await;
+    // Every replica's counter, the six gone ones included (they committed their last
+    // batches while shutting down).
+    common::wait_until(Duration::from_secs(10), "the counters to add up", || {
+        let sum: u64 = processed.iter().map(|c| c.get()).sum();
+        async move { sum == report.published }
+    })
+    .await;
+    for p in replicas {
+        p.shutdown().await;
+    }
+    env.cleanup().await;
+}
