@@ -3,13 +3,14 @@
 //! condition. Pure: no API calls.
 
 use crate::api::{
-    AutoscalingEngine, Circuit, DatastoreSpec, GridEntry, PostRaceSpec, RaceSession, SecretKeyRef,
+    AutoscalingEngine, Circuit, DatastoreSpec, GridEntry, MonitoringMode, MonitoringSpec,
+    PostRaceSpec, RaceSession, SecretKeyRef,
 };
 use crate::post_race::Dag;
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use kube::ResourceExt;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Stream partitions of every race (the processor's lease unit).
 pub use pitstop_contract::PARTITIONS;
@@ -68,8 +69,8 @@ pub struct Model {
     pub allowed_clients: Vec<NetworkPolicyPeer>,
     pub redis: Datastore,
     pub postgres: Datastore,
-    /// `None` when `spec.monitoring.enabled` is false.
-    pub monitoring: Option<Monitoring>,
+    /// What monitors the race (`spec.monitoring`).
+    pub monitoring: Monitoring,
     /// The post-race pipeline's settings.
     pub post_race: PostRaceSpec,
     /// The validated DAG, or why it cannot run (the race runs regardless; the
@@ -99,9 +100,46 @@ pub const DEFAULT_TEAMS: [&str; 10] = [
     "Kick Sauber",
 ];
 
+/// What monitors a race, as the builders read it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Monitoring {
+    /// The race's own Prometheus and Grafana.
+    Owned(OwnedStack),
+    /// PodMonitors, a PrometheusRule and dashboard ConfigMaps for the cluster's
+    /// Prometheus Operator and Grafana.
+    PrometheusOperator(ClusterStack),
+    None,
+}
+
+impl Monitoring {
+    /// The race's own stack, in mode `owned`.
+    pub fn owned(&self) -> Option<&OwnedStack> {
+        match self {
+            Monitoring::Owned(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// The cluster's stack, in mode `prometheusOperator`.
+    pub fn cluster(&self) -> Option<&ClusterStack> {
+        match self {
+            Monitoring::PrometheusOperator(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn mode(&self) -> MonitoringMode {
+        match self {
+            Monitoring::Owned(_) => MonitoringMode::Owned,
+            Monitoring::PrometheusOperator(_) => MonitoringMode::PrometheusOperator,
+            Monitoring::None => MonitoringMode::None,
+        }
+    }
+}
+
 /// The race's Prometheus and Grafana.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Monitoring {
+pub struct OwnedStack {
     pub retention: String,
     pub prometheus_image: String,
     pub grafana_image: String,
@@ -110,6 +148,38 @@ pub struct Monitoring {
     pub operator_namespace: String,
     /// Name of the operator's Service (`<name>-metrics` is its headless twin).
     pub operator_service: String,
+}
+
+/// The cluster's Prometheus Operator and Grafana, as the race's objects address them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterStack {
+    /// Extra labels of the PodMonitors and the PrometheusRule (the Prometheus's selectors).
+    pub labels: BTreeMap<String, String>,
+    /// Where KEDA queries; `Some` whenever `engine: keda`.
+    pub prometheus_url: Option<String>,
+    /// Who may scrape the processor (never empty: the default peer is filled in).
+    pub prometheus_peers: Vec<NetworkPolicyPeer>,
+    /// Label (key, value) that makes Grafana's sidecar load a dashboard ConfigMap.
+    pub dashboard_label: (String, String),
+    /// Annotation (key, value) naming the dashboards' Grafana folder.
+    pub dashboard_folder: (String, String),
+}
+
+/// The scraper the processor admits when the spec names none: Prometheus pods of the
+/// Prometheus Operator (it labels them `app.kubernetes.io/name: prometheus`), any namespace.
+pub fn default_prometheus_peer() -> NetworkPolicyPeer {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+    NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector::default()),
+        pod_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(
+                "app.kubernetes.io/name".into(),
+                "prometheus".into(),
+            )])),
+            ..LabelSelector::default()
+        }),
+        ..NetworkPolicyPeer::default()
+    }
 }
 
 /// Why a spec cannot be reconciled. `reason()` is the condition reason and Event reason.
@@ -136,9 +206,21 @@ pub enum SpecError {
     #[error("metadata.namespace is missing")]
     NoNamespace,
     #[error(
-        "processor.autoscaling.engine is keda, but monitoring.enabled is false: the KEDA Prometheus trigger queries the race's Prometheus"
+        "processor.autoscaling.engine is keda, but monitoring is off (mode none or enabled: false): the KEDA Prometheus trigger needs a Prometheus"
     )]
     KedaWithoutMonitoring,
+    #[error(
+        "processor.autoscaling.engine is keda and monitoring.mode is prometheusOperator, but monitoring.prometheusOperator.prometheusUrl is not set: the KEDA Prometheus trigger needs the cluster Prometheus's address"
+    )]
+    KedaWithoutPrometheusUrl,
+    #[error(
+        "monitoring.enabled is false but monitoring.mode is {0}: enabled: false means mode: none; drop enabled or set mode: none"
+    )]
+    MonitoringContradiction(&'static str),
+    #[error(
+        "monitoring.mode is prometheusOperator, but the cluster does not serve podmonitors and prometheusrules of monitoring.coreos.com/v1: install the Prometheus Operator (e.g. kube-prometheus-stack) or set monitoring.mode: owned"
+    )]
+    PrometheusOperatorNotInstalled,
     #[error(
         "processor.autoscaling.engine is keda, but the cluster does not serve scaledobjects.keda.sh/v1alpha1: install KEDA (https://keda.sh) or set engine: hpa"
     )]
@@ -156,7 +238,10 @@ impl SpecError {
             SpecError::DatastoreChoice(_) => "InvalidDatastore",
             SpecError::NoNamespace => "InvalidObject",
             SpecError::KedaWithoutMonitoring => "InvalidAutoscaling",
+            SpecError::KedaWithoutPrometheusUrl => "InvalidAutoscaling",
             SpecError::KedaNotInstalled => "KedaNotInstalled",
+            SpecError::MonitoringContradiction(_) => "InvalidMonitoring",
+            SpecError::PrometheusOperatorNotInstalled => "PrometheusOperatorNotInstalled",
         }
     }
 }
@@ -170,9 +255,9 @@ pub struct Defaults {
     pub postgres: String,
     pub prometheus: String,
     pub grafana: String,
-    /// Namespace this operator runs in (see [`Monitoring::operator_namespace`]).
+    /// Namespace this operator runs in (see [`OwnedStack::operator_namespace`]).
     pub operator_namespace: String,
-    /// Its Service (see [`Monitoring::operator_service`]).
+    /// Its Service (see [`OwnedStack::operator_service`]).
     pub operator_service: String,
 }
 
@@ -191,11 +276,17 @@ impl Default for Defaults {
 }
 
 /// What the observe step found that validation depends on: the keys of the Secrets the
-/// spec references (`None` = the Secret does not exist) and whether KEDA is installed.
+/// spec references (`None` = the Secret does not exist) and whether KEDA and the
+/// Prometheus Operator are installed.
 pub trait Observations {
     fn keys(&self, name: &str) -> Option<BTreeSet<String>>;
     /// Whether the cluster serves KEDA's ScaledObject (asked only for `engine: keda`).
     fn keda_installed(&self) -> bool {
+        false
+    }
+    /// Whether the cluster serves the Prometheus Operator's PodMonitor and PrometheusRule
+    /// (asked only for `monitoring.mode: prometheusOperator`).
+    fn prometheus_operator_installed(&self) -> bool {
         false
     }
 }
@@ -255,7 +346,8 @@ fn datastore(
 }
 
 /// Observations for rendering a RaceSession without a cluster (`pitstop-operator render`):
-/// every Secret the spec references exists with the referenced key, KEDA is installed.
+/// every Secret the spec references exists with the referenced key, KEDA and the
+/// Prometheus Operator are installed.
 pub struct Assumed(std::collections::BTreeMap<String, BTreeSet<String>>);
 
 impl Assumed {
@@ -280,6 +372,9 @@ impl Observations for Assumed {
         self.0.get(name).cloned()
     }
     fn keda_installed(&self) -> bool {
+        true
+    }
+    fn prometheus_operator_installed(&self) -> bool {
         true
     }
 }
@@ -313,9 +408,14 @@ pub fn validate(
             max: a.max_replicas,
         });
     }
+    let monitoring = validate_monitoring(&spec.monitoring, secrets, images)?;
     if a.enabled && a.engine == AutoscalingEngine::Keda {
-        if !spec.monitoring.enabled {
-            return Err(SpecError::KedaWithoutMonitoring);
+        match &monitoring {
+            Monitoring::None => return Err(SpecError::KedaWithoutMonitoring),
+            Monitoring::PrometheusOperator(c) if c.prometheus_url.is_none() => {
+                return Err(SpecError::KedaWithoutPrometheusUrl);
+            }
+            _ => {}
         }
         if !secrets.keda_installed() {
             return Err(SpecError::KedaNotInstalled);
@@ -407,23 +507,58 @@ pub fn validate(
         allowed_clients: spec.processor.allowed_clients.clone(),
         redis,
         postgres,
-        monitoring: spec.monitoring.enabled.then(|| Monitoring {
-            retention: spec.monitoring.retention.clone(),
+        monitoring,
+        namespace,
+        name,
+    })
+}
+
+/// `spec.monitoring` into the stack the builders address: `enabled: false` with another
+/// mode than `none` is a contradiction (the CRD's CEL rule says so at admission too), and
+/// `prometheusOperator` needs its CRDs served.
+fn validate_monitoring(
+    spec: &MonitoringSpec,
+    observed: &dyn Observations,
+    images: &Defaults,
+) -> Result<Monitoring, SpecError> {
+    if let (false, Some(mode)) = (spec.enabled, spec.mode)
+        && mode != MonitoringMode::None
+    {
+        return Err(SpecError::MonitoringContradiction(mode.as_str()));
+    }
+    Ok(match spec.effective_mode() {
+        MonitoringMode::None => Monitoring::None,
+        MonitoringMode::Owned => Monitoring::Owned(OwnedStack {
+            retention: spec.retention.clone(),
             prometheus_image: spec
-                .monitoring
                 .prometheus_image
                 .clone()
                 .unwrap_or_else(|| images.prometheus.clone()),
             grafana_image: spec
-                .monitoring
                 .grafana_image
                 .clone()
                 .unwrap_or_else(|| images.grafana.clone()),
             operator_namespace: images.operator_namespace.clone(),
             operator_service: images.operator_service.clone(),
         }),
-        namespace,
-        name,
+        MonitoringMode::PrometheusOperator => {
+            if !observed.prometheus_operator_installed() {
+                return Err(SpecError::PrometheusOperatorNotInstalled);
+            }
+            let po = spec.prometheus_operator.clone().unwrap_or_default();
+            let d = po.dashboards;
+            Monitoring::PrometheusOperator(ClusterStack {
+                labels: po.labels,
+                prometheus_url: po.prometheus_url,
+                prometheus_peers: if po.prometheus_peers.is_empty() {
+                    vec![default_prometheus_peer()]
+                } else {
+                    po.prometheus_peers
+                },
+                dashboard_label: (d.label, d.label_value),
+                dashboard_folder: (d.folder_annotation, d.folder),
+            })
+        }
     })
 }
 
@@ -486,6 +621,72 @@ pub(crate) mod tests {
             validate(&r, &ok, &Defaults::default()).unwrap().redis,
             Datastore::External { .. }
         ));
+    }
+
+    /// `enabled` and `mode` combine: no mode is `owned`, `enabled: false` is `none` (and
+    /// contradicts any other mode), `prometheusOperator` needs its CRDs served.
+    #[test]
+    fn monitoring_modes() {
+        struct WithPrometheusOperator;
+        impl Observations for WithPrometheusOperator {
+            fn keys(&self, _: &str) -> Option<BTreeSet<String>> {
+                None
+            }
+            fn prometheus_operator_installed(&self) -> bool {
+                true
+            }
+        }
+        let mode = |spec: &str| {
+            validate(&race(spec), &WithPrometheusOperator, &Defaults::default())
+                .map(|m| m.monitoring.mode())
+        };
+        assert_eq!(mode("circuit: monza"), Ok(MonitoringMode::Owned));
+        assert_eq!(
+            mode("monitoring: {enabled: false}"),
+            Ok(MonitoringMode::None)
+        );
+        assert_eq!(mode("monitoring: {mode: none}"), Ok(MonitoringMode::None));
+        assert_eq!(
+            mode("monitoring: {enabled: false, mode: none}"),
+            Ok(MonitoringMode::None)
+        );
+        assert_eq!(
+            mode("monitoring: {mode: prometheusOperator}"),
+            Ok(MonitoringMode::PrometheusOperator)
+        );
+        let err = mode("monitoring: {enabled: false, mode: owned}").unwrap_err();
+        assert_eq!(err, SpecError::MonitoringContradiction("owned"));
+        assert_eq!(err.reason(), "InvalidMonitoring");
+        assert!(err.to_string().contains("set mode: none"), "{err}");
+
+        let missing = validate(
+            &race("monitoring: {mode: prometheusOperator}"),
+            &no_secrets(),
+            &Defaults::default(),
+        )
+        .unwrap_err();
+        assert_eq!(missing, SpecError::PrometheusOperatorNotInstalled);
+        assert_eq!(missing.reason(), "PrometheusOperatorNotInstalled");
+        assert!(
+            missing.to_string().contains("monitoring.coreos.com"),
+            "{missing}"
+        );
+
+        // Defaults of the sidecar: kube-prometheus-stack's.
+        let m = validate(
+            &race("monitoring: {mode: prometheusOperator}"),
+            &WithPrometheusOperator,
+            &Defaults::default(),
+        )
+        .unwrap();
+        let c = m.monitoring.cluster().unwrap();
+        assert_eq!(c.dashboard_label, ("grafana_dashboard".into(), "1".into()));
+        assert_eq!(
+            c.dashboard_folder,
+            ("grafana_folder".into(), "pitstop".into())
+        );
+        assert_eq!(c.prometheus_peers, [default_prometheus_peer()]);
+        assert!(m.monitoring.owned().is_none());
     }
 
     /// Grid and autoscaling mistakes are caught even without the API server's CEL.

@@ -63,6 +63,7 @@ fn cel_rules_are_in_the_schema() {
         "self.minReplicas <= self.maxReplicas",
         "has(self.managed) != has(self.external)",
         "self == oldSelf",
+        "self.enabled || !has(self.mode) || self.mode == 'none'",
     ] {
         assert!(json.contains(rule), "missing rule {rule}");
     }
@@ -134,6 +135,14 @@ fn invalid_specs_are_rejected() {
             "set exactly one of managed or external",
         ),
         ("postgres: {}", "set exactly one of managed or external"),
+        (
+            "monitoring:\n    enabled: false\n    mode: prometheusOperator",
+            "enabled: false means mode: none",
+        ),
+        (
+            "monitoring:\n    enabled: false\n    mode: owned",
+            "enabled: false means mode: none",
+        ),
     ];
     for (fragment, message) in cases {
         let race = parse(&format!(
@@ -141,6 +150,23 @@ fn invalid_specs_are_rejected() {
         ));
         let err = race.validate_cel().expect_err(fragment);
         assert!(format!("{err:?}").contains(message), "{fragment}: {err:?}");
+    }
+}
+
+/// `enabled` and `mode` agree in every spelling the older and newer manifests use.
+#[test]
+fn monitoring_enabled_and_mode_combine() {
+    for fragment in [
+        "monitoring: {enabled: false}",
+        "monitoring: {enabled: false, mode: none}",
+        "monitoring: {mode: none}",
+        "monitoring: {mode: owned}",
+        "monitoring: {enabled: true, mode: prometheusOperator}",
+    ] {
+        let race = parse(&format!(
+            "apiVersion: pitstop.io/v1alpha1\nkind: RaceSession\nmetadata: {{name: ok}}\nspec:\n  {fragment}\n"
+        ));
+        race.validate_cel().expect(fragment);
     }
 }
 

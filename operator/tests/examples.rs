@@ -88,6 +88,7 @@ fn every_example_parses_and_every_race_is_valid() {
         "monza.yaml",
         "external-databases.yaml",
         "keda-autoscaling.yaml",
+        "prometheus-operator.yaml",
         "gitops/flux/races/monza.yaml",
     ] {
         assert!(names.contains(&expected), "{expected} in {names:?}");
@@ -105,6 +106,18 @@ fn every_example_parses_and_every_race_is_valid() {
             .autoscaling
             .engine,
         pitstop_operator::api::AutoscalingEngine::Keda
+    );
+    let cluster = &by("prometheus-operator.yaml").spec.monitoring;
+    assert_eq!(
+        cluster.effective_mode(),
+        pitstop_operator::api::MonitoringMode::PrometheusOperator
+    );
+    assert!(
+        cluster
+            .prometheus_operator
+            .as_ref()
+            .is_some_and(|p| p.prometheus_url.is_some()),
+        "KEDA needs the cluster Prometheus's address"
     );
 }
 

@@ -197,6 +197,17 @@ const OPERATOR_NEEDS: &[(&str, &str, &[&str])] = &[
         &["get", "list", "watch", "patch", "delete"],
     ),
     ("keda.sh", "scaledobjects", &["list", "patch", "delete"]),
+    // Server-side apply that creates is authorized as create.
+    (
+        "monitoring.coreos.com",
+        "podmonitors",
+        &["list", "create", "patch", "delete"],
+    ),
+    (
+        "monitoring.coreos.com",
+        "prometheusrules",
+        &["list", "create", "patch", "delete"],
+    ),
     (
         "batch",
         "jobs",
@@ -265,6 +276,23 @@ fn default_install() {
     let cluster = rules(find(&docs, "ClusterRole", "pitstop-operator"));
     assert_operator_needs(&cluster, "ClusterRole");
     assert_can_grant_race_roles(&cluster, "ClusterRole");
+    // The Prometheus Operator's kinds: what apply and prune use, nothing more (no reads of
+    // single objects, no watches, none of its other kinds).
+    let monitoring: Vec<&PolicyRule> = cluster
+        .iter()
+        .filter(|r| {
+            r.api_groups
+                .iter()
+                .flatten()
+                .any(|g| g == "monitoring.coreos.com")
+        })
+        .collect();
+    assert_eq!(monitoring.len(), 1, "{monitoring:?}");
+    assert_eq!(
+        monitoring[0].resources.as_deref(),
+        Some(&["podmonitors".to_string(), "prometheusrules".to_string()][..])
+    );
+    assert_eq!(monitoring[0].verbs, ["list", "create", "patch", "delete"]);
     assert!(
         !allows(&cluster, "", "nodes", "list"),
         "nodes only in the container-metrics role"

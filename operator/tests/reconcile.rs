@@ -685,3 +685,185 @@ async fn pipeline_failures_retries_and_refusals() {
         "the race is not stalled"
     );
 }
+
+const MONITORING_GROUP: &str = "/apis/monitoring.coreos.com/v1";
+const POD_MONITORS: [&str; 2] = [
+    "/apis/monitoring.coreos.com/v1/namespaces/racing/podmonitors/monza-simulator",
+    "/apis/monitoring.coreos.com/v1/namespaces/racing/podmonitors/monza-processor",
+];
+const PROMETHEUS_RULE: &str =
+    "/apis/monitoring.coreos.com/v1/namespaces/racing/prometheusrules/monza-rules";
+const DASHBOARD_CONFIG_MAPS: [&str; 3] = [
+    "/api/v1/namespaces/racing/configmaps/monza-dashboard-ferrari-telemetry",
+    "/api/v1/namespaces/racing/configmaps/monza-dashboard-system-performance",
+    "/api/v1/namespaces/racing/configmaps/monza-dashboard-container-health",
+];
+
+/// The cluster serves the Prometheus Operator's PodMonitor and PrometheusRule.
+fn install_prometheus_operator(api: &FakeApi) {
+    let kind = |name: &str, kind: &str| {
+        json!({"name": name, "singularName": "", "namespaced": true, "kind": kind,
+               "verbs": ["get", "list", "watch", "create", "patch", "delete"]})
+    };
+    api.put(
+        MONITORING_GROUP,
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "monitoring.coreos.com/v1",
+               "resources": [kind("podmonitors", "PodMonitor"), kind("prometheusrules", "PrometheusRule"),
+                             kind("servicemonitors", "ServiceMonitor")]}),
+    );
+}
+
+fn prometheus_operator_spec() -> Value {
+    json!({"monitoring": {"mode": "prometheusOperator",
+                          "prometheusOperator": {"labels": {"release": "kube-prometheus-stack"}}}})
+}
+
+/// `mode: prometheusOperator` applies the PodMonitors, the PrometheusRule and the dashboard
+/// ConfigMaps (labelled for Grafana's sidecar), owned by the race, and no Prometheus or
+/// Grafana of its own; the race is Ready without them and MonitoringReady says who monitors.
+#[tokio::test]
+async fn prometheus_operator_mode_applies_monitors_rules_and_dashboards() {
+    let (api, ctx) = setup(prometheus_operator_spec());
+    install_prometheus_operator(&api);
+    run(&api, &ctx).await;
+    for path in POD_MONITORS
+        .into_iter()
+        .chain([PROMETHEUS_RULE])
+        .chain(DASHBOARD_CONFIG_MAPS)
+    {
+        let obj = api.get(path).unwrap_or_else(|| panic!("{path} applied"));
+        assert_eq!(
+            obj["metadata"]["ownerReferences"][0]["uid"], "race-uid-1",
+            "{path}"
+        );
+        assert_eq!(
+            obj["metadata"]["labels"]["app.kubernetes.io/instance"], "monza",
+            "{path}"
+        );
+    }
+    let applied = |path: &str| {
+        api.log().iter().any(|l| {
+            l.method == "PATCH"
+                && l.path == path
+                && l.query.contains("fieldManager=pitstop-operator")
+        })
+    };
+    assert!(applied(PROMETHEUS_RULE), "server-side applied");
+    for path in POD_MONITORS.into_iter().chain([PROMETHEUS_RULE]) {
+        assert_eq!(
+            api.get(path).unwrap()["metadata"]["labels"]["release"],
+            "kube-prometheus-stack",
+            "{path}: selected by the cluster's Prometheus"
+        );
+    }
+    let pm = api.get(POD_MONITORS[1]).unwrap();
+    assert_eq!(pm["spec"]["podMetricsEndpoints"][0]["port"], "http");
+    assert_eq!(pm["spec"]["podMetricsEndpoints"][0]["path"], "/metrics");
+    for path in DASHBOARD_CONFIG_MAPS {
+        let cm = api.get(path).unwrap();
+        assert_eq!(cm["metadata"]["labels"]["grafana_dashboard"], "1", "{path}");
+        assert_eq!(cm["metadata"]["annotations"]["grafana_folder"], "pitstop");
+    }
+    let groups = api.get(PROMETHEUS_RULE).unwrap()["spec"]["groups"].clone();
+    assert_eq!(groups.as_array().unwrap().len(), 3);
+    for path in MONITORING {
+        assert!(
+            api.get(path).is_none(),
+            "{path}: no Prometheus or Grafana of the race's own"
+        );
+    }
+    mark_ready(&api);
+    run(&api, &ctx).await;
+    assert_eq!(condition(&api, "Ready")["status"], "True");
+    let monitoring = condition(&api, "MonitoringReady");
+    assert_eq!(
+        (monitoring["status"].as_str(), monitoring["reason"].as_str()),
+        (Some("True"), Some("PrometheusOperator"))
+    );
+}
+
+/// Without the monitoring.coreos.com CRDs the race stalls with a reason that says what to
+/// install, creates nothing and looks again each minute; once they are served it proceeds.
+#[tokio::test]
+async fn prometheus_operator_missing_stalls_with_a_reason() {
+    let (api, ctx) = setup(prometheus_operator_spec());
+    let action = run(&api, &ctx).await;
+    assert_eq!(
+        action,
+        kube::runtime::controller::Action::requeue(Duration::from_secs(60))
+    );
+    let stalled = condition(&api, "Stalled");
+    assert_eq!(
+        (stalled["status"].as_str(), stalled["reason"].as_str()),
+        (Some("True"), Some("PrometheusOperatorNotInstalled"))
+    );
+    assert!(
+        stalled["message"]
+            .as_str()
+            .unwrap()
+            .contains("monitoring.coreos.com/v1"),
+        "{stalled}"
+    );
+    assert!(
+        api.get(SIM).is_none() && api.get(PROC).is_none(),
+        "nothing created"
+    );
+
+    install_prometheus_operator(&api);
+    run(&api, &ctx).await;
+    assert_eq!(condition(&api, "Stalled")["status"], "False");
+    assert!(api.get(PROMETHEUS_RULE).is_some() && api.get(SIM).is_some());
+}
+
+/// Switching modes prunes the old mode's objects: owned → prometheusOperator removes the
+/// race's Prometheus and Grafana (Deployments, Services, ConfigMaps, RBAC, Grafana's
+/// password); → none removes the PodMonitors, the PrometheusRule and the dashboards;
+/// back to owned brings the race's stack again.
+#[tokio::test]
+async fn switching_monitoring_modes_prunes_the_old_objects() {
+    let (api, ctx) = setup(json!({}));
+    install_prometheus_operator(&api);
+    run(&api, &ctx).await;
+    for path in MONITORING {
+        assert!(api.get(path).is_some(), "{path} in owned mode");
+    }
+    let switch = |mode: &str, generation: i64| {
+        api.edit(RACE, |r| {
+            r["spec"]["monitoring"] = json!({"mode": mode});
+            r["metadata"]["generation"] = json!(generation);
+        });
+    };
+
+    switch("prometheusOperator", 2);
+    run(&api, &ctx).await;
+    for path in MONITORING {
+        assert!(api.get(path).is_none(), "{path} pruned");
+    }
+    for path in POD_MONITORS
+        .into_iter()
+        .chain([PROMETHEUS_RULE])
+        .chain(DASHBOARD_CONFIG_MAPS)
+    {
+        assert!(api.get(path).is_some(), "{path} applied");
+    }
+    assert!(api.get(PROC).is_some() && api.get(API_KEY).is_some());
+
+    switch("none", 3);
+    run(&api, &ctx).await;
+    for path in POD_MONITORS
+        .into_iter()
+        .chain([PROMETHEUS_RULE])
+        .chain(DASHBOARD_CONFIG_MAPS)
+        .chain(MONITORING)
+    {
+        assert!(api.get(path).is_none(), "{path} pruned");
+    }
+    assert_eq!(condition(&api, "MonitoringReady")["reason"], "Disabled");
+
+    switch("owned", 4);
+    run(&api, &ctx).await;
+    for path in MONITORING {
+        assert!(api.get(path).is_some(), "{path} back");
+    }
+    assert!(api.get(PROMETHEUS_RULE).is_none());
+}

@@ -18,7 +18,8 @@ pub enum ConditionType {
     StorageReady,
     /// The HPA or ScaledObject applied and not reporting that it cannot scale.
     AutoscalerReady,
-    /// Prometheus and Grafana ready (reason `Disabled` without monitoring).
+    /// Prometheus and Grafana ready (reason `Disabled` without monitoring,
+    /// `PrometheusOperator` when the cluster's monitors the race).
     MonitoringReady,
     /// The last post-race run succeeded (separate from `Ready`: a failed analysis does
     /// not make the race unready).
@@ -70,6 +71,9 @@ pub mod reason {
     pub const APPLIED: &str = "Applied";
     /// The part is switched off in the spec.
     pub const DISABLED: &str = "Disabled";
+    /// Monitoring is the cluster's Prometheus Operator's (`monitoring.mode:
+    /// prometheusOperator`).
+    pub const PROMETHEUS_OPERATOR: &str = "PrometheusOperator";
     /// Post-race: no run yet.
     pub const NOT_RUN: &str = "NotRun";
     pub const RUNNING: &str = "Running";

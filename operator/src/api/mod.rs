@@ -8,9 +8,11 @@
 
 pub mod conditions;
 mod formats;
+mod monitoring;
 pub mod reference;
 mod status;
 
+pub use monitoring::*;
 pub use status::*;
 
 use k8s_openapi::api::core::v1::ResourceRequirements;
@@ -94,7 +96,8 @@ pub struct RaceSessionSpec {
     /// PostgreSQL holding the analytics.
     #[serde(default)]
     pub postgres: DatastoreSpec,
-    /// Prometheus and Grafana for this race.
+    /// What monitors this race: its own Prometheus and Grafana, the cluster's Prometheus
+    /// Operator and Grafana, or nothing.
     #[serde(default)]
     pub monitoring: MonitoringSpec,
     /// Post-race analytics: a DAG of Kubernetes Jobs run when the race finishes.
@@ -268,7 +271,8 @@ pub struct AutoscalingSpec {
     pub target_messages_per_second_per_pod: i32,
     /// What scales the processor: `hpa` (a HorizontalPodAutoscaler on CPU and the Pods
     /// metric served by prometheus-adapter) or `keda` (a KEDA ScaledObject with a Prometheus
-    /// trigger and a CPU trigger; needs KEDA installed and monitoring enabled).
+    /// trigger and a CPU trigger; needs KEDA installed and a Prometheus: `monitoring.mode`
+    /// `owned`, or `prometheusOperator` with `prometheusUrl`).
     #[serde(default)]
     pub engine: AutoscalingEngine,
 }
@@ -388,40 +392,6 @@ fn default_storage() -> String {
 pub struct ExternalSpec {
     /// Secret key holding the connection URL.
     pub url_secret_ref: SecretKeyRef,
-}
-
-/// Monitoring stack settings.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct MonitoringSpec {
-    /// Run Prometheus and Grafana for this race.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// Prometheus retention, e.g. 24h or 7d.
-    #[serde(default = "default_retention")]
-    #[schemars(regex(pattern = r"^[0-9]+(ms|s|m|h|d|w|y)$"))]
-    pub retention: String,
-    /// Prometheus image (default: prom/prometheus of the version this operator is tested with).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prometheus_image: Option<String>,
-    /// Grafana image (default: grafana/grafana of the version the dashboards are made for).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grafana_image: Option<String>,
-}
-
-impl Default for MonitoringSpec {
-    fn default() -> Self {
-        MonitoringSpec {
-            enabled: true,
-            retention: default_retention(),
-            prometheus_image: None,
-            grafana_image: None,
-        }
-    }
-}
-
-fn default_retention() -> String {
-    "24h".into()
 }
 
 /// Post-race analytics run as a DAG of Kubernetes Jobs (`pitstop job <step>`): the role

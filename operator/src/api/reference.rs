@@ -16,6 +16,10 @@ const KUBERNETES_TYPES: &[(&str, &str)] = &[
         "allowedClients",
         "[NetworkPolicyPeer](https://kubernetes.io/docs/reference/kubernetes-api/policy-resources/network-policy-v1/#NetworkPolicySpec) list",
     ),
+    (
+        "prometheusPeers",
+        "[NetworkPolicyPeer](https://kubernetes.io/docs/reference/kubernetes-api/policy-resources/network-policy-v1/#NetworkPolicySpec) list",
+    ),
 ];
 
 pub const BEGIN: &str = "<!-- racesession-reference:begin (make docs) -->";
@@ -162,8 +166,10 @@ mod tests {
         }
         assert!(md.contains("rule: minReplicas must not exceed maxReplicas"));
         assert!(
-            !md.contains("allowedClients[].ipBlock"),
+            !md.contains("allowedClients[].ipBlock") && !md.contains("prometheusPeers[].ipBlock"),
             "Kubernetes types are not expanded"
         );
+        assert!(md.contains("| `monitoring.mode` | string | – |"));
+        assert!(md.contains("(one of `owned`, `prometheusOperator`, `none`)"));
     }
 }

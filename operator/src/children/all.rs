@@ -2,13 +2,14 @@
 
 use super::keda::{self, ScaledObject};
 use super::meta::Component;
-use super::monitoring::{grafana, prometheus};
+use super::monitoring::prometheus_operator::{self, PodMonitor, PrometheusRule};
+use super::monitoring::{grafana, grafana_sidecar, prometheus};
 use super::ports;
 use super::secrets::{self, Generated};
 use super::service::service;
 use super::{datastore, network, post_race_jobs, processor, simulator};
 use crate::api::AutoscalingEngine;
-use crate::model::Model;
+use crate::model::{Model, Monitoring};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::CronJob;
@@ -35,6 +36,10 @@ pub struct Children {
     pub scaled_objects: Vec<ScaledObject>,
     /// The season report, when `postRace.schedule` is set.
     pub cron_jobs: Vec<CronJob>,
+    /// The simulator's and processor's, in `monitoring.mode: prometheusOperator`.
+    pub pod_monitors: Vec<PodMonitor>,
+    /// The race's rules, in `monitoring.mode: prometheusOperator`.
+    pub prometheus_rules: Vec<PrometheusRule>,
 }
 
 /// Builds every child of a race.
@@ -55,6 +60,8 @@ pub fn build(m: &Model) -> Children {
         role_bindings: Vec::new(),
         scaled_objects: Vec::new(),
         cron_jobs: post_race_jobs::cron_job(m).into_iter().collect(),
+        pod_monitors: Vec::new(),
+        prometheus_rules: Vec::new(),
     };
     match &m.autoscaling {
         Some(a) if a.engine == AutoscalingEngine::Keda => {
@@ -62,18 +69,28 @@ pub fn build(m: &Model) -> Children {
         }
         _ => c.hpas.extend(processor::hpa(m)),
     }
-    if let Some(mon) = &m.monitoring {
-        let p = prometheus::objects(m, mon);
-        c.service_accounts.push(p.service_account);
-        c.roles.push(p.role);
-        c.role_bindings.push(p.role_binding);
-        c.config_maps.push(p.config_map);
-        c.deployments.push(p.deployment);
-        c.services.push(p.service);
-        let g = grafana::objects(m, mon);
-        c.config_maps.push(g.config_map);
-        c.deployments.push(g.deployment);
-        c.services.push(g.service);
+    match &m.monitoring {
+        Monitoring::Owned(mon) => {
+            let p = prometheus::objects(m, mon);
+            c.service_accounts.push(p.service_account);
+            c.roles.push(p.role);
+            c.role_bindings.push(p.role_binding);
+            c.config_maps.push(p.config_map);
+            c.deployments.push(p.deployment);
+            c.services.push(p.service);
+            let g = grafana::objects(m, mon);
+            c.config_maps.push(g.config_map);
+            c.deployments.push(g.deployment);
+            c.services.push(g.service);
+        }
+        Monitoring::PrometheusOperator(cluster) => {
+            c.pod_monitors = prometheus_operator::pod_monitors(m, cluster);
+            c.prometheus_rules
+                .push(prometheus_operator::prometheus_rule(m, cluster));
+            c.config_maps
+                .extend(grafana_sidecar::config_maps(m, cluster));
+        }
+        Monitoring::None => {}
     }
     if let Some((sts, svc, np)) = datastore::redis(m) {
         c.stateful_sets.push(sts);
@@ -106,6 +123,8 @@ impl Children {
             role_bindings,
             scaled_objects,
             cron_jobs,
+            pod_monitors,
+            prometheus_rules,
         } = self;
         fn docs<T: serde::Serialize>(out: &mut Vec<String>, objs: &[T]) {
             out.extend(
@@ -125,6 +144,8 @@ impl Children {
         docs(&mut out, network_policies);
         docs(&mut out, scaled_objects);
         docs(&mut out, cron_jobs);
+        docs(&mut out, pod_monitors);
+        docs(&mut out, prometheus_rules);
         out.join("---\n")
     }
 }
@@ -196,6 +217,160 @@ mod tests {
             assert_eq!(labels["app.kubernetes.io/instance"], "monza");
             assert_eq!(m.namespace.as_deref(), Some("racing"));
         }
+    }
+
+    /// In `monitoring.mode: prometheusOperator` the race's Prometheus and Grafana give way
+    /// to PodMonitors, a PrometheusRule and dashboard ConfigMaps, all owned by the race and
+    /// labelled for pruning; `none` builds no monitoring at all.
+    #[test]
+    fn prometheus_operator_and_none_modes() {
+        let c = children_of_mode("prometheusOperator");
+        let mut metas = Vec::new();
+        metas.extend(c.deployments.iter().map(|o| &o.metadata));
+        metas.extend(c.services.iter().map(|o| &o.metadata));
+        metas.extend(c.config_maps.iter().map(|o| &o.metadata));
+        metas.extend(c.pod_monitors.iter().map(|o| &o.metadata));
+        metas.extend(c.prometheus_rules.iter().map(|o| &o.metadata));
+        for m in metas {
+            let owner = &m.owner_references.as_ref().unwrap()[0];
+            assert_eq!(owner.kind, "RaceSession", "{:?}", m.name);
+            let labels = m.labels.as_ref().unwrap();
+            assert_eq!(labels["app.kubernetes.io/managed-by"], "pitstop-operator");
+            assert_eq!(labels["app.kubernetes.io/instance"], "monza");
+        }
+        let components = |c: &Children| -> Vec<String> {
+            c.deployments
+                .iter()
+                .map(|d| d.metadata.labels.as_ref().unwrap()["app.kubernetes.io/component"].clone())
+                .collect()
+        };
+        assert_eq!(components(&c), ["simulator", "processor"]);
+        assert!(
+            c.generated_secrets
+                .iter()
+                .all(|g| g.name != "monza-grafana")
+        );
+        assert!(c.roles.is_empty() && c.role_bindings.is_empty() && c.service_accounts.is_empty());
+        let (_, monitoring) = render(&c);
+        assert!(!monitoring.contains("kind: Deployment"));
+
+        let none = children_of_mode("none");
+        assert_eq!(components(&none), ["simulator", "processor"]);
+        assert!(none.config_maps.is_empty() && none.pod_monitors.is_empty());
+        assert!(none.prometheus_rules.is_empty());
+        assert_eq!(render(&none).1, "", "nothing of monitoring");
+        // `enabled: false` is the same as `mode: none`.
+        assert_eq!(
+            none,
+            children("circuit: monza\nmonitoring: {enabled: false}", &[])
+        );
+    }
+
+    /// The processor's NetworkPolicy admits the race's own Prometheus, or in
+    /// `prometheusOperator` mode the cluster's (default: Prometheus Operator pods of any
+    /// namespace; or the spec's peers), never both.
+    #[test]
+    fn processor_admits_the_prometheus_that_scrapes_it() {
+        let from = |c: &Children| {
+            serde_json::to_value(
+                &c.network_policies[0]
+                    .spec
+                    .as_ref()
+                    .unwrap()
+                    .ingress
+                    .as_ref()
+                    .unwrap()[0]
+                    .from,
+            )
+            .unwrap()
+        };
+        let owned = from(&children(MINIMAL, &[]));
+        assert_eq!(
+            owned[1]["podSelector"]["matchLabels"]["app.kubernetes.io/component"],
+            "prometheus"
+        );
+        assert!(
+            owned[1].get("namespaceSelector").is_none(),
+            "the race's namespace only"
+        );
+        let cluster = from(&children_of_mode("prometheusOperator"));
+        assert_eq!(
+            cluster.as_array().unwrap().len(),
+            3,
+            "simulator, Prometheus, operator"
+        );
+        assert_eq!(cluster[1]["namespaceSelector"], serde_json::json!({}));
+        assert_eq!(
+            cluster[1]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+            "prometheus"
+        );
+        let custom = from(&po_children(
+            "monitoring:\n  mode: prometheusOperator\n  prometheusOperator:\n    prometheusPeers:\n    - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}",
+        ));
+        assert_eq!(
+            custom[1]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+            "monitoring"
+        );
+        assert!(custom[1].get("podSelector").is_none());
+    }
+
+    /// What a race asks the scheduler for in each mode with the builders' default
+    /// requests (processor at `minReplicas` 1): the README's "Monitoring modes" table.
+    #[test]
+    fn requests_per_mode() {
+        fn quantity(q: &str) -> f64 {
+            let units = [
+                ("m", 1e-3),
+                ("Ki", 1024.0),
+                ("Mi", 1024.0 * 1024.0),
+                ("Gi", 1024.0 * 1024.0 * 1024.0),
+            ];
+            for (suffix, factor) in units {
+                if let Some(n) = q.strip_suffix(suffix) {
+                    return n.parse::<f64>().unwrap() * factor;
+                }
+            }
+            q.parse().unwrap()
+        }
+        let requests = |c: &Children| {
+            let mut pods: Vec<(i32, &k8s_openapi::api::core::v1::PodSpec)> = Vec::new();
+            for d in &c.deployments {
+                let s = d.spec.as_ref().unwrap();
+                pods.push((s.replicas.unwrap_or(1), s.template.spec.as_ref().unwrap()));
+            }
+            for st in &c.stateful_sets {
+                let s = st.spec.as_ref().unwrap();
+                pods.push((s.replicas.unwrap_or(1), s.template.spec.as_ref().unwrap()));
+            }
+            let (mut cpu, mut memory) = (0.0, 0.0);
+            for (n, pod) in pods {
+                for container in &pod.containers {
+                    let r = container
+                        .resources
+                        .as_ref()
+                        .unwrap()
+                        .requests
+                        .as_ref()
+                        .unwrap();
+                    cpu += f64::from(n) * quantity(&r["cpu"].0);
+                    memory += f64::from(n) * quantity(&r["memory"].0);
+                }
+            }
+            (
+                (cpu * 1000.0).round() as i64,
+                (memory / 1024.0 / 1024.0).round() as i64,
+            )
+        };
+        assert_eq!(
+            requests(&children_of_mode("owned")),
+            (800, 960),
+            "millicores, MiB"
+        );
+        assert_eq!(
+            requests(&children_of_mode("prometheusOperator")),
+            (650, 576)
+        );
+        assert_eq!(requests(&children_of_mode("none")), (650, 576));
     }
 
     /// Every pod meets the "restricted" Pod Security Standard, with resources and probes.

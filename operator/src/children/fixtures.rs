@@ -37,10 +37,20 @@ pub fn images() -> Defaults {
     }
 }
 
-/// Observed cluster state for validation: Secrets with one key each, KEDA present or not.
+/// Observed cluster state for validation: Secrets with one key each, KEDA present or not,
+/// the Prometheus Operator absent unless [`Seen::with_prometheus_operator`].
 pub struct Seen {
     secrets: BTreeMap<String, BTreeSet<String>>,
     keda: bool,
+    prometheus_operator: bool,
+}
+
+impl Seen {
+    /// The cluster serves PodMonitors and PrometheusRules.
+    pub fn with_prometheus_operator(mut self) -> Self {
+        self.prometheus_operator = true;
+        self
+    }
 }
 
 impl Observations for Seen {
@@ -49,6 +59,9 @@ impl Observations for Seen {
     }
     fn keda_installed(&self) -> bool {
         self.keda
+    }
+    fn prometheus_operator_installed(&self) -> bool {
+        self.prometheus_operator
     }
 }
 
@@ -59,11 +72,30 @@ pub fn seen(secrets: &[(&str, &str)], keda: bool) -> Seen {
             .map(|(n, k)| (n.to_string(), BTreeSet::from([k.to_string()])))
             .collect(),
         keda,
+        prometheus_operator: false,
     }
 }
 
 pub fn children(spec: &str, secrets: &[(&str, &str)]) -> Children {
     build(&validate(&race(spec), &seen(secrets, false), &images()).unwrap())
+}
+
+/// The children of `spec` on a cluster with the Prometheus Operator.
+pub fn po_children(spec: &str) -> Children {
+    build(
+        &validate(
+            &race(spec),
+            &seen(&[], false).with_prometheus_operator(),
+            &images(),
+        )
+        .unwrap(),
+    )
+}
+
+/// The children of the defaults with `monitoring.mode: <mode>` (the Prometheus Operator
+/// installed).
+pub fn children_of_mode(mode: &str) -> Children {
+    po_children(&format!("circuit: monza\nmonitoring: {{mode: {mode}}}"))
 }
 
 /// Whether an object belongs to the monitoring stack (rendered into its own golden file).
@@ -87,6 +119,8 @@ pub fn render(c: &Children) -> (String, String) {
         role_bindings,
         scaled_objects,
         cron_jobs,
+        pod_monitors,
+        prometheus_rules,
     } = c;
     let split = |docs: Vec<(bool, String)>, core: &mut Vec<String>, mon: &mut Vec<String>| {
         for (m, d) in docs {
@@ -117,6 +151,8 @@ pub fn render(c: &Children) -> (String, String) {
     add!(role_bindings);
     add!(scaled_objects);
     add!(cron_jobs);
+    add!(pod_monitors);
+    add!(prometheus_rules);
     (core.join("---\n"), mon.join("---\n"))
 }
 
@@ -155,6 +191,16 @@ redis:
 postgres:
   external: {urlSecretRef: {name: pg-url, key: url}}
 monitoring: {enabled: false}";
+
+/// Monitoring by the cluster's kube-prometheus-stack (release `kube-prometheus-stack`).
+pub const PROMETHEUS_OPERATOR: &str = "\
+circuit: monza
+laps: 10
+timeScale: 40
+monitoring:
+  mode: prometheusOperator
+  prometheusOperator:
+    labels: {release: kube-prometheus-stack}";
 
 pub const KEDA: &str =
     "circuit: monza\nprocessor:\n  autoscaling: {engine: keda, minReplicas: 2, maxReplicas: 6}";

@@ -1,9 +1,12 @@
 //! KEDA alternative to the HPA (`processor.autoscaling.engine: keda`): a ScaledObject on
 //! the processor Deployment with a Prometheus trigger (messages/s per pod, queried from the
-//! race's Prometheus) and a CPU trigger. KEDA then owns the Deployment's HPA; the operator
+//! race's Prometheus, or the cluster's in `monitoring.mode: prometheusOperator`) and a CPU
+//! trigger. KEDA then owns the Deployment's HPA; the operator
 //! builds none of its own, so the two never fight over the replica count.
 
 use super::meta::{Component, meta, name};
+use super::monitoring::prometheus_config::PROCESSOR_JOB;
+use super::monitoring::promql::Scope;
 use super::ports;
 use crate::model::{Autoscaling, Model};
 use kube::CustomResource;
@@ -33,22 +36,40 @@ pub struct ScaledObjectSpec {
 
 /// The PromQL the Prometheus trigger evaluates: the processors' total rate. KEDA divides
 /// it by the threshold to get the replica count (an average per pod, like the HPA's
-/// Pods metric).
+/// Pods metric). The cluster's Prometheus sees every race: there it is confined to this one.
 pub fn query(m: &Model) -> String {
-    format!(
-        "sum(rate({MESSAGES_PROCESSED_TOTAL}{{job=\"pitstop-processor\",namespace=\"{}\"}}[1m]))",
-        m.namespace
-    )
+    match m.monitoring.cluster() {
+        Some(_) => Scope::of(m).apply(&format!(
+            "sum(rate({MESSAGES_PROCESSED_TOTAL}{{job=\"{PROCESSOR_JOB}\"}}[1m]))"
+        )),
+        None => format!(
+            "sum(rate({MESSAGES_PROCESSED_TOTAL}{{job=\"{PROCESSOR_JOB}\",namespace=\"{}\"}}[1m]))",
+            m.namespace
+        ),
+    }
+}
+
+/// The Prometheus KEDA queries: the race's own, or the cluster's `prometheusUrl`
+/// (validation refuses `engine: keda` without one).
+fn server_address(m: &Model) -> String {
+    match m
+        .monitoring
+        .cluster()
+        .and_then(|c| c.prometheus_url.clone())
+    {
+        Some(url) => url,
+        None => format!(
+            "http://{}.{}.svc:{}",
+            name(m, Component::Prometheus),
+            m.namespace,
+            ports::PROMETHEUS
+        ),
+    }
 }
 
 pub fn scaled_object(m: &Model, a: &Autoscaling) -> ScaledObject {
     let processor = name(m, Component::Processor);
-    let prometheus = format!(
-        "http://{}.{}.svc:{}",
-        name(m, Component::Prometheus),
-        m.namespace,
-        ports::PROMETHEUS
-    );
+    let prometheus = server_address(m);
     ScaledObject {
         metadata: meta(m, Component::Processor, processor.clone()),
         spec: ScaledObjectSpec {
@@ -125,5 +146,43 @@ mod tests {
         let no_mon = format!("{KEDA}\nmonitoring: {{enabled: false}}");
         let err = validate(&race(&no_mon), &seen(&[], true), &images()).unwrap_err();
         assert_eq!(err, SpecError::KedaWithoutMonitoring);
+        let none = format!("{KEDA}\nmonitoring: {{mode: none}}");
+        let err = validate(&race(&none), &seen(&[], true), &images()).unwrap_err();
+        assert_eq!(err, SpecError::KedaWithoutMonitoring);
+    }
+
+    /// With the cluster's Prometheus, KEDA queries `prometheusUrl` with the query confined
+    /// to the race; without a `prometheusUrl` the spec is refused, naming the field.
+    #[test]
+    fn keda_with_the_cluster_prometheus() {
+        let spec = format!(
+            "{KEDA}\nmonitoring:\n  mode: prometheusOperator\n  prometheusOperator: {{prometheusUrl: 'http://prometheus.monitoring.svc:9090'}}"
+        );
+        let m = validate(
+            &race(&spec),
+            &seen(&[], true).with_prometheus_operator(),
+            &images(),
+        )
+        .unwrap();
+        let c = build(&m);
+        let trigger = &c.scaled_objects[0].spec.triggers[0]["metadata"];
+        assert_eq!(
+            trigger["serverAddress"],
+            "http://prometheus.monitoring.svc:9090"
+        );
+        assert_eq!(
+            trigger["query"],
+            "sum(rate(pitstop_processor_messages_processed_total{job=\"pitstop-processor\",namespace=\"racing\",race=\"monza\"}[1m]))"
+        );
+        let no_url = format!("{KEDA}\nmonitoring: {{mode: prometheusOperator}}");
+        let err = validate(
+            &race(&no_url),
+            &seen(&[], true).with_prometheus_operator(),
+            &images(),
+        )
+        .unwrap_err();
+        assert_eq!(err, SpecError::KedaWithoutPrometheusUrl);
+        assert_eq!(err.reason(), "InvalidAutoscaling");
+        assert!(err.to_string().contains("prometheusUrl"), "{err}");
     }
 }

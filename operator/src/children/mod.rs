@@ -6,8 +6,10 @@
 //! - [`pod`] (pod-level pieces and the Deployment shapes), [`service`], [`secrets`]
 //!   (generated Secrets), [`network`] (NetworkPolicies);
 //! - one builder per child: [`simulator`], [`processor`] (Deployment, HPA),
-//!   [`datastore`] (Redis, PostgreSQL), [`keda`], [`monitoring`] (Prometheus, Grafana,
-//!   the prometheus-adapter rule), [`post_race_jobs`] (pipeline Jobs, season report);
+//!   [`datastore`] (Redis, PostgreSQL), [`monitoring`] (by `monitoring.mode`: the race's
+//!   Prometheus and Grafana, or PodMonitors, a PrometheusRule and dashboard ConfigMaps
+//!   for the cluster's; the prometheus-adapter rule), [`keda`] (its query and address
+//!   from [`monitoring`]), [`post_race_jobs`] (pipeline Jobs, season report);
 //! - [`all`]: every child of a race.
 //!
 //! Nothing here imports `reconcile`: builders never touch the cluster.

@@ -1,5 +1,6 @@
-//! NetworkPolicies: the processor accepts its API only from the simulator, Prometheus,
-//! the operator and listed clients, and talks only to Redis, PostgreSQL and DNS; each
+//! NetworkPolicies: the processor accepts its API only from the simulator, Prometheus (the
+//! race's own, or the cluster's in `monitoring.mode: prometheusOperator`), the operator
+//! and listed clients, and talks only to Redis, PostgreSQL and DNS; each
 //! managed datastore accepts only the components that use it.
 
 use super::meta::{APP, Component, keys, meta, name, selector};
@@ -109,11 +110,12 @@ fn datastore_egress(m: &Model, d: &Datastore, c: Component, port: i32) -> Networ
 }
 
 pub fn processor(m: &Model) -> NetworkPolicy {
-    let mut from = vec![
-        component(m, Component::Simulator),
-        prometheus(m),
-        operator(),
-    ];
+    let mut from = vec![component(m, Component::Simulator)];
+    match m.monitoring.cluster() {
+        Some(c) => from.extend(c.prometheus_peers.iter().cloned()),
+        None => from.push(prometheus(m)),
+    }
+    from.push(operator());
     from.extend(m.allowed_clients.iter().cloned());
     NetworkPolicy {
         metadata: meta(m, Component::Processor, name(m, Component::Processor)),

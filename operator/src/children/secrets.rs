@@ -52,7 +52,7 @@ pub fn generated(m: &Model) -> Vec<Generated> {
             key: POSTGRES_PASSWORD_KEY,
         });
     }
-    if m.monitoring.is_some() {
+    if m.monitoring.owned().is_some() {
         out.push(Generated {
             component: Component::Grafana,
             name: grafana_secret_name(&m.name),

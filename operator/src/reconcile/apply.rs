@@ -7,6 +7,7 @@ use super::context::{FIELD_MANAGER, apply_params};
 use crate::children::Children;
 use crate::children::keda::ScaledObject;
 use crate::children::meta::{Component, keys, race_selector};
+use crate::children::monitoring::prometheus_operator::{PodMonitor, PrometheusRule};
 use crate::children::secrets::{Generated, secret};
 use crate::model::Model;
 use k8s_openapi::NamespaceResourceScope;
@@ -58,6 +59,8 @@ pub struct Names {
     /// Generated Secrets.
     pub secrets: BTreeSet<String>,
     pub cron_jobs: BTreeSet<String>,
+    pub pod_monitors: BTreeSet<String>,
+    pub prometheus_rules: BTreeSet<String>,
 }
 
 pub struct Applied {
@@ -179,6 +182,8 @@ pub async fn apply_all(
         role_bindings,
         scaled_objects,
         cron_jobs,
+        pod_monitors,
+        prometheus_rules,
     } = children;
     let mut n = Names::default();
     // What pods mount or run as comes first, so a new pod never waits for it.
@@ -219,6 +224,8 @@ pub async fn apply_all(
     apply_each(client, ns, &network_policies, &mut n.network_policies).await?;
     apply_each(client, ns, &cron_jobs, &mut n.cron_jobs).await?;
     apply_each(client, ns, &scaled_objects, &mut n.scaled_objects).await?;
+    apply_each(client, ns, &pod_monitors, &mut n.pod_monitors).await?;
+    apply_each(client, ns, &prometheus_rules, &mut n.prometheus_rules).await?;
     Ok(Applied {
         names: n,
         readiness,
@@ -239,8 +246,16 @@ where
     let api: Api<K> = Api::namespaced(client.clone(), ns);
     let list = match api.list(&ListParams::default().labels(selector)).await {
         Ok(l) => l,
-        // The kind is not served (KEDA not installed): nothing of it to delete.
+        // The kind is not served (KEDA or the Prometheus Operator not installed):
+        // nothing of it to delete.
         Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
+        // None of the kind is wanted and the operator may not list it (RBAC from before
+        // the kind was added, e.g. an older bundle's ClusterRole): then it cannot have
+        // created any either, and the race should not fail over it.
+        Err(kube::Error::Api(e)) if e.code == 403 && keep.is_empty() => {
+            tracing::warn!(kind = %K::kind(&Default::default()), error = %e.message, "may not list children of this kind; skipping their pruning");
+            return Ok(());
+        }
         Err(e) => return Err(e),
     };
     for obj in list {
@@ -254,7 +269,9 @@ where
 }
 
 /// Deletes this race's children that were not applied this time (e.g. managed → external
-/// Redis removes the StatefulSet, Service and NetworkPolicy; autoscaling off removes the HPA).
+/// Redis removes the StatefulSet, Service and NetworkPolicy; autoscaling off removes the
+/// HPA; `monitoring.mode` owned → prometheusOperator removes the race's Prometheus and
+/// Grafana, and back removes the PodMonitors, PrometheusRule and dashboard ConfigMaps).
 pub async fn prune(client: &Client, ns: &str, race: &str, keep: &Names) -> Result<(), kube::Error> {
     let selector = race_selector(race);
     let Names {
@@ -270,6 +287,8 @@ pub async fn prune(client: &Client, ns: &str, race: &str, keep: &Names) -> Resul
         scaled_objects,
         secrets,
         cron_jobs,
+        pod_monitors,
+        prometheus_rules,
     } = keep;
     prune_kind::<Deployment>(client, ns, &selector, deployments).await?;
     prune_kind::<Service>(client, ns, &selector, services).await?;
@@ -282,6 +301,8 @@ pub async fn prune(client: &Client, ns: &str, race: &str, keep: &Names) -> Resul
     prune_kind::<RoleBinding>(client, ns, &selector, role_bindings).await?;
     prune_kind::<ScaledObject>(client, ns, &selector, scaled_objects).await?;
     prune_kind::<CronJob>(client, ns, &selector, cron_jobs).await?;
+    prune_kind::<PodMonitor>(client, ns, &selector, pod_monitors).await?;
+    prune_kind::<PrometheusRule>(client, ns, &selector, prometheus_rules).await?;
     // Only Grafana's generated Secret follows the spec: the API key and the PostgreSQL
     // password outlive a switch to external parts (their data may still be needed).
     let grafana = format!(

@@ -5,8 +5,8 @@
 //! ([`post_race`]) → status ([`status`]).
 //!
 //! What touches the cluster or the network: observe (reads the referenced Secrets and
-//! KEDA's API group), apply (creates the generated Secrets, server-side applies, then
-//! lists and deletes to prune), progress (an HTTP GET of the processor's API, only once
+//! KEDA's and the Prometheus Operator's API groups), apply (creates the generated
+//! Secrets, server-side applies, then lists and deletes to prune), progress (an HTTP GET of the processor's API, only once
 //! it reports ready), the post-race step's applier ([`post_race`]: lists the current
 //! run's Jobs, creates those launched, patches a failed one's TTL) and, here, the status
 //! write. Events go out through [`events`] alone. Validate, build, the post-race planner
@@ -123,7 +123,8 @@ async fn write_status(
 }
 
 /// A spec that cannot work: say why in the status and an Event, and do not retry hot.
-/// A missing Secret may appear on its own, so that case is looked at again each minute.
+/// A missing Secret or CRD may appear on its own, so those cases are looked at again each
+/// minute.
 async fn stall(
     races: &Api<RaceSession>,
     race: &RaceSession,
@@ -140,10 +141,12 @@ async fn stall(
         events::publish(ctx, race, &[event]).await;
     }
     let retry = match e {
-        // Both can be fixed without touching the RaceSession (no watch event follows).
+        // Fixed without touching the RaceSession (no watch event follows): a Secret
+        // created, KEDA or the Prometheus Operator installed.
         SpecError::SecretNotFound { .. }
         | SpecError::SecretKeyMissing { .. }
-        | SpecError::KedaNotInstalled => Duration::from_secs(60),
+        | SpecError::KedaNotInstalled
+        | SpecError::PrometheusOperatorNotInstalled => Duration::from_secs(60),
         _ => Duration::from_secs(600),
     };
     Ok(Action::requeue(retry))

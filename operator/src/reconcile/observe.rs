@@ -1,7 +1,8 @@
 //! Observe: what validation needs from the cluster — the keys of the Secrets a spec
-//! references (never their values) and, for `engine: keda`, whether KEDA is installed.
+//! references (never their values), for `engine: keda` whether KEDA is installed, and for
+//! `monitoring.mode: prometheusOperator` whether the Prometheus Operator is.
 
-use crate::api::{AutoscalingEngine, RaceSession};
+use crate::api::{AutoscalingEngine, MonitoringMode, RaceSession};
 use crate::model::Observations;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
@@ -15,6 +16,9 @@ pub struct Observed {
     pub secrets: BTreeMap<String, BTreeSet<String>>,
     /// Whether `scaledobjects.keda.sh/v1alpha1` is served (only asked for `engine: keda`).
     pub keda: bool,
+    /// Whether `podmonitors` and `prometheusrules` of `monitoring.coreos.com/v1` are served
+    /// (only asked for `monitoring.mode: prometheusOperator`).
+    pub prometheus_operator: bool,
 }
 
 impl Observations for Observed {
@@ -24,9 +28,13 @@ impl Observations for Observed {
     fn keda_installed(&self) -> bool {
         self.keda
     }
+    fn prometheus_operator_installed(&self) -> bool {
+        self.prometheus_operator
+    }
 }
 
-/// Reads the referenced Secrets and, for `engine: keda`, KEDA's API group.
+/// Reads the referenced Secrets and, when the spec needs them, KEDA's and the Prometheus
+/// Operator's API groups.
 pub async fn observe(
     client: &Client,
     ns: &str,
@@ -38,19 +46,48 @@ pub async fn observe(
     } else {
         false
     };
+    let prometheus_operator =
+        if race.spec.monitoring.effective_mode() == MonitoringMode::PrometheusOperator {
+            prometheus_operator_installed(client).await?
+        } else {
+            false
+        };
     Ok(Observed {
         secrets: secret_keys(client, ns, race).await?,
         keda,
+        prometheus_operator,
     })
 }
 
-/// Whether the API server serves KEDA's ScaledObject (a 404 on the group means no KEDA).
-pub async fn keda_installed(client: &Client) -> Result<bool, kube::Error> {
-    match client.list_api_group_resources("keda.sh/v1alpha1").await {
-        Ok(list) => Ok(list.resources.iter().any(|r| r.name == "scaledobjects")),
+/// Whether the API server serves every one of `resources` in `group_version` (a 404 on
+/// the group means none).
+async fn serves(
+    client: &Client,
+    group_version: &str,
+    resources: &[&str],
+) -> Result<bool, kube::Error> {
+    match client.list_api_group_resources(group_version).await {
+        Ok(list) => Ok(resources
+            .iter()
+            .all(|want| list.resources.iter().any(|r| r.name == *want))),
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// Whether the API server serves KEDA's ScaledObject.
+pub async fn keda_installed(client: &Client) -> Result<bool, kube::Error> {
+    serves(client, "keda.sh/v1alpha1", &["scaledobjects"]).await
+}
+
+/// Whether the API server serves the Prometheus Operator's PodMonitor and PrometheusRule.
+pub async fn prometheus_operator_installed(client: &Client) -> Result<bool, kube::Error> {
+    serves(
+        client,
+        "monitoring.coreos.com/v1",
+        &["podmonitors", "prometheusrules"],
+    )
+    .await
 }
 
 async fn secret_keys(

@@ -9,8 +9,12 @@ use crate::api::{
     RaceSessionStatus, RunPhase, TaskPhase,
 };
 use crate::children::meta::Component;
-use crate::model::Model;
+use crate::model::{Model, Monitoring};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time as MetaTime};
+
+/// `MonitoringReady` in `monitoring.mode: prometheusOperator`, where no pod of the race
+/// monitors it.
+const PROMETHEUS_OPERATOR_MESSAGE: &str = "PodMonitors, PrometheusRule and dashboard ConfigMaps applied for the cluster's Prometheus Operator and Grafana";
 
 pub type Time = MetaTime;
 
@@ -268,11 +272,15 @@ pub fn compute(
         condition(
             ConditionType::MonitoringReady,
             mon_ok,
-            match (m.monitoring.is_some(), mon_ok) {
-                (false, _) => reason::DISABLED,
-                (true, ok) => progressing(ok),
+            match (&m.monitoring, mon_ok) {
+                (Monitoring::None, _) => reason::DISABLED,
+                (Monitoring::PrometheusOperator(_), _) => reason::PROMETHEUS_OPERATOR,
+                (Monitoring::Owned(_), ok) => progressing(ok),
             },
-            &mon_msg,
+            match m.monitoring {
+                Monitoring::PrometheusOperator(_) => PROMETHEUS_OPERATOR_MESSAGE,
+                _ => &mon_msg,
+            },
             g,
             &now,
         ),

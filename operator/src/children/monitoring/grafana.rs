@@ -12,7 +12,7 @@ use crate::children::pod::{
 use crate::children::ports;
 use crate::children::secrets::{GRAFANA_PASSWORD_KEY, grafana_secret_name};
 use crate::children::service::service;
-use crate::model::{Model, Monitoring};
+use crate::model::{Model, OwnedStack};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, KeyToPath, PodSpec, Service,
@@ -104,7 +104,7 @@ fn provisioning(m: &Model) -> BTreeMap<String, String> {
     data
 }
 
-pub fn objects(m: &Model, mon: &Monitoring) -> Objects {
+pub fn objects(m: &Model, mon: &OwnedStack) -> Objects {
     let config_map = ConfigMap {
         metadata: meta(m, C, name(m, C)),
         data: Some(provisioning(m)),
@@ -117,7 +117,7 @@ pub fn objects(m: &Model, mon: &Monitoring) -> Objects {
     }
 }
 
-fn deployment(m: &Model, mon: &Monitoring, hash: String) -> Deployment {
+fn deployment(m: &Model, mon: &OwnedStack, hash: String) -> Deployment {
     let n = name(m, C);
     let mount = |volume: &str, path: &str| VolumeMount {
         name: volume.into(),

@@ -15,7 +15,7 @@ use crate::children::pod::{
 };
 use crate::children::ports;
 use crate::children::service::service;
-use crate::model::{Model, Monitoring};
+use crate::model::{Model, OwnedStack};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, KeyToPath, PodSpec,
@@ -43,7 +43,7 @@ pub struct Objects {
     pub service: Service,
 }
 
-pub fn objects(m: &Model, mon: &Monitoring) -> Objects {
+pub fn objects(m: &Model, mon: &OwnedStack) -> Objects {
     let n = name(m, C);
     let config_map = ConfigMap {
         metadata: meta(m, C, n.clone()),
@@ -101,7 +101,7 @@ pub fn objects(m: &Model, mon: &Monitoring) -> Objects {
     }
 }
 
-fn deployment(m: &Model, mon: &Monitoring, hash: String) -> Deployment {
+fn deployment(m: &Model, mon: &OwnedStack, hash: String) -> Deployment {
     let n = name(m, C);
     let mount = |volume: &str, path: &str| VolumeMount {
         name: volume.into(),

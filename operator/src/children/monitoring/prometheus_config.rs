@@ -11,6 +11,11 @@ use serde_json::json;
 
 const RULES: &str = include_str!("rules.yaml");
 
+/// Scrape job of the race's simulators (the rules and the KEDA query name it).
+pub const SIMULATOR_JOB: &str = "pitstop-simulator";
+/// Scrape job of the race's processors.
+pub const PROCESSOR_JOB: &str = "pitstop-processor";
+
 /// The rule file of a race's Prometheus. The autoscaler's maximum and per-pod target are
 /// the race-specific values (with autoscaling off, the fixed replica count is the maximum
 /// and the default target stays as a reference line).
@@ -127,22 +132,12 @@ pub fn prometheus_config(m: &Model, d: &Discovery, o: &Options) -> String {
             // record per replica), both created by the Helm chart.
             let (operator_ns, service) = m
                 .monitoring
-                .as_ref()
+                .owned()
                 .map(|x| (x.operator_namespace.as_str(), x.operator_service.as_str()))
                 .unwrap_or(("pitstop-system", "pitstop-operator"));
             vec![
-                pod_job(
-                    m,
-                    "pitstop-simulator",
-                    Component::Simulator,
-                    ports::SIMULATOR,
-                ),
-                pod_job(
-                    m,
-                    "pitstop-processor",
-                    Component::Processor,
-                    ports::PROCESSOR,
-                ),
+                pod_job(m, SIMULATOR_JOB, Component::Simulator, ports::SIMULATOR),
+                pod_job(m, PROCESSOR_JOB, Component::Processor, ports::PROCESSOR),
                 json!({
                     "job_name": "pitstop-operator",
                     "dns_sd_configs": [{
@@ -171,8 +166,8 @@ pub fn prometheus_config(m: &Model, d: &Discovery, o: &Options) -> String {
             cadvisor,
             cadvisor_token_file,
         } => vec![
-            static_job(m, "pitstop-simulator", simulator, None),
-            static_job(m, "pitstop-processor", processor, None),
+            static_job(m, SIMULATOR_JOB, simulator, None),
+            static_job(m, PROCESSOR_JOB, processor, None),
             static_job(m, "pitstop-operator", operator, None),
             json!({
                 "job_name": "cadvisor",
