@@ -12,8 +12,29 @@ use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use kube::ResourceExt;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Stream partitions of every race (the processor's lease unit).
+/// Fewest stream partitions of a race (the processor's lease unit).
 pub use pitstop_contract::PARTITIONS;
+
+/// Most stream partitions (what `pitstop` accepts).
+pub const MAX_PARTITIONS: u16 = 64;
+
+/// The stream partitions of a race: what its status recorded at the first reconcile, or
+/// one per processor it may run (`maxReplicas`, or the fixed replica count), at least
+/// [`PARTITIONS`]. Recorded, never re-derived: a car's partition is its number modulo
+/// the count, so a running race cannot change it (raising `maxReplicas` later leaves the
+/// extra processors without a partition; the AutoscalerReady condition says so).
+pub fn partitions(race: &RaceSession) -> u16 {
+    if let Some(p) = race.status.as_ref().and_then(|s| s.partitions) {
+        return p.clamp(1, MAX_PARTITIONS as i32) as u16;
+    }
+    let a = &race.spec.processor.autoscaling;
+    let processors = if a.enabled {
+        a.max_replicas
+    } else {
+        race.spec.processor.replicas
+    };
+    (processors.clamp(PARTITIONS as i32, MAX_PARTITIONS as i32)) as u16
+}
 
 /// Where a datastore comes from.
 #[derive(Clone, Debug, PartialEq)]
@@ -61,6 +82,8 @@ pub struct Model {
     pub processor_image: String,
     /// `None` while the HPA owns the replica count.
     pub processor_replicas: Option<i32>,
+    /// Stream partitions (see [`partitions`]).
+    pub partitions: u16,
     pub processor_resources: Option<ResourceRequirements>,
     pub autoscaling: Option<Autoscaling>,
     pub api_key: SecretKeyRef,
@@ -494,6 +517,7 @@ pub fn validate(
             .clone()
             .unwrap_or_else(|| images.workloads.clone()),
         processor_replicas: (!a.enabled).then_some(spec.processor.replicas),
+        partitions: partitions(race),
         processor_resources: spec.processor.resources.clone(),
         autoscaling: a.enabled.then_some(Autoscaling {
             engine: a.engine,
@@ -580,6 +604,34 @@ pub(crate) mod tests {
 
     fn no_secrets() -> BTreeMap<String, BTreeSet<String>> {
         BTreeMap::new()
+    }
+
+    /// One partition per processor the race may run, at least four and at most 64; once
+    /// the status records a count, that count stays whatever the spec says.
+    #[test]
+    fn partitions_follow_the_processor_count_and_then_stay() {
+        let cases = [
+            ("{}", 4),
+            ("processor:\n  autoscaling: {maxReplicas: 8}", 8),
+            ("processor:\n  autoscaling: {maxReplicas: 64}", 64),
+            (
+                "processor:\n  replicas: 2\n  autoscaling: {enabled: false}",
+                4,
+            ),
+            (
+                "processor:\n  replicas: 12\n  autoscaling: {enabled: false}",
+                12,
+            ),
+        ];
+        for (spec, want) in cases {
+            assert_eq!(partitions(&race(spec)), want, "{spec}");
+        }
+        let mut running = race("processor:\n  autoscaling: {maxReplicas: 16}");
+        running.status = Some(crate::api::RaceSessionStatus {
+            partitions: Some(8),
+            ..Default::default()
+        });
+        assert_eq!(partitions(&running), 8, "recorded at the start, kept");
     }
 
     /// Defaults give managed datastores, a generated API key and an HPA that owns replicas.

@@ -31,6 +31,11 @@ pub struct RaceSessionStatus {
     /// Name of the Secret holding the ingest API key (the key itself never appears here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_secret: Option<String>,
+    /// Stream partitions of the race: one per processor it may run (autoscaling's
+    /// maxReplicas, or the fixed replica count), at least 4. Fixed at the race's first
+    /// reconcile, since a car's partition is its number modulo the count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<i32>,
     /// The post-race pipeline: the current (or last) run, per task, and earlier runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pipeline: Option<PipelineStatus>,

@@ -8,7 +8,7 @@ use super::datastore::{postgres_env, redis_env};
 use super::meta::{Component, keys, labels, meta, name};
 use super::pod::{container_security, env, env_secret, pod_security, resources};
 use super::ports;
-use crate::model::{Model, PARTITIONS};
+use crate::model::Model;
 use crate::post_race::Task;
 use crate::post_race::scheduler::Launch;
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
@@ -33,7 +33,7 @@ fn pipeline_env(m: &Model) -> Vec<EnvVar> {
     e.extend(postgres_env(m));
     e.extend([
         env(var::STREAM, &m.stream),
-        env(var::PARTITIONS, PARTITIONS.to_string()),
+        env(var::PARTITIONS, m.partitions.to_string()),
         env(var::SESSION, &m.name),
         env(var::LOG_FORMAT, "json"),
         env(

@@ -5,7 +5,7 @@ use super::datastore::{postgres_env, redis_env};
 use super::meta::{Component, meta, name};
 use super::pod::{Workload, env, env_secret, http_workload, resources};
 use super::ports;
-use crate::model::{Model, PARTITIONS};
+use crate::model::Model;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec,
@@ -23,7 +23,7 @@ pub fn deployment(m: &Model) -> Deployment {
     env_vars.extend(postgres_env(m));
     env_vars.extend([
         env(var::STREAM, &m.stream),
-        env(var::PARTITIONS, PARTITIONS.to_string()),
+        env(var::PARTITIONS, m.partitions.to_string()),
         env_secret(var::API_KEY, &m.api_key.name, &m.api_key.key),
         env(var::LOG_FORMAT, "json"),
     ]);
@@ -97,6 +97,48 @@ pub fn hpa(m: &Model) -> Option<HorizontalPodAutoscaler> {
 #[cfg(test)]
 mod tests {
     use crate::children::fixtures::*;
+
+    /// Simulator, processor and every post-race Job agree on the partition count, which
+    /// follows maxReplicas (eight processors, eight partitions).
+    #[test]
+    fn every_workload_gets_the_race_partitions() {
+        let c = children(
+            "circuit: monza\nprocessor:\n  autoscaling: {maxReplicas: 8}\npostRace:\n  schedule: \"0 6 * * *\"",
+            &[],
+        );
+        let env_of = |d: &k8s_openapi::api::apps::v1::Deployment| {
+            d.spec
+                .as_ref()
+                .unwrap()
+                .template
+                .spec
+                .as_ref()
+                .unwrap()
+                .containers[0]
+                .env
+                .clone()
+                .unwrap()
+        };
+        for d in c.deployments.iter().take(2) {
+            let e = env_of(d);
+            let p = e.iter().find(|e| e.name == "PITSTOP_PARTITIONS").unwrap();
+            assert_eq!(p.value.as_deref(), Some("8"), "{:?}", d.metadata.name);
+        }
+        // Post-race pods share one environment builder; the season report is one of them.
+        let job_pod = c.cron_jobs[0]
+            .spec
+            .job_template
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .spec
+            .as_ref()
+            .unwrap();
+        let e = job_pod.containers[0].env.as_ref().unwrap();
+        let p = e.iter().find(|e| e.name == "PITSTOP_PARTITIONS").unwrap();
+        assert_eq!(p.value.as_deref(), Some("8"), "season report");
+    }
     /// While the HPA is on, the processor Deployment does not carry `replicas` (the HPA owns
     /// it); without the HPA it does.
     #[test]

@@ -5,7 +5,7 @@ use super::datastore::redis_env;
 use super::meta::Component;
 use super::pod::{Workload, env, http_workload, resources};
 use super::ports;
-use crate::model::{Model, PARTITIONS};
+use crate::model::Model;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStrategy};
 use pitstop_contract::{commands, env as var, flags};
 
@@ -50,7 +50,7 @@ pub fn deployment(m: &Model) -> Deployment {
     let mut env_vars = redis_env(m);
     env_vars.extend([
         env(var::STREAM, &m.stream),
-        env(var::PARTITIONS, PARTITIONS.to_string()),
+        env(var::PARTITIONS, m.partitions.to_string()),
         env(var::LOG_FORMAT, "json"),
     ]);
     http_workload(

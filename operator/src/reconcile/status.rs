@@ -121,6 +121,7 @@ pub fn stalled(race: &RaceSession, reason: &str, message: &str, now: Time) -> Ra
             .unwrap_or_default(),
         race: race.status.as_ref().and_then(|s| s.race.clone()),
         api_key_secret: race.status.as_ref().and_then(|s| s.api_key_secret.clone()),
+        partitions: race.status.as_ref().and_then(|s| s.partitions),
         pipeline: race.status.as_ref().and_then(|s| s.pipeline.clone()),
     }
 }
@@ -174,17 +175,27 @@ pub fn compute(
         }
     };
     let autoscaler_msg = match &m.autoscaling {
-        Some(a) => format!(
-            "{} {}–{} replicas, {}% CPU or {} msg/s per pod",
-            match a.engine {
-                AutoscalingEngine::Hpa => "HPA",
-                AutoscalingEngine::Keda => "KEDA ScaledObject",
-            },
-            a.min_replicas,
-            a.max_replicas,
-            a.cpu_percent,
-            a.messages_per_second
-        ),
+        Some(a) => {
+            let mut msg = format!(
+                "{} {}–{} replicas, {}% CPU or {} msg/s per pod",
+                match a.engine {
+                    AutoscalingEngine::Hpa => "HPA",
+                    AutoscalingEngine::Keda => "KEDA ScaledObject",
+                },
+                a.min_replicas,
+                a.max_replicas,
+                a.cpu_percent,
+                a.messages_per_second
+            );
+            // maxReplicas raised after the race started: its partitions stay.
+            if a.max_replicas > m.partitions as i32 {
+                msg += &format!(
+                    "; the race has {p} stream partitions (fixed at its start): at most {p} processors get work",
+                    p = m.partitions
+                );
+            }
+            msg
+        }
         None => "autoscaling disabled".into(),
     };
     // The HPA's own word that it cannot scale (metrics unavailable, most often: no
@@ -300,6 +311,7 @@ pub fn compute(
         components,
         race: race_progress,
         api_key_secret: Some(m.api_key.name.clone()),
+        partitions: Some(m.partitions as i32),
         pipeline,
     }
 }
@@ -567,6 +579,25 @@ mod tests {
             c.message
         );
         assert!(is_ready(&s));
+    }
+
+    /// The status records the race's partitions; a maxReplicas raised past them later is
+    /// said in AutoscalerReady (the extra processors would sit idle).
+    #[test]
+    fn partitions_are_recorded_and_a_shortfall_is_said() {
+        let (race, mut m) = setup();
+        let all = [ready("simulator", 1, 1), ready("processor", 1, 1)];
+        let s = compute(&race, &m, &all, None, None, None, at(0));
+        assert_eq!(s.partitions, Some(4));
+        assert!(!get(&s, "AutoscalerReady").message.contains("partitions"));
+        m.autoscaling.as_mut().unwrap().max_replicas = 8;
+        let s = compute(&race, &m, &all, None, None, None, at(0));
+        let c = get(&s, "AutoscalerReady");
+        assert!(
+            c.message.ends_with("the race has 4 stream partitions (fixed at its start): at most 4 processors get work"),
+            "{}",
+            c.message
+        );
     }
 
     /// A stalled spec reports Stalled=True with the reason and Ready=False.
