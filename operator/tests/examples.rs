@@ -117,7 +117,7 @@ fn every_example_parses_and_every_race_is_valid() {
             .prometheus_operator
             .as_ref()
             .is_some_and(|p| p.prometheus_url.is_some()),
-        "KEDA needs the cluster Prometheus's address"
+        "the cluster Prometheus's address, for a switch to KEDA"
     );
 }
 
