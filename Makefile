@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export RUST_BACKTRACE ?= 0
 
-.PHONY: demo test bench build lint fmt manifests docs images run-operator kind-up kind-deploy kind-e2e kind-down
+.PHONY: demo test bench bench-operator build lint fmt manifests docs images run-operator kind-up kind-deploy kind-e2e kind-down
 
 ## demo: a short accelerated Monza race through throwaway Redis and PostgreSQL, with a summary.
 demo:
@@ -15,11 +15,22 @@ demo:
 test: lint
 	tools=$$(scripts/tools.sh) && PATH="$$tools:$$PATH" scripts/services.sh --reuse-local --server-binaries -- $(CARGO) test --workspace --all-targets --locked
 
-## bench: criterion micro-benchmarks, then an end-to-end run through real Redis and PostgreSQL.
+## bench: criterion micro-benchmarks, an end-to-end run through real Redis and PostgreSQL,
+## then the operator at league scale (bench-operator).
 bench:
 	$(CARGO) bench --bench codec --bench analytics --locked
 	$(CARGO) build --release --bin pitstop --locked
 	scripts/services.sh -- target/release/pitstop bench $(BENCH_ARGS)
+	$(MAKE) bench-operator
+
+## bench-operator: RACES RaceSessions (default 1000; a list such as RACES=200,1000 also
+## prints the growth per race) against the in-memory API server over TCP, reconciled by the
+## release `pitstop-operator run`: time until every race has a status, reconciles/s, API
+## requests per race, p50/p99 reconcile time, CPU, RSS settled and at its peak
+## (operator/tests/at_scale.rs; `make test` runs its 20-race smoke version).
+RACES ?= 1000
+bench-operator:
+	RACES=$(RACES) $(CARGO) test --release -p pitstop-operator --test at_scale --locked -- --ignored --nocapture bench
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -2,10 +2,23 @@
 //! ClusterRole allows `nodes/proxy`) reads each kubelet's cAdvisor endpoint through the
 //! API server and keeps only the samples of the asked namespace: a race's Prometheus then
 //! needs no cluster-wide rights and sees no other namespace's containers.
+//!
+//! Every race's Prometheus scrapes its namespace every 15 s. Fetching every node per
+//! scrape cost the API server races × nodes proxy requests per interval (and the
+//! operator as many pages in memory at once), so [`NodeMetrics`] fetches all nodes once
+//! per [`INTERVAL`], splits the pages by namespace once, and answers every namespace
+//! from that; scrapes arriving while a fetch runs wait for it instead of starting their
+//! own (single flight).
 
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long one fetch of every node serves all scrapes. Samples keep cAdvisor's own
+/// timestamps, so a scrape that gets a cached page records when it was measured.
+pub const INTERVAL: Duration = Duration::from_secs(10);
 
 /// Whether `s` can name a namespace (an RFC 1123 label). Anything else is refused before
 /// it reaches an access review or the label filter below.
@@ -15,38 +28,41 @@ pub fn is_namespace_name(s: &str) -> bool {
     !b.is_empty() && b.len() <= 63 && b.iter().all(inner) && b[0] != b'-' && b[b.len() - 1] != b'-'
 }
 
-/// Whether a sample line belongs to `namespace` (the label, exactly; not a label whose
-/// name ends in "namespace" nor a value that merely starts with it).
-fn in_namespace(line: &str, namespace: &str) -> bool {
-    let Some(open) = line.find('{') else {
-        return false;
-    };
+/// The namespace a sample line belongs to: its `namespace` label exactly (not a label
+/// whose name ends in "namespace"); none for an empty value or no such label.
+fn namespace_of(line: &str) -> Option<&str> {
+    let open = line.find('{')?;
     let labels = &line[open..];
-    let needle = format!("namespace=\"{namespace}\"");
+    let needle = "namespace=\"";
     labels
-        .match_indices(&needle)
-        .any(|(i, _)| i > 0 && matches!(labels.as_bytes()[i - 1], b'{' | b','))
+        .match_indices(needle)
+        .find(|(i, _)| *i > 0 && matches!(labels.as_bytes()[i - 1], b'{' | b','))
+        .and_then(|(i, _)| {
+            let value = &labels[i + needle.len()..];
+            let ns = &value[..value.find('"')?];
+            (!ns.is_empty()).then_some(ns)
+        })
 }
 
 fn first_word(s: &str) -> &str {
     s.split(['{', ' ']).next().unwrap_or_default()
 }
 
+/// A family's HELP and TYPE lines.
 #[derive(Default)]
-struct Family {
+struct Header {
     help: Option<String>,
     type_: Option<String>,
-    samples: Vec<String>,
 }
 
 /// The family a sample belongs to: its own name, or for `_bucket`/`_sum`/`_count` the
 /// histogram or summary it is part of.
-fn family_of<'a>(sample: &'a str, families: &BTreeMap<String, Family>) -> &'a str {
+fn family_of<'a>(sample: &'a str, headers: &BTreeMap<String, Header>) -> &'a str {
     let name = first_word(sample);
     for suffix in ["_bucket", "_sum", "_count"] {
         if let Some(base) = name.strip_suffix(suffix)
-            && families.get(base).is_some_and(|f| f.type_.is_some())
-            && !families.contains_key(name)
+            && headers.get(base).is_some_and(|f| f.type_.is_some())
+            && !headers.contains_key(name)
         {
             return base;
         }
@@ -54,54 +70,111 @@ fn family_of<'a>(sample: &'a str, families: &BTreeMap<String, Family>) -> &'a st
     name
 }
 
-/// Merges the cAdvisor pages of several nodes into one exposition holding only
-/// `namespace`'s samples, each metric family once with its HELP and TYPE lines.
-pub fn merge(pages: &[String], namespace: &str) -> String {
-    let mut families: BTreeMap<String, Family> = BTreeMap::new();
-    for line in pages.iter().flat_map(|p| p.lines()) {
-        if let Some(rest) = line.strip_prefix("# HELP ") {
-            let f = families.entry(first_word(rest).into()).or_default();
-            f.help.get_or_insert_with(|| line.to_string());
-        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
-            let f = families.entry(first_word(rest).into()).or_default();
-            f.type_.get_or_insert_with(|| line.to_string());
-        }
-    }
-    for line in pages.iter().flat_map(|p| p.lines()) {
-        if !line.starts_with('#') && in_namespace(line, namespace) {
-            let name = family_of(line, &families).to_string();
-            families.entry(name).or_default().samples.push(line.into());
-        }
-    }
-    let mut out = String::new();
-    for f in families.values().filter(|f| !f.samples.is_empty()) {
-        for l in f.help.iter().chain(f.type_.iter()).chain(f.samples.iter()) {
-            out.push_str(l);
-            out.push('\n');
-        }
-    }
-    out
+/// Splits cAdvisor pages, one node at a time, into every namespace's share: one
+/// exposition per namespace holding only its samples, each metric family once with its
+/// HELP and TYPE lines. Samples without a namespace (machine and root-cgroup series) are
+/// dropped. A page can be dropped once added, so a fetch holds the shares and one page.
+#[derive(Default)]
+pub struct Splitter {
+    headers: BTreeMap<String, Header>,
+    /// namespace → family → samples, families in name order.
+    shares: HashMap<String, BTreeMap<String, Vec<String>>>,
 }
 
-/// Errors reading container metrics (answered as 502 with the message).
-#[derive(Debug, thiserror::Error)]
+impl Splitter {
+    /// Adds one node's page.
+    pub fn add(&mut self, page: &str) {
+        for line in page.lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                let f = self.headers.entry(first_word(rest).into()).or_default();
+                f.help.get_or_insert_with(|| line.to_string());
+            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let f = self.headers.entry(first_word(rest).into()).or_default();
+                f.type_.get_or_insert_with(|| line.to_string());
+            }
+        }
+        for line in page.lines().filter(|l| !l.starts_with('#')) {
+            let Some(ns) = namespace_of(line) else {
+                continue;
+            };
+            let family = family_of(line, &self.headers);
+            let families = match self.shares.get_mut(ns) {
+                Some(f) => f,
+                None => self.shares.entry(ns.to_string()).or_default(),
+            };
+            match families.get_mut(family) {
+                Some(samples) => samples.push(line.to_string()),
+                None => {
+                    families.insert(family.to_string(), vec![line.to_string()]);
+                }
+            }
+        }
+    }
+
+    /// Every namespace's exposition.
+    pub fn finish(self) -> HashMap<String, String> {
+        let headers = self.headers;
+        self.shares
+            .into_iter()
+            .map(|(ns, families)| {
+                let mut out = String::new();
+                for (name, samples) in families {
+                    let h = headers.get(&name);
+                    let help = h.and_then(|h| h.help.as_deref());
+                    let type_ = h.and_then(|h| h.type_.as_deref());
+                    for l in help.into_iter().chain(type_) {
+                        out.push_str(l);
+                        out.push('\n');
+                    }
+                    for l in samples {
+                        out.push_str(&l);
+                        out.push('\n');
+                    }
+                }
+                (ns, out)
+            })
+            .collect()
+    }
+}
+
+/// Every namespace's share of `pages` (see [`Splitter`]).
+pub fn split(pages: &[String]) -> HashMap<String, String> {
+    let mut s = Splitter::default();
+    for p in pages {
+        s.add(p);
+    }
+    s.finish()
+}
+
+/// `namespace`'s share of the pages (see [`split`]).
+pub fn merge(pages: &[String], namespace: &str) -> String {
+    split(pages).remove(namespace).unwrap_or_default()
+}
+
+/// Errors reading container metrics (answered as 502 with the message). Cloned to every
+/// scrape that shares the failed fetch.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     #[error("listing nodes: {0}")]
-    Nodes(kube::Error),
+    Nodes(Arc<kube::Error>),
     #[error("node {node}: {source}")]
-    Node { node: String, source: kube::Error },
+    Node {
+        node: String,
+        source: Arc<kube::Error>,
+    },
 }
 
-/// Fetches every node's cAdvisor page through the API server's node proxy and keeps
-/// `namespace`'s samples. A node that does not answer is skipped (logged), so one
-/// unhealthy kubelet does not blank the dashboard; no node answering is an error.
-pub async fn collect(client: &kube::Client, namespace: &str) -> Result<String, Error> {
+/// Fetches every node's cAdvisor page through the API server's node proxy, one at a
+/// time, and splits them by namespace. A node that does not answer is skipped (logged),
+/// so one unhealthy kubelet does not blank the dashboards; no node answering is an error.
+pub async fn fetch(client: &kube::Client) -> Result<HashMap<String, String>, Error> {
     let nodes: Api<Node> = Api::all(client.clone());
     let list = nodes
         .list_metadata(&ListParams::default())
         .await
-        .map_err(Error::Nodes)?;
-    let mut pages = Vec::new();
+        .map_err(|e| Error::Nodes(Arc::new(e)))?;
+    let mut shares = Splitter::default();
+    let mut answered = false;
     let mut last_err = None;
     for n in list {
         let node = n.metadata.name.unwrap_or_default();
@@ -109,16 +182,66 @@ pub async fn collect(client: &kube::Client, namespace: &str) -> Result<String, E
             .body(Vec::new())
             .expect("valid request");
         match client.request_text(req).await {
-            Ok(page) => pages.push(page),
+            Ok(page) => {
+                shares.add(&page);
+                answered = true;
+            }
             Err(source) => {
                 tracing::warn!(%node, error = %source, "cAdvisor of node unreachable");
-                last_err = Some(Error::Node { node, source });
+                last_err = Some(Error::Node {
+                    node,
+                    source: Arc::new(source),
+                });
             }
         }
     }
-    match (pages.is_empty(), last_err) {
-        (true, Some(e)) => Err(e),
-        _ => Ok(merge(&pages, namespace)),
+    match (answered, last_err) {
+        (false, Some(e)) => Err(e),
+        _ => Ok(shares.finish()),
+    }
+}
+
+/// One fetch and what it gave: every namespace's share, or the error all its scrapes get.
+struct Snapshot {
+    at: Instant,
+    shares: Result<Arc<HashMap<String, String>>, Error>,
+}
+
+/// Every node's container metrics, fetched at most once per `ttl` for all namespaces.
+/// The lock is held across a fetch: concurrent scrapes wait for the one in progress and
+/// then share its result, failures included (a struggling API server is not asked again
+/// by each waiting scrape).
+pub struct NodeMetrics {
+    client: kube::Client,
+    ttl: Duration,
+    latest: tokio::sync::Mutex<Option<Snapshot>>,
+}
+
+impl NodeMetrics {
+    /// A cache on `client` serving one fetch for `ttl` ([`INTERVAL`] in the operator;
+    /// zero fetches on every scrape).
+    pub fn new(client: kube::Client, ttl: Duration) -> NodeMetrics {
+        NodeMetrics {
+            client,
+            ttl,
+            latest: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// `namespace`'s container metrics as of a fetch younger than the TTL at `now`
+    /// (fetching first when there is none).
+    pub async fn namespace(&self, namespace: &str, now: Instant) -> Result<String, Error> {
+        let mut latest = self.latest.lock().await;
+        let fresh = latest
+            .as_ref()
+            .is_some_and(|s| now.saturating_duration_since(s.at) < self.ttl);
+        if !fresh {
+            let shares = fetch(&self.client).await.map(Arc::new);
+            *latest = Some(Snapshot { at: now, shares });
+        }
+        let shares = latest.as_ref().expect("set above").shares.clone();
+        drop(latest);
+        Ok(shares?.get(namespace).cloned().unwrap_or_default())
     }
 }
 
@@ -184,11 +307,36 @@ container_memory_working_set_bytes{container="redis",namespace="racing",pod="mon
         }
     }
 
-    /// A label that only ends in "namespace" does not count.
+    /// A label that only ends in "namespace" does not count; the value is read whole.
     #[test]
     fn namespace_label_is_matched_exactly() {
-        assert!(!in_namespace(r#"m{xnamespace="racing"} 1"#, "racing"));
-        assert!(in_namespace(r#"m{a="b",namespace="racing"} 1"#, "racing"));
-        assert!(!in_namespace(r#"m{namespace="racing2"} 1"#, "racing"));
+        assert_eq!(namespace_of(r#"m{xnamespace="racing"} 1"#), None);
+        assert_eq!(
+            namespace_of(r#"m{a="b",namespace="racing"} 1"#),
+            Some("racing")
+        );
+        assert_eq!(namespace_of(r#"m{namespace="racing2"} 1"#), Some("racing2"));
+        assert_eq!(
+            namespace_of(r#"m{xnamespace="a",namespace="b"} 1"#),
+            Some("b")
+        );
+        assert_eq!(namespace_of(r#"m{id="/",namespace=""} 1"#), None);
+        assert_eq!(namespace_of("machine_cpu_cores 8"), None);
+    }
+
+    /// One split serves every namespace: each share equals that namespace's merge, and
+    /// no share holds another namespace's samples.
+    #[test]
+    fn split_gives_each_namespace_its_share() {
+        let pages = [NODE_A.to_string(), NODE_B.to_string()];
+        let shares = split(&pages);
+        let mut names: Vec<&str> = shares.keys().map(String::as_str).collect();
+        names.sort();
+        assert_eq!(names, ["racing", "racing-2"]);
+        assert!(shares["racing-2"].contains("pod=\"other\""));
+        assert!(!shares["racing-2"].contains("monza"));
+        assert!(shares["racing-2"].starts_with("# HELP container_cpu_usage_seconds_total"));
+        assert_eq!(merge(&pages, "racing"), shares["racing"]);
+        assert_eq!(merge(&pages, "absent"), "");
     }
 }

@@ -99,6 +99,16 @@ struct RunArgs {
     /// (for an operator running outside the cluster, e.g. through a port-forward).
     #[arg(long, env = "PITSTOP_PROCESSOR_BASE_URL")]
     processor_base: Option<String>,
+    /// Races reconciled at once, per watched namespace. Each reconcile holds its race's
+    /// children and the API server's answers until it returns, so this bounds the peak
+    /// memory; races beyond it wait their turn.
+    #[arg(
+        long,
+        env = "PITSTOP_RECONCILE_CONCURRENCY",
+        default_value_t = pitstop_operator::controller::DEFAULT_CONCURRENCY,
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    reconcile_concurrency: u16,
     /// Workload image (simulator and processor) for races that do not set one.
     #[arg(long, env = "PITSTOP_WORKLOADS_IMAGE")]
     workloads_image: Option<String>,
@@ -275,9 +285,16 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     let controllers = futures_util::future::join_all(namespaces.into_iter().map(|ns| {
         let mut rx = rx.clone();
-        pitstop_operator::controller::run(client.clone(), ns, ctx.clone(), async move {
+        let shutdown = async move {
             let _ = rx.wait_for(|s| *s).await;
-        })
+        };
+        pitstop_operator::controller::run(
+            client.clone(),
+            ns,
+            ctx.clone(),
+            a.reconcile_concurrency,
+            shutdown,
+        )
     }));
     // On SIGTERM the controllers stop taking work and finish what is in flight.
     tokio::spawn(async move {

@@ -2,25 +2,42 @@
 //! and `/cadvisor/{namespace}`: one namespace's container metrics for a race's Prometheus
 //! (see [`crate::cadvisor`]). The first three answer anyone (kubelet probes and scrapers
 //! carry no credentials, and they reveal nothing about races); `/cadvisor/{namespace}`
-//! answers only a caller allowed to read that namespace's metrics ([`crate::access`]).
+//! answers only a caller allowed to read that namespace's metrics ([`crate::access`]),
+//! from one fetch of every node shared by all namespaces ([`NodeMetrics`]).
 
 use crate::access::{self, Access, Decision};
+use crate::cadvisor::NodeMetrics;
 use crate::metrics::OperatorMetrics;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use std::sync::Arc;
+use std::time::Instant;
 
 #[derive(Clone)]
 struct ServerState {
     client: kube::Client,
     metrics: OperatorMetrics,
     access: Access,
+    nodes: Arc<NodeMetrics>,
 }
 
-/// The routes of :8002, checking `/cadvisor` callers with `access`.
+/// The routes of :8002, checking `/cadvisor` callers with `access` and fetching the
+/// nodes at most once per [`crate::cadvisor::INTERVAL`].
 pub fn router(client: kube::Client, metrics: OperatorMetrics, access: Access) -> Router {
+    let nodes = Arc::new(NodeMetrics::new(client.clone(), crate::cadvisor::INTERVAL));
+    router_with(client, metrics, access, nodes)
+}
+
+/// [`router`] serving `/cadvisor` from `nodes`.
+pub fn router_with(
+    client: kube::Client,
+    metrics: OperatorMetrics,
+    access: Access,
+    nodes: Arc<NodeMetrics>,
+) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
@@ -30,6 +47,7 @@ pub fn router(client: kube::Client, metrics: OperatorMetrics, access: Access) ->
             client,
             metrics,
             access,
+            nodes,
         })
 }
 
@@ -119,7 +137,7 @@ async fn cadvisor(
             );
         }
     }
-    match crate::cadvisor::collect(&st.client, &ns).await {
+    match st.nodes.namespace(&ns, Instant::now()).await {
         Ok(text) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

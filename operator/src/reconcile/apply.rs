@@ -144,7 +144,7 @@ async fn create_missing(
     let api: Api<Secret> = Api::namespaced(client.clone(), &m.namespace);
     for g in generated {
         names.insert(g.name.clone());
-        if api.get_opt(&g.name).await?.is_some() {
+        if api.get_metadata_opt(&g.name).await?.is_some() {
             continue;
         }
         let params = PostParams {
@@ -244,7 +244,11 @@ where
     K::DynamicType: Default,
 {
     let api: Api<K> = Api::namespaced(client.clone(), ns);
-    let list = match api.list(&ListParams::default().labels(selector)).await {
+    // Names only: a list of whole children would carry every dashboard and Secret value.
+    let list = match api
+        .list_metadata(&ListParams::default().labels(selector))
+        .await
+    {
         Ok(l) => l,
         // The kind is not served (KEDA or the Prometheus Operator not installed):
         // nothing of it to delete.
