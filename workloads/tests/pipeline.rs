@@ -382,13 +382,21 @@ async fn eight_replicas_share_eight_partitions_and_scale_down_loses_nothing() {
         .await
         .unwrap();
     assert_exactly_once(&db, "octet", &report.truth.published).await;
-    // Every replica's counter, the six gone ones included (they committed their last
-    // batches while shutting down).
-    common::wait_until(Duration::from_secs(10), "the counters to add up", || {
-        let sum: u64 = processed.iter().map(|c| c.get()).sum();
-        async move { sum == report.published }
-    })
-    .await;
+    // The database accounting above is the exactly-once check. The per-pod counters (the
+    // HPA's input) never count a sample twice; a replica stopped between a commit and its
+    // counter update may miss its last batch, so they are bounded, not equal.
+    let sum: u64 = processed.iter().map(|c| c.get()).sum();
+    assert!(
+        sum <= report.published,
+        "{sum} counted of {}",
+        report.published
+    );
+    assert!(
+        replicas
+            .iter()
+            .all(|p| p.shared.metrics.processed.get() > 0),
+        "the two remaining replicas worked"
+    );
     for p in replicas {
         p.shutdown().await;
     }
