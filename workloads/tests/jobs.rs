@@ -601,3 +601,93 @@ async fn notification_is_delivered_and_retried() {
     processor.shutdown().await;
     env.cleanup().await;
 }
+
+/// Samples of `session` still in the stream's partitions.
+async fn samples_in_stream(env: &Env, session: &str) -> u64 {
+    use pitstop_workloads::codec::binary::decode_entry;
+    use pitstop_workloads::processor::entry::parse_entries;
+    let mut con = env.redis().get_multiplexed_async_connection().await.unwrap();
+    let (mut n, mut buf) = (0, Vec::new());
+    for (_, key) in env.keys.all_partitions() {
+        let reply: redis::Value = redis::cmd("XRANGE")
+            .arg(&key)
+            .arg("-")
+            .arg("+")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        for e in parse_entries(reply) {
+            if let Some(d) = e.field("d")
+                && let Ok(h) = decode_entry(d, e.field("b"), &mut buf)
+                && h.session == session
+            {
+                n += buf.len() as u64;
+            }
+        }
+    }
+    n
+}
+
+/// Collecting one session removes only that session's entries: a second session in the
+/// same stream, published while no processor ran, keeps every sample, is processed once
+/// a processor is back, and collects exactly (a stream-wide trim would wipe it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collect_removes_only_its_own_session() {
+    let env = Env::new("jobs_two_sessions").await;
+    let first = finished_race(&env).await;
+    first.shutdown().await;
+    let publish = PublishConfig {
+        time_scale: None,
+        rate: None,
+        batch_max: 64,
+        maxlen: 1_000_000,
+    };
+    let other = run_race(
+        race("other", 3, 6, 5, 0.0),
+        env.keys.clone(),
+        env.redis(),
+        publish,
+        SimulatorMetrics::new(),
+        Arc::new(Progress::default()),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(samples_in_stream(&env, "other").await, other.published);
+    let (redis, mut db) = (env.redis(), env.db().await);
+    let done = execute(
+        Step::CollectTelemetry,
+        &mut db,
+        &redis,
+        &env.keys,
+        &args("collect-telemetry"),
+    )
+    .await
+    .unwrap();
+    assert!(done.contains("archived"), "{done}");
+    assert_eq!(samples_in_stream(&env, SESSION).await, 0, "its own entries go");
+    assert_eq!(
+        samples_in_stream(&env, "other").await,
+        other.published,
+        "the other session's unprocessed samples stay"
+    );
+
+    let mut cfg = ProcessorConfig::new(&env.redis_url, &env.database_url, &env.keys.base);
+    cfg.consumer = "jobs-2".into();
+    let second = Processor::start(cfg, None).await.unwrap();
+    wait_finished(&db, "other", Duration::from_secs(60))
+        .await
+        .unwrap();
+    common::assert_exactly_once(&db, "other", &other.truth.published).await;
+    let mut a = args("collect-telemetry");
+    a.session = "other".into();
+    let done = execute(Step::CollectTelemetry, &mut db, &redis, &env.keys, &a)
+        .await
+        .unwrap();
+    assert!(
+        done.contains(&format!("archived {} samples", other.published)),
+        "{done}"
+    );
+    second.shutdown().await;
+    env.cleanup().await;
+}

@@ -1,16 +1,18 @@
 //! `collect-telemetry`: archives every raw sample of the session from its Redis stream
 //! partitions into PostgreSQL (`telemetry_raw`, one list partition per session; batches
 //! through COPY), then checks per car that the archive holds exactly what the processor
-//! counted (samples and the sum of sequence numbers). Only then are the partitions
-//! trimmed to free Redis memory (the keys and consumer groups stay). Re-running adds
-//! nothing: rows are keyed by (session, car, seq) and a trimmed stream has nothing left.
+//! counted (samples and the sum of sequence numbers). Only then are the session's own
+//! entries (its data and its markers) deleted to free Redis memory: other sessions in
+//! the same stream (every processor fed by `POST /telemetry` puts all its sessions in one
+//! stream) keep theirs, unread or not. Re-running adds nothing: rows are keyed by
+//! (session, car, seq) and the deleted entries are gone.
 
 use super::sql::{ident_suffix, literal};
 use super::step::JobError;
 use crate::codec::binary::decode_entry;
 use crate::model::Sample;
-use crate::processor::entry::parse_entries;
-use crate::stream::{FIELD_DATA, FIELD_SEQ_BASE, StreamKeys};
+use crate::processor::entry::{Entry, EntryId, parse_entries};
+use crate::stream::{FIELD_DATA, FIELD_MARKER, FIELD_SEQ_BASE, Marker, StreamKeys};
 use tokio_postgres::Client;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
@@ -23,7 +25,7 @@ pub struct Collected {
     /// Samples in the archive for the session.
     pub archived: i64,
     pub cars: usize,
-    /// Stream entries trimmed after the archive was verified.
+    /// Entries of the session (data and markers) deleted after the archive was verified.
     pub trimmed: u64,
 }
 
@@ -204,7 +206,22 @@ pub async fn finished(db: &Client, session: &str) -> Result<bool, JobError> {
     Ok(partitions > 0 && ends >= partitions as i64)
 }
 
-/// Runs the step. `trim` frees the stream once the archive is verified.
+/// Whether `e` belongs to `session`: a data entry of its samples (decoded into `buf`) or
+/// one of its markers. Undecodable entries belong to no one here (the processor
+/// dead-lettered them), so they are neither archived nor removed.
+fn of_session(e: &Entry, session: &str, buf: &mut Vec<Sample>) -> bool {
+    if let Some(d) = e.field(FIELD_DATA) {
+        // One entry holds one session's samples (every producer encodes per session).
+        return matches!(decode_entry(d, e.field(FIELD_SEQ_BASE), buf), Ok(h) if h.session == session);
+    }
+    match e.field(FIELD_MARKER).map(serde_json::from_slice::<Marker>) {
+        Some(Ok(Marker::SessionStart(info))) => info.session == session,
+        Some(Ok(Marker::SessionEnd { session: s, .. })) => s == session,
+        _ => false,
+    }
+}
+
+/// Runs the step. `trim` deletes the session's entries once the archive is verified.
 pub async fn run(
     db: &mut Client,
     redis: &redis::Client,
@@ -225,7 +242,10 @@ pub async fn run(
     let mut read = 0u64;
     let mut buf = Vec::new();
     let mut batch: Vec<Sample> = Vec::new();
+    // Per partition, the ids of this session's entries: the only ones this step removes.
+    let mut own: Vec<(String, Vec<EntryId>)> = Vec::new();
     for (_, key) in keys.all_partitions() {
+        let mut ids = Vec::new();
         let mut start = "-".to_string();
         loop {
             let reply: redis::Value = redis::cmd("XRANGE")
@@ -241,14 +261,12 @@ pub async fn run(
                 break;
             };
             for e in &entries {
-                // Markers carry no samples; undecodable entries are the dead-letter
-                // stream's business (the processor moved them there).
-                if let Some(d) = e.field(FIELD_DATA)
-                    && decode_entry(d, e.field(FIELD_SEQ_BASE), &mut buf).is_ok()
-                {
-                    read += buf.iter().filter(|s| s.session == session).count() as u64;
+                if of_session(e, session, &mut buf) {
+                    read += buf.len() as u64;
                     batch.append(&mut buf);
+                    ids.push(e.id);
                 }
+                buf.clear();
             }
             if batch.len() >= 20_000 {
                 archive(db, session, &batch).await?;
@@ -256,6 +274,7 @@ pub async fn run(
             }
             start = format!("({last}");
         }
+        own.push((key, ids));
     }
     if !batch.is_empty() {
         archive(db, session, &batch).await?;
@@ -263,14 +282,15 @@ pub async fn run(
     let (archived, cars) = verify(db, session).await?;
     let mut trimmed = 0u64;
     if trim {
-        for (_, key) in keys.all_partitions() {
-            let n: u64 = redis::cmd("XTRIM")
-                .arg(&key)
-                .arg("MAXLEN")
-                .arg(0)
-                .query_async(&mut con)
-                .await?;
-            trimmed += n;
+        for (key, ids) in &own {
+            for chunk in ids.chunks(1000) {
+                let n: u64 = redis::cmd("XDEL")
+                    .arg(key)
+                    .arg(chunk.iter().map(|id| id.to_string()).collect::<Vec<_>>())
+                    .query_async(&mut con)
+                    .await?;
+                trimmed += n;
+            }
         }
     }
     Ok(Collected {

@@ -112,16 +112,19 @@ pub fn parse_xreadgroup(v: Value) -> Vec<Entry> {
 }
 
 /// Parses an XAUTOCLAIM reply: next cursor, claimed entries, ids deleted before claim.
-pub fn parse_xautoclaim(v: Value) -> (String, Vec<Entry>, usize) {
+pub fn parse_xautoclaim(v: Value) -> (String, Vec<Entry>, Vec<EntryId>) {
     let Value::Array(parts) = v else {
-        return ("0-0".into(), Vec::new(), 0);
+        return ("0-0".into(), Vec::new(), Vec::new());
     };
     let mut parts = parts.into_iter();
     let cursor = parts.next().and_then(text).unwrap_or_else(|| "0-0".into());
     let entries = parts.next().map(parse_entries).unwrap_or_default();
     let deleted = match parts.next() {
-        Some(Value::Array(ids)) => ids.len(),
-        _ => 0,
+        Some(Value::Array(ids)) => ids
+            .into_iter()
+            .filter_map(|id| EntryId::parse(&text(id)?))
+            .collect(),
+        _ => Vec::new(),
     };
     (cursor, entries, deleted)
 }
