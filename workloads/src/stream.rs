@@ -82,6 +82,11 @@ impl StreamKeys {
     pub fn ingested(&self, session: &str) -> String {
         format!("{}:ingested:{session}", self.base)
     }
+    /// Prefix of the keys that remember which samples ingest took of each car of a
+    /// session (`<prefix><car>`, `<prefix><car>:<page>`, `<prefix><car>:gone`).
+    pub fn seen_prefix(&self, session: &str) -> String {
+        format!("{}:seen:{session}:", self.base)
+    }
     /// Sorted set of live processor replicas (score = heartbeat expiry, ms).
     pub fn members(&self) -> String {
         format!("{}:members", self.base)

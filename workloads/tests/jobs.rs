@@ -606,7 +606,11 @@ async fn notification_is_delivered_and_retried() {
 async fn samples_in_stream(env: &Env, session: &str) -> u64 {
     use pitstop_workloads::codec::binary::decode_entry;
     use pitstop_workloads::processor::entry::parse_entries;
-    let mut con = env.redis().get_multiplexed_async_connection().await.unwrap();
+    let mut con = env
+        .redis()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
     let (mut n, mut buf) = (0, Vec::new());
     for (_, key) in env.keys.all_partitions() {
         let reply: redis::Value = redis::cmd("XRANGE")
@@ -665,7 +669,11 @@ async fn collect_removes_only_its_own_session() {
     .await
     .unwrap();
     assert!(done.contains("archived"), "{done}");
-    assert_eq!(samples_in_stream(&env, SESSION).await, 0, "its own entries go");
+    assert_eq!(
+        samples_in_stream(&env, SESSION).await,
+        0,
+        "its own entries go"
+    );
     assert_eq!(
         samples_in_stream(&env, "other").await,
         other.published,

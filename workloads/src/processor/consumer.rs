@@ -305,8 +305,8 @@ impl Reader {
                     let (mut stale, mut duplicates, mut late) = (0, 0, 0);
                     for s in &self.buf {
                         match self.state.observe(s, &mut self.batch.events) {
-                            Observed::Analysed => {}
-                            Observed::OutOfOrder => stale += 1,
+                            Observed::Accepted => {}
+                            Observed::Late => stale += 1,
                             // Not counted: the stream had this sample already (a
                             // producer's retry), or the session is over.
                             Observed::Duplicate => {

@@ -9,6 +9,9 @@ use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge, Registry};
 /// Reasons of `pitstop_processor_dropped_samples_total`.
 pub const DROP_REASONS: [&str; 3] = ["duplicate_at_ingest", "duplicate_in_stream", "after_finish"];
 
+/// Reasons of `pitstop_processor_rejected_samples_total` (zero until the first).
+pub const REJECT_REASONS: [&str; 4] = ["future", "too_late", "seq_jump", "numbering"];
+
 /// Processor metrics (served on :8001).
 #[derive(Clone)]
 pub struct ProcessorMetrics {
@@ -29,6 +32,8 @@ pub struct ProcessorMetrics {
     pub out_of_order: IntCounter,
     /// Samples not counted at all, by reason (see [`DROP_REASONS`]).
     pub dropped: IntCounterVec,
+    /// Samples `POST /telemetry` refused while taking the rest of their body, by reason.
+    pub rejected: IntCounterVec,
     pub trimmed_before_processing: IntCounter,
     pub partitions_owned: IntGauge,
     pub ingest_requests: IntCounterVec,
@@ -104,7 +109,7 @@ impl ProcessorMetrics {
             out_of_order: counter(
                 &r,
                 "pitstop_processor_out_of_order_samples_total",
-                "Samples older than their car's latest: counted, not analysed (history resent, or chunks timed from the wrong start).",
+                "Samples older than what their car's analytics already saw (after the reorder hold): counted and archived, too late to analyse.",
             ),
             dropped: {
                 let c = counter_vec(
@@ -114,6 +119,18 @@ impl ProcessorMetrics {
                     &["reason"],
                 );
                 for reason in DROP_REASONS {
+                    c.with_label_values(&[reason]);
+                }
+                c
+            },
+            rejected: {
+                let c = counter_vec(
+                    &r,
+                    "pitstop_processor_rejected_samples_total",
+                    "Samples POST /telemetry refused while taking the rest of their body, by reason.",
+                    &["reason"],
+                );
+                for reason in REJECT_REASONS {
                     c.with_label_values(&[reason]);
                 }
                 c

@@ -137,6 +137,10 @@ pub enum PublishError {
     Redis(#[from] redis::RedisError),
     #[error("stopped before the chequered flag")]
     Stopped,
+    #[error(
+        "session {0:?} is fed through a processor's POST /telemetry: publish under another session id"
+    )]
+    FedThroughApi(String),
 }
 
 /// Trimmed-entry accounting from `XINFO STREAM`: entries ever added minus entries left.
@@ -215,6 +219,13 @@ pub fn publish<S: Source>(
     let session = race.info(keys.partitions).session;
     let progress_key = keys.progress(&session);
     let resume = read_resume(con, &progress_key)?;
+    // Two producers numbering one car would collide (ingest refuses the other way round).
+    let fed: bool = redis::cmd("EXISTS")
+        .arg(keys.ingested(&session))
+        .query(con)?;
+    if fed {
+        return Err(PublishError::FedThroughApi(session));
+    }
     let wall = Instant::now();
     if resume.finished {
         tracing::warn!(session = %session, "session already finished; nothing to publish");

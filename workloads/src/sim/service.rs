@@ -122,8 +122,8 @@ pub async fn run_source<S: Source + Send + 'static>(
                     }
                     return Ok(report);
                 }
-                Err(PublishError::Stopped) => return Err(PublishError::Stopped.into()),
                 Err(PublishError::Redis(e)) => e,
+                Err(e) => return Err(e.into()),
             };
             if failures == 0 {
                 tracing::warn!(redis = %endpoint, error = %e, "publishing failed; resuming when Redis answers");

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dutch;
+pub mod ingest;
 pub mod servers;
 
 /// `../shared/data/f1/` beside the repository, or `None` with a message saying that the

@@ -7,6 +7,7 @@
 //! paths, queries and bodies are 4xx with the reason, unknown routes 404, a dependency
 //! away 503 (with no detail beyond which one: the log has the rest).
 
+mod append;
 mod ingest;
 mod reads;
 mod request;

@@ -1,0 +1,442 @@
+//! Appends a request's samples to the stream exactly once, by one Lua script that
+//! de-duplicates each sample by its key and appends in the same atomic step.
+//!
+//! A sample's key is its `seq` when the client numbers its samples, else its time (ms):
+//! exact per (session, car, key), in any arrival order, whoever else writes the car. The
+//! keys a car has had live in bitmaps of [`PAGE_KEYS`] keys each (65.5 s of race time, or
+//! 65,536 seqs: 8 KiB at most), at most [`MAX_PAGES`] per car; past that the page least
+//! recently written is forgotten, and a later sample that falls into a forgotten page is
+//! refused as `too_late` (it might be a resend: taking it could count it twice). So a
+//! sample far ahead or far behind costs one page, never the car's other keys.
+//!
+//! The script first checks every sample and writes nothing if one is a duplicate or
+//! refused; it answers which, the caller drops them and calls again. A second round only
+//! happens for such a request; concurrent requests for one car conflict only where they
+//! carry the same samples, and each round removes those.
+
+use super::state::{ApiError, ApiState};
+use crate::codec::binary::encode_batch;
+use crate::feeds::Numbering;
+use crate::model::Sample;
+use crate::stream::{FIELD_DATA, FIELD_SEQ_BASE};
+use crate::util::now_us;
+use axum::http::StatusCode;
+use std::collections::BTreeMap;
+
+/// Keys per page of a car's seen-bitmap.
+pub const PAGE_KEYS: u64 = 65_536;
+/// Pages kept per car: 2.3 h of time-keyed data (about 1 MiB), 8.4 M seqs.
+pub const MAX_PAGES: u64 = 128;
+/// How far a client's seq may run ahead of the car's highest so far (or of 0): further
+/// is a corrupted counter, which would otherwise stand for a million missing samples.
+pub const MAX_SEQ_JUMP: u64 = 1_000_000;
+
+/// Why a sample was not taken (the categories of
+/// `pitstop_processor_rejected_samples_total` that the append step decides).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Its key falls in a page the car no longer remembers.
+    TooLate,
+    /// Its seq runs more than [`MAX_SEQ_JUMP`] past the car's highest.
+    SeqJump,
+    /// The car was numbered the other way by its first samples (seq given or not).
+    Numbering,
+}
+
+impl Refusal {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refusal::TooLate => "too_late",
+            Refusal::SeqJump => "seq_jump",
+            Refusal::Numbering => "numbering",
+        }
+    }
+
+    /// What the client is told, for sample `s`.
+    pub fn message(self, s: &Sample, numbering: Numbering) -> String {
+        let car = s.car;
+        match (self, numbering) {
+            (Refusal::TooLate, Numbering::Client) => format!(
+                "car {car}: seq {} is older than what ingest still remembers of the car (its last {MAX_PAGES} pages of {PAGE_KEYS} seqs); it may be a resend, so it is not taken",
+                s.seq
+            ),
+            (Refusal::TooLate, Numbering::Server) => format!(
+                "car {car}: timestamp_ms {} is older than what ingest still remembers of the car (its last {MAX_PAGES} pages of {:.1} s); it may be a resend, so it is not taken",
+                s.timestamp_ms,
+                PAGE_KEYS as f64 / 1000.0
+            ),
+            (Refusal::SeqJump, _) => format!(
+                "car {car}: seq {} is more than {MAX_SEQ_JUMP} beyond the car's highest seq so far (a corrupted counter?)",
+                s.seq
+            ),
+            (Refusal::Numbering, Numbering::Client) => format!(
+                "car {car}: its first samples came without seq (ingest numbers them): leave seq out for this car"
+            ),
+            (Refusal::Numbering, Numbering::Server) => format!(
+                "car {car}: its first samples came with seq (the client numbers them): give seq in every sample of this car"
+            ),
+        }
+    }
+
+    fn parse(reason: &str) -> Option<Self> {
+        match reason {
+            "late" => Some(Refusal::TooLate),
+            "jump" => Some(Refusal::SeqJump),
+            "numbering" => Some(Refusal::Numbering),
+            _ => None,
+        }
+    }
+}
+
+/// A sample the append step did not take.
+#[derive(Debug)]
+pub struct Refused {
+    /// Its position in the request.
+    pub at: usize,
+    pub why: Refusal,
+    pub message: String,
+}
+
+/// What one append did: how many samples are new in the stream, how many it had, and
+/// which were refused.
+#[derive(Debug, Default)]
+pub struct Appended {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub refused: Vec<Refused>,
+}
+
+/// The script. KEYS: per (partition, session) group the partition, then every group's
+/// ingest hash, then every group's simulator progress hash. ARGV: maxlen, the data and
+/// seq-base field names, [`PAGE_KEYS`], [`MAX_PAGES`], [`MAX_SEQ_JUMP`]; then per group
+/// its payload, numbering (`1` client, `0` ingest), the seen-key prefix and its cars,
+/// each as the car and its samples' keys (comma-separated, in payload order).
+///
+/// The ingest hash holds per car `car:N` (samples taken: the car's published count at
+/// the chequered flag, and the next seq ingest gives), `mode:N` (its numbering; every
+/// field of the hash is an integer, which readers of the counts rely on) and
+/// `hi:N` (its highest key); `tick` orders page writes. Per car, `<prefix>N` is the set
+/// of its pages by last write, `<prefix>N:<page>` a page's bitmap, `<prefix>N:gone` the
+/// pages forgotten. Answers `ok`; `finished` or `simulated` and the group; or `drop` and
+/// `group:car:index:reason` per sample to drop (dup, late, jump, numbering).
+const APPEND: &str = r#"
+local n = #KEYS / 3
+local maxlen, data, basef = ARGV[1], ARGV[2], ARGV[3]
+local page_keys, max_pages, jump = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local i = 7
+local groups, drops = {}, {}
+local function drop(j, car, x, why) drops[#drops + 1] = j .. ':' .. car .. ':' .. x .. ':' .. why end
+for j = 1, n do
+  local hash, progress = KEYS[n + j], KEYS[2 * n + j]
+  if redis.call('HEXISTS', hash, 'end') == 1 or redis.call('HEXISTS', progress, 'end') == 1 then
+    return {'finished', tostring(j)}
+  end
+  if redis.call('EXISTS', progress) == 1 then return {'simulated', tostring(j)} end
+  local g = {payload = ARGV[i], mode = ARGV[i + 1], prefix = ARGV[i + 2], cars = {}}
+  local cars = tonumber(ARGV[i + 3])
+  i = i + 4
+  for _ = 1, cars do
+    local c = {car = ARGV[i], keys = {}, pages = {}}
+    for k in string.gmatch(ARGV[i + 1], '[^,]+') do c.keys[#c.keys + 1] = tonumber(k) end
+    i = i + 2
+    local mode = redis.call('HGET', hash, 'mode:' .. c.car)
+    c.hi = tonumber(redis.call('HGET', hash, 'hi:' .. c.car) or '-1')
+    local bypage = {}
+    for x, k in ipairs(c.keys) do
+      if mode and mode ~= g.mode then
+        drop(j, c.car, x, 'numbering')
+      elseif g.mode == '1' and k > c.hi + jump then
+        drop(j, c.car, x, 'jump')
+      else
+        local p = math.floor(k / page_keys)
+        bypage[p] = bypage[p] or {}
+        table.insert(bypage[p], x)
+      end
+    end
+    local gone, mine = g.prefix .. c.car .. ':gone', {}
+    for p, xs in pairs(bypage) do
+      if redis.call('SISMEMBER', gone, p) == 1 then
+        for _, x in ipairs(xs) do drop(j, c.car, x, 'late') end
+      else
+        local key = g.prefix .. c.car .. ':' .. p
+        for from = 1, #xs, 1000 do
+          local args = {}
+          for t = from, math.min(from + 999, #xs) do
+            args[#args + 1] = 'GET'; args[#args + 1] = 'u1'; args[#args + 1] = c.keys[xs[t]] % page_keys
+          end
+          local bits = redis.call('BITFIELD_RO', key, unpack(args))
+          for t = from, math.min(from + 999, #xs) do
+            local x = xs[t]
+            local k = c.keys[x]
+            if bits[t - from + 1] == 1 or mine[k] then drop(j, c.car, x, 'dup') else mine[k] = true end
+          end
+        end
+        c.pages[p] = xs
+      end
+    end
+    g.cars[#g.cars + 1] = c
+  end
+  groups[j] = g
+end
+if #drops > 0 then return {'drop', unpack(drops)} end
+for j = 1, n do
+  local g, hash = groups[j], KEYS[n + j]
+  local bases = {}
+  for _, c in ipairs(g.cars) do
+    local taken = tonumber(redis.call('HGET', hash, 'car:' .. c.car) or '0')
+    bases[#bases + 1] = c.car .. ':' .. taken
+    local hi, pages = c.hi, g.prefix .. c.car
+    for p, xs in pairs(c.pages) do
+      for from = 1, #xs, 1000 do
+        local args = {}
+        for t = from, math.min(from + 999, #xs) do
+          local k = c.keys[xs[t]]
+          if k > hi then hi = k end
+          args[#args + 1] = 'SET'; args[#args + 1] = 'u1'; args[#args + 1] = k % page_keys; args[#args + 1] = 1
+        end
+        redis.call('BITFIELD', g.prefix .. c.car .. ':' .. p, unpack(args))
+      end
+      redis.call('ZADD', pages, redis.call('HINCRBY', hash, 'tick', 1), p)
+    end
+    redis.call('HSET', hash, 'car:' .. c.car, taken + #c.keys, 'mode:' .. c.car, g.mode, 'hi:' .. c.car, string.format('%d', hi))
+    while redis.call('ZCARD', pages) > max_pages do
+      local old = redis.call('ZPOPMIN', pages)[1]
+      redis.call('DEL', pages .. ':' .. old)
+      redis.call('SADD', pages .. ':gone', old)
+    end
+  end
+  if g.mode == '1' then
+    redis.call('XADD', KEYS[j], 'MAXLEN', '~', maxlen, '*', data, g.payload)
+  else
+    redis.call('XADD', KEYS[j], 'MAXLEN', '~', maxlen, '*', data, g.payload, basef, table.concat(bases, ','))
+  end
+end
+return {'ok'}
+"#;
+
+/// Rounds of check-and-append before answering 503: each round that does not append
+/// drops at least one sample, and only a request that resends part of itself, or races
+/// another request carrying the same samples, needs a second.
+const APPEND_ROUNDS: usize = 6;
+
+/// A car's samples within one (partition, session) group, by position in the request.
+struct CarSamples {
+    car: u8,
+    at: Vec<usize>,
+}
+
+/// One (partition, session) group: one stream entry.
+struct Group {
+    partition: u16,
+    session: String,
+    /// Positions in the request, in payload order.
+    at: Vec<usize>,
+    cars: Vec<CarSamples>,
+}
+
+/// Appends what the stream does not have yet. `samples` carry their position in the
+/// request (the index a refusal names).
+pub async fn append(
+    st: &ApiState,
+    mut samples: Vec<(usize, Sample)>,
+    numbering: Numbering,
+) -> Result<Appended, ApiError> {
+    let script = redis::Script::new(APPEND);
+    let mut out = Appended::default();
+    for _ in 0..APPEND_ROUNDS {
+        if samples.is_empty() {
+            return Ok(out);
+        }
+        if numbering == Numbering::Server {
+            number(&mut samples);
+        }
+        let groups = group(st, &samples);
+        let mut call = script.prepare_invoke();
+        let keys = &st.shared.keys;
+        for g in &groups {
+            call.key(keys.partition(g.partition));
+        }
+        for g in &groups {
+            call.key(keys.ingested(&g.session));
+        }
+        for g in &groups {
+            call.key(keys.progress(&g.session));
+        }
+        call.arg(st.shared.cfg.maxlen)
+            .arg(FIELD_DATA)
+            .arg(FIELD_SEQ_BASE)
+            .arg(PAGE_KEYS)
+            .arg(MAX_PAGES)
+            .arg(MAX_SEQ_JUMP);
+        let created = now_us();
+        for g in &groups {
+            let payload: Vec<Sample> = g.at.iter().map(|&i| samples[i].1.clone()).collect();
+            call.arg(encode_batch(&g.session, created, &payload))
+                .arg(match numbering {
+                    Numbering::Client => "1",
+                    Numbering::Server => "0",
+                })
+                .arg(keys.seen_prefix(&g.session))
+                .arg(g.cars.len());
+            for c in &g.cars {
+                call.arg(c.car).arg(key_list(&samples, &c.at, numbering));
+            }
+        }
+        let mut con = st.redis();
+        let answer: Vec<String> = call
+            .invoke_async(&mut con)
+            .await
+            .map_err(ApiError::stream)?;
+        match answer.first().map(String::as_str) {
+            Some("ok") => {
+                out.accepted += samples.len();
+                return Ok(out);
+            }
+            Some(what @ ("finished" | "simulated")) => {
+                let j: usize = answer.get(1).and_then(|j| j.parse().ok()).unwrap_or(1);
+                let session = &groups[j.saturating_sub(1).min(groups.len() - 1)].session;
+                let why = if what == "finished" {
+                    format!("session {session:?} is finished: it takes no more samples")
+                } else {
+                    format!(
+                        "session {session:?} is published into the stream by a simulator or `pitstop replay`: POST /telemetry feeds sessions of its own"
+                    )
+                };
+                return Err(ApiError(StatusCode::CONFLICT, why));
+            }
+            Some("drop") => {
+                let drops = dropped(&answer[1..], &groups).ok_or_else(|| unexpected(&answer))?;
+                let mut gone = vec![false; samples.len()];
+                for (i, why) in drops {
+                    gone[i] = true;
+                    match Refusal::parse(why) {
+                        Some(r) => out.refused.push(Refused {
+                            at: samples[i].0,
+                            why: r,
+                            message: r.message(&samples[i].1, numbering),
+                        }),
+                        None => out.duplicates += 1,
+                    }
+                }
+                let mut keep = gone.iter().map(|g| !g);
+                samples.retain(|_| keep.next().unwrap_or(true));
+            }
+            _ => return Err(unexpected(&answer)),
+        }
+    }
+    Err(ApiError::unavailable(
+        "telemetry stream (concurrent writers of the same samples)",
+    ))
+}
+
+fn unexpected(answer: &[String]) -> ApiError {
+    ApiError::stream(redis::RedisError::from((
+        redis::ErrorKind::UnexpectedReturnType,
+        "append script answered",
+        format!("{:?}", &answer[..answer.len().min(4)]),
+    )))
+}
+
+/// Maps the script's `group:car:index:reason` items to positions in `samples`.
+fn dropped<'a>(items: &'a [String], groups: &[Group]) -> Option<Vec<(usize, &'a str)>> {
+    items
+        .iter()
+        .map(|item| {
+            let mut f = item.splitn(4, ':');
+            let j: usize = f.next()?.parse().ok()?;
+            let car: u8 = f.next()?.parse().ok()?;
+            let x: usize = f.next()?.parse().ok()?;
+            let why = f.next()?;
+            let c = groups
+                .get(j.checked_sub(1)?)?
+                .cars
+                .iter()
+                .find(|c| c.car == car)?;
+            Some((*c.at.get(x.checked_sub(1)?)?, why))
+        })
+        .collect()
+}
+
+/// A car's sample keys as the script reads them: seq or time.
+fn key_list(samples: &[(usize, Sample)], at: &[usize], numbering: Numbering) -> String {
+    let mut out = String::with_capacity(at.len() * 14);
+    for (n, &i) in at.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        let s = &samples[i].1;
+        let key = match numbering {
+            Numbering::Client => s.seq as i64,
+            Numbering::Server => s.timestamp_ms,
+        };
+        out.push_str(&key.to_string());
+    }
+    out
+}
+
+/// Numbers each car's samples from 0 in time order (the script adds the car's count so
+/// far); the request's positions travel with them.
+fn number(samples: &mut [(usize, Sample)]) {
+    samples.sort_by_key(|(_, s)| (s.car, s.timestamp_ms));
+    let mut next = [0u32; 256];
+    for (_, s) in samples.iter_mut() {
+        s.seq = next[s.car as usize];
+        next[s.car as usize] += 1;
+    }
+    samples.sort_by_key(|(_, s)| s.timestamp_ms);
+}
+
+/// Samples by (partition, session), and within each by car, in request order.
+fn group(st: &ApiState, samples: &[(usize, Sample)]) -> Vec<Group> {
+    let keys = &st.shared.keys;
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: BTreeMap<(u16, &str), usize> = BTreeMap::new();
+    for (i, (_, s)) in samples.iter().enumerate() {
+        let partition = keys.partition_of(s.car);
+        let g = *index.entry((partition, &s.session)).or_insert_with(|| {
+            groups.push(Group {
+                partition,
+                session: s.session.to_string(),
+                at: Vec::new(),
+                cars: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        let g = &mut groups[g];
+        g.at.push(i);
+        match g.cars.iter_mut().find(|c| c.car == s.car) {
+            Some(c) => c.at.push(i),
+            None => g.cars.push(CarSamples {
+                car: s.car,
+                at: vec![i],
+            }),
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(car: u8, t: i64) -> (usize, Sample) {
+        (
+            t as usize,
+            Sample {
+                car,
+                timestamp_ms: t,
+                ..Sample::example()
+            },
+        )
+    }
+
+    /// Ingest numbers each car from 0 in time order, whatever the request order, and
+    /// the request positions travel with the samples.
+    #[test]
+    fn numbers_per_car_in_time_order() {
+        let mut s = vec![sample(1, 30), sample(2, 10), sample(1, 10), sample(1, 20)];
+        number(&mut s);
+        let got: Vec<_> = s.iter().map(|(i, s)| (*i, s.car, s.seq)).collect();
+        assert_eq!(got, [(10, 1, 0), (10, 2, 0), (20, 1, 1), (30, 1, 2)]);
+    }
+}
