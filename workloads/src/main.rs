@@ -149,6 +149,10 @@ struct ReplayArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// All or nothing: the first impossible value or unusable row stops the replay
+    /// (by default it becomes unknown or is left out, and the end says what and where).
+    #[arg(long)]
+    strict: bool,
     #[command(flatten)]
     stream: StreamArgs,
 }
@@ -182,7 +186,8 @@ async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
         },
         car: a.car,
     };
-    let rec = Recording::load(&a.files, &opts, &a.circuit)?;
+    let rec = Recording::load(&a.files, &opts, &a.circuit, a.strict)?;
+    let dirty = rec.dirt_summary();
     let total = rec.samples.len() as u64;
     let cars = rec.cars().len();
     let session = rec.session.clone();
@@ -198,6 +203,7 @@ async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
         .expect("valid template"),
     );
     let speed = a.speed.0;
+    let mut refused = None;
     tracing::info!(session = %rec.session, samples = total, cars, ?speed, "replay starting");
     let sent = match api {
         Some((url, key)) => {
@@ -211,9 +217,17 @@ async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
                     )
                 }
             });
-            let r = to_api(&rec, url, &key, speed, &progress).await;
+            let r = to_api(&rec, url, &key, speed, &progress, a.strict).await;
             ticker.abort();
-            r?
+            let answered = r?;
+            if answered.rejected > 0 {
+                refused = Some(format!(
+                    "the processor refused {} samples (first: {})",
+                    answered.rejected,
+                    answered.first_rejected.as_deref().unwrap_or("?")
+                ));
+            }
+            answered.sent
         }
         None => {
             let redis = redis::Client::open(a.stream.redis.redis_url.as_str())
@@ -268,6 +282,12 @@ async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
             None => "into Redis, with start and end markers",
         }
     );
+    if let Some(summary) = dirty {
+        print!("{summary}");
+    }
+    if let Some(refused) = refused {
+        println!("{refused}");
+    }
     Ok(())
 }
 

@@ -8,7 +8,7 @@
 //! samples the same file posted would. Each car's samples are numbered from 0 in time
 //! order across all files, so the processor's exactly-once accounting covers the replay.
 
-use crate::feeds::{self, FeedOptions, Format};
+use crate::feeds::{self, Dirt, FeedOptions, Format};
 use crate::http::HttpClient;
 use crate::model::Sample;
 use crate::sim::publisher::Source;
@@ -29,38 +29,61 @@ pub struct Recording {
     pub session: String,
     pub circuit: String,
     pub samples: Vec<Sample>,
+    /// What each file (or the OpenF1 files together) had that could not be taken.
+    pub dirt: Vec<(String, Dirt)>,
 }
 
 impl Recording {
     /// Reads and converts every file. `session` names the session (required for FastF1
-    /// and OpenF1 files; it replaces the session of native files).
-    pub fn load(files: &[PathBuf], opts: &FeedOptions, circuit: &str) -> anyhow::Result<Self> {
+    /// and OpenF1 files; it replaces the session of native files). Under the dirty-data
+    /// policy an impossible value is unknown and a row without a usable time, car or
+    /// speed is left out, each recorded in [`Recording::dirt`]; `strict` makes the first
+    /// of them the error instead.
+    pub fn load(
+        files: &[PathBuf],
+        opts: &FeedOptions,
+        circuit: &str,
+        strict: bool,
+    ) -> anyhow::Result<Self> {
         let mut samples = Vec::new();
+        let mut dirt = Vec::new();
         // OpenF1 downloads come one file per endpoint (car_data, location, laps, …): they
         // annotate each other, so they are read together as one body.
-        let mut openf1: Vec<Vec<u8>> = Vec::new();
+        let mut openf1: Vec<serde_json::Value> = Vec::new();
         let mut openf1_names = Vec::new();
         for path in files {
             let (format, body) =
                 feeds::read_file(path).with_context(|| format!("reading {}", path.display()))?;
+            let name = path.display().to_string();
             if format == Format::OpenF1 {
-                openf1.push(body);
-                openf1_names.push(path.display().to_string());
+                openf1
+                    .append(&mut feeds::openf1::read_records(&body).with_context(|| name.clone())?);
+                openf1_names.push(name);
                 continue;
             }
-            let parsed = feeds::parse(format, &body, opts, usize::MAX)
-                .with_context(|| format!("{} ({} format)", path.display(), format.as_str()))?;
-            samples.extend(parsed);
+            let what = format!("{name} ({} format)", format.as_str());
+            let parsed =
+                feeds::parse_body(format, &body, opts, usize::MAX).with_context(|| what.clone())?;
+            if strict && let Some(e) = parsed.dirt.clone().into_error() {
+                return Err(anyhow::Error::from(e).context(what));
+            }
+            samples.extend(parsed.samples);
+            dirt.push((name, parsed.dirt));
         }
         if !openf1.is_empty() {
-            let parsed = feeds::openf1::parse_bodies(&openf1, opts)
-                .map_err(anyhow::Error::from)
-                .and_then(|s| {
-                    crate::codec::json::validate_all(&s)?;
-                    Ok(s)
-                })
-                .with_context(|| format!("{} (openf1 format)", openf1_names.join(", ")))?;
-            samples.extend(parsed);
+            let what = format!("{} (openf1 format)", openf1_names.join(", "));
+            let mut d = Dirt::default();
+            let parsed = feeds::openf1::parse_lenient(&openf1, opts, &mut d);
+            if strict && let Some(e) = d.clone().into_error() {
+                return Err(anyhow::Error::from(e).context(what));
+            }
+            samples.extend(
+                parsed
+                    .with_context(|| what.clone())?
+                    .into_iter()
+                    .map(|(_, s)| s),
+            );
+            dirt.push((openf1_names.join(", "), d));
         }
         if let Some(s) = &opts.session {
             for x in &mut samples {
@@ -82,7 +105,43 @@ impl Recording {
             session,
             circuit: circuit.to_owned(),
             samples,
+            dirt,
         })
+    }
+
+    /// What could not be taken, file by file, for the end of a replay: values made
+    /// unknown by channel and reason, rows or records left out by reason, and the first
+    /// of each. `None` when every file was clean.
+    pub fn dirt_summary(&self) -> Option<String> {
+        let mut out = String::new();
+        for (file, d) in self.dirt.iter().filter(|(_, d)| !d.is_clean()) {
+            out.push_str(&format!("  {file}:\n"));
+            for ((c, why), n) in &d.unknown {
+                out.push_str(&format!(
+                    "    {n} {} values {} -> unknown (first: {})\n",
+                    c.name(),
+                    why.as_str(),
+                    d.examples[c]
+                ));
+            }
+            for (why, n) in d.rejected_by_reason() {
+                let first = d
+                    .rejected
+                    .iter()
+                    .find(|(_, w)| w.as_str() == why)
+                    .map(|(p, _)| p.to_string())
+                    .unwrap_or_default();
+                out.push_str(&format!("    {n} left out, {why} (first: {first})\n"));
+            }
+        }
+        if out.is_empty() {
+            return None;
+        }
+        let unknown: u64 = self.dirt.iter().map(|(_, d)| d.unknown_total()).sum();
+        let rejected: usize = self.dirt.iter().map(|(_, d)| d.rejected.len()).sum();
+        Some(format!(
+            "dirty input: {unknown} values made unknown, {rejected} rows or records left out (--strict refuses them instead)\n{out}"
+        ))
     }
 
     pub fn cars(&self) -> Vec<CarInfo> {
@@ -224,19 +283,48 @@ const MAX_BODY: usize = 512 * 1024;
 /// Samples per request (a processor takes 5,000 by default).
 const MAX_SAMPLES: usize = 2_000;
 
+/// What the processor answered to a replay's requests, summed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Answered {
+    pub sent: u64,
+    pub accepted: u64,
+    pub duplicates: u64,
+    /// Samples the processor refused (a time more than a day ahead, …), with the first.
+    pub rejected: u64,
+    pub first_rejected: Option<String>,
+}
+
+impl Answered {
+    fn add(&mut self, sent: usize, answer: &serde_json::Value) {
+        self.sent += sent as u64;
+        self.accepted += answer["accepted"].as_u64().unwrap_or(0);
+        self.duplicates += answer["duplicates"].as_u64().unwrap_or(0);
+        if let Some(r) = answer["rejected"].as_array().filter(|r| !r.is_empty()) {
+            self.rejected += r.len() as u64;
+            self.first_rejected
+                .get_or_insert_with(|| r[0]["error"].as_str().unwrap_or("?").to_owned());
+        }
+    }
+}
+
 /// Feeds a recording through `POST /telemetry` at `speed`× real time (`None`: flat out),
 /// then finishes the session. Requests answered 503 (the stream is unavailable) are
 /// retried with backoff; any other refusal stops the replay with the processor's reason.
+/// `strict` asks the processor for all or nothing per request.
 pub async fn to_api(
     rec: &Recording,
     api_url: &str,
     api_key: &str,
     speed: Option<f64>,
     progress: &Arc<ReplayProgress>,
-) -> anyhow::Result<u64> {
+    strict: bool,
+) -> anyhow::Result<Answered> {
     let client = HttpClient::new().map_err(anyhow::Error::msg)?;
     let base = api_url.trim_end_matches('/');
-    let telemetry = format!("{base}/telemetry");
+    let telemetry = format!(
+        "{base}/telemetry{}",
+        if strict { "?strict=true" } else { "" }
+    );
     // The session's metadata first, as the simulator's start marker gives it.
     let info = rec.info(0);
     let start = serde_json::json!({
@@ -265,7 +353,7 @@ pub async fn to_api(
     let race0 = rec.start_ms();
     let mut body = Vec::with_capacity(MAX_BODY + 4096);
     let mut in_body = 0usize;
-    let mut sent = 0u64;
+    let mut answered = Answered::default();
     let samples = &rec.samples;
     let mut i = 0;
     while i < samples.len() {
@@ -289,10 +377,11 @@ pub async fn to_api(
                 tokio::time::sleep(wait).await;
             }
         }
-        post_with_retry(&client, &telemetry, api_key, std::mem::take(&mut body)).await?;
-        sent += in_body as u64;
+        let answer =
+            post_with_retry(&client, &telemetry, api_key, std::mem::take(&mut body)).await?;
+        answered.add(in_body, &answer);
         in_body = 0;
-        progress.sent.store(sent, Ordering::Relaxed);
+        progress.sent.store(answered.sent, Ordering::Relaxed);
         progress
             .lap
             .store(samples[i - 1].lap.unwrap_or(0) as u64, Ordering::Relaxed);
@@ -314,15 +403,16 @@ pub async fn to_api(
             String::from_utf8_lossy(&answer.body)
         );
     }
-    Ok(sent)
+    Ok(answered)
 }
 
+/// Posts one batch; its JSON answer once 2xx.
 async fn post_with_retry(
     client: &HttpClient,
     url: &str,
     key: &str,
     body: Vec<u8>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<serde_json::Value> {
     let headers = [("x-api-key", key), ("content-type", "application/x-ndjson")];
     let mut wait = Duration::from_millis(250);
     for attempt in 1..=10 {
@@ -330,7 +420,9 @@ async fn post_with_retry(
             .post(url, &headers, body.clone(), Duration::from_secs(30))
             .await
         {
-            Ok(a) if (200..300).contains(&a.status) => return Ok(()),
+            Ok(a) if (200..300).contains(&a.status) => {
+                return Ok(serde_json::from_slice(&a.body).unwrap_or_default());
+            }
             Ok(a) if a.status != 503 => bail!(
                 "POST /telemetry refused a batch: HTTP {}: {}",
                 a.status,
@@ -378,8 +470,13 @@ mod tests {
             r#"[{"driver_number":1,"session_key":9912,"name_acronym":"VER","team_name":"Red Bull Racing"}]"#,
         )
         .unwrap();
-        let rec =
-            Recording::load(&[car_data, drivers], &FeedOptions::default(), "zandvoort").unwrap();
+        let rec = Recording::load(
+            &[car_data, drivers],
+            &FeedOptions::default(),
+            "zandvoort",
+            false,
+        )
+        .unwrap();
         std::fs::remove_dir_all(&dir).ok();
         assert_eq!(rec.session, "openf1-9912");
         assert_eq!(rec.samples.len(), 1);
@@ -400,6 +497,7 @@ mod tests {
                 sample(1, 1_000_120, 1),
                 sample(1, 1_060_000, 2),
             ],
+            dirt: Vec::new(),
         };
         let mut r = Replay::new(rec);
         let mut out = Vec::new();

@@ -146,10 +146,23 @@ async fn ingest_contract() {
         "{body}"
     );
 
+    // An impossible value is unknown for that sample, which is taken; strict refuses it.
     let bad = one.replace("\"throttle\":1.0", "\"throttle\":4.0");
-    let (code, body) = post(&base, Some(KEY), bad).await;
+    let (code, body) = post_as(&base, "?strict=true", "application/json", &bad).await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "sample 0: throttle: 4 is outside 0..=1");
+    let (code, body) = post(&base, Some(KEY), bad.replace("api-s", "api-dirty")).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(
+        body["unknown"],
+        serde_json::json!({"throttle": {"out_of_range": 1}})
+    );
+    let (code, body) = post(&base, Some(KEY), one.replace(",\"speed_kph\":250.0", "")).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["rejected"][0]["reason"], "required",
+        "no speed: the sample is rejected, not made unknown"
+    );
 
     let huge = format!("[{}]", vec![one.as_str(); 200].join(","));
     let (code, body) = post(&base, Some(KEY), huge).await;
@@ -221,7 +234,8 @@ async fn ingest_contract() {
         StatusCode::OK
     );
     // Counters move just after the commit the API already shows: poll.
-    metric_appears(&base, "pitstop_processor_messages_processed_total 3").await;
+    // The three of api-s and the one whose throttle was made unknown.
+    metric_appears(&base, "pitstop_processor_messages_processed_total 4").await;
     metric_appears(
         &base,
         "pitstop_processor_ingest_requests_total{code=\"401\"} 2",
@@ -421,13 +435,23 @@ async fn real_feeds_through_the_api() {
         (Some(1.0), Some(true), Some(6922), Some(24))
     );
 
-    // Wrong in every unit: the row or record and the field.
+    // Wrong in every unit: strict names the row or record and the field; by default the
+    // value is unknown and the rest of the row or record is taken.
     let bad_csv = FASTF1.replace("6922.4,2,104.0", "6922.4,9,104.0");
-    let (code, body) = post_as(&base, "?session=fastf1", "text/csv", &bad_csv).await;
+    let (code, body) = post_as(&base, "?session=fastf1&strict=true", "text/csv", &bad_csv).await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "row 4 (line 5): nGear: 9 is outside 0..=8");
+    let (code, body) = post_as(&base, "?session=fastf1-dirty", "text/csv", &bad_csv).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(
+        (&body["accepted"], &body["unknown"]),
+        (
+            &serde_json::json!(3),
+            &serde_json::json!({"gear": {"out_of_range": 1}})
+        )
+    );
     let bad_openf1 = OPENF1.replace("\"throttle\":36", "\"throttle\":130");
-    let (code, body) = post_as(&base, "", "application/json", &bad_openf1).await;
+    let (code, body) = post_as(&base, "?strict=true", "application/json", &bad_openf1).await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
     assert_eq!(
         body["error"],

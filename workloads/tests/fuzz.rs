@@ -446,11 +446,27 @@ fn check_body(
     max: usize,
 ) -> Result<(), TestCaseError> {
     let format = forced.unwrap_or_else(|| Format::detect(content_type, body));
-    if let Ok(samples) = feeds::parse(format, body, opts, max) {
+    let strict = feeds::parse(format, body, opts, max);
+    if let Ok(samples) = &strict {
         prop_assert!(samples.len() <= max, "{} samples > {max}", samples.len());
         for (i, s) in samples.iter().enumerate() {
             prop_assert_eq!(validate(s), Ok(()), "sample {} of {:?}", i, format);
         }
+    }
+    // The dirty-data policy takes at least what strict takes, and only valid samples,
+    // each with its origin; a clean lenient parse is exactly the strict one.
+    if let Ok(p) = feeds::parse_body(format, body, opts, max) {
+        prop_assert!(p.samples.len() <= max);
+        prop_assert_eq!(p.samples.len(), p.origins.len());
+        for (i, s) in p.samples.iter().enumerate() {
+            prop_assert_eq!(validate(s), Ok(()), "lenient sample {} of {:?}", i, format);
+        }
+        if let Ok(samples) = &strict {
+            prop_assert!(p.dirt.is_clean(), "strict took a body lenient found dirty");
+            prop_assert_eq!(p.samples.len(), samples.len());
+        }
+    } else {
+        prop_assert!(strict.is_err(), "lenient refused a body strict took");
     }
     Ok(())
 }

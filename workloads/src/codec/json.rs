@@ -54,7 +54,9 @@ pub fn parse_samples_seq(
     Ok((samples, given))
 }
 
-fn parse_unvalidated(body: &[u8], max_samples: usize) -> Result<Vec<Sample>, JsonError> {
+/// Parses a body without checking ranges or `seq` consistency (the feeds layer applies
+/// its own policy to what comes out).
+pub fn parse_unvalidated(body: &[u8], max_samples: usize) -> Result<Vec<Sample>, JsonError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     let samples = match first {
         None => return Err(JsonError::Empty),

@@ -19,10 +19,11 @@
 //! column FastF1 does not write is refused (a typo). Rows of one car at the same instant
 //! (the end of a lap repeated as the start of the next) are kept once, the later row.
 
+use super::dirt::{Dirt, Origin, Reject};
 use super::options::{FeedError, FeedOptions};
 use super::seq::number;
 use super::{grid, time};
-use crate::model::{Sample, validate};
+use crate::model::{Channel, Sample, clean};
 use compact_str::CompactString;
 use std::collections::HashMap;
 
@@ -123,12 +124,32 @@ struct Last {
     row: usize,
 }
 
-/// Parses a FastF1 CSV body.
+/// Parses a FastF1 CSV body, all or nothing: the first problem is the error.
+pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> {
+    let mut dirt = Dirt::default();
+    let rows = parse_lenient(body, opts, &mut dirt)?;
+    if let Some(e) = dirt.into_error() {
+        return Err(e);
+    }
+    let mut samples: Vec<Sample> = rows.into_iter().map(|(_, s)| s).collect();
+    number(&mut samples);
+    Ok(samples)
+}
+
+/// Parses a FastF1 CSV body under the dirty-data policy: a row whose time, speed or
+/// driver is unusable, that cannot be read, or that goes back in lap or time within its
+/// driver's rows is rejected alone; an impossible value of another column is unknown.
+/// The rows taken come with their origin, in time order per car, not numbered. The
+/// header (and a missing session) are the body's errors.
 ///
 /// Per driver, rows must run forward: lap numbers never go back, and time never goes
 /// back; two rows at one instant are allowed only where a lap ends and the next begins
 /// (FastF1 repeats the boundary), and the later is kept.
-pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> {
+pub fn parse_lenient(
+    body: &[u8],
+    opts: &FeedOptions,
+    dirt: &mut Dirt,
+) -> Result<Vec<(Origin, Sample)>, FeedError> {
     let session: CompactString = opts
         .session
         .as_deref()
@@ -142,6 +163,71 @@ pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> 
         .has_headers(true)
         .flexible(false)
         .from_reader(body);
+    let cols = columns(&mut reader, opts)?;
+    let timing = ["Date", "SessionTime", "Time"]
+        .into_iter()
+        .find(|c| cols.0.contains_key(c))
+        .ok_or_else(|| {
+            FeedError::Body("FastF1 CSV has no Date, SessionTime or Time column".into())
+        })?;
+    let mut rows = Rows {
+        opts,
+        session,
+        timing,
+        start_ms: opts.start_ms.unwrap_or_else(crate::util::now_ms),
+        clocks: HashMap::new(),
+        last: HashMap::new(),
+    };
+    let mut out = Vec::new();
+    for (i, row) in reader.records().enumerate() {
+        let row_no = i + 1;
+        let at = Origin::Row {
+            row: row_no,
+            line: line_of(body, row.as_ref().ok(), row_no),
+        };
+        let record = match row {
+            Ok(r) => r,
+            Err(e) => {
+                dirt.reject(at, Reject::Malformed, format!("unreadable CSV: {e}"));
+                continue;
+            }
+        };
+        let row = Row {
+            cols: &cols,
+            record: &record,
+        };
+        match rows.sample(&row, at, dirt) {
+            Ok(s) => out.push((at, s)),
+            Err((why, message)) => dirt.reject(at, why, message),
+        }
+    }
+    // One row per car and instant: where a lap's first row repeats the last, the later.
+    out.sort_by_key(|(_, s)| (s.car, s.timestamp_ms));
+    let mut kept: Vec<(Origin, Sample)> = Vec::with_capacity(out.len());
+    for (at, s) in out {
+        match kept.last_mut() {
+            Some((_, last)) if last.car == s.car && last.timestamp_ms == s.timestamp_ms => {
+                *kept.last_mut().expect("matched") = (at, s)
+            }
+            _ => kept.push((at, s)),
+        }
+    }
+    Ok(kept)
+}
+
+/// The file's line of a data row: the header is line 1, and a quoted field may span
+/// lines. The reader's position counts the line a record starts on from 1, but after a
+/// CRLF it starts at the `\n` of the line before (the `\r` ended the record): one short.
+fn line_of(body: &[u8], record: Option<&csv::StringRecord>, row_no: usize) -> u64 {
+    record
+        .and_then(|r| r.position())
+        .map_or(row_no as u64 + 1, |p| {
+            p.line() + (body.get(p.byte() as usize) == Some(&b'\n')) as u64
+        })
+}
+
+/// Reads the header: every column known, used ones at most once, Speed present.
+fn columns(reader: &mut csv::Reader<&[u8]>, opts: &FeedOptions) -> Result<Columns, FeedError> {
     let header = reader
         .headers()
         .map_err(|e| FeedError::Body(format!("FastF1 CSV header: {e}")))?
@@ -171,58 +257,87 @@ pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> 
             "a car (?car=, --car) is for a FastF1 CSV without a Driver column; this one names its drivers".into(),
         ));
     }
-    let timing = ["Date", "SessionTime", "Time"]
-        .into_iter()
-        .find(|c| cols.0.contains_key(c))
-        .ok_or_else(|| {
-            FeedError::Body("FastF1 CSV has no Date, SessionTime or Time column".into())
-        })?;
-    let start_ms = opts.start_ms.unwrap_or_else(crate::util::now_ms);
-    let mut clocks: HashMap<u8, LapClock> = HashMap::new();
-    let mut last: HashMap<u8, Last> = HashMap::new();
-    let mut out = Vec::new();
-    for (i, row) in reader.records().enumerate() {
-        let row_no = i + 1;
-        // The file's line: the header is line 1 (a quoted field may span lines).
-        let line = row
-            .as_ref()
-            .ok()
-            .and_then(|r| r.position())
-            .map_or(row_no as u64 + 1, |p| p.line());
-        let at = |message: String| FeedError::Row {
-            row: row_no,
-            line,
-            message,
+    Ok(cols)
+}
+
+/// What reading rows in order keeps: each driver's lap clock and last row taken.
+struct Rows<'o> {
+    opts: &'o FeedOptions,
+    session: CompactString,
+    timing: &'static str,
+    start_ms: i64,
+    clocks: HashMap<u8, LapClock>,
+    last: HashMap<u8, Last>,
+}
+
+/// Why a row is rejected.
+type Rejected = (Reject, String);
+
+impl Rows<'_> {
+    /// One row as a sample, or why it is rejected.
+    fn sample(&mut self, row: &Row<'_>, at: Origin, dirt: &mut Dirt) -> Result<Sample, Rejected> {
+        let required = |m: String| (Reject::Required, m);
+        let (car, driver, team) = identity(row, self.opts).map_err(required)?;
+        let lap = dirt
+            .keep(
+                at,
+                Channel::Lap,
+                row.get("LapNumber")
+                    .map(|v| whole("LapNumber", v, 1.0, 200.0).map(|l| l as u16))
+                    .transpose(),
+            )
+            // An unknown lap number does not end the lap (its Time still counts on).
+            .or_else(|| self.last.get(&car).and_then(|l| l.lap));
+        let timestamp_ms = self.time(row, car, lap).map_err(required)?;
+        let Origin::Row { row: row_no, .. } = at else {
+            unreachable!("CSV rows are rows")
         };
-        let record = row.map_err(|e| at(format!("unreadable CSV: {e}")))?;
-        let row = Row {
-            cols: &cols,
-            record: &record,
-        };
-        let get = |name| row.get(name);
-        let (car, driver, team) = identity(&row, opts).map_err(at)?;
-        let lap = get("LapNumber")
-            .map(|v| whole("LapNumber", v, 1.0, 200.0).map(|l| l as u16))
-            .transpose()
-            .map_err(at)?;
-        let duration = |name: &'static str| -> Result<i64, FeedError> {
-            let v = get(name).ok_or_else(|| at(format!("{name} is empty")))?;
-            let t = time::duration_ms(v).map_err(|e| at(format!("{name}: {e}")))?;
+        self.in_order(car, lap, timestamp_ms)
+            .map_err(|m| (Reject::Conflict, m))?;
+        let mut sample = row_sample(
+            row,
+            &self.session,
+            car,
+            timestamp_ms,
+            lap,
+            driver,
+            team,
+            at,
+            dirt,
+        )
+        .map_err(required)?;
+        clean(&mut sample, |c, e| dirt.invalid(at, c, &e)).map_err(|e| required(e.to_string()))?;
+        self.last.insert(
+            car,
+            Last {
+                lap,
+                timestamp_ms,
+                row: row_no,
+            },
+        );
+        Ok(sample)
+    }
+
+    /// The row's time, ms since the epoch, from the file's timing column.
+    fn time(&mut self, row: &Row<'_>, car: u8, lap: Option<u16>) -> Result<i64, String> {
+        let duration = |name: &'static str| -> Result<i64, String> {
+            let v = row.get(name).ok_or_else(|| format!("{name} is empty"))?;
+            let t = time::duration_ms(v).map_err(|e| format!("{name}: {e}"))?;
             if (-1_000..=MAX_DURATION_MS).contains(&t) {
                 Ok(t)
             } else {
-                Err(at(format!("{name}: {} is outside 0..=86400 s", shown(v))))
+                Err(format!("{name}: {} is outside 0..=86400 s", shown(v)))
             }
         };
-        let timestamp_ms = match timing {
-            "Date" => time::date_ms(get("Date").ok_or_else(|| at("Date is empty".into()))?)
-                .map_err(|e| at(format!("Date: {e}")))?,
-            "SessionTime" => start_ms.saturating_add(duration("SessionTime")?),
+        Ok(match self.timing {
+            "Date" => time::date_ms(row.get("Date").ok_or("Date is empty")?)
+                .map_err(|e| format!("Date: {e}"))?,
+            "SessionTime" => self.start_ms.saturating_add(duration("SessionTime")?),
             _ => {
                 let t = duration("Time")?;
-                let clock = clocks.entry(car).or_insert(LapClock {
+                let clock = self.clocks.entry(car).or_insert(LapClock {
                     lap,
-                    base_ms: start_ms,
+                    base_ms: self.start_ms,
                     last_time_ms: 0,
                 });
                 if lap != clock.lap {
@@ -233,52 +348,35 @@ pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> 
                 clock.last_time_ms = t;
                 clock.base_ms.saturating_add(t)
             }
+        })
+    }
+
+    /// A row must not go back in lap or time from its driver's last row taken.
+    fn in_order(&self, car: u8, lap: Option<u16>, timestamp_ms: i64) -> Result<(), String> {
+        let Some(prev) = self.last.get(&car) else {
+            return Ok(());
         };
-        if let Some(prev) = last.get(&car) {
-            if let (Some(l), Some(p)) = (lap, prev.lap)
-                && l < p
-            {
-                return Err(at(format!(
-                    "LapNumber {l} goes back from {p} (row {})",
+        if let (Some(l), Some(p)) = (lap, prev.lap)
+            && l < p
+        {
+            return Err(format!(
+                "LapNumber {l} goes back from {p} (row {})",
+                prev.row
+            ));
+        }
+        let new_lap = lap != prev.lap;
+        if timestamp_ms < prev.timestamp_ms || (timestamp_ms == prev.timestamp_ms && !new_lap) {
+            return Err(if timestamp_ms == prev.timestamp_ms {
+                format!(
+                    "at the same time as row {} of the same driver and lap",
                     prev.row
-                )));
-            }
-            let new_lap = lap != prev.lap;
-            if timestamp_ms < prev.timestamp_ms || (timestamp_ms == prev.timestamp_ms && !new_lap) {
-                return Err(at(if timestamp_ms == prev.timestamp_ms {
-                    format!(
-                        "at the same time as row {} of the same driver and lap",
-                        prev.row
-                    )
-                } else {
-                    format!("earlier than row {} of the same driver", prev.row)
-                }));
-            }
+                )
+            } else {
+                format!("earlier than row {} of the same driver", prev.row)
+            });
         }
-        last.insert(
-            car,
-            Last {
-                lap,
-                timestamp_ms,
-                row: row_no,
-            },
-        );
-        let sample =
-            row_sample(&row, &session, car, timestamp_ms, lap, driver, team).map_err(at)?;
-        validate(&sample).map_err(|e| at(e.to_string()))?;
-        out.push(sample);
+        Ok(())
     }
-    // One row per car and instant: where a lap's first row repeats the last, the later.
-    out.sort_by_key(|s| (s.car, s.timestamp_ms));
-    let mut kept: Vec<Sample> = Vec::with_capacity(out.len());
-    for s in out {
-        match kept.last_mut() {
-            Some(last) if last.car == s.car && last.timestamp_ms == s.timestamp_ms => *last = s,
-            _ => kept.push(s),
-        }
-    }
-    number(&mut kept);
-    Ok(kept)
 }
 
 type Identity = (u8, Option<CompactString>, Option<CompactString>);
@@ -315,6 +413,9 @@ fn identity(row: &Row<'_>, opts: &FeedOptions) -> Result<Identity, String> {
     }
 }
 
+/// A row's sample: speed is required (its error rejects the row); every other column
+/// that cannot be read is unknown for this sample, recorded in `dirt`.
+#[allow(clippy::too_many_arguments)]
 fn row_sample(
     row: &Row<'_>,
     session: &CompactString,
@@ -323,47 +424,71 @@ fn row_sample(
     lap: Option<u16>,
     driver: Option<CompactString>,
     team: Option<CompactString>,
+    at: Origin,
+    dirt: &mut Dirt,
 ) -> Result<Sample, String> {
     let get = |name| row.get(name);
     let speed = get("Speed").ok_or("Speed is empty or NaN")?;
-    let opt = |name: &'static str, lo: f64, hi: f64, unit: &str| -> Result<Option<f64>, String> {
-        get(name)
-            .map(|v| number_in(name, v, lo, hi, unit))
-            .transpose()
+    let speed_kph = number_in("Speed", speed, 0.0, 500.0, " km/h")? as f32;
+    let mut opt = |c: Channel, name: &'static str, lo: f64, hi: f64, unit: &str| -> Option<f64> {
+        dirt.keep(
+            at,
+            c,
+            get(name)
+                .map(|v| number_in(name, v, lo, hi, unit))
+                .transpose(),
+        )
     };
-    let brake = get("Brake")
-        .map(|v| match v {
-            "True" | "true" | "1" | "1.0" => Ok(1.0),
-            "False" | "false" | "0" | "0.0" => Ok(0.0),
-            other => number_in("Brake", other, 0.0, 1.0, "").map(|b| b as f32),
-        })
-        .transpose()?;
-    let drs = get("DRS")
-        .map(|v| whole("DRS", v, 0.0, 14.0).map(|code| code >= 10))
-        .transpose()?;
-    let metres = |name: &'static str| -> Result<Option<f32>, String> {
-        Ok(opt(name, -1e6, 1e6, "")?.map(|d| (d / 10.0) as f32))
-    };
+    let lap_distance_m =
+        opt(Channel::LapDistance, "Distance", -5.0, 10_000.0, " m").map(|d| d.max(0.0) as f32);
+    let rpm = opt(Channel::Rpm, "RPM", 0.0, 25_000.0, "").map(|r| r.round() as u16);
+    let throttle =
+        opt(Channel::Throttle, "Throttle", 0.0, 105.0, " %").map(|t| (t.min(100.0) / 100.0) as f32);
+    let [x, y, z] = [(Channel::X, "X"), (Channel::Y, "Y"), (Channel::Z, "Z")]
+        .map(|(c, name)| opt(c, name, -1e6, 1e6, "").map(|d| (d / 10.0) as f32));
+    let brake = dirt.keep(
+        at,
+        Channel::Brake,
+        get("Brake")
+            .map(|v| match v {
+                "True" | "true" | "1" | "1.0" => Ok(1.0),
+                "False" | "false" | "0" | "0.0" => Ok(0.0),
+                other => number_in("Brake", other, 0.0, 1.0, "").map(|b| b as f32),
+            })
+            .transpose(),
+    );
+    let drs = dirt.keep(
+        at,
+        Channel::Drs,
+        get("DRS")
+            .map(|v| whole("DRS", v, 0.0, 14.0).map(|code| code >= 10))
+            .transpose(),
+    );
+    let gear = dirt.keep(
+        at,
+        Channel::Gear,
+        get("nGear")
+            .map(|v| whole("nGear", v, 0.0, 8.0).map(|g| g as i8))
+            .transpose(),
+    );
     Ok(Sample {
         session: session.clone(),
         car,
         timestamp_ms,
-        speed_kph: number_in("Speed", speed, 0.0, 500.0, " km/h")? as f32,
+        speed_kph,
         seq: 0,
         driver,
         team,
         lap,
-        lap_distance_m: opt("Distance", -5.0, 10_000.0, " m")?.map(|d| d.max(0.0) as f32),
-        rpm: opt("RPM", 0.0, 25_000.0, "")?.map(|r| r.round() as u16),
-        gear: get("nGear")
-            .map(|v| whole("nGear", v, 0.0, 8.0).map(|g| g as i8))
-            .transpose()?,
-        throttle: opt("Throttle", 0.0, 105.0, " %")?.map(|t| (t.min(100.0) / 100.0) as f32),
+        lap_distance_m,
+        rpm,
+        gear,
+        throttle,
         brake,
         drs,
-        x: metres("X")?,
-        y: metres("Y")?,
-        z: metres("Z")?,
+        x,
+        y,
+        z,
         ..Sample::default()
     })
 }
@@ -418,6 +543,26 @@ VER,24,0.171,80.0,6922.4,2,104.0,True,12,3.80,500,3443,531
             (a.engine_temp_c, a.tyre_pressure_psi, a.pit_status),
             (None, None, None)
         );
+    }
+
+    /// CRLF files count lines as LF files do: a row's line is where it is in an editor.
+    #[test]
+    fn crlf_line_numbers() {
+        for end in ["\n", "\r\n"] {
+            let csv = [
+                "Driver,LapNumber,Time,Speed",
+                "VER,1,0.1,80",
+                "VER,1,0.2,x",
+                "",
+            ]
+            .join(end);
+            let err = parse(csv.as_bytes(), &opts()).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "row 2 (line 3): Speed: \"x\" is not a number",
+                "{end:?}"
+            );
+        }
     }
 
     /// Driver codes in any case are one driver; a byte-order mark before the header is

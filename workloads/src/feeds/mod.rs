@@ -4,16 +4,22 @@
 //! here, so a file replayed and the same file posted give the same samples.
 //!
 //! Unit conversions are explicit and documented per feed (percent pedals to 0–1, DRS
-//! codes to open/closed, on/off brakes to 0/1, decimetre positions to metres). A value
-//! that is wrong in every unit is refused with the row or record and the reason.
+//! codes to open/closed, on/off brakes to 0/1, decimetre positions to metres). What
+//! cannot be taken follows the dirty-data policy ([`dirt`]): an impossible value becomes
+//! unknown, a sample without a usable session, car, time or speed is rejected alone,
+//! each with the row or record and the reason; a strict parse refuses the whole body at
+//! the first.
 
+pub mod dirt;
 pub mod fastf1;
 pub mod grid;
+mod native;
 pub mod openf1;
 mod options;
 mod seq;
 pub mod time;
 
+pub use dirt::{Dirt, Origin, Reject, Unknown};
 pub use options::{FeedError, FeedOptions};
 pub use seq::{Numbering, number};
 
@@ -78,7 +84,64 @@ fn find(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Parses a body in `format` into validated samples (at most `max`).
+/// A body under the dirty-data policy: the samples taken, where each came from, who
+/// numbers them, and what was not taken.
+#[derive(Debug)]
+pub struct Parsed {
+    /// In body order for native samples, in time order per car for the feeds; not
+    /// numbered when ingest numbers them (`seq` 0).
+    pub samples: Vec<Sample>,
+    /// Where each sample came from (a refusal later in ingest names it so).
+    pub origins: Vec<Origin>,
+    pub numbering: Numbering,
+    pub dirt: Dirt,
+}
+
+/// Parses a body under the dirty-data policy (at most `max` samples taken). Errors are
+/// the body's own: empty, not the format at all, too many samples, an unusable header.
+pub fn parse_body(
+    format: Format,
+    body: &[u8],
+    opts: &FeedOptions,
+    max: usize,
+) -> Result<Parsed, FeedError> {
+    let mut dirt = Dirt::default();
+    let (taken, numbering) = match format {
+        Format::Native => {
+            let (taken, given) = native::parse(body, max, &mut dirt)?;
+            let numbering = if given {
+                Numbering::Client
+            } else {
+                Numbering::Server
+            };
+            (taken, numbering)
+        }
+        Format::OpenF1 => (
+            openf1::parse_lenient(&openf1::read_records(body)?, opts, &mut dirt)?,
+            Numbering::Server,
+        ),
+        Format::FastF1 => (
+            fastf1::parse_lenient(body, opts, &mut dirt)?,
+            Numbering::Server,
+        ),
+    };
+    if taken.len() > max {
+        return Err(JsonError::TooMany {
+            count: taken.len(),
+            max,
+        }
+        .into());
+    }
+    let (origins, samples) = taken.into_iter().unzip();
+    Ok(Parsed {
+        samples,
+        origins,
+        numbering,
+        dirt,
+    })
+}
+
+/// Parses a body in `format` into validated samples (at most `max`), all or nothing.
 pub fn parse(
     format: Format,
     body: &[u8],
@@ -119,20 +182,21 @@ pub fn parse_numbered(
 }
 
 /// Reads a recording, decompressing `.gz`, and tells its format: `.csv` (or `.csv.gz`)
-/// is FastF1, anything else by its content.
+/// is FastF1, anything else by its content. Read chunk by chunk, and given up at the
+/// first sign that it is not telemetry ([`read_text`]): `/dev/zero` or a binary file is
+/// refused after 64 KiB, not after filling the memory.
 pub fn read_file(path: &Path) -> std::io::Result<(Format, Vec<u8>)> {
-    let raw = std::fs::read(path)?;
+    use std::io::BufRead;
+    let mut raw = std::io::BufReader::new(std::fs::File::open(path)?);
     let name = path.to_string_lossy().to_ascii_lowercase();
     let name = name.strip_suffix(".gz").unwrap_or(&name).to_owned();
     // By the gzip magic rather than the name: a `.gz` that is not gzip is read as it
     // is, a gzip without the suffix is still unpacked; concatenated members (as
     // `cat a.gz b.gz` or parallel gzip write them) are all read.
-    let body = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 8);
-        flate2::read::MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut out)?;
-        out
+    let body = if raw.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
+        read_text(flate2::bufread::MultiGzDecoder::new(raw))?
     } else {
-        raw
+        read_text(raw)?
     };
     let format = if name.ends_with(".csv") {
         Format::FastF1
@@ -140,6 +204,59 @@ pub fn read_file(path: &Path) -> std::io::Result<(Format, Vec<u8>)> {
         Format::detect(None, &body)
     };
     Ok((format, body))
+}
+
+/// Longest line of a recording that is not one JSON array (a FastF1 row or an NDJSON
+/// sample is well under a kilobyte; OpenF1's API answers one array on one line).
+pub const MAX_LINE_BYTES: usize = 4 << 20;
+
+/// Reads text in 64 KiB chunks: a NUL byte in the first chunk, or a line longer than
+/// [`MAX_LINE_BYTES`] outside a JSON array, stops the read with the reason.
+fn read_text(mut input: impl Read) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind};
+    let mut body = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let (mut line, mut lines, mut array) = (0usize, 1u64, None::<bool>);
+    loop {
+        let n = match input.read(&mut chunk) {
+            Ok(0) => return Ok(body),
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let new = &chunk[..n];
+        if body.len() < chunk.len() && new.contains(&0) {
+            return Err(Error::new(
+                ErrorKind::InvalidData,
+                "not a text recording (a NUL byte near its start)",
+            ));
+        }
+        if array.is_none() {
+            array = new
+                .iter()
+                .find(|b| !b.is_ascii_whitespace())
+                .map(|b| *b == b'[');
+        }
+        if array != Some(true) {
+            for &b in new {
+                if b == b'\n' {
+                    (line, lines) = (0, lines + 1);
+                } else {
+                    line += 1;
+                }
+            }
+            if line > MAX_LINE_BYTES {
+                return Err(Error::new(
+                    ErrorKind::InvalidData,
+                    format!(
+                        "line {lines} is longer than {} MiB: not a telemetry recording",
+                        MAX_LINE_BYTES >> 20
+                    ),
+                ));
+            }
+        }
+        body.extend_from_slice(new);
+    }
 }
 
 #[cfg(test)]
@@ -193,6 +310,18 @@ mod tests {
         let (format, body) = read_file(&p).unwrap();
         assert_eq!(format, Format::FastF1);
         assert_eq!(body, b"Driver,Time,Speed\nVER,0.0,0\n");
+        // Not telemetry: refused early, with the reason.
+        let p = dir.join("zeros");
+        std::fs::write(&p, vec![0u8; 200_000]).unwrap();
+        let err = read_file(&p).unwrap_err().to_string();
+        assert!(err.contains("NUL"), "{err}");
+        let p = dir.join("long.ndjson");
+        std::fs::write(&p, vec![b'x'; MAX_LINE_BYTES + 70_000]).unwrap();
+        let err = read_file(&p).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "line 1 is longer than 4 MiB: not a telemetry recording"
+        );
         // Named .gz but plain text: read as it is.
         let p = dir.join("plain.json.gz");
         std::fs::write(&p, b"{}").unwrap();

@@ -16,11 +16,12 @@
 //!
 //! The session is the caller's (`?session=`, `--session`), else `openf1-<session_key>`.
 
+use super::dirt::{Dirt, Origin, Reject};
 use super::fastf1::shown;
 use super::options::{FeedError, FeedOptions};
 use super::seq::number;
 use super::{grid, time};
-use crate::model::{Compound, PitStatus, Sample, validate};
+use crate::model::{Channel, Compound, PitStatus, Sample, clean, validate};
 use compact_str::CompactString;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -57,13 +58,13 @@ struct Driver {
     positions: Vec<(i64, u8)>,
 }
 
-/// Reads a body of OpenF1 records.
+/// Reads a body of OpenF1 records, all or nothing: the first problem is the error.
 pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> {
     parse_records(&read_records(body)?, opts)
 }
 
 /// Reads the records of several bodies as one (the files an OpenF1 download gives, one
-/// per endpoint, annotate each other).
+/// per endpoint, annotate each other), all or nothing.
 pub fn parse_bodies(bodies: &[Vec<u8>], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> {
     let mut records = Vec::new();
     for b in bodies {
@@ -73,147 +74,32 @@ pub fn parse_bodies(bodies: &[Vec<u8>], opts: &FeedOptions) -> Result<Vec<Sample
 }
 
 fn parse_records(records: &[Value], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> {
+    let mut dirt = Dirt::default();
+    let taken = parse_lenient(records, opts, &mut dirt);
+    // The first bad record comes before what its absence leads to (no session, no data).
+    if let Some(e) = dirt.into_error() {
+        return Err(e);
+    }
+    let mut out: Vec<Sample> = taken?.into_iter().map(|(_, s)| s).collect();
+    number(&mut out);
+    Ok(out)
+}
+
+/// Reads records under the dirty-data policy: a record that cannot be read, lacks what
+/// its kind needs (a `car_data` its time, driver or speed) or contradicts another is
+/// rejected alone; an impossible value of an optional field becomes unknown. The
+/// samples come with the index of their `car_data` record, not numbered.
+pub fn parse_lenient(
+    records: &[Value],
+    opts: &FeedOptions,
+    dirt: &mut Dirt,
+) -> Result<Vec<(Origin, Sample)>, FeedError> {
     let mut session_key = None;
     let mut drivers: BTreeMap<u8, Driver> = BTreeMap::new();
     for (index, r) in records.iter().enumerate() {
-        let at = |message: String| FeedError::Record { index, message };
-        let Value::Object(m) = r else {
-            return Err(at("not a JSON object".into()));
-        };
-        match (m.get("session_key"), session_key) {
-            (None | Some(Value::Null), _) => {}
-            (Some(k), known) => {
-                let k = k.as_i64().ok_or_else(|| {
-                    at(format!(
-                        "session_key: {} is not a number",
-                        shown(&k.to_string())
-                    ))
-                })?;
-                if known.is_some_and(|s| s != k) {
-                    return Err(at(format!(
-                        "session_key {k}, where earlier records have {}: post one session per body",
-                        known.unwrap_or_default()
-                    )));
-                }
-                session_key = Some(k);
-            }
-        }
-        let Some(kind) = kind(m) else {
-            let mut keys: Vec<&str> = m.keys().map(String::as_str).collect();
-            keys.truncate(12);
-            return Err(at(format!(
-                "not an OpenF1 car_data, location, laps, stints, pit, drivers or position record (fields: {})",
-                keys.join(", ")
-            )));
-        };
-        let f = Fields { m, kind };
-        let car = f.whole("driver_number", 1, 99).map_err(at)? as u8;
-        let d = drivers.entry(car).or_default();
-        match f.kind {
-            "car_data" => d.car_data.push((index, f.car_data(car).map_err(at)?)),
-            "location" => {
-                let t = f.date("date").map_err(at)?;
-                let [x, y, z] =
-                    ["x", "y", "z"].map(|k| f.number(k, -1e6, 1e6).map(|v| (v / 10.0) as f32));
-                d.locations
-                    .push((t, x.map_err(at)?, y.map_err(at)?, z.map_err(at)?));
-            }
-            "laps" => {
-                let lap = f.whole("lap_number", 1, 200).map_err(at)? as u16;
-                let start = f.opt_date("date_start").map_err(at)?;
-                let sectors = [
-                    "duration_sector_1",
-                    "duration_sector_2",
-                    "duration_sector_3",
-                ]
-                .map(|k| {
-                    f.opt_number(k, 0.0, 1e4)
-                        .map(|v| v.map(|s| (s * 1000.0).round() as i64))
-                });
-                let [s1, s2, s3] = sectors;
-                d.laps.insert(
-                    lap,
-                    LapRecord {
-                        index,
-                        start,
-                        sectors: [s1.map_err(at)?, s2.map_err(at)?, s3.map_err(at)?],
-                    },
-                );
-            }
-            "stints" => {
-                let first = f.whole("lap_start", 1, 200).map_err(at)? as u16;
-                let last = f
-                    .opt_whole("lap_end", 1, 200)
-                    .map_err(at)?
-                    .map(|l| l as u16);
-                let compound = match m.get("compound") {
-                    None | Some(Value::Null) => None,
-                    Some(Value::String(c)) => Compound::parse(c).map_err(|_| {
-                        at(format!("stints compound: {:?} is not a compound", shown(c)))
-                    })?,
-                    Some(other) => {
-                        return Err(at(format!(
-                            "stints compound: {} is not a string",
-                            shown(&other.to_string())
-                        )));
-                    }
-                };
-                if let Some(l) = last
-                    && l < first
-                {
-                    return Err(at(format!(
-                        "stints lap_end {l} is before lap_start {first}"
-                    )));
-                }
-                let age = f
-                    .opt_whole("tyre_age_at_start", 0, 200)
-                    .map_err(at)?
-                    .map(|a| a as u16);
-                d.stints.push((
-                    index,
-                    Stint {
-                        first,
-                        last,
-                        compound,
-                        age,
-                    },
-                ));
-            }
-            "pit" => {
-                let entry = f.date("date").map_err(at)?;
-                let lane = match f.opt_number("lane_duration", 0.0, 600.0).map_err(at)? {
-                    Some(l) => Some(l),
-                    None => f.opt_number("pit_duration", 0.0, 600.0).map_err(at)?,
-                };
-                // A pit record without a duration (an aborted entry) says nothing usable.
-                if let Some(lane) = lane {
-                    d.pits.push((entry, entry + (lane * 1000.0).round() as i64));
-                }
-            }
-            "drivers" => {
-                let code = f.text("name_acronym").map_err(at)?;
-                let team = m
-                    .get("team_name")
-                    .and_then(Value::as_str)
-                    .map(CompactString::from);
-                // Checked here, so that a bad name points at this record.
-                let probe = Sample {
-                    session: "s".into(),
-                    car,
-                    timestamp_ms: 946_684_800_000,
-                    driver: Some(code.into()),
-                    team: team.clone(),
-                    ..Sample::default()
-                };
-                validate(&probe).map_err(|e| at(format!("drivers {e}")))?;
-                d.name = Some((code.into(), team));
-            }
-            "position" => {
-                let t = f.date("date").map_err(at)?;
-                let p = f.whole("position", 1, 99).map_err(at)? as u8;
-                d.positions.push((t, p));
-            }
-            _ => unreachable!("kind() names only the kinds above"),
+        let at = Origin::Record(index);
+        if let Err((why, message)) = read_record(r, index, &mut session_key, &mut drivers, dirt) {
+            dirt.reject(at, why, message);
         }
     }
     let session: CompactString = match (&opts.session, session_key) {
@@ -227,15 +113,145 @@ fn parse_records(records: &[Value], opts: &FeedOptions) -> Result<Vec<Sample>, F
     };
     let mut out = Vec::new();
     for (car, d) in drivers {
-        out.extend(annotate(car, d, &session, opts)?);
+        out.extend(annotate(car, d, &session, opts, dirt));
     }
-    if out.is_empty() {
+    if out.is_empty() && dirt.rejected.is_empty() {
         return Err(FeedError::Body(
             "no car_data records: location, laps, stints, pit, drivers and position records annotate the car_data of the same body".into(),
         ));
     }
-    number(&mut out);
     Ok(out)
+}
+
+/// Why a record is rejected.
+type Rejected = (Reject, String);
+
+/// Reads one record into its driver's collections.
+fn read_record(
+    r: &Value,
+    index: usize,
+    session_key: &mut Option<i64>,
+    drivers: &mut BTreeMap<u8, Driver>,
+    dirt: &mut Dirt,
+) -> Result<(), Rejected> {
+    let at = Origin::Record(index);
+    let malformed = |m: String| (Reject::Malformed, m);
+    let required = |m: String| (Reject::Required, m);
+    let Value::Object(m) = r else {
+        return Err(malformed("not a JSON object".into()));
+    };
+    match m.get("session_key") {
+        None | Some(Value::Null) => {}
+        Some(k) => {
+            let k = k.as_i64().ok_or_else(|| {
+                malformed(format!(
+                    "session_key: {} is not a number",
+                    shown(&k.to_string())
+                ))
+            })?;
+            if let Some(known) = *session_key
+                && known != k
+            {
+                return Err((
+                    Reject::Conflict,
+                    format!(
+                        "session_key {k}, where earlier records have {known}: post one session per body"
+                    ),
+                ));
+            }
+            *session_key = Some(k);
+        }
+    }
+    let Some(kind) = kind(m) else {
+        let mut keys: Vec<&str> = m.keys().map(String::as_str).collect();
+        keys.truncate(12);
+        return Err(malformed(format!(
+            "not an OpenF1 car_data, location, laps, stints, pit, drivers or position record (fields: {})",
+            keys.join(", ")
+        )));
+    };
+    let f = Fields { m, kind };
+    let car = f.whole("driver_number", 1, 99).map_err(required)? as u8;
+    let d = drivers.entry(car).or_default();
+    match f.kind {
+        "car_data" => d
+            .car_data
+            .push((index, f.car_data(car, at, dirt).map_err(required)?)),
+        "location" => {
+            let t = f.date("date").map_err(required)?;
+            let [x, y, z] =
+                ["x", "y", "z"].map(|k| f.number(k, -1e6, 1e6).map(|v| (v / 10.0) as f32));
+            d.locations.push((
+                t,
+                x.map_err(required)?,
+                y.map_err(required)?,
+                z.map_err(required)?,
+            ));
+        }
+        "laps" => {
+            let lap = f.whole("lap_number", 1, 200).map_err(required)? as u16;
+            let start = f.opt_date("date_start").map_err(required)?;
+            let sectors = [
+                "duration_sector_1",
+                "duration_sector_2",
+                "duration_sector_3",
+            ]
+            .map(|k| {
+                dirt.keep(
+                    at,
+                    Channel::Sector,
+                    f.opt_number(k, 0.0, 1e4)
+                        .map(|v| v.map(|s| (s * 1000.0).round() as i64)),
+                )
+            });
+            d.laps.insert(
+                lap,
+                LapRecord {
+                    index,
+                    start,
+                    sectors,
+                },
+            );
+        }
+        "stints" => d.stints.push((index, f.stint(at, dirt)?)),
+        "pit" => {
+            let entry = f.date("date").map_err(required)?;
+            let lane = match f.opt_number("lane_duration", 0.0, 600.0) {
+                Ok(Some(l)) => Ok(Some(l)),
+                Ok(None) => f.opt_number("pit_duration", 0.0, 600.0),
+                Err(e) => Err(e),
+            };
+            // A pit record without a duration (an aborted entry) says nothing usable.
+            if let Some(lane) = dirt.keep(at, Channel::PitStatus, lane) {
+                d.pits.push((entry, entry + (lane * 1000.0).round() as i64));
+            }
+        }
+        "drivers" => {
+            let code = f.text("name_acronym").map_err(required)?;
+            let team = m
+                .get("team_name")
+                .and_then(Value::as_str)
+                .map(CompactString::from);
+            // Checked here, so that a bad name points at this record.
+            let probe = Sample {
+                session: "s".into(),
+                car,
+                timestamp_ms: 946_684_800_000,
+                driver: Some(code.into()),
+                team: team.clone(),
+                ..Sample::default()
+            };
+            validate(&probe).map_err(|e| required(format!("drivers {e}")))?;
+            d.name = Some((code.into(), team));
+        }
+        "position" => {
+            let t = f.date("date").map_err(required)?;
+            let p = f.whole("position", 1, 99).map_err(required)? as u8;
+            d.positions.push((t, p));
+        }
+        _ => unreachable!("kind() names only the kinds above"),
+    }
+    Ok(())
 }
 
 /// The records of one body: a JSON array, or NDJSON.
@@ -349,35 +365,91 @@ impl Fields<'_> {
             .ok_or_else(|| self.err(field, "missing".into()))
     }
 
-    fn car_data(&self, car: u8) -> Result<Sample, String> {
+    /// A `car_data` record's sample: time and speed are required; an impossible RPM,
+    /// gear, pedal or DRS value is unknown.
+    fn car_data(&self, car: u8, at: Origin, dirt: &mut Dirt) -> Result<Sample, String> {
+        let timestamp_ms = self.date("date")?;
+        let speed_kph = self.number("speed", 0.0, 500.0)? as f32;
         Ok(Sample {
             car,
-            timestamp_ms: self.date("date")?,
-            speed_kph: self.number("speed", 0.0, 500.0)? as f32,
-            rpm: self
-                .opt_number("rpm", 0.0, 25_000.0)?
+            timestamp_ms,
+            speed_kph,
+            rpm: dirt
+                .keep(at, Channel::Rpm, self.opt_number("rpm", 0.0, 25_000.0))
                 .map(|r| r.round() as u16),
-            gear: self.opt_whole("n_gear", 0, 8)?.map(|g| g as i8),
-            throttle: self
-                .opt_number("throttle", 0.0, 105.0)?
+            gear: dirt
+                .keep(at, Channel::Gear, self.opt_whole("n_gear", 0, 8))
+                .map(|g| g as i8),
+            throttle: dirt
+                .keep(
+                    at,
+                    Channel::Throttle,
+                    self.opt_number("throttle", 0.0, 105.0),
+                )
                 .map(|t| (t.min(100.0) / 100.0) as f32),
-            brake: self
-                .opt_number("brake", 0.0, 100.0)?
+            brake: dirt
+                .keep(at, Channel::Brake, self.opt_number("brake", 0.0, 100.0))
                 .map(|b| (b / 100.0) as f32),
-            drs: self.opt_whole("drs", 0, 14)?.map(|code| code >= 10),
+            drs: dirt
+                .keep(at, Channel::Drs, self.opt_whole("drs", 0, 14))
+                .map(|code| code >= 10),
             ..Sample::default()
+        })
+    }
+
+    /// A `stints` record: its first lap is required; an impossible last lap, compound or
+    /// tyre age is unknown; a last lap before the first contradicts the record.
+    fn stint(&self, at: Origin, dirt: &mut Dirt) -> Result<Stint, Rejected> {
+        let first = self
+            .whole("lap_start", 1, 200)
+            .map_err(|m| (Reject::Required, m))? as u16;
+        let last = self
+            .opt_whole("lap_end", 1, 200)
+            .map_err(|m| (Reject::Required, m))?
+            .map(|l| l as u16);
+        let compound = match self.m.get("compound") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(c)) => Compound::parse(c)
+                .map_err(|_| format!("stints compound: {:?} is not a compound", shown(c))),
+            Some(other) => Err(format!(
+                "stints compound: {} is not a string",
+                shown(&other.to_string())
+            )),
+        };
+        let compound = dirt.keep(at, Channel::Compound, compound);
+        if let Some(l) = last
+            && l < first
+        {
+            return Err((
+                Reject::Conflict,
+                format!("stints lap_end {l} is before lap_start {first}"),
+            ));
+        }
+        let age = dirt
+            .keep(
+                at,
+                Channel::TyreAge,
+                self.opt_whole("tyre_age_at_start", 0, 200),
+            )
+            .map(|a| a as u16);
+        Ok(Stint {
+            first,
+            last,
+            compound,
+            age,
         })
     }
 }
 
 /// The car's samples with everything the other records say about them, each checked with
-/// the index of its `car_data` record.
+/// the index of its `car_data` record. Records that contradict others are rejected.
 fn annotate(
     car: u8,
     mut d: Driver,
     session: &CompactString,
     opts: &FeedOptions,
-) -> Result<Vec<Sample>, FeedError> {
+    dirt: &mut Dirt,
+) -> Vec<(Origin, Sample)> {
     d.car_data.sort_by_key(|(_, s)| s.timestamp_ms);
     d.locations.sort_by_key(|l| l.0);
     d.positions.sort_by_key(|p| p.0);
@@ -389,43 +461,20 @@ fn annotate(
             known.map(|k| k.team),
         ),
     };
-    // Lap starts in order. Lap 1 often has no start date (it starts with the session);
-    // a later lap without one cannot place samples and is left out.
-    let first_lap = d.laps.keys().next().copied();
-    let mut starts: Vec<(u16, Option<i64>, [Option<i64>; 3])> = Vec::new();
-    for (
-        &lap,
-        &LapRecord {
-            index,
-            start,
-            sectors,
-        },
-    ) in &d.laps
-    {
-        if start.is_none() && Some(lap) != first_lap {
-            continue;
-        }
-        if let (Some(s), Some((before, Some(prev), _))) = (start, starts.last())
-            && s < *prev
-        {
-            return Err(FeedError::Record {
-                index,
-                message: format!("laps lap {lap} starts before lap {before}"),
-            });
-        }
-        starts.push((lap, start, sectors));
-    }
+    let starts = lap_starts(&d.laps, dirt);
     d.stints.sort_by_key(|(_, s)| s.first);
-    for pair in d.stints.windows(2) {
-        let ((_, a), (index, b)) = (&pair[0], &pair[1]);
-        if a.last.is_none_or(|l| l >= b.first) {
-            return Err(FeedError::Record {
-                index: *index,
-                message: format!(
+    let mut stints: Vec<Stint> = Vec::with_capacity(d.stints.len());
+    for (index, b) in &d.stints {
+        match stints.last() {
+            Some(a) if a.last.is_none_or(|l| l >= b.first) => dirt.reject(
+                Origin::Record(*index),
+                Reject::Conflict,
+                format!(
                     "stints from lap {} overlaps the stint from lap {}",
                     b.first, a.first
                 ),
-            });
+            ),
+            _ => stints.push(*b),
         }
     }
     // One sample per instant: identical repeats are dropped, different ones refused.
@@ -434,10 +483,11 @@ fn annotate(
         match samples.last() {
             Some((_, prev)) if prev.timestamp_ms == s.timestamp_ms => {
                 if *prev != s {
-                    return Err(FeedError::Record {
-                        index,
-                        message: "car_data at the same time as another record of the driver, with other values".into(),
-                    });
+                    dirt.reject(
+                        Origin::Record(index),
+                        Reject::Conflict,
+                        "car_data at the same time as another record of the driver, with other values",
+                    );
                 }
             }
             _ => samples.push((index, s)),
@@ -445,6 +495,7 @@ fn annotate(
     }
     let mut out = Vec::with_capacity(samples.len());
     for (index, mut s) in samples {
+        let at = Origin::Record(index);
         let t = s.timestamp_ms;
         s.session = session.clone();
         s.driver = driver.clone();
@@ -464,10 +515,9 @@ fn annotate(
             }
         }
         if let Some(lap) = s.lap
-            && let Some((_, st)) = d
-                .stints
+            && let Some(st) = stints
                 .iter()
-                .find(|(_, st)| st.first <= lap && st.last.is_none_or(|l| lap <= l))
+                .find(|st| st.first <= lap && st.last.is_none_or(|l| lap <= l))
         {
             s.tyre_compound = st.compound;
             s.tyre_age_laps = st.age.map(|a| a.saturating_add(lap - st.first));
@@ -487,13 +537,60 @@ fn annotate(
         if i > 0 {
             s.position = Some(d.positions[i - 1].1);
         }
-        validate(&s).map_err(|e| FeedError::Record {
-            index,
-            message: format!("car_data, with what the other records add: {e}"),
-        })?;
-        out.push(s);
+        let checked = clean(&mut s, |c, e| {
+            dirt.unknown(
+                at,
+                c,
+                super::Unknown::of(&e),
+                format!("car_data, with what the other records add: {e}"),
+            )
+        });
+        match checked {
+            Ok(()) => out.push((at, s)),
+            Err(e) => dirt.reject(
+                at,
+                Reject::Required,
+                format!("car_data, with what the other records add: {e}"),
+            ),
+        }
     }
-    Ok(out)
+    out
+}
+
+/// Lap starts in order. Lap 1 often has no start date (it starts with the session); a
+/// later lap without one cannot place samples and is left out; a lap starting before
+/// the one before it contradicts it and is rejected.
+fn lap_starts(
+    laps: &BTreeMap<u16, LapRecord>,
+    dirt: &mut Dirt,
+) -> Vec<(u16, Option<i64>, [Option<i64>; 3])> {
+    let first_lap = laps.keys().next().copied();
+    let mut starts: Vec<(u16, Option<i64>, [Option<i64>; 3])> = Vec::new();
+    for (
+        &lap,
+        &LapRecord {
+            index,
+            start,
+            sectors,
+        },
+    ) in laps
+    {
+        if start.is_none() && Some(lap) != first_lap {
+            continue;
+        }
+        if let (Some(s), Some((before, Some(prev), _))) = (start, starts.last())
+            && s < *prev
+        {
+            dirt.reject(
+                Origin::Record(index),
+                Reject::Conflict,
+                format!("laps lap {lap} starts before lap {before}"),
+            );
+            continue;
+        }
+        starts.push((lap, start, sectors));
+    }
+    starts
 }
 
 /// Position at `t`, interpolated between the location records around it.

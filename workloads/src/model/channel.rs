@@ -6,7 +6,7 @@ use serde::{Serialize, Serializer};
 
 /// One optional channel. The discriminant is its bit in [`Channels`] and in the binary
 /// codec's presence word: never renumber, only append.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum Channel {
     Driver = 0,

@@ -14,7 +14,7 @@ pub use channel::{Channel, Channels};
 pub use compound::Compound;
 pub use sample::{PitStatus, SEQ_ABSENT, Sample, UNKNOWN_TEAM};
 pub use validate::{
-    TIMESTAMPS_MS, ValidationError, validate, validate_driver, validate_except_session,
+    TIMESTAMPS_MS, ValidationError, clean, validate, validate_driver, validate_except_session,
     validate_session, validate_team,
 };
 

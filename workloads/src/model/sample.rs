@@ -266,6 +266,37 @@ impl Sample {
 }
 
 impl Sample {
+    /// Makes channel `c` unknown (an impossible value, see [`super::clean`]).
+    pub fn forget(&mut self, c: Channel) {
+        match c {
+            Channel::Driver => self.driver = None,
+            Channel::Team => self.team = None,
+            Channel::Lap => self.lap = None,
+            Channel::Sector => self.sector = None,
+            Channel::LapDistance => self.lap_distance_m = None,
+            Channel::Rpm => self.rpm = None,
+            Channel::Gear => self.gear = None,
+            Channel::Throttle => self.throttle = None,
+            Channel::Brake => self.brake = None,
+            Channel::Drs => self.drs = None,
+            Channel::TyreSurfaceTemp => self.tyre_surface_temp_c = None,
+            Channel::TyreInnerTemp => self.tyre_inner_temp_c = None,
+            Channel::TyrePressure => self.tyre_pressure_psi = None,
+            Channel::BrakeTemp => self.brake_temp_c = None,
+            Channel::Compound => self.tyre_compound = None,
+            Channel::TyreAge => self.tyre_age_laps = None,
+            Channel::TyreWear => self.tyre_wear_pct = None,
+            Channel::Fuel => self.fuel_kg = None,
+            Channel::Ers => self.ers_store_mj = None,
+            Channel::EngineTemp => self.engine_temp_c = None,
+            Channel::PitStatus => self.pit_status = None,
+            Channel::Position => self.position = None,
+            Channel::X => self.x = None,
+            Channel::Y => self.y = None,
+            Channel::Z => self.z = None,
+        }
+    }
+
     /// A plausible sample with every channel present (a car on a straight at Monza),
     /// for examples and tests; set the identity fields to use it.
     pub fn example() -> Sample {

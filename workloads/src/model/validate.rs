@@ -3,6 +3,7 @@
 //! *does*: a reading above 15,000 RPM passes validation and is then flagged by the
 //! anomaly detector as a sensor fault.
 
+use super::channel::{Channel, Channels};
 use super::sample::Sample;
 
 /// Why a sample was rejected; `field` names the offending channel.
@@ -116,6 +117,38 @@ pub fn validate_team(team: &str) -> Result<(), ValidationError> {
 
 /// Everything [`validate`] checks but the session id.
 pub fn validate_except_session(s: &Sample) -> Result<(), ValidationError> {
+    required_except_session(s)?;
+    let mut first = None;
+    optional_faults(s, |_, e| {
+        first.get_or_insert(e);
+    });
+    first.map_or(Ok(()), Err)
+}
+
+/// The dirty-data policy for one sample: a required channel (session, car, time,
+/// speed) that is unusable rejects it; an optional channel whose value is impossible
+/// becomes unknown (absent), and `unknown` hears which and why.
+pub fn clean(
+    s: &mut Sample,
+    mut unknown: impl FnMut(Channel, ValidationError),
+) -> Result<(), ValidationError> {
+    validate_session(&s.session)?;
+    required_except_session(s)?;
+    let mut bad = Channels::default();
+    optional_faults(s, |c, e| {
+        bad.insert(c);
+        unknown(c, e);
+    });
+    if bad != Channels::default() {
+        for c in Channel::ALL.into_iter().filter(|c| bad.contains(*c)) {
+            s.forget(c);
+        }
+    }
+    Ok(())
+}
+
+/// Car, time and speed: without them a sample means nothing.
+fn required_except_session(s: &Sample) -> Result<(), ValidationError> {
     int("car", s.car as i64, 1, 99)?;
     if !TIMESTAMPS_MS.contains(&s.timestamp_ms) {
         return Err(ValidationError {
@@ -123,56 +156,81 @@ pub fn validate_except_session(s: &Sample) -> Result<(), ValidationError> {
             message: format!("{} is not a Unix time in milliseconds", s.timestamp_ms),
         });
     }
-    range("speed_kph", s.speed_kph, 0.0, 500.0)?;
+    range("speed_kph", s.speed_kph, 0.0, 500.0)
+}
+
+/// Calls `bad` for each optional channel whose value is outside its wire range, in
+/// channel order. One check per present channel, on the decode path of every sample: no
+/// arrays of copies, just the fields.
+fn optional_faults(s: &Sample, mut bad: impl FnMut(Channel, ValidationError)) {
+    let mut check = |c: Channel, r: Result<(), ValidationError>| {
+        if let Err(e) = r {
+            bad(c, e);
+        }
+    };
     if let Some(d) = &s.driver {
-        validate_driver(d)?;
+        check(Channel::Driver, validate_driver(d));
     }
     if let Some(t) = &s.team {
-        validate_team(t)?;
+        check(Channel::Team, validate_team(t));
     }
     if let Some(lap) = s.lap {
-        int("lap", lap as i64, 1, 200)?;
+        check(Channel::Lap, int("lap", lap as i64, 1, 200));
     }
     if let Some(sector) = s.sector {
-        int("sector", sector as i64, 1, 3)?;
+        check(Channel::Sector, int("sector", sector as i64, 1, 3));
     }
     // Real feeds integrate distance from the line and start a hair below zero.
     if let Some(d) = s.lap_distance_m {
-        range("lap_distance_m", d, -5.0, 10_000.0)?;
+        check(
+            Channel::LapDistance,
+            range("lap_distance_m", d, -5.0, 10_000.0),
+        );
     }
     if let Some(rpm) = s.rpm {
-        int("rpm", rpm as i64, 0, 25_000)?;
+        check(Channel::Rpm, int("rpm", rpm as i64, 0, 25_000));
     }
     if let Some(gear) = s.gear {
-        int("gear", gear as i64, -1, 8)?;
+        check(Channel::Gear, int("gear", gear as i64, -1, 8));
     }
-    if let Some(v) = s.throttle {
-        range("throttle", v, 0.0, 1.0)?;
-    }
-    if let Some(v) = s.brake {
-        range("brake", v, 0.0, 1.0)?;
-    }
-    // One check per present channel, on the decode path of every sample: no arrays of
-    // copies, just the fields.
-    opt4("tyre_surface_temp_c", &s.tyre_surface_temp_c, -20.0, 300.0)?;
-    opt4("tyre_inner_temp_c", &s.tyre_inner_temp_c, -20.0, 300.0)?;
-    opt4("tyre_pressure_psi", &s.tyre_pressure_psi, 0.0, 50.0)?;
-    opt4("brake_temp_c", &s.brake_temp_c, -20.0, 2_000.0)?;
-    opt4("tyre_wear_pct", &s.tyre_wear_pct, 0.0, 100.0)?;
+    check(Channel::Throttle, opt("throttle", s.throttle, 0.0, 1.0));
+    check(Channel::Brake, opt("brake", s.brake, 0.0, 1.0));
+    check(
+        Channel::TyreSurfaceTemp,
+        opt4("tyre_surface_temp_c", &s.tyre_surface_temp_c, -20.0, 300.0),
+    );
+    check(
+        Channel::TyreInnerTemp,
+        opt4("tyre_inner_temp_c", &s.tyre_inner_temp_c, -20.0, 300.0),
+    );
+    check(
+        Channel::TyrePressure,
+        opt4("tyre_pressure_psi", &s.tyre_pressure_psi, 0.0, 50.0),
+    );
+    check(
+        Channel::BrakeTemp,
+        opt4("brake_temp_c", &s.brake_temp_c, -20.0, 2_000.0),
+    );
+    check(
+        Channel::TyreWear,
+        opt4("tyre_wear_pct", &s.tyre_wear_pct, 0.0, 100.0),
+    );
     if let Some(age) = s.tyre_age_laps {
-        int("tyre_age_laps", age as i64, 0, 200)?;
+        check(Channel::TyreAge, int("tyre_age_laps", age as i64, 0, 200));
     }
-    opt("fuel_kg", s.fuel_kg, 0.0, 150.0)?;
-    opt("ers_store_mj", s.ers_store_mj, 0.0, 5.0)?;
-    opt("engine_temp_c", s.engine_temp_c, -20.0, 250.0)?;
+    check(Channel::Fuel, opt("fuel_kg", s.fuel_kg, 0.0, 150.0));
+    check(Channel::Ers, opt("ers_store_mj", s.ers_store_mj, 0.0, 5.0));
+    check(
+        Channel::EngineTemp,
+        opt("engine_temp_c", s.engine_temp_c, -20.0, 250.0),
+    );
     // Position in the circuit's frame: within 100 km of its origin.
-    opt("x", s.x, -100_000.0, 100_000.0)?;
-    opt("y", s.y, -100_000.0, 100_000.0)?;
-    opt("z", s.z, -100_000.0, 100_000.0)?;
+    check(Channel::X, opt("x", s.x, -100_000.0, 100_000.0));
+    check(Channel::Y, opt("y", s.y, -100_000.0, 100_000.0));
+    check(Channel::Z, opt("z", s.z, -100_000.0, 100_000.0));
     if let Some(p) = s.position {
-        int("position", p as i64, 1, 99)?;
+        check(Channel::Position, int("position", p as i64, 1, 99));
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -10,7 +10,15 @@ use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge, Registry};
 pub const DROP_REASONS: [&str; 3] = ["duplicate_at_ingest", "duplicate_in_stream", "after_finish"];
 
 /// Reasons of `pitstop_processor_rejected_samples_total` (zero until the first).
-pub const REJECT_REASONS: [&str; 4] = ["future", "too_late", "seq_jump", "numbering"];
+pub const REJECT_REASONS: [&str; 7] = [
+    "malformed",
+    "required",
+    "conflict",
+    "numbering",
+    "future",
+    "too_late",
+    "seq_jump",
+];
 
 /// Processor metrics (served on :8001).
 #[derive(Clone)]
@@ -34,6 +42,8 @@ pub struct ProcessorMetrics {
     pub dropped: IntCounterVec,
     /// Samples `POST /telemetry` refused while taking the rest of their body, by reason.
     pub rejected: IntCounterVec,
+    /// Values `POST /telemetry` made unknown because they were impossible.
+    pub unknown_values: IntCounterVec,
     pub trimmed_before_processing: IntCounter,
     pub partitions_owned: IntGauge,
     pub ingest_requests: IntCounterVec,
@@ -135,6 +145,12 @@ impl ProcessorMetrics {
                 }
                 c
             },
+            unknown_values: counter_vec(
+                &r,
+                "pitstop_processor_unknown_values_total",
+                "Channel values POST /telemetry made unknown because they were impossible (out of range, unparsable), by channel and reason.",
+                &["channel", "reason"],
+            ),
             trimmed_before_processing: counter(
                 &r,
                 "pitstop_processor_trimmed_entries_total",

@@ -16,12 +16,12 @@
 
 use super::state::{ApiError, ApiState};
 use crate::codec::binary::encode_batch;
-use crate::feeds::Numbering;
-use crate::model::Sample;
+use crate::feeds::{Numbering, Unknown};
+use crate::model::{Channel, Sample};
 use crate::stream::{FIELD_DATA, FIELD_SEQ_BASE};
 use crate::util::now_us;
 use axum::http::StatusCode;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Keys per page of a car's seen-bitmap.
 pub const PAGE_KEYS: u64 = 65_536;
@@ -104,13 +104,28 @@ pub struct Appended {
     pub accepted: usize,
     pub duplicates: usize,
     pub refused: Vec<Refused>,
+    /// A strict request met a refusal: nothing of it was appended.
+    pub aborted: bool,
+}
+
+/// What to append.
+pub struct Request<'a> {
+    /// Samples with their position in the request (the index a refusal names).
+    pub samples: Vec<(usize, Sample)>,
+    pub numbering: Numbering,
+    /// Values made unknown, by sample position: counted for the session
+    /// (`unknown:<channel>:<reason>` in its ingest hash) when the sample is stored.
+    pub faults: &'a HashMap<usize, Vec<(Channel, Unknown)>>,
+    /// All or nothing: a refusal stops the request before anything is appended.
+    pub strict: bool,
 }
 
 /// The script. KEYS: per (partition, session) group the partition, then every group's
 /// ingest hash, then every group's simulator progress hash. ARGV: maxlen, the data and
 /// seq-base field names, [`PAGE_KEYS`], [`MAX_PAGES`], [`MAX_SEQ_JUMP`]; then per group
-/// its payload, numbering (`1` client, `0` ingest), the seen-key prefix and its cars,
-/// each as the car and its samples' keys (comma-separated, in payload order).
+/// its payload, numbering (`1` client, `0` ingest), the seen-key prefix, its cars, each
+/// as the car and its samples' keys (comma-separated, in payload order), and the counts
+/// to add to the ingest hash once stored (how many, then field and count each).
 ///
 /// The ingest hash holds per car `car:N` (samples taken: the car's published count at
 /// the chequered flag, and the next seq ingest gives), `mode:N` (its numbering; every
@@ -132,7 +147,7 @@ for j = 1, n do
     return {'finished', tostring(j)}
   end
   if redis.call('EXISTS', progress) == 1 then return {'simulated', tostring(j)} end
-  local g = {payload = ARGV[i], mode = ARGV[i + 1], prefix = ARGV[i + 2], cars = {}}
+  local g = {payload = ARGV[i], mode = ARGV[i + 1], prefix = ARGV[i + 2], cars = {}, counts = {}}
   local cars = tonumber(ARGV[i + 3])
   i = i + 4
   for _ = 1, cars do
@@ -176,6 +191,9 @@ for j = 1, n do
     end
     g.cars[#g.cars + 1] = c
   end
+  local counts = tonumber(ARGV[i])
+  for t = 1, counts do g.counts[t] = {ARGV[i + 2 * t - 1], ARGV[i + 2 * t]} end
+  i = i + 1 + 2 * counts
   groups[j] = g
 end
 if #drops > 0 then return {'drop', unpack(drops)} end
@@ -205,6 +223,7 @@ for j = 1, n do
       redis.call('SADD', pages .. ':gone', old)
     end
   end
+  for _, kv in ipairs(g.counts) do redis.call('HINCRBY', hash, kv[1], kv[2]) end
   if g.mode == '1' then
     redis.call('XADD', KEYS[j], 'MAXLEN', '~', maxlen, '*', data, g.payload)
   else
@@ -234,13 +253,14 @@ struct Group {
     cars: Vec<CarSamples>,
 }
 
-/// Appends what the stream does not have yet. `samples` carry their position in the
-/// request (the index a refusal names).
-pub async fn append(
-    st: &ApiState,
-    mut samples: Vec<(usize, Sample)>,
-    numbering: Numbering,
-) -> Result<Appended, ApiError> {
+/// Appends what the stream does not have yet.
+pub async fn append(st: &ApiState, req: Request<'_>) -> Result<Appended, ApiError> {
+    let Request {
+        mut samples,
+        numbering,
+        faults,
+        strict,
+    } = req;
     let script = redis::Script::new(APPEND);
     let mut out = Appended::default();
     for _ in 0..APPEND_ROUNDS {
@@ -281,6 +301,11 @@ pub async fn append(
             for c in &g.cars {
                 call.arg(c.car).arg(key_list(&samples, &c.at, numbering));
             }
+            let counts = unknown_counts(&samples, &g.at, faults);
+            call.arg(counts.len());
+            for (field, n) in counts {
+                call.arg(field).arg(n);
+            }
         }
         let mut con = st.redis();
         let answer: Vec<String> = call
@@ -307,6 +332,7 @@ pub async fn append(
             Some("drop") => {
                 let drops = dropped(&answer[1..], &groups).ok_or_else(|| unexpected(&answer))?;
                 let mut gone = vec![false; samples.len()];
+                let refusals = drops.iter().any(|(_, why)| Refusal::parse(why).is_some());
                 for (i, why) in drops {
                     gone[i] = true;
                     match Refusal::parse(why) {
@@ -317,6 +343,11 @@ pub async fn append(
                         }),
                         None => out.duplicates += 1,
                     }
+                }
+                if strict && refusals {
+                    out.duplicates = 0;
+                    out.aborted = true;
+                    return Ok(out);
                 }
                 let mut keep = gone.iter().map(|g| !g);
                 samples.retain(|_| keep.next().unwrap_or(true));
@@ -355,6 +386,25 @@ fn dropped<'a>(items: &'a [String], groups: &[Group]) -> Option<Vec<(usize, &'a 
             Some((*c.at.get(x.checked_sub(1)?)?, why))
         })
         .collect()
+}
+
+/// The group's values made unknown, as ingest-hash fields and counts.
+fn unknown_counts(
+    samples: &[(usize, Sample)],
+    at: &[usize],
+    faults: &HashMap<usize, Vec<(Channel, Unknown)>>,
+) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    if faults.is_empty() {
+        return out;
+    }
+    for &i in at {
+        for (c, why) in faults.get(&samples[i].0).into_iter().flatten() {
+            *out.entry(format!("unknown:{}:{}", c.name(), why.as_str()))
+                .or_default() += 1;
+        }
+    }
+    out
 }
 
 /// A car's sample keys as the script reads them: seq or time.

@@ -12,10 +12,11 @@
 //! of the processor's clock than [`MAX_AHEAD_MS`] (`future`), or a seq more than
 //! [`super::append::MAX_SEQ_JUMP`] past the car's highest (`seq_jump`).
 
-use super::append::{Appended, append};
+use super::append::{Appended, Request, append};
 use super::request::{authorize, read_body};
 use super::state::{ApiError, ApiState};
-use crate::feeds::{self, FeedOptions, Format};
+use crate::feeds::{self, Dirt, FeedOptions, Format, Origin, Parsed, Unknown};
+use crate::model::{Channel, Sample};
 use crate::util::now_ms;
 use axum::Json;
 use axum::body::Body;
@@ -23,20 +24,29 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde::Serialize;
 use serde_json::json;
+use std::collections::HashMap;
 
 /// How far ahead of the processor's clock a sample may be dated: a day, for replays
 /// of a recording timed from now and clocks set wrong by hours; 2099 is a glitch.
 pub const MAX_AHEAD_MS: i64 = 24 * 3_600_000;
 
-/// A sample not taken, as the answer lists it.
-#[derive(Debug, Serialize)]
+/// A sample (row, record) not taken, as the answer lists it: where it is (`sample`, or
+/// `row` and `line`, or `record`), the reason, and the error.
+#[derive(Debug)]
 struct Rejected {
-    /// Position of the sample in the body (an array's index, NDJSON's line from 0).
-    sample: usize,
+    at: Origin,
     reason: &'static str,
     error: String,
+}
+
+impl Rejected {
+    fn json(&self) -> serde_json::Value {
+        let mut m = self.at.fields();
+        m.insert("reason".into(), self.reason.into());
+        m.insert("error".into(), self.error.clone().into());
+        m.into()
+    }
 }
 
 /// What one request did.
@@ -44,6 +54,8 @@ struct Ingested {
     accepted: usize,
     duplicates: usize,
     rejected: Vec<Rejected>,
+    /// Values made unknown, as `{"gear": {"out_of_range": 3}}`.
+    unknown: serde_json::Value,
     format: Format,
 }
 
@@ -72,7 +84,8 @@ pub(super) async fn ingest(
             let mut answer = json!({
                 "accepted": i.accepted,
                 "duplicates": i.duplicates,
-                "rejected": i.rejected,
+                "rejected": i.rejected.iter().map(Rejected::json).collect::<Vec<_>>(),
+                "unknown": i.unknown,
                 "format": i.format.as_str(),
             });
             if code == StatusCode::BAD_REQUEST {
@@ -88,12 +101,12 @@ pub(super) async fn ingest(
 fn no_sample_taken(rejected: &[Rejected]) -> String {
     match rejected.first() {
         Some(r) => format!(
-            "no sample was taken: {} rejected (sample {}: {})",
+            "no sample was taken: {} rejected ({}: {})",
             rejected.len(),
-            r.sample,
+            r.at,
             r.error
         ),
-        None => "no sample was taken".into(),
+        None => "no samples in the body".into(),
     }
 }
 
@@ -109,10 +122,12 @@ struct IngestQuery {
     grid: Option<String>,
     /// The car of a FastF1 CSV without a Driver column.
     car: Option<String>,
+    /// All or nothing: the first impossible value or refused sample rejects the body.
+    strict: Option<bool>,
 }
 
 impl IngestQuery {
-    fn options(self) -> Result<FeedOptions, String> {
+    fn options(&self) -> Result<FeedOptions, String> {
         if let Some(s) = self.session.as_deref() {
             crate::model::validate_session(s).map_err(|e| e.to_string())?;
         }
@@ -134,7 +149,7 @@ impl IngestQuery {
             ),
         };
         Ok(FeedOptions {
-            session: self.session,
+            session: self.session.clone(),
             start_ms,
             grid,
             car,
@@ -190,12 +205,20 @@ async fn ingest_inner(
     let query: IngestQuery = serde_urlencoded::from_str(uri.query().unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("query: {e}")))?;
     let opts = query.options().map_err(ApiError::bad_request)?;
+    let strict = query.strict.unwrap_or(false);
     let bytes = read_body(st, body, limit).await?;
     let format = body_format(headers, &bytes)?;
-    let (samples, numbering) =
-        feeds::parse_numbered(format, &bytes, &opts, cfg.max_samples_per_request)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if samples.is_empty() {
+    let Parsed {
+        samples,
+        origins,
+        numbering,
+        dirt,
+    } = feeds::parse_body(format, &bytes, &opts, cfg.max_samples_per_request)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if strict && let Some(e) = dirt.clone().into_error() {
+        return Err(ApiError::bad_request(e.to_string()));
+    }
+    if samples.is_empty() && dirt.rejected.is_empty() {
         return Err(ApiError::bad_request("no samples in the body"));
     }
     if format == Format::Native
@@ -203,63 +226,114 @@ async fn ingest_inner(
         && let Some((i, s)) = samples.iter().enumerate().find(|(_, s)| s.session != want)
     {
         return Err(ApiError::bad_request(format!(
-            "sample {i} is of session {:?} but ?session= says {want:?}: native samples carry their session, leave ?session= out or make them agree",
-            s.session
+            "{} is of session {:?} but ?session= says {want:?}: native samples carry their session, leave ?session= out or make them agree",
+            origins[i], s.session
         )));
     }
-    let m = &st.shared.metrics;
+    let mut rejected: Vec<Rejected> = dirt
+        .rejected
+        .iter()
+        .map(|(p, why)| Rejected {
+            at: p.at,
+            reason: why.as_str(),
+            error: p.message.clone(),
+        })
+        .collect();
     let now = now_ms();
-    let mut rejected = Vec::new();
     let mut take = Vec::with_capacity(samples.len());
     for (i, s) in samples.into_iter().enumerate() {
-        if s.timestamp_ms > now + MAX_AHEAD_MS {
-            rejected.push(Rejected {
-                sample: i,
+        match ahead(&s, now) {
+            Some(error) => rejected.push(Rejected {
+                at: origins[i],
                 reason: "future",
-                error: format!(
-                    "car {}: timestamp_ms {} is {:.1} h ahead of the processor's clock; at most {} h",
-                    s.car,
-                    s.timestamp_ms,
-                    (s.timestamp_ms - now) as f64 / 3_600_000.0,
-                    MAX_AHEAD_MS / 3_600_000
-                ),
-            });
-        } else {
-            take.push((i, s));
+                error,
+            }),
+            None => take.push((i, s)),
+        }
+    }
+    if strict && let Some(r) = rejected.first() {
+        return Err(ApiError::bad_request(format!("{}: {}", r.at, r.error)));
+    }
+    let mut faults: HashMap<usize, Vec<(Channel, Unknown)>> = HashMap::new();
+    if !dirt.faults.is_empty() {
+        let position: HashMap<Origin, usize> =
+            origins.iter().enumerate().map(|(i, o)| (*o, i)).collect();
+        for (at, c, why) in &dirt.faults {
+            if let Some(i) = position.get(at) {
+                faults.entry(*i).or_default().push((*c, *why));
+            }
         }
     }
     let Appended {
         accepted,
         duplicates,
         refused,
+        aborted,
     } = if take.is_empty() {
         Appended::default()
     } else {
-        append(st, take, numbering).await?
+        let req = Request {
+            samples: take,
+            numbering,
+            faults: &faults,
+            strict,
+        };
+        append(st, req).await?
     };
     for r in refused {
         rejected.push(Rejected {
-            sample: r.at,
+            at: origins[r.at],
             reason: r.why.reason(),
             error: r.message,
         });
     }
-    rejected.sort_by_key(|r| r.sample);
+    if aborted {
+        rejected.sort_by_key(|r| r.at);
+        let r = &rejected[0];
+        return Err(ApiError::bad_request(format!("{}: {}", r.at, r.error)));
+    }
+    rejected.sort_by_key(|r| r.at);
+    record(st, &rejected, &dirt, accepted, duplicates);
+    Ok(Ingested {
+        accepted,
+        duplicates,
+        rejected,
+        unknown: dirt.unknown_json(),
+        format,
+    })
+}
+
+/// Why a sample dated further ahead of the processor's clock than [`MAX_AHEAD_MS`] is
+/// refused, if it is.
+fn ahead(s: &Sample, now: i64) -> Option<String> {
+    (s.timestamp_ms > now + MAX_AHEAD_MS).then(|| {
+        format!(
+            "car {}: timestamp_ms {} is {:.1} h ahead of the processor's clock; at most {} h",
+            s.car,
+            s.timestamp_ms,
+            (s.timestamp_ms - now) as f64 / 3_600_000.0,
+            MAX_AHEAD_MS / 3_600_000
+        )
+    })
+}
+
+/// The request in the metrics.
+fn record(st: &ApiState, rejected: &[Rejected], dirt: &Dirt, accepted: usize, duplicates: usize) {
+    let m = &st.shared.metrics;
     m.ingest_samples.inc_by(accepted as u64);
     if duplicates > 0 {
         m.dropped
             .with_label_values(&["duplicate_at_ingest"])
             .inc_by(duplicates as u64);
     }
-    for r in &rejected {
+    for r in rejected {
         m.rejected.with_label_values(&[r.reason]).inc();
     }
-    Ok(Ingested {
-        accepted,
-        duplicates,
-        rejected,
-        format,
-    })
+    for ((c, why), n) in &dirt.unknown {
+        m.unknown_values
+            .with_label_values(&[c.name(), why.as_str()])
+            .inc_by(*n);
+    }
 }
 
 #[cfg(test)]
@@ -270,13 +344,17 @@ mod tests {
     #[test]
     fn all_refused_names_the_first() {
         let r = vec![Rejected {
-            sample: 3,
-            reason: "future",
-            error: "car 1: timestamp_ms 4 is 74.0 h ahead".into(),
+            at: Origin::Row { row: 3, line: 4 },
+            reason: "required",
+            error: "Speed is empty or NaN".into(),
         }];
         assert_eq!(
             no_sample_taken(&r),
-            "no sample was taken: 1 rejected (sample 3: car 1: timestamp_ms 4 is 74.0 h ahead)"
+            "no sample was taken: 1 rejected (row 3 (line 4): Speed is empty or NaN)"
+        );
+        assert_eq!(
+            r[0].json(),
+            json!({"row": 3, "line": 4, "reason": "required", "error": "Speed is empty or NaN"})
         );
     }
 }
