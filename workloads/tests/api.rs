@@ -702,3 +702,54 @@ async fn hostile_http() {
     p.shutdown().await;
     env.cleanup().await;
 }
+
+/// A session id starts with a letter or digit: `.`, `..` and a blank were accepted
+/// (by ingest, and by the reads as unknown sessions) although they name a directory or
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_ids_start_with_a_letter_or_digit() {
+    let env = Env::new("ids").await;
+    let (p, base) = start(&env).await;
+    let addr = p.addr.unwrap();
+    for id in [".", "..", "%20", "-x"] {
+        let mut s = raw(
+            addr,
+            format!(
+                "GET /api/v1/sessions/{id}/cars HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await;
+        let answer = closed_within(&mut s, Duration::from_secs(10))
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 400"), "{id}: {text}");
+        assert!(
+            text.contains("starting with a letter or digit"),
+            "{id}: {text}"
+        );
+    }
+    for id in [".", "..", " "] {
+        let (code, body) = post(
+            &base,
+            Some(KEY),
+            serde_json::to_string(&sample(id, 1, 0)).unwrap(),
+        )
+        .await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{id:?}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("session: must be"),
+            "{id:?}: {body}"
+        );
+    }
+    let (code, body) = post(
+        &base,
+        Some(KEY),
+        serde_json::to_string(&sample("2025-dutch-gp", 1, 0)).unwrap(),
+    )
+    .await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    p.shutdown().await;
+    env.cleanup().await;
+}
