@@ -753,3 +753,27 @@ async fn session_ids_start_with_a_letter_or_digit() {
     p.shutdown().await;
     env.cleanup().await;
 }
+
+/// A database URL that does not parse stops the processor at start with the option at
+/// fault and without the password; it used to start and retry it for ever, as if the
+/// server were away (while a bad Redis URL stopped it at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unparsable_database_url_stops_the_start() {
+    let mut c = ProcessorConfig::new(
+        &Env::shared_redis_url(),
+        "postgres://pitstop:s3cr3t@127.0.0.1:notaport/pitstop",
+        "pitstop:test:bad-url",
+    );
+    c.listen = Some("127.0.0.1:0".parse().unwrap());
+    let started = tokio::time::timeout(Duration::from_secs(10), Processor::start(c, None))
+        .await
+        .expect("the start returns at once");
+    let e = match started {
+        Ok(p) => {
+            p.shutdown().await;
+            panic!("a processor started with an unparsable database URL");
+        }
+        Err(e) => e.to_string(),
+    };
+    assert_eq!(e, "invalid database URL: invalid value for option `port`");
+}
