@@ -48,8 +48,8 @@ pub fn connect_sync(client: &Client) -> Result<redis::Connection, RedisError> {
 }
 
 /// A shared connection that survives Redis restarts. Cloning is cheap (one connection
-/// underneath). Calls made while Redis is away fail fast with the error; the next call
-/// after it is back succeeds.
+/// underneath). Calls made while Redis is away fail with the error within
+/// [`CONNECT_TIMEOUT`]; the next call after it is back succeeds.
 #[derive(Clone)]
 pub struct RedisHandle {
     manager: ConnectionManager,
@@ -62,12 +62,13 @@ impl RedisHandle {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            // Reconnect attempts per drop, 100 ms doubling to 2 s; after them the next
-            // call starts another round, so a long outage is retried for as long as it
-            // lasts.
-            .set_number_of_retries(4)
-            .set_min_delay(Duration::from_millis(100))
-            .set_max_delay(Duration::from_secs(2));
+            // One connect attempt per reconnect. Every call made meanwhile awaits that
+            // attempt, so retries inside it would hold them all: with 4 retries a Redis
+            // that accepts and never answers kept each call waiting 5 × 5 s plus the
+            // backoff. A failed attempt fails the calls waiting on it, and the next call
+            // starts a new one, so an outage is still retried for as long as it lasts,
+            // at the pace of the calls (the lease manager's round at least).
+            .set_number_of_retries(0);
         Ok(RedisHandle {
             manager: ConnectionManager::new_lazy_with_config(client.clone(), config)?,
             endpoint: endpoint(client),

@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::silent_redis::SilentRedis;
 use common::{Env, wait_until};
 use pitstop_workloads::model::Sample;
 use pitstop_workloads::processor::{Processor, ProcessorConfig};
@@ -776,4 +777,85 @@ async fn an_unparsable_database_url_stops_the_start() {
         Err(e) => e.to_string(),
     };
     assert_eq!(e, "invalid database URL: invalid value for option `port`");
+}
+
+/// A start marker any of these tests may post.
+const START: &str = r#"{"circuit":"zandvoort","laps":72,"started_at_ms":1756645380000,"cars":[{"car":1,"driver":"VER","team":"Red Bull Racing"}]}"#;
+
+/// POSTs `body` to `path` with the key; the status, the JSON and how long it took.
+async fn timed_post(base: &str, path: &str, body: &str) -> (StatusCode, Value, Duration) {
+    let t = std::time::Instant::now();
+    let resp = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .header("X-API-Key", KEY)
+        .header("Content-Type", "application/json")
+        .timeout(Duration::from_secs(60))
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let code = resp.status();
+    (code, resp.json().await.unwrap_or(Value::Null), t.elapsed())
+}
+
+/// Two rounds of `calls` at once against a processor on `redis`: each answers 503 within
+/// 6.5 s (the 5 s bound and scheduling slack), every time.
+async fn bounded_503s(env: &Env, redis: &SilentRedis, calls: &[(&str, &str)]) {
+    let mut c = ProcessorConfig::new(&redis.url(), &env.database_url, &env.keys.base);
+    c.api_key = Some(KEY.into());
+    c.listen = Some("127.0.0.1:0".parse().unwrap());
+    c.consumer = format!("silent-{}", redis.addr.port());
+    let p = Processor::start(c, None).await.unwrap();
+    let base = format!("http://{}", p.addr.unwrap());
+    for round in 0..2 {
+        let answers = futures_util::future::join_all(
+            calls
+                .iter()
+                .map(|(path, body)| timed_post(&base, path, body)),
+        )
+        .await;
+        for ((path, _), (code, _, took)) in calls.iter().zip(&answers) {
+            eprintln!(
+                "{}: round {round}: {path}: {code} after {took:?}",
+                redis.url()
+            );
+        }
+        for ((path, _), (code, body, took)) in calls.iter().zip(answers) {
+            assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{path}: {body}");
+            assert_eq!(
+                body["error"], "telemetry stream unavailable, retry",
+                "{path}"
+            );
+            assert!(
+                took < Duration::from_millis(6_500),
+                "round {round}: {path} answered after {took:?}"
+            );
+        }
+    }
+    assert!(
+        redis.connections() > 0,
+        "the processor never reached the fake"
+    );
+    p.shutdown().await;
+}
+
+/// Against a Redis that accepts connections and never answers, start, finish and ingest
+/// answer 503 within the README's 5 s bound, every time; against one that connects
+/// slowly and then answers nothing, start and finish do too. A wait that retries its
+/// connect breaks the first (they took 27 s), one without a deadline for the whole
+/// request the second (connect, then a reply that never comes: 3 s + 5 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_redis_is_a_503_within_the_bound() {
+    let env = Env::new("silent").await;
+    let silent = SilentRedis::start().await;
+    let slow = SilentRedis::answering_handshake_after(Duration::from_secs(3)).await;
+    let sample = serde_json::to_string(&sample("silent", 1, 0)).unwrap();
+    let start = ("/api/v1/sessions/silent/start", START);
+    let finish = ("/api/v1/sessions/silent/finish", "");
+    let (all, no_ingest) = ([start, finish, ("/telemetry", &sample)], [start, finish]);
+    tokio::join!(
+        bounded_503s(&env, &silent, &all),
+        bounded_503s(&env, &slow, &no_ingest),
+    );
+    env.cleanup().await;
 }

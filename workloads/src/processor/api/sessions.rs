@@ -2,7 +2,7 @@
 //! laps, grid) and their chequered flag, as the simulator writes them for its own.
 
 use super::request::{SessionId, authorize, read_body};
-use super::state::{ApiError, ApiState};
+use super::state::{ApiError, ApiState, redis_bounded};
 use crate::stream::{CarCount, FIELD_MARKER, Marker, xadd};
 use axum::Json;
 use axum::body::Body;
@@ -61,9 +61,7 @@ pub(super) async fn start(
         );
     }
     let mut con = st.redis();
-    pipe.query_async::<()>(&mut con)
-        .await
-        .map_err(ApiError::stream)?;
+    redis_bounded(pipe.query_async::<()>(&mut con)).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "started": true }))).into_response())
 }
 
@@ -77,37 +75,67 @@ pub(super) async fn finish(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     authorize(&st, &headers)?;
+    match redis_bounded(finish_rounds(&st, &id)).await? {
+        Finish::Done { total, now } => {
+            let code = if now {
+                StatusCode::ACCEPTED
+            } else {
+                StatusCode::OK
+            };
+            Ok((code, Json(json!({ "finished": true, "published": total }))).into_response())
+        }
+        Finish::NeverFed => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no telemetry was posted for session {id:?}"),
+        )),
+        Finish::KeepsArriving => Err(ApiError::unavailable(
+            "telemetry stream (samples keep arriving; finish when the feed has stopped)",
+        )),
+    }
+}
+
+/// How a finish went.
+enum Finish {
+    /// Finished with `total` samples published: by this call (`now`) or an earlier one.
+    Done {
+        total: u64,
+        now: bool,
+    },
+    NeverFed,
+    /// Samples kept arriving between the read of the counts and the write.
+    KeepsArriving,
+}
+
+/// The Redis part of a finish: counts read, then written into the markers only if no
+/// sample came in between, for a few rounds.
+async fn finish_rounds(st: &ApiState, id: &str) -> Result<Finish, redis::RedisError> {
     let keys = &st.shared.keys;
     let script = redis::Script::new(FINISH);
-    // Counts read, then written into the markers only if no sample came in between.
+    let mut con = st.redis();
     for _ in 0..FINISH_ROUNDS {
-        let mut con = st.redis();
-        let fields: std::collections::HashMap<String, i64> = redis::cmd("HGETALL")
-            .arg(keys.ingested(&id))
+        // Values as text: the hash holds the start (JSON) beside the counts.
+        let fields: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(keys.ingested(id))
             .query_async(&mut con)
-            .await
-            .map_err(ApiError::stream)?;
+            .await?;
         let published: Vec<CarCount> = fields
             .iter()
             .filter_map(|(k, v)| {
                 Some(CarCount {
                     car: k.strip_prefix("car:")?.parse().ok()?,
-                    samples: *v as u64,
+                    samples: v.parse().ok()?,
                 })
             })
             .collect();
         if published.is_empty() {
-            return Err(ApiError(
-                StatusCode::NOT_FOUND,
-                format!("no telemetry was posted for session {id:?}"),
-            ));
+            return Ok(Finish::NeverFed);
         }
         let total: u64 = published.iter().map(|c| c.samples).sum();
         if fields.contains_key("end") {
-            return Ok(Json(json!({ "finished": true, "published": total })).into_response());
+            return Ok(Finish::Done { total, now: false });
         }
         let mut call = script.prepare_invoke();
-        call.key(keys.ingested(&id));
+        call.key(keys.ingested(id));
         for (_, key) in keys.all_partitions() {
             call.key(key);
         }
@@ -120,7 +148,7 @@ pub(super) async fn finish(
         }
         for (p, _) in keys.all_partitions() {
             let marker = Marker::SessionEnd {
-                session: id.clone(),
+                session: id.to_owned(),
                 partitions: keys.partitions,
                 published: published
                     .iter()
@@ -130,28 +158,15 @@ pub(super) async fn finish(
             };
             call.arg(serde_json::to_string(&marker).expect("markers serialize"));
         }
-        let answer: String = call
-            .invoke_async(&mut con)
-            .await
-            .map_err(ApiError::stream)?;
+        let answer: String = call.invoke_async(&mut con).await?;
         match answer.as_str() {
-            "ok" => {
-                return Ok((
-                    StatusCode::ACCEPTED,
-                    Json(json!({ "finished": true, "published": total })),
-                )
-                    .into_response());
-            }
-            "finished" => {
-                return Ok(Json(json!({ "finished": true, "published": total })).into_response());
-            }
+            "ok" => return Ok(Finish::Done { total, now: true }),
+            "finished" => return Ok(Finish::Done { total, now: false }),
             // Samples arrived since the counts were read: read again.
             _ => {}
         }
     }
-    Err(ApiError::unavailable(
-        "telemetry stream (samples keep arriving; finish when the feed has stopped)",
-    ))
+    Ok(Finish::KeepsArriving)
 }
 
 /// Rounds of read-and-finish before giving up on a feed that keeps posting.
