@@ -859,3 +859,210 @@ async fn a_silent_redis_is_a_503_within_the_bound() {
     );
     env.cleanup().await;
 }
+
+/// The start markers of `session` in the stream, as their JSON.
+async fn start_markers(env: &Env, session: &str) -> Vec<Value> {
+    let mut con = env
+        .redis()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for (_, key) in env.keys.all_partitions() {
+        let reply: redis::Value = redis::cmd("XRANGE")
+            .arg(&key)
+            .arg("-")
+            .arg("+")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        for e in pitstop_workloads::processor::entry::parse_entries(reply) {
+            let Some(m) = e.field(pitstop_workloads::stream::FIELD_MARKER) else {
+                continue;
+            };
+            let m: Value = serde_json::from_slice(m).unwrap();
+            if m["type"] == "session_start" && m["session"] == session {
+                out.push(m);
+            }
+        }
+    }
+    out
+}
+
+/// A start is checked like a sample (400 naming the field, and nothing appended); the
+/// same start again is a 200 no-op, a different one or one after the flag a 409; of two
+/// different starts at once exactly one lands. Today's main took every one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_start_is_validated_and_happens_once() {
+    let env = Env::new("start").await;
+    let (p, base) = start(&env).await;
+    let path = "/api/v1/sessions/s1/start";
+    let long = "x".repeat(10_000);
+    let cases = [
+        (
+            r#""started_at_ms":1756645380000"#,
+            r#""started_at_ms":0"#,
+            "started_at_ms: 0 is not a Unix time in milliseconds",
+        ),
+        (
+            r#""started_at_ms":1756645380000"#,
+            r#""started_at_ms":1756645380"#,
+            "started_at_ms: 1756645380 is not",
+        ),
+        (r#""laps":72"#, r#""laps":0"#, "laps: 0 is outside 1..=200"),
+        (
+            r#""laps":72"#,
+            r#""laps":65535"#,
+            "laps: 65535 is outside 1..=200",
+        ),
+        (
+            r#""zandvoort""#,
+            &format!("{long:?}"),
+            "circuit: must be 1..=63 characters",
+        ),
+        (
+            r#""zandvoort""#,
+            r#""..""#,
+            "circuit: must be 1..=63 characters",
+        ),
+        (
+            r#""car":1,"#,
+            r#""car":0,"#,
+            "cars[0].car: 0 is outside 1..=99",
+        ),
+        (
+            r#""car":1,"#,
+            r#""car":100,"#,
+            "cars[0].car: 100 is outside 1..=99",
+        ),
+        (
+            r#""driver":"VER""#,
+            r#""driver":"""#,
+            "cars[0].driver: must be",
+        ),
+        (
+            r#""team":"Red Bull Racing""#,
+            r#""team":"Red/Bull""#,
+            "cars[0].team: must be",
+        ),
+        (
+            r#"{"car":1,"driver":"VER","team":"Red Bull Racing"}"#,
+            r#"{"car":1,"driver":"VER","team":"Red Bull Racing"},{"car":1,"driver":"TSU","team":"Red Bull Racing"}"#,
+            "cars: car 1 appears twice",
+        ),
+        (
+            r#"{"car":1,"driver":"VER","team":"Red Bull Racing"}"#,
+            r#"{"car":1,"driver":"VER","team":"Red Bull Racing"},{"car":22,"driver":"VER","team":"Red Bull Racing"}"#,
+            "cars: driver \"VER\" appears twice",
+        ),
+        (
+            r#""laps":72"#,
+            r#""laps":72,"weather":"dry""#,
+            "invalid JSON: unknown field `weather`",
+        ),
+    ];
+    for (from, to, want) in cases {
+        let body = START.replace(from, to);
+        assert_ne!(body, START, "{from} is not in the start");
+        let (code, answer, _) = timed_post(&base, path, &body).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{to}: {answer}");
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert!(error.starts_with(want), "{to}: {error}");
+    }
+    assert!(
+        start_markers(&env, "s1").await.is_empty(),
+        "a refused start was appended"
+    );
+
+    let (code, answer, _) = timed_post(&base, path, START).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{answer}");
+    // The same start again, its grid in another order: a resend, nothing appended.
+    let two = START.replace(
+        r#"[{"car":1,"driver":"VER","team":"Red Bull Racing"}]"#,
+        r#"[{"car":22,"driver":"TSU","team":"Red Bull Racing"},{"car":1,"driver":"VER","team":"Red Bull Racing"}]"#,
+    );
+    let s2 = "/api/v1/sessions/s2/start";
+    assert_eq!(timed_post(&base, s2, &two).await.0, StatusCode::ACCEPTED);
+    let reordered = START.replace(
+        r#"[{"car":1,"driver":"VER","team":"Red Bull Racing"}]"#,
+        r#"[{"car":1,"driver":"VER","team":"Red Bull Racing"},{"car":22,"driver":"TSU","team":"Red Bull Racing"}]"#,
+    );
+    let (code, answer, _) = timed_post(&base, s2, &reordered).await;
+    assert_eq!(code, StatusCode::OK, "{answer}");
+    let (code, answer, _) = timed_post(&base, path, START).await;
+    assert_eq!(
+        (code, &answer["started"]),
+        (StatusCode::OK, &Value::Bool(true))
+    );
+    // A different one names what differs.
+    let other = START
+        .replace(r#""laps":72"#, r#""laps":70"#)
+        .replace(r#""driver":"VER""#, r#""driver":"LAW""#);
+    let (code, answer, _) = timed_post(&base, path, &other).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{answer}");
+    let error = answer["error"].as_str().unwrap();
+    assert!(error.contains("laps was 72, now 70"), "{error}");
+    assert!(error.contains("cars 1 differ"), "{error}");
+    assert!(!error.contains("circuit"), "{error}");
+    assert_eq!(
+        start_markers(&env, "s1").await.len(),
+        env.keys.partitions as usize
+    );
+    assert_eq!(start_markers(&env, "s1").await[0]["laps"], 72);
+
+    // Two different starts at once: one lands, the other is told it differs.
+    let monza = START.replace("zandvoort", "monza");
+    let race = "/api/v1/sessions/race/start";
+    let (a, b) = tokio::join!(
+        timed_post(&base, race, START),
+        timed_post(&base, race, &monza)
+    );
+    let mut codes = [a.0, b.0];
+    codes.sort();
+    assert_eq!(
+        codes,
+        [StatusCode::ACCEPTED, StatusCode::CONFLICT],
+        "{a:?} {b:?}"
+    );
+    let markers = start_markers(&env, "race").await;
+    assert_eq!(markers.len(), env.keys.partitions as usize, "{markers:?}");
+    assert!(
+        markers
+            .iter()
+            .all(|m| m["circuit"] == markers[0]["circuit"])
+    );
+
+    // After the flag no start applies, not even the first one again.
+    let (code, _) = post(
+        &base,
+        Some(KEY),
+        serde_json::to_string(&sample("s1", 1, 0)).unwrap(),
+    )
+    .await;
+    assert_eq!(code, StatusCode::ACCEPTED);
+    let (code, answer, _) = timed_post(&base, "/api/v1/sessions/s1/finish", "").await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{answer}");
+    let (code, answer, _) = timed_post(&base, path, START).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("is finished"),
+        "{answer}"
+    );
+    // A session the simulator started keeps the simulator's metadata.
+    let mut con = env
+        .redis()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(env.keys.progress("simulated"))
+        .arg("start")
+        .arg(1_756_645_380_000_i64)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let (code, answer, _) = timed_post(&base, "/api/v1/sessions/simulated/start", START).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{answer}");
+    p.shutdown().await;
+    env.cleanup().await;
+}
