@@ -1066,3 +1066,256 @@ async fn session_start_is_validated_and_happens_once() {
     p.shutdown().await;
     env.cleanup().await;
 }
+
+/// GETs `path`: the status and the JSON.
+async fn get_json(base: &str, path: &str) -> (StatusCode, Value) {
+    let resp = reqwest::get(format!("{base}{path}")).await.unwrap();
+    let code = resp.status();
+    (code, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// Length of the crafted circuit, m.
+const LAP_M: f64 = 1_000.0;
+
+/// One car's samples at 5 Hz from the start until `until_s`, moving at `speed(t)` km/h
+/// (t in seconds): lap, sector and distance integrated from the speed; medium tyres
+/// until `tyres_changed_at_s`, hard from then on, the age counted in laps on each set.
+fn drive(
+    session: &str,
+    car: u8,
+    driver: &str,
+    until_s: f64,
+    tyres_changed_at_s: Option<f64>,
+    speed: impl Fn(f64) -> f64,
+) -> Vec<Sample> {
+    use pitstop_workloads::model::Compound;
+    let (mut lap, mut distance, mut t, mut seq) = (1u16, 0.0f64, 0.0f64, 0u32);
+    let mut set_from_lap = 1u16;
+    let mut out = Vec::new();
+    while t <= until_s + 1e-9 {
+        let changed = tyres_changed_at_s.is_some_and(|c| t >= c);
+        if changed && set_from_lap == 1 {
+            set_from_lap = lap;
+        }
+        let v = speed(t);
+        out.push(Sample {
+            session: session.into(),
+            car,
+            seq,
+            timestamp_ms: common::dutch::START_MS + (t * 1000.0).round() as i64,
+            speed_kph: v as f32,
+            driver: Some(driver.into()),
+            team: Some(format!("Team {driver}").into()),
+            lap: Some(lap),
+            sector: Some(1 + (distance / (LAP_M / 3.0)).floor().min(2.0) as u8),
+            lap_distance_m: Some(distance as f32),
+            tyre_compound: Some(if changed {
+                Compound::Hard
+            } else {
+                Compound::Medium
+            }),
+            tyre_age_laps: Some(lap - set_from_lap),
+            position: Some(car),
+            ..Sample::default()
+        });
+        seq += 1;
+        t += 0.2;
+        distance += v / 3.6 * 0.2;
+        if distance >= LAP_M {
+            distance -= LAP_M;
+            lap += 1;
+        }
+    }
+    out
+}
+
+/// POSTs samples in bodies the test processor's size limit takes.
+async fn post_samples(base: &str, samples: &[Sample]) {
+    for chunk in samples.chunks(100) {
+        let (code, body) = post(base, Some(KEY), serde_json::to_string(chunk).unwrap()).await;
+        assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    }
+}
+
+/// The laps and stints of a crafted race read back per car, with in- and out-laps from
+/// the pit visit, and the classification marking the car that stopped before the flag
+/// as DNF while the lapped car that ran on to it is "+1 lap". Before, there was no
+/// `/laps` or `/stints`, and the retired car was "+3 laps" like a finisher.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn laps_stints_and_a_retirement() {
+    let env = Env::new("laps").await;
+    let (p, base) = start(&env).await;
+    let id = "crafted";
+    // Car 1 wins: 5 laps, 10 s each plus 1% per lap of tyre age, flag at ~51 s, one
+    // sample into lap 6 closes lap 5. Car 2 pits on lap 2 (limiter at 80 km/h from
+    // 800 m, 2.5 s at standstill at 900 m, limiter to 100 m of lap 3) and is a lap down
+    // at the flag, which it takes on its next crossing at ~53 s. Car 3 stops at 23 s.
+    let winner = drive(id, 1, "AAA", 51.2, None, |t| {
+        let lap_start = [0.0, 10.0, 20.1, 30.3, 40.6];
+        let age = lap_start.iter().filter(|s| t >= **s).count() as f64 - 1.0;
+        360.0 / (1.0 + 0.01 * age)
+    });
+    let pitting = drive(id, 2, "BBB", 53.2, Some(20.0), |t| match t {
+        t if t < 18.0 => 360.0,
+        t if t < 22.5 => 80.0,
+        t if t < 25.0 => 0.0,
+        t if t < 33.5 => 80.0,
+        _ => 360.0,
+    });
+    let retired = drive(id, 3, "CCC", 23.0, None, |_| 360.0);
+    let (code, answer, _) = timed_post(
+        &base,
+        &format!("/api/v1/sessions/{id}/start"),
+        &format!(
+            r#"{{"circuit":"crafted","laps":5,"started_at_ms":{},"cars":[]}}"#,
+            common::dutch::START_MS
+        ),
+    )
+    .await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{answer}");
+    for car in [&winner, &pitting, &retired] {
+        post_samples(&base, car).await;
+    }
+    let published = (winner.len() + pitting.len() + retired.len()) as u64;
+    let (code, answer, _) = timed_post(&base, &format!("/api/v1/sessions/{id}/finish"), "").await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{answer}");
+    session_until(&base, id, "the crafted race finished", |v| {
+        v["finished"] == true && v["samples_processed"] == published
+    })
+    .await;
+
+    let (code, laps) = get_json(&base, &format!("/api/v1/sessions/{id}/laps")).await;
+    assert_eq!(code, StatusCode::OK, "{laps}");
+    let laps = laps.as_array().unwrap();
+    let of = |car: i64| laps.iter().filter(move |l| l["car"] == car);
+    assert_eq!(
+        of(1)
+            .map(|l| l["lap"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    assert_eq!(of(2).count(), 4, "{laps:?}");
+    assert_eq!(of(3).count(), 2, "{laps:?}");
+    for l in of(1) {
+        let ms = l["lap_time_ms"].as_i64().unwrap();
+        let want = 10_000 + 100 * (l["lap"].as_i64().unwrap() - 1);
+        assert!((ms - want).abs() <= 25, "{l}");
+        let sectors: i64 = l["sectors_ms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_i64().unwrap())
+            .sum();
+        assert!((sectors - ms).abs() <= 25, "{l}");
+        assert_eq!(l["green"], l["lap"] != 1, "{l}");
+        assert_eq!(
+            (&l["compound"], &l["position"]),
+            (&Value::from("medium"), &Value::from(1))
+        );
+    }
+    let flags = |lap: i64| {
+        let l = of(2).find(|l| l["lap"] == lap).unwrap();
+        (
+            l["in_lap"].as_bool(),
+            l["out_lap"].as_bool(),
+            l["neutralised"].as_bool(),
+            l["green"].as_bool(),
+        )
+    };
+    assert_eq!(
+        flags(2),
+        (Some(true), Some(false), Some(false), Some(false)),
+        "{laps:?}"
+    );
+    assert_eq!(
+        flags(3),
+        (Some(false), Some(true), Some(false), Some(false)),
+        "{laps:?}"
+    );
+    assert_eq!(
+        flags(4),
+        (Some(false), Some(false), Some(false), Some(true)),
+        "{laps:?}"
+    );
+    let (_, one) = get_json(&base, &format!("/api/v1/sessions/{id}/laps?car=2")).await;
+    assert_eq!(one.as_array().unwrap().len(), 4);
+    assert!(one.as_array().unwrap().iter().all(|l| l["car"] == 2));
+
+    let (code, stints) = get_json(&base, &format!("/api/v1/sessions/{id}/stints")).await;
+    assert_eq!(code, StatusCode::OK, "{stints}");
+    let row = |car: i64, stint: i64| {
+        stints
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["car"] == car && s["stint"] == stint)
+            .cloned()
+    };
+    let first = row(1, 1).expect("the winner's stint");
+    assert_eq!(
+        (
+            &first["compound"],
+            &first["first_lap"],
+            &first["last_lap"],
+            &first["laps"]
+        ),
+        (
+            &Value::from("medium"),
+            &Value::from(1),
+            &Value::from(5),
+            &Value::from(5)
+        )
+    );
+    let pace = first["mean_lap_ms"].as_f64().unwrap();
+    assert!((pace - 10_250.0).abs() < 25.0, "{first}");
+    let wear = first["degradation_ms_per_lap"].as_f64().unwrap();
+    assert!((wear - 100.0).abs() < 10.0, "{first}");
+    assert!(row(1, 2).is_none());
+    let (a, b) = (row(2, 1).unwrap(), row(2, 2).unwrap());
+    assert_eq!(
+        (&a["compound"], &a["first_lap"], &a["last_lap"]),
+        (&Value::from("medium"), &Value::from(1), &Value::from(2))
+    );
+    assert_eq!(
+        (&b["compound"], &b["first_lap"], &b["last_lap"]),
+        (&Value::from("hard"), &Value::from(3), &Value::from(4))
+    );
+    let (_, one) = get_json(&base, &format!("/api/v1/sessions/{id}/stints?car=3")).await;
+    assert_eq!(one.as_array().unwrap().len(), 1, "{one}");
+
+    let (_, classification) =
+        get_json(&base, &format!("/api/v1/sessions/{id}/classification")).await;
+    let summary: Vec<(i64, i64, &str, bool)> = classification
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["car"].as_i64().unwrap(),
+                c["laps"].as_i64().unwrap(),
+                c["gap"].as_str().unwrap(),
+                c["dnf"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1, 5, "", false),
+            (2, 4, "+1 lap", false),
+            (3, 2, "DNF", true)
+        ]
+    );
+
+    for path in ["laps", "stints"] {
+        let (code, body) = get_json(&base, &format!("/api/v1/sessions/nobody/{path}")).await;
+        assert_eq!(code, StatusCode::NOT_FOUND, "{path}: {body}");
+        let (code, body) = get_json(&base, &format!("/api/v1/sessions/{id}/{path}?car=100")).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(body["error"], "car: 100 is outside 1..=99");
+        let (code, body) = get_json(&base, &format!("/api/v1/sessions/{id}/{path}?lap=1")).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{path}: {body}");
+    }
+    p.shutdown().await;
+    env.cleanup().await;
+}
