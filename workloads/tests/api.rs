@@ -1319,3 +1319,28 @@ async fn laps_stints_and_a_retirement() {
     p.shutdown().await;
     env.cleanup().await;
 }
+
+/// After Redis restarts, the first request succeeds: the shared connection's last
+/// connect attempt, refused while Redis was down, is not handed to it as its outcome
+/// (with one attempt per reconnect, that stale refusal made the first call after every
+/// outage a 503).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_request_after_a_redis_restart_succeeds() {
+    let mut redis = common::servers::Redis::start(false);
+    let env = Env::on("restart", redis.url(), Env::shared_database_url()).await;
+    let (p, base) = start(&env).await;
+    let start_of = |id: &str| format!("/api/v1/sessions/{id}/start");
+    let (code, body, _) = timed_post(&base, &start_of("before"), START).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    redis.stop();
+    // While it is down: the connection drops, then connects are refused.
+    for id in ["down-1", "down-2"] {
+        let (code, body, _) = timed_post(&base, &start_of(id), START).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{id}: {body}");
+    }
+    redis.start_again();
+    let (code, body, _) = timed_post(&base, &start_of("after"), START).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    p.shutdown().await;
+    env.cleanup().await;
+}

@@ -36,7 +36,7 @@ impl ApiState {
         }
     }
 
-    pub(super) fn redis(&self) -> redis::aio::ConnectionManager {
+    pub(super) fn redis(&self) -> crate::redis_conn::SharedConnection {
         self.shared.link.con()
     }
 
