@@ -3,7 +3,7 @@
 //! `render` prints what a RaceSession manifest becomes.
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use kube::CustomResourceExt;
 use kube::runtime::events::Reporter;
 use pitstop_operator::api::{RaceSession, reference};
@@ -62,6 +62,23 @@ enum Command {
         #[arg(value_enum)]
         what: AdapterOutput,
     },
+}
+
+/// The CLI with the values of environment variables hidden from `--help`
+/// (`PITSTOP_PROCESSOR_BASE_URL` may carry credentials), an argument added later
+/// included: `--help` shows each variable's name, never its value.
+fn cli_command() -> clap::Command {
+    fn hide_env_values(cmd: clap::Command) -> clap::Command {
+        cmd.mut_args(|a| a.hide_env_values(true))
+            .mut_subcommands(hide_env_values)
+    }
+    hide_env_values(Cli::command())
+}
+
+/// [`Cli`] from the process's arguments, as [`cli_command`] describes it.
+fn parse_cli() -> Cli {
+    let matches = cli_command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -136,7 +153,7 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    match parse_cli().command {
         Command::Crd => print!("{}", serde_yaml::to_string(&RaceSession::crd())?),
         Command::Render {
             file,

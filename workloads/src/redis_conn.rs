@@ -4,14 +4,17 @@
 //! Three shapes, by who holds the connection:
 //! - [`RedisHandle`]: long-lived, shared (the processor's lease manager and API). The
 //!   redis crate's `ConnectionManager`, created lazily so a process starts while Redis is
-//!   down, re-established in the background after a drop.
+//!   down, re-established after a drop by one connect attempt at a time, each started by
+//!   a call ([`SharedConnection`]).
 //! - [`connect_async`]: one task's own multiplexed connection (a partition consumer); the
 //!   task fails on an error and its supervisor starts it again with a new one.
 //! - [`connect_sync`]: the publisher's blocking connection, with socket timeouts so a
 //!   stalled server cannot hold its thread (and SIGTERM) for minutes.
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
-use redis::{AsyncConnectionConfig, Client, RedisError};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
+use redis::{AsyncConnectionConfig, Client, Cmd, Pipeline, RedisError, RedisFuture, Value};
 use std::time::Duration;
 
 /// Time to establish a connection (TCP and handshake).
@@ -48,8 +51,8 @@ pub fn connect_sync(client: &Client) -> Result<redis::Connection, RedisError> {
 }
 
 /// A shared connection that survives Redis restarts. Cloning is cheap (one connection
-/// underneath). Calls made while Redis is away fail fast with the error; the next call
-/// after it is back succeeds.
+/// underneath). Calls made while Redis is away fail with the error within
+/// [`CONNECT_TIMEOUT`]; the next call after it is back succeeds.
 #[derive(Clone)]
 pub struct RedisHandle {
     manager: ConnectionManager,
@@ -62,12 +65,14 @@ impl RedisHandle {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            // Reconnect attempts per drop, 100 ms doubling to 2 s; after them the next
-            // call starts another round, so a long outage is retried for as long as it
-            // lasts.
-            .set_number_of_retries(4)
-            .set_min_delay(Duration::from_millis(100))
-            .set_max_delay(Duration::from_secs(2));
+            // One connect attempt per reconnect. Every call made meanwhile awaits that
+            // attempt, so retries inside it would hold them all: with 4 retries a Redis
+            // that accepts and never answers kept each call waiting 5 × 5 s plus the
+            // backoff. A failed attempt fails the calls waiting on it, and the next call
+            // starts a new one (and waits for it, see `SharedConnection`), so an outage is
+            // still retried for as long as it lasts, at the pace of the calls (the lease
+            // manager's round at least).
+            .set_number_of_retries(0);
         Ok(RedisHandle {
             manager: ConnectionManager::new_lazy_with_config(client.clone(), config)?,
             endpoint: endpoint(client),
@@ -75,11 +80,50 @@ impl RedisHandle {
     }
 
     /// The connection to issue commands on (a clone of the shared one).
-    pub fn con(&self) -> ConnectionManager {
-        self.manager.clone()
+    pub fn con(&self) -> SharedConnection {
+        SharedConnection(self.manager.clone())
     }
 
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+}
+
+/// A clone of the shared connection. A call that meets a refused connect, which is the
+/// outcome of the last attempt and may be stale (made while Redis was down; the error
+/// has started a new attempt), waits for that new attempt once: so the first call after
+/// Redis is back succeeds instead of failing on the old outcome. A refused connect sent
+/// nothing, so repeating the call cannot apply it twice; any other error is returned.
+#[derive(Clone)]
+pub struct SharedConnection(ConnectionManager);
+
+impl ConnectionLike for SharedConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(async move {
+            match self.0.req_packed_command(cmd).await {
+                Err(e) if e.is_connection_refusal() => self.0.req_packed_command(cmd).await,
+                r => r,
+            }
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            match self.0.req_packed_commands(pipeline, offset, count).await {
+                Err(e) if e.is_connection_refusal() => {
+                    self.0.req_packed_commands(pipeline, offset, count).await
+                }
+                r => r,
+            }
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.0.get_db()
     }
 }

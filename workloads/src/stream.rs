@@ -77,8 +77,8 @@ impl StreamKeys {
         format!("{}:progress:{session}", self.base)
     }
     /// Hash of how many samples `POST /telemetry` accepted per car of a session
-    /// (`car:<n>` → samples, `end` once finished): the published counts of its chequered
-    /// flag.
+    /// (`car:<n>` → samples, `start` → the start it was given, as JSON, `end` once
+    /// finished): the published counts of its chequered flag.
     pub fn ingested(&self, session: &str) -> String {
         format!("{}:ingested:{session}", self.base)
     }

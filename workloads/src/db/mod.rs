@@ -31,7 +31,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A connection that could not be made, naming the server (never the password).
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("invalid database URL: {0}")]
+    /// The reason names the option at fault (`invalid value for option `port``).
+    #[error("invalid database URL: {}", url_reason(.0))]
     Url(tokio_postgres::Error),
     #[error("postgres at {endpoint}: {source}")]
     Postgres {
@@ -41,6 +42,15 @@ pub enum ConnectError {
     },
     #[error("postgres at {endpoint}: no answer within {} s", CONNECT_TIMEOUT.as_secs())]
     Timeout { endpoint: String },
+}
+
+/// What is wrong with a URL: the parser's cause (`invalid value for option `port``,
+/// `unknown option `x``), which names options, not their values.
+fn url_reason(e: &tokio_postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => cause.to_string(),
+        None => e.to_string(),
+    }
 }
 
 /// `host:port` of a connection config (the first host; never the password).
@@ -54,11 +64,19 @@ pub fn endpoint(cfg: &Config) -> String {
     format!("{host}:{port}")
 }
 
+/// A database URL (or `key=value` string) parsed, or why it is not one. The reason
+/// names the part at fault, never the URL: it may carry a password. A process checks
+/// its URL with this at start, so a typo stops it at once instead of being retried as
+/// if the server were away.
+pub fn config(url: &str) -> Result<Config, ConnectError> {
+    url.parse().map_err(ConnectError::Url)
+}
+
 /// Connects and drives the connection on a background task. Bounded in time; TCP
 /// keepalives find a server that vanished without closing; notices (`relation already
 /// exists, skipping` on every start) stay out of the logs.
 pub async fn connect(url: &str) -> Result<Client, ConnectError> {
-    let mut cfg: Config = url.parse().map_err(ConnectError::Url)?;
+    let mut cfg = config(url)?;
     let endpoint = endpoint(&cfg);
     cfg.connect_timeout(CONNECT_TIMEOUT)
         .keepalives(true)
@@ -118,4 +136,33 @@ pub async fn migrate(client: &mut Client) -> Result<Vec<i32>, tokio_postgres::Er
     }
     tx.commit().await?;
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An unparsable URL is refused with the part at fault and without the password it
+    /// carries (the message reaches logs and the terminal).
+    #[test]
+    fn bad_urls_are_refused_without_their_password() {
+        for url in [
+            "postgres://u:s3cr3t@127.0.0.1:notaport/db",
+            "postgres://u:s3cr3t@127.0.0.1:5432/db?sslmode=sometimes",
+            "postgres://u:s3cr3t@127.0.0.1:5432/db?nosuchoption=1",
+            "mysql://u:s3cr3t@127.0.0.1/db",
+            "u:s3cr3t@127.0.0.1",
+        ] {
+            let e = config(url).unwrap_err().to_string();
+            assert!(e.starts_with("invalid database URL: "), "{url}: {e}");
+            assert!(!e.contains("s3cr3t"), "{url}: {e}");
+        }
+        assert_eq!(
+            config("postgres://u:s3cr3t@127.0.0.1:notaport/db")
+                .unwrap_err()
+                .to_string(),
+            "invalid database URL: invalid value for option `port`"
+        );
+        assert!(config("postgres://u:s3cr3t@127.0.0.1:5432/db").is_ok());
+    }
 }

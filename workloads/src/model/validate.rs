@@ -96,9 +96,23 @@ pub fn validate(s: &Sample) -> Result<(), ValidationError> {
     validate_except_session(s)
 }
 
-/// The session id's rule (a batch of one session checks it once).
+/// The session id's rule (a batch of one session checks it once): the text rule, and a
+/// letter or digit first, so `.`, `..` and a blank are not ids (they end up in paths,
+/// file names and Kubernetes names).
 pub fn validate_session(session: &str) -> Result<(), ValidationError> {
-    text("session", session, 63)
+    let first = session
+        .bytes()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    match text("session", session, 63) {
+        Ok(()) if first => Ok(()),
+        _ => Err(ValidationError {
+            field: "session",
+            message:
+                "must be 1..=63 characters of [A-Za-z0-9 ._-], starting with a letter or digit"
+                    .into(),
+        }),
+    }
 }
 
 /// Sample times accepted, ms since the epoch: 2000-01-01 .. 2100-01-01, which rejects
@@ -279,6 +293,23 @@ mod tests {
             let mut s = good();
             mutate(&mut s);
             assert_eq!(validate(&s).unwrap_err().field, field);
+        }
+    }
+
+    /// A session id starts with a letter or digit: `.`, `..` and a blank would be accepted
+    /// by the text rule alone and name a directory or nothing.
+    #[test]
+    fn session_ids_start_with_a_letter_or_digit() {
+        for bad in [".", "..", " ", "-x", "_x", " x", ".hidden", "", "a/b"] {
+            let e = validate_session(bad).unwrap_err();
+            assert_eq!(e.field, "session", "{bad:?}");
+            assert!(
+                e.message.starts_with("must be 1..=63 characters"),
+                "{bad:?}: {e}"
+            );
+        }
+        for good in ["fp1", "2025-dutch-gp", "Zandvoort 2025", "a.b_c-d", "x"] {
+            assert_eq!(validate_session(good), Ok(()), "{good:?}");
         }
     }
 

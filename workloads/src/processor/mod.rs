@@ -70,6 +70,9 @@ impl Processor {
         if let Some(k) = &cfg.api_key {
             cfg.api_key = Some(crate::secrets::validate_api_key(k)?.to_owned());
         }
+        // A URL that does not parse is a mistake, not an outage: stop now rather than
+        // retry it for ever as if the server were away (as an unparsable Redis URL does).
+        crate::db::config(&cfg.database_url)?;
         let redis = redis::Client::open(cfg.redis_url.as_str())?;
         let link = RedisHandle::new(&redis)?;
         let shared = Arc::new(Shared {

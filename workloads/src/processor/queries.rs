@@ -1,5 +1,5 @@
-//! Read side of the API: race progress, classification, pit stops with scores,
-//! anomalies and team performance, computed from what the processor committed.
+//! Read side of the API: race progress, classification, laps, stints, pit stops with
+//! scores, anomalies and team performance, computed from what the processor committed.
 
 use crate::analytics::scoring;
 use crate::model::{Channel, Channels};
@@ -41,8 +41,11 @@ pub struct ClassifiedCar {
     pub best_lap_ms: Option<i32>,
     /// Race time at the last line crossing, ms.
     pub race_time_ms: Option<i64>,
-    /// "+12.345 s", "+1 lap", or "" for the leader.
+    /// "+12.345 s", "+1 lap", "DNF" for a car that stopped before the flag, or "" for
+    /// the leader.
     pub gap: String,
+    /// Did not finish: see [`did_not_finish`].
+    pub dnf: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -77,17 +80,52 @@ pub struct AnomalyRow {
     pub detected_at_ms: i64,
 }
 
+/// A car's run on one set of tyres (the `stints` view): a new stint starts after each
+/// stop's in-lap and wherever the compound changes.
 #[derive(Debug, Serialize)]
 pub struct Stint {
     pub car: i32,
     pub driver: String,
+    pub team: String,
+    /// 1 for the first stint of the car.
+    pub stint: i64,
+    /// The compound of most of its laps, `unknown` when no source says.
     pub compound: String,
     pub first_lap: i32,
     pub last_lap: i32,
     pub laps: i64,
+    /// Mean green lap of the stint, ms.
     pub mean_lap_ms: Option<f64>,
     /// Lap-time increase per lap of tyre age (least squares on green laps), ms.
     pub degradation_ms_per_lap: Option<f64>,
+}
+
+/// One lap of one car (the `lap_status` view).
+#[derive(Debug, Serialize)]
+pub struct LapRow {
+    pub car: i32,
+    pub driver: String,
+    pub team: String,
+    pub lap: i32,
+    pub lap_time_ms: i32,
+    /// Null where the feed has no sector channel.
+    pub sectors_ms: [Option<i32>; 3],
+    /// The compound of most of the lap, null when no source says.
+    pub compound: Option<String>,
+    pub tyre_age: Option<i32>,
+    /// Position at the end of the lap, null when no source says.
+    pub position: Option<i32>,
+    /// When the lap ended (the line crossing), ms since the epoch.
+    pub crossed_at_ms: i64,
+    /// A pit visit began on it (the lap a stop belongs to).
+    pub in_lap: bool,
+    /// A pit visit ended on it.
+    pub out_lap: bool,
+    /// The field's median on this lap is more than 10% slower than the session's median
+    /// racing lap (a safety car or a virtual one).
+    pub neutralised: bool,
+    /// None of the above and not lap 1: the laps pace and degradation are computed from.
+    pub green: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -186,20 +224,60 @@ pub async fn session(db: &Client, id: &str) -> Result<Option<SessionDetail>> {
     }))
 }
 
-/// Order: most laps first, then earliest crossing of the last completed lap.
+/// How long before the winner's finish a car's data must end for it to count as
+/// stopped. A lapped car still running is on track when the winner takes the flag (it
+/// takes its own at its next crossing), so its data reaches that instant; the margin
+/// is more than any feed's gap between samples (the analytics break a car's data at 2 s)
+/// and far less than a lap.
+pub const DNF_MARGIN_MS: i64 = 5_000;
+
+/// A car did not finish when the session is finished, it completed fewer laps than the
+/// winner, and its data ends more than [`DNF_MARGIN_MS`] before the winner crossed the
+/// line for the last time: it stopped before the flag (a retirement, a crash, a car
+/// withdrawn) instead of running on to take it a lap or more down. Undecided, so `false`,
+/// while the session runs or when the winner has no timed lap (a feed without laps).
+pub fn did_not_finish(
+    finished: bool,
+    winner_laps: i64,
+    winner_finish_ms: Option<i64>,
+    laps: i64,
+    last_sample_ms: i64,
+) -> bool {
+    match winner_finish_ms {
+        Some(flag) if finished && winner_laps > 0 => {
+            laps < winner_laps && last_sample_ms < flag - DNF_MARGIN_MS
+        }
+        _ => false,
+    }
+}
+
+/// Order: most laps first, then earliest crossing of the last completed lap. Gaps to the
+/// leader in seconds or laps; a car that did not finish ([`did_not_finish`]) keeps its
+/// place by laps and says `DNF`.
 pub async fn classification(db: &Client, id: &str) -> Result<Vec<ClassifiedCar>> {
     let rows = db
         .query(
-            "SELECT car, driver, team, laps, best_lap_ms, race_time_ms FROM classification WHERE session_id = $1 ORDER BY position",
+            "SELECT c.car, c.driver, c.team, c.laps, c.best_lap_ms, c.race_time_ms, a.last_ts_ms,
+                    (SELECT max(crossed_at_ms) FROM laps l WHERE l.session_id = c.session_id AND l.car = c.car),
+                    COALESCE((SELECT count(*) >= max(e.partitions) FROM session_partition_ends e WHERE e.session_id = c.session_id), false)
+               FROM classification c
+               JOIN car_accounting a ON a.session_id = c.session_id AND a.car = c.car
+              WHERE c.session_id = $1 ORDER BY c.position",
             &[&id],
         )
         .await?;
+    let finished = rows.first().is_some_and(|r| r.get::<_, bool>(8));
+    let winner: Option<(i64, Option<i64>)> = rows.first().map(|r| (r.get(3), r.get(7)));
     let mut out: Vec<ClassifiedCar> = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
         let laps: i64 = r.get(3);
         let time: Option<i64> = r.get(5);
+        let dnf = winner.is_some_and(|(winner_laps, flag)| {
+            did_not_finish(finished, winner_laps, flag, laps, r.get(6))
+        });
         let gap = match out.first() {
             None => String::new(),
+            _ if dnf => "DNF".into(),
             Some(leader) if leader.laps > laps => {
                 let n = leader.laps - laps;
                 format!("+{n} lap{}", if n == 1 { "" } else { "s" })
@@ -218,9 +296,69 @@ pub async fn classification(db: &Client, id: &str) -> Result<Vec<ClassifiedCar>>
             best_lap_ms: r.get(4),
             race_time_ms: time,
             gap,
+            dnf,
         });
     }
     Ok(out)
+}
+
+/// Every lap of the session (or of one car), in car and lap order, with what it was.
+pub async fn laps(db: &Client, id: &str, car: Option<i32>) -> Result<Vec<LapRow>> {
+    let rows = db
+        .query(
+            "SELECT car, driver, team, lap, lap_time_ms, s1_ms, s2_ms, s3_ms, compound, tyre_age, position,
+                    crossed_at_ms, pit_in, pit_out, neutralised, green
+               FROM lap_status WHERE session_id = $1 AND ($2::int IS NULL OR car = $2)
+              ORDER BY car, lap",
+            &[&id, &car],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| LapRow {
+            car: r.get(0),
+            driver: r.get(1),
+            team: r.get(2),
+            lap: r.get(3),
+            lap_time_ms: r.get(4),
+            sectors_ms: [r.get(5), r.get(6), r.get(7)],
+            compound: r.get(8),
+            tyre_age: r.get(9),
+            position: r.get(10),
+            crossed_at_ms: r.get(11),
+            in_lap: r.get(12),
+            out_lap: r.get(13),
+            neutralised: r.get(14),
+            green: r.get(15),
+        })
+        .collect())
+}
+
+/// Every stint of the session (or of one car), in car and stint order.
+pub async fn stints(db: &Client, id: &str, car: Option<i32>) -> Result<Vec<Stint>> {
+    let rows = db
+        .query(
+            "SELECT car, driver, team, stint, compound, first_lap, last_lap, laps, mean_lap_ms, degradation_ms_per_lap
+               FROM stints WHERE session_id = $1 AND ($2::int IS NULL OR car = $2)
+              ORDER BY car, stint",
+            &[&id, &car],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Stint {
+            car: r.get(0),
+            driver: r.get(1),
+            team: r.get(2),
+            stint: r.get(3),
+            compound: r.get(4),
+            first_lap: r.get(5),
+            last_lap: r.get(6),
+            laps: r.get(7),
+            mean_lap_ms: r.get(8),
+            degradation_ms_per_lap: r.get(9),
+        })
+        .collect())
 }
 
 /// Every stop of the session, scored against the session's and the team's best stop.
@@ -315,13 +453,7 @@ pub async fn teams(db: &Client, id: &str) -> Result<Vec<TeamPerformance>> {
             &[&id],
         )
         .await?;
-    let stints = db
-        .query(
-            "SELECT team, car, driver, compound, first_lap, last_lap, laps, mean_lap_ms, degradation_ms_per_lap
-               FROM stints WHERE session_id = $1 ORDER BY car, stint",
-            &[&id],
-        )
-        .await?;
+    let mut stints = stints(db, id, None).await?;
     let mut out: Vec<TeamPerformance> = rows
         .iter()
         .map(|r| TeamPerformance {
@@ -345,20 +477,9 @@ pub async fn teams(db: &Client, id: &str) -> Result<Vec<TeamPerformance>> {
         .and_then(|t| t.median_lap_ms);
     for t in &mut out {
         t.gap_to_ferrari_ms = ferrari.zip(t.median_lap_ms).map(|(f, m)| (m - f).round());
-        t.stints = stints
-            .iter()
-            .filter(|r| r.get::<_, String>(0) == t.team)
-            .map(|r| Stint {
-                car: r.get(1),
-                driver: r.get(2),
-                compound: r.get(3),
-                first_lap: r.get(4),
-                last_lap: r.get(5),
-                laps: r.get(6),
-                mean_lap_ms: r.get(7),
-                degradation_ms_per_lap: r.get(8),
-            })
-            .collect();
+        let (theirs, rest) = stints.into_iter().partition(|s| s.team == t.team);
+        t.stints = theirs;
+        stints = rest;
     }
     Ok(out)
 }
@@ -414,4 +535,39 @@ pub async fn cars(db: &Client, id: &str) -> Result<Vec<CarFeed>> {
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FLAG: i64 = 1_756_651_000_000;
+
+    /// A car that stopped well before the winner's flag is out; a lapped car still
+    /// running at the flag, a car on the winner's lap and any car of a running session
+    /// are not (a rule that looked at laps alone called every lapped finisher a DNF).
+    #[test]
+    fn did_not_finish_is_stopping_before_the_flag() {
+        let dnf = |finished, laps, last| did_not_finish(finished, 72, Some(FLAG), laps, last);
+        assert!(dnf(true, 64, FLAG - 600_000), "retired 8 laps down");
+        assert!(
+            dnf(true, 71, FLAG - DNF_MARGIN_MS - 1),
+            "stopped on the last lap"
+        );
+        assert!(!dnf(true, 70, FLAG + 40_000), "lapped twice, took the flag");
+        assert!(
+            !dnf(true, 71, FLAG - DNF_MARGIN_MS),
+            "data up to the flag within the margin"
+        );
+        assert!(
+            !dnf(true, 72, FLAG - 90_000),
+            "on the winner's lap: finished"
+        );
+        assert!(!dnf(false, 64, FLAG - 600_000), "the race is still on");
+        assert!(
+            !did_not_finish(true, 0, None, 0, FLAG),
+            "a feed without laps"
+        );
+        assert!(!did_not_finish(true, 72, None, 10, FLAG), "no timed finish");
+    }
 }

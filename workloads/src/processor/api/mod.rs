@@ -33,6 +33,8 @@ pub fn router(state: ApiState) -> Router {
             "/api/v1/sessions/{id}/classification",
             get(reads::get_classification),
         )
+        .route("/api/v1/sessions/{id}/laps", get(reads::get_laps))
+        .route("/api/v1/sessions/{id}/stints", get(reads::get_stints))
         .route("/api/v1/sessions/{id}/pitstops", get(reads::get_pitstops))
         .route("/api/v1/sessions/{id}/anomalies", get(reads::get_anomalies))
         .route("/api/v1/sessions/{id}/teams", get(reads::get_teams))

@@ -1,5 +1,5 @@
-//! The analytics reads: sessions, classification, pit stops, anomalies, teams, cars and
-//! the post-race report, straight from PostgreSQL.
+//! The analytics reads: sessions, classification, laps, stints, pit stops, anomalies,
+//! teams, cars and the post-race report, straight from PostgreSQL.
 
 use super::request::{QueryOf, SessionId};
 use super::state::{ApiError, ApiState, bounded};
@@ -52,6 +52,50 @@ pub(super) async fn get_classification(
     let db = st.db().await?;
     exists(&db, &id).await?;
     Ok(Json(bounded(queries::classification(&db, &id)).await?).into_response())
+}
+
+/// `?car=`: one car's rows only.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CarFilter {
+    car: Option<i32>,
+}
+
+impl CarFilter {
+    /// The car, checked by the sample rule (1..=99) so a typo is a 400, not an empty list.
+    fn car(&self) -> Result<Option<i32>, ApiError> {
+        match self.car {
+            Some(c) if !(1..=99).contains(&c) => {
+                Err(ApiError::bad_request(format!("car: {c} is outside 1..=99")))
+            }
+            c => Ok(c),
+        }
+    }
+}
+
+/// Every lap of every car (or of `?car=`): times, sectors, tyres, position, and whether
+/// it was an in-lap, an out-lap, neutralised or green.
+pub(super) async fn get_laps(
+    State(st): State<ApiState>,
+    SessionId(id): SessionId,
+    QueryOf(f): QueryOf<CarFilter>,
+) -> Result<Response, ApiError> {
+    let car = f.car()?;
+    let db = st.db().await?;
+    exists(&db, &id).await?;
+    Ok(Json(bounded(queries::laps(&db, &id, car)).await?).into_response())
+}
+
+/// Every stint of every car (or of `?car=`): compound, laps, green pace, degradation.
+pub(super) async fn get_stints(
+    State(st): State<ApiState>,
+    SessionId(id): SessionId,
+    QueryOf(f): QueryOf<CarFilter>,
+) -> Result<Response, ApiError> {
+    let car = f.car()?;
+    let db = st.db().await?;
+    exists(&db, &id).await?;
+    Ok(Json(bounded(queries::stints(&db, &id, car)).await?).into_response())
 }
 
 pub(super) async fn get_pitstops(

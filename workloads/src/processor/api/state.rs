@@ -1,6 +1,6 @@
 //! What every handler works with: [`ApiState`] (the processor's shared state and a
-//! PostgreSQL connection made on first use), queries [`bounded`] in time, and
-//! [`ApiError`], the `{"error": "..."}` answer.
+//! PostgreSQL connection made on first use), queries [`bounded`] and Redis calls
+//! [`redis_bounded`] in time, and [`ApiError`], the `{"error": "..."}` answer.
 
 use crate::processor::shared::Shared;
 use axum::Json;
@@ -14,6 +14,10 @@ use tokio_postgres::Client;
 
 /// Bound on one API query against PostgreSQL (the reads are indexed by session).
 const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Bound on the Redis part of one request, all its calls together (connecting
+/// included): the README's 5 s, after which the client gets a 503 and resends.
+pub(super) const REDIS_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the handlers share. The PostgreSQL client is connected on first use and again
 /// after its connection drops; Redis is the processor's reconnecting handle.
@@ -32,7 +36,7 @@ impl ApiState {
         }
     }
 
-    pub(super) fn redis(&self) -> redis::aio::ConnectionManager {
+    pub(super) fn redis(&self) -> crate::redis_conn::SharedConnection {
         self.shared.link.con()
     }
 
@@ -71,6 +75,26 @@ pub(super) async fn bounded<T>(
             "query took longer than {} s",
             QUERY_TIMEOUT.as_secs()
         ))),
+    }
+}
+
+/// Runs the Redis part of a request (one call or several) under one deadline,
+/// [`REDIS_REQUEST_TIMEOUT`]; a Redis error or the deadline is a 503 "telemetry stream
+/// unavailable, retry". Dropping the future at the deadline leaves no half-write as long
+/// as each write it makes is atomic on the server (a script, a MULTI pipeline): it
+/// landed whole or not at all, and the client's resend is recognised.
+pub(super) async fn redis_bounded<T>(
+    fut: impl Future<Output = Result<T, redis::RedisError>>,
+) -> Result<T, ApiError> {
+    match tokio::time::timeout(REDIS_REQUEST_TIMEOUT, fut).await {
+        Ok(r) => r.map_err(ApiError::stream),
+        Err(_) => {
+            tracing::warn!(
+                bound_s = REDIS_REQUEST_TIMEOUT.as_secs(),
+                "telemetry stream unavailable: no answer from Redis within the bound"
+            );
+            Err(ApiError::unavailable("telemetry stream"))
+        }
     }
 }
 
