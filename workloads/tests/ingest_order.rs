@@ -57,7 +57,22 @@ async fn late_and_resent_samples_are_told_apart() {
     );
     let (code, v) = post_samples(&c, &base, &window(0, 250), false).await;
     assert_eq!((code, counts(&v)), (StatusCode::OK, (0, 250, 0)));
+    let seen = || async {
+        let mut con = env
+            .redis()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", env.keys.seen_prefix("late")))
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        keys.len()
+    };
+    assert!(seen().await > 0, "ingest remembers the car's keys");
     finish(&c, &base, "late").await;
+    assert_eq!(seen().await, 0, "and forgets them at the flag");
     let db = env.db().await;
     wait_finished(&db, "late", Duration::from_secs(30))
         .await

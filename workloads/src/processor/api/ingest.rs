@@ -14,7 +14,7 @@
 
 use super::append::{Appended, Request, append};
 use super::request::{authorize, read_body};
-use super::state::{ApiError, ApiState};
+use super::state::{ApiError, ApiState, REDIS_REQUEST_TIMEOUT};
 use crate::feeds::{self, Dirt, FeedOptions, Format, Origin, Parsed, Unknown};
 use crate::model::{Channel, Sample};
 use crate::util::now_ms;
@@ -278,7 +278,11 @@ async fn ingest_inner(
             faults: &faults,
             strict,
         };
-        append(st, req).await?
+        // Every round of the append within the documented bound: a Redis that accepts
+        // and never answers is a 503 after 5 s (the script is atomic: a resend is safe).
+        tokio::time::timeout(REDIS_REQUEST_TIMEOUT, append(st, req))
+            .await
+            .unwrap_or_else(|_| Err(ApiError::unavailable("telemetry stream")))?
     };
     for r in refused {
         rejected.push(Rejected {

@@ -327,6 +327,7 @@ async fn finish_rounds(st: &ApiState, id: &str) -> Result<Finish, redis::RedisEr
             };
             call.arg(serde_json::to_string(&marker).expect("markers serialize"));
         }
+        call.arg(keys.seen_prefix(id));
         let answer: String = call.invoke_async(&mut con).await?;
         match answer.as_str() {
             "ok" => return Ok(Finish::Done { total, now: true }),
@@ -344,7 +345,8 @@ const FINISH_ROUNDS: usize = 4;
 /// Writes the end markers and the `end` flag if the ingest counts are still those the
 /// markers carry (`changed` otherwise, `finished` if another call finished first).
 /// KEYS: the ingest hash, then every partition. ARGV: maxlen, marker field, now, the
-/// number of cars, car/count pairs, one marker per partition.
+/// number of cars, car/count pairs, one marker per partition, the prefix of the keys
+/// that remember which samples ingest took (dropped: a finished session takes none).
 const FINISH: &str = r#"
 local hash = KEYS[1]
 if redis.call('HEXISTS', hash, 'end') == 1 then return 'finished' end
@@ -364,5 +366,13 @@ for p = 2, #KEYS do
   i = i + 1
 end
 redis.call('HSET', hash, 'end', now)
+local prefix = ARGV[i]
+for _, k in ipairs(redis.call('HKEYS', hash)) do
+  if string.sub(k, 1, 4) == 'car:' then
+    local pages = prefix .. string.sub(k, 5)
+    for _, p in ipairs(redis.call('ZRANGE', pages, 0, -1)) do redis.call('DEL', pages .. ':' .. p) end
+    redis.call('DEL', pages, pages .. ':gone')
+  end
+end
 return 'ok'
 "#;
