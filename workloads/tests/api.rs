@@ -439,10 +439,22 @@ async fn real_feeds_through_the_api() {
     // Wrong in every unit: strict names the row or record and the field; by default the
     // value is unknown and the rest of the row or record is taken.
     let bad_csv = FASTF1.replace("6922.4,2,104.0", "6922.4,9,104.0");
-    let (code, body) = post_as(&base, "?session=fastf1&strict=true", "text/csv", &bad_csv).await;
+    let (code, body) = post_as(
+        &base,
+        "?session=fastf1&strict=true&start=2025-08-31T13:03:00Z",
+        "text/csv",
+        &bad_csv,
+    )
+    .await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "row 4 (line 5): nGear: 9 is outside 0..=8");
-    let (code, body) = post_as(&base, "?session=fastf1-dirty", "text/csv", &bad_csv).await;
+    let (code, body) = post_as(
+        &base,
+        "?session=fastf1-dirty&start=2025-08-31T13:03:00Z",
+        "text/csv",
+        &bad_csv,
+    )
+    .await;
     assert_eq!(code, StatusCode::ACCEPTED, "{body}");
     assert_eq!(
         (&body["accepted"], &body["unknown"]),
@@ -450,6 +462,32 @@ async fn real_feeds_through_the_api() {
             &serde_json::json!(3),
             &serde_json::json!({"gear": {"out_of_range": 1}})
         )
+    );
+    // Resent: nothing new, and the unknown value is not counted twice for the car.
+    let (code, _) = post_as(
+        &base,
+        "?session=fastf1-dirty&start=2025-08-31T13:03:00Z",
+        "text/csv",
+        &bad_csv,
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    session_until(
+        &base,
+        "fastf1-dirty",
+        "the dirty FastF1 rows committed",
+        |v| v["samples_processed"] == 3,
+    )
+    .await;
+    let cars: Value = reqwest::get(format!("{base}/api/v1/sessions/fastf1-dirty/cars"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        cars[0]["unknown"],
+        serde_json::json!({"gear": {"out_of_range": 1}})
     );
     let bad_openf1 = OPENF1.replace("\"throttle\":36", "\"throttle\":130");
     let (code, body) = post_as(&base, "?strict=true", "application/json", &bad_openf1).await;
@@ -467,11 +505,27 @@ async fn real_feeds_through_the_api() {
         body["error"].as_str().unwrap().starts_with("query:"),
         "{body}"
     );
+    // Relative times without their origin: "now" would differ on every resend.
+    let (code, body) = post_as(&base, "?session=fastf1", "text/csv", FASTF1).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("FastF1 Time is relative: give the time it counts from"),
+        "{body}"
+    );
     for (ct, empty) in [
         ("application/json", "[]"),
         ("text/csv", "Driver,LapNumber,Time,Speed\n"),
     ] {
-        let (code, body) = post_as(&base, "?session=fastf1", ct, empty).await;
+        let (code, body) = post_as(
+            &base,
+            "?session=fastf1&start=2025-08-31T13:03:00Z",
+            ct,
+            empty,
+        )
+        .await;
         assert_eq!(code, StatusCode::BAD_REQUEST, "{empty}");
         assert_eq!(body["error"], "no samples in the body");
     }
@@ -560,7 +614,13 @@ async fn real_feeds_through_the_api() {
         .unwrap();
     assert_eq!(teams[0]["team"], "Red Bull Racing", "{teams}");
     assert_eq!(teams[0]["laps"], 0);
-    let (code, body) = post_as(&base, "?session=fastf1", "text/csv", FASTF1).await;
+    let (code, body) = post_as(
+        &base,
+        "?session=fastf1&start=2025-08-31T13:03:00Z",
+        "text/csv",
+        FASTF1,
+    )
+    .await;
     assert_eq!(code, StatusCode::CONFLICT, "{body}");
     assert!(
         body["error"].as_str().unwrap().contains("is finished"),

@@ -79,6 +79,19 @@ async fn late_and_resent_samples_are_told_apart() {
         .unwrap();
     let acc = accounting(&db, "late").await;
     assert_eq!(acc, [(7, 250, 250 * 249 / 2, 249)], "each sample once");
+    // The hundred older samples came after their successors were analysed: counted and
+    // archived, and said to be too late for the analytics.
+    let cars: Value = reqwest::get(format!("{base}/api/v1/sessions/late/cars"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&cars[0]["samples"], &cars[0]["late"]),
+        (&250.into(), &100.into()),
+        "{cars}"
+    );
     p.shutdown().await;
     env.cleanup().await;
 }
@@ -231,6 +244,49 @@ async fn a_simulated_session_takes_no_api_samples() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = publishing.await;
     let _: () = redis::cmd("PING").query_async(&mut con).await.unwrap();
+    p.shutdown().await;
+    env.cleanup().await;
+}
+
+/// Ingest remembers a bounded part of each car: past 128 pages (65.5 s of race time
+/// each) the least recently written is forgotten, and a sample that falls into it is
+/// refused as too late — it might be a resend, so it is neither taken nor called a
+/// duplicate — while everything newer is still told apart exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_what_ingest_remembers_is_too_late() {
+    let env = Env::new("ingest_too_late").await;
+    let (p, base) = start_api(&env, "too-late").await;
+    let c = reqwest::Client::new();
+    let page = 65_536;
+    let spread: Vec<Sample> = (0..130).map(|i| at("old", 2, i * page)).collect();
+    for chunk in spread.chunks(10) {
+        let (code, v) = post_samples(&c, &base, chunk, false).await;
+        assert_eq!(
+            (code, counts(&v)),
+            (StatusCode::ACCEPTED, (10, 0, 0)),
+            "{v}"
+        );
+    }
+    let (code, v) = post_samples(
+        &c,
+        &base,
+        &[at("old", 2, 5), at("old", 2, 129 * page)],
+        false,
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{v}");
+    assert_eq!(counts(&v), (0, 1, 1), "{v}");
+    assert_eq!(v["rejected"][0]["sample"], 0);
+    assert_eq!(v["rejected"][0]["reason"], "too_late");
+    assert!(
+        v["rejected"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("older than what ingest still remembers of the car"),
+        "{v}"
+    );
+    let (code, v) = post_samples(&c, &base, &[at("old", 2, 129 * page + 1)], false).await;
+    assert_eq!((code, counts(&v)), (StatusCode::ACCEPTED, (1, 0, 0)), "{v}");
     p.shutdown().await;
     env.cleanup().await;
 }

@@ -19,6 +19,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "real_feeds",
         include_str!("../../migrations/0003_real_feeds.sql"),
     ),
+    (
+        4,
+        "late_samples",
+        include_str!("../../migrations/0004_late_samples.sql"),
+    ),
 ];
 
 /// Arbitrary constant key for the advisory lock that serializes concurrent migrators.

@@ -174,7 +174,17 @@ pub fn parse_lenient(
         opts,
         session,
         timing,
-        start_ms: opts.start_ms.unwrap_or_else(crate::util::now_ms),
+        start_ms: match (timing, opts.start_ms) {
+            ("Date", _) => 0,
+            (_, Some(start)) => start,
+            // "Now" would be another time for each resend, which ingest would then take
+            // again as new samples.
+            (_, None) => {
+                return Err(FeedError::Body(format!(
+                    "FastF1 {timing} is relative: give the time it counts from (?start= on POST /telemetry, --start to replay), so that a resend lands at the same times"
+                )));
+            }
+        },
         clocks: HashMap::new(),
         last: HashMap::new(),
     };

@@ -16,6 +16,8 @@ pub struct CarDelta {
     /// Channels the car's samples carried.
     pub channels: Channels,
     pub samples: i64,
+    /// Of them, samples too late for the car's analytics (counted, not analysed).
+    pub late: i64,
     pub seq_sum: i64,
     pub max_seq: i64,
     pub last_lap: i32,
@@ -68,7 +70,8 @@ impl Batch {
         self.last_id.is_some()
     }
 
-    pub fn account(&mut self, s: &Sample) {
+    /// Counts one sample of its car; `late` when its analytics could not use it.
+    pub fn account(&mut self, s: &Sample, late: bool) {
         let i = match self
             .cars
             .iter()
@@ -83,6 +86,7 @@ impl Batch {
                     team: None,
                     channels: Channels::default(),
                     samples: 0,
+                    late: 0,
                     seq_sum: 0,
                     max_seq: -1,
                     last_lap: 0,
@@ -104,6 +108,7 @@ impl Batch {
         }
         c.channels = c.channels.union(s.channels());
         c.samples += 1;
+        c.late += late as i64;
         c.seq_sum += s.seq as i64;
         c.max_seq = c.max_seq.max(s.seq as i64);
         c.last_lap = c.last_lap.max(s.lap.unwrap_or(0) as i32);

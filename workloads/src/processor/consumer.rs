@@ -304,7 +304,8 @@ impl Reader {
                 Ok(h) => {
                     let (mut stale, mut duplicates, mut late) = (0, 0, 0);
                     for s in &self.buf {
-                        match self.state.observe(s, &mut self.batch.events) {
+                        let observed = self.state.observe(s, &mut self.batch.events);
+                        match observed {
                             Observed::Accepted => {}
                             Observed::Late => stale += 1,
                             // Not counted: the stream had this sample already (a
@@ -318,7 +319,7 @@ impl Reader {
                                 continue;
                             }
                         }
-                        self.batch.account(s);
+                        self.batch.account(s, observed == Observed::Late);
                     }
                     let m = &self.shared.metrics;
                     if stale > 0 {

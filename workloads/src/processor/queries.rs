@@ -498,6 +498,12 @@ pub struct CarFeed {
     pub driver: String,
     pub team: String,
     pub samples: i64,
+    /// Of them, samples that reached the car's analytics too late to be analysed
+    /// (older than what was analysed, after the reorder hold): counted and archived.
+    pub late: i64,
+    /// Values ingest made unknown because they were impossible, by channel and reason
+    /// (`{"gear": {"out_of_range": 570}}`); `null` when Redis could not say.
+    pub unknown: Option<serde_json::Value>,
     /// Optional channels the feed has sent (speed, time, car and session always).
     pub channels: Channels,
     /// `pit_status` when the feed sends it, `motion` otherwise.
@@ -509,7 +515,7 @@ pub struct CarFeed {
 pub async fn cars(db: &Client, id: &str) -> Result<Vec<CarFeed>> {
     let rows = db
         .query(
-            "SELECT car, driver, team, samples, channels FROM car_accounting WHERE session_id = $1 ORDER BY car",
+            "SELECT car, driver, team, samples, channels, late FROM car_accounting WHERE session_id = $1 ORDER BY car",
             &[&id],
         )
         .await?;
@@ -522,6 +528,8 @@ pub async fn cars(db: &Client, id: &str) -> Result<Vec<CarFeed>> {
                 driver: r.get(1),
                 team: r.get(2),
                 samples: r.get(3),
+                late: r.get(5),
+                unknown: None,
                 channels,
                 pit_stops_from: if channels.contains(Channel::PitStatus) {
                     "pit_status"

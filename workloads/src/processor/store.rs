@@ -70,12 +70,13 @@ impl PartitionStore {
         // (the car number, 'unknown') never replaces a name already known.
         let cars = client
             .prepare(
-                "INSERT INTO car_accounting (session_id, car, driver, team, samples, seq_sum, max_seq, last_lap, last_ts_ms, channels)
-                 SELECT s, c, COALESCE(d, c::text), COALESCE(t, 'unknown'), n, ss, ms, ll, lt, ch
-                   FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::int[], $9::bigint[], $10::int[])
-                        AS u(s, c, d, t, n, ss, ms, ll, lt, ch)
+                "INSERT INTO car_accounting (session_id, car, driver, team, samples, seq_sum, max_seq, last_lap, last_ts_ms, channels, late)
+                 SELECT s, c, COALESCE(d, c::text), COALESCE(t, 'unknown'), n, ss, ms, ll, lt, ch, la
+                   FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::int[], $9::bigint[], $10::int[], $11::bigint[])
+                        AS u(s, c, d, t, n, ss, ms, ll, lt, ch, la)
                  ON CONFLICT (session_id, car) DO UPDATE SET
                    samples = car_accounting.samples + EXCLUDED.samples,
+                   late = car_accounting.late + EXCLUDED.late,
                    seq_sum = car_accounting.seq_sum + EXCLUDED.seq_sum,
                    max_seq = greatest(car_accounting.max_seq, EXCLUDED.max_seq),
                    last_lap = greatest(car_accounting.last_lap, EXCLUDED.last_lap),
@@ -225,6 +226,7 @@ struct CarColumns {
     team: Vec<Option<String>>,
     channels: Vec<i32>,
     samples: Vec<i64>,
+    late: Vec<i64>,
     seq_sum: Vec<i64>,
     max_seq: Vec<i64>,
     last_lap: Vec<i32>,
@@ -326,6 +328,7 @@ impl Columns {
             k.team.push(x.team.clone());
             k.channels.push(x.channels.0 as i32);
             k.samples.push(x.samples);
+            k.late.push(x.late);
             k.seq_sum.push(x.seq_sum);
             k.max_seq.push(x.max_seq);
             k.last_lap.push(x.last_lap);
@@ -394,7 +397,7 @@ impl Columns {
 struct Params<'a> {
     sessions: Vec<[&'a (dyn ToSql + Sync); 6]>,
     ensure: [&'a (dyn ToSql + Sync); 1],
-    cars: [&'a (dyn ToSql + Sync); 10],
+    cars: [&'a (dyn ToSql + Sync); 11],
     laps: [&'a (dyn ToSql + Sync); 14],
     stops: [&'a (dyn ToSql + Sync); 11],
     drive_throughs: [&'a (dyn ToSql + Sync); 7],
@@ -426,6 +429,7 @@ impl<'a> Params<'a> {
                 &k.last_lap,
                 &k.last_ts,
                 &k.channels,
+                &k.late,
             ],
             laps: [
                 &l.id.session,

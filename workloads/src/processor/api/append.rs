@@ -113,8 +113,9 @@ pub struct Request<'a> {
     /// Samples with their position in the request (the index a refusal names).
     pub samples: Vec<(usize, Sample)>,
     pub numbering: Numbering,
-    /// Values made unknown, by sample position: counted for the session
-    /// (`unknown:<channel>:<reason>` in its ingest hash) when the sample is stored.
+    /// Values made unknown, by sample position: counted for the car
+    /// (`unknown:<car>:<channel>:<reason>` in the session's ingest hash) when the sample
+    /// is stored.
     pub faults: &'a HashMap<usize, Vec<(Channel, Unknown)>>,
     /// All or nothing: a refusal stops the request before anything is appended.
     pub strict: bool,
@@ -399,12 +400,17 @@ fn unknown_counts(
         return out;
     }
     for &i in at {
-        for (c, why) in faults.get(&samples[i].0).into_iter().flatten() {
-            *out.entry(format!("unknown:{}:{}", c.name(), why.as_str()))
-                .or_default() += 1;
+        let (at, s) = &samples[i];
+        for (c, why) in faults.get(at).into_iter().flatten() {
+            *out.entry(unknown_field(s.car, *c, *why)).or_default() += 1;
         }
     }
     out
+}
+
+/// The ingest-hash field counting a car's values of channel `c` made unknown.
+pub fn unknown_field(car: u8, c: Channel, why: Unknown) -> String {
+    format!("unknown:{car}:{}:{}", c.name(), why.as_str())
 }
 
 /// A car's sample keys as the script reads them: seq or time.

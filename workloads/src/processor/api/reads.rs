@@ -1,8 +1,9 @@
 //! The analytics reads: sessions, classification, laps, stints, pit stops, anomalies,
-//! teams, cars and the post-race report, straight from PostgreSQL.
+//! teams, cars and the post-race report, straight from PostgreSQL (and, for a car's
+//! values ingest made unknown, its counts in Redis).
 
 use super::request::{QueryOf, SessionId};
-use super::state::{ApiError, ApiState, bounded};
+use super::state::{ApiError, ApiState, bounded, redis_bounded};
 use crate::processor::queries;
 use axum::Json;
 use axum::extract::State;
@@ -17,7 +18,37 @@ pub(super) async fn get_cars(
 ) -> Result<Response, ApiError> {
     let db = st.db().await?;
     exists(&db, &id).await?;
-    Ok(Json(bounded(queries::cars(&db, &id)).await?).into_response())
+    let mut cars = bounded(queries::cars(&db, &id)).await?;
+    // What ingest made unknown lives beside its counts in Redis; without Redis the
+    // rest of the answer stands and says so (null).
+    let mut con = st.redis();
+    let fields: Option<std::collections::HashMap<String, String>> = redis_bounded(
+        redis::cmd("HGETALL")
+            .arg(st.shared.keys.ingested(&id))
+            .query_async(&mut con),
+    )
+    .await
+    .ok();
+    for c in &mut cars {
+        c.unknown = fields.as_ref().map(|f| unknown_of(f, c.car));
+    }
+    Ok(Json(cars).into_response())
+}
+
+/// A car's `unknown:<car>:<channel>:<reason>` counts as `{"channel": {"reason": n}}`.
+fn unknown_of(fields: &std::collections::HashMap<String, String>, car: i32) -> serde_json::Value {
+    let prefix = format!("unknown:{car}:");
+    let mut out = serde_json::Map::new();
+    for (k, v) in fields {
+        if let Some((channel, reason)) = k.strip_prefix(&prefix).and_then(|r| r.split_once(':')) {
+            let n: u64 = v.parse().unwrap_or(0);
+            let entry = out
+                .entry(channel)
+                .or_insert_with(|| serde_json::Value::Object(Default::default()));
+            entry[reason] = n.into();
+        }
+    }
+    out.into()
 }
 
 pub(super) async fn list_sessions(State(st): State<ApiState>) -> Result<Response, ApiError> {
