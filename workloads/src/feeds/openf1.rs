@@ -16,7 +16,7 @@
 //!
 //! The session is the caller's (`?session=`, `--session`), else `openf1-<session_key>`.
 
-use super::dirt::{Dirt, Origin, Reject};
+use super::dirt::{Dirt, Origin, Reject, Unknown};
 use super::fastf1::shown;
 use super::options::{FeedError, FeedOptions};
 use super::seq::number;
@@ -541,7 +541,7 @@ fn annotate(
             dirt.unknown(
                 at,
                 c,
-                super::Unknown::of(&e),
+                Unknown::of(&e),
                 format!("car_data, with what the other records add: {e}"),
             )
         });
