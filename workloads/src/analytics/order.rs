@@ -56,13 +56,14 @@ impl SeqRuns {
 
 /// Holds a car's latest samples briefly and releases them in time order.
 ///
-/// A sample is released once it is no newer than the second-newest sample held (the
-/// newest alone could be a glitch a day ahead; two samples agreeing are the car's time),
-/// less the hold: none while the car's samples arrive in time order, so a well-behaved
-/// source pays one sample of delay and a checkpoint of one sample; [`Reorder::HOLD_MS`]
-/// from the first sample that arrives out of order on. Never more than [`Reorder::CAP`]
-/// are held. A sample older than the last one released is too late for the analytics:
-/// the caller counts it, stores it, and says so.
+/// While a car's samples arrive in time order each is released at once, unless it jumps
+/// more than [`Reorder::JUMP_MS`] ahead of the sample before: such a sample waits for a
+/// second one to agree with it (a glitch a day ahead stays put, a real gap — a red flag —
+/// is confirmed by the next sample). From the first sample that arrives out of order on,
+/// samples wait [`Reorder::HOLD_MS`] of race time behind the car's newest trusted sample
+/// for earlier ones still on their way. Never more than [`Reorder::CAP`] are held. A
+/// sample older than the last one released is too late for the analytics: the caller
+/// counts it, stores it, and says so.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Reorder {
     /// Held samples, oldest first.
@@ -88,6 +89,8 @@ impl Reorder {
     pub const HOLD_MS: i64 = 1_000;
     /// Most samples held per car (1 s at 60 Hz with room to spare).
     pub const CAP: usize = 96;
+    /// A step ahead that a single sample is not trusted with.
+    pub const JUMP_MS: i64 = 10_000;
 
     /// Takes `s` unless it is too late.
     pub fn push(&mut self, s: &Sample) -> Hold {
@@ -112,13 +115,24 @@ impl Reorder {
 
     /// Hands every sample that is due to `out`, oldest first.
     pub fn release(&mut self, mut out: impl FnMut(Sample)) {
-        let mut due = 0;
         let n = self.held.len();
-        if n >= 2 {
-            let hold = if self.disordered { Self::HOLD_MS } else { 0 };
-            let anchor = self.held[n - 2].timestamp_ms - hold;
-            due = self.held.partition_point(|h| h.timestamp_ms <= anchor);
-        }
+        let Some(newest) = self.held.last().map(|s| s.timestamp_ms) else {
+            return;
+        };
+        // The car's time: its newest sample unless that one jumped ahead alone.
+        let before = match n {
+            1 => self.released_ms,
+            _ => Some(self.held[n - 2].timestamp_ms),
+        };
+        let anchor = match before {
+            Some(b) if newest - b <= Self::JUMP_MS => Some(newest),
+            _ if n >= 2 => before,
+            _ => None,
+        };
+        let hold = if self.disordered { Self::HOLD_MS } else { 0 };
+        let mut due = anchor.map_or(0, |a| {
+            self.held.partition_point(|h| h.timestamp_ms <= a - hold)
+        });
         due = due.max(n.saturating_sub(Self::CAP));
         for s in self.held.drain(..due) {
             self.released_ms = Some(s.timestamp_ms);
@@ -211,18 +225,25 @@ mod tests {
         assert!(!r.insert(10 * (SeqRuns::MAX_RUNS as u32 + 4)));
     }
 
-    /// In order, only the newest sample waits (it could be a glitch ahead).
+    /// In order, a sample is analysed at once; only the car's first, or one that jumps
+    /// ahead alone, waits for the next.
     #[test]
-    fn in_order_samples_wait_one_sample() {
+    fn in_order_samples_do_not_wait() {
         let mut r = Reorder::default();
         r.push(&at(0));
-        assert!(released(&mut r).is_empty());
+        assert!(
+            released(&mut r).is_empty(),
+            "the first has nothing to agree with"
+        );
         r.push(&at(100));
-        assert_eq!(released(&mut r), [0]);
+        assert_eq!(released(&mut r), [0, 100]);
         r.push(&at(200));
-        r.push(&at(300));
-        assert_eq!(released(&mut r), [100, 200]);
-        assert_eq!(r.held(), 1);
+        assert_eq!(released(&mut r), [200]);
+        r.push(&at(60_000));
+        assert!(released(&mut r).is_empty(), "a minute ahead alone waits");
+        r.push(&at(60_100));
+        assert_eq!(released(&mut r), [60_000, 60_100], "a red flag, confirmed");
+        assert_eq!(r.held(), 0);
     }
 
     /// Once a car's samples come out of order, they wait a second of race time.
@@ -232,12 +253,16 @@ mod tests {
         for t in [0, 300, 100, 200, 900, 700, 1_300, 1_200] {
             assert_eq!(r.push(&at(t)), Hold::Held);
         }
-        assert_eq!(released(&mut r), [0, 100, 200]);
-        assert_eq!(r.push(&at(150)), Hold::Late, "older than what was released");
-        assert_eq!(r.push(&at(250)), Hold::Held, "still in time");
+        assert_eq!(
+            released(&mut r),
+            [0, 100, 200, 300],
+            "a second behind 1,300"
+        );
+        assert_eq!(r.push(&at(250)), Hold::Late, "older than what was released");
+        assert_eq!(r.push(&at(350)), Hold::Held, "still in time");
         let mut out = Vec::new();
         r.flush(|s| out.push(s.timestamp_ms));
-        assert_eq!(out, [250, 300, 700, 900, 1_200, 1_300]);
+        assert_eq!(out, [350, 700, 900, 1_200, 1_300]);
     }
 
     /// A sample a day ahead neither releases the rest early nor makes them late.
@@ -246,10 +271,15 @@ mod tests {
         let mut r = Reorder::default();
         let day = 86_400_000;
         r.push(&at(0));
+        r.push(&at(100));
+        assert_eq!(released(&mut r), [0, 100]);
         r.push(&at(day));
-        assert_eq!(released(&mut r), [0], "the glitch is not the car's time");
-        let mut got = vec![0];
-        for t in (100..=3_000).step_by(100) {
+        assert!(
+            released(&mut r).is_empty(),
+            "the glitch is not the car's time"
+        );
+        let mut got = vec![0, 100];
+        for t in (200..=3_000).step_by(100) {
             assert_eq!(r.push(&at(t)), Hold::Held);
             r.release(|s| got.push(s.timestamp_ms));
         }
