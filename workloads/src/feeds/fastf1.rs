@@ -288,17 +288,16 @@ impl Rows<'_> {
     fn sample(&mut self, row: &Row<'_>, at: Origin, dirt: &mut Dirt) -> Result<Sample, Rejected> {
         let required = |m: String| (Reject::Required, m);
         let (car, driver, team) = identity(row, self.opts).map_err(required)?;
-        let lap = dirt
-            .keep(
-                at,
-                Channel::Lap,
-                row.get("LapNumber")
-                    .map(|v| whole("LapNumber", v, 1.0, 200.0).map(|l| l as u16))
-                    .transpose(),
-            )
-            // An unknown lap number does not end the lap (its Time still counts on).
-            .or_else(|| self.last.get(&car).and_then(|l| l.lap));
-        let timestamp_ms = self.time(row, car, lap).map_err(required)?;
+        // The sample's lap: unknown when the value is impossible. The row's lap for
+        // timing and order is then inferred (see `time`).
+        let known = dirt.keep(
+            at,
+            Channel::Lap,
+            row.get("LapNumber")
+                .map(|v| whole("LapNumber", v, 1.0, 200.0).map(|l| l as u16))
+                .transpose(),
+        );
+        let (timestamp_ms, lap) = self.time(row, car, known).map_err(required)?;
         let Origin::Row { row: row_no, .. } = at else {
             unreachable!("CSV rows are rows")
         };
@@ -309,7 +308,7 @@ impl Rows<'_> {
             &self.session,
             car,
             timestamp_ms,
-            lap,
+            known,
             driver,
             team,
             at,
@@ -328,8 +327,15 @@ impl Rows<'_> {
         Ok(sample)
     }
 
-    /// The row's time, ms since the epoch, from the file's timing column.
-    fn time(&mut self, row: &Row<'_>, car: u8, lap: Option<u16>) -> Result<i64, String> {
+    /// The row's time, ms since the epoch, from the file's timing column, and its lap:
+    /// the one it gives, or where that is unknown (an impossible value) the lap it is in
+    /// — the driver's last, or the next when its per-lap `Time` has started again.
+    fn time(
+        &mut self,
+        row: &Row<'_>,
+        car: u8,
+        known: Option<u16>,
+    ) -> Result<(i64, Option<u16>), String> {
         let duration = |name: &'static str| -> Result<i64, String> {
             let v = row.get(name).ok_or_else(|| format!("{name} is empty"))?;
             let t = time::duration_ms(v).map_err(|e| format!("{name}: {e}"))?;
@@ -339,24 +345,37 @@ impl Rows<'_> {
                 Err(format!("{name}: {} is outside 0..=86400 s", shown(v)))
             }
         };
+        let last_lap = || self.last.get(&car).and_then(|l| l.lap);
         Ok(match self.timing {
-            "Date" => time::date_ms(row.get("Date").ok_or("Date is empty")?)
-                .map_err(|e| format!("Date: {e}"))?,
-            "SessionTime" => self.start_ms.saturating_add(duration("SessionTime")?),
+            "Date" => (
+                time::date_ms(row.get("Date").ok_or("Date is empty")?)
+                    .map_err(|e| format!("Date: {e}"))?,
+                known.or_else(last_lap),
+            ),
+            "SessionTime" => (
+                self.start_ms.saturating_add(duration("SessionTime")?),
+                known.or_else(last_lap),
+            ),
             _ => {
                 let t = duration("Time")?;
+                let lap_column = row.cols.0.contains_key("LapNumber");
                 let clock = self.clocks.entry(car).or_insert(LapClock {
-                    lap,
+                    lap: known,
                     base_ms: self.start_ms,
                     last_time_ms: 0,
                 });
-                if lap != clock.lap {
+                let new_lap = match known {
+                    Some(l) => Some(l) != clock.lap,
+                    // The lap number glitched away: `Time` starting again says the lap did.
+                    None => lap_column && t < clock.last_time_ms,
+                };
+                if new_lap {
                     // `Time` restarts at each lap: the next lap starts where the last ended.
                     clock.base_ms = clock.base_ms.saturating_add(clock.last_time_ms);
-                    clock.lap = lap;
+                    clock.lap = known.or(clock.lap.map(|l| l.saturating_add(1)));
                 }
                 clock.last_time_ms = t;
-                clock.base_ms.saturating_add(t)
+                (clock.base_ms.saturating_add(t), clock.lap)
             }
         })
     }
