@@ -91,7 +91,7 @@ impl CarAnalytics {
 }
 
 /// Version of the checkpoint encoding; bump on any change to the analytics state types.
-pub const STATE_FORMAT: u8 = 3;
+pub const STATE_FORMAT: u8 = 4;
 
 /// A checkpoint that cannot be restored.
 #[derive(Debug, thiserror::Error)]

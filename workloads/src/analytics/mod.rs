@@ -6,6 +6,7 @@ pub mod anomaly;
 pub mod car;
 mod events;
 pub mod laps;
+pub mod pithint;
 pub mod pitstop;
 pub mod scoring;
 

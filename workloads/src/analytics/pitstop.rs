@@ -1,5 +1,6 @@
 //! Pit stops found from motion, so that feeds without a pit flag (live timing, FastF1,
-//! OpenF1) get them; a pit status, where a source sends one, sharpens the boundaries.
+//! OpenF1) get them; a pit status, where a source sends one, sharpens the boundaries
+//! ([`super::pithint`]).
 //!
 //! **Pit lane** — the speed limiter holds a car at one speed: a *plateau*, speeds within
 //! a 3 km/h window for at least 0.6 s at a level between 50 and 100 km/h (80 km/h at most
@@ -31,7 +32,8 @@
 //! the FIA count it), even when the stationary phase falls after the timing line.
 
 use super::events::{CarId, DriveThroughRecord, PitStopRecord};
-use crate::model::{Compound, PitStatus, Sample};
+use super::pithint::{Bounds, Hint};
+use crate::model::{Compound, Sample};
 use serde::{Deserialize, Serialize};
 
 /// At or below this a car is stationary or creeping onto its marks.
@@ -145,14 +147,6 @@ struct Orphan {
     entry: Entry,
 }
 
-/// A visit as the pit status describes it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-struct Flagged {
-    entry: Option<Entry>,
-    stationary_start: Option<i64>,
-    stationary_end: Option<i64>,
-}
-
 /// What the tracker concluded from one sample.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PitEvent {
@@ -163,7 +157,6 @@ pub enum PitEvent {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PitTracker {
     prev: Option<Point>,
-    prev_status: Option<PitStatus>,
     raced: bool,
     compound: Option<Compound>,
     run: Option<Run>,
@@ -171,8 +164,6 @@ pub struct PitTracker {
     halt: Option<Halt>,
     /// Fastest speed since the pending halt ended.
     since_halt_kph: f32,
-    /// The last stop motion found, whatever the visit logic made of it (for flagged visits).
-    last_stop: Option<(i64, i64)>,
     entry: Option<Entry>,
     stop: Option<(i64, i64)>,
     orphan: Option<Orphan>,
@@ -180,16 +171,13 @@ pub struct PitTracker {
     slowed: Option<Entry>,
     /// Limiter level held after the stop; the visit ends above it.
     exit_level: Option<f32>,
-    flagged: Flagged,
+    hint: Hint,
 }
 
 impl PitTracker {
     /// Whether the car is in (or arriving at) the pit lane: anomaly baselines pause there.
     pub fn in_pit_lane(&self) -> bool {
-        self.entry.is_some()
-            || self.flagged.entry.is_some()
-            || self.creep.is_some()
-            || self.halt.is_some()
+        self.entry.is_some() || self.hint.in_lane() || self.creep.is_some() || self.halt.is_some()
     }
 
     /// Feeds one sample (in time order); returns a stop or a drive-through when the car
@@ -203,19 +191,16 @@ impl PitTracker {
             self.compound = s.tyre_compound;
         }
         let prev = self.prev.replace(now);
-        let motion = match prev {
+        // The hint first, so that a transition on this sample counts when motion closes
+        // a visit on it.
+        self.hint.observe(prev.map(|p| p.t), now.t, s.pit_status);
+        match prev {
             Some(p) if p.t < now.t => self.motion(id, p, now, s.lap),
             Some(_) => None,
             None => {
                 self.raced |= now.v >= V_RACING;
                 None
             }
-        };
-        match s.pit_status {
-            // A source that says where the car is decides the visits; motion only fills
-            // in a stationary phase the flags lack.
-            Some(status) => self.flags(id, prev, now, status, s.lap),
-            None => motion,
         }
     }
 
@@ -318,7 +303,6 @@ impl PitTracker {
         if h.end - h.start < MIN_STOP_MS {
             return;
         }
-        self.last_stop = Some((h.start, h.end));
         if self.entry.is_some() {
             // The longest stop of a visit is its stop.
             if self.stop.is_none_or(|(a, b)| h.end - h.start > b - a) {
@@ -402,23 +386,28 @@ impl PitTracker {
         }
     }
 
-    /// Ends the visit at `exit`.
+    /// Ends the visit at `exit`, its boundaries sharpened by the hint where it agrees.
     fn close(&mut self, id: &CarId, exit: i64) -> Option<PitEvent> {
         let entry = self.entry.take()?;
         let stop = self.stop.take();
         self.exit_level = None;
         self.orphan = None;
-        match stop {
+        let b = self.hint.sharpen(Bounds {
+            entry: entry.at,
+            stop,
+            exit,
+        });
+        match b.stop {
             Some((start, end)) => {
                 // The next stop needs the car back at racing speed first.
                 self.raced = false;
                 Some(PitEvent::Stop(PitStopRecord {
                     id: id.clone(),
                     lap: entry.lap,
-                    entry_ms: entry.at,
+                    entry_ms: b.entry,
                     stationary_start_ms: start,
                     stationary_ms: end - start,
-                    pit_lane_ms: exit - entry.at,
+                    pit_lane_ms: b.exit - b.entry,
                     compound_in: entry.compound,
                     compound_out: self.compound,
                 }))
@@ -434,85 +423,19 @@ impl PitTracker {
                     PitEvent::DriveThrough(DriveThroughRecord {
                         id: id.clone(),
                         lap: entry.lap,
-                        entry_ms: entry.at,
-                        pit_lane_ms: exit - entry.at,
+                        entry_ms: b.entry,
+                        pit_lane_ms: b.exit - b.entry,
                     })
                 })
             }
         }
-    }
-
-    /// Visits from the pit status (none → pit lane → stationary → pit lane → none); each
-    /// boundary midway between the two samples around it.
-    fn flags(
-        &mut self,
-        id: &CarId,
-        prev: Option<Point>,
-        now: Point,
-        status: PitStatus,
-        lap: Option<u16>,
-    ) -> Option<PitEvent> {
-        let before = self.prev_status.replace(status).unwrap_or(PitStatus::None);
-        // Flags decide the visits: the motion visit logic stays idle.
-        self.entry = None;
-        self.stop = None;
-        self.orphan = None;
-        if before == status {
-            return None;
-        }
-        let mid = prev.map_or(now.t, |p| (p.t + now.t) / 2);
-        let f = &mut self.flagged;
-        if before == PitStatus::None {
-            *f = Flagged {
-                entry: Some(Entry {
-                    at: mid,
-                    lap,
-                    compound: self.compound,
-                    plateau_ms: 0,
-                }),
-                ..Flagged::default()
-            };
-        }
-        if status == PitStatus::Stationary {
-            f.stationary_start = Some(mid);
-        }
-        if before == PitStatus::Stationary {
-            f.stationary_end = Some(mid);
-        }
-        if status != PitStatus::None {
-            return None;
-        }
-        let f = std::mem::take(&mut self.flagged);
-        let entry = f.entry?;
-        // Without a stationary flag, the stop motion found inside the visit.
-        let stationary = match (f.stationary_start, f.stationary_end) {
-            (Some(a), Some(b)) => Some((a, b)),
-            _ => self.last_stop.filter(|(a, b)| *a >= entry.at && *b <= mid),
-        };
-        Some(match stationary {
-            Some((start, end)) => PitEvent::Stop(PitStopRecord {
-                id: id.clone(),
-                lap: entry.lap,
-                entry_ms: entry.at,
-                stationary_start_ms: start,
-                stationary_ms: end - start,
-                pit_lane_ms: mid - entry.at,
-                compound_in: entry.compound,
-                compound_out: self.compound,
-            }),
-            None => PitEvent::DriveThrough(DriveThroughRecord {
-                id: id.clone(),
-                lap: entry.lap,
-                entry_ms: entry.at,
-                pit_lane_ms: mid - entry.at,
-            }),
-        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::PitStatus;
 
     fn id() -> CarId {
         CarId {
