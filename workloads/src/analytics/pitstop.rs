@@ -12,8 +12,9 @@
 //! Feeds report 0–3 km/h of creeping either side of the stop, so the stop runs from the
 //! downward to the upward crossing of 3 km/h. Halts separated by less than 1 s of
 //! movement slower than 25 km/h are one stop (a car pushed back onto its marks, a long
-//! penalty stop), except that a halt of less than 1 s at standstill before rolling on is
-//! the car arriving short of its box, not the stop. A stop lasts at least 1 s.
+//! penalty stop, a standstill split by a reading above 3 km/h), except that a standstill
+//! of less than 1 s before another of at least 1 s is the car arriving short of its box,
+//! not the stop. A stop lasts at least 1 s.
 //!
 //! **Boundaries** — each crossing is interpolated between the two samples around it, so
 //! the estimate does not depend on the sample rate; when those two samples imply more
@@ -40,7 +41,7 @@ use serde::{Deserialize, Serialize};
 const V_CREEP: f32 = 3.0;
 /// A halt must reach a true standstill.
 const V_STILL: f32 = 0.5;
-/// A standstill shorter than this before the car rolls on is its arrival, not the stop.
+/// A standstill shorter than this, before one at least as long, is the arrival.
 const MIN_HALT_MS: i64 = 1_000;
 /// Halts closer than this, with the car slower than `MERGE_MAX_KPH` between, are one stop.
 const MERGE_GAP_MS: i64 = 1_000;
@@ -290,9 +291,12 @@ impl PitTracker {
             return;
         };
         // Close enough to be the same stop (the gap check above ran on every sample).
-        if pending.still_ms < MIN_HALT_MS {
+        if pending.still_ms < MIN_HALT_MS && h.still_ms >= MIN_HALT_MS {
+            // Stopped short of the box, then rolled onto the marks: the stop is this one.
             *pending = h;
         } else {
+            // One stop: nudged during it, or split by a reading above the creep speed
+            // into standstills each too short to be a stop's.
             pending.end = h.end;
             pending.still_ms += h.still_ms;
         }
@@ -712,5 +716,34 @@ mod tests {
             out.extend(t.observe(&id(), &s));
         }
         assert_eq!(out, whole);
+    }
+
+    /// A standstill of 0.6 s, one reading of 4 km/h, 0.6 s more (each half too short to
+    /// be a stop's standstill) is one stop, the same at 4, 8 and 60 Hz.
+    #[test]
+    fn standstill_split_by_one_reading_is_one_stop() {
+        let mut seen = Vec::new();
+        for dt in [250, 125, 17] {
+            let mut points = sampled(dt, 45_000, |t| match t {
+                t if t < 5.0 => 250.0,
+                t if t < 15.0 => 80.0,
+                t if t < 16.0 => 80.0 * (16.0 - t),
+                t if t < 17.3 => 0.0,
+                t if t < 18.3 => 80.0 * (t - 17.3),
+                t if t < 35.0 => 80.0,
+                _ => 250.0,
+            });
+            let blip = points.iter().position(|p| p.0 >= 16_600).unwrap();
+            points[blip].1 = 4.0;
+            let ev = feed(&points, i64::MAX);
+            let s = stop(&ev);
+            // 3 km/h is crossed at 15.96 s and 17.34 s.
+            assert!((s.stationary_ms - 1_380).abs() <= 60, "{dt} ms: {s:?}");
+            seen.push(s.stationary_ms);
+        }
+        assert!(
+            seen.iter().max().unwrap() - seen.iter().min().unwrap() <= 60,
+            "{seen:?}"
+        );
     }
 }
