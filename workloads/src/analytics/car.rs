@@ -84,14 +84,21 @@ impl CarAnalytics {
         Observed::Analysed
     }
 
-    /// At the chequered flag: closes the last lap if the car covered it.
+    /// At the chequered flag: closes the last lap if the car covered it, and hands over
+    /// a pit stop still held back (one judged only once the car's pit lane is known).
     pub fn finish(&mut self, ev: &mut Events) {
         ev.laps.extend(self.laps.close_final(&self.id));
+        for e in self.pit.finish(&self.id) {
+            match e {
+                PitEvent::Stop(p) => ev.pit_stops.push(p),
+                PitEvent::DriveThrough(d) => ev.drive_throughs.push(d),
+            }
+        }
     }
 }
 
 /// Version of the checkpoint encoding; bump on any change to the analytics state types.
-pub const STATE_FORMAT: u8 = 4;
+pub const STATE_FORMAT: u8 = 5;
 
 /// A checkpoint that cannot be restored.
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,7 @@ pub mod car;
 mod events;
 pub mod laps;
 pub mod pithint;
+pub mod pitlane;
 pub mod pitstop;
 pub mod scoring;
 
