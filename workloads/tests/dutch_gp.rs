@@ -6,8 +6,7 @@
 
 mod common;
 
-use common::dutch::{self, Found};
-use pitstop_workloads::analytics::{Events, PartitionState};
+use common::dutch;
 use std::collections::BTreeMap;
 
 /// Stops, stationary and pit-lane times, laps and anomalies of the real race.
@@ -16,22 +15,8 @@ fn analytics_on_the_whole_race() {
     let Some(dir) = dutch::dir() else { return };
     let samples = dutch::samples(&dir, "dutch-2025");
     assert!(samples.iter().all(|s| s.pit_status.is_none()));
-    let (mut state, mut ev) = (PartitionState::default(), Events::default());
-    for s in &samples {
-        state.observe(s, &mut ev);
-    }
-    state.end_session("dutch-2025", &mut ev);
-    let found: Vec<Found> = ev
-        .pit_stops
-        .iter()
-        .map(|p| Found {
-            driver: p.id.driver.to_string(),
-            lap: p.lap.expect("FastF1 has lap numbers"),
-            stationary_s: p.stationary_ms as f64 / 1000.0,
-            pit_lane_s: p.pit_lane_ms as f64 / 1000.0,
-        })
-        .collect();
-    dutch::check_stops(&dir, &found);
+    let ev = dutch::analyse(&samples);
+    dutch::check_stops(&dir, &dutch::found(&ev));
 
     let mut laps: BTreeMap<String, Vec<u16>> = BTreeMap::new();
     for l in &ev.laps {

@@ -94,18 +94,25 @@ impl CarAnalytics {
             .observe(&self.id, s, self.pit.in_pit_lane(), &mut ev.anomalies);
     }
 
-    /// At the chequered flag: analyses what the hold still has, then closes the last lap
-    /// if the car covered it.
+    /// At the chequered flag: analyses what the reorder hold still has, closes the last
+    /// lap if the car covered it, and hands over a pit stop still held back (one judged
+    /// only once the car's pit lane is known).
     pub fn finish(&mut self, ev: &mut Events) {
         let mut order = std::mem::take(&mut self.order);
         order.flush(|due| self.analyse(&due, ev));
         self.order = order;
         ev.laps.extend(self.laps.close_final(&self.id));
+        for e in self.pit.finish(&self.id) {
+            match e {
+                PitEvent::Stop(p) => ev.pit_stops.push(p),
+                PitEvent::DriveThrough(d) => ev.drive_throughs.push(d),
+            }
+        }
     }
 }
 
 /// Version of the checkpoint encoding; bump on any change to the analytics state types.
-pub const STATE_FORMAT: u8 = 4;
+pub const STATE_FORMAT: u8 = 6;
 
 /// A checkpoint that cannot be restored.
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,8 @@ pub mod car;
 mod events;
 pub mod laps;
 pub mod order;
+pub mod pithint;
+pub mod pitlane;
 pub mod pitstop;
 pub mod scoring;
 

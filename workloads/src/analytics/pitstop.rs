@@ -1,5 +1,7 @@
 //! Pit stops found from motion, so that feeds without a pit flag (live timing, FastF1,
-//! OpenF1) get them; a pit status, where a source sends one, sharpens the boundaries.
+//! OpenF1) get them; a pit status, where a source sends one, sharpens the boundaries
+//! ([`super::pithint`]), and a position, where a feed has one, arbitrates the stops the
+//! speed trace leaves ambiguous ([`super::pitlane`]).
 //!
 //! **Pit lane** — the speed limiter holds a car at one speed: a *plateau*, speeds within
 //! a 3 km/h window for at least 0.6 s at a level between 50 and 100 km/h (80 km/h at most
@@ -11,8 +13,10 @@
 //! Feeds report 0–3 km/h of creeping either side of the stop, so the stop runs from the
 //! downward to the upward crossing of 3 km/h. Halts separated by less than 1 s of
 //! movement slower than 25 km/h are one stop (a car pushed back onto its marks, a long
-//! penalty stop), except that a halt of less than 1 s at standstill before rolling on is
-//! the car arriving short of its box, not the stop. A stop lasts at least 1 s.
+//! penalty stop, a standstill split by a reading above 3 km/h), except that a standstill
+//! of less than 1 s before another of at least 1 s is the car arriving short of its box,
+//! not the stop. With positions, halts more than 10 m apart are never one stop. A stop
+//! lasts at least 1 s.
 //!
 //! **Boundaries** — each crossing is interpolated between the two samples around it, so
 //! the estimate does not depend on the sample rate; when those two samples imply more
@@ -27,22 +31,34 @@
 //! the car held the limiter for 8 s in one go: behind a safety car a car also drives
 //! steadily at 55–85 km/h, but in stretches of a second or two at changing speeds.
 //!
+//! **Ambiguous stops** — a stop with the limiter after it but not before (*an orphan*) is
+//! a queue in the pit lane, or a car beached off the track that crawled back. With
+//! positions: a visit whose stop followed the limiter is certain and teaches the car's
+//! pit lane; an orphan off that lane is not a pit stop; an orphan followed in its visit by
+//! a stop the limiter led to, more than 15 m away, gives way to it; an orphan before the
+//! car's lane is known is held (up to 3 minutes) until a certain visit says whether it
+//! lay on the lane. Without positions orphans are taken as they are.
+//!
 //! A stop belongs to the lap on which the car entered the pit lane (its in-lap, as DHL and
 //! the FIA count it), even when the stationary phase falls after the timing line.
 
 use super::events::{CarId, DriveThroughRecord, PitStopRecord};
-use crate::model::{Compound, PitStatus, Sample};
+use super::pithint::{Bounds, Hint};
+use super::pitlane::{PitLane, Pos, apart};
+use crate::model::{Compound, Sample};
 use serde::{Deserialize, Serialize};
 
 /// At or below this a car is stationary or creeping onto its marks.
 const V_CREEP: f32 = 3.0;
 /// A halt must reach a true standstill.
 const V_STILL: f32 = 0.5;
-/// A standstill shorter than this before the car rolls on is its arrival, not the stop.
+/// A standstill shorter than this, before one at least as long, is the arrival.
 const MIN_HALT_MS: i64 = 1_000;
 /// Halts closer than this, with the car slower than `MERGE_MAX_KPH` between, are one stop.
 const MERGE_GAP_MS: i64 = 1_000;
 const MERGE_MAX_KPH: f32 = 25.0;
+/// Halts further apart than this are separate stops (a nudge moves a car a metre or two).
+const HALT_SPAN_M: i64 = 10;
 /// Shortest stop (the record is 1.80 s).
 const MIN_STOP_MS: i64 = 1_000;
 /// Samples implying a faster change than this (km/h per second) do not resolve it.
@@ -65,6 +81,11 @@ const VISIT_MAX_MS: i64 = 60_000;
 const ORPHAN_WAIT_MS: i64 = 20_000;
 /// A pit-lane phase without a stop counts as a drive-through from this much limiter time.
 const DRIVE_THROUGH_MS: i64 = 8_000;
+/// An orphan and a stop the limiter led to, further apart than this, are not one box.
+const BOX_APART_M: i64 = 15;
+/// An orphan waits this long for a certain visit to teach the lane: longer than a lap
+/// plus a crawl back, so a car that beached and then pitted on that lap is judged.
+const HOLD_MS: i64 = 180_000;
 
 /// One observation: time (ms) and speed (km/h).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -118,6 +139,8 @@ struct Creep {
     start: i64,
     /// First and last sample at standstill.
     still: Option<(i64, i64)>,
+    /// Where the car stood, if the feed has positions.
+    at: Option<Pos>,
 }
 
 /// A stop being assembled from halts.
@@ -126,6 +149,23 @@ struct Halt {
     start: i64,
     end: i64,
     still_ms: i64,
+    at: Option<Pos>,
+}
+
+/// A stationary phase of at least [`MIN_STOP_MS`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+struct Stop {
+    start: i64,
+    end: i64,
+    at: Option<Pos>,
+    /// The limiter led to it (an orphan is not).
+    certain: bool,
+}
+
+impl Stop {
+    fn ms(&self) -> i64 {
+        self.end - self.start
+    }
 }
 
 /// The start of a pit-lane visit.
@@ -141,16 +181,49 @@ struct Entry {
 /// A stop seen before any plateau: a pit stop if the limiter follows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Orphan {
-    stop: (i64, i64),
+    stop: Stop,
     entry: Entry,
 }
 
-/// A visit as the pit status describes it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-struct Flagged {
-    entry: Option<Entry>,
-    stationary_start: Option<i64>,
-    stationary_end: Option<i64>,
+/// A visit motion closed (its boundaries sharpened by the hint), waiting to be returned.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Closed {
+    lap: Option<u16>,
+    entry: i64,
+    exit: i64,
+    stop: Option<(i64, i64)>,
+    compound_in: Option<Compound>,
+    compound_out: Option<Compound>,
+}
+
+impl Closed {
+    fn event(self, id: &CarId) -> PitEvent {
+        match self.stop {
+            Some((start, end)) => PitEvent::Stop(PitStopRecord {
+                id: id.clone(),
+                lap: self.lap,
+                entry_ms: self.entry,
+                stationary_start_ms: start,
+                stationary_ms: end - start,
+                pit_lane_ms: self.exit - self.entry,
+                compound_in: self.compound_in,
+                compound_out: self.compound_out,
+            }),
+            None => PitEvent::DriveThrough(DriveThroughRecord {
+                id: id.clone(),
+                lap: self.lap,
+                entry_ms: self.entry,
+                pit_lane_ms: self.exit - self.entry,
+            }),
+        }
+    }
+}
+
+/// An orphan's visit, closed before the car's pit lane was known, and where it stood.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Held {
+    visit: Closed,
+    at: Pos,
 }
 
 /// What the tracker concluded from one sample.
@@ -163,7 +236,6 @@ pub enum PitEvent {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PitTracker {
     prev: Option<Point>,
-    prev_status: Option<PitStatus>,
     raced: bool,
     compound: Option<Compound>,
     run: Option<Run>,
@@ -171,29 +243,31 @@ pub struct PitTracker {
     halt: Option<Halt>,
     /// Fastest speed since the pending halt ended.
     since_halt_kph: f32,
-    /// The last stop motion found, whatever the visit logic made of it (for flagged visits).
-    last_stop: Option<(i64, i64)>,
     entry: Option<Entry>,
-    stop: Option<(i64, i64)>,
+    /// Where the limiter began, when the visit's entry is an orphan's (taken instead if
+    /// the orphan gives way to a stop the limiter led to).
+    lane_entry: Option<Entry>,
+    stop: Option<Stop>,
     orphan: Option<Orphan>,
     /// Last downward crossing of `V_LANE_MAX`, as a fallback entry.
     slowed: Option<Entry>,
     /// Limiter level held after the stop; the visit ends above it.
     exit_level: Option<f32>,
-    flagged: Flagged,
+    hint: Hint,
+    lane: PitLane,
+    held: Option<Held>,
+    /// Closed visits not yet returned: one is returned per sample.
+    ready: Vec<Closed>,
 }
 
 impl PitTracker {
     /// Whether the car is in (or arriving at) the pit lane: anomaly baselines pause there.
     pub fn in_pit_lane(&self) -> bool {
-        self.entry.is_some()
-            || self.flagged.entry.is_some()
-            || self.creep.is_some()
-            || self.halt.is_some()
+        self.entry.is_some() || self.hint.in_lane() || self.creep.is_some() || self.halt.is_some()
     }
 
     /// Feeds one sample (in time order); returns a stop or a drive-through when the car
-    /// leaves the pit lane.
+    /// leaves the pit lane (or, for an orphan held until its lane was known, later).
     pub fn observe(&mut self, id: &CarId, s: &Sample) -> Option<PitEvent> {
         let now = Point {
             t: s.timestamp_ms,
@@ -203,23 +277,35 @@ impl PitTracker {
             self.compound = s.tyre_compound;
         }
         let prev = self.prev.replace(now);
-        let motion = match prev {
-            Some(p) if p.t < now.t => self.motion(id, p, now, s.lap),
-            Some(_) => None,
-            None => {
-                self.raced |= now.v >= V_RACING;
-                None
-            }
-        };
-        match s.pit_status {
-            // A source that says where the car is decides the visits; motion only fills
-            // in a stationary phase the flags lack.
-            Some(status) => self.flags(id, prev, now, status, s.lap),
-            None => motion,
+        // The hint first, so that a transition on this sample counts when motion closes
+        // a visit on it.
+        self.hint.observe(prev.map(|p| p.t), now.t, s.pit_status);
+        match prev {
+            Some(p) if p.t < now.t => self.motion(p, now, s.lap, Pos::of(s)),
+            Some(_) => {}
+            None => self.raced |= now.v >= V_RACING,
         }
+        if self
+            .held
+            .as_ref()
+            .is_some_and(|h| now.t - h.visit.exit > HOLD_MS)
+        {
+            // No certain visit came to say otherwise: taken, as without a position.
+            self.ready.extend(self.held.take().map(|h| h.visit));
+        }
+        (!self.ready.is_empty()).then(|| self.ready.remove(0).event(id))
     }
 
-    fn motion(&mut self, id: &CarId, p: Point, now: Point, lap: Option<u16>) -> Option<PitEvent> {
+    /// At the end of the session: what is still waiting, in time order (an orphan held
+    /// for lack of a certain visit is taken).
+    pub fn finish(&mut self, id: &CarId) -> Vec<PitEvent> {
+        let mut out: Vec<Closed> = self.ready.drain(..).collect();
+        out.extend(self.held.take().map(|h| h.visit));
+        out.sort_by_key(|c| c.entry);
+        out.into_iter().map(|c| c.event(id)).collect()
+    }
+
+    fn motion(&mut self, p: Point, now: Point, lap: Option<u16>, at: Option<Pos>) {
         self.raced |= now.v >= V_RACING;
         if p.v > V_LANE_MAX && now.v <= V_LANE_MAX {
             self.slowed = Some(Entry {
@@ -229,42 +315,47 @@ impl PitTracker {
                 plateau_ms: 0,
             });
         }
-        self.halts(p, now);
+        self.halts(p, now, at);
         self.plateaus(p, now, lap);
         if self
             .orphan
             .as_ref()
-            .is_some_and(|o| now.t - o.stop.1 > ORPHAN_WAIT_MS)
+            .is_some_and(|o| now.t - o.stop.end > ORPHAN_WAIT_MS)
         {
             self.orphan = None;
         }
-        let entry = self.entry.as_ref()?;
+        let Some(entry) = self.entry.as_ref() else {
+            return;
+        };
+        if let Some(at) = at {
+            self.lane.pass(at);
+        }
         match (self.stop, self.exit_level) {
             (None, _) if now.v > V_LANE_MAX => {
                 let exit = crossing(p, now, V_LANE_MAX);
-                self.close(id, exit)
+                self.close(exit);
             }
             (None, _) if now.t - entry.at > VISIT_MAX_MS => {
                 self.entry = None;
-                None
+                self.lane_entry = None;
             }
             (Some(_), Some(level))
                 if now.v > level + EXIT_MARGIN_KPH || now.v > LIMITER_MAX_KPH =>
             {
                 let exit = crossing(p, now, (level + EXIT_MARGIN_KPH).min(LIMITER_MAX_KPH));
-                self.close(id, exit)
+                self.close(exit);
             }
             (Some(_), None) if p.v <= V_LANE_MAX && now.v > V_LANE_MAX => {
                 // Left without holding the limiter after the stop (a short pit exit).
                 let exit = crossing(p, now, V_LANE_MAX);
-                self.close(id, exit)
+                self.close(exit);
             }
-            _ => None,
+            _ => {}
         }
     }
 
     /// Tracks creeping and standstill; merges halts into stops.
-    fn halts(&mut self, p: Point, now: Point) {
+    fn halts(&mut self, p: Point, now: Point, at: Option<Pos>) {
         if now.v <= V_CREEP {
             let creep = self.creep.get_or_insert_with(|| Creep {
                 start: if p.v > V_CREEP {
@@ -273,10 +364,12 @@ impl PitTracker {
                     now.t
                 },
                 still: None,
+                at: None,
             });
             if now.v <= V_STILL {
                 let first = creep.still.map_or(now.t, |(f, _)| f);
                 creep.still = Some((first, now.t));
+                creep.at = creep.at.or(at);
             }
             return;
         }
@@ -288,6 +381,7 @@ impl PitTracker {
                 start: creep.start,
                 end,
                 still_ms: last - first,
+                at: creep.at,
             });
         }
         if let Some(h) = self.halt {
@@ -298,18 +392,29 @@ impl PitTracker {
         }
     }
 
+    /// A halt ended; it joins the pending one (close enough in time: the gap check in
+    /// `halts` ran on every sample between) unless something says they are two.
     fn halt_done(&mut self, h: Halt) {
         self.since_halt_kph = 0.0;
-        let Some(pending) = self.halt.as_mut() else {
+        let Some(pending) = self.halt else {
             self.halt = Some(h);
             return;
         };
-        // Close enough to be the same stop (the gap check above ran on every sample).
-        if pending.still_ms < MIN_HALT_MS {
-            *pending = h;
+        if apart(pending.at, h.at, HALT_SPAN_M) {
+            // Not where the car stood before: another stop, however slowly it moved.
+            self.finish_halt();
+            self.halt = Some(h);
+        } else if pending.still_ms < MIN_HALT_MS && h.still_ms >= MIN_HALT_MS {
+            // Stopped short of the box, then rolled onto the marks: the stop is this one.
+            self.halt = Some(h);
         } else {
-            pending.end = h.end;
-            pending.still_ms += h.still_ms;
+            // One stop: nudged during it, or split by a reading above the creep speed
+            // into standstills each too short to be a stop's.
+            self.halt = Some(Halt {
+                end: h.end,
+                still_ms: pending.still_ms + h.still_ms,
+                ..pending
+            });
         }
     }
 
@@ -318,20 +423,42 @@ impl PitTracker {
         if h.end - h.start < MIN_STOP_MS {
             return;
         }
-        self.last_stop = Some((h.start, h.end));
-        if self.entry.is_some() {
-            // The longest stop of a visit is its stop.
-            if self.stop.is_none_or(|(a, b)| h.end - h.start > b - a) {
-                self.stop = Some((h.start, h.end));
+        let new = Stop {
+            start: h.start,
+            end: h.end,
+            at: h.at,
+            certain: true,
+        };
+        if self.entry.is_none() {
+            if self.raced
+                && let Some(entry) = self.slowed.clone()
+            {
+                self.orphan = Some(Orphan {
+                    stop: Stop {
+                        certain: false,
+                        ..new
+                    },
+                    entry,
+                });
             }
-        } else if self.raced
-            && let Some(entry) = self.slowed.clone()
-        {
-            self.orphan = Some(Orphan {
-                stop: (h.start, h.end),
-                entry,
-            });
+            return;
         }
+        self.stop = Some(match self.stop {
+            None => new,
+            // The car has one box: an orphan elsewhere than the stop the limiter led to
+            // was not at it. The visit began where the limiter did, and ends above the
+            // level held after this stop (not the approach's, which may be slower).
+            Some(old) if !old.certain && apart(old.at, new.at, BOX_APART_M) => {
+                if let Some(e) = self.lane_entry.take() {
+                    self.entry = Some(e);
+                }
+                self.exit_level = None;
+                new
+            }
+            // Otherwise the longest stop of a visit is its stop.
+            Some(old) if new.ms() > old.ms() => new,
+            Some(old) => old,
+        });
     }
 
     /// Tracks limiter plateaus: they open a visit, and set the level to exit above.
@@ -371,7 +498,7 @@ impl PitTracker {
         if let (Some(run), Some(stop), Some(level)) =
             (&self.run, self.stop, self.exit_level.as_mut())
             && run.confirmed
-            && run.first.t > stop.1
+            && run.first.t > stop.end
         {
             *level = level.max(run.max);
         }
@@ -379,7 +506,7 @@ impl PitTracker {
 
     fn plateau_confirmed(&mut self, run: &Run) {
         if let (Some(_), Some(stop)) = (&self.entry, self.stop) {
-            if run.first.t > stop.1 && self.exit_level.is_none() {
+            if run.first.t > stop.end && self.exit_level.is_none() {
                 self.exit_level = Some(run.max);
             }
             return;
@@ -387,132 +514,96 @@ impl PitTracker {
         if self.entry.is_some() || !self.raced || self.creep.is_some() || self.halt.is_some() {
             return;
         }
-        if let Some(orphan) = self.orphan.take() {
-            // A stop, then the limiter: the approach never held it (a queue in the lane).
-            self.entry = Some(orphan.entry);
-            self.stop = Some(orphan.stop);
-            self.exit_level = Some(run.max);
-        } else {
-            self.entry = Some(Entry {
-                at: run.entered_at(),
-                lap: run.lap,
-                compound: self.compound,
-                plateau_ms: 0,
-            });
+        let lane_entry = Entry {
+            at: run.entered_at(),
+            lap: run.lap,
+            compound: self.compound,
+            plateau_ms: 0,
+        };
+        self.lane.begin();
+        match self.orphan.take() {
+            Some(orphan) if self.lane.admits(orphan.stop.at) => {
+                // A stop, then the limiter: the approach never held it (a queue in the
+                // lane), unless a certain stop elsewhere follows.
+                self.entry = Some(orphan.entry);
+                self.lane_entry = Some(lane_entry);
+                self.stop = Some(orphan.stop);
+                self.exit_level = Some(run.max);
+            }
+            // None, or off the lane this car drove: it stopped elsewhere (beached, on
+            // track), and the plateau is a visit of its own.
+            _ => self.entry = Some(lane_entry),
         }
     }
 
     /// Ends the visit at `exit`.
-    fn close(&mut self, id: &CarId, exit: i64) -> Option<PitEvent> {
-        let entry = self.entry.take()?;
+    fn close(&mut self, exit: i64) {
+        let Some(entry) = self.entry.take() else {
+            return;
+        };
+        self.lane_entry = None;
         let stop = self.stop.take();
         self.exit_level = None;
         self.orphan = None;
-        match stop {
-            Some((start, end)) => {
+        let bounds = self.hint.sharpen(Bounds {
+            entry: entry.at,
+            stop: stop.map(|s| (s.start, s.end)),
+            exit,
+        });
+        let visit = Closed {
+            lap: entry.lap,
+            entry: bounds.entry,
+            exit: bounds.exit,
+            stop: bounds.stop,
+            compound_in: entry.compound,
+            compound_out: self.compound,
+        };
+        let Some(stop) = stop else {
+            let held = entry.plateau_ms.max(
+                self.run
+                    .as_ref()
+                    .filter(|r| r.confirmed)
+                    .map_or(0, |r| r.last.t - r.first.t),
+            );
+            if held >= DRIVE_THROUGH_MS {
+                self.ready.push(visit);
+            }
+            return;
+        };
+        match stop.at {
+            _ if stop.certain => {
                 // The next stop needs the car back at racing speed first.
                 self.raced = false;
-                Some(PitEvent::Stop(PitStopRecord {
-                    id: id.clone(),
-                    lap: entry.lap,
-                    entry_ms: entry.at,
-                    stationary_start_ms: start,
-                    stationary_ms: end - start,
-                    pit_lane_ms: exit - entry.at,
-                    compound_in: entry.compound,
-                    compound_out: self.compound,
-                }))
+                self.lane.learn();
+                // The lane is known now (unless this visit had no positions): an orphan
+                // held for it is judged, reported if it lay on it, dropped if not.
+                if self.lane.known()
+                    && let Some(h) = self.held.take()
+                    && self.lane.on_path(h.at)
+                {
+                    self.ready.push(h.visit);
+                }
+                self.ready.push(visit);
             }
-            None => {
-                let held = entry.plateau_ms.max(
-                    self.run
-                        .as_ref()
-                        .filter(|r| r.confirmed)
-                        .map_or(0, |r| r.last.t - r.first.t),
-                );
-                (held >= DRIVE_THROUGH_MS).then(|| {
-                    PitEvent::DriveThrough(DriveThroughRecord {
-                        id: id.clone(),
-                        lap: entry.lap,
-                        entry_ms: entry.at,
-                        pit_lane_ms: exit - entry.at,
-                    })
-                })
+            Some(at) if !self.lane.known() => {
+                // Racing speed is not asked of the next stop: if this one was a car
+                // beached before its pit entry, the pit stop may follow at once.
+                if let Some(h) = self.held.replace(Held { visit, at }) {
+                    self.ready.push(h.visit);
+                }
+            }
+            _ => {
+                self.raced = false;
+                self.ready.push(visit);
             }
         }
-    }
-
-    /// Visits from the pit status (none → pit lane → stationary → pit lane → none); each
-    /// boundary midway between the two samples around it.
-    fn flags(
-        &mut self,
-        id: &CarId,
-        prev: Option<Point>,
-        now: Point,
-        status: PitStatus,
-        lap: Option<u16>,
-    ) -> Option<PitEvent> {
-        let before = self.prev_status.replace(status).unwrap_or(PitStatus::None);
-        // Flags decide the visits: the motion visit logic stays idle.
-        self.entry = None;
-        self.stop = None;
-        self.orphan = None;
-        if before == status {
-            return None;
-        }
-        let mid = prev.map_or(now.t, |p| (p.t + now.t) / 2);
-        let f = &mut self.flagged;
-        if before == PitStatus::None {
-            *f = Flagged {
-                entry: Some(Entry {
-                    at: mid,
-                    lap,
-                    compound: self.compound,
-                    plateau_ms: 0,
-                }),
-                ..Flagged::default()
-            };
-        }
-        if status == PitStatus::Stationary {
-            f.stationary_start = Some(mid);
-        }
-        if before == PitStatus::Stationary {
-            f.stationary_end = Some(mid);
-        }
-        if status != PitStatus::None {
-            return None;
-        }
-        let f = std::mem::take(&mut self.flagged);
-        let entry = f.entry?;
-        // Without a stationary flag, the stop motion found inside the visit.
-        let stationary = match (f.stationary_start, f.stationary_end) {
-            (Some(a), Some(b)) => Some((a, b)),
-            _ => self.last_stop.filter(|(a, b)| *a >= entry.at && *b <= mid),
-        };
-        Some(match stationary {
-            Some((start, end)) => PitEvent::Stop(PitStopRecord {
-                id: id.clone(),
-                lap: entry.lap,
-                entry_ms: entry.at,
-                stationary_start_ms: start,
-                stationary_ms: end - start,
-                pit_lane_ms: mid - entry.at,
-                compound_in: entry.compound,
-                compound_out: self.compound,
-            }),
-            None => PitEvent::DriveThrough(DriveThroughRecord {
-                id: id.clone(),
-                lap: entry.lap,
-                entry_ms: entry.at,
-                pit_lane_ms: mid - entry.at,
-            }),
-        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::PitStatus;
 
     fn id() -> CarId {
         CarId {
@@ -789,5 +880,148 @@ mod tests {
             out.extend(t.observe(&id(), &s));
         }
         assert_eq!(out, whole);
+    }
+
+    /// A standstill of 0.6 s, one reading of 4 km/h, 0.6 s more (each half too short to
+    /// be a stop's standstill) is one stop, the same at 4, 8 and 60 Hz.
+    #[test]
+    fn standstill_split_by_one_reading_is_one_stop() {
+        let mut seen = Vec::new();
+        for dt in [250, 125, 17] {
+            let mut points = sampled(dt, 45_000, |t| match t {
+                t if t < 5.0 => 250.0,
+                t if t < 15.0 => 80.0,
+                t if t < 16.0 => 80.0 * (16.0 - t),
+                t if t < 17.3 => 0.0,
+                t if t < 18.3 => 80.0 * (t - 17.3),
+                t if t < 35.0 => 80.0,
+                _ => 250.0,
+            });
+            let blip = points.iter().position(|p| p.0 >= 16_600).unwrap();
+            points[blip].1 = 4.0;
+            let ev = feed(&points, i64::MAX);
+            let s = stop(&ev);
+            // 3 km/h is crossed at 15.96 s and 17.34 s.
+            assert!((s.stationary_ms - 1_380).abs() <= 60, "{dt} ms: {s:?}");
+            seen.push(s.stationary_ms);
+        }
+        assert!(
+            seen.iter().max().unwrap() - seen.iter().min().unwrap() <= 60,
+            "{seen:?}"
+        );
+    }
+
+    type Phase = (f64, f64, f64, Option<(f32, f32)>);
+
+    /// Phases of (seconds, speed at start, at end, position): speed linear within a
+    /// phase, sampled every 125 ms, lap 7.
+    fn trace(phases: &[Phase]) -> Vec<Sample> {
+        let mut out = Vec::new();
+        let mut t0 = 0.0;
+        for &(secs, a, b, at) in phases {
+            let n = (secs * 8.0).round() as i64;
+            for k in 0..n {
+                let f = k as f64 / n as f64;
+                out.push(Sample {
+                    timestamp_ms: ((t0 + k as f64 / 8.0) * 1000.0).round() as i64,
+                    speed_kph: (a + (b - a) * f) as f32,
+                    lap: Some(7),
+                    x: at.map(|p| p.0),
+                    y: at.map(|p| p.1),
+                    ..Sample::default()
+                });
+            }
+            t0 += n as f64 / 8.0;
+        }
+        out
+    }
+
+    /// Racing, into the pit lane on the limiter, 2.5 s at the box at (0, 100), out.
+    fn pit_visit(track: Option<(f32, f32)>) -> Vec<Phase> {
+        let lane = |y: f32| track.map(|_| (0.0, y));
+        vec![
+            (10.0, 250.0, 250.0, track),
+            (2.0, 250.0, 80.0, lane(0.0)),
+            (4.0, 80.0, 80.0, lane(40.0)),
+            (2.0, 80.0, 0.0, lane(95.0)),
+            (2.5, 0.0, 0.0, lane(100.0)),
+            (3.0, 0.0, 80.0, lane(120.0)),
+            (6.0, 80.0, 80.0, lane(180.0)),
+            (3.0, 80.0, 250.0, track),
+        ]
+    }
+
+    /// Beached 9 s at `off`, 500 m from the lane, crawling back at 5–30 km/h, 1.5 s
+    /// steady at 55 km/h rejoining, racing on.
+    fn beaching(off: Option<(f32, f32)>) -> Vec<Phase> {
+        vec![
+            (10.0, 250.0, 250.0, off.map(|_| (400.0, 350.0))),
+            (4.5, 250.0, 0.0, off),
+            (9.0, 0.0, 0.0, off),
+            (6.0, 5.0, 30.0, off),
+            (1.5, 55.0, 55.0, off.map(|(x, y)| (x, y + 30.0))),
+            (6.0, 55.0, 250.0, off.map(|(x, y)| (x, y + 100.0))),
+        ]
+    }
+
+    fn stops(samples: &[Sample]) -> (Vec<PitEvent>, PitTracker) {
+        let mut t = PitTracker::default();
+        let out = samples.iter().filter_map(|s| t.observe(&id(), s)).collect();
+        (out, t)
+    }
+
+    fn stationary(events: &[PitEvent]) -> Vec<i64> {
+        events
+            .iter()
+            .map(|e| match e {
+                PitEvent::Stop(s) => s.stationary_ms / 100,
+                PitEvent::DriveThrough(d) => -d.pit_lane_ms,
+            })
+            .collect()
+    }
+
+    /// Once a pit visit has taught the car's pit lane, a car beached off it that crawls
+    /// back and rejoins is no pit stop; without positions it is taken, as it always was.
+    #[test]
+    fn beached_off_the_learned_lane_is_no_stop() {
+        let track = Some((1_000.0, 1_000.0));
+        let phases = [
+            pit_visit(track),
+            beaching(Some((500.0, 0.0))),
+            pit_visit(track),
+        ];
+        let (events, _) = stops(&trace(&phases.concat()));
+        assert_eq!(stationary(&events), [26, 26], "{events:?}");
+
+        let blind = [pit_visit(None), beaching(None), pit_visit(None)];
+        let (events, _) = stops(&trace(&blind.concat()));
+        assert_eq!(stationary(&events), [26, 90, 26], "{events:?}");
+    }
+
+    /// Before any visit has taught the lane, the beaching waits: a pit visit after it
+    /// shows it lay off the lane (dropped), one without positions shows nothing; with no
+    /// visit in 3 minutes it is taken, and the session's end hands over one still
+    /// waiting. The wait survives a checkpoint.
+    #[test]
+    fn beached_before_the_lane_is_known_waits() {
+        let track = Some((1_000.0, 1_000.0));
+        let off = Some((500.0, 0.0));
+        let (events, _) = stops(&trace(&[beaching(off), pit_visit(track)].concat()));
+        assert_eq!(stationary(&events), [26], "{events:?}");
+        let (events, mut t) = stops(&trace(&[beaching(off), pit_visit(None)].concat()));
+        assert_eq!(stationary(&events), [26], "{events:?}");
+        assert_eq!(stationary(&t.finish(&id())), [90]);
+
+        let mut racing = beaching(off);
+        racing.push((200.0, 250.0, 250.0, track));
+        let samples = trace(&racing);
+        let (events, _) = stops(&samples);
+        assert_eq!(stationary(&events), [90], "{events:?}");
+
+        let cut = samples.partition_point(|s| s.timestamp_ms < 60_000);
+        let (events, mut t) = stops(&samples[..cut]);
+        assert!(events.is_empty(), "{events:?}");
+        t = postcard::from_bytes(&postcard::to_allocvec(&t).unwrap()).unwrap();
+        assert_eq!(stationary(&t.finish(&id())), [90]);
     }
 }

@@ -3,6 +3,7 @@
 //! pass on them. The data is not part of the repository: without it the tests that use
 //! it say so and check nothing.
 
+use pitstop_workloads::analytics::{Events, PartitionState};
 use pitstop_workloads::feeds::{self, FeedOptions, Format};
 use pitstop_workloads::model::Sample;
 use std::collections::BTreeMap;
@@ -54,21 +55,57 @@ pub fn files(dir: &std::path::Path) -> Vec<PathBuf> {
     files
 }
 
-/// Every sample of the race, as the FastF1 feed reads it, in time order.
-pub fn samples(dir: &std::path::Path, session: &str) -> Vec<Sample> {
+/// One file's samples, as the FastF1 feed reads them.
+fn parse(file: &std::path::Path, session: &str) -> Vec<Sample> {
     let opts = FeedOptions {
         session: Some(session.into()),
         start_ms: Some(START_MS),
         ..FeedOptions::default()
     };
-    let mut all = Vec::new();
-    for f in files(dir) {
-        let (format, body) = feeds::read_file(&f).unwrap();
-        assert_eq!(format, Format::FastF1);
-        all.extend(feeds::fastf1::parse(&body, &opts).unwrap());
-    }
+    let (format, body) = feeds::read_file(file).unwrap();
+    assert_eq!(format, Format::FastF1);
+    feeds::fastf1::parse(&body, &opts).unwrap()
+}
+
+/// Every sample of the race, as the FastF1 feed reads it, in time order.
+pub fn samples(dir: &std::path::Path, session: &str) -> Vec<Sample> {
+    let mut all: Vec<Sample> = files(dir).iter().flat_map(|f| parse(f, session)).collect();
     all.sort_by_key(|s| s.timestamp_ms);
     all
+}
+
+/// One driver's samples (by code: `ALO`), in time order.
+pub fn driver(dir: &std::path::Path, session: &str, code: &str) -> Vec<Sample> {
+    parse(
+        &dir.join(format!("fastf1-telemetry/2025-dutch-gp/{code}.csv.gz")),
+        session,
+    )
+}
+
+/// What the processor's analytics make of `samples` (of one session, in time order),
+/// the session then ended.
+pub fn analyse(samples: &[Sample]) -> Events {
+    let (mut state, mut ev) = (PartitionState::default(), Events::default());
+    for s in samples {
+        state.observe(s, &mut ev);
+    }
+    if let Some(s) = samples.first() {
+        state.end_session(&s.session, &mut ev);
+    }
+    ev
+}
+
+/// The stops of `ev` as [`check_stops`] takes them.
+pub fn found(ev: &Events) -> Vec<Found> {
+    ev.pit_stops
+        .iter()
+        .map(|p| Found {
+            driver: p.id.driver.to_string(),
+            lap: p.lap.expect("FastF1 has lap numbers"),
+            stationary_s: p.stationary_ms as f64 / 1000.0,
+            pit_lane_s: p.pit_lane_ms as f64 / 1000.0,
+        })
+        .collect()
 }
 
 fn code(surname: &str) -> &'static str {

@@ -6,6 +6,7 @@ pub mod dutch;
 pub mod ingest;
 pub mod servers;
 pub mod silent_redis;
+pub mod splice;
 
 /// `../shared/data/f1/` beside the repository, or `None` with a message saying that the
 /// test checks nothing without it (the real F1 data is not part of the repository).
