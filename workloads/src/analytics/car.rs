@@ -85,7 +85,20 @@ impl CarAnalytics {
             self.id.team = t.clone();
         }
         ev.laps.extend(self.laps.observe(&self.id, s));
-        match self.pit.observe(&self.id, s) {
+        // A lap number the feed lost (an impossible value made unknown) is still the lap
+        // the car is on: a stop entered on that sample keeps its in-lap.
+        let filled;
+        let for_pits = match (s.lap, self.laps.current()) {
+            (None, Some(lap)) => {
+                filled = Sample {
+                    lap: Some(lap),
+                    ..s.clone()
+                };
+                &filled
+            }
+            _ => s,
+        };
+        match self.pit.observe(&self.id, for_pits) {
             Some(PitEvent::Stop(p)) => ev.pit_stops.push(p),
             Some(PitEvent::DriveThrough(d)) => ev.drive_throughs.push(d),
             None => {}

@@ -48,6 +48,11 @@ fn extrapolate_start(s: &Sample) -> Option<i64> {
 }
 
 impl LapTracker {
+    /// The lap the car is on, as far as its samples said.
+    pub fn current(&self) -> Option<u16> {
+        self.lap
+    }
+
     pub fn observe(&mut self, id: &CarId, s: &Sample) -> Option<LapRecord> {
         let Some(lap) = s.lap else {
             self.absorb(s);

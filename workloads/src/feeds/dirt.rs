@@ -69,7 +69,7 @@ impl Origin {
 }
 
 /// Why a sample, row or record was rejected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reject {
     /// It cannot be read: bad JSON, a wrong type, an unknown field, a broken CSV row.
