@@ -44,7 +44,7 @@ def bodies(args, session):
 
 def run(url, key, payloads, clients):
     """Posts every payload once from `clients` threads; (seconds, latencies, answers)."""
-    queue = list(enumerate(payloads))
+    queue = list(reversed(payloads))  # popped from the end: sent in order
     lock = threading.Lock()
     latencies, answers = [], []
 
@@ -53,7 +53,7 @@ def run(url, key, payloads, clients):
             with lock:
                 if not queue:
                     return
-                _, body = queue.pop()
+                body = queue.pop()
             req = urllib.request.Request(
                 url + "/telemetry", data=body, method="POST",
                 headers={"X-API-Key": key, "Content-Type": "application/json"})

@@ -61,12 +61,15 @@ impl CarAnalytics {
         if !self.seqs.insert(s.seq) {
             return Observed::Duplicate;
         }
-        if self.order.push(s) == Hold::Late {
-            return Observed::Late;
+        match self.order.push(s) {
+            Hold::Late => return Observed::Late,
+            Hold::Now => self.analyse(s, ev),
+            Hold::Held => {
+                let mut order = std::mem::take(&mut self.order);
+                order.release(|due| self.analyse(&due, ev));
+                self.order = order;
+            }
         }
-        let mut order = std::mem::take(&mut self.order);
-        order.release(|due| self.analyse(&due, ev));
-        self.order = order;
         Observed::Accepted
     }
 
