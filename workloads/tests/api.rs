@@ -1267,6 +1267,22 @@ async fn laps_stints_and_a_retirement() {
         v["finished"] == true && v["samples_processed"] == published
     })
     .await;
+    // The list and the session agree on the lap: the winner's sample into lap 6 does not
+    // make the list say 6 of 5.
+    let (_, detail) = get_json(&base, &format!("/api/v1/sessions/{id}")).await;
+    let (_, list) = get_json(&base, "/api/v1/sessions").await;
+    let listed = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["session_id"] == id)
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (&detail["lap"], &listed["lap"], &listed["total_laps"]),
+        (&Value::from(5), &Value::from(5), &Value::from(5)),
+        "{listed}"
+    );
 
     let (code, laps) = get_json(&base, &format!("/api/v1/sessions/{id}/laps")).await;
     assert_eq!(code, StatusCode::OK, "{laps}");

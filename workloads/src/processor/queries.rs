@@ -156,10 +156,13 @@ fn summary(r: &tokio_postgres::Row) -> SessionSummary {
     }
 }
 
+/// One definition of a session's summary for the list and for the session itself. The
+/// lap is the leader's, at most the race distance: the sample that closes the last lap
+/// belongs to the lap after it (a leader on lap 11 of 10 has finished lap 10).
 const SUMMARY: &str = "SELECT s.session_id, s.circuit, s.total_laps,
        COALESCE((SELECT count(*) >= max(e.partitions) FROM session_partition_ends e WHERE e.session_id = s.session_id), false),
        COALESCE((SELECT sum(samples) FROM car_accounting a WHERE a.session_id = s.session_id), 0)::bigint,
-       COALESCE((SELECT max(last_lap) FROM car_accounting a WHERE a.session_id = s.session_id), 0)::int
+       LEAST(COALESCE((SELECT max(last_lap) FROM car_accounting a WHERE a.session_id = s.session_id), 0), s.total_laps)::int
   FROM sessions s";
 
 pub async fn sessions(db: &Client) -> Result<Vec<SessionSummary>> {
@@ -209,12 +212,8 @@ pub async fn session(db: &Client, id: &str) -> Result<Option<SessionDetail>> {
         )
         .await?;
     let leader = classification(db, id).await?.into_iter().next();
-    let mut summary = summary(&row);
-    if let Some(total) = summary.total_laps {
-        summary.lap = summary.lap.min(total);
-    }
     Ok(Some(SessionDetail {
-        summary,
+        summary: summary(&row),
         leader,
         cars: counts.get(0),
         samples_published: counts.get(1),
