@@ -10,6 +10,7 @@
 //! from that; scrapes arriving while a fetch runs wait for it instead of starting their
 //! own (single flight).
 
+use crate::errors::chain;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
 use std::collections::{BTreeMap, HashMap};
@@ -187,7 +188,7 @@ pub async fn fetch(client: &kube::Client) -> Result<HashMap<String, String>, Err
                 answered = true;
             }
             Err(source) => {
-                tracing::warn!(%node, error = %source, "cAdvisor of node unreachable");
+                tracing::warn!(%node, error = %chain(&source), "cAdvisor of node unreachable");
                 last_err = Some(Error::Node {
                     node,
                     source: Arc::new(source),

@@ -17,6 +17,7 @@
 
 use crate::api::RaceSession;
 use crate::children::meta::{MANAGED_BY, keys};
+use crate::errors::chain;
 use crate::reconcile::{Context, Error, reconcile};
 use futures_util::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -146,7 +147,7 @@ pub async fn run(
         let n = map.entry(key.clone()).or_insert(0);
         let delay = backoff(*n);
         *n += 1;
-        tracing::warn!(race = %key, error = %err, category = err.category(), retry_in = ?delay, "reconcile failed");
+        tracing::warn!(race = %key, error = %chain(err), category = err.category(), retry_in = ?delay, "reconcile failed");
         Action::requeue(delay)
     };
     let (reader, writer) = reflector::store();
@@ -186,7 +187,7 @@ pub async fn run(
         .for_each(|res| async move {
             match res {
                 Ok((obj, _)) => tracing::debug!(race = %obj.name, "reconciled"),
-                Err(e) => tracing::debug!(error = %e, "controller event"),
+                Err(e) => tracing::debug!(error = %chain(&e), "controller event"),
             }
         })
         .await;

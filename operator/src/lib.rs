@@ -5,6 +5,7 @@ pub mod api;
 pub mod cadvisor;
 pub mod children;
 pub mod controller;
+pub mod errors;
 pub mod event;
 pub mod leader;
 pub mod metrics;

@@ -7,6 +7,7 @@
 
 use crate::access::{self, Access, Decision};
 use crate::cadvisor::NodeMetrics;
+use crate::errors::chain;
 use crate::metrics::OperatorMetrics;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -130,7 +131,7 @@ async fn cadvisor(
             );
         }
         Err(e) => {
-            tracing::warn!(error = %e, "cannot check a container-metrics caller");
+            tracing::warn!(error = %chain(&e), "cannot check a container-metrics caller");
             return text(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Service Unavailable: the caller's access cannot be checked now\n".into(),

@@ -286,7 +286,7 @@ fn errors_name_each_cause_once() {
         || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
     let e = anyhow::Error::new(At(refused())).context("starting the processor");
     assert_eq!(
-        describe(&e),
+        chain(&*e).to_string(),
         "starting the processor: redis at 127.0.0.1:6391: Connection refused"
     );
 }

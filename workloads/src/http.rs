@@ -2,6 +2,7 @@
 //! `pitstop replay --api-url`. rustls with ring and the system's roots, the TLS stack the
 //! operator's client uses too. Errors never echo the URL (a webhook URL is a secret).
 
+use crate::errors::chain;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -52,10 +53,15 @@ impl HttpClient {
             .map_err(|_| "invalid URL or header".to_string())?;
         let exchange = async {
             let resp = self.client.request(req).await.map_err(|e| {
+                // The causes (`tcp connect error: Connection refused`, `dns error: …`)
+                // name no URL; the client error's own text adds nothing.
+                let cause = std::error::Error::source(&e)
+                    .map(|c| format!(": {}", chain(c)))
+                    .unwrap_or_default();
                 if e.is_connect() {
-                    "connection failed".to_string()
+                    format!("connection failed{cause}")
                 } else {
-                    "request failed".to_string()
+                    format!("request failed{cause}")
                 }
             })?;
             let status = resp.status().as_u16();

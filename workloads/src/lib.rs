@@ -6,6 +6,7 @@ pub mod bench;
 pub mod codec;
 pub mod db;
 pub mod demo;
+pub mod errors;
 pub mod evaluate;
 pub mod feeds;
 pub mod http;

@@ -4,6 +4,7 @@ use anyhow::{Context, bail};
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use pitstop_contract::{commands, env as var, flags};
+use pitstop_workloads::errors::chain;
 use pitstop_workloads::processor::{Processor, ProcessorConfig, default_consumer};
 use pitstop_workloads::sim::circuit::{circuit, circuit_ids};
 use pitstop_workloads::sim::grid::{default_grid, parse_grid};
@@ -395,9 +396,9 @@ async fn job(a: JobCliArgs) -> anyhow::Result<()> {
             Ok(())
         }
         Err(e) => {
-            tracing::error!(step = step.as_str(), session = %args.session, error = %e, "step failed");
+            tracing::error!(step = step.as_str(), session = %args.session, error = %chain(&e), "step failed");
             // The message is what the operator shows as the task's failure.
-            Err(anyhow::anyhow!("{} failed: {e}", step.as_str()))
+            Err(anyhow::anyhow!("{} failed: {}", step.as_str(), chain(&e)))
         }
     }
 }
@@ -661,24 +662,10 @@ async fn main() -> std::process::ExitCode {
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", describe(&e));
+            eprintln!("error: {}", chain(&*e));
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// An error and its causes on one line, each cause once: errors that quote their source
-/// (`redis at h:p: Connection refused`) are not followed by it again.
-fn describe(e: &anyhow::Error) -> String {
-    let mut out = e.to_string();
-    for cause in e.chain().skip(1) {
-        let c = cause.to_string();
-        if !out.contains(&c) {
-            out.push_str(": ");
-            out.push_str(&c);
-        }
-    }
-    out
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -736,7 +723,7 @@ async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
         let (m, r) = (metrics.clone(), redis.clone());
         async move {
             if let Err(e) = service::serve(a.listen, m, r).await {
-                tracing::error!(error = %e, "metrics server failed");
+                tracing::error!(error = %chain(&e), "metrics server failed");
             }
         }
     });

@@ -304,3 +304,41 @@ async fn a_restart_logs_no_database_notices() {
     }
     env.cleanup().await;
 }
+
+/// PostgreSQL's own message reaches the log, and never the URL's password: tokio-postgres
+/// says only `db error` and keeps the server's `FATAL: …` as its cause (the processor
+/// logged `db error` alone while its password was refused). The server here refuses a
+/// database that does not exist; a refused password is the same kind of error.
+#[test]
+fn the_servers_own_message_reaches_the_log() {
+    let shared = common::Env::shared_database_url();
+    let (base, _) = shared.rsplit_once('/').unwrap();
+    let base = base.replacen("://postgres@", "://postgres:s3cr3t@", 1);
+    let missing = format!("pitstop_no_such_db_{}", std::process::id());
+    let url = format!("{base}/{missing}");
+    let why = format!("database \"{missing}\" does not exist");
+
+    let mut process = pitstop();
+    process
+        .args(["process", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", &url)
+        .env("REDIS_URL", common::Env::shared_redis_url())
+        .env("PITSTOP_LOG", "warn");
+    let r = run_until(process, Duration::from_secs(30), Some("does not exist"));
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("database not ready"))
+        .unwrap_or_else(|| panic!("no 'database not ready' line in {}", r.stderr));
+    assert!(line.contains(&why), "{line}");
+    assert!(!r.stderr.contains(SECRET), "{}", r.stderr);
+
+    let mut job = pitstop();
+    job.args(["job", "collect-telemetry", "--session", "s"])
+        .env("DATABASE_URL", &url)
+        .env("REDIS_URL", common::Env::shared_redis_url());
+    let r = run(job, Duration::from_secs(30));
+    assert!(r.exited.is_some_and(|s| !s.success()), "{}", r.stderr);
+    assert!(r.stderr.contains(&why), "{}", r.stderr);
+    assert!(!r.stderr.contains(SECRET), "{}", r.stderr);
+}

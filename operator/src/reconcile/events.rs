@@ -4,6 +4,7 @@
 
 use super::context::Context;
 use crate::api::RaceSession;
+use crate::errors::chain;
 use crate::event::{Event, EventType};
 use kube::Resource;
 use kube::runtime::events::{self as kube_events, Recorder};
@@ -26,7 +27,7 @@ pub async fn publish(ctx: &Context, race: &RaceSession, events: &[Event]) {
             secondary: None,
         };
         if let Err(err) = recorder.publish(&event, &reference).await {
-            tracing::warn!(error = %err, "could not publish event");
+            tracing::warn!(error = %chain(&err), "could not publish event");
         }
     }
 }

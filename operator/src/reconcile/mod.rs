@@ -26,6 +26,7 @@ pub use context::{Context, Error, FIELD_MANAGER, apply_params};
 use crate::api::{RaceSession, RaceSessionStatus};
 use crate::children::build;
 use crate::children::meta::Component;
+use crate::errors::chain;
 use crate::event::Event;
 use crate::model::{SpecError, validate};
 use kube::api::{Api, Patch};
@@ -132,7 +133,7 @@ async fn stall(
     e: SpecError,
     now: status::Time,
 ) -> Result<Action, Error> {
-    tracing::warn!(race = %race.name_any(), reason = e.reason(), error = %e, "spec cannot be reconciled");
+    tracing::warn!(race = %race.name_any(), reason = e.reason(), error = %chain(&e), "spec cannot be reconciled");
     ctx.metrics.stalled(e.reason());
     let new_status = status::stalled(race, e.reason(), &e.to_string(), now);
     if race.status.as_ref() != Some(&new_status) {

@@ -2,6 +2,7 @@
 
 pub mod reports;
 
+use crate::errors::chain;
 use std::time::Duration;
 use tokio_postgres::config::{Config, Host};
 use tokio_postgres::{Client, NoTls};
@@ -102,7 +103,7 @@ pub async fn connect(url: &str) -> Result<Client, ConnectError> {
     };
     tokio::spawn(async move {
         if let Err(e) = connection.await {
-            tracing::warn!(postgres = %endpoint, error = %e, "postgres connection closed");
+            tracing::warn!(postgres = %endpoint, error = %chain(&e), "postgres connection closed");
         }
     });
     Ok(client)

@@ -15,6 +15,7 @@ mod svg;
 
 pub use step::{JobError, Step};
 
+use crate::errors::chain;
 use tokio_postgres::Client;
 
 /// Identity of one attempt of one task of one pipeline run.
@@ -145,11 +146,11 @@ pub async fn execute(
     if step != Step::SeasonReport {
         let (outcome, message) = match &result {
             Ok(m) => ("succeeded", m.clone()),
-            Err(e) => ("failed", e.to_string()),
+            Err(e) => ("failed", chain(e).to_string()),
         };
         // The step's own outcome matters more than its bookkeeping.
         if let Err(e) = record_finish(db, s, &a.attempt, outcome, &message).await {
-            tracing::warn!(error = %e, "could not record the attempt's outcome");
+            tracing::warn!(error = %chain(&e), "could not record the attempt's outcome");
         }
     }
     result

@@ -9,6 +9,7 @@ use super::store::{PartitionStore, StoreError};
 use crate::analytics::{Observed, PartitionState};
 use crate::codec::DecodeError;
 use crate::codec::binary::decode_entry;
+use crate::errors::chain;
 use crate::model::Sample;
 use crate::redis_conn::connect_async;
 use crate::stream::{FIELD_DATA, FIELD_MARKER, FIELD_SEQ_BASE, GROUP, Marker};
@@ -132,7 +133,7 @@ pub async fn run(shared: Arc<Shared>, p: u16, ctl: Arc<Control>) -> Result<(), C
         Some(Ok(s)) => s,
         Some(Err(e)) => {
             // State written by an incompatible version: analytics restart cleanly, counts stay exact.
-            tracing::warn!(partition = %key, error = %e, "checkpointed analytics state unreadable; starting fresh");
+            tracing::warn!(partition = %key, error = %chain(&e), "checkpointed analytics state unreadable; starting fresh");
             PartitionState::default()
         }
         None => PartitionState::default(),
@@ -371,7 +372,7 @@ impl Reader {
     }
 
     fn dead_letter(&mut self, e: Entry, err: DecodeError) {
-        tracing::warn!(partition = %self.key, id = %e.id, reason = err.category(), error = %err, "dead-lettering entry");
+        tracing::warn!(partition = %self.key, id = %e.id, reason = err.category(), error = %chain(&err), "dead-lettering entry");
         self.batch.dead.push(DeadLetter {
             id: e.id,
             reason: err.category(),

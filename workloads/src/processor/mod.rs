@@ -16,6 +16,7 @@ pub mod store;
 
 pub use shared::{Health, ProcessorConfig, Shared, Stall, default_consumer, liveness_bound};
 
+use crate::errors::chain;
 use crate::metrics::TeamLabels;
 use crate::redis_conn::RedisHandle;
 use crate::stream::StreamKeys;
@@ -91,7 +92,7 @@ impl Processor {
         let db = match bring_up(&shared).await {
             Ok(db) => Some(db),
             Err(e) => {
-                tracing::warn!(error = %e, "database not ready; the processor starts and retries");
+                tracing::warn!(error = %chain(&e), "database not ready; the processor starts and retries");
                 None
             }
         };
@@ -185,7 +186,7 @@ async fn manage(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
             Ok(_) => tracing::info!("database ready; processing starts"),
             Err(e) => {
                 failures += 1;
-                tracing::warn!(error = %e, "database not ready; retrying");
+                tracing::warn!(error = %chain(&e), "database not ready; retrying");
             }
         }
     }
@@ -203,9 +204,9 @@ async fn manage(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
             // Once per outage, not every round: the address and the first error.
             Err(e) if failing_since.is_none() => {
                 failing_since = Some(tokio::time::Instant::now());
-                tracing::warn!(redis = shared.link.endpoint(), error = %e, "lease round failed; retrying every round until Redis answers");
+                tracing::warn!(redis = shared.link.endpoint(), error = %chain(&e), "lease round failed; retrying every round until Redis answers");
             }
-            Err(e) => tracing::debug!(error = %e, "lease round failed"),
+            Err(e) => tracing::debug!(error = %chain(&e), "lease round failed"),
         }
         shared.metrics.partitions_owned.set(owned.len() as i64);
         if !pause(tick, &mut shutdown).await {
@@ -217,7 +218,7 @@ async fn manage(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     for (p, o) in std::mem::take(&mut owned) {
         o.ctl.stop.store(true, Ordering::Relaxed);
         if let Ok(Err(e)) = o.task.await {
-            tracing::warn!(partition = p, error = %e, "partition stopped with an error");
+            tracing::warn!(partition = p, error = %chain(&e), "partition stopped with an error");
         }
         let _ = lease::release(&mut con, &shared.keys.lease(p), &shared.consumer).await;
     }
@@ -300,7 +301,7 @@ async fn manage_once(
                 .copied()
                 .unwrap_or((0, tokio::time::Instant::now()));
             let delay = retry_delay(n);
-            tracing::warn!(partition = p, error = %e, category = e.category(), retry_in = ?delay, "partition task failed");
+            tracing::warn!(partition = p, error = %chain(&e), category = e.category(), retry_in = ?delay, "partition task failed");
             backoff.insert(p, (n + 1, tokio::time::Instant::now() + delay));
         }
     }

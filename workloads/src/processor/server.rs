@@ -5,6 +5,7 @@
 //! wait in the listen backlog), and shutdown lets requests in flight finish for up to
 //! [`DRAIN_TIMEOUT`].
 
+use crate::errors::chain;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -72,7 +73,7 @@ pub async fn serve(
                 Ok((stream, _)) => stream,
                 Err(e) => {
                     // Out of file descriptors and the like: wait rather than spin.
-                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tracing::warn!(error = %chain(&e), "accepting a connection failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }

@@ -3,6 +3,7 @@
 
 use super::publisher::{Progress, PublishConfig, PublishError, PublishReport, Source, publish};
 use super::race::{Race, RaceConfig};
+use crate::errors::chain;
 use crate::metrics::SimulatorMetrics;
 use crate::stream::StreamKeys;
 use axum::Router;
@@ -126,7 +127,7 @@ pub async fn run_source<S: Source + Send + 'static>(
                 Err(e) => return Err(e.into()),
             };
             if failures == 0 {
-                tracing::warn!(redis = %endpoint, error = %e, "publishing failed; resuming when Redis answers");
+                tracing::warn!(redis = %endpoint, error = %chain(&e), "publishing failed; resuming when Redis answers");
             }
             metrics.publish_failures.inc();
             let delay = crate::util::retry_delay(failures).min(MAX_RETRY_DELAY);

@@ -2,6 +2,7 @@
 //! PostgreSQL connection made on first use), queries [`bounded`] and Redis calls
 //! [`redis_bounded`] in time, and [`ApiError`], the `{"error": "..."}` answer.
 
+use crate::errors::chain;
 use crate::processor::shared::Shared;
 use axum::Json;
 use axum::http::StatusCode;
@@ -71,10 +72,13 @@ pub(super) async fn bounded<T>(
 ) -> Result<T, ApiError> {
     match tokio::time::timeout(QUERY_TIMEOUT, fut).await {
         Ok(r) => r.map_err(ApiError::db),
-        Err(_) => Err(ApiError::db(format!(
-            "query took longer than {} s",
-            QUERY_TIMEOUT.as_secs()
-        ))),
+        Err(_) => {
+            tracing::warn!(
+                timeout_s = QUERY_TIMEOUT.as_secs(),
+                "database query in API took too long"
+            );
+            Err(ApiError::unavailable("database"))
+        }
     }
 }
 
@@ -116,12 +120,12 @@ impl ApiError {
     /// Redis could not take or give what was asked: the client should retry (resending
     /// is safe, see `ingest`).
     pub(super) fn stream(e: redis::RedisError) -> Self {
-        tracing::warn!(error = %e, "telemetry stream unavailable");
+        tracing::warn!(error = %chain(&e), "telemetry stream unavailable");
         ApiError::unavailable("telemetry stream")
     }
 
-    pub(super) fn db(e: impl std::fmt::Display) -> Self {
-        tracing::warn!(error = %e, "database error in API");
+    pub(super) fn db(e: impl std::error::Error + 'static) -> Self {
+        tracing::warn!(error = %chain(&e), "database error in API");
         ApiError::unavailable("database")
     }
 }
