@@ -119,12 +119,16 @@ pub struct Progress {
 /// What a finished publication did.
 #[derive(Clone, Debug)]
 pub struct PublishReport {
+    /// Samples the session published, all of them: every attempt of this run and what an
+    /// earlier, interrupted run had sent (what the processor counts at the flag).
     pub published: u64,
+    /// Stream entries the last attempt sent.
     pub entries: u64,
     pub elapsed: Duration,
     /// Entries of this session's partitions removed by MAXLEN (unarchived data lost).
     pub trimmed: u64,
-    /// Samples an earlier, interrupted run had already published (replayed silently).
+    /// Of `published`, the samples an earlier run (another process: a pod killed
+    /// mid-race) had sent before this one started.
     pub skipped: u64,
     /// The session had already seen its chequered flag: nothing was published.
     pub already_finished: bool,
@@ -141,6 +145,40 @@ pub enum PublishError {
         "session {0:?} is fed through a processor's POST /telemetry: publish under another session id"
     )]
     FedThroughApi(String),
+}
+
+/// What a publication carries from one attempt to the next: a Redis outage ends an
+/// attempt, and the next, on a new connection, resumes from the session's progress hash.
+#[derive(Debug, Default)]
+pub struct Attempts {
+    /// Redis as logs name it (`host:port`).
+    pub endpoint: String,
+    /// Since when publishing has been failing; cleared, and said in the log, by the
+    /// first write that succeeds again.
+    pub outage_since: Option<Instant>,
+    /// Samples already in the stream when the first attempt read the progress hash: an
+    /// earlier run's.
+    pub earlier: Option<u64>,
+}
+
+impl Attempts {
+    pub fn new(endpoint: impl Into<String>) -> Self {
+        Attempts {
+            endpoint: endpoint.into(),
+            ..Attempts::default()
+        }
+    }
+
+    /// A write went through: an outage, if there was one, is over.
+    fn wrote(&mut self) {
+        if let Some(since) = self.outage_since.take() {
+            tracing::info!(
+                redis = %self.endpoint,
+                outage_s = since.elapsed().as_secs_f64(),
+                "publishing again after the outage"
+            );
+        }
+    }
 }
 
 /// Trimmed-entry accounting from `XINFO STREAM`: entries ever added minus entries left.
@@ -200,13 +238,15 @@ fn read_resume(con: &mut redis::Connection, key: &str) -> Result<Resume, redis::
 }
 
 /// Publishes the whole session. Blocks the calling thread until the chequered flag
-/// (or `stop` is set).
+/// (or `stop` is set). One attempt: a Redis error ends it, and `attempts` carries what
+/// the next needs (see [`crate::sim::service::run_source`]).
 ///
 /// A restarted publisher (a pod killed mid-race) resumes: the source is deterministic,
 /// so it is replayed silently up to what the session's progress hash says was published
 /// (written in the same MULTI/EXEC as the entries) and continues from there; a session
 /// that already saw its chequered flag publishes nothing. Either way no sample reaches
 /// the stream twice.
+#[allow(clippy::too_many_arguments)]
 pub fn publish<S: Source>(
     race: &mut S,
     keys: &StreamKeys,
@@ -215,10 +255,15 @@ pub fn publish<S: Source>(
     metrics: &SimulatorMetrics,
     progress: &Progress,
     stop: &Arc<AtomicBool>,
+    attempts: &mut Attempts,
 ) -> Result<PublishReport, PublishError> {
     let session = race.info(keys.partitions).session;
     let progress_key = keys.progress(&session);
     let resume = read_resume(con, &progress_key)?;
+    // Samples already in the stream: the source numbers each car's samples from 0, and
+    // the hash holds each car's next number.
+    let already: u64 = resume.cars.values().map(|&n| u64::from(n)).sum();
+    let earlier = *attempts.earlier.get_or_insert(already);
     // Two producers numbering one car would collide (ingest refuses the other way round).
     let fed: bool = redis::cmd("EXISTS")
         .arg(keys.ingested(&session))
@@ -232,11 +277,11 @@ pub fn publish<S: Source>(
         progress.done.store(true, Ordering::Relaxed);
         metrics.race_finished.set(1);
         return Ok(PublishReport {
-            published: 0,
+            published: already,
             entries: 0,
             elapsed: wall.elapsed(),
             trimmed: 0,
-            skipped: 0,
+            skipped: earlier,
             already_finished: true,
             truth: race.truth(),
         });
@@ -259,6 +304,7 @@ pub fn publish<S: Source>(
             ("start", info.started_at_ms),
             |_| Marker::SessionStart(info.clone()),
         )?;
+        attempts.wrote();
     }
 
     let pacing = cfg.time_scale.is_some() || cfg.rate.is_some();
@@ -267,7 +313,8 @@ pub fn publish<S: Source>(
     let mut encoders: Vec<Option<BatchEncoder>> = (0..keys.partitions).map(|_| None).collect();
     let mut next_seq: HashMap<u8, u32> = HashMap::new();
     let mut samples = Vec::with_capacity(64);
-    let (mut published, mut skipped, mut entries) = (0u64, 0u64, 0u64);
+    // What this attempt sends (the silent replay of what the stream has is not counted).
+    let (mut published, mut entries) = (0u64, 0u64);
     let mut last_trim_check = Instant::now();
     let mut trimmed;
 
@@ -277,9 +324,7 @@ pub fn publish<S: Source>(
         }
         samples.clear();
         race.step(&mut samples);
-        let before = samples.len();
         samples.retain(|s| s.seq >= resume.cars.get(&s.car).copied().unwrap_or(0));
-        skipped += (before - samples.len()) as u64;
         if samples.is_empty() {
             continue;
         }
@@ -303,9 +348,12 @@ pub fn publish<S: Source>(
                 &mut next_seq,
                 metrics,
             )?;
+            attempts.wrote();
         }
         metrics.published.inc_by(samples.len() as u64);
-        progress.published.store(published, Ordering::Relaxed);
+        progress
+            .published
+            .store(already + published, Ordering::Relaxed);
         let lap = race.lap() as u64;
         progress.lap.store(lap, Ordering::Relaxed);
         metrics.current_lap.set(lap as i64);
@@ -340,6 +388,7 @@ pub fn publish<S: Source>(
         &mut next_seq,
         metrics,
     )?;
+    attempts.wrote();
     let truth = race.truth();
     let counts = race.published();
     send_marker(
@@ -370,11 +419,11 @@ pub fn publish<S: Source>(
     progress.done.store(true, Ordering::Relaxed);
     metrics.race_finished.set(1);
     Ok(PublishReport {
-        published,
+        published: already + published,
         entries,
         elapsed: wall.elapsed(),
         trimmed,
-        skipped,
+        skipped: earlier,
         already_finished: false,
         truth,
     })

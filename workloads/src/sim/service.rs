@@ -1,7 +1,9 @@
 //! `pitstop simulate` as a service: the publisher on its own thread, `/health`,
 //! `/ready` and `/metrics` on :8000.
 
-use super::publisher::{Progress, PublishConfig, PublishError, PublishReport, Source, publish};
+use super::publisher::{
+    Attempts, Progress, PublishConfig, PublishError, PublishReport, Source, publish,
+};
 use super::race::{Race, RaceConfig};
 use crate::errors::chain;
 use crate::metrics::SimulatorMetrics;
@@ -90,6 +92,10 @@ pub async fn run_race(
 /// deterministic source silently up to it. Should an append that timed out land after
 /// all, its samples reach the stream twice with the same seq, and the processor drops
 /// the second copy. `stop` ends the wait between attempts too.
+///
+/// Each outage is logged when it begins and when the first write after it goes through
+/// (the race publishing again, not the flag); the report counts every sample the session
+/// published, whichever attempt sent it.
 pub async fn run_source<S: Source + Send + 'static>(
     mut source: S,
     keys: StreamKeys,
@@ -100,7 +106,8 @@ pub async fn run_source<S: Source + Send + 'static>(
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<PublishReport> {
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<PublishReport> {
-        let endpoint = crate::redis_conn::endpoint(&redis);
+        let mut attempts = Attempts::new(crate::redis_conn::endpoint(&redis));
+        // Failed attempts in a row, for the backoff (the outage's first, 0, is logged).
         let mut failures = 0u32;
         loop {
             let attempt = crate::redis_conn::connect_sync(&redis)
@@ -114,20 +121,19 @@ pub async fn run_source<S: Source + Send + 'static>(
                         &metrics,
                         &progress,
                         &stop,
+                        &mut attempts,
                     )
                 });
             let e = match attempt {
-                Ok(report) => {
-                    if failures > 0 {
-                        tracing::info!(redis = %endpoint, "publishing again after the outage");
-                    }
-                    return Ok(report);
-                }
+                Ok(report) => return Ok(report),
                 Err(PublishError::Redis(e)) => e,
                 Err(e) => return Err(e.into()),
             };
-            if failures == 0 {
-                tracing::warn!(redis = %endpoint, error = %chain(&e), "publishing failed; resuming when Redis answers");
+            if attempts.outage_since.is_none() {
+                // A new outage: the last one ended with a write that went through.
+                failures = 0;
+                attempts.outage_since = Some(std::time::Instant::now());
+                tracing::warn!(redis = %attempts.endpoint, error = %chain(&e), "publishing failed; resuming when Redis answers");
             }
             metrics.publish_failures.inc();
             let delay = crate::util::retry_delay(failures).min(MAX_RETRY_DELAY);
