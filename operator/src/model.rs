@@ -92,6 +92,10 @@ pub struct Model {
     pub allowed_clients: Vec<NetworkPolicyPeer>,
     pub redis: Datastore,
     pub postgres: Datastore,
+    /// The race has finished (the processor said so, and the status recorded it): what
+    /// only the race needed is released (the simulator; the processor down to its
+    /// minimum), the API and the data stay.
+    pub finished: bool,
     /// What monitors the race (`spec.monitoring`).
     pub monitoring: Monitoring,
     /// The post-race pipeline's settings.
@@ -531,6 +535,11 @@ pub fn validate(
         allowed_clients: spec.processor.allowed_clients.clone(),
         redis,
         postgres,
+        finished: race
+            .status
+            .as_ref()
+            .and_then(|s| s.race.as_ref())
+            .is_some_and(|p| p.finished),
         monitoring,
         namespace,
         name,

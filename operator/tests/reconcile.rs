@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::FakeApi;
+use support::processor::ProcessorStub;
 
 const RACE: &str = "/apis/pitstop.io/v1alpha1/namespaces/racing/racesessions/monza";
 const SIM: &str = "/apis/apps/v1/namespaces/racing/deployments/monza-simulator";
@@ -866,4 +867,83 @@ async fn switching_monitoring_modes_prunes_the_old_objects() {
         assert!(api.get(path).is_some(), "{path} back");
     }
     assert!(api.get(PROMETHEUS_RULE).is_none());
+}
+
+/// A reconcile context whose processor is `stub`.
+fn setup_with_processor(spec: Value, stub: &ProcessorStub) -> (Arc<FakeApi>, Arc<Context>) {
+    let api = FakeApi::new();
+    api.put(RACE, race_json(spec));
+    let ctx = support::context(&api, Some(stub.base.clone()));
+    (api, ctx)
+}
+
+fn requeue(secs: u64) -> kube::runtime::controller::Action {
+    kube::runtime::controller::Action::requeue(Duration::from_secs(secs))
+}
+
+/// Every child ready but the race's Prometheus.
+fn mark_ready_but_prometheus(api: &FakeApi) {
+    mark_ready(api);
+    api.edit(PROM, |o| {
+        o["status"] = json!({"replicas": 1, "readyReplicas": 0})
+    });
+}
+
+/// A racing race is reconciled again every few seconds and its lap follows the
+/// processor's (it froze for a minute after each fault on a real node: nothing the
+/// operator watches changes while a race runs); its phase follows the race although its
+/// Prometheus never gets ready. At the flag the refresh stops, and the next reconcile
+/// releases the simulator and holds the processors at their minimum, saying so.
+#[tokio::test]
+async fn a_racing_race_is_refreshed_until_the_flag_then_released() {
+    let stub = ProcessorStub::start().await;
+    let (api, ctx) = setup_with_processor(json!({"postRace": {"enabled": false}}), &stub);
+    let t0 = Timestamp::from_second(1_800_000_000).unwrap();
+    let at = |s: i64| t0 + k8s_openapi::jiff::SignedDuration::from_secs(s);
+    let started = t0.as_millisecond() + 2_000;
+    run_at(&api, &ctx, t0).await;
+    mark_ready_but_prometheus(&api);
+    stub.set(3, false, started);
+    assert_eq!(run_at(&api, &ctx, at(5)).await, requeue(5));
+    let status = api.get(RACE).unwrap()["status"].clone();
+    assert_eq!(
+        (&status["phase"], &status["race"]["lap"]),
+        (&json!("Racing"), &json!(3))
+    );
+    assert_eq!(condition(&api, "Ready")["status"], "False");
+    assert_eq!(condition(&api, "MonitoringReady")["status"], "False");
+
+    // Nothing the operator watches changed; the refresh alone brings the next lap.
+    stub.set(4, false, started);
+    assert_eq!(run_at(&api, &ctx, at(10)).await, requeue(5));
+    assert_eq!(api.get(RACE).unwrap()["status"]["race"]["lap"], 4);
+    assert_eq!(
+        condition(&api, "Ready")["lastTransitionTime"],
+        json!(Time(at(0)))
+    );
+
+    stub.set(10, true, started);
+    let action = run_at(&api, &ctx, at(15)).await;
+    assert_ne!(action, requeue(5), "no refresh once finished");
+    assert_eq!(api.get(RACE).unwrap()["status"]["phase"], "Finished");
+    run_at(&api, &ctx, at(16)).await;
+    assert_eq!(api.get(SIM).unwrap()["spec"]["replicas"], 0);
+    assert_eq!(api.get(HPA).unwrap()["spec"]["maxReplicas"], 1);
+    let sim = condition(&api, "SimulatorReady");
+    assert_eq!(
+        (&sim["status"], &sim["reason"]),
+        (&json!("True"), &json!("RaceFinished"))
+    );
+    assert_eq!(condition(&api, "ProcessorReady")["reason"], "RaceFinished");
+    assert_eq!(api.get(RACE).unwrap()["status"]["phase"], "Finished");
+    let components = api.get(RACE).unwrap()["status"]["components"].clone();
+    let sim = components
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "simulator")
+        .unwrap()
+        .clone();
+    assert_eq!((&sim["replicas"], &sim["ready"]), (&json!(0), &json!(true)));
+    assert_ne!(run_at(&api, &ctx, at(20)).await, requeue(5));
 }

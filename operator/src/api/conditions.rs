@@ -80,4 +80,6 @@ pub mod reason {
     pub const SUCCEEDED: &str = "Succeeded";
     pub const TASK_FAILED: &str = "TaskFailed";
     pub const REFUSED: &str = "Refused";
+    /// The race has finished: the simulator released, the processor at its minimum.
+    pub const RACE_FINISHED: &str = "RaceFinished";
 }

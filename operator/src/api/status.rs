@@ -140,14 +140,16 @@ pub struct RunSummary {
     pub failed_tasks: Vec<String>,
 }
 
-/// Life-cycle phase.
+/// Life-cycle phase. It follows the race: monitoring's readiness is its own condition
+/// (`MonitoringReady`), and does not hold the phase back.
 #[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
     /// Accepted, nothing created yet.
     Pending,
-    /// Children created, not all ready.
+    /// Children created; the simulator, processor and datastores not all ready, and the
+    /// race not started.
     Provisioning,
-    /// Everything ready, the race is running.
+    /// The simulator, processor and datastores ready, or the race under way.
     Racing,
     /// The chequered flag has been processed.
     Finished,

@@ -8,6 +8,7 @@ use super::meta::{Component, meta, name};
 use super::monitoring::prometheus_config::PROCESSOR_JOB;
 use super::monitoring::promql::Scope;
 use super::ports;
+use super::processor::max_replicas;
 use crate::model::{Autoscaling, Model};
 use kube::CustomResource;
 use pitstop_contract::metrics::MESSAGES_PROCESSED_TOTAL;
@@ -75,7 +76,7 @@ pub fn scaled_object(m: &Model, a: &Autoscaling) -> ScaledObject {
         spec: ScaledObjectSpec {
             scale_target_ref: json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": processor}),
             min_replica_count: a.min_replicas,
-            max_replica_count: a.max_replicas,
+            max_replica_count: max_replicas(m, a),
             polling_interval: 15,
             cooldown_period: 120,
             triggers: vec![

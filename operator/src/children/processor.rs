@@ -5,7 +5,7 @@ use super::datastore::{postgres_env, redis_env};
 use super::meta::{Component, meta, name};
 use super::pod::{Workload, env, env_secret, http_workload, resources};
 use super::ports;
-use crate::model::Model;
+use crate::model::{Autoscaling, Model};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec,
@@ -37,13 +37,26 @@ pub fn deployment(m: &Model) -> Deployment {
             port: ports::PROCESSOR,
             resources: resources(&m.processor_resources, ("200m", "128Mi"), ("2", "512Mi")),
             // With autoscaling the field is left out, so this field manager never owns it
-            // and the HPA's scaling is not undone by the next apply.
-            replicas: m.processor_replicas,
+            // and the HPA's scaling is not undone by the next apply. A finished race keeps
+            // one replica for its API (none if the spec says none).
+            replicas: m
+                .processor_replicas
+                .map(|r| if m.finished { r.min(1) } else { r }),
             strategy: None,
             // Long enough to commit in-flight batches and hand partitions over.
             termination_grace_period_seconds: Some(30),
         },
     )
+}
+
+/// The most processors the autoscaler may run: the spec's while the race runs, its
+/// minimum once it has finished (what is left is serving the API).
+pub fn max_replicas(m: &Model, a: &Autoscaling) -> i32 {
+    if m.finished {
+        a.min_replicas
+    } else {
+        a.max_replicas
+    }
 }
 
 /// The HPA, when autoscaling is enabled.
@@ -58,7 +71,7 @@ pub fn hpa(m: &Model) -> Option<HorizontalPodAutoscaler> {
                 name: name(m, Component::Processor),
             },
             min_replicas: Some(a.min_replicas),
-            max_replicas: a.max_replicas,
+            max_replicas: max_replicas(m, a),
             metrics: Some(vec![
                 MetricSpec {
                     type_: "Resource".into(),
@@ -139,6 +152,52 @@ mod tests {
         let p = e.iter().find(|e| e.name == "PITSTOP_PARTITIONS").unwrap();
         assert_eq!(p.value.as_deref(), Some("8"), "season report");
     }
+    /// A finished race (as its status recorded) releases what it no longer needs: the
+    /// simulator goes to 0, the autoscaler is held at its minimum (HPA or KEDA), a fixed
+    /// count goes to one; the API stays.
+    #[test]
+    fn a_finished_race_releases_the_simulator_and_extra_processors() {
+        let finished = |spec: &str, secrets: &[(&str, &str)], keda: bool| {
+            let mut race = race(spec);
+            race.status = Some(crate::api::RaceSessionStatus {
+                race: Some(crate::api::RaceProgress {
+                    finished: true,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+            build(&validate(&race, &seen(secrets, keda), &images()).unwrap())
+        };
+        let replicas = |c: &Children, name: &str| {
+            c.deployments
+                .iter()
+                .find(|d| d.metadata.name.as_deref() == Some(name))
+                .unwrap()
+                .spec
+                .as_ref()
+                .unwrap()
+                .replicas
+        };
+        let running = children(MINIMAL, &[]);
+        assert_eq!(replicas(&running, "monza-simulator"), Some(1));
+        assert_eq!(running.hpas[0].spec.max_replicas, 4);
+        let done = finished(MINIMAL, &[], false);
+        assert_eq!(replicas(&done, "monza-simulator"), Some(0));
+        assert_eq!(replicas(&done, "monza-processor"), None, "still the HPA's");
+        let hpa = &done.hpas[0].spec;
+        assert_eq!((hpa.min_replicas, hpa.max_replicas), (Some(1), 1));
+        let secrets = [("ingest", "token"), ("redis-url", "url"), ("pg-url", "url")];
+        let fixed = finished(EXTERNAL, &secrets, false);
+        assert_eq!(
+            replicas(&fixed, "monza-processor"),
+            Some(1),
+            "3 while racing"
+        );
+        let keda = finished(KEDA, &[], true);
+        let so = &keda.scaled_objects[0].spec;
+        assert_eq!(so.max_replica_count, so.min_replica_count);
+    }
+
     /// While the HPA is on, the processor Deployment does not carry `replicas` (the HPA owns
     /// it); without the HPA it does.
     #[test]

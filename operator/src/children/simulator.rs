@@ -62,7 +62,8 @@ pub fn deployment(m: &Model) -> Deployment {
             env: env_vars,
             port: ports::SIMULATOR,
             resources: resources(&m.simulator_resources, ("100m", "64Mi"), ("1", "256Mi")),
-            replicas: Some(m.simulator_replicas),
+            // A finished race has nothing left to publish: its requests go back to the node.
+            replicas: Some(if m.finished { 0 } else { m.simulator_replicas }),
             // Never two simulators of one race, even during a rollout.
             strategy: Some(DeploymentStrategy {
                 type_: Some("Recreate".into()),

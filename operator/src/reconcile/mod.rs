@@ -92,19 +92,13 @@ pub async fn reconcile_at(
         pipeline,
         now,
     );
-    let ready = status::is_ready(&new_status);
+    // Owned objects wake the controller on every change; a racing race's progress changes
+    // none, so it is looked at again every few seconds until the flag.
+    let next = status::requeue_after(&new_status, pipeline_requeue);
     if race.status.as_ref() != Some(&new_status) {
         write_status(&races, &race, new_status).await?;
     }
-    // Owned objects wake the controller on every change; the timer is a safety net.
-    let base = if ready {
-        Duration::from_secs(300)
-    } else {
-        Duration::from_secs(30)
-    };
-    Ok(Action::requeue(
-        pipeline_requeue.map_or(base, |p| p.min(base)),
-    ))
+    Ok(Action::requeue(next))
 }
 
 async fn write_status(

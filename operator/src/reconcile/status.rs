@@ -1,6 +1,7 @@
 //! Status, computed as a pure function of the race, the model and what the API server
 //! reported about the children. Conditions keep their `lastTransitionTime` unless their
-//! status really changes, so a no-op reconcile writes nothing.
+//! status really changes, so a no-op reconcile writes nothing. How soon to look again
+//! ([`requeue_after`]) is decided here too, from the status computed.
 
 use super::apply::{AutoscalerTrouble, Readiness};
 use crate::api::conditions::{ConditionType, reason};
@@ -11,6 +12,15 @@ use crate::api::{
 use crate::children::meta::Component;
 use crate::model::{Model, Monitoring};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time as MetaTime};
+use std::time::Duration;
+
+/// How often a racing race is looked at again when nothing wakes it: its lap, leader and
+/// counts come from the processor, whose progress changes no object the operator watches.
+pub const RACING_REFRESH: Duration = Duration::from_secs(5);
+/// The safety net of a race that is ready and not racing (owned objects wake it).
+const SETTLED: Duration = Duration::from_secs(300);
+/// The safety net of a race still converging.
+const CONVERGING: Duration = Duration::from_secs(30);
 
 /// `MonitoringReady` in `monitoring.mode: prometheusOperator`, where no pod of the race
 /// monitors it.
@@ -162,8 +172,18 @@ pub fn compute(
             },
         )
     };
+    let race_progress = progress.or_else(|| race.status.as_ref().and_then(|s| s.race.clone()));
+    let finished = race_progress.as_ref().is_some_and(|p| p.finished);
     let (sim_ok, sim_msg) = ready_of(&[Component::Simulator]);
     let (proc_ok, proc_msg) = ready_of(&[Component::Processor]);
+    // What the simulator, processor and datastores say: the phase follows them and the
+    // race, not monitoring (which has its own condition).
+    let (race_ok, _) = ready_of(&[
+        Component::Simulator,
+        Component::Processor,
+        Component::Redis,
+        Component::Postgres,
+    ]);
     let (store_ok, store_msg) = ready_of(&[Component::Redis, Component::Postgres]);
     let (mon_ok, mon_msg) = ready_of(&[Component::Prometheus, Component::Grafana]);
     let (all_ok, all_msg) = ready_of(&Component::ALL);
@@ -175,6 +195,14 @@ pub fn compute(
         }
     };
     let autoscaler_msg = match &m.autoscaling {
+        Some(a) if m.finished => format!(
+            "{} held at {} replica(s), its minimum: the race has finished",
+            match a.engine {
+                AutoscalingEngine::Hpa => "HPA",
+                AutoscalingEngine::Keda => "KEDA ScaledObject",
+            },
+            a.min_replicas
+        ),
         Some(a) => {
             let mut msg = format!(
                 "{} {}–{} replicas, {}% CPU or {} msg/s per pod",
@@ -255,22 +283,42 @@ pub fn compute(
             g,
             &now,
         ),
-        condition(
-            ConditionType::SimulatorReady,
-            sim_ok,
-            progressing(sim_ok),
-            &sim_msg,
-            g,
-            &now,
-        ),
-        condition(
-            ConditionType::ProcessorReady,
-            proc_ok,
-            progressing(proc_ok),
-            &proc_msg,
-            g,
-            &now,
-        ),
+        match (m.finished, sim_ok) {
+            (true, true) => condition(
+                ConditionType::SimulatorReady,
+                true,
+                reason::RACE_FINISHED,
+                "the race has finished: the simulator is scaled to 0, its requests released",
+                g,
+                &now,
+            ),
+            (_, ok) => condition(
+                ConditionType::SimulatorReady,
+                ok,
+                progressing(ok),
+                &sim_msg,
+                g,
+                &now,
+            ),
+        },
+        match (m.finished, proc_ok) {
+            (true, true) => condition(
+                ConditionType::ProcessorReady,
+                true,
+                reason::RACE_FINISHED,
+                "the race has finished: the processor runs at its minimum, serving the API",
+                g,
+                &now,
+            ),
+            (_, ok) => condition(
+                ConditionType::ProcessorReady,
+                ok,
+                progressing(ok),
+                &proc_msg,
+                g,
+                &now,
+            ),
+        },
         condition(
             ConditionType::StorageReady,
             store_ok,
@@ -298,15 +346,18 @@ pub fn compute(
     ];
     let mut conditions = conditions;
     conditions.extend(pipeline_conditions(m, pipeline.as_ref(), g, &now));
-    let race_progress = progress.or_else(|| race.status.as_ref().and_then(|s| s.race.clone()));
-    let finished = race_progress.as_ref().is_some_and(|p| p.finished);
+    let started = race_progress
+        .as_ref()
+        .is_some_and(|p| p.samples_processed > 0);
     RaceSessionStatus {
         observed_generation: g,
         conditions: merge(old_conditions(race), conditions),
-        phase: Some(match (finished, all_ok) {
-            (true, _) => Phase::Finished,
-            (false, true) => Phase::Racing,
-            (false, false) => Phase::Provisioning,
+        phase: Some(if finished {
+            Phase::Finished
+        } else if race_ok || started {
+            Phase::Racing
+        } else {
+            Phase::Provisioning
         }),
         components,
         race: race_progress,
@@ -314,6 +365,18 @@ pub fn compute(
         partitions: Some(m.partitions as i32),
         pipeline,
     }
+}
+
+/// How soon to reconcile again when nothing wakes the race: every [`RACING_REFRESH`]
+/// while it races (its progress changes no watched object), then the safety net, or
+/// sooner when the post-race pipeline waits for a retry.
+pub fn requeue_after(s: &RaceSessionStatus, pipeline: Option<Duration>) -> Duration {
+    let base = match s.phase {
+        Some(Phase::Racing) => RACING_REFRESH,
+        _ if is_ready(s) => SETTLED,
+        _ => CONVERGING,
+    };
+    pipeline.map_or(base, |p| p.min(base))
 }
 
 /// `PipelineSucceeded` (separate from `Ready`: a failed analysis does not make the race
@@ -614,6 +677,145 @@ mod tests {
         assert_eq!(get(&s, "Stalled").reason, "SecretNotFound");
         assert_eq!(get(&s, "Ready").status, "False");
         assert_eq!(s.phase, Some(Phase::Failed));
+    }
+
+    /// The phase follows the race, not monitoring: a race whose Prometheus never gets
+    /// ready races and finishes (it said Provisioning for a whole race on a real node);
+    /// Ready and MonitoringReady say what is missing.
+    #[test]
+    fn the_phase_follows_the_race_not_monitoring() {
+        let (mut race, m) = setup();
+        let stuck_monitoring = [
+            ready("simulator", 1, 1),
+            ready("processor", 1, 1),
+            ready("redis", 1, 1),
+            ready("postgres", 1, 1),
+            ready("prometheus", 1, 0),
+            ready("grafana", 1, 1),
+        ];
+        let s = compute(&race, &m, &stuck_monitoring, None, None, None, at(0));
+        assert_eq!(s.phase, Some(Phase::Racing));
+        assert_eq!(get(&s, "Ready").status, "False");
+        assert_eq!(get(&s, "Ready").message, "waiting for prometheus");
+        assert_eq!(get(&s, "Reconciling").status, "True");
+        assert_eq!(get(&s, "MonitoringReady").status, "False");
+        race.status = Some(s);
+        let done = RaceProgress {
+            lap: 10,
+            total_laps: 10,
+            samples_processed: 9000,
+            finished: true,
+            ..RaceProgress::default()
+        };
+        let s = compute(&race, &m, &stuck_monitoring, None, Some(done), None, at(60));
+        assert_eq!(s.phase, Some(Phase::Finished));
+        assert_eq!(get(&s, "MonitoringReady").status, "False");
+    }
+
+    /// A race under way stays Racing while a component restarts (a processor pod
+    /// deleted mid-race); before it starts, an unready component means Provisioning.
+    #[test]
+    fn a_started_race_races_through_a_restart() {
+        let (mut race, m) = setup();
+        let restarting = [
+            ready("simulator", 1, 1),
+            ready("processor", 1, 0),
+            ready("redis", 1, 1),
+            ready("postgres", 1, 1),
+        ];
+        let s = compute(&race, &m, &restarting, None, None, None, at(0));
+        assert_eq!(s.phase, Some(Phase::Provisioning));
+        race.status = Some(RaceSessionStatus {
+            race: Some(RaceProgress {
+                lap: 4,
+                total_laps: 10,
+                samples_processed: 4000,
+                ..RaceProgress::default()
+            }),
+            ..s
+        });
+        let s = compute(&race, &m, &restarting, None, None, None, at(5));
+        assert_eq!(s.phase, Some(Phase::Racing));
+        assert_eq!(get(&s, "ProcessorReady").status, "False");
+    }
+
+    /// A racing race is looked at again every few seconds (its lap froze for a minute
+    /// after each fault on a real node, until some object changed); a finished or a
+    /// converging one only on the safety net; a pipeline retry due sooner wins.
+    #[test]
+    fn racing_races_are_refreshed_and_finished_ones_are_not() {
+        let with = |phase: Phase, ready: bool| RaceSessionStatus {
+            phase: Some(phase),
+            conditions: vec![condition(
+                ConditionType::Ready,
+                ready,
+                reason::READY,
+                "",
+                Some(1),
+                &at(0),
+            )],
+            ..RaceSessionStatus::default()
+        };
+        assert_eq!(
+            requeue_after(&with(Phase::Racing, true), None),
+            RACING_REFRESH
+        );
+        assert_eq!(
+            requeue_after(&with(Phase::Racing, false), None),
+            RACING_REFRESH
+        );
+        assert!(RACING_REFRESH <= Duration::from_secs(10));
+        assert_eq!(
+            requeue_after(&with(Phase::Finished, true), None),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            requeue_after(&with(Phase::Provisioning, false), None),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            requeue_after(&with(Phase::Finished, true), Some(Duration::from_secs(12))),
+            Duration::from_secs(12)
+        );
+    }
+
+    /// Once the race has finished (as the last status recorded), SimulatorReady and
+    /// ProcessorReady say what was released, and the autoscaler that it holds the minimum.
+    #[test]
+    fn a_finished_race_says_what_it_released() {
+        let (mut race, _) = setup();
+        race.status = Some(RaceSessionStatus {
+            race: Some(RaceProgress {
+                finished: true,
+                ..RaceProgress::default()
+            }),
+            ..RaceSessionStatus::default()
+        });
+        let m = validate(&race, &BTreeMap::new(), &Defaults::default()).unwrap();
+        assert!(m.finished);
+        let released = [
+            ready("simulator", 0, 0),
+            ready("processor", 1, 1),
+            ready("redis", 1, 1),
+            ready("postgres", 1, 1),
+        ];
+        let s = compute(&race, &m, &released, None, None, None, at(0));
+        let sim = get(&s, "SimulatorReady");
+        assert_eq!(
+            (sim.status.as_str(), sim.reason.as_str()),
+            ("True", "RaceFinished")
+        );
+        assert!(sim.message.contains("scaled to 0"), "{}", sim.message);
+        assert_eq!(get(&s, "ProcessorReady").reason, "RaceFinished");
+        assert!(
+            get(&s, "AutoscalerReady")
+                .message
+                .starts_with("HPA held at 1 replica(s)"),
+            "{}",
+            get(&s, "AutoscalerReady").message
+        );
+        let c = s.components.iter().find(|c| c.name == "simulator").unwrap();
+        assert_eq!((c.replicas, c.ready), (0, true));
     }
 
     /// The first status says Ready=False (kstatus: not ready until proven).

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod operator;
+pub mod processor;
 pub mod pss;
 pub mod race;
 pub mod store;
