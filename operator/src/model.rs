@@ -3,8 +3,8 @@
 //! condition. Pure: no API calls.
 
 use crate::api::{
-    AutoscalingEngine, Circuit, DatastoreSpec, GridEntry, MonitoringMode, MonitoringSpec,
-    PostRaceSpec, RaceSession, SecretKeyRef,
+    AutoscalingEngine, Circuit, DatastoreSpec, DeletionPolicy, GridEntry, MonitoringMode,
+    MonitoringSpec, PostRaceSpec, RaceSession, SecretKeyRef,
 };
 use crate::post_race::Dag;
 use k8s_openapi::api::core::v1::ResourceRequirements;
@@ -92,6 +92,8 @@ pub struct Model {
     pub allowed_clients: Vec<NetworkPolicyPeer>,
     pub redis: Datastore,
     pub postgres: Datastore,
+    /// Whether the datastores' volumes and the PostgreSQL password outlive the race.
+    pub deletion_policy: DeletionPolicy,
     /// The race has finished (the processor said so, and the status recorded it): what
     /// only the race needed is released (the simulator; the processor down to its
     /// minimum), the API and the data stay.
@@ -535,6 +537,7 @@ pub fn validate(
         allowed_clients: spec.processor.allowed_clients.clone(),
         redis,
         postgres,
+        deletion_policy: spec.deletion_policy,
         finished: race
             .status
             .as_ref()

@@ -71,6 +71,14 @@ async fn status_shows_the_processors_progress() {
         race["leader"]
     );
     assert!(race["samplesProcessed"].as_i64().unwrap() > 0);
+    // The session's start, which tells a race's own session from a retained one.
+    let started: k8s_openapi::jiff::Timestamp =
+        race["startedAt"].as_str().unwrap().parse().unwrap();
+    let age = k8s_openapi::jiff::Timestamp::now().duration_since(started);
+    assert!(
+        age.as_secs() >= 0 && age.as_secs() < 600,
+        "{started} is this race's start"
+    );
     assert_eq!(status["phase"], "Finished");
 
     drop(db);

@@ -947,3 +947,108 @@ async fn a_racing_race_is_refreshed_until_the_flag_then_released() {
     assert_eq!((&sim["replicas"], &sim["ready"]), (&json!(0), &json!(true)));
     assert_ne!(run_at(&api, &ctx, at(20)).await, requeue(5));
 }
+
+const PG_SECRET: &str = "/api/v1/namespaces/racing/secrets/monza-postgres-auth";
+
+/// What Kubernetes' garbage collector does when a RaceSession is deleted: the race and
+/// everything whose owner references name its uid go; the rest stays.
+fn delete_race(api: &FakeApi, uid: &str) {
+    api.delete(RACE);
+    for path in api.paths() {
+        let owned = api.get(&path).is_some_and(|o| {
+            o["metadata"]["ownerReferences"]
+                .as_array()
+                .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid))
+        });
+        if owned {
+            api.delete(&path);
+        }
+    }
+}
+
+fn owners(api: &FakeApi, path: &str) -> Vec<Value> {
+    api.get(path).unwrap()["metadata"]["ownerReferences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The PostgreSQL volumes and the password that opens them go together: by default both
+/// go with the race (the StatefulSets delete their claims, the race owns the Secret), so
+/// a race created again starts afresh; with `retain` both stay, and a race created again
+/// under the name finds the same password and says that its retained session had
+/// already finished. (Before, the Secret went and the volumes stayed: the new password
+/// was refused and the race sat in Provisioning with no reason.)
+#[tokio::test]
+async fn volumes_and_the_password_go_together() {
+    let stub = ProcessorStub::start().await;
+    let (api, ctx) = setup_with_processor(json!({}), &stub);
+    api.edit(RACE, |r| {
+        r["metadata"]["creationTimestamp"] = json!("2026-11-28T10:00:00Z")
+    });
+    run(&api, &ctx).await;
+    let policy = |path: &str| {
+        api.get(path).unwrap()["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"]
+            .clone()
+    };
+    assert_eq!(
+        (policy(PG), policy(REDIS)),
+        (json!("Delete"), json!("Delete"))
+    );
+    assert_eq!(
+        owners(&api, PG_SECRET).len(),
+        1,
+        "the race owns the password"
+    );
+    let password = api.get(PG_SECRET).unwrap()["data"].clone();
+
+    api.edit(RACE, |r| {
+        r["spec"]["deletionPolicy"] = json!("retain");
+        r["metadata"]["generation"] = json!(2);
+    });
+    run(&api, &ctx).await;
+    assert_eq!(
+        (policy(PG), policy(REDIS)),
+        (json!("Retain"), json!("Retain"))
+    );
+    assert!(owners(&api, PG_SECRET).is_empty(), "kept with the volumes");
+    assert_eq!(owners(&api, API_KEY).len(), 1, "the API key is no data");
+
+    // Deleted, then applied again: a new uid, created later.
+    delete_race(&api, "race-uid-1");
+    assert!(api.get(PG_SECRET).is_some() && api.get(API_KEY).is_none());
+    api.put(RACE, race_json(json!({"deletionPolicy": "retain"})));
+    api.edit(RACE, |r| {
+        r["metadata"]["uid"] = json!("race-uid-2");
+        r["metadata"]["creationTimestamp"] = json!("2026-11-28T11:00:00Z");
+    });
+    run(&api, &ctx).await;
+    assert_eq!(
+        api.get(PG_SECRET).unwrap()["data"],
+        password,
+        "the same password"
+    );
+    mark_ready(&api);
+    // The retained session started (10:00:05) before this race was created, and finished.
+    stub.set(10, true, 1_795_860_005_000);
+    run(&api, &ctx).await;
+    let retained = condition(&api, "RetainedData");
+    assert_eq!(
+        (&retained["status"], &retained["reason"]),
+        (&json!("True"), &json!("AlreadyFinished")),
+        "{retained}"
+    );
+    assert_eq!(api.get(RACE).unwrap()["status"]["phase"], "Finished");
+
+    // Back to delete: the new race adopts the password, so both go with it.
+    api.edit(RACE, |r| {
+        r["spec"]["deletionPolicy"] = json!("delete");
+        r["metadata"]["generation"] = json!(2);
+    });
+    run(&api, &ctx).await;
+    let refs = owners(&api, PG_SECRET);
+    assert_eq!(refs.len(), 1);
+    assert_eq!(refs[0]["uid"], "race-uid-2");
+    assert_eq!(policy(PG), json!("Delete"));
+    assert_eq!(api.get(PG_SECRET).unwrap()["data"], password);
+}

@@ -26,10 +26,13 @@ pub enum ConditionType {
     PipelineSucceeded,
     /// The last run or retry annotation was refused.
     PipelineRequestRefused,
+    /// The race found the data of an earlier RaceSession of its name (`deletionPolicy:
+    /// retain`): it resumed, or that session had finished. Present only then.
+    RetainedData,
 }
 
 impl ConditionType {
-    pub const ALL: [ConditionType; 10] = [
+    pub const ALL: [ConditionType; 11] = [
         ConditionType::Ready,
         ConditionType::Reconciling,
         ConditionType::Stalled,
@@ -40,6 +43,7 @@ impl ConditionType {
         ConditionType::MonitoringReady,
         ConditionType::PipelineSucceeded,
         ConditionType::PipelineRequestRefused,
+        ConditionType::RetainedData,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +58,7 @@ impl ConditionType {
             ConditionType::MonitoringReady => "MonitoringReady",
             ConditionType::PipelineSucceeded => "PipelineSucceeded",
             ConditionType::PipelineRequestRefused => "PipelineRequestRefused",
+            ConditionType::RetainedData => "RetainedData",
         }
     }
 }
@@ -82,4 +87,8 @@ pub mod reason {
     pub const REFUSED: &str = "Refused";
     /// The race has finished: the simulator released, the processor at its minimum.
     pub const RACE_FINISHED: &str = "RaceFinished";
+    /// Retained data of an unfinished session: the race goes on from where it stopped.
+    pub const RESUMED: &str = "Resumed";
+    /// Retained data of a session that had finished: nothing is raced again.
+    pub const ALREADY_FINISHED: &str = "AlreadyFinished";
 }

@@ -96,6 +96,17 @@ pub struct RaceSessionSpec {
     /// PostgreSQL holding the analytics.
     #[serde(default)]
     pub postgres: DatastoreSpec,
+    /// What deleting the RaceSession does to its data: the volumes of the managed Redis
+    /// and PostgreSQL and the generated PostgreSQL password that opens them, which go
+    /// together. `delete`: they are deleted with the race, so a race created again under
+    /// the same name starts afresh. `retain`: both are kept (PersistentVolumeClaims
+    /// `data-<name>-redis-0`, `data-<name>-postgres-0`, Secret `<name>-postgres-auth`),
+    /// so a RaceSession created again under the same name in the same namespace finds its
+    /// data and the password that opens it: an unfinished race goes on from where it
+    /// stopped, a finished one stays finished (condition `RetainedData`). Delete them
+    /// yourself when done: `kubectl delete pvc,secret -l app.kubernetes.io/instance=<name>`.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
     /// What monitors this race: its own Prometheus and Grafana, the cluster's Prometheus
     /// Operator and Grafana, or nothing.
     #[serde(default)]
@@ -326,6 +337,17 @@ pub struct SecretKeyRef {
     /// Key within the Secret.
     #[schemars(length(min = 1, max = 253))]
     pub key: String,
+}
+
+/// What deleting a RaceSession does to its data (`spec.deletionPolicy`).
+#[derive(
+    schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DeletionPolicy {
+    #[default]
+    Delete,
+    Retain,
 }
 
 /// Either a datastore the operator runs (`managed`) or one you run (`external`).

@@ -16,7 +16,8 @@ pub struct RaceSessionStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// Ready, Reconciling, Stalled; SimulatorReady, ProcessorReady, StorageReady,
-    /// AutoscalerReady, MonitoringReady; PipelineSucceeded, PipelineRequestRefused.
+    /// AutoscalerReady, MonitoringReady; PipelineSucceeded, PipelineRequestRefused;
+    /// RetainedData when the race found the data of an earlier race of its name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// Pending, Provisioning, Racing, Finished or Failed.
@@ -182,4 +183,9 @@ pub struct RaceProgress {
     pub anomalies: i64,
     pub samples_processed: i64,
     pub finished: bool,
+    /// When the session started (RFC 3339), as the processor recorded it: before the
+    /// RaceSession was created, its data outlived an earlier race of the same name
+    /// (`deletionPolicy: retain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
 }

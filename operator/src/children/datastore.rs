@@ -7,8 +7,11 @@ use super::pod::{container_security, env, env_secret, pod_security, port, resour
 use super::ports;
 use super::secrets::{POSTGRES_PASSWORD_KEY, postgres_secret_name};
 use super::service::service;
+use crate::api::DeletionPolicy;
 use crate::model::{Datastore, Model};
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::apps::v1::{
+    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
+};
 use k8s_openapi::api::core::v1::{
     Container, EmptyDirVolumeSource, EnvVar, ExecAction, PersistentVolumeClaim,
     PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe, Service, Volume, VolumeMount,
@@ -110,6 +113,22 @@ fn data_volume(
     }
 }
 
+/// What becomes of the data volumes: deleted with the StatefulSet (and so with the race)
+/// unless the race retains its data; never when a StatefulSet is scaled down. The
+/// PostgreSQL password goes the same way ([`super::secrets::owners`]).
+fn claim_retention(policy: DeletionPolicy) -> StatefulSetPersistentVolumeClaimRetentionPolicy {
+    StatefulSetPersistentVolumeClaimRetentionPolicy {
+        when_deleted: Some(
+            match policy {
+                DeletionPolicy::Delete => "Delete",
+                DeletionPolicy::Retain => "Retain",
+            }
+            .into(),
+        ),
+        when_scaled: Some("Retain".into()),
+    }
+}
+
 fn stateful_set(
     m: &Model,
     c: Component,
@@ -140,6 +159,9 @@ fn stateful_set(
                     ..PodSpec::default()
                 }),
             },
+            persistent_volume_claim_retention_policy: claims
+                .as_ref()
+                .map(|_| claim_retention(m.deletion_policy)),
             volume_claim_templates: claims,
             ..StatefulSetSpec::default()
         }),
@@ -280,4 +302,50 @@ pub fn postgres(m: &Model) -> Option<(StatefulSet, Service, NetworkPolicy)> {
             &[Component::Processor, Component::Pipeline],
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::children::fixtures::*;
+
+    fn policies(spec: &str) -> Vec<(Option<String>, Option<String>)> {
+        children(spec, &[])
+            .stateful_sets
+            .iter()
+            .map(|s| {
+                let p = s.spec.as_ref().unwrap();
+                let policy = p.persistent_volume_claim_retention_policy.clone();
+                (
+                    policy.as_ref().and_then(|p| p.when_deleted.clone()),
+                    policy.and_then(|p| p.when_scaled),
+                )
+            })
+            .collect()
+    }
+
+    /// The volumes go with the race by default (a re-created race used to find the old
+    /// data under a new password and hang); `retain` keeps them; scaling never deletes
+    /// them; a datastore without a volume has no policy.
+    #[test]
+    fn volumes_follow_the_deletion_policy() {
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            policies(MINIMAL),
+            [
+                (some("Delete"), some("Retain")),
+                (some("Delete"), some("Retain"))
+            ]
+        );
+        assert_eq!(
+            policies("deletionPolicy: retain"),
+            [
+                (some("Retain"), some("Retain")),
+                (some("Retain"), some("Retain"))
+            ]
+        );
+        assert_eq!(
+            policies("redis:\n  managed: {persistence: false}"),
+            [(None, None), (some("Delete"), some("Retain"))]
+        );
+    }
 }

@@ -8,7 +8,7 @@ use crate::children::Children;
 use crate::children::keda::ScaledObject;
 use crate::children::meta::{Component, keys, race_selector};
 use crate::children::monitoring::prometheus_operator::{PodMonitor, PrometheusRule};
-use crate::children::secrets::{Generated, secret};
+use crate::children::secrets::{Generated, owners, secret};
 use crate::model::Model;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -18,8 +18,8 @@ use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use kube::api::PostParams;
 use kube::api::{Api, DeleteParams, ListParams, Patch};
+use kube::api::{PatchParams, PostParams};
 use kube::{Client, Resource, ResourceExt};
 use rand::distr::Alphanumeric;
 use rand::{Rng, TryRngCore};
@@ -134,7 +134,8 @@ pub fn random_token(len: usize) -> String {
 }
 
 /// Creates each generated Secret that does not exist yet, with a fresh random value; an
-/// existing one is left alone (its value may be in use).
+/// existing one keeps its value (it may be in use: the PostgreSQL password of a retained
+/// volume) and only has its owner references set as `deletionPolicy` says.
 async fn create_missing(
     client: &Client,
     m: &Model,
@@ -144,7 +145,19 @@ async fn create_missing(
     let api: Api<Secret> = Api::namespaced(client.clone(), &m.namespace);
     for g in generated {
         names.insert(g.name.clone());
-        if api.get_metadata_opt(&g.name).await?.is_some() {
+        if let Some(existing) = api.get_metadata_opt(&g.name).await? {
+            let current = existing.metadata.owner_references.unwrap_or_default();
+            if let Some(want) = owners(m, g, &current) {
+                // A merge patch replaces the list whole; the value is not touched.
+                let patch = serde_json::json!({"metadata": {"ownerReferences": want}});
+                let params = PatchParams {
+                    field_manager: Some(FIELD_MANAGER.into()),
+                    ..PatchParams::default()
+                };
+                api.patch_metadata(&g.name, &params, &Patch::Merge(&patch))
+                    .await?;
+                tracing::info!(secret = %g.name, owned = !want.is_empty(), "generated secret's owners set");
+            }
             continue;
         }
         let params = PostParams {

@@ -22,6 +22,9 @@ struct Session {
     pit_stops: i64,
     anomalies: i64,
     leader: Option<Leader>,
+    /// Absent from processors older than this operator.
+    #[serde(default)]
+    started_at_ms: Option<i64>,
 }
 
 /// The processor's in-cluster address, unless `base` overrides it (tests, out-of-cluster runs).
@@ -51,5 +54,9 @@ pub async fn fetch(http: &reqwest::Client, url: &str) -> Option<RaceProgress> {
         anomalies: s.anomalies,
         samples_processed: s.samples_processed,
         finished: s.finished,
+        started_at: s
+            .started_at_ms
+            .and_then(|ms| k8s_openapi::jiff::Timestamp::from_millisecond(ms).ok())
+            .map(|t| t.to_string()),
     })
 }

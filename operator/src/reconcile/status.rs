@@ -346,6 +346,7 @@ pub fn compute(
     ];
     let mut conditions = conditions;
     conditions.extend(pipeline_conditions(m, pipeline.as_ref(), g, &now));
+    conditions.extend(retained_data(race, race_progress.as_ref(), g, &now));
     let started = race_progress
         .as_ref()
         .is_some_and(|p| p.samples_processed > 0);
@@ -365,6 +366,48 @@ pub fn compute(
         partitions: Some(m.partitions as i32),
         pipeline,
     }
+}
+
+/// `RetainedData`, when the processor's session started before this RaceSession was
+/// created: its data outlived an earlier race of the same name (`deletionPolicy:
+/// retain`). An unfinished session goes on (the simulator resumes from its progress, the
+/// processor from its checkpoints); a finished one is not raced again, and says so.
+fn retained_data(
+    race: &RaceSession,
+    progress: Option<&RaceProgress>,
+    g: Option<i64>,
+    now: &Time,
+) -> Option<Condition> {
+    let p = progress?;
+    let started: k8s_openapi::jiff::Timestamp = p.started_at.as_deref()?.parse().ok()?;
+    let created = race.metadata.creation_timestamp.as_ref()?;
+    if started >= created.0 {
+        return None;
+    }
+    let name = race.metadata.name.as_deref().unwrap_or_default();
+    Some(if p.finished {
+        condition(
+            ConditionType::RetainedData,
+            true,
+            reason::ALREADY_FINISHED,
+            &format!(
+                "the retained data holds session {name}, started at {started} and finished before this RaceSession was created: nothing is raced again, its results are served as they are; for a new race, delete this RaceSession and then its volumes and Secret (kubectl delete pvc,secret -l app.kubernetes.io/instance={name}), or use another name"
+            ),
+            g,
+            now,
+        )
+    } else {
+        condition(
+            ConditionType::RetainedData,
+            true,
+            reason::RESUMED,
+            &format!(
+                "the retained data holds session {name}, started at {started} before this RaceSession was created: the race goes on from where it stopped"
+            ),
+            g,
+            now,
+        )
+    })
 }
 
 /// How soon to reconcile again when nothing wakes the race: every [`RACING_REFRESH`]
@@ -586,6 +629,7 @@ mod tests {
             anomalies: 1,
             samples_processed: 9000,
             finished: false,
+            started_at: None,
         };
         let s = compute(&race, &m, &all, None, Some(p.clone()), None, at(0));
         assert_eq!(
@@ -816,6 +860,71 @@ mod tests {
         );
         let c = s.components.iter().find(|c| c.name == "simulator").unwrap();
         assert_eq!((c.replicas, c.ready), (0, true));
+    }
+
+    /// A session that started before the RaceSession was created is retained data: an
+    /// unfinished one resumes, a finished one says why nothing is raced again; a fresh
+    /// race has no such condition.
+    #[test]
+    fn retained_data_is_said() {
+        let (mut race, m) = setup();
+        race.metadata.creation_timestamp = Some(at(100));
+        let all = [
+            ready("simulator", 1, 1),
+            ready("processor", 1, 1),
+            ready("redis", 1, 1),
+            ready("postgres", 1, 1),
+        ];
+        let progress = |started: i64, finished: bool| RaceProgress {
+            lap: 3,
+            total_laps: 10,
+            samples_processed: 100,
+            finished,
+            started_at: Some(at(started).0.to_string()),
+            ..RaceProgress::default()
+        };
+        let fresh = compute(
+            &race,
+            &m,
+            &all,
+            None,
+            Some(progress(101, false)),
+            None,
+            at(200),
+        );
+        assert!(!fresh.conditions.iter().any(|c| c.type_ == "RetainedData"));
+        let resumed = compute(
+            &race,
+            &m,
+            &all,
+            None,
+            Some(progress(40, false)),
+            None,
+            at(200),
+        );
+        assert_eq!(get(&resumed, "RetainedData").reason, "Resumed");
+        assert_eq!(resumed.phase, Some(Phase::Racing));
+        let over = compute(
+            &race,
+            &m,
+            &all,
+            None,
+            Some(progress(40, true)),
+            None,
+            at(200),
+        );
+        let c = get(&over, "RetainedData");
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("True", "AlreadyFinished")
+        );
+        assert!(
+            c.message.contains("nothing is raced again")
+                && c.message.contains("app.kubernetes.io/instance=monza"),
+            "{}",
+            c.message
+        );
+        assert_eq!(over.phase, Some(Phase::Finished));
     }
 
     /// The first status says Ready=False (kstatus: not ready until proven).

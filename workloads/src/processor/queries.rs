@@ -16,6 +16,8 @@ pub struct SessionSummary {
     pub lap: i32,
     pub finished: bool,
     pub samples_processed: i64,
+    /// The race clock's origin, ms since the epoch (null for a session not yet started).
+    pub started_at_ms: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -153,6 +155,7 @@ fn summary(r: &tokio_postgres::Row) -> SessionSummary {
         finished: r.get(3),
         samples_processed: r.get(4),
         lap: r.get(5),
+        started_at_ms: r.get(6),
     }
 }
 
@@ -162,7 +165,8 @@ fn summary(r: &tokio_postgres::Row) -> SessionSummary {
 const SUMMARY: &str = "SELECT s.session_id, s.circuit, s.total_laps,
        COALESCE((SELECT count(*) >= max(e.partitions) FROM session_partition_ends e WHERE e.session_id = s.session_id), false),
        COALESCE((SELECT sum(samples) FROM car_accounting a WHERE a.session_id = s.session_id), 0)::bigint,
-       LEAST(COALESCE((SELECT max(last_lap) FROM car_accounting a WHERE a.session_id = s.session_id), 0), s.total_laps)::int
+       LEAST(COALESCE((SELECT max(last_lap) FROM car_accounting a WHERE a.session_id = s.session_id), 0), s.total_laps)::int,
+       s.started_at_ms
   FROM sessions s";
 
 pub async fn sessions(db: &Client) -> Result<Vec<SessionSummary>> {
