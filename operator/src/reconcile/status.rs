@@ -385,13 +385,14 @@ fn retained_data(
         return None;
     }
     let name = race.metadata.name.as_deref().unwrap_or_default();
+    let ns = race.metadata.namespace.as_deref().unwrap_or_default();
     Some(if p.finished {
         condition(
             ConditionType::RetainedData,
             true,
             reason::ALREADY_FINISHED,
             &format!(
-                "the retained data holds session {name}, started at {started} and finished before this RaceSession was created: nothing is raced again, its results are served as they are; for a new race, delete this RaceSession and then its volumes and Secret (kubectl delete pvc,secret -l app.kubernetes.io/instance={name}), or use another name"
+                "the retained data holds session {name}, started at {started} before this RaceSession was created and already finished: nothing is raced again, its results are served as they are; for a new race, delete this RaceSession, then its volumes and Secret (kubectl -n {ns} delete pvc,secret -l app.kubernetes.io/instance={name}), and apply it again, or use another name"
             ),
             g,
             now,
