@@ -85,28 +85,14 @@ async fn post_as(base: &str, query: &str, content_type: &str, body: &str) -> (St
     (code, resp.json().await.unwrap_or(Value::Null))
 }
 
-/// The samples of `session` in the stream, decoded, in entry order.
+/// The samples of `session` in the stream, decoded, by car and time.
 async fn stream_samples(env: &Env, session: &str) -> Vec<Sample> {
-    let mut con = env
-        .redis()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
     let mut out = Vec::new();
-    for (_, key) in env.keys.all_partitions() {
-        let reply: redis::Value = redis::cmd("XRANGE")
-            .arg(&key)
-            .arg("-")
-            .arg("+")
-            .query_async(&mut con)
-            .await
-            .unwrap();
-        for e in pitstop_workloads::processor::entry::parse_entries(reply) {
-            let mut buf = Vec::new();
-            if let Some(d) = e.field("d") {
-                pitstop_workloads::codec::binary::decode_batch(d, &mut buf).unwrap();
-                out.extend(buf.into_iter().filter(|s| s.session == session));
-            }
+    for e in common::stream_entries(env).await {
+        let mut buf = Vec::new();
+        if let Some(d) = e.field("d") {
+            pitstop_workloads::codec::binary::decode_batch(d, &mut buf).unwrap();
+            out.extend(buf.into_iter().filter(|s| s.session == session));
         }
     }
     out.sort_by_key(|s| (s.car, s.timestamp_ms));
@@ -946,28 +932,14 @@ async fn a_silent_redis_is_a_503_within_the_bound() {
 
 /// The start markers of `session` in the stream, as their JSON.
 async fn start_markers(env: &Env, session: &str) -> Vec<Value> {
-    let mut con = env
-        .redis()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
     let mut out = Vec::new();
-    for (_, key) in env.keys.all_partitions() {
-        let reply: redis::Value = redis::cmd("XRANGE")
-            .arg(&key)
-            .arg("-")
-            .arg("+")
-            .query_async(&mut con)
-            .await
-            .unwrap();
-        for e in pitstop_workloads::processor::entry::parse_entries(reply) {
-            let Some(m) = e.field(pitstop_workloads::stream::FIELD_MARKER) else {
-                continue;
-            };
-            let m: Value = serde_json::from_slice(m).unwrap();
-            if m["type"] == "session_start" && m["session"] == session {
-                out.push(m);
-            }
+    for e in common::stream_entries(env).await {
+        let Some(m) = e.field(pitstop_workloads::stream::FIELD_MARKER) else {
+            continue;
+        };
+        let m: Value = serde_json::from_slice(m).unwrap();
+        if m["type"] == "session_start" && m["session"] == session {
+            out.push(m);
         }
     }
     out

@@ -8,7 +8,7 @@ mod common;
 
 use common::ingest::{finish, post_samples, race_samples, start_api};
 use common::{Env, accounting, assert_exactly_once};
-use pitstop_workloads::jobs::{Attempt, JobArgs, Step, execute};
+use pitstop_workloads::jobs::{JobArgs, Step, execute};
 use pitstop_workloads::metrics::SimulatorMetrics;
 use pitstop_workloads::model::Sample;
 use pitstop_workloads::processor::queries::wait_finished;
@@ -129,15 +129,7 @@ impl Replies {
 }
 
 fn args(session: &str) -> JobArgs {
-    JobArgs {
-        session: session.into(),
-        attempt: Attempt {
-            run_id: "run-1".into(),
-            task: "collect-telemetry".into(),
-            attempt: 1,
-        },
-        ..JobArgs::default()
-    }
+    common::job_args(session, "collect-telemetry")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

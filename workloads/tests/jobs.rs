@@ -7,7 +7,7 @@
 mod common;
 
 use common::{Env, race};
-use pitstop_workloads::jobs::{Attempt, JobArgs, Step, execute, notify, quality};
+use pitstop_workloads::jobs::{JobArgs, Step, execute, notify, quality};
 use pitstop_workloads::metrics::SimulatorMetrics;
 use pitstop_workloads::processor::queries::wait_finished;
 use pitstop_workloads::processor::{Processor, ProcessorConfig};
@@ -50,15 +50,7 @@ async fn finished_race(env: &Env) -> Processor {
 }
 
 fn args(task: &str) -> JobArgs {
-    JobArgs {
-        session: SESSION.into(),
-        attempt: Attempt {
-            run_id: "run-1".into(),
-            task: task.into(),
-            attempt: 1,
-        },
-        ..JobArgs::default()
-    }
+    common::job_args(SESSION, task)
 }
 
 async fn teams(db: &tokio_postgres::Client) -> Vec<String> {
@@ -605,28 +597,13 @@ async fn notification_is_delivered_and_retried() {
 /// Samples of `session` still in the stream's partitions.
 async fn samples_in_stream(env: &Env, session: &str) -> u64 {
     use pitstop_workloads::codec::binary::decode_entry;
-    use pitstop_workloads::processor::entry::parse_entries;
-    let mut con = env
-        .redis()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
     let (mut n, mut buf) = (0, Vec::new());
-    for (_, key) in env.keys.all_partitions() {
-        let reply: redis::Value = redis::cmd("XRANGE")
-            .arg(&key)
-            .arg("-")
-            .arg("+")
-            .query_async(&mut con)
-            .await
-            .unwrap();
-        for e in parse_entries(reply) {
-            if let Some(d) = e.field("d")
-                && let Ok(h) = decode_entry(d, e.field("b"), &mut buf)
-                && h.session == session
-            {
-                n += buf.len() as u64;
-            }
+    for e in common::stream_entries(env).await {
+        if let Some(d) = e.field("d")
+            && let Ok(h) = decode_entry(d, e.field("b"), &mut buf)
+            && h.session == session
+        {
+            n += buf.len() as u64;
         }
     }
     n

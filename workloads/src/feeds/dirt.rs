@@ -123,7 +123,12 @@ impl Unknown {
 
     /// The reason of a range check's error (text rules are names that cannot be).
     pub fn of(e: &ValidationError) -> Unknown {
-        if e.message.contains(" is outside ") {
+        Unknown::of_message(&e.message)
+    }
+
+    /// The reason of a conversion's error message: every range check says "is outside".
+    pub fn of_message(message: &str) -> Unknown {
+        if message.contains(" is outside ") {
             Unknown::OutOfRange
         } else {
             Unknown::Unparsable
@@ -197,12 +202,7 @@ impl Dirt {
         match value {
             Ok(v) => v,
             Err(message) => {
-                let why = if message.contains(" is outside ") {
-                    Unknown::OutOfRange
-                } else {
-                    Unknown::Unparsable
-                };
-                self.unknown(at, c, why, message);
+                self.unknown(at, c, Unknown::of_message(&message), message);
                 None
             }
         }

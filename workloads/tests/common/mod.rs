@@ -126,6 +126,40 @@ impl Env {
     }
 }
 
+/// Every entry of the stream's partitions, partition by partition, in id order.
+pub async fn stream_entries(env: &Env) -> Vec<pitstop_workloads::processor::entry::Entry> {
+    let mut con = env
+        .redis()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for (_, key) in env.keys.all_partitions() {
+        let reply: redis::Value = redis::cmd("XRANGE")
+            .arg(&key)
+            .arg("-")
+            .arg("+")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        out.extend(pitstop_workloads::processor::entry::parse_entries(reply));
+    }
+    out
+}
+
+/// The arguments of one attempt of a post-race step for `session`.
+pub fn job_args(session: &str, task: &str) -> pitstop_workloads::jobs::JobArgs {
+    pitstop_workloads::jobs::JobArgs {
+        session: session.into(),
+        attempt: pitstop_workloads::jobs::Attempt {
+            run_id: "run-1".into(),
+            task: task.into(),
+            attempt: 1,
+        },
+        ..pitstop_workloads::jobs::JobArgs::default()
+    }
+}
+
 pub fn race(session: &str, laps: u16, cars: usize, seed: u64, anomaly_rate: f64) -> RaceConfig {
     RaceConfig {
         session: session.into(),
