@@ -34,7 +34,7 @@ case "${1:-}" in
   check)
     need kubectl
     # Ready=True means every child (datastores, simulator, processor, Prometheus, Grafana)
-    # reports ready; kubectl wait polls the condition, no sleeps.
+    # reports ready; waiting for the condition (kubectl), not sleeping.
     if ! kubectl -n "$ns" wait race/monza --for=condition=Ready --timeout=10m; then
       kubectl -n "$ns" get race monza -o yaml
       kubectl -n "$ns" get pods,events
@@ -43,7 +43,7 @@ case "${1:-}" in
     fi
     kubectl -n "$ns" get hpa monza-processor
     kubectl -n "$ns" get networkpolicy monza-processor monza-redis monza-postgres
-    kubectl -n "$ns" get races
+    kubectl -n "$ns" get race
     echo "kind e2e: race Ready, HPA and NetworkPolicies present"
     ;;
   down)

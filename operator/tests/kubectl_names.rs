@@ -1,7 +1,8 @@
-//! Every `kubectl get|describe|delete|wait|explain … <resource>` the README, `docs/` and
-//! `examples/` show names a resource the API server knows: the RaceSession CRD's names
-//! (from the CRD this operator generates), Kubernetes' own, or those of the add-ons the
-//! operator writes to (the Prometheus Operator's and KEDA's, from the operator's types).
+//! Every `kubectl get|describe|delete|wait|explain … <resource>` the README, `docs/`,
+//! `examples/`, the chart's NOTES and scripts/kind.sh show names a resource the API server
+//! knows: the RaceSession CRD's names (from the CRD this operator generates), Kubernetes'
+//! own, or those of the add-ons the operator writes to (the Prometheus Operator's and
+//! KEDA's, from the operator's types).
 //! `kubectl get races` fails on a real cluster ("the server doesn't have a resource type
 //! races"): the CRD's names are a contract, so the documentation follows them.
 
@@ -196,11 +197,16 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The README, `docs/` and `examples/` name only resources the API server knows.
+/// The README, `docs/`, `examples/`, the chart's NOTES and the scripts name only resources
+/// the API server knows.
 #[test]
 fn documented_kubectl_commands_name_known_resources() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut paths = vec![root.join("README.md")];
+    let mut paths = vec![
+        root.join("README.md"),
+        root.join("helm/pitstop-operator/templates/NOTES.txt"),
+        root.join("scripts/kind.sh"),
+    ];
     files(&root.join("docs"), &mut paths);
     files(&root.join("examples"), &mut paths);
     let known = known();
