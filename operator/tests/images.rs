@@ -191,7 +191,10 @@ fn image_version_is_the_crate_version() {
     for needle in [
         "docker build -f operator/Dockerfile --build-arg VERSION=$(VERSION)",
         "docker build -f workloads/Dockerfile --build-arg VERSION=$(VERSION)",
-        "kind-e2e: kind-up kind-deploy",
+        "kind-e2e: kind-up",
+        "E2E_CLUSTER=current KIND_CLUSTER=$(KIND_CLUSTER) scripts/e2e.py",
+        "scripts/oci-image.py --dockerfile operator/Dockerfile",
+        "scripts/oci-image.py --dockerfile workloads/Dockerfile",
     ] {
         assert!(make.contains(needle), "Makefile: {needle}");
     }
@@ -205,9 +208,23 @@ fn kind_path_is_wired() {
         "scripts/tools.sh",
         "scripts/services.sh",
         "scripts/render-k8s.sh",
+        "scripts/kit.sh",
     ] {
         let ok = Command::new("bash")
             .args(["-n", script])
+            .current_dir(root())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{script} has a syntax error");
+    }
+    for script in ["scripts/e2e.py", "scripts/oci-image.py"] {
+        let ok = Command::new("python3")
+            .args([
+                "-c",
+                "import ast,sys; ast.parse(open(sys.argv[1]).read())",
+                script,
+            ])
             .current_dir(root())
             .status()
             .unwrap()
