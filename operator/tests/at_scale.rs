@@ -6,9 +6,14 @@
 //! histogram), RSS once settled and at its peak.
 //!
 //! `make bench-operator` runs [`bench`] with the release build (`RACES=1000` by default;
-//! a list such as `RACES=200,1000` also prints the growth per race). `make test` runs
-//! [`smoke`]: twenty races through the debug build, checking the figures come out.
+//! a list such as `RACES=200,1000` also prints the growth per race), then
+//! [`bench_real_apiserver`]: the same races on the real kube-apiserver of the local kit
+//! (skipped with a message when there is none). `make test` runs [`smoke`]: twenty races
+//! through the debug build, checking the figures come out.
 
+mod kit;
+#[path = "at_scale/real.rs"]
+mod real;
 mod support;
 
 use serde_json::{Value, json};
@@ -287,4 +292,22 @@ fn quantiles_interpolate_within_buckets() {
     assert!((quantile(0.5, &b) - 0.1).abs() < 1e-9);
     assert!((quantile(0.75, &b) - 0.55).abs() < 1e-9);
     assert!((quantile(0.25, &b) - 0.05).abs() < 1e-9);
+}
+
+/// `RACES` races (default 1,000; the first of a list) on the real kube-apiserver of the
+/// local kit (`kit/`), reconciled by the same release binary: the figures to set beside
+/// [`bench`]'s. Skipped with a message when no real API server answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "league-scale benchmark on the real API server: `make bench-operator` (needs the kit: scripts/kit.sh up)"]
+async fn bench_real_apiserver() {
+    let Some(kit) = kit::Kit::connect("bench_real_apiserver").await else {
+        return;
+    };
+    let n: usize = std::env::var("RACES")
+        .unwrap_or_else(|_| "1000".into())
+        .split(',')
+        .next()
+        .and_then(|s| s.trim().parse().ok())
+        .expect("RACES: numbers, comma-separated");
+    real::run(&kit, n).await;
 }
