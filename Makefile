@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export RUST_BACKTRACE ?= 0
 
-.PHONY: demo test bench bench-operator build lint fmt manifests docs images run-operator kind-up kind-deploy kind-e2e kind-down
+.PHONY: demo test e2e bench bench-operator build lint fmt manifests docs images docker-images run-operator kind-up kind-deploy kind-e2e kind-down
 
 ## demo: a short accelerated Monza race through throwaway Redis and PostgreSQL, with a summary.
 demo:
@@ -11,9 +11,18 @@ demo:
 	scripts/services.sh -- target/release/pitstop demo $(DEMO_ARGS)
 
 ## test: everything CI runs (format, lint, unit, integration against real Redis and
-## PostgreSQL, Prometheus rules against the real promtool).
+## PostgreSQL, Prometheus rules against the real promtool, reconcile tests against the real
+## kube-apiserver of ../shared/k8s-local where it is present: scripts/kit.sh).
 test: lint
-	tools=$$(scripts/tools.sh) && PATH="$$tools:$$PATH" scripts/services.sh --reuse-local --server-binaries -- $(CARGO) test --workspace --all-targets --locked
+	tools=$$(scripts/tools.sh) && PATH="$$tools:$$PATH" scripts/services.sh --reuse-local --server-binaries -- scripts/kit.sh run -- $(CARGO) test --workspace --all-targets --locked
+
+## e2e: the whole product on a real node (../shared/k8s-local; E2E_CLUSTER=current for the
+## current kubeconfig's cluster): images built without Docker, the chart, a short race with
+## four faults, exact per-car counts, the post-race DAG, a clean uninstall (scripts/e2e.py).
+## Skips, saying why, where no cluster can be had.
+e2e:
+	$(CARGO) build --locked --bin pitstop --bin pitstop-operator
+	scripts/e2e.py
 
 ## bench: criterion micro-benchmarks, an end-to-end run through real Redis and PostgreSQL,
 ## then the operator at league scale (bench-operator).
@@ -27,10 +36,12 @@ bench:
 ## prints the growth per race) against the in-memory API server over TCP, reconciled by the
 ## release `pitstop-operator run`: time until every race has a status, reconciles/s, API
 ## requests per race, p50/p99 reconcile time, CPU, RSS settled and at its peak
-## (operator/tests/at_scale.rs; `make test` runs its 20-race smoke version).
+## (operator/tests/at_scale.rs; `make test` runs its 20-race smoke version); then the
+## same on the real kube-apiserver of the local kit (scripts/kit.sh; skipped with a
+## message without one), in namespaces of its own with a zero-pod quota.
 RACES ?= 1000
 bench-operator:
-	RACES=$(RACES) $(CARGO) test --release -p pitstop-operator --test at_scale --locked -- --ignored --nocapture bench
+	RACES=$(RACES) $(CARGO) test --release -p pitstop-operator --test at_scale --locked -- --ignored --nocapture --test-threads=1 bench
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -68,19 +79,29 @@ OPERATOR_IMAGE ?= $(REGISTRY)/pitstop-operator:$(VERSION)
 WORKLOADS_IMAGE ?= $(REGISTRY)/pitstop:$(VERSION)
 KIND_CLUSTER ?= pitstop
 
-## images: the two container images (needs a Docker engine; tags from the crate version).
+## images: the two container images as OCI archives in target/images/, without a Docker
+## engine: the release binaries on the Dockerfiles' final stage (scripts/oci-image.py).
+## Push with `skopeo copy oci-archive:target/images/pitstop.oci.tar docker://REGISTRY/pitstop:TAG`.
 images:
+	$(CARGO) build --release --locked --bin pitstop --bin pitstop-operator
+	scripts/oci-image.py --dockerfile operator/Dockerfile --binary target/release/pitstop-operator --name $(OPERATOR_IMAGE) --version $(VERSION) --out target/images/pitstop-operator.oci.tar
+	scripts/oci-image.py --dockerfile workloads/Dockerfile --binary target/release/pitstop --name $(WORKLOADS_IMAGE) --version $(VERSION) --out target/images/pitstop.oci.tar
+
+## docker-images: the same two images built by a Docker engine from the Dockerfiles (static musl).
+docker-images:
 	docker build -f operator/Dockerfile --build-arg VERSION=$(VERSION) -t $(OPERATOR_IMAGE) .
 	docker build -f workloads/Dockerfile --build-arg VERSION=$(VERSION) -t $(WORKLOADS_IMAGE) .
 
 ## kind-up / kind-deploy / kind-e2e / kind-down: a local cluster with the operator and a
-## race (needs Docker and kind; see scripts/kind.sh). kind-e2e runs all of it and tears down.
+## race (needs Docker and kind; see scripts/kind.sh). kind-e2e is `make e2e` on a kind
+## cluster (images loaded with `kind load image-archive`), then deletes the cluster.
 kind-up:
 	KIND_CLUSTER=$(KIND_CLUSTER) scripts/kind.sh up
-kind-deploy: images
+kind-deploy: docker-images
 	KIND_CLUSTER=$(KIND_CLUSTER) OPERATOR_IMAGE=$(OPERATOR_IMAGE) WORKLOADS_IMAGE=$(WORKLOADS_IMAGE) scripts/kind.sh deploy
-kind-e2e: kind-up kind-deploy
-	KIND_CLUSTER=$(KIND_CLUSTER) scripts/kind.sh check; rc=$$?; KIND_CLUSTER=$(KIND_CLUSTER) scripts/kind.sh down; exit $$rc
+kind-e2e: kind-up
+	$(CARGO) build --locked --bin pitstop --bin pitstop-operator
+	E2E_CLUSTER=current KIND_CLUSTER=$(KIND_CLUSTER) scripts/e2e.py; rc=$$?; KIND_CLUSTER=$(KIND_CLUSTER) scripts/kind.sh down; exit $$rc
 kind-down:
 	KIND_CLUSTER=$(KIND_CLUSTER) scripts/kind.sh down
 
