@@ -36,12 +36,14 @@ bench:
 ## prints the growth per race) against the in-memory API server over TCP, reconciled by the
 ## release `pitstop-operator run`: time until every race has a status, reconciles/s, API
 ## requests per race, p50/p99 reconcile time, CPU, RSS settled and at its peak
-## (operator/tests/at_scale.rs; `make test` runs its 20-race smoke version); then the
-## same on the real kube-apiserver of the local kit (scripts/kit.sh; skipped with a
-## message without one), in namespaces of its own with a zero-pod quota.
+## (operator/tests/at_scale.rs; `make test` runs its 20-race smoke version); then
+## RACES_REAL races (default 200) on the real kube-apiserver of the local kit
+## (scripts/kit.sh; skipped with a message without one), in namespaces of its own with a
+## zero-pod quota.
 RACES ?= 1000
+RACES_REAL ?= 200
 bench-operator:
-	RACES=$(RACES) $(CARGO) test --release -p pitstop-operator --test at_scale --locked -- --ignored --nocapture --test-threads=1 bench
+	RACES=$(RACES) RACES_REAL=$(RACES_REAL) $(CARGO) test --release -p pitstop-operator --test at_scale --locked -- --ignored --nocapture --test-threads=1 bench
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -207,7 +207,10 @@ async fn release_races(client: &Client, ns: &str) {
     let unset = Patch::Merge(json!({"metadata": {"finalizers": null}}));
     for race in list {
         let name = race.metadata.name.unwrap_or_default();
-        races.patch(&name, &PatchParams::default(), &unset).await.ok();
+        races
+            .patch(&name, &PatchParams::default(), &unset)
+            .await
+            .ok();
     }
 }
 
