@@ -364,14 +364,18 @@ def leftovers(ns):
     return [f"{i['kind']}/{i['metadata']['name']}" for i in items if i["metadata"]["name"] not in cluster_made]
 
 
+def volumes():
+    """The PersistentVolumes bound to claims of the race's namespace."""
+    return [pv["metadata"]["name"] for pv in get("pv", ns=None)["items"]
+            if pv["spec"].get("claimRef", {}).get("namespace") == NS]
+
+
 def teardown():
+    before = volumes()
     kubectl("-n", NS, "delete", "racesession", RACE, "--wait=true", "--timeout=120s")
     wait_for("the race's objects to go", lambda: not leftovers(NS), 120)
-    pvs = [pv["metadata"]["name"] for pv in get("pv", ns=None)["items"]
-           if pv["spec"].get("claimRef", {}).get("namespace") == NS]
-    wait_for("the race's volumes to go", lambda: not [pv for pv in get("pv", ns=None)["items"]
-                                                       if pv["spec"].get("claimRef", {}).get("namespace") == NS], 120)
-    log(f"race deleted: nothing left in {NS} (its {len(pvs)} volumes released)")
+    wait_for("the race's volumes to go", lambda: not volumes(), 120)
+    log(f"race deleted: nothing left in {NS}; its {len(before)} volumes deleted too")
     run("helm", "uninstall", RELEASE, "-n", SYSTEM, "--wait", "--timeout", "2m")
     wait_for("the operator's objects to go", lambda: not leftovers(SYSTEM), 120)
     cluster_wide = [i["metadata"]["name"] for i in get("clusterroles,clusterrolebindings", ns=None)["items"]
