@@ -10,8 +10,10 @@ Phases, each timed: images (both OCI archives from the workspace's binaries, no 
 engine), chart (helm install exactly as the README says), race (scripts/e2e-race.yaml; while
 it runs: the processor pod, the Redis pod and the operator leader are deleted and the kubelet
 restarted), checks (Ready=True, Finished, the post-race DAG Succeeded, per-car counts of the
-processor equal to the simulator's, the report through the API server's service proxy) and
-teardown (the race's deletion and helm uninstall leave nothing behind).
+processor equal to the simulator's, the report through the API server's service proxy),
+recreate (deletionPolicy retain: deleted and applied again, the race finds its volumes,
+password and finished session) and teardown (with deletionPolicy delete, the race's
+deletion and helm uninstall leave nothing behind).
 """
 import datetime
 import json
@@ -370,6 +372,44 @@ def volumes():
             if pv["spec"].get("claimRef", {}).get("namespace") == NS]
 
 
+def password():
+    return get("secret", f"{RACE}-postgres-auth")["data"]["password"]
+
+
+def recreate(samples):
+    """deletionPolicy retain: deleting the race keeps its volumes and password; applied
+    again, it finds its finished session (RetainedData AlreadyFinished) and serves the
+    same counts. Then delete: the same race re-created starts afresh (the hang of #17)."""
+    kept_password = password()
+    kubectl("-n", NS, "delete", "racesession", RACE, "--wait=true", "--timeout=120s")
+    wait_for("the race's pods to go", lambda: not [p for p in get("pods", ns=NS)["items"]], 120)
+    claims = sorted(c["metadata"]["name"] for c in get("pvc", ns=NS)["items"])
+    if claims != [f"data-{RACE}-postgres-0", f"data-{RACE}-redis-0"] or password() != kept_password:
+        raise Failed(f"retain kept {claims} and the password {'un' if password() == kept_password else ''}changed")
+    log(f"deleted with deletionPolicy retain: kept {', '.join(claims)} and the password Secret")
+    kubectl("-n", NS, "apply", "-f", os.path.join(ROOT, "scripts/e2e-race.yaml"))
+
+    def retained():
+        status = race_status()
+        c = condition(status, "RetainedData")
+        return c.get("reason") == "AlreadyFinished" and condition(status, "Ready").get("status") == "True" \
+            and status.get("phase") == "Finished" and all_pods_ready()
+    _, took = wait_for("the re-created race to find its finished session", retained, 180)
+    cars = json.loads(kubectl("get", "--raw", PROXY + "/cars"))
+    again = sum(c["samples"] + c["late"] for c in cars)
+    if again != samples:
+        raise Failed(f"the re-created race serves {again} samples, the first {samples}")
+    log(f"re-created: RetainedData AlreadyFinished, Ready and Finished in {took:.1f} s, the same password, {again} samples served")
+    kubectl("-n", NS, "patch", "racesession", RACE, "--type=merge", "-p", '{"spec":{"deletionPolicy":"delete"}}')
+
+    def delete_applied():
+        sts = get("statefulset", f"{RACE}-postgres")["spec"].get("persistentVolumeClaimRetentionPolicy", {})
+        owned = get("secret", f"{RACE}-postgres-auth")["metadata"].get("ownerReferences")
+        return sts.get("whenDeleted") == "Delete" and owned
+    _, took = wait_for("deletionPolicy delete applied", delete_applied, 60)
+    log(f"deletionPolicy delete applied in {took:.1f} s: the volumes and the password now go with the race")
+
+
 def teardown():
     before = volumes()
     kubectl("-n", NS, "delete", "racesession", RACE, "--wait=true", "--timeout=120s")
@@ -417,6 +457,8 @@ def main():
             race(loader)
         with Phase("checks"):
             samples = checks()
+        with Phase("recreate"):
+            recreate(samples)
         with Phase("teardown"):
             teardown()
         ok = True
