@@ -65,21 +65,13 @@ impl FlowSchema {
 
 impl Drop for FlowSchema {
     fn drop(&mut self) {
-        let (name, config) = (self.name.clone(), self.config.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let client = Client::try_from(config).expect("client");
-                flow_schemas(&client)
-                    .delete(&name, &DeleteParams::default())
-                    .await
-                    .ok();
-            })
-        })
-        .join();
+        let name = self.name.clone();
+        super::kit::on_own_runtime(self.config.clone(), move |client| async move {
+            flow_schemas(&client)
+                .delete(&name, &DeleteParams::default())
+                .await
+                .ok();
+        });
     }
 }
 

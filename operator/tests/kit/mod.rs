@@ -176,23 +176,30 @@ pub struct TestNamespace {
 
 impl Drop for TestNamespace {
     fn drop(&mut self) {
-        let (name, config) = (self.name.clone(), self.config.clone());
-        // A client of its own on a runtime of its own: the test's runtime may be the one
-        // blocked in this drop.
-        let deleted = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let client = Client::try_from(config).expect("client");
-                release_races(&client, &name).await;
-                let api: Api<Namespace> = Api::all(client);
-                api.delete(&name, &DeleteParams::background()).await.ok();
-            })
+        let name = self.name.clone();
+        on_own_runtime(self.config.clone(), move |client| async move {
+            release_races(&client, &name).await;
+            let api: Api<Namespace> = Api::all(client);
+            api.delete(&name, &DeleteParams::background()).await.ok();
         });
-        let _ = deleted.join();
     }
+}
+
+/// Runs `work` to the end with a client of its own on a runtime of its own, for clean-up
+/// in `Drop`: the test's runtime may be the one blocked in that drop.
+pub fn on_own_runtime<F, Fut>(config: Config, work: F)
+where
+    F: FnOnce(Client) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let done = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move { work(Client::try_from(config).expect("client")).await })
+    });
+    let _ = done.join();
 }
 
 /// Drops the operator's finalizer from every race in `ns`: the operator that would remove

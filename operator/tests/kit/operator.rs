@@ -5,6 +5,13 @@
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
+// Also loaded by support/operator.rs: the two harnesses are separate module trees, and
+// only at_scale.rs, which uses both, sees the file twice.
+#[allow(clippy::duplicate_mod)]
+#[path = "../shared/process.rs"]
+mod process;
+pub use process::binary;
+
 pub struct Operator {
     pub child: Child,
     /// `http://127.0.0.1:<port>`, its :8002.
@@ -83,22 +90,11 @@ impl Operator {
             .unwrap_or(0.0)
     }
 
-    fn status_kib(&self, field: &str) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        status
-            .lines()
-            .find(|l| l.starts_with(field))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    }
-
     /// Resident memory now, and the most it has had (the kernel's high-water mark).
     pub fn rss_kib(&self) -> (u64, u64) {
         (
-            self.status_kib("VmRSS:").unwrap_or(0),
-            self.status_kib("VmHWM:").unwrap_or(0),
+            process::status_kib(self.child.id(), "VmRSS:").unwrap_or(0),
+            process::status_kib(self.child.id(), "VmHWM:").unwrap_or(0),
         )
     }
 
@@ -114,12 +110,4 @@ impl Drop for Operator {
         self.kill();
         let _ = std::fs::remove_file(&self.log);
     }
-}
-
-/// The binary cargo built for this test (debug or `--release`), unless
-/// `PITSTOP_OPERATOR_BIN` names another.
-pub fn binary() -> PathBuf {
-    std::env::var_os("PITSTOP_OPERATOR_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| env!("CARGO_BIN_EXE_pitstop-operator").into())
 }

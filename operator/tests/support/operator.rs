@@ -5,13 +5,9 @@
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-/// The binary cargo built for this test (debug or `--release`), unless
-/// `PITSTOP_OPERATOR_BIN` names another (e.g. a saved build to compare against).
-pub fn binary() -> PathBuf {
-    std::env::var_os("PITSTOP_OPERATOR_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| env!("CARGO_BIN_EXE_pitstop-operator").into())
-}
+#[path = "../shared/process.rs"]
+mod process;
+pub use process::binary;
 
 pub struct Operator {
     pub child: Child,
@@ -55,25 +51,14 @@ impl Operator {
         }
     }
 
-    fn status_kib(&self, field: &str) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        status
-            .lines()
-            .find(|l| l.starts_with(field))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    }
-
     /// Resident memory now.
     pub fn rss_kib(&self) -> Option<u64> {
-        self.status_kib("VmRSS:")
+        process::status_kib(self.child.id(), "VmRSS:")
     }
 
     /// The most resident memory the process has had (the kernel's high-water mark).
     pub fn peak_rss_kib(&self) -> Option<u64> {
-        self.status_kib("VmHWM:")
+        process::status_kib(self.child.id(), "VmHWM:")
     }
 
     /// CPU time the process has used (user and system).
