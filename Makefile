@@ -27,7 +27,7 @@ e2e:
 ## bench: criterion micro-benchmarks, an end-to-end run through real Redis and PostgreSQL,
 ## then the operator at league scale (bench-operator).
 bench:
-	$(CARGO) bench --bench codec --bench analytics --locked
+	$(CARGO) bench --bench codec --bench analytics --bench game --locked
 	$(CARGO) build --release --bin pitstop --locked
 	scripts/services.sh -- target/release/pitstop bench $(BENCH_ARGS)
 	$(MAKE) bench-operator

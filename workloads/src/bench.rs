@@ -5,6 +5,8 @@
 //! 2. Latency: a race paced at a fixed rate with one entry per tick and partition;
 //!    detection latency (sample created → analysed) and durable latency (sample created
 //!    → its effects committed), p50/p99/p99.9 from exact histograms.
+//! 3. The F1 game: a 22-car race at 60 Hz through the UDP gateway's path at the game's
+//!    pace (`game::bench`).
 
 use crate::processor::queries::wait_finished;
 use crate::processor::recorder::{LatencyRecorder, Quantiles};
@@ -165,5 +167,22 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<()> {
             ms(q.p999_us)
         );
     }
+    let game = crate::game::bench::run(&cfg.redis_url, &cfg.database_url).await?;
+    println!(
+        "game        {} datagrams in {:.1} s ({:.0}/s: 22 cars at 60 Hz) through the gateway",
+        game.datagrams,
+        game.seconds,
+        game.datagrams as f64 / game.seconds
+    );
+    println!(
+        "            datagram → stored  p50 {:>7.3} ms  p99 {:>7.3} ms",
+        ms(game.stored_p50_us),
+        ms(game.stored_p99_us)
+    );
+    println!(
+        "            stored → analysed  p50 {:>7.3} ms  p99 {:>7.3} ms",
+        ms(game.analysed.p50_us),
+        ms(game.analysed.p99_us)
+    );
     Ok(())
 }

@@ -88,6 +88,8 @@ fn runtime_values(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Replay(a) => longest_wait(a.speed.0, None).map(drop),
+        Command::Ingest(a) => a.check(),
+        Command::GameRace(_) => Ok(()),
         Command::Job(a) => {
             assert!(a.attempt >= 1);
             Ok(())

@@ -1,5 +1,6 @@
-//! A small HTTP(S) client for what the workloads send out: the notify step's webhook and
-//! `pitstop replay --api-url`. rustls with ring and the system's roots, the TLS stack the
+//! A small HTTP(S) client for what the workloads send out and fetch: the notify step's
+//! webhook, `pitstop replay --api-url`, and the OpenF1 API (`pitstop replay
+//! --openf1-session`). rustls with ring and the system's roots, the TLS stack the
 //! operator's client uses too. Errors never echo the URL (a webhook URL is a secret).
 
 use crate::errors::chain;
@@ -16,10 +17,13 @@ pub struct HttpClient {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
-/// An answer: status code and body.
+/// An answer: status code, body, and how long a rate-limited server asks to wait.
 pub struct Answer {
     pub status: u16,
     pub body: Bytes,
+    /// `Retry-After` in seconds, when the server sent it in that form (an HTTP date is
+    /// not read: the caller's default applies).
+    pub retry_after: Option<Duration>,
 }
 
 impl HttpClient {
@@ -44,7 +48,29 @@ impl HttpClient {
         body: Vec<u8>,
         timeout: Duration,
     ) -> Result<Answer, String> {
-        let mut req = http::Request::post(url);
+        self.send(http::Request::post(url), headers, body, timeout)
+            .await
+    }
+
+    /// One GET; the answer, or why there was none. A body cut off before its end is
+    /// `answer cut off`.
+    pub async fn get(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<Answer, String> {
+        self.send(http::Request::get(url), headers, Vec::new(), timeout)
+            .await
+    }
+
+    async fn send(
+        &self,
+        mut req: http::request::Builder,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Answer, String> {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -65,13 +91,23 @@ impl HttpClient {
                 }
             })?;
             let status = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
             let body = resp
                 .into_body()
                 .collect()
                 .await
                 .map_err(|_| "answer cut off".to_string())?
                 .to_bytes();
-            Ok(Answer { status, body })
+            Ok(Answer {
+                status,
+                body,
+                retry_after,
+            })
         };
         tokio::time::timeout(timeout, exchange)
             .await

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod errors;
 pub mod evaluate;
 pub mod feeds;
+pub mod game;
 pub mod http;
 pub mod jobs;
 pub mod metrics;

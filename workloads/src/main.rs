@@ -12,6 +12,7 @@ use pitstop_workloads::sim::publisher::{Progress, PublishConfig};
 use pitstop_workloads::sim::race::RaceConfig;
 use pitstop_workloads::sim::service;
 use pitstop_workloads::stream::StreamKeys;
+use pitstop_workloads::util::shutdown_signal;
 use pitstop_workloads::{bench, demo, metrics::SimulatorMetrics, secrets};
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
@@ -51,8 +52,16 @@ enum Command {
     #[command(name = commands::JOB)]
     Job(JobCliArgs),
     /// Feed a recorded race (FastF1 telemetry CSV, OpenF1 records, native NDJSON; `.gz`
-    /// read) at N× real time, into Redis or through a processor's POST /telemetry.
+    /// read) at N× real time, into Redis or through a processor's POST /telemetry; or an
+    /// OpenF1 session fetched by its key (--openf1-session) through the processor.
+    #[command(name = commands::REPLAY)]
     Replay(ReplayArgs),
+    /// Receive the F1 game's UDP telemetry (formats 2022-2024) and feed it through a
+    /// processor's POST /telemetry (probes and metrics on :8000).
+    #[command(name = commands::INGEST)]
+    Ingest(pitstop_workloads::game::IngestArgs),
+    /// Play a synthesized F1 24 race over UDP to a gateway: `source: game` without the game.
+    GameRace(pitstop_workloads::game::GameRaceArgs),
 }
 
 /// The CLI with the values of environment variables hidden from `--help`: `REDIS_URL`
@@ -118,17 +127,32 @@ fn f64_in(range: RangeInclusive<f64>) -> impl Fn(&str) -> Result<f64, String> + 
 #[derive(Args)]
 struct ReplayArgs {
     /// Recordings: FastF1 `.csv`, OpenF1 or native JSON/NDJSON, optionally `.gz`.
-    #[arg(required = true)]
+    #[arg(
+        required_unless_present = "openf1_session",
+        conflicts_with = "openf1_session"
+    )]
     files: Vec<PathBuf>,
-    /// Session id (required for FastF1 and OpenF1 files; replaces a native file's).
+    /// Fetch this OpenF1 session (its session_key) from the OpenF1 API instead of reading
+    /// files: car data window by window as it is fed, race control as session events.
+    /// Needs --api-url; run again after a failure to resume (nothing is stored twice).
+    #[arg(long = flags::OPENF1_SESSION, value_parser = clap::value_parser!(i64).range(1..))]
+    openf1_session: Option<i64>,
+    /// The OpenF1 API to fetch from.
+    #[arg(long = flags::OPENF1_URL, default_value = pitstop_workloads::feeds::openf1_fetch::DEFAULT_URL)]
+    openf1_url: String,
+    /// Minutes of one driver's car data per OpenF1 request, 1..=60.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=60))]
+    openf1_window_min: u32,
+    /// Session id (required for FastF1 and OpenF1 files; replaces a native file's; an
+    /// OpenF1 session's defaults to openf1-<session_key>).
     #[arg(long = flags::SESSION, env = var::SESSION)]
     session: Option<String>,
     /// Race seconds per wall second, or `max` for as fast as possible.
-    #[arg(long, default_value = "1", value_parser = parse_speed)]
+    #[arg(long = flags::SPEED, default_value = "1", value_parser = parse_speed)]
     speed: Speed,
     /// Send through this processor's POST /telemetry (key from STREAM_PROCESSOR_API_KEY
     /// or --api-key-file) instead of writing to Redis.
-    #[arg(long)]
+    #[arg(long = flags::API_URL)]
     api_url: Option<String>,
     /// File holding the processor's API key.
     #[arg(long, env = "STREAM_PROCESSOR_API_KEY_FILE")]
@@ -144,9 +168,10 @@ struct ReplayArgs {
     /// The car of a FastF1 file without a Driver column.
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=99))]
     car: Option<u8>,
-    /// Circuit name for the session's start marker.
-    #[arg(long, default_value = "replay")]
-    circuit: String,
+    /// Circuit name for the session's start marker (default: `replay`; an OpenF1
+    /// session's own circuit).
+    #[arg(long)]
+    circuit: Option<String>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -158,22 +183,171 @@ struct ReplayArgs {
     stream: StreamArgs,
 }
 
-async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
+/// The processor and its key, from `--api-url` and the key's sources.
+fn replay_api(a: &ReplayArgs) -> anyhow::Result<Option<(&str, String)>> {
+    let Some(url) = &a.api_url else {
+        return Ok(None);
+    };
+    let Some(key) = api_key(a.api_key_file.as_deref())? else {
+        bail!("--api-url needs the processor's key: STREAM_PROCESSOR_API_KEY or --api-key-file");
+    };
+    Ok(Some((url.as_str(), key)))
+}
+
+/// A progress bar on stderr (hidden with `--quiet`) of `len` units.
+fn replay_bar(quiet: bool, len: u64, template: &str) -> indicatif::ProgressBar {
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr())
+    };
+    bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+    bar
+}
+
+/// `replay --openf1-session`: the session fetched and fed through the processor.
+async fn replay_openf1(a: ReplayArgs, key: i64) -> anyhow::Result<()> {
+    use pitstop_workloads::feeds::Dirt;
+    use pitstop_workloads::feeds::openf1::session_of;
+    use pitstop_workloads::replay::session_finished;
+    let Some((url, api_key)) = replay_api(&a)? else {
+        bail!(
+            "--{} feeds through a processor: give --{} (into Redis only recordings are replayed)",
+            flags::OPENF1_SESSION,
+            flags::API_URL
+        );
+    };
+    let opts = live_options(&a, key)?;
+    let session = session_of(&opts.feed, Some(key))?.to_string();
+    if session_finished(url, &session).await? {
+        println!("session {session} is already finished: nothing left to send");
+        return Ok(());
+    }
+    let mut dirt = Dirt::default();
+    let report = live_replay(&a, &opts, url, &api_key, &mut dirt)
+        .await
+        .with_context(|| {
+            format!(
+                "replaying OpenF1 session {key} into {session} (run the same command again to resume: what the processor has is not stored twice)"
+            )
+        })?;
+    print_live_report(key, &session, report, dirt);
+    Ok(())
+}
+
+/// What `replay --openf1-session` asks for.
+fn live_options(
+    a: &ReplayArgs,
+    key: i64,
+) -> anyhow::Result<pitstop_workloads::feeds::openf1_live::LiveOptions> {
+    Ok(pitstop_workloads::feeds::openf1_live::LiveOptions {
+        session_key: key,
+        feed: pitstop_workloads::feeds::FeedOptions {
+            session: a.session.clone(),
+            grid: match &a.grid {
+                Some(g) => parse_grid(g).map_err(|e| anyhow::anyhow!("--grid: {e}"))?,
+                None => Vec::new(),
+            },
+            ..Default::default()
+        },
+        circuit: a.circuit.clone(),
+        window_ms: a.openf1_window_min as i64 * 60_000,
+    })
+}
+
+/// Fetches the session and feeds it, with a progress bar of the pages fetched. What the
+/// small records could not give goes into `dirt`.
+async fn live_replay(
+    a: &ReplayArgs,
+    opts: &pitstop_workloads::feeds::openf1_live::LiveOptions,
+    url: &str,
+    api_key: &str,
+    dirt: &mut pitstop_workloads::feeds::Dirt,
+) -> anyhow::Result<pitstop_workloads::replay::LiveReport> {
+    use pitstop_workloads::feeds::openf1_fetch::{Fetcher, RetryPolicy};
+    use pitstop_workloads::feeds::openf1_live::LiveSession;
+    use pitstop_workloads::replay::{ReplayProgress, openf1_to_api};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let fetcher =
+        Fetcher::new(&a.openf1_url, RetryPolicy::default()).map_err(anyhow::Error::msg)?;
+    let live = LiveSession::open(&fetcher, opts, dirt).await?;
+    if a.strict
+        && let Some(e) = dirt.clone().into_error()
+    {
+        return Err(anyhow::Error::from(e).context("OpenF1 drivers, laps, stints, pit, position"));
+    }
+    let bar = replay_bar(
+        a.quiet,
+        live.pages(),
+        "{bar:40} {pos}/{len} pages · {msg} · {elapsed}",
+    );
+    let progress = Arc::new(ReplayProgress::default());
+    let ticker = tick_bar(bar.clone(), {
+        let (p, pages) = (progress.clone(), fetcher.pages.clone());
+        move || {
+            let load = |x: &AtomicU64| x.load(Ordering::Relaxed);
+            let (sent, lap) = (load(&p.sent), load(&p.lap));
+            (load(&pages), format!("{sent} samples sent · lap {lap}"))
+        }
+    });
+    let r = openf1_to_api(fetcher, live, url, api_key, a.speed.0, &progress, a.strict).await;
+    ticker.abort();
+    match &r {
+        Ok(_) => bar.finish(),
+        Err(_) => bar.abandon(),
+    }
+    r
+}
+
+/// The end of `replay --openf1-session`: what was sent and what was there already, what
+/// was left out and why.
+fn print_live_report(
+    key: i64,
+    session: &str,
+    mut report: pitstop_workloads::replay::LiveReport,
+    dirt: pitstop_workloads::feeds::Dirt,
+) {
+    let answered = &report.answered;
+    println!(
+        "replayed OpenF1 session {key}: {} samples of {} cars into session {session} ({} new, {} already there), {} session events ({} already there), then finished",
+        answered.sent,
+        report.cars,
+        answered.accepted,
+        answered.duplicates,
+        report.events_stored,
+        report.events_duplicates,
+    );
+    if report.after_finish > 0 {
+        println!(
+            "{} samples after the drivers' last laps (the cool-down lap) not sent",
+            report.after_finish
+        );
+    }
+    if answered.rejected > 0 {
+        println!(
+            "the processor refused {} samples (first: {})",
+            answered.rejected,
+            answered.first_rejected.as_deref().unwrap_or("?")
+        );
+    }
+    report.dirt.insert(
+        0,
+        ("OpenF1 drivers, laps, stints, pit, position".into(), dirt),
+    );
+    if let Some(summary) = pitstop_workloads::replay::dirt_summary(&report.dirt) {
+        print!("{summary}");
+    }
+}
+
+async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
     use pitstop_workloads::feeds::{FeedOptions, time};
     use pitstop_workloads::replay::{Recording, Replay, ReplayProgress, to_api};
+    if let Some(key) = a.openf1_session {
+        return replay_openf1(a, key).await;
+    }
     // The processor and its key first: a bad key fails before a large recording is read.
-    let api = match &a.api_url {
-        Some(url) => {
-            let Some(key) = api_key(a.api_key_file.as_deref())? else {
-                bail!(
-                    "--api-url needs the processor's key: STREAM_PROCESSOR_API_KEY or --api-key-file"
-                );
-            };
-            Some((url.as_str(), key))
-        }
-        None => None,
-    };
+    let api = replay_api(&a)?;
     let start_ms = match a.start.as_deref() {
         None => None,
         Some(v) => Some(time::start_ms(v).map_err(|e| anyhow::anyhow!("--start: {e}"))?),
@@ -187,21 +361,16 @@ async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
         },
         car: a.car,
     };
-    let rec = Recording::load(&a.files, &opts, &a.circuit, a.strict)?;
+    let circuit = a.circuit.as_deref().unwrap_or("replay");
+    let rec = Recording::load(&a.files, &opts, circuit, a.strict)?;
     let dirty = rec.dirt_summary();
     let total = rec.samples.len() as u64;
     let cars = rec.cars().len();
     let session = rec.session.clone();
-    let bar = if a.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} samples · {msg} · {elapsed} (eta {eta})",
-        )
-        .expect("valid template"),
+    let bar = replay_bar(
+        a.quiet,
+        total,
+        "{bar:40} {pos}/{len} samples · {msg} · {elapsed} (eta {eta})",
     );
     let speed = a.speed.0;
     let mut refused = None;
@@ -212,9 +381,10 @@ async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
             let ticker = tick_bar(bar.clone(), {
                 let p = progress.clone();
                 move || {
+                    let lap = p.lap.load(std::sync::atomic::Ordering::Relaxed);
                     (
                         p.sent.load(std::sync::atomic::Ordering::Relaxed),
-                        p.lap.load(std::sync::atomic::Ordering::Relaxed),
+                        format!("lap {lap}"),
                     )
                 }
             });
@@ -245,9 +415,10 @@ async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
             let ticker = tick_bar(bar.clone(), {
                 let p = progress.clone();
                 move || {
+                    let lap = p.lap.load(std::sync::atomic::Ordering::Relaxed);
                     (
                         p.published.load(std::sync::atomic::Ordering::Relaxed),
-                        p.lap.load(std::sync::atomic::Ordering::Relaxed),
+                        format!("lap {lap}"),
                     )
                 }
             });
@@ -292,16 +463,16 @@ async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Redraws the bar from `read` (samples sent, lap) five times a second.
+/// Redraws the bar from `read` (position, message) five times a second.
 fn tick_bar(
     bar: indicatif::ProgressBar,
-    read: impl Fn() -> (u64, u64) + Send + 'static,
+    read: impl Fn() -> (u64, String) + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            let (sent, lap) = read();
-            bar.set_position(sent);
-            bar.set_message(format!("lap {lap}"));
+            let (position, message) = read();
+            bar.set_position(position);
+            bar.set_message(message);
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     })
@@ -644,18 +815,6 @@ fn init_logs(default: &str) {
     if json { b.json().init() } else { b.init() }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("signal handler");
-        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-}
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = try_parse_cli(std::env::args_os()).unwrap_or_else(|e| e.exit());
@@ -685,6 +844,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(a) => {
             init_logs("warn");
             replay(a).await
+        }
+        Command::Ingest(a) => {
+            init_logs("info");
+            pitstop_workloads::game::run(a).await
+        }
+        Command::GameRace(a) => {
+            init_logs("warn");
+            pitstop_workloads::game::game_race(a).await
         }
         Command::Demo(a) => {
             // The demo prints its own progress; keep logs to warnings.

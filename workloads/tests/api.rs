@@ -1060,6 +1060,10 @@ async fn session_start_is_validated_and_happens_once() {
     assert!(error.contains("laps was 72, now 70"), "{error}");
     assert!(error.contains("cars 1 differ"), "{error}");
     assert!(!error.contains("circuit"), "{error}");
+    // The stored start comes back, for a client that restarted to adopt (the game
+    // gateway re-anchors its clock).
+    assert_eq!(answer["started"]["laps"], 72, "{answer}");
+    assert!(answer["started"]["started_at_ms"].is_i64(), "{answer}");
     assert_eq!(
         start_markers(&env, "s1").await.len(),
         env.keys.partitions as usize

@@ -15,6 +15,17 @@ pub mod ports {
     pub const PROCESSOR: u16 = 8001;
     /// The operator's metrics, probes and container-metrics proxy.
     pub const OPERATOR: u16 = 8002;
+    /// The F1-game ingest gateway's `/health`, `/ready`, `/metrics` and `/status`.
+    pub const GATEWAY: u16 = 8000;
+    /// The F1 game's telemetry datagrams (UDP; the game's default port).
+    pub const GAME_UDP: u16 = 20777;
+}
+
+/// HTTP paths the operator reads.
+pub mod paths {
+    /// The gateway's JSON status: `datagrams_per_second`, `sessions_seen`, `datagrams`,
+    /// `dropped`, `finished` (the chequered flag of its session was seen).
+    pub const GATEWAY_STATUS: &str = "/status";
 }
 
 /// Subcommands of `pitstop` the operator runs.
@@ -27,6 +38,10 @@ pub mod commands {
     pub const NOTIFY_STEP: &str = "notify";
     /// The step the season-report CronJob runs.
     pub const SEASON_REPORT_STEP: &str = "season-report";
+    /// The F1-game UDP gateway (`source: game`).
+    pub const INGEST: &str = "ingest";
+    /// Feeds a recorded or OpenF1 session through the processor (`source: openf1`).
+    pub const REPLAY: &str = "replay";
 }
 
 /// Long flags (without `--`) the operator passes.
@@ -41,6 +56,13 @@ pub mod flags {
     pub const TIME_SCALE: &str = "time-scale";
     pub const RATE: &str = "rate";
     pub const GRID: &str = "grid";
+    // `pitstop ingest`: UDP address to listen on, processor to feed.
+    pub const UDP: &str = "udp";
+    pub const API_URL: &str = "api-url";
+    // `pitstop replay --openf1-session KEY --openf1-url URL --speed N`
+    pub const OPENF1_SESSION: &str = "openf1-session";
+    pub const OPENF1_URL: &str = "openf1-url";
+    pub const SPEED: &str = "speed";
     // `pitstop job notify`
     pub const OUTCOME: &str = "outcome";
     pub const FAILED_TASKS: &str = "failed-tasks";

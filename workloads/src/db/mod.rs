@@ -25,6 +25,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "late_samples",
         include_str!("../../migrations/0004_late_samples.sql"),
     ),
+    (
+        5,
+        "session_events",
+        include_str!("../../migrations/0005_session_events.sql"),
+    ),
 ];
 
 /// Arbitrary constant key for the advisory lock that serializes concurrent migrators.

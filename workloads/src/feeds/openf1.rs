@@ -8,55 +8,26 @@
 //! |---|---|
 //! | `car_data`: `date`, `driver_number`, `speed`, `rpm`, `n_gear`, `throttle` 0–100, `brake` 0/100, `drs` code | time, car, speed, RPM, gear, throttle 0–1 (up to 104 % reads as 1), brake 0–1, DRS open when the code is 10, 12 or 14 |
 //! | `location`: `x`, `y`, `z` (1/10 m) | position in metres, interpolated to each sample's time (within 1 s) |
-//! | `laps`: `lap_number`, `date_start`, `duration_sector_1..3` | lap (the last lap started at or before the sample) and sector |
+//! | `laps`: `lap_number`, `date_start`, `lap_duration`, `duration_sector_1..3` | lap (the last lap started at or before the sample), sector, and the distance since the line: OpenF1 has none, so it is integrated from `speed` as FastF1 computes its `Distance`, for laps whose start date is known |
 //! | `stints`: `lap_start`, `lap_end`, `compound`, `tyre_age_at_start` | compound and tyre age of the lap |
 //! | `pit`: `date`, `lane_duration` (or `pit_duration`) | the pit-lane phase as a pit-status hint |
 //! | `drivers`: `name_acronym`, `team_name` | driver and team |
 //! | `position`: `position` | race position |
 //!
 //! The session is the caller's (`?session=`, `--session`), else `openf1-<session_key>`.
+//! How the records join is [`super::openf1_annotate`]; `pitstop replay --openf1-session`
+//! fetches them page by page ([`super::openf1_live`]).
 
-use super::dirt::{Dirt, Origin, Reject, Unknown};
+use super::dirt::{Dirt, Origin, Reject};
 use super::fastf1::shown;
+use super::openf1_annotate::{Driver, DriverContext, DriverFeed, LapRecord, Stint};
 use super::options::{FeedError, FeedOptions};
 use super::seq::number;
-use super::{grid, time};
-use crate::model::{Channel, Compound, PitStatus, Sample, clean, validate};
+use super::time;
+use crate::model::{Channel, Compound, Sample, validate};
 use compact_str::CompactString;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-
-/// Location records further than this from a sample are not used for it.
-const LOCATION_WINDOW_MS: i64 = 1_000;
-
-/// A stint: first lap, last lap (open while it runs), compound, tyre age at its start.
-#[derive(Clone, Copy, Debug)]
-struct Stint {
-    first: u16,
-    last: Option<u16>,
-    compound: Option<Compound>,
-    age: Option<u16>,
-}
-
-/// A `laps` record: where it is in the body, when the lap starts, its sector durations.
-#[derive(Clone, Copy, Debug)]
-struct LapRecord {
-    index: usize,
-    start: Option<i64>,
-    sectors: [Option<i64>; 3],
-}
-
-#[derive(Clone, Debug, Default)]
-struct Driver {
-    /// Samples with the index of their `car_data` record.
-    car_data: Vec<(usize, Sample)>,
-    locations: Vec<(i64, f32, f32, f32)>,
-    laps: BTreeMap<u16, LapRecord>,
-    stints: Vec<(usize, Stint)>,
-    pits: Vec<(i64, i64)>,
-    name: Option<(CompactString, Option<CompactString>)>,
-    positions: Vec<(i64, u8)>,
-}
 
 /// Reads a body of OpenF1 records, all or nothing: the first problem is the error.
 pub fn parse(body: &[u8], opts: &FeedOptions) -> Result<Vec<Sample>, FeedError> {
@@ -94,6 +65,38 @@ pub fn parse_lenient(
     opts: &FeedOptions,
     dirt: &mut Dirt,
 ) -> Result<Vec<(Origin, Sample)>, FeedError> {
+    let (session_key, drivers) = collect(records, dirt);
+    let session = session_of(opts, session_key)?;
+    let mut out = Vec::new();
+    for (car, mut d) in drivers {
+        let ctx = DriverContext::new(car, &mut d, opts, dirt);
+        out.extend(DriverFeed::new(car, ctx, false).annotate(d, &session, dirt));
+    }
+    if out.is_empty() && dirt.rejected.is_empty() {
+        return Err(FeedError::Body(
+            "no car_data records: location, laps, stints, pit, drivers and position records annotate the car_data of the same body".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// The session id: the caller's, else `openf1-<session_key>`.
+pub fn session_of(
+    opts: &FeedOptions,
+    session_key: Option<i64>,
+) -> Result<CompactString, FeedError> {
+    match (&opts.session, session_key) {
+        (Some(s), _) => Ok(s.as_str().into()),
+        (None, Some(k)) => Ok(compact_str::format_compact!("openf1-{k}")),
+        (None, None) => Err(FeedError::Body(
+            "OpenF1 records without a session_key need a session (?session=, --session)".into(),
+        )),
+    }
+}
+
+/// Reads every record into its driver's collections (a record that cannot be taken is
+/// rejected into `dirt`), with the session key they share.
+pub(super) fn collect(records: &[Value], dirt: &mut Dirt) -> (Option<i64>, BTreeMap<u8, Driver>) {
     let mut session_key = None;
     let mut drivers: BTreeMap<u8, Driver> = BTreeMap::new();
     for (index, r) in records.iter().enumerate() {
@@ -102,25 +105,7 @@ pub fn parse_lenient(
             dirt.reject(at, why, message);
         }
     }
-    let session: CompactString = match (&opts.session, session_key) {
-        (Some(s), _) => s.as_str().into(),
-        (None, Some(k)) => compact_str::format_compact!("openf1-{k}"),
-        (None, None) => {
-            return Err(FeedError::Body(
-                "OpenF1 records without a session_key need a session (?session=, --session)".into(),
-            ));
-        }
-    };
-    let mut out = Vec::new();
-    for (car, d) in drivers {
-        out.extend(annotate(car, d, &session, opts, dirt));
-    }
-    if out.is_empty() && dirt.rejected.is_empty() {
-        return Err(FeedError::Body(
-            "no car_data records: location, laps, stints, pit, drivers and position records annotate the car_data of the same body".into(),
-        ));
-    }
-    Ok(out)
+    (session_key, drivers)
 }
 
 /// Why a record is rejected.
@@ -191,6 +176,9 @@ fn read_record(
         "laps" => {
             let lap = f.whole("lap_number", 1, 200).map_err(required)? as u16;
             let start = f.opt_date("date_start").map_err(required)?;
+            let duration = dirt
+                .keep(at, Channel::Lap, f.opt_number("lap_duration", 0.0, 1e4))
+                .map(|d| (d * 1000.0).round() as i64);
             let sectors = [
                 "duration_sector_1",
                 "duration_sector_2",
@@ -209,6 +197,7 @@ fn read_record(
                 LapRecord {
                     index,
                     start,
+                    duration,
                     sectors,
                 },
             );
@@ -441,175 +430,6 @@ impl Fields<'_> {
     }
 }
 
-/// The car's samples with everything the other records say about them, each checked with
-/// the index of its `car_data` record. Records that contradict others are rejected.
-fn annotate(
-    car: u8,
-    mut d: Driver,
-    session: &CompactString,
-    opts: &FeedOptions,
-    dirt: &mut Dirt,
-) -> Vec<(Origin, Sample)> {
-    d.car_data.sort_by_key(|(_, s)| s.timestamp_ms);
-    d.locations.sort_by_key(|l| l.0);
-    d.positions.sort_by_key(|p| p.0);
-    let known = grid::by_number(&opts.grid, car);
-    let (driver, team) = match d.name.clone() {
-        Some((code, team)) => (Some(code), team.or(known.map(|k| k.team))),
-        None => (
-            known.as_ref().map(|k| k.driver.clone()),
-            known.map(|k| k.team),
-        ),
-    };
-    let starts = lap_starts(&d.laps, dirt);
-    d.stints.sort_by_key(|(_, s)| s.first);
-    let mut stints: Vec<Stint> = Vec::with_capacity(d.stints.len());
-    for (index, b) in &d.stints {
-        match stints.last() {
-            Some(a) if a.last.is_none_or(|l| l >= b.first) => dirt.reject(
-                Origin::Record(*index),
-                Reject::Conflict,
-                format!(
-                    "stints from lap {} overlaps the stint from lap {}",
-                    b.first, a.first
-                ),
-            ),
-            _ => stints.push(*b),
-        }
-    }
-    // One sample per instant: identical repeats are dropped, different ones refused.
-    let mut samples: Vec<(usize, Sample)> = Vec::with_capacity(d.car_data.len());
-    for (index, s) in std::mem::take(&mut d.car_data) {
-        match samples.last() {
-            Some((_, prev)) if prev.timestamp_ms == s.timestamp_ms => {
-                if *prev != s {
-                    dirt.reject(
-                        Origin::Record(index),
-                        Reject::Conflict,
-                        "car_data at the same time as another record of the driver, with other values",
-                    );
-                }
-            }
-            _ => samples.push((index, s)),
-        }
-    }
-    let mut out = Vec::with_capacity(samples.len());
-    for (index, mut s) in samples {
-        let at = Origin::Record(index);
-        let t = s.timestamp_ms;
-        s.session = session.clone();
-        s.driver = driver.clone();
-        s.team = team.clone();
-        if let Some((l, start, sectors)) = starts
-            .iter()
-            .rev()
-            .find(|(_, start, _)| start.is_none_or(|st| st <= t))
-        {
-            s.lap = Some(*l);
-            if let (Some(start), [Some(s1), Some(s2), _]) = (start, sectors) {
-                s.sector = Some(match t - start {
-                    e if e < *s1 => 1,
-                    e if e < s1 + s2 => 2,
-                    _ => 3,
-                });
-            }
-        }
-        if let Some(lap) = s.lap
-            && let Some(st) = stints
-                .iter()
-                .find(|st| st.first <= lap && st.last.is_none_or(|l| lap <= l))
-        {
-            s.tyre_compound = st.compound;
-            s.tyre_age_laps = st.age.map(|a| a.saturating_add(lap - st.first));
-        }
-        if let Some((x, y, z)) = locate(&d.locations, t) {
-            (s.x, s.y, s.z) = (Some(x), Some(y), Some(z));
-        }
-        if !d.pits.is_empty() {
-            let in_lane = d.pits.iter().any(|(a, b)| (*a..=*b).contains(&t));
-            s.pit_status = Some(if in_lane {
-                PitStatus::PitLane
-            } else {
-                PitStatus::None
-            });
-        }
-        let i = d.positions.partition_point(|p| p.0 <= t);
-        if i > 0 {
-            s.position = Some(d.positions[i - 1].1);
-        }
-        let checked = clean(&mut s, |c, e| {
-            dirt.unknown(
-                at,
-                c,
-                Unknown::of(&e),
-                format!("car_data, with what the other records add: {e}"),
-            )
-        });
-        match checked {
-            Ok(()) => out.push((at, s)),
-            Err(e) => dirt.reject(
-                at,
-                Reject::Required,
-                format!("car_data, with what the other records add: {e}"),
-            ),
-        }
-    }
-    out
-}
-
-/// Lap starts in order. Lap 1 often has no start date (it starts with the session); a
-/// later lap without one cannot place samples and is left out; a lap starting before
-/// the one before it contradicts it and is rejected.
-fn lap_starts(
-    laps: &BTreeMap<u16, LapRecord>,
-    dirt: &mut Dirt,
-) -> Vec<(u16, Option<i64>, [Option<i64>; 3])> {
-    let first_lap = laps.keys().next().copied();
-    let mut starts: Vec<(u16, Option<i64>, [Option<i64>; 3])> = Vec::new();
-    for (
-        &lap,
-        &LapRecord {
-            index,
-            start,
-            sectors,
-        },
-    ) in laps
-    {
-        if start.is_none() && Some(lap) != first_lap {
-            continue;
-        }
-        if let (Some(s), Some((before, Some(prev), _))) = (start, starts.last())
-            && s < *prev
-        {
-            dirt.reject(
-                Origin::Record(index),
-                Reject::Conflict,
-                format!("laps lap {lap} starts before lap {before}"),
-            );
-            continue;
-        }
-        starts.push((lap, start, sectors));
-    }
-    starts
-}
-
-/// Position at `t`, interpolated between the location records around it.
-fn locate(locations: &[(i64, f32, f32, f32)], t: i64) -> Option<(f32, f32, f32)> {
-    let i = locations.partition_point(|l| l.0 <= t);
-    let before = i.checked_sub(1).map(|j| locations[j]);
-    let after = locations.get(i).copied();
-    match (before, after) {
-        (Some(a), Some(b)) if b.0 - a.0 <= 2 * LOCATION_WINDOW_MS && b.0 > a.0 => {
-            let f = (t - a.0) as f32 / (b.0 - a.0) as f32;
-            let lerp = |p: f32, q: f32| p + f * (q - p);
-            Some((lerp(a.1, b.1), lerp(a.2, b.2), lerp(a.3, b.3)))
-        }
-        (Some(a), _) if t - a.0 <= LOCATION_WINDOW_MS => Some((a.1, a.2, a.3)),
-        (_, Some(b)) if b.0 - t <= LOCATION_WINDOW_MS => Some((b.1, b.2, b.3)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,6 +472,13 @@ mod tests {
             (Some(2), Some(false), None)
         );
         assert_eq!(s.iter().map(|x| x.seq).collect::<Vec<_>>(), [0, 1]);
+        // The distance since the line: 80 km/h for the 1.127 s since the lap's start,
+        // then trapezoids (80 to 280 km/h over 30 s: 1,500 m).
+        let d: Vec<f32> = s.iter().map(|x| x.lap_distance_m.unwrap()).collect();
+        assert!(
+            (d[0] - 25.04).abs() < 0.01 && (d[1] - 1525.04).abs() < 0.01,
+            "{d:?}"
+        );
     }
 
     /// Wrong values in every unit are refused with the record and field.

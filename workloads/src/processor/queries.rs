@@ -123,8 +123,10 @@ pub struct LapRow {
     pub in_lap: bool,
     /// A pit visit ended on it.
     pub out_lap: bool,
-    /// The field's median on this lap is more than 10% slower than the session's median
-    /// racing lap (a safety car or a virtual one).
+    /// The lap overlaps a safety-car, virtual-safety-car or red-flag period of the
+    /// session's events (`POST /api/v1/sessions/{id}/events`), or the field's median on
+    /// this lap is more than 10% slower than the session's median racing lap (a
+    /// neutralisation no event reported).
     pub neutralised: bool,
     /// None of the above and not lap 1: the laps pace and degradation are computed from.
     pub green: bool,

@@ -8,6 +8,7 @@
 //! away 503 (with no detail beyond which one: the log has the rest).
 
 mod append;
+mod events;
 mod ingest;
 mod reads;
 mod request;
@@ -42,6 +43,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/sessions/{id}/cars", get(reads::get_cars))
         .route("/api/v1/sessions/{id}/start", post(sessions::start))
         .route("/api/v1/sessions/{id}/finish", post(sessions::finish))
+        .route(
+            "/api/v1/sessions/{id}/events",
+            get(events::list).post(events::post),
+        )
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))

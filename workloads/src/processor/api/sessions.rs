@@ -198,9 +198,16 @@ pub(super) async fn start(
                 Some(first) => start.differences(first).join("; "),
                 None => "its stored start is unreadable".into(),
             };
-            conflict(format!(
+            // The stored start goes back with the refusal, so a client that restarted
+            // (the game gateway anchors its clock anew) can adopt it and resend.
+            let error = format!(
                 "session {id:?} was already started differently ({what}): a start can only be repeated as it was"
-            ))
+            );
+            Ok((
+                StatusCode::CONFLICT,
+                Json(json!({ "error": error, "started": first })),
+            )
+                .into_response())
         }
         _ => Err(ApiError::stream(redis::RedisError::from((
             redis::ErrorKind::UnexpectedReturnType,

@@ -1,27 +1,16 @@
-//! `pitstop replay`: a recorded race — FastF1 telemetry CSV, OpenF1 records, native
-//! NDJSON, each optionally gzipped — fed at N× real time, straight into the session's
-//! Redis streams (as the simulator publishes, with start and end markers and a resumable
-//! progress hash) or through `POST /telemetry` of a processor (then finished with
-//! `POST /api/v1/sessions/{id}/finish`).
-//!
-//! The files are read through [`crate::feeds`], so a replayed file gives exactly the
-//! samples the same file posted would. Each car's samples are numbered from 0 in time
-//! order across all files, so the processor's exactly-once accounting covers the replay.
+//! A recording: files read into samples, numbered per car, and replayed tick by tick as
+//! the simulator's [`Source`].
 
 use crate::feeds::{self, Dirt, FeedOptions, Format};
-use crate::http::HttpClient;
 use crate::model::Sample;
 use crate::sim::publisher::Source;
 use crate::stream::{CarInfo, SessionInfo};
 use anyhow::{Context, bail};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 /// Race time per tick: samples within one tick are sent together when pacing.
-const TICK_MS: i64 = 100;
+pub(super) const TICK_MS: i64 = 100;
 
 /// A recording loaded into memory, in time order.
 #[derive(Clone, Debug)]
@@ -109,39 +98,9 @@ impl Recording {
         })
     }
 
-    /// What could not be taken, file by file, for the end of a replay: values made
-    /// unknown by channel and reason, rows or records left out by reason, and the first
-    /// of each. `None` when every file was clean.
+    /// What could not be taken, file by file, for the end of a replay ([`dirt_summary`]).
     pub fn dirt_summary(&self) -> Option<String> {
-        let mut out = String::new();
-        for (file, d) in self.dirt.iter().filter(|(_, d)| !d.is_clean()) {
-            out.push_str(&format!("  {file}:\n"));
-            for ((c, why), n) in &d.unknown {
-                out.push_str(&format!(
-                    "    {n} {} values {} -> unknown (first: {})\n",
-                    c.name(),
-                    why.as_str(),
-                    d.examples[c]
-                ));
-            }
-            for (why, n) in d.rejected_by_reason() {
-                let first = d
-                    .rejected
-                    .iter()
-                    .find(|(_, w)| w.as_str() == why)
-                    .map(|(p, _)| p.to_string())
-                    .unwrap_or_default();
-                out.push_str(&format!("    {n} left out, {why} (first: {first})\n"));
-            }
-        }
-        if out.is_empty() {
-            return None;
-        }
-        let unknown: u64 = self.dirt.iter().map(|(_, d)| d.unknown_total()).sum();
-        let rejected: usize = self.dirt.iter().map(|(_, d)| d.rejected.len()).sum();
-        Some(format!(
-            "dirty input: {unknown} values made unknown, {rejected} rows or records left out (--strict refuses them instead)\n{out}"
-        ))
+        dirt_summary(&self.dirt)
     }
 
     pub fn cars(&self) -> Vec<CarInfo> {
@@ -195,6 +154,41 @@ impl Recording {
     pub fn start_ms(&self) -> i64 {
         self.samples.first().map_or(0, |s| s.timestamp_ms)
     }
+}
+
+/// What could not be taken, file by file (or window by window), for the end of a replay:
+/// values made unknown by channel and reason, rows or records left out by reason, and
+/// the first of each. `None` when everything was clean.
+pub fn dirt_summary(dirt: &[(String, Dirt)]) -> Option<String> {
+    let mut out = String::new();
+    for (file, d) in dirt.iter().filter(|(_, d)| !d.is_clean()) {
+        out.push_str(&format!("  {file}:\n"));
+        for ((c, why), n) in &d.unknown {
+            out.push_str(&format!(
+                "    {n} {} values {} -> unknown (first: {})\n",
+                c.name(),
+                why.as_str(),
+                d.examples[c]
+            ));
+        }
+        for (why, n) in d.rejected_by_reason() {
+            let first = d
+                .rejected
+                .iter()
+                .find(|(_, w)| w.as_str() == why)
+                .map(|(p, _)| p.to_string())
+                .unwrap_or_default();
+            out.push_str(&format!("    {n} left out, {why} (first: {first})\n"));
+        }
+    }
+    if out.is_empty() {
+        return None;
+    }
+    let unknown: u64 = dirt.iter().map(|(_, d)| d.unknown_total()).sum();
+    let rejected: usize = dirt.iter().map(|(_, d)| d.rejected.len()).sum();
+    Some(format!(
+        "dirty input: {unknown} values made unknown, {rejected} rows or records left out (--strict refuses them instead)\n{out}"
+    ))
 }
 
 /// A recording as a [`Source`] for the stream publisher: one tick of race time per step.
@@ -269,172 +263,6 @@ impl Source for Replay {
     fn published(&self) -> BTreeMap<u8, u64> {
         self.rec.counts()
     }
-}
-
-/// Progress of a replay, readable from another thread.
-#[derive(Default)]
-pub struct ReplayProgress {
-    pub sent: AtomicU64,
-    pub lap: AtomicU64,
-}
-
-/// Largest request body a replay sends (a processor takes 1 MiB by default).
-const MAX_BODY: usize = 512 * 1024;
-/// Samples per request (a processor takes 5,000 by default).
-const MAX_SAMPLES: usize = 2_000;
-
-/// What the processor answered to a replay's requests, summed.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Answered {
-    pub sent: u64,
-    pub accepted: u64,
-    pub duplicates: u64,
-    /// Samples the processor refused (a time more than a day ahead, …), with the first.
-    pub rejected: u64,
-    pub first_rejected: Option<String>,
-}
-
-impl Answered {
-    fn add(&mut self, sent: usize, answer: &serde_json::Value) {
-        self.sent += sent as u64;
-        self.accepted += answer["accepted"].as_u64().unwrap_or(0);
-        self.duplicates += answer["duplicates"].as_u64().unwrap_or(0);
-        if let Some(r) = answer["rejected"].as_array().filter(|r| !r.is_empty()) {
-            self.rejected += r.len() as u64;
-            self.first_rejected
-                .get_or_insert_with(|| r[0]["error"].as_str().unwrap_or("?").to_owned());
-        }
-    }
-}
-
-/// Feeds a recording through `POST /telemetry` at `speed`× real time (`None`: flat out),
-/// then finishes the session. Requests answered 503 (the stream is unavailable) are
-/// retried with backoff; any other refusal stops the replay with the processor's reason.
-/// `strict` asks the processor for all or nothing per request.
-pub async fn to_api(
-    rec: &Recording,
-    api_url: &str,
-    api_key: &str,
-    speed: Option<f64>,
-    progress: &Arc<ReplayProgress>,
-    strict: bool,
-) -> anyhow::Result<Answered> {
-    let client = HttpClient::new().map_err(anyhow::Error::msg)?;
-    let base = api_url.trim_end_matches('/');
-    let telemetry = format!(
-        "{base}/telemetry{}",
-        if strict { "?strict=true" } else { "" }
-    );
-    // The session's metadata first, as the simulator's start marker gives it.
-    let info = rec.info(0);
-    let start = serde_json::json!({
-        "circuit": info.circuit,
-        "laps": info.laps,
-        "started_at_ms": info.started_at_ms,
-        "cars": info.cars,
-    });
-    let answer = client
-        .post(
-            &format!("{base}/api/v1/sessions/{}/start", rec.session),
-            &[("x-api-key", api_key), ("content-type", "application/json")],
-            serde_json::to_vec(&start).expect("serializes"),
-            Duration::from_secs(30),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("starting the session: {e}"))?;
-    if !(200..300).contains(&answer.status) {
-        bail!(
-            "starting the session: HTTP {}: {}",
-            answer.status,
-            String::from_utf8_lossy(&answer.body)
-        );
-    }
-    let wall0 = Instant::now();
-    let race0 = rec.start_ms();
-    let mut body = Vec::with_capacity(MAX_BODY + 4096);
-    let mut in_body = 0usize;
-    let mut answered = Answered::default();
-    let samples = &rec.samples;
-    let mut i = 0;
-    while i < samples.len() {
-        // One tick of race time (or, flat out, as much as fits in a request).
-        let tick_end = samples[i].timestamp_ms + TICK_MS;
-        while i < samples.len()
-            && (speed.is_none() || samples[i].timestamp_ms < tick_end)
-            && in_body < MAX_SAMPLES
-            && body.len() < MAX_BODY
-        {
-            serde_json::to_writer(&mut body, &samples[i]).expect("samples serialize");
-            body.push(b'\n');
-            in_body += 1;
-            i += 1;
-        }
-        if let Some(speed) = speed {
-            let race_s = (samples[i - 1].timestamp_ms - race0) as f64 / 1000.0;
-            let due =
-                Duration::try_from_secs_f64((race_s / speed).max(0.0)).unwrap_or(Duration::MAX);
-            if let Some(wait) = due.checked_sub(wall0.elapsed()) {
-                tokio::time::sleep(wait).await;
-            }
-        }
-        let answer =
-            post_with_retry(&client, &telemetry, api_key, std::mem::take(&mut body)).await?;
-        answered.add(in_body, &answer);
-        in_body = 0;
-        progress.sent.store(answered.sent, Ordering::Relaxed);
-        progress
-            .lap
-            .store(samples[i - 1].lap.unwrap_or(0) as u64, Ordering::Relaxed);
-    }
-    let finish = format!("{base}/api/v1/sessions/{}/finish", rec.session);
-    let answer = client
-        .post(
-            &finish,
-            &[("x-api-key", api_key)],
-            Vec::new(),
-            Duration::from_secs(30),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("finishing the session: {e}"))?;
-    if !(200..300).contains(&answer.status) {
-        bail!(
-            "finishing the session: HTTP {}: {}",
-            answer.status,
-            String::from_utf8_lossy(&answer.body)
-        );
-    }
-    Ok(answered)
-}
-
-/// Posts one batch; its JSON answer once 2xx.
-async fn post_with_retry(
-    client: &HttpClient,
-    url: &str,
-    key: &str,
-    body: Vec<u8>,
-) -> anyhow::Result<serde_json::Value> {
-    let headers = [("x-api-key", key), ("content-type", "application/x-ndjson")];
-    let mut wait = Duration::from_millis(250);
-    for attempt in 1..=10 {
-        match client
-            .post(url, &headers, body.clone(), Duration::from_secs(30))
-            .await
-        {
-            Ok(a) if (200..300).contains(&a.status) => {
-                return Ok(serde_json::from_slice(&a.body).unwrap_or_default());
-            }
-            Ok(a) if a.status != 503 => bail!(
-                "POST /telemetry refused a batch: HTTP {}: {}",
-                a.status,
-                String::from_utf8_lossy(&a.body)
-            ),
-            Ok(_) => tracing::warn!(attempt, "processor answered 503; retrying"),
-            Err(e) => tracing::warn!(attempt, error = %e, "POST /telemetry failed; retrying"),
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(5));
-    }
-    bail!("POST /telemetry kept failing after 10 attempts")
 }
 
 #[cfg(test)]

@@ -1,0 +1,222 @@
+//! The gateway's receiving side: each datagram, live from the socket or from a recording,
+//! is recorded, decoded, counted and assembled; what it completes is queued for the
+//! sender without waiting (a full queue drops, counted). Then `/health`, `/ready`,
+//! `/metrics` and `/status` on :8000.
+
+use super::assemble::{Assembler, Output};
+use super::decode::{PACKET_KINDS, decode};
+use super::metrics::{BACKLOG_FULL, GatewayMetrics};
+use super::record::{Recorder, Recording};
+use super::send::{Queued, SendState};
+use crate::errors::chain;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// The receiving side's state: one per gateway.
+pub struct Gateway {
+    asm: Assembler,
+    metrics: GatewayMetrics,
+    tx: mpsc::Sender<Queued>,
+    recorder: Option<Recorder>,
+    out: Vec<Output>,
+    /// Drop counts already added to the metrics, by reason.
+    counted: BTreeMap<&'static str, u64>,
+}
+
+impl Gateway {
+    pub fn new(
+        session: Option<&str>,
+        metrics: GatewayMetrics,
+        tx: mpsc::Sender<Queued>,
+        recorder: Option<Recorder>,
+    ) -> Self {
+        Gateway {
+            asm: Assembler::new(session),
+            metrics,
+            tx,
+            recorder,
+            out: Vec::new(),
+            counted: BTreeMap::new(),
+        }
+    }
+
+    /// One datagram that arrived at `arrival_ms` (Unix ms) / `arrived`.
+    pub fn datagram(&mut self, bytes: &[u8], arrival_ms: i64, arrived: Instant) {
+        if let Some(r) = &mut self.recorder
+            && let Err(e) = r.write(bytes, arrived)
+        {
+            tracing::error!(error = %chain(&e), "recording stopped");
+            self.recorder = None;
+        }
+        match decode(bytes) {
+            Ok(p) => {
+                let kind = PACKET_KINDS[p.header.kind as usize];
+                self.metrics.datagrams.with_label_values(&[kind]).inc();
+                self.asm.push(p, arrival_ms, &mut self.out);
+            }
+            Err(why) => self
+                .metrics
+                .dropped
+                .with_label_values(&[why.as_str()])
+                .inc(),
+        }
+        self.queue(arrived);
+    }
+
+    /// Sends on what every session still holds.
+    pub fn flush(&mut self) {
+        self.asm.flush(&mut self.out);
+        self.queue(Instant::now());
+    }
+
+    pub fn finish_recording(&mut self) {
+        if let Some(r) = self.recorder.take()
+            && let Err(e) = r.finish()
+        {
+            tracing::error!(error = %chain(&e), "recording not flushed");
+        }
+    }
+
+    pub fn all_finished(&self) -> bool {
+        self.asm.all_finished()
+    }
+
+    fn queue(&mut self, arrived: Instant) {
+        for out in self.out.drain(..) {
+            let samples = match &out {
+                Output::Samples(_, s) => s.len() as u64,
+                _ => 0,
+            };
+            if self.tx.try_send((arrived, out)).is_err() {
+                // Control outputs are few; samples are what a stalled processor costs.
+                self.metrics
+                    .dropped
+                    .with_label_values(&[BACKLOG_FULL])
+                    .inc_by(samples.max(1));
+            }
+        }
+        self.metrics.sessions.set(self.asm.sessions() as i64);
+        for (why, n) in &self.asm.dropped {
+            let seen = self.counted.entry(why.as_str()).or_default();
+            if *n > *seen {
+                self.metrics
+                    .dropped
+                    .with_label_values(&[why.as_str()])
+                    .inc_by(n - *seen);
+                *seen = *n;
+            }
+        }
+    }
+}
+
+/// Receives datagrams until `stop` is set.
+pub async fn listen(socket: tokio::net::UdpSocket, gw: Arc<Mutex<Gateway>>, stop: Arc<AtomicBool>) {
+    // The largest game packet is under 1,500 bytes; a bigger datagram is truncated by
+    // the kernel to this and refused by decode.
+    let mut buf = vec![0u8; 2048];
+    while !stop.load(Ordering::Relaxed) {
+        let recv =
+            tokio::time::timeout(Duration::from_millis(200), socket.recv_from(&mut buf)).await;
+        match recv {
+            Ok(Ok((n, _from))) => {
+                let now = crate::util::now_ms();
+                gw.lock()
+                    .expect("not poisoned")
+                    .datagram(&buf[..n], now, Instant::now());
+            }
+            Ok(Err(e)) => tracing::warn!(error = %chain(&e), "UDP receive failed"),
+            Err(_) => {}
+        }
+    }
+}
+
+/// Feeds a recording at `speed`× the pace it was recorded at (`None`: flat out). Times
+/// are the recording's, so a replay gives the same samples at any speed.
+pub async fn replay(rec: &Recording, gw: &Mutex<Gateway>, speed: Option<f64>) {
+    let t0 = Instant::now();
+    for (at_us, bytes) in &rec.datagrams {
+        if let Some(speed) = speed {
+            let due = Duration::from_secs_f64(*at_us as f64 / 1e6 / speed);
+            if let Some(wait) = due.checked_sub(t0.elapsed()) {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        let arrival_ms = rec.start_ms + (*at_us / 1000) as i64;
+        gw.lock()
+            .expect("not poisoned")
+            .datagram(bytes, arrival_ms, Instant::now());
+        if speed.is_none() {
+            // Flat out still lets the sender run between datagrams' batches.
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// What `/status` and the probes read.
+#[derive(Clone)]
+pub struct Probe {
+    pub metrics: GatewayMetrics,
+    pub send: Arc<SendState>,
+    /// The UDP socket is bound (or a replay is running).
+    pub ready: Arc<AtomicBool>,
+    /// (when, datagrams total) a second or more ago, for the rate.
+    pub rate: Arc<Mutex<(Instant, u64, f64)>>,
+}
+
+pub async fn serve(listener: tokio::net::TcpListener, probe: Probe) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/ready", get(ready))
+        .route("/metrics", get(render))
+        .route(pitstop_contract::paths::GATEWAY_STATUS, get(status))
+        .with_state(probe);
+    axum::serve(listener, app).await
+}
+
+async fn ready(State(p): State<Probe>) -> impl IntoResponse {
+    if p.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not listening yet")
+    }
+}
+
+async fn render(State(p): State<Probe>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::render(&p.metrics.registry),
+    )
+}
+
+async fn status(State(p): State<Probe>) -> impl IntoResponse {
+    let total = p.metrics.datagrams_total();
+    let per_second = {
+        let mut r = p.rate.lock().expect("not poisoned");
+        let elapsed = r.0.elapsed().as_secs_f64();
+        if elapsed >= 1.0 {
+            r.2 = (total.saturating_sub(r.1)) as f64 / elapsed;
+            *r = (Instant::now(), total, r.2);
+        }
+        r.2
+    };
+    let dropped: u64 = prometheus::core::Collector::collect(&p.metrics.dropped)
+        .iter()
+        .flat_map(|f| f.get_metric())
+        .map(|m| m.get_counter().get_value() as u64)
+        .sum();
+    axum::Json(serde_json::json!({
+        "datagrams_per_second": per_second,
+        "sessions_seen": p.metrics.sessions.get(),
+        "datagrams": total,
+        "dropped": dropped,
+        "finished": p.send.finished.load(Ordering::Relaxed),
+    }))
+}
