@@ -12,8 +12,10 @@ it runs: the processor pod, the Redis pod and the operator leader are deleted an
 restarted), checks (Ready=True, Finished, the post-race DAG Succeeded, per-car counts of the
 processor equal to the simulator's, the report through the API server's service proxy),
 recreate (deletionPolicy retain: deleted and applied again, the race finds its volumes,
-password and finished session) and teardown (with deletionPolicy delete, the race's
-deletion and helm uninstall leave nothing behind).
+password and finished session), game (a second race with `source: game`: `pitstop
+game-race` plays a synthesized F1 24 race over UDP to its gateway pod; the race finishes on
+the game's chequered flag with every car's laps and every pit stop) and teardown (with
+deletionPolicy delete, the race's deletion and helm uninstall leave nothing behind).
 """
 import datetime
 import json
@@ -39,8 +41,8 @@ def log(msg):
     print(f"e2e [{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def run(*cmd, check=True, capture=True, timeout=300):
-    p = subprocess.run(cmd, capture_output=capture, text=True, timeout=timeout)
+def run(*cmd, check=True, capture=True, timeout=300, input=None):
+    p = subprocess.run(cmd, capture_output=capture, text=True, timeout=timeout, input=input)
     if check and p.returncode != 0:
         raise Failed(f"{' '.join(cmd)} exited {p.returncode}: {(p.stderr or '').strip()[-800:]}")
     return p.stdout if capture else ""
@@ -356,6 +358,54 @@ def checks():
     return sum(sent.values())
 
 
+# ───────────────────────────── game ─────────────────────────────
+
+GAME = "game"
+GAME_RACE = {
+    "apiVersion": "pitstop.io/v1alpha1", "kind": "RaceSession", "metadata": {"name": GAME},
+    "spec": {"circuit": "monza", "laps": 3, "monitoring": {"mode": "none"}, "deletionPolicy": "delete",
+             # The node's host sends: any address may (the kit enforces no NetworkPolicy).
+             "source": {"type": "game", "game": {"allowedClients": ["0.0.0.0/0"]}}},
+}
+GAME_CARS, GAME_LAPS = 6, 3
+
+
+def game_status():
+    return get("racesession", GAME).get("status", {})
+
+
+def game():
+    kubectl("-n", NS, "apply", "-f", "-", input=json.dumps(GAME_RACE))
+    _, took = wait_for("the game race Ready=True", lambda: condition(game_status(), "Ready").get("status") == "True", 300)
+    pod = next(p for p in get("pods", ns=NS)["items"]
+               if p["metadata"]["labels"].get("app.kubernetes.io/instance") == GAME
+               and p["metadata"]["labels"].get("app.kubernetes.io/component") == "gateway")
+    ip = pod["status"]["podIP"]
+    log(f"game race Ready=True after {took:.1f} s; its gateway {pod['metadata']['name']} at {ip}")
+    binary = os.path.join(ROOT, "target", PROFILE, "pitstop")
+    out = run(binary, "game-race", "--to", f"{ip}:20777", "--cars", str(GAME_CARS), "--laps", str(GAME_LAPS),
+              "--lap-m", "1500", "--speed", "5", timeout=300)
+    log(out.strip())
+    _, took = wait_for("the game's chequered flag to finish the race",
+                       lambda: game_status().get("phase") == "Finished", 180)
+    source = game_status().get("source", {})
+    proxy = f"/api/v1/namespaces/{NS}/services/{GAME}-processor:8001/proxy/api/v1/sessions/{GAME}"
+    laps = json.loads(kubectl("get", "--raw", proxy + "/laps"))
+    per_car = {}
+    for row in laps:
+        per_car[row["car"]] = per_car.get(row["car"], 0) + 1
+    stops = json.loads(kubectl("get", "--raw", proxy + "/pitstops"))
+    want_stops = len(range(0, GAME_CARS, 3))
+    if len(per_car) != GAME_CARS or set(per_car.values()) != {GAME_LAPS} or len(stops) != want_stops:
+        raise Failed(f"game race: laps per car {per_car}, {len(stops)} stops (want {GAME_CARS} cars × {GAME_LAPS}, {want_stops})")
+    if source.get("sessionsSeen") != 1 or not source.get("datagrams"):
+        raise Failed(f"game race: the gateway's status is not in the race's: {source}")
+    log(f"Finished {took:.1f} s after the datagrams; {GAME_CARS} cars × {GAME_LAPS} laps, "
+        f"{len(stops)} stops ({', '.join(str(s['stationary_s']) + ' s' for s in stops)}); "
+        f"gateway: {source.get('datagrams')} datagrams, {source.get('dropped')} dropped")
+    kubectl("-n", NS, "delete", "racesession", GAME, "--wait=true", "--timeout=120s")
+
+
 # ───────────────────────────── teardown ─────────────────────────────
 
 def leftovers(ns):
@@ -459,6 +509,8 @@ def main():
             samples = checks()
         with Phase("recreate"):
             recreate(samples)
+        with Phase("game"):
+            game()
         with Phase("teardown"):
             teardown()
         ok = True

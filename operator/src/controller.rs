@@ -169,7 +169,8 @@ pub async fn run(
         .owns_stream(changes::<ServiceAccount>(c, ns, &owned))
         .owns_stream(changes::<Role>(c, ns, &owned))
         .owns_stream(changes::<RoleBinding>(c, ns, &owned))
-        // Pipeline Jobs: a finished attempt wakes the scheduler at once.
+        // Pipeline Jobs: a finished attempt wakes the scheduler at once; the OpenF1
+        // replay's: its progress and failure reach the status at once.
         .owns_stream(changes::<Job>(c, ns, &owned))
         .owns_stream(changes::<CronJob>(c, ns, &owned))
         // KEDA ScaledObjects are not watched: the kind may not exist, and a watch on a

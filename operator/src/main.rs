@@ -116,6 +116,10 @@ struct RunArgs {
     /// (for an operator running outside the cluster, e.g. through a port-forward).
     #[arg(long, env = "PITSTOP_PROCESSOR_BASE_URL")]
     processor_base: Option<String>,
+    /// Reach F1-game gateways (`source.type: game`) at this base URL instead of their
+    /// in-cluster Service address (likewise).
+    #[arg(long, env = "PITSTOP_GATEWAY_BASE_URL")]
+    gateway_base: Option<String>,
     /// Races reconciled at once, per watched namespace. Each reconcile holds its race's
     /// children and the API server's answers until it returns, so this bounds the peak
     /// memory; races beyond it wait their turn.
@@ -262,6 +266,7 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
         metrics,
         http: reqwest::Client::new(),
         processor_base: a.processor_base,
+        gateway_base: a.gateway_base,
     });
 
     if a.leader_election {

@@ -12,6 +12,9 @@ use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use kube::ResourceExt;
 use std::collections::{BTreeMap, BTreeSet};
 
+pub mod source;
+pub use source::{Game, OpenF1, Source, SourceError};
+
 /// Fewest stream partitions of a race (the processor's lease unit).
 pub use pitstop_contract::PARTITIONS;
 
@@ -73,6 +76,8 @@ pub struct Model {
     pub sample_hz: u16,
     pub anomaly_rate: f64,
     pub grid: Vec<GridEntry>,
+    /// Where telemetry comes from (`spec.source`).
+    pub source: Source,
     /// Redis stream base key of this race (unique per namespace and name).
     pub stream: String,
     pub simulator_image: String,
@@ -95,8 +100,8 @@ pub struct Model {
     /// Whether the datastores' volumes and the PostgreSQL password outlive the race.
     pub deletion_policy: DeletionPolicy,
     /// The race has finished (the processor said so, and the status recorded it): what
-    /// only the race needed is released (the simulator; the processor down to its
-    /// minimum), the API and the data stay.
+    /// only the race needed is released (the simulator or the game's gateway; the
+    /// processor down to its minimum), the API and the data stay.
     pub finished: bool,
     /// What monitors the race (`spec.monitoring`).
     pub monitoring: Monitoring,
@@ -254,6 +259,8 @@ pub enum SpecError {
         "processor.autoscaling.engine is keda, but the cluster does not serve scaledobjects.keda.sh/v1alpha1: install KEDA (https://keda.sh) or set engine: hpa"
     )]
     KedaNotInstalled,
+    #[error(transparent)]
+    Source(#[from] SourceError),
 }
 
 impl SpecError {
@@ -271,6 +278,7 @@ impl SpecError {
             SpecError::KedaNotInstalled => "KedaNotInstalled",
             SpecError::MonitoringContradiction(_) => "InvalidMonitoring",
             SpecError::PrometheusOperatorNotInstalled => "PrometheusOperatorNotInstalled",
+            SpecError::Source(e) => e.reason(),
         }
     }
 }
@@ -437,6 +445,7 @@ pub fn validate(
             max: a.max_replicas,
         });
     }
+    let source = source::validate(spec, &images.workloads)?;
     let monitoring = validate_monitoring(&spec.monitoring, secrets, images)?;
     if a.enabled && a.engine == AutoscalingEngine::Keda {
         match &monitoring {
@@ -509,6 +518,7 @@ pub fn validate(
         sample_hz: spec.sample_hz,
         anomaly_rate: spec.anomaly_rate,
         grid: spec.grid.clone(),
+        source,
         simulator_image: spec
             .simulator
             .image

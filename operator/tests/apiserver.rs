@@ -183,6 +183,59 @@ fn invalid_specs() -> Vec<(Value, &'static str, &'static str)> {
             "spec.monitoring",
             "enabled: false means mode: none",
         ),
+        (
+            json!({"timeScale": 40, "source": {"type": "game"}}),
+            "spec",
+            "the simulator's settings: leave them out unless source.type is simulator",
+        ),
+        (
+            json!({"source": {"type": "external", "game": {}}}),
+            "spec.source",
+            "source.game is only read with source.type: game",
+        ),
+        (
+            json!({"source": {"type": "openf1"}}),
+            "spec.source",
+            "source.type: openf1 needs source.openf1.sessionKey",
+        ),
+        (
+            json!({"source": {"type": "openf1", "openf1": {"speed": 2}}}),
+            "spec.source.openf1.sessionKey",
+            "Required value",
+        ),
+        (
+            json!({"source": {"type": "openf1", "openf1": {"sessionKey": 9606, "speed": "fast"}}}),
+            "spec.source.openf1.speed",
+            "speed is a positive number",
+        ),
+        (
+            json!({"source": {"type": "game", "game": {"service": {"nodePort": 30777}}}}),
+            "spec.source.game.service",
+            "nodePort needs type NodePort",
+        ),
+        (
+            json!({"source": {"type": "game", "game": {"allowedClients": ["192.168.1.5/24"]}}}),
+            "spec.source.game.allowedClients",
+            "no host bits set",
+        ),
+        (
+            json!({"source": {"type": "game", "game": {"allowedClients": ["pc.local"]}}}),
+            "spec.source.game.allowedClients",
+            "allowedClients must be CIDRs",
+        ),
+    ]
+}
+
+/// Specs of every source the real server accepts (the rules' functions, `isCIDR`,
+/// `cidr().masked()` and `string()` of an int-or-string, are the server's own).
+fn valid_sources() -> Vec<Value> {
+    vec![
+        json!({"source": {"type": "game", "game": {
+            "service": {"type": "NodePort", "nodePort": 30777},
+            "allowedClients": ["192.168.1.0/24", "10.0.0.7/32", "2001:db8::/48"]}}}),
+        json!({"source": {"type": "openf1", "openf1": {"sessionKey": 9606, "speed": 20}}}),
+        json!({"source": {"type": "openf1", "openf1": {"sessionKey": 9606, "speed": "0.5"}}}),
+        json!({"source": {"type": "external"}, "circuit": "silverstone", "laps": 52}),
     ]
 }
 
@@ -206,6 +259,14 @@ async fn crd_schema_and_cel_rules_are_enforced() {
             text.contains(&format!("{field}:")) && text.contains(message),
             "{spec}: expected `{field}: …{message}`, got: {text}"
         );
+    }
+
+    for (i, spec) in valid_sources().into_iter().enumerate() {
+        let obj: DynamicObject =
+            serde_json::from_value(race_json(&format!("source-{i}"), spec.clone())).unwrap();
+        if let Err(e) = api.create(&PostParams::default(), &obj).await {
+            panic!("{spec}: {e}");
+        }
     }
 
     let ok: DynamicObject =

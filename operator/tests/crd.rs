@@ -64,6 +64,12 @@ fn cel_rules_are_in_the_schema() {
         "has(self.managed) != has(self.external)",
         "self == oldSelf",
         "self.enabled || !has(self.mode) || self.mode == 'none'",
+        "!has(self.game) || self.type == 'game'",
+        "!has(self.openf1) || self.type == 'openf1'",
+        "self.type != 'openf1' || has(self.openf1)",
+        "!has(self.nodePort) || self.type != 'ClusterIP'",
+        "isCIDR(c)",
+        "!has(self.source) || self.source.type == 'simulator' || (self.timeScale == 1.0",
     ] {
         assert!(json.contains(rule), "missing rule {rule}");
     }
@@ -143,6 +149,50 @@ fn invalid_specs_are_rejected() {
             "monitoring:\n    enabled: false\n    mode: owned",
             "enabled: false means mode: none",
         ),
+        (
+            "timeScale: 40\n  source: {type: game}",
+            "the simulator's settings: leave them out unless source.type is simulator",
+        ),
+        (
+            "simulator: {replicas: 0}\n  source: {type: external}",
+            "the simulator's settings",
+        ),
+        (
+            "anomalyRate: 0\n  source: {type: openf1, openf1: {sessionKey: 9606}}",
+            "the simulator's settings",
+        ),
+        (
+            "source: {type: external, game: {}}",
+            "source.game is only read with source.type: game",
+        ),
+        (
+            "source: {openf1: {sessionKey: 9606}}",
+            "source.openf1 is only read with source.type: openf1",
+        ),
+        (
+            "source: {type: openf1}",
+            "source.type: openf1 needs source.openf1.sessionKey",
+        ),
+        (
+            "source: {type: game, game: {service: {nodePort: 30777}}}",
+            "nodePort needs type NodePort",
+        ),
+        (
+            "source: {type: game, game: {allowedClients: [192.168.1.0/24, 192.168.1.20]}}",
+            "allowedClients must be CIDRs",
+        ),
+        (
+            "source: {type: game, game: {allowedClients: [192.168.1.5/24]}}",
+            "no host bits set",
+        ),
+        (
+            "source: {type: openf1, openf1: {sessionKey: 9606, speed: fast}}",
+            "speed is a positive number",
+        ),
+        (
+            "source: {type: openf1, openf1: {sessionKey: 9606, speed: -2}}",
+            "speed is a positive number",
+        ),
     ];
     for (fragment, message) in cases {
         let race = parse(&format!(
@@ -162,6 +212,29 @@ fn monitoring_enabled_and_mode_combine() {
         "monitoring: {mode: none}",
         "monitoring: {mode: owned}",
         "monitoring: {enabled: true, mode: prometheusOperator}",
+    ] {
+        let race = parse(&format!(
+            "apiVersion: pitstop.io/v1alpha1\nkind: RaceSession\nmetadata: {{name: ok}}\nspec:\n  {fragment}\n"
+        ));
+        race.validate_cel().expect(fragment);
+    }
+}
+
+/// Every source in the spellings the examples and `docs/sources.md` use passes the rules;
+/// the race's name (circuit, laps, grid) goes with any source, the simulator's settings
+/// with the simulator.
+#[test]
+fn sources_that_fit_together_are_accepted() {
+    for fragment in [
+        "source: {type: simulator}\n  timeScale: 40\n  sampleHz: 4",
+        "source: {type: external}\n  circuit: silverstone\n  laps: 52",
+        "source: {type: game}",
+        "source:\n    type: game\n    game:\n      service: {type: NodePort, port: 20777, nodePort: 30777}\n      allowedClients: [192.168.1.0/24, 10.0.0.7/32, \"2001:db8::/48\"]",
+        "source: {type: game, game: {service: {type: LoadBalancer, nodePort: 30777}}}",
+        "source: {type: openf1, openf1: {sessionKey: 9606}}",
+        "source: {type: openf1, openf1: {sessionKey: 9606, speed: 20, url: \"https://api.openf1.org\"}}",
+        "source: {type: openf1, openf1: {sessionKey: 9606, speed: max}}",
+        "source: {type: openf1, openf1: {sessionKey: 9606, speed: \"0.5\"}}",
     ] {
         let race = parse(&format!(
             "apiVersion: pitstop.io/v1alpha1\nkind: RaceSession\nmetadata: {{name: ok}}\nspec:\n  {fragment}\n"

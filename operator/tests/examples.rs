@@ -79,6 +79,21 @@ fn every_example_parses_and_every_race_is_valid() {
                 .unwrap_or_else(|e| panic!("{name}: {}: {e}", e.reason()));
             let children = build(&model);
             assert!(!children.deployments.is_empty(), "{name}");
+            // Each source builds its own feeder: a simulator, a gateway, a replay Job.
+            let feeders = children
+                .deployments
+                .iter()
+                .filter(|d| {
+                    let n = d.metadata.name.as_deref().unwrap_or_default();
+                    n.ends_with("-simulator") || n.ends_with("-gateway")
+                })
+                .count()
+                + children.jobs.len();
+            let expected = match race.spec.source_type() {
+                pitstop_operator::api::SourceType::External => 0,
+                _ => 1,
+            };
+            assert_eq!(feeders, expected, "{name}");
             races.push((name.clone(), race));
         }
     }
@@ -89,11 +104,33 @@ fn every_example_parses_and_every_race_is_valid() {
         "external-databases.yaml",
         "keda-autoscaling.yaml",
         "prometheus-operator.yaml",
+        "race-game.yaml",
+        "race-openf1.yaml",
+        "race-external.yaml",
         "gitops/flux/races/monza.yaml",
     ] {
         assert!(names.contains(&expected), "{expected} in {names:?}");
     }
     let by = |n: &str| &races.iter().find(|(x, _)| x == n).unwrap().1;
+    {
+        use pitstop_operator::api::{ServiceType, SourceType};
+        let source = |n: &str| by(n).spec.source.clone().unwrap_or_default();
+        let game = source("race-game.yaml");
+        assert_eq!(game.type_, SourceType::Game);
+        let g = game.game.unwrap();
+        assert_eq!(
+            (g.service.type_, g.service.node_port),
+            (ServiceType::NodePort, Some(30777))
+        );
+        assert!(
+            !g.allowed_clients.is_empty(),
+            "a game race others can reach"
+        );
+        assert_eq!(source("race-openf1.yaml").type_, SourceType::OpenF1);
+        assert_eq!(source("race-openf1.yaml").openf1.unwrap().session_key, 9606);
+        assert_eq!(source("race-external.yaml").type_, SourceType::External);
+        assert_eq!(by("minimal.yaml").spec.source_type(), SourceType::Simulator);
+    }
     let minimal = std::fs::read_to_string(examples().join("minimal.yaml")).unwrap();
     let lines = minimal.lines().filter(|l| !l.starts_with('#')).count();
     assert!(lines <= 12, "minimal.yaml has {lines} lines");

@@ -66,7 +66,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [""]
   resources: [pods/metrics]
   verbs: [get]
-# Post-race pipeline: one Job per task attempt, the season-report CronJob.
+# Post-race pipeline: one Job per task attempt, the season-report CronJob; the replay Job
+# of source.type openf1 (server-side applied, pruned by label).
 - apiGroups: [batch]
   resources: [jobs, cronjobs]
   verbs: [get, list, watch, create, patch, update, delete]

@@ -12,7 +12,12 @@ pub enum ConditionType {
     Reconciling,
     /// The spec cannot be reconciled until it is fixed.
     Stalled,
+    /// The simulator ready (reason `Disabled` with another source).
     SimulatorReady,
+    /// With `source.type` game, openf1 or external: the gateway ready and open to the
+    /// game, the replay running or done, or (external) nothing to wait for. Absent with
+    /// the simulator.
+    SourceReady,
     ProcessorReady,
     /// Redis and PostgreSQL (managed ones) ready.
     StorageReady,
@@ -32,11 +37,12 @@ pub enum ConditionType {
 }
 
 impl ConditionType {
-    pub const ALL: [ConditionType; 11] = [
+    pub const ALL: [ConditionType; 12] = [
         ConditionType::Ready,
         ConditionType::Reconciling,
         ConditionType::Stalled,
         ConditionType::SimulatorReady,
+        ConditionType::SourceReady,
         ConditionType::ProcessorReady,
         ConditionType::StorageReady,
         ConditionType::AutoscalerReady,
@@ -52,6 +58,7 @@ impl ConditionType {
             ConditionType::Reconciling => "Reconciling",
             ConditionType::Stalled => "Stalled",
             ConditionType::SimulatorReady => "SimulatorReady",
+            ConditionType::SourceReady => "SourceReady",
             ConditionType::ProcessorReady => "ProcessorReady",
             ConditionType::StorageReady => "StorageReady",
             ConditionType::AutoscalerReady => "AutoscalerReady",
@@ -91,4 +98,12 @@ pub mod reason {
     pub const RESUMED: &str = "Resumed";
     /// Retained data of a session that had finished: nothing is raced again.
     pub const ALREADY_FINISHED: &str = "AlreadyFinished";
+    /// `source.type: external`: telemetry comes only through `POST /telemetry`.
+    pub const EXTERNAL: &str = "External";
+    /// `source.type: game` without `allowedClients`: no datagram is admitted.
+    pub const NO_ALLOWED_CLIENTS: &str = "NoAllowedClients";
+    /// `source.type: openf1`: the replay Job failed on every attempt.
+    pub const REPLAY_FAILED: &str = "ReplayFailed";
+    /// `source.type: openf1`: the replay Job has sent the whole session.
+    pub const REPLAY_COMPLETE: &str = "ReplayComplete";
 }

@@ -10,9 +10,11 @@ pub mod conditions;
 mod formats;
 mod monitoring;
 pub mod reference;
+mod source;
 mod status;
 
 pub use monitoring::*;
+pub use source::*;
 pub use status::*;
 
 use k8s_openapi::api::core::v1::ResourceRequirements;
@@ -20,9 +22,10 @@ use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-/// A Formula 1 race whose telemetry pitstop simulates, processes and stores: the operator
-/// turns it into a simulator, a stream processor with autoscaling and a NetworkPolicy,
-/// Redis, PostgreSQL and monitoring, and keeps them converged.
+/// A Formula 1 race whose telemetry pitstop simulates (or takes from the F1 game, OpenF1
+/// or your clients: `source`), processes and stores: the operator turns it into a
+/// simulator (or the source's gateway or replay), a stream processor with autoscaling and
+/// a NetworkPolicy, Redis, PostgreSQL and monitoring, and keeps them converged.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "pitstop.io",
@@ -52,6 +55,9 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 // Recursive, so the formats of every nested type are rewritten too (the CRD inlines them).
 #[schemars(transform = schemars::transform::RecursiveTransform(formats::kubernetes_formats))]
+// The schema defaults every field, so "set" can only mean "not at its default"; mirrored
+// by `RaceSessionSpec::simulator_settings` for servers without CEL.
+#[x_kube(validation = Rule::new(SIMULATOR_SETTINGS_RULE).message(SIMULATOR_SETTINGS_MESSAGE))]
 pub struct RaceSessionSpec {
     /// Circuit to race on. Immutable: a race does not change tracks.
     #[serde(default)]
@@ -87,6 +93,10 @@ pub struct RaceSessionSpec {
     /// The sensor simulator.
     #[serde(default)]
     pub simulator: SimulatorSpec,
+    /// Where telemetry comes from (default: the simulator). Changing it on a running race
+    /// replaces the old source's objects with the new one's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceSpec>,
     /// The stream processor.
     #[serde(default)]
     pub processor: ProcessorSpec,
@@ -114,6 +124,40 @@ pub struct RaceSessionSpec {
     /// Post-race analytics: a DAG of Kubernetes Jobs run when the race finishes.
     #[serde(default)]
     pub post_race: PostRaceSpec,
+}
+
+/// With another source than the simulator, the simulator's own settings keep their
+/// defaults. `circuit`, `laps` and `grid` are not among them: they name the race (and the
+/// grid's teams are what the post-race DAG persists), whatever feeds it.
+const SIMULATOR_SETTINGS_RULE: &str = "!has(self.source) || self.source.type == 'simulator' || (self.timeScale == 1.0 && self.seed == 1 && self.sampleHz == 20 && self.anomalyRate == 0.03 && self.simulator.replicas == 1 && !has(self.simulator.image) && !has(self.simulator.messagesPerSecond) && !has(self.simulator.resources))";
+const SIMULATOR_SETTINGS_MESSAGE: &str = "timeScale, seed, sampleHz, anomalyRate and simulator are the simulator's settings: leave them out unless source.type is simulator (a race that set timeScale or seed, which are immutable, keeps its source: create a new RaceSession)";
+
+impl RaceSessionSpec {
+    /// The source type (absent: the simulator).
+    pub fn source_type(&self) -> SourceType {
+        self.source.as_ref().map(|s| s.type_).unwrap_or_default()
+    }
+
+    /// The simulator's settings this spec sets to something else than their defaults, by
+    /// their field names (what the CEL rule refuses with another source).
+    pub fn simulator_settings(&self) -> Vec<&'static str> {
+        let s = &self.simulator;
+        let simulator_default = s.replicas == 1
+            && s.image.is_none()
+            && s.messages_per_second.is_none()
+            && s.resources.is_none();
+        [
+            ("timeScale", self.time_scale == default_time_scale()),
+            ("seed", self.seed == default_seed()),
+            ("sampleHz", self.sample_hz == default_sample_hz()),
+            ("anomalyRate", self.anomaly_rate == default_anomaly_rate()),
+            ("simulator", simulator_default),
+        ]
+        .into_iter()
+        .filter(|(_, default)| !default)
+        .map(|(name, _)| name)
+        .collect()
+    }
 }
 
 fn default_laps() -> u16 {

@@ -6,21 +6,31 @@ use super::RaceSession;
 use kube::CustomResourceExt;
 use serde_json::Value;
 
-/// Fields whose schema is a Kubernetes type: named, not expanded.
+/// Fields whose schema is a Kubernetes type: named, not expanded. A dotted key is one
+/// field's path (`source.game.allowedClients` is a list of CIDRs, no NetworkPolicyPeer);
+/// a plain one is a field name anywhere.
 const KUBERNETES_TYPES: &[(&str, &str)] = &[
     (
         "resources",
         "[ResourceRequirements](https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/#resources)",
     ),
     (
-        "allowedClients",
+        "processor.allowedClients",
         "[NetworkPolicyPeer](https://kubernetes.io/docs/reference/kubernetes-api/policy-resources/network-policy-v1/#NetworkPolicySpec) list",
     ),
     (
-        "prometheusPeers",
+        "monitoring.prometheusOperator.prometheusPeers",
         "[NetworkPolicyPeer](https://kubernetes.io/docs/reference/kubernetes-api/policy-resources/network-policy-v1/#NetworkPolicySpec) list",
     ),
 ];
+
+/// The Kubernetes type of the field at `path` (named `name`), if it is one.
+fn kubernetes_type(path: &str, name: &str) -> Option<&'static str> {
+    KUBERNETES_TYPES
+        .iter()
+        .find(|(key, _)| *key == path || (!key.contains('.') && *key == name))
+        .map(|(_, t)| *t)
+}
 
 pub const BEGIN: &str = "<!-- racesession-reference:begin (make docs) -->";
 pub const END: &str = "<!-- racesession-reference:end -->";
@@ -37,6 +47,7 @@ fn type_of(schema: &Value) -> String {
     match schema["type"].as_str() {
         Some("array") => format!("[]{}", type_of(&schema["items"])),
         Some(t) => t.to_string(),
+        None if schema["x-kubernetes-int-or-string"] == true => "integer or string".into(),
         None if schema["x-kubernetes-preserve-unknown-fields"] == true => "object".into(),
         None => "any".into(),
     }
@@ -97,9 +108,9 @@ fn walk(path: &str, schema: &Value, rows: &mut Vec<String>) {
         } else {
             format!("{path}.{name}")
         };
-        let k8s = KUBERNETES_TYPES.iter().find(|(n, _)| n == name);
+        let k8s = kubernetes_type(&p, name);
         let ty = match k8s {
-            Some((_, t)) => t.to_string(),
+            Some(t) => t.to_string(),
             None => type_of(field),
         };
         let default = match &field["default"] {
@@ -170,6 +181,9 @@ mod tests {
             "Kubernetes types are not expanded"
         );
         assert!(md.contains("| `monitoring.mode` | string | – |"));
+        assert!(md.contains("| `source.game.allowedClients` | []string | – |"));
+        assert!(md.contains("| `source.openf1.speed` | integer or string | – |"));
+        assert!(md.contains("| `source.game.resources` | [ResourceRequirements]"));
         assert!(md.contains("(one of `owned`, `prometheusOperator`, `none`)"));
     }
 }

@@ -2,6 +2,7 @@
 //! read: `observedGeneration`, `conditions` (`Ready`, `Reconciling`, `Stalled` and one per
 //! component) and a human `phase`.
 
+use super::source::SourceType;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
@@ -15,9 +16,10 @@ pub struct RaceSessionStatus {
     /// The spec generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Ready, Reconciling, Stalled; SimulatorReady, ProcessorReady, StorageReady,
-    /// AutoscalerReady, MonitoringReady; PipelineSucceeded, PipelineRequestRefused;
-    /// RetainedData when the race found the data of an earlier race of its name.
+    /// Ready, Reconciling, Stalled; SimulatorReady (SourceReady with another source than
+    /// the simulator), ProcessorReady, StorageReady, AutoscalerReady, MonitoringReady;
+    /// PipelineSucceeded, PipelineRequestRefused; RetainedData when the race found the
+    /// data of an earlier race of its name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// Pending, Provisioning, Racing, Finished or Failed.
@@ -29,6 +31,9 @@ pub struct RaceSessionStatus {
     /// Race progress as reported by the processor's API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub race: Option<RaceProgress>,
+    /// Where telemetry comes from (`spec.source`), and what the source reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceStatus>,
     /// Name of the Secret holding the ingest API key (the key itself never appears here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_secret: Option<String>,
@@ -162,7 +167,8 @@ pub enum Phase {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentStatus {
-    /// simulator, processor, redis, postgres, prometheus, grafana.
+    /// simulator (gateway or replay with another source), processor, redis, postgres,
+    /// prometheus, grafana.
     pub name: String,
     pub ready: bool,
     #[serde(default)]
@@ -188,4 +194,39 @@ pub struct RaceProgress {
     /// (`deletionPolicy: retain`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
+}
+
+/// The source of the race's telemetry as last seen. `game`: what the gateway's
+/// `GET /status` said when last asked (kept while it cannot be asked) and where the game
+/// sends to; `openf1`: the replay Job.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceStatus {
+    /// simulator, game, openf1 or external.
+    #[serde(rename = "type")]
+    pub type_: SourceType,
+    /// `game`: where the game sends its datagrams: `<address>:<port>` of the load
+    /// balancer, `<any node>:<nodePort>`, or the cluster IP and port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// `game`: datagrams per second the gateway received lately.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datagrams_per_second: Option<f64>,
+    /// `game`: game sessions the gateway has seen (a new one each time the game starts a
+    /// session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_seen: Option<i64>,
+    /// `game`: datagrams received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datagrams: Option<i64>,
+    /// `game`: datagrams the gateway dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<i64>,
+    /// `game`: the gateway has seen the chequered flag of its session (the race is
+    /// `Finished` once the processor has processed it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished: Option<bool>,
+    /// `openf1`: the replay Job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
 }

@@ -7,18 +7,18 @@ use super::monitoring::{grafana, grafana_sidecar, prometheus};
 use super::ports;
 use super::secrets::{self, Generated};
 use super::service::service;
-use super::{datastore, network, post_race_jobs, processor, simulator};
+use super::{datastore, gateway, network, post_race_jobs, processor, replay, simulator};
 use crate::api::AutoscalingEngine;
-use crate::model::{Model, Monitoring};
+use crate::model::{Model, Monitoring, Source};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 
 /// Every child of a race. The pipeline's Jobs are not children to converge: the
-/// scheduler creates them (see `reconcile::post_race`).
+/// scheduler creates them (see `reconcile::post_race`); `jobs` holds the source's.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Children {
     /// Created once with a random value, never applied again (see [`secrets`]).
@@ -36,33 +36,62 @@ pub struct Children {
     pub scaled_objects: Vec<ScaledObject>,
     /// The season report, when `postRace.schedule` is set.
     pub cron_jobs: Vec<CronJob>,
+    /// The OpenF1 replay, with `source.type: openf1`.
+    pub jobs: Vec<Job>,
     /// The simulator's and processor's, in `monitoring.mode: prometheusOperator`.
     pub pod_monitors: Vec<PodMonitor>,
     /// The race's rules, in `monitoring.mode: prometheusOperator`.
     pub prometheus_rules: Vec<PrometheusRule>,
 }
 
+/// The objects of the race's source, before the processor's (a simulated race's children
+/// come in the order they always had).
+fn add_source(c: &mut Children, m: &Model) {
+    match &m.source {
+        Source::Simulator => {
+            c.deployments.push(simulator::deployment(m));
+            c.services
+                .push(service(m, Component::Simulator, ports::SIMULATOR, "http"));
+        }
+        Source::Game(g) => {
+            c.deployments.push(gateway::deployment(m, g));
+            // `/metrics` and `/status` stay inside the cluster whatever the UDP Service's type.
+            c.services
+                .push(service(m, Component::Gateway, ports::GATEWAY, "http"));
+            c.services.push(gateway::udp_service(m, g));
+        }
+        Source::OpenF1(o) => c.jobs.push(replay::job(m, o)),
+        Source::External => {}
+    }
+}
+
 /// Builds every child of a race.
 pub fn build(m: &Model) -> Children {
     let mut c = Children {
         generated_secrets: secrets::generated(m),
-        deployments: vec![simulator::deployment(m), processor::deployment(m)],
-        services: vec![
-            service(m, Component::Simulator, ports::SIMULATOR, "http"),
-            service(m, Component::Processor, ports::PROCESSOR, "http"),
-        ],
+        deployments: Vec::new(),
+        services: Vec::new(),
         stateful_sets: Vec::new(),
         hpas: Vec::new(),
-        network_policies: vec![network::processor(m)],
+        network_policies: Vec::new(),
         config_maps: Vec::new(),
         service_accounts: Vec::new(),
         roles: Vec::new(),
         role_bindings: Vec::new(),
         scaled_objects: Vec::new(),
         cron_jobs: post_race_jobs::cron_job(m).into_iter().collect(),
+        jobs: Vec::new(),
         pod_monitors: Vec::new(),
         prometheus_rules: Vec::new(),
     };
+    add_source(&mut c, m);
+    c.deployments.push(processor::deployment(m));
+    c.services
+        .push(service(m, Component::Processor, ports::PROCESSOR, "http"));
+    c.network_policies.push(network::processor(m));
+    if let Some(g) = m.source.game() {
+        c.network_policies.push(network::gateway(m, g));
+    }
     match &m.autoscaling {
         Some(a) if a.engine == AutoscalingEngine::Keda => {
             c.scaled_objects.push(keda::scaled_object(m, a))
@@ -123,6 +152,7 @@ impl Children {
             role_bindings,
             scaled_objects,
             cron_jobs,
+            jobs,
             pod_monitors,
             prometheus_rules,
         } = self;
@@ -144,6 +174,7 @@ impl Children {
         docs(&mut out, network_policies);
         docs(&mut out, scaled_objects);
         docs(&mut out, cron_jobs);
+        docs(&mut out, jobs);
         docs(&mut out, pod_monitors);
         docs(&mut out, prometheus_rules);
         out.join("---\n")
@@ -371,6 +402,91 @@ mod tests {
             (650, 576)
         );
         assert_eq!(requests(&children_of_mode("none")), (650, 576));
+    }
+
+    /// `external`: neither simulator nor gateway nor Job; the processor admits no source
+    /// pods, only Prometheus, the operator and `processor.allowedClients`.
+    #[test]
+    fn an_external_source_runs_nothing_but_the_processor() {
+        let c = children(EXTERNAL_SOURCE, &[]);
+        assert_eq!(
+            names(&c.deployments),
+            ["monza-processor", "monza-prometheus", "monza-grafana"]
+        );
+        assert!(c.jobs.is_empty());
+        assert!(
+            !names(&c.services)
+                .iter()
+                .any(|n| n.contains("simulator") || n.contains("gateway"))
+        );
+        let peers = processor_peers(&c);
+        assert_eq!(peers.as_array().unwrap().len(), 3, "{peers}");
+        assert_eq!(
+            peers[0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"],
+            "prometheus"
+        );
+        assert_eq!(
+            peers[2]["namespaceSelector"]["matchLabels"]["team"],
+            "strategy"
+        );
+    }
+
+    /// Every source's children are owned by the race and labelled for pruning, the
+    /// replay Job and the gateway's Services included.
+    #[test]
+    fn every_source_child_is_owned_and_labelled() {
+        for spec in [GAME, OPENF1, EXTERNAL_SOURCE] {
+            let c = children(spec, &[]);
+            let mut metas = Vec::new();
+            metas.extend(c.deployments.iter().map(|o| &o.metadata));
+            metas.extend(c.services.iter().map(|o| &o.metadata));
+            metas.extend(c.network_policies.iter().map(|o| &o.metadata));
+            metas.extend(c.jobs.iter().map(|o| &o.metadata));
+            for m in metas {
+                let owner = &m.owner_references.as_ref().unwrap()[0];
+                assert_eq!(owner.kind, "RaceSession", "{:?}", m.name);
+                let labels = m.labels.as_ref().unwrap();
+                assert_eq!(labels["app.kubernetes.io/managed-by"], "pitstop-operator");
+                assert_eq!(labels["app.kubernetes.io/instance"], "monza");
+            }
+        }
+    }
+
+    /// The race's Prometheus and the cluster's PodMonitors scrape the source that serves
+    /// metrics: the gateway instead of the simulator for a game race; neither for an
+    /// OpenF1 replay (a Job with no metrics port).
+    #[test]
+    fn monitoring_scrapes_the_source() {
+        let config = |c: &Children| {
+            c.config_maps
+                .iter()
+                .find(|m| m.metadata.name.as_deref() == Some("monza-prometheus"))
+                .unwrap()
+                .data
+                .as_ref()
+                .unwrap()["prometheus.yml"]
+                .clone()
+        };
+        let game = config(&children(GAME, &[]));
+        assert!(game.contains("job_name: pitstop-gateway"), "{game}");
+        assert!(
+            game.contains("app.kubernetes.io/component=gateway"),
+            "{game}"
+        );
+        assert!(!game.contains("pitstop-simulator"), "{game}");
+        let replay = config(&children(OPENF1, &[]));
+        assert!(!replay.contains("pitstop-simulator") && !replay.contains("pitstop-gateway"));
+        assert!(config(&children(MINIMAL, &[])).contains("job_name: pitstop-simulator"));
+
+        let monitors = |spec: &str| {
+            names(
+                &po_children(&format!("{spec}\nmonitoring: {{mode: prometheusOperator}}"))
+                    .pod_monitors,
+            )
+        };
+        assert_eq!(monitors(GAME), ["monza-gateway", "monza-processor"]);
+        assert_eq!(monitors(OPENF1), ["monza-processor"]);
+        assert_eq!(monitors(MINIMAL), ["monza-simulator", "monza-processor"]);
     }
 
     /// Every pod meets the "restricted" Pod Security Standard, with resources and probes.

@@ -119,6 +119,7 @@ pub fn render(c: &Children) -> (String, String) {
         role_bindings,
         scaled_objects,
         cron_jobs,
+        jobs,
         pod_monitors,
         prometheus_rules,
     } = c;
@@ -151,6 +152,7 @@ pub fn render(c: &Children) -> (String, String) {
     add!(role_bindings);
     add!(scaled_objects);
     add!(cron_jobs);
+    add!(jobs);
     add!(pod_monitors);
     add!(prometheus_rules);
     (core.join("---\n"), mon.join("---\n"))
@@ -204,3 +206,50 @@ monitoring:
 
 pub const KEDA: &str =
     "circuit: monza\nprocessor:\n  autoscaling: {engine: keda, minReplicas: 2, maxReplicas: 6}";
+
+/// The F1 game on a PC of the home network, reached through a fixed node port.
+pub const GAME: &str = "\
+circuit: silverstone
+source:
+  type: game
+  game:
+    service: {type: NodePort, port: 20777, nodePort: 30777}
+    allowedClients: [192.168.1.0/24, 10.0.0.7/32]";
+
+/// An OpenF1 session replayed at 20× from a mirror of the API.
+pub const OPENF1: &str = "\
+source:
+  type: openf1
+  openf1: {sessionKey: 9606, url: \"https://openf1.example.org\", speed: 20}";
+
+/// Telemetry posted by clients of the team's namespace only.
+pub const EXTERNAL_SOURCE: &str = "\
+source: {type: external}
+processor:
+  allowedClients:
+  - namespaceSelector: {matchLabels: {team: strategy}}";
+
+/// The deployment named `name` of `c`.
+pub fn deployment<'a>(c: &'a Children, name: &str) -> &'a k8s_openapi::api::apps::v1::Deployment {
+    c.deployments
+        .iter()
+        .find(|d| d.metadata.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no Deployment {name}"))
+}
+
+/// Names of the objects of `c` of one kind.
+pub fn names<T: kube::Resource>(objs: &[T]) -> Vec<String> {
+    objs.iter()
+        .map(|o| o.meta().name.clone().unwrap_or_default())
+        .collect()
+}
+
+/// The processor's NetworkPolicy's ingress peers, as JSON.
+pub fn processor_peers(c: &Children) -> serde_json::Value {
+    let np = c
+        .network_policies
+        .iter()
+        .find(|n| n.metadata.name.as_deref() == Some("monza-processor"))
+        .unwrap();
+    serde_json::to_value(&np.spec.as_ref().unwrap().ingress.as_ref().unwrap()[0].from).unwrap()
+}

@@ -32,6 +32,10 @@ pub mod keys {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Component {
     Simulator,
+    /// The F1 game's ingest gateway (`source.type: game`).
+    Gateway,
+    /// The OpenF1 replay Job (`source.type: openf1`).
+    Replay,
     Processor,
     Redis,
     Postgres,
@@ -43,8 +47,10 @@ pub enum Component {
 
 impl Component {
     /// Every component, in the order status lists them.
-    pub const ALL: [Component; 7] = [
+    pub const ALL: [Component; 9] = [
         Component::Simulator,
+        Component::Gateway,
+        Component::Replay,
         Component::Processor,
         Component::Redis,
         Component::Postgres,
@@ -57,6 +63,8 @@ impl Component {
     pub fn as_str(self) -> &'static str {
         match self {
             Component::Simulator => "simulator",
+            Component::Gateway => "gateway",
+            Component::Replay => "replay",
             Component::Processor => "processor",
             Component::Redis => "redis",
             Component::Postgres => "postgres",

@@ -5,7 +5,8 @@
 //! - [`meta`] (names, labels, owner reference), [`hash`], [`ports`]: import nothing here;
 //! - [`pod`] (pod-level pieces and the Deployment shapes), [`service`], [`secrets`]
 //!   (generated Secrets), [`network`] (NetworkPolicies);
-//! - one builder per child: [`simulator`], [`processor`] (Deployment, HPA),
+//! - one builder per child: [`simulator`], [`gateway`] (the F1 game's ingest gateway and
+//!   its UDP Service), [`replay`] (the OpenF1 replay Job), [`processor`] (Deployment, HPA),
 //!   [`datastore`] (Redis, PostgreSQL), [`monitoring`] (by `monitoring.mode`: the race's
 //!   Prometheus and Grafana, or PodMonitors, a PrometheusRule and dashboard ConfigMaps
 //!   for the cluster's; the prometheus-adapter rule), [`keda`] (its query and address
@@ -16,6 +17,7 @@
 
 pub mod all;
 pub mod datastore;
+pub mod gateway;
 pub mod hash;
 pub mod keda;
 pub mod meta;
@@ -25,6 +27,7 @@ pub mod pod;
 pub mod ports;
 pub mod post_race_jobs;
 pub mod processor;
+pub mod replay;
 pub mod secrets;
 pub mod service;
 pub mod simulator;

@@ -1,11 +1,14 @@
-//! NetworkPolicies: the processor accepts its API only from the simulator, Prometheus (the
-//! race's own, or the cluster's in `monitoring.mode: prometheusOperator`), the operator
-//! and listed clients, and talks only to Redis, PostgreSQL and DNS; each
-//! managed datastore accepts only the components that use it.
+//! NetworkPolicies: the processor accepts its API only from the race's source (the
+//! simulator, the game's gateway or the OpenF1 replay; none for `external`), Prometheus
+//! (the race's own, or the cluster's in `monitoring.mode: prometheusOperator`), the
+//! operator and listed clients, and talks only to Redis, PostgreSQL and DNS; the game's
+//! gateway accepts datagrams only from `allowedClients`, its :8000 only from Prometheus
+//! and the operator, and talks only to the processor and DNS; each managed datastore
+//! accepts only the components that use it.
 
 use super::meta::{APP, Component, keys, meta, name, selector};
 use super::ports;
-use crate::model::{Datastore, Model};
+use crate::model::{Datastore, Game, Model, Source};
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicyPort, NetworkPolicySpec,
@@ -109,12 +112,28 @@ fn datastore_egress(m: &Model, d: &Datastore, c: Component, port: i32) -> Networ
     }
 }
 
-pub fn processor(m: &Model) -> NetworkPolicy {
-    let mut from = vec![component(m, Component::Simulator)];
-    match m.monitoring.cluster() {
-        Some(c) => from.extend(c.prometheus_peers.iter().cloned()),
-        None => from.push(prometheus(m)),
+/// The pods that feed the processor's API for the race's source (none for `external`:
+/// its clients are the spec's `processor.allowedClients`).
+fn source_peer(m: &Model) -> Option<NetworkPolicyPeer> {
+    match &m.source {
+        Source::Simulator => Some(component(m, Component::Simulator)),
+        Source::Game(_) => Some(component(m, Component::Gateway)),
+        Source::OpenF1(_) => Some(component(m, Component::Replay)),
+        Source::External => None,
     }
+}
+
+/// Who scrapes the race: its own Prometheus, or the cluster's peers.
+fn scrapers(m: &Model) -> Vec<NetworkPolicyPeer> {
+    match m.monitoring.cluster() {
+        Some(c) => c.prometheus_peers.clone(),
+        None => vec![prometheus(m)],
+    }
+}
+
+pub fn processor(m: &Model) -> NetworkPolicy {
+    let mut from: Vec<NetworkPolicyPeer> = source_peer(m).into_iter().collect();
+    from.extend(scrapers(m));
     from.push(operator());
     from.extend(m.allowed_clients.iter().cloned());
     NetworkPolicy {
@@ -153,6 +172,59 @@ pub fn datastore(m: &Model, c: Component, port: i32, clients: &[Component]) -> N
                 ports: Some(vec![tcp(port)]),
             }]),
             egress: None,
+        }),
+    }
+}
+
+/// The game's gateway: UDP datagrams from `allowedClients` only (none listed: no rule
+/// admits any, and the SourceReady condition says so), `/metrics` and `/status` from
+/// Prometheus and the operator; out only to the processor's API and DNS.
+pub fn gateway(m: &Model, g: &Game) -> NetworkPolicy {
+    let mut ingress = Vec::new();
+    if !g.allowed_clients.is_empty() {
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(
+                g.allowed_clients
+                    .iter()
+                    .map(|cidr| NetworkPolicyPeer {
+                        ip_block: Some(IPBlock {
+                            cidr: cidr.clone(),
+                            except: None,
+                        }),
+                        ..NetworkPolicyPeer::default()
+                    })
+                    .collect(),
+            ),
+            // The pod's port: a Service's port and node port are translated before.
+            ports: Some(vec![NetworkPolicyPort {
+                protocol: Some("UDP".into()),
+                port: Some(IntOrString::Int(ports::GAME_UDP)),
+                ..NetworkPolicyPort::default()
+            }]),
+        });
+    }
+    let mut http = scrapers(m);
+    http.push(operator());
+    ingress.push(NetworkPolicyIngressRule {
+        from: Some(http),
+        ports: Some(vec![tcp(ports::GATEWAY)]),
+    });
+    NetworkPolicy {
+        metadata: meta(m, Component::Gateway, name(m, Component::Gateway)),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(selector(m, Component::Gateway)),
+                ..LabelSelector::default()
+            }),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+            ingress: Some(ingress),
+            egress: Some(vec![
+                NetworkPolicyEgressRule {
+                    to: Some(vec![component(m, Component::Processor)]),
+                    ports: Some(vec![tcp(ports::PROCESSOR)]),
+                },
+                dns(),
+            ]),
         }),
     }
 }

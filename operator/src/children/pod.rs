@@ -122,13 +122,20 @@ pub fn scrape_annotations(port: i32) -> BTreeMap<String, String> {
     ])
 }
 
-/// What differs between the pitstop workloads (simulator, processor).
+/// `--<flag>` of the contract.
+pub fn flag(f: &str) -> String {
+    format!("--{f}")
+}
+
+/// What differs between the pitstop workloads (simulator, gateway, processor).
 pub struct Workload {
     pub component: Component,
     pub image: String,
     pub args: Vec<String>,
     pub env: Vec<EnvVar>,
     pub port: i32,
+    /// Ports besides `http` (the gateway's UDP port).
+    pub extra_ports: Vec<ContainerPort>,
     pub resources: ResourceRequirements,
     /// `None` leaves the count to someone else (the HPA).
     pub replicas: Option<i32>,
@@ -140,6 +147,8 @@ pub struct Workload {
 /// /metrics on `port`, scraped by Prometheus, restricted, no service account token.
 pub fn http_workload(m: &Model, w: Workload) -> Deployment {
     let c = w.component;
+    let mut ports = vec![port("http", w.port)];
+    ports.extend(w.extra_ports);
     Deployment {
         metadata: meta(m, c, name(m, c)),
         spec: Some(DeploymentSpec {
@@ -164,7 +173,7 @@ pub fn http_workload(m: &Model, w: Workload) -> Deployment {
                         image: Some(w.image),
                         args: Some(w.args),
                         env: Some(w.env),
-                        ports: Some(vec![port("http", w.port)]),
+                        ports: Some(ports),
                         liveness_probe: Some(http_probe("/health", w.port, 10, 3)),
                         readiness_probe: Some(http_probe("/ready", w.port, 5, 2)),
                         resources: Some(w.resources),

@@ -35,6 +35,7 @@ pub fn deployment(m: &Model) -> Deployment {
             args: vec![commands::PROCESS.into()],
             env: env_vars,
             port: ports::PROCESSOR,
+            extra_ports: Vec::new(),
             resources: resources(&m.processor_resources, ("200m", "128Mi"), ("2", "512Mi")),
             // With autoscaling the field is left out, so this field manager never owns it
             // and the HPA's scaling is not undone by the next apply. A finished race keeps

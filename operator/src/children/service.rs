@@ -23,3 +23,8 @@ pub fn service(m: &Model, c: Component, port: i32, port_name: &str) -> Service {
         ..Service::default()
     }
 }
+
+/// The in-cluster URL of a component's Service: `http://<race>-<component>.<ns>.svc:<port>`.
+pub fn url(m: &Model, c: Component, port: i32) -> String {
+    format!("http://{}.{}.svc:{port}", name(m, c), m.namespace)
+}

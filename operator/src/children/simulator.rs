@@ -3,16 +3,11 @@
 
 use super::datastore::redis_env;
 use super::meta::Component;
-use super::pod::{Workload, env, http_workload, resources};
+use super::pod::{Workload, env, flag, http_workload, resources};
 use super::ports;
 use crate::model::Model;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStrategy};
 use pitstop_contract::{commands, env as var, flags};
-
-/// `--<flag>` of the contract.
-fn flag(f: &str) -> String {
-    format!("--{f}")
-}
 
 fn args(m: &Model) -> Vec<String> {
     let mut a: Vec<String> = vec![
@@ -61,6 +56,7 @@ pub fn deployment(m: &Model) -> Deployment {
             args: args(m),
             env: env_vars,
             port: ports::SIMULATOR,
+            extra_ports: Vec::new(),
             resources: resources(&m.simulator_resources, ("100m", "64Mi"), ("1", "256Mi")),
             // A finished race has nothing left to publish: its requests go back to the node.
             replicas: Some(if m.finished { 0 } else { m.simulator_replicas }),

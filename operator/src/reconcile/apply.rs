@@ -4,6 +4,7 @@
 //! (found by label).
 
 use super::context::{FIELD_MANAGER, apply_params};
+use super::source_seen::{SourceSeen, replay_state, udp_endpoint};
 use crate::children::Children;
 use crate::children::keda::ScaledObject;
 use crate::children::meta::{Component, keys, race_selector};
@@ -14,7 +15,7 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerCondition;
-use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -59,6 +60,8 @@ pub struct Names {
     /// Generated Secrets.
     pub secrets: BTreeSet<String>,
     pub cron_jobs: BTreeSet<String>,
+    /// The source's Jobs (the OpenF1 replay), never the pipeline's.
+    pub jobs: BTreeSet<String>,
     pub pod_monitors: BTreeSet<String>,
     pub prometheus_rules: BTreeSet<String>,
 }
@@ -69,6 +72,8 @@ pub struct Applied {
     /// The HPA's own report that it cannot scale (`AbleToScale` or `ScalingActive`
     /// False), if it made one.
     pub autoscaler_trouble: Option<AutoscalerTrouble>,
+    /// What the source's objects showed (the gateway's `/status` is asked later).
+    pub source: SourceSeen,
 }
 
 async fn apply_one<K>(client: &Client, ns: &str, obj: &K) -> Result<K, kube::Error>
@@ -195,6 +200,7 @@ pub async fn apply_all(
         role_bindings,
         scaled_objects,
         cron_jobs,
+        jobs,
         pod_monitors,
         prometheus_rules,
     } = children;
@@ -229,13 +235,32 @@ pub async fn apply_all(
                 .unwrap_or(0),
         });
     }
-    apply_each(client, ns, &services, &mut n.services).await?;
+    // The UDP Service is the gateway's only one with a UDP port.
+    let endpoint = apply_each(client, ns, &services, &mut n.services)
+        .await?
+        .iter()
+        .filter(|s| component(&s.metadata) == Component::Gateway)
+        .find(|s| udp(s))
+        .and_then(udp_endpoint);
+    let mut source = SourceSeen {
+        endpoint,
+        ..SourceSeen::default()
+    };
     let autoscaler_trouble = apply_each(client, ns, &hpas, &mut n.hpas)
         .await?
         .iter()
         .find_map(|h| hpa_trouble(h.status.as_ref()?.conditions.as_deref()?));
     apply_each(client, ns, &network_policies, &mut n.network_policies).await?;
     apply_each(client, ns, &cron_jobs, &mut n.cron_jobs).await?;
+    for j in apply_each(client, ns, &jobs, &mut n.jobs).await? {
+        let state = replay_state(&j);
+        readiness.push(Readiness {
+            component: component(&j.metadata),
+            desired: 1,
+            ready: i32::from(state.ready()),
+        });
+        source.replay = Some((j.name_any(), state));
+    }
     apply_each(client, ns, &scaled_objects, &mut n.scaled_objects).await?;
     apply_each(client, ns, &pod_monitors, &mut n.pod_monitors).await?;
     apply_each(client, ns, &prometheus_rules, &mut n.prometheus_rules).await?;
@@ -243,7 +268,15 @@ pub async fn apply_all(
         names: n,
         readiness,
         autoscaler_trouble,
+        source,
     })
+}
+
+fn udp(s: &Service) -> bool {
+    s.spec
+        .iter()
+        .flat_map(|s| s.ports.iter().flatten())
+        .any(|p| p.protocol.as_deref() == Some("UDP"))
 }
 
 async fn prune_kind<K>(
@@ -288,7 +321,9 @@ where
 /// Deletes this race's children that were not applied this time (e.g. managed → external
 /// Redis removes the StatefulSet, Service and NetworkPolicy; autoscaling off removes the
 /// HPA; `monitoring.mode` owned → prometheusOperator removes the race's Prometheus and
-/// Grafana, and back removes the PodMonitors, PrometheusRule and dashboard ConfigMaps).
+/// Grafana, and back removes the PodMonitors, PrometheusRule and dashboard ConfigMaps;
+/// `source.type` simulator → game removes the simulator, and back the gateway and its
+/// Services and NetworkPolicy; a changed OpenF1 replay removes the old replay Job).
 pub async fn prune(client: &Client, ns: &str, race: &str, keep: &Names) -> Result<(), kube::Error> {
     let selector = race_selector(race);
     let Names {
@@ -304,6 +339,7 @@ pub async fn prune(client: &Client, ns: &str, race: &str, keep: &Names) -> Resul
         scaled_objects,
         secrets,
         cron_jobs,
+        jobs,
         pod_monitors,
         prometheus_rules,
     } = keep;
@@ -318,17 +354,21 @@ pub async fn prune(client: &Client, ns: &str, race: &str, keep: &Names) -> Resul
     prune_kind::<RoleBinding>(client, ns, &selector, role_bindings).await?;
     prune_kind::<ScaledObject>(client, ns, &selector, scaled_objects).await?;
     prune_kind::<CronJob>(client, ns, &selector, cron_jobs).await?;
+    // The replay's Jobs only: the pipeline's belong to the scheduler.
+    let replay = component_selector(&selector, Component::Replay);
+    prune_kind::<Job>(client, ns, &replay, jobs).await?;
     prune_kind::<PodMonitor>(client, ns, &selector, pod_monitors).await?;
     prune_kind::<PrometheusRule>(client, ns, &selector, prometheus_rules).await?;
     // Only Grafana's generated Secret follows the spec: the API key and the PostgreSQL
     // password outlive a switch to external parts (their data may still be needed).
-    let grafana = format!(
-        "{selector},{}={}",
-        keys::COMPONENT,
-        Component::Grafana.as_str()
-    );
+    let grafana = component_selector(&selector, Component::Grafana);
     prune_kind::<Secret>(client, ns, &grafana, secrets).await?;
     Ok(())
+}
+
+/// `selector` narrowed to one component's objects.
+fn component_selector(selector: &str, c: Component) -> String {
+    format!("{selector},{}={}", keys::COMPONENT, c.as_str())
 }
 
 #[cfg(test)]

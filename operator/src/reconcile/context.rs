@@ -19,6 +19,9 @@ pub struct Context {
     /// Base URL of processor APIs instead of the in-cluster Service address (for tests
     /// and for an operator running outside the cluster).
     pub processor_base: Option<String>,
+    /// Base URL of F1-game gateways' `/status` instead of their in-cluster Service address
+    /// (likewise).
+    pub gateway_base: Option<String>,
 }
 
 /// A failed reconcile. Spec problems are not errors (they become a Stalled condition);

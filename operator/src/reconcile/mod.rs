@@ -7,28 +7,32 @@
 //! What touches the cluster or the network: observe (reads the referenced Secrets and
 //! KEDA's and the Prometheus Operator's API groups), apply (creates the generated
 //! Secrets, server-side applies, then lists and deletes to prune), progress (an HTTP GET of the processor's API, only once
-//! it reports ready), the post-race step's applier ([`post_race`]: lists the current
+//! it reports ready), [`gateway`] (an HTTP GET of the F1-game gateway's `/status`, only
+//! once it reports ready), the post-race step's applier ([`post_race`]: lists the current
 //! run's Jobs, creates those launched, patches a failed one's TTL) and, here, the status
 //! write. Events go out through [`events`] alone. Validate, build, the post-race planner
-//! ([`crate::post_race::plan`]) and the status computation are pure: they take what was
-//! read and `now`, and return values.
+//! ([`crate::post_race::plan`]) and the status computation ([`status`], completed by
+//! [`source_status`]) are pure: they take what was read and `now`, and return values.
 
 pub mod apply;
 pub mod context;
 pub mod events;
+pub mod gateway;
 pub mod observe;
 pub mod post_race;
 pub mod progress;
+pub mod source_seen;
+pub mod source_status;
 pub mod status;
 
 pub use context::{Context, Error, FIELD_MANAGER, apply_params};
 
-use crate::api::{RaceSession, RaceSessionStatus};
+use crate::api::{RaceProgress, RaceSession, RaceSessionStatus};
 use crate::children::build;
 use crate::children::meta::Component;
 use crate::errors::chain;
 use crate::event::Event;
-use crate::model::{SpecError, validate};
+use crate::model::{Model, SpecError, validate};
 use kube::api::{Api, Patch};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
@@ -63,34 +67,36 @@ pub async fn reconcile_at(
     let applied = apply::apply_all(&ctx.client, &model, build(&model)).await?;
     apply::prune(&ctx.client, &ns, &model.name, &applied.names).await?;
 
-    // Progress is only asked of a processor that reports ready.
-    let processor_ready = applied
-        .readiness
-        .iter()
-        .any(|r| r.component == Component::Processor && r.ready >= r.desired && r.desired > 0);
-    let progress = if processor_ready {
-        progress::fetch(
-            &ctx.http,
-            &progress::url(&model, ctx.processor_base.as_deref()),
-        )
-        .await
-    } else {
-        None
+    let (progress, gateway_report) = ask(&ctx, &model, &applied.readiness).await;
+    let seen = source_seen::SourceSeen {
+        gateway: gateway_report,
+        ..applied.source
     };
+    // The race finishes on the processor's word whatever feeds it: the end marker the
+    // simulator writes, or the one `POST /api/v1/sessions/{id}/finish` appends for the
+    // gateway, the replay or an external client.
     let finished = progress
         .as_ref()
         .or(race.status.as_ref().and_then(|s| s.race.as_ref()))
         .is_some_and(|p| p.finished);
     let (pipeline, pipeline_requeue) =
         post_race::reconcile(&ctx, &race, &model, finished, now.0).await?;
-    let new_status = status::compute(
+    let mut new_status = status::compute(
         &race,
         &model,
         &applied.readiness,
         applied.autoscaler_trouble.as_ref(),
         progress,
         pipeline,
-        now,
+        now.clone(),
+    );
+    source_status::fill(
+        &mut new_status,
+        &race,
+        &model,
+        &applied.readiness,
+        &seen,
+        &now,
     );
     // Owned objects wake the controller on every change; a racing race's progress changes
     // none, so it is looked at again every few seconds until the flag.
@@ -99,6 +105,33 @@ pub async fn reconcile_at(
         write_status(&races, &race, new_status).await?;
     }
     Ok(Action::requeue(next))
+}
+
+/// What the race's HTTP APIs say now: the processor's progress and the F1-game gateway's
+/// `/status`, each asked only once the component runs and all its pods are ready.
+async fn ask(
+    ctx: &Context,
+    m: &Model,
+    readiness: &[apply::Readiness],
+) -> (Option<RaceProgress>, Option<source_seen::GatewayReport>) {
+    let ready = |c: Component| {
+        readiness
+            .iter()
+            .any(|r| r.component == c && r.ready >= r.desired && r.desired > 0)
+    };
+    let progress = if ready(Component::Processor) {
+        let url = progress::url(m, ctx.processor_base.as_deref());
+        progress::fetch(&ctx.http, &url).await
+    } else {
+        None
+    };
+    let gateway = if ready(Component::Gateway) {
+        let url = gateway::url(m, ctx.gateway_base.as_deref());
+        gateway::fetch(&ctx.http, &url).await
+    } else {
+        None
+    };
+    (progress, gateway)
 }
 
 async fn write_status(

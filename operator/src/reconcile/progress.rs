@@ -35,7 +35,12 @@ pub fn url(m: &Model, base: Option<&str>) -> String {
     format!("{}/api/v1/sessions/{}", base.trim_end_matches('/'), m.name)
 }
 
-pub async fn fetch(http: &reqwest::Client, url: &str) -> Option<RaceProgress> {
+/// A workload's JSON answer within 2 s, or nothing (not up yet, restarting, busy: the
+/// status keeps what it last saw).
+pub async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+) -> Option<T> {
     let resp = http
         .get(url)
         .timeout(Duration::from_secs(2))
@@ -45,7 +50,11 @@ pub async fn fetch(http: &reqwest::Client, url: &str) -> Option<RaceProgress> {
     if !resp.status().is_success() {
         return None;
     }
-    let s: Session = resp.json().await.ok()?;
+    resp.json().await.ok()
+}
+
+pub async fn fetch(http: &reqwest::Client, url: &str) -> Option<RaceProgress> {
+    let s: Session = get_json(http, url).await?;
     Some(RaceProgress {
         lap: s.lap,
         total_laps: s.total_laps.unwrap_or_default(),

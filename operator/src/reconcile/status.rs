@@ -10,7 +10,7 @@ use crate::api::{
     RaceSessionStatus, RunPhase, TaskPhase,
 };
 use crate::children::meta::Component;
-use crate::model::{Model, Monitoring};
+use crate::model::{Model, Monitoring, Source};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time as MetaTime};
 use std::time::Duration;
 
@@ -32,7 +32,7 @@ pub fn now() -> Time {
     MetaTime(k8s_openapi::jiff::Timestamp::now())
 }
 
-fn condition(
+pub fn condition(
     type_: ConditionType,
     ok: bool,
     reason: &str,
@@ -130,6 +130,7 @@ pub fn stalled(race: &RaceSession, reason: &str, message: &str, now: Time) -> Ra
             .map(|s| s.components.clone())
             .unwrap_or_default(),
         race: race.status.as_ref().and_then(|s| s.race.clone()),
+        source: race.status.as_ref().and_then(|s| s.source.clone()),
         api_key_secret: race.status.as_ref().and_then(|s| s.api_key_secret.clone()),
         partitions: race.status.as_ref().and_then(|s| s.partitions),
         pipeline: race.status.as_ref().and_then(|s| s.pipeline.clone()),
@@ -137,7 +138,8 @@ pub fn stalled(race: &RaceSession, reason: &str, message: &str, now: Time) -> Ra
 }
 
 /// The status after a successful apply. `progress` is what the processor reported now
-/// (`None`: keep the last known progress).
+/// (`None`: keep the last known progress). The source's own part (`status.source`,
+/// `SourceReady`) is added by [`super::source_status::fill`].
 pub fn compute(
     race: &RaceSession,
     m: &Model,
@@ -176,10 +178,12 @@ pub fn compute(
     let finished = race_progress.as_ref().is_some_and(|p| p.finished);
     let (sim_ok, sim_msg) = ready_of(&[Component::Simulator]);
     let (proc_ok, proc_msg) = ready_of(&[Component::Processor]);
-    // What the simulator, processor and datastores say: the phase follows them and the
-    // race, not monitoring (which has its own condition).
+    // What the source (simulator, gateway or replay), processor and datastores say: the
+    // phase follows them and the race, not monitoring (which has its own condition).
     let (race_ok, _) = ready_of(&[
         Component::Simulator,
+        Component::Gateway,
+        Component::Replay,
         Component::Processor,
         Component::Redis,
         Component::Postgres,
@@ -283,8 +287,19 @@ pub fn compute(
             g,
             &now,
         ),
-        match (m.finished, sim_ok) {
-            (true, true) => condition(
+        match (&m.source, m.finished, sim_ok) {
+            (Source::Game(_) | Source::OpenF1(_) | Source::External, _, _) => condition(
+                ConditionType::SimulatorReady,
+                true,
+                reason::DISABLED,
+                &format!(
+                    "source.type is {}: no simulator runs (see SourceReady)",
+                    m.source.type_().as_str()
+                ),
+                g,
+                &now,
+            ),
+            (Source::Simulator, true, true) => condition(
                 ConditionType::SimulatorReady,
                 true,
                 reason::RACE_FINISHED,
@@ -292,7 +307,7 @@ pub fn compute(
                 g,
                 &now,
             ),
-            (_, ok) => condition(
+            (Source::Simulator, _, ok) => condition(
                 ConditionType::SimulatorReady,
                 ok,
                 progressing(ok),
@@ -362,6 +377,7 @@ pub fn compute(
         }),
         components,
         race: race_progress,
+        source: None,
         api_key_secret: Some(m.api_key.name.clone()),
         partitions: Some(m.partitions as i32),
         pipeline,

@@ -246,5 +246,6 @@ pub fn context(client: Client) -> Arc<pitstop_operator::reconcile::Context> {
         metrics: pitstop_operator::metrics::OperatorMetrics::new(),
         http: reqwest::Client::new(),
         processor_base: None,
+        gateway_base: None,
     })
 }

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod access;
+pub mod gateway;
 pub mod operator;
 pub mod processor;
 pub mod pss;
@@ -21,6 +22,15 @@ pub fn context(
     api: &Arc<FakeApi>,
     processor_base: Option<String>,
 ) -> Arc<pitstop_operator::reconcile::Context> {
+    context_with_gateway(api, processor_base, None)
+}
+
+/// [`context`] whose F1-game gateways are reached at `gateway_base`.
+pub fn context_with_gateway(
+    api: &Arc<FakeApi>,
+    processor_base: Option<String>,
+    gateway_base: Option<String>,
+) -> Arc<pitstop_operator::reconcile::Context> {
     Arc::new(pitstop_operator::reconcile::Context {
         client: api.client(),
         images: pitstop_operator::model::Defaults::default(),
@@ -31,6 +41,7 @@ pub fn context(
         metrics: pitstop_operator::metrics::OperatorMetrics::new(),
         http: reqwest::Client::new(),
         processor_base,
+        gateway_base,
     })
 }
 

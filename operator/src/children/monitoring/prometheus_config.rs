@@ -6,7 +6,7 @@
 use crate::api::DEFAULT_MESSAGES_PER_SECOND;
 use crate::children::meta::{Component, keys};
 use crate::children::ports;
-use crate::model::Model;
+use crate::model::{Model, Source};
 use serde_json::json;
 
 const RULES: &str = include_str!("rules.yaml");
@@ -15,6 +15,18 @@ const RULES: &str = include_str!("rules.yaml");
 pub const SIMULATOR_JOB: &str = "pitstop-simulator";
 /// Scrape job of the race's processors.
 pub const PROCESSOR_JOB: &str = "pitstop-processor";
+/// Scrape job of the race's F1-game gateway (`source.type: game`).
+pub const GATEWAY_JOB: &str = "pitstop-gateway";
+
+/// The scraped pod of the race's source, its job and port: the simulator, or the F1-game
+/// gateway (the OpenF1 replay and external clients serve no metrics).
+pub fn source_job(m: &Model) -> Option<(Component, &'static str, i32)> {
+    match m.source {
+        Source::Simulator => Some((Component::Simulator, SIMULATOR_JOB, ports::SIMULATOR)),
+        Source::Game(_) => Some((Component::Gateway, GATEWAY_JOB, ports::GATEWAY)),
+        Source::OpenF1(_) | Source::External => None,
+    }
+}
 
 /// The rule file of a race's Prometheus. The autoscaler's maximum and per-pod target are
 /// the race-specific values (with autoscaling off, the fixed replica count is the maximum
@@ -122,7 +134,8 @@ fn static_job(m: &Model, job: &str, targets: &[String], path: Option<String>) ->
     j
 }
 
-/// `prometheus.yml` of a race's Prometheus: simulator (:8000), every processor pod
+/// `prometheus.yml` of a race's Prometheus: simulator (:8000), the F1-game gateway
+/// (:8000, `source.type: game`), every processor pod
 /// (:8001), every operator replica (:8002) and this namespace's container metrics
 /// (cAdvisor, through the operator: a race's Prometheus holds no cluster-wide rights).
 pub fn prometheus_config(m: &Model, d: &Discovery, o: &Options) -> String {
@@ -135,8 +148,9 @@ pub fn prometheus_config(m: &Model, d: &Discovery, o: &Options) -> String {
                 .owned()
                 .map(|x| (x.operator_namespace.as_str(), x.operator_service.as_str()))
                 .unwrap_or(("pitstop-system", "pitstop-operator"));
-            vec![
-                pod_job(m, SIMULATOR_JOB, Component::Simulator, ports::SIMULATOR),
+            let source = source_job(m).map(|(c, job, port)| pod_job(m, job, c, port));
+            let mut jobs: Vec<serde_json::Value> = source.into_iter().collect();
+            jobs.extend([
                 pod_job(m, PROCESSOR_JOB, Component::Processor, ports::PROCESSOR),
                 json!({
                     "job_name": "pitstop-operator",
@@ -157,7 +171,8 @@ pub fn prometheus_config(m: &Model, d: &Discovery, o: &Options) -> String {
                     "static_configs": [{"targets": [format!("{service}.{operator_ns}.svc:{}", ports::OPERATOR)]}],
                     "honor_labels": true,
                 }),
-            ]
+            ]);
+            jobs
         }
         Discovery::Static {
             simulator,

@@ -10,7 +10,7 @@
 //! ([`super::promql`]), and every rule labels its result with `namespace` and `race`, so
 //! that two races' recorded series never collide.
 
-use super::prometheus_config::{PROCESSOR_JOB, SIMULATOR_JOB, rules};
+use super::prometheus_config::{PROCESSOR_JOB, rules, source_job};
 use super::promql::{RACE_LABEL, Scope};
 use crate::children::meta::{Component, meta, name, selector};
 use crate::model::{ClusterStack, Model};
@@ -118,35 +118,35 @@ fn selected_meta(m: &Model, c: &ClusterStack, name: String) -> ObjectMeta {
     meta
 }
 
-/// A PodMonitor each for the simulator and the processor: port `http`, `/metrics`, the
-/// jobs named as in the race's own Prometheus, every series labelled with the race.
+/// A PodMonitor each for the simulator (the F1-game gateway with `source.type: game`)
+/// and the processor: port `http`, `/metrics`, the jobs named as in the race's own
+/// Prometheus, every series labelled with the race.
 pub fn pod_monitors(m: &Model, c: &ClusterStack) -> Vec<PodMonitor> {
     let set = |label: &str, value: &str| Relabeling {
         action: "replace".into(),
         target_label: label.into(),
         replacement: value.into(),
     };
-    [
-        (Component::Simulator, SIMULATOR_JOB),
-        (Component::Processor, PROCESSOR_JOB),
-    ]
-    .into_iter()
-    .map(|(component, job)| PodMonitor {
-        metadata: selected_meta(m, c, name(m, component)),
-        spec: PodMonitorSpec {
-            selector: LabelSelector {
-                match_labels: Some(selector(m, component)),
-                ..LabelSelector::default()
+    let source = source_job(m).map(|(component, job, _)| (component, job));
+    source
+        .into_iter()
+        .chain([(Component::Processor, PROCESSOR_JOB)])
+        .map(|(component, job)| PodMonitor {
+            metadata: selected_meta(m, c, name(m, component)),
+            spec: PodMonitorSpec {
+                selector: LabelSelector {
+                    match_labels: Some(selector(m, component)),
+                    ..LabelSelector::default()
+                },
+                pod_metrics_endpoints: vec![PodMetricsEndpoint {
+                    port: "http".into(),
+                    path: "/metrics".into(),
+                    interval: SCRAPE_INTERVAL.into(),
+                    relabelings: vec![set("job", job), set(RACE_LABEL, &m.name)],
+                }],
             },
-            pod_metrics_endpoints: vec![PodMetricsEndpoint {
-                port: "http".into(),
-                path: "/metrics".into(),
-                interval: SCRAPE_INTERVAL.into(),
-                relabelings: vec![set("job", job), set(RACE_LABEL, &m.name)],
-            }],
-        },
-    })
-    .collect()
+        })
+        .collect()
 }
 
 /// The rules of the race's own Prometheus ([`rules`]), confined to the race.
