@@ -14,7 +14,8 @@ processor equal to the simulator's, the report through the API server's service 
 recreate (deletionPolicy retain: deleted and applied again, the race finds its volumes,
 password and finished session), game (a second race with `source: game`: `pitstop
 game-race` plays a synthesized F1 24 race over UDP to its gateway pod; the race finishes on
-the game's chequered flag with every car's laps and every pit stop) and teardown (with
+the game's chequered flag with every car's laps and every pit stop, and its post-race DAG
+succeeds) and teardown (with
 deletionPolicy delete, the race's deletion and helm uninstall leave nothing behind).
 """
 import datetime
@@ -403,6 +404,14 @@ def game():
     log(f"Finished {took:.1f} s after the datagrams; {GAME_CARS} cars × {GAME_LAPS} laps, "
         f"{len(stops)} stops ({', '.join(str(s['stationary_s']) + ' s' for s in stops)}); "
         f"gateway: {source.get('datagrams')} datagrams, {source.get('dropped')} dropped")
+    def dag():
+        phase = game_status().get("pipeline", {}).get("phase")
+        return phase if phase in ("Succeeded", "Failed") else None
+    pipeline, took = wait_for("the game race's post-race DAG", dag, 600)
+    if pipeline != "Succeeded":
+        tasks = game_status()["pipeline"]["tasks"]
+        raise Failed("game race: post-race DAG failed: " + ", ".join(f"{t['name']}={t['phase']}" for t in tasks))
+    log(f"game race: post-race DAG Succeeded {took:.1f} s after the flag")
     kubectl("-n", NS, "delete", "racesession", GAME, "--wait=true", "--timeout=120s")
 
 

@@ -7,13 +7,14 @@
 use std::path::{Path, PathBuf};
 
 /// `(file, expression)` of `error = %<expression>` fields that are texts, not errors.
-const TEXTS: [(&str, &str); 4] = [
+const TEXTS: [(&str, &str); 5] = [
     // The API server's own message of a refused list (a String of its Status).
     ("operator/src/reconcile/apply.rs", "e.message"),
     // The HTTP client's answer: a text with its causes (`connection failed: …`), no URL.
     ("workloads/src/jobs/notify.rs", "last"),
     ("workloads/src/replay/api.rs", "e"),
     ("workloads/src/game/send.rs", "why"),
+    ("workloads/src/replay/api.rs", "why"),
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

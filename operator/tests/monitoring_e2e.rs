@@ -20,6 +20,7 @@ use pitstop_operator::children::monitoring::prometheus_config::{
 };
 use pitstop_operator::metrics::OperatorMetrics;
 use pitstop_operator::model::{Defaults, validate};
+use pitstop_workloads::game::metrics::GatewayMetrics;
 use pitstop_workloads::metrics::SimulatorMetrics;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -28,6 +29,62 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::FakeApi;
 use support::race::LocalRace;
+
+/// A gateway's `/metrics` on loopback, as its pod serves them on :8000.
+async fn serve_gateway() -> (std::net::SocketAddr, GatewayMetrics) {
+    use pitstop_workloads::game::gateway::{Probe, serve};
+    let metrics = GatewayMetrics::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let probe = Probe {
+        metrics: metrics.clone(),
+        send: Default::default(),
+        ready: Default::default(),
+        rate: std::sync::Arc::new(std::sync::Mutex::new((Instant::now(), 0, 0.0))),
+    };
+    tokio::spawn(serve(listener, probe));
+    (addr, metrics)
+}
+
+/// A synthesized F1 24 race (4 cars, 2 laps, stops, a cut datagram now and then) through
+/// a gateway into the processor at `base`, at 5× its pace so the gateway's counters move
+/// while Prometheus scrapes.
+async fn feed_game(base: String, metrics: GatewayMetrics) {
+    use pitstop_workloads::game::gateway::{Gateway, replay};
+    use pitstop_workloads::game::send::{Target, run};
+    let mut rec = pitstop_workloads::game::play::synthesized(4, 2, 1_000.0, 20.0);
+    // A cut datagram now and then, so the drops panel has something to show.
+    let cut: Vec<(u64, Vec<u8>)> = rec
+        .datagrams
+        .iter()
+        .step_by(50)
+        .map(|(at, d)| (*at, d[..d.len() / 2].to_vec()))
+        .collect();
+    rec.datagrams.extend(cut);
+    rec.datagrams.sort_by_key(|d| d.0);
+    let (tx, rx) = tokio::sync::mpsc::channel(8_192);
+    let target = Target {
+        api_url: base,
+        api_key: support::race::API_KEY.into(),
+    };
+    let sender = tokio::spawn(run(rx, target, metrics.clone(), Default::default()));
+    let gw = std::sync::Mutex::new(Gateway::new(Some("game-monitoring"), metrics, tx, None));
+    replay(&rec, &gw, Some(5.0)).await;
+    gw.lock().unwrap().flush();
+    drop(gw);
+    let _ = sender.await;
+}
+
+/// `config` with one more static scrape job.
+fn with_job(config: &str, job: &str, target: &str) -> String {
+    let mut v: serde_yaml::Value = serde_yaml::from_str(config).unwrap();
+    let job: serde_yaml::Value = serde_yaml::from_str(&format!(
+        "{{job_name: {job}, scrape_interval: 1s, static_configs: [{{targets: ['{target}']}}]}}"
+    ))
+    .unwrap();
+    v["scrape_configs"].as_sequence_mut().unwrap().push(job);
+    serde_yaml::to_string(&v).unwrap()
+}
 
 fn prometheus_binary() -> PathBuf {
     support::tool("PROMETHEUS", "prometheus")
@@ -206,6 +263,7 @@ async fn every_rule_and_panel_returns_data() {
     std::fs::write(dir.join("rules.yaml"), &rules_yaml).unwrap();
     std::fs::write(dir.join("token"), "e2e-prometheus-token").unwrap();
     let processor_addr = local.processor.addr.unwrap().to_string();
+    let game_base = format!("http://{processor_addr}");
     let config = prometheus_config(
         &model,
         &Discovery::Static {
@@ -221,6 +279,9 @@ async fn every_rule_and_panel_returns_data() {
             evaluation_interval: "1s".into(),
         },
     );
+    // The gateway's panels: a game race's gateway, fed a short synthesized race below.
+    let (gateway_addr, gateway_metrics) = serve_gateway().await;
+    let config = with_job(&config, "pitstop-gateway", &gateway_addr.to_string());
     std::fs::write(dir.join("prometheus.yml"), &config).unwrap();
     let port = free_port();
     let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
@@ -253,6 +314,7 @@ async fn every_rule_and_panel_returns_data() {
         }
     };
     let race_handle = tokio::spawn(race_task);
+    tokio::spawn(feed_game(game_base, gateway_metrics));
 
     let mut queries = recording_rules(&rules_yaml);
     queries.extend(dashboard_queries());

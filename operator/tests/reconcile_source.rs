@@ -247,7 +247,7 @@ async fn a_game_race_reads_its_gateway_and_finishes_on_the_processors_flag() {
     assert_eq!(s["race"]["lap"], 3);
     assert_eq!(
         s["source"],
-        json!({"type": "game", "endpoint": "<any node's address>:30777", "datagramsPerSecond": 59.5,
+        json!({"type": "game", "endpoint": "<the gateway pod's node>:30777", "datagramsPerSecond": 59.5,
                "sessionsSeen": 1, "datagrams": 1200, "dropped": 3, "finished": false})
     );
     let c = condition(&api, "SourceReady");

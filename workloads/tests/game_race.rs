@@ -160,6 +160,47 @@ async fn results(env: &Env, session: &str) -> Results {
     out
 }
 
+/// The post-race DAG's steps on a finished game session, as its Jobs run them: each
+/// succeeds and the team summary has every team.
+async fn post_race(env: &Env, session: &str, teams: i64) {
+    use pitstop_workloads::jobs::{Step, execute};
+    let mut db = env.db().await;
+    let redis = env.redis();
+    let team_names: Vec<String> = db
+        .query(
+            "SELECT DISTINCT team FROM car_accounting WHERE session_id = $1",
+            &[&session],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // As the DAG runs them: collect, one persist task per team, then the rest.
+    let mut tasks = vec![(Step::CollectTelemetry, None)];
+    tasks.extend(
+        team_names
+            .iter()
+            .map(|t| (Step::PersistTeams, Some(t.clone()))),
+    );
+    tasks.extend([Step::DataQuality, Step::Aggregate, Step::Report].map(|s| (s, None)));
+    for (step, team) in tasks {
+        let mut args = common::job_args(session, &format!("{step:?}-{team:?}"));
+        args.team = team;
+        let done = execute(step, &mut db, &redis, &env.keys, &args).await;
+        assert!(done.is_ok(), "{step:?}: {done:?}");
+    }
+    let n: i64 = db
+        .query_one(
+            "SELECT count(*) FROM telemetry_team_summary WHERE session_id = $1",
+            &[&session],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, teams, "a summary row per team");
+}
+
 /// (car, lap, lap time ms, crossed at ms) of every lap.
 async fn lap_times(env: &Env, session: &str) -> Vec<(i32, i32, i32, i64)> {
     let db = env.db().await;
@@ -254,6 +295,7 @@ async fn a_game_race_runs_through_the_pipeline_whole_and_with_loss() {
     assert_eq!(kinds, [("chequered", "game")], "{events}");
     let numbers = car_numbers(&env, "game-whole").await;
     assert_eq!(numbers.len(), cars);
+    post_race(&env, "game-whole", 10).await;
 
     // 5% lost, 5% swapped with the next: the same laps and stops.
     let mut rng = rand::rngs::SmallRng::seed_from_u64(21);

@@ -206,7 +206,7 @@ pub struct SourceStatus {
     #[serde(rename = "type")]
     pub type_: SourceType,
     /// `game`: where the game sends its datagrams: `<address>:<port>` of the load
-    /// balancer, `<any node>:<nodePort>`, or the cluster IP and port.
+    /// balancer, `<the gateway pod's node>:<nodePort>`, or the cluster IP and port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
     /// `game`: datagrams per second the gateway received lately.
@@ -222,8 +222,8 @@ pub struct SourceStatus {
     /// `game`: datagrams the gateway dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dropped: Option<i64>,
-    /// `game`: the gateway has seen the chequered flag of its session (the race is
-    /// `Finished` once the processor has processed it).
+    /// `game`: the processor has taken the session's finish from the gateway, after the
+    /// game's chequered flag (the race is `Finished` once the processor has processed it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished: Option<bool>,
     /// `openf1`: the replay Job.

@@ -73,7 +73,7 @@ pub fn replay_state(job: &Job) -> ReplayState {
     }
 }
 
-/// Where a UDP Service is reached: the load balancer's address, any node's address at
+/// Where a UDP Service is reached: the load balancer's address, the gateway pod's node at
 /// the node port, or the cluster IP (`None` while a load balancer has no address yet).
 pub fn udp_endpoint(svc: &Service) -> Option<String> {
     let spec = svc.spec.as_ref()?;
@@ -91,7 +91,7 @@ pub fn udp_endpoint(svc: &Service) -> Option<String> {
             let host = first.ip.clone().or_else(|| first.hostname.clone())?;
             Some(format!("{host}:{}", port.port))
         }
-        Some("NodePort") => Some(format!("<any node's address>:{}", port.node_port?)),
+        Some("NodePort") => Some(format!("<the gateway pod's node>:{}", port.node_port?)),
         _ => Some(format!("{}:{}", spec.cluster_ip.as_ref()?, port.port)),
     }
 }
@@ -158,7 +158,7 @@ mod tests {
                 json!({"type": "NodePort", "ports": [{"port": 20777, "nodePort": 30777}]}),
                 json!({})
             )),
-            Some("<any node's address>:30777".into())
+            Some("<the gateway pod's node>:30777".into())
         );
         assert_eq!(
             udp_endpoint(&svc(

@@ -11,6 +11,9 @@ use pitstop_workloads::stream::StreamKeys;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+/// The processor's ingest key (for a feeder posting to it, such as the game gateway).
+pub const API_KEY: &str = "local-race-key-not-a-secret";
+
 pub struct LocalRace {
     pub admin: tokio_postgres::Client,
     pub db_name: String,
@@ -42,6 +45,7 @@ impl LocalRace {
         let mut cfg = ProcessorConfig::new(&redis_url, &database_url, &keys.base);
         cfg.listen = Some("127.0.0.1:0".parse().unwrap());
         cfg.consumer = test.into();
+        cfg.api_key = Some(API_KEY.into());
         let processor = Processor::start(cfg, None).await.unwrap();
         LocalRace {
             admin,

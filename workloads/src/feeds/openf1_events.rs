@@ -98,6 +98,9 @@ pub fn from_race_control(records: &[Value]) -> Vec<SessionEvent> {
             let message = r
                 .get("message")
                 .and_then(Value::as_str)
+                .map(str::trim)
+                // The events API refuses an empty message: leave it out.
+                .filter(|m| !m.is_empty())
                 .map(|m| m.chars().take(MAX_MESSAGE_CHARS).collect());
             Some(SessionEvent {
                 at_ms,

@@ -160,8 +160,19 @@ pub async fn run(a: IngestArgs) -> anyhow::Result<()> {
         g.finish_recording();
         g.all_finished()
     };
-    drop(gw);
-    if tokio::time::timeout(DRAIN_GRACE, sender).await.is_err() {
+    // Control outputs still held (the queue was full) go out behind the rest.
+    let gw = Arc::into_inner(gw).expect("the listener has ended");
+    let (tx, held) = gw.into_inner().expect("not poisoned").into_held();
+    let deliver = async move {
+        for q in held {
+            if tx.send(q).await.is_err() {
+                break;
+            }
+        }
+        drop(tx);
+        let _ = sender.await;
+    };
+    if tokio::time::timeout(DRAIN_GRACE, deliver).await.is_err() {
         tracing::warn!("the processor did not take everything in time");
     }
     tracing::info!(finished, "gateway stopped");

@@ -146,6 +146,8 @@ pub enum GameEvent {
     ChequeredFlag,
     /// F1 24 on.
     RedFlag,
+    /// The start lights go out (the start, and a standing restart after a red flag).
+    LightsOut,
     Retirement {
         car_index: usize,
     },
@@ -204,7 +206,9 @@ fn header_len(format: u16) -> usize {
 }
 
 /// Reads a datagram. Packet kinds the gateway does not use are only checked as far as
-/// their header, which keeps a busy gateway's work to what it sends on.
+/// their header, which keeps a busy gateway's work to what it sends on. The header is read
+/// at the specification's offsets (the crate reads the same bytes again for the kinds it
+/// parses).
 pub fn decode(datagram: &[u8]) -> Result<Packet, Refused> {
     let Some(format) = datagram.get(..2).map(|b| u16::from_le_bytes([b[0], b[1]])) else {
         return Err(Refused::Truncated);
@@ -219,14 +223,20 @@ pub fn decode(datagram: &[u8]) -> Result<Packet, Refused> {
     if kind as usize >= PACKET_KINDS.len() || (format < 2024 && kind == 14) {
         return Err(Refused::UnknownPacket);
     }
-    if !matches!(kind, 1 | 2 | 3 | 4 | 6 | 7 | 10) {
-        return Ok(Packet {
-            header: raw_header(datagram, format, kind),
-            payload: Payload::Unused,
-        });
-    }
     if packet_len(format, kind).is_some_and(|len| datagram.len() < len) {
         return Err(Refused::Truncated);
+    }
+    let header = raw_header(datagram, format, kind);
+    // Game time is seconds since the session began: anything else (NaN, negative, a
+    // year) is not the game's, and would throw the session's clock off.
+    if !(0.0..=1e7).contains(&header.session_time_s) {
+        return Err(Refused::Malformed);
+    }
+    if !matches!(kind, 1 | 2 | 3 | 4 | 6 | 7 | 10) {
+        return Ok(Packet {
+            header,
+            payload: Payload::Unused,
+        });
     }
     let p = f1_game_packet_parser::parse(datagram).map_err(|e| {
         if e.is_eof() {
@@ -235,18 +245,6 @@ pub fn decode(datagram: &[u8]) -> Result<Packet, Refused> {
             Refused::Malformed
         }
     })?;
-    let h = &p.header;
-    let header = Header {
-        format,
-        kind,
-        session_uid: h.session_uid,
-        session_time_s: h.session_time,
-        frame: if format >= 2023 {
-            h.overall_frame_identifier
-        } else {
-            h.frame_identifier
-        },
-    };
     let payload = if let Some(l) = &p.laps {
         Payload::Laps(laps(l))
     } else if let Some(t) = &p.car_telemetry {
@@ -364,11 +362,9 @@ fn session(s: &F1PacketSession) -> SessionInfo {
     SessionInfo {
         track_id: s.track_id as i8,
         total_laps: s.total_laps,
-        safety_car: match s.safety_car_status as u8 {
-            2 => 1,
-            1 => 2,
-            other => other,
-        },
+        // The byte as the game's specification defines it (0 none, 1 full, 2 virtual,
+        // 3 formation lap); the crate's enum names 1 and 2 the other way round.
+        safety_car: s.safety_car_status as u8,
     }
 }
 
@@ -378,6 +374,7 @@ fn event(d: &EventDetails) -> GameEvent {
         EventDetails::SessionEnded => GameEvent::SessionEnded,
         EventDetails::ChequeredFlag => GameEvent::ChequeredFlag,
         EventDetails::RedFlag => GameEvent::RedFlag,
+        EventDetails::LightsOut => GameEvent::LightsOut,
         EventDetails::Retirement { vehicle_index } => GameEvent::Retirement {
             car_index: *vehicle_index,
         },

@@ -27,6 +27,8 @@ pub struct Gateway {
     tx: mpsc::Sender<Queued>,
     recorder: Option<Recorder>,
     out: Vec<Output>,
+    /// Control outputs waiting for room in the queue.
+    held: std::collections::VecDeque<Queued>,
     /// Drop counts already added to the metrics, by reason.
     counted: BTreeMap<&'static str, u64>,
 }
@@ -44,6 +46,7 @@ impl Gateway {
             tx,
             recorder,
             out: Vec::new(),
+            held: std::collections::VecDeque::new(),
             counted: BTreeMap::new(),
         }
     }
@@ -77,6 +80,11 @@ impl Gateway {
         self.queue(Instant::now());
     }
 
+    /// The queue and what is still held for it, for a stopping gateway to deliver.
+    pub fn into_held(self) -> (mpsc::Sender<Queued>, Vec<Queued>) {
+        (self.tx, self.held.into())
+    }
+
     pub fn finish_recording(&mut self) {
         if let Some(r) = self.recorder.take()
             && let Err(e) = r.finish()
@@ -90,17 +98,30 @@ impl Gateway {
     }
 
     fn queue(&mut self, arrived: Instant) {
+        // Control outputs (start, race control, the flag) are never dropped: what does not
+        // fit waits, in order, and samples behind it are shed until it has gone.
+        while let Some(held) = self.held.pop_front() {
+            if let Err(e) = self.tx.try_send(held) {
+                self.held.push_front(e.into_inner());
+                break;
+            }
+        }
         for out in self.out.drain(..) {
             let samples = match &out {
                 Output::Samples(_, s) => s.len() as u64,
                 _ => 0,
             };
-            if self.tx.try_send((arrived, out)).is_err() {
-                // Control outputs are few; samples are what a stalled processor costs.
+            if samples == 0 {
+                if !self.held.is_empty() {
+                    self.held.push_back((arrived, out));
+                } else if let Err(e) = self.tx.try_send((arrived, out)) {
+                    self.held.push_back(e.into_inner());
+                }
+            } else if !self.held.is_empty() || self.tx.try_send((arrived, out)).is_err() {
                 self.metrics
                     .dropped
                     .with_label_values(&[BACKLOG_FULL])
-                    .inc_by(samples.max(1));
+                    .inc_by(samples);
             }
         }
         self.metrics.sessions.set(self.asm.sessions() as i64);
@@ -149,7 +170,7 @@ pub async fn replay(rec: &Recording, gw: &Mutex<Gateway>, speed: Option<f64>) {
                 tokio::time::sleep(wait).await;
             }
         }
-        let arrival_ms = rec.start_ms + (*at_us / 1000) as i64;
+        let arrival_ms = rec.start_ms.saturating_add((*at_us / 1000) as i64);
         gw.lock()
             .expect("not poisoned")
             .datagram(bytes, arrival_ms, Instant::now());
@@ -219,4 +240,42 @@ async fn status(State(p): State<Probe>) -> impl IntoResponse {
         "dropped": dropped,
         "finished": p.send.finished.load(Ordering::Relaxed),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::game::synth;
+
+    /// A full queue sheds samples, never the start or race control, and keeps their order.
+    #[test]
+    fn a_full_queue_sheds_samples_and_holds_control() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let metrics = GatewayMetrics::new();
+        let mut gw = Gateway::new(Some("s"), metrics.clone(), tx, None);
+        let now = Instant::now();
+        let t0 = 1_764_900_000_000;
+        let p = synth::participants(1, 0.0, 1, &[("A", 1, 5)]);
+        gw.datagram(&p, t0, now);
+        gw.datagram(&synth::session(1, 0.0, 1, 11, 3, 0), t0, now); // Start: queued
+        gw.datagram(&synth::session(1, 0.1, 2, 11, 3, 1), t0, now); // safety car: held
+        for f in 3..10u32 {
+            let t = f as f32 / 20.0;
+            let lap = crate::game::decode::CarLap {
+                lap: 1,
+                racing: true,
+                ..Default::default()
+            };
+            let tel = crate::game::decode::CarTelemetry::default();
+            gw.datagram(&synth::laps(1, t, f, &[lap]), t0, now);
+            gw.datagram(&synth::telemetry(1, t, f, &[tel]), t0, now);
+        }
+        assert!(metrics.dropped.with_label_values(&[BACKLOG_FULL]).get() > 0);
+        assert!(matches!(rx.try_recv().unwrap().1, Output::Start(_)));
+        gw.datagram(b"??", t0, now); // room again: the held output goes first
+        assert!(matches!(
+            rx.try_recv().unwrap().1,
+            Output::RaceControl(_, _, "safety_car")
+        ));
+    }
 }

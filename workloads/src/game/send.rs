@@ -35,7 +35,7 @@ pub struct Target {
 /// What the sender tells the rest of the gateway.
 #[derive(Default)]
 pub struct SendState {
-    /// A session bound with `--session` has been finished at the processor.
+    /// A session has been finished at the processor (with `--session`, the race's).
     pub finished: AtomicBool,
     /// Exact arrival → stored latencies (µs, one per sample), when someone asks
     /// (`pitstop bench`); the metric's buckets are too coarse for a p99.
@@ -47,10 +47,22 @@ pub type Queued = (Instant, Output);
 
 #[derive(Default)]
 struct Session {
-    started: bool,
+    /// The processor holds another game session's start under this id.
+    refused: bool,
     /// Added to every time of the session: the start stored by an earlier run of the
     /// gateway minus ours (a restarted gateway anchors game time a few ms differently).
     shift_ms: i64,
+}
+
+/// The stored start's `started_at_ms` when it is ours but for the clock (a gateway that
+/// restarted re-anchors game time within milliseconds), else `None`.
+fn adoptable(ours: &Value, stored: &Value) -> Option<i64> {
+    let same = ["circuit", "laps", "cars"]
+        .iter()
+        .all(|k| ours[*k] == stored[*k]);
+    let at = stored["started_at_ms"].as_i64()?;
+    let near = (at - ours["started_at_ms"].as_i64()?).abs() < 60_000;
+    (same && near).then_some(at)
 }
 
 /// Sends until the queue closes.
@@ -192,9 +204,11 @@ impl Sender {
     /// anchor is adopted (its times shift ours), any other conflict is logged.
     async fn start(&mut self, start: Start) {
         let url = format!("{}/api/v1/sessions/{}/start", self.base, start.session);
+        let mut cars = start.cars.clone();
+        cars.sort_by_key(|c| c.car);
         let mut body = json!({
             "circuit": start.circuit, "laps": start.laps,
-            "started_at_ms": start.started_at_ms, "cars": start.cars,
+            "started_at_ms": start.started_at_ms, "cars": cars,
         });
         for _ in 0..2 {
             let bytes = serde_json::to_vec(&body).expect("serializes");
@@ -204,22 +218,21 @@ impl Sender {
                 return;
             };
             if status != 409 {
-                break;
+                tracing::info!(session = %start.session, circuit = %start.circuit, cars = cars.len(), "game session started");
+                return;
             }
-            let stored = answer["started"]["started_at_ms"].as_i64();
-            match stored {
-                Some(stored) if stored != body["started_at_ms"].as_i64().unwrap_or(stored) => {
+            match adoptable(&body, &answer["started"]) {
+                Some(stored) => {
                     self.session(&start.session).shift_ms = stored - start.started_at_ms;
                     body["started_at_ms"] = json!(stored);
                 }
-                _ => {
-                    tracing::warn!(session = %start.session, answer = %answer, "the processor refused the start; sending samples anyway");
-                    break;
-                }
+                None => break,
             }
         }
-        self.session(&start.session).started = true;
-        tracing::info!(session = %start.session, circuit = %start.circuit, cars = start.cars.len(), "game session started");
+        // Another game's session under this name (the game restarted its race while the
+        // gateway was away, say): its frames would collide with the stored ones'.
+        tracing::error!(session = %start.session, answer = %body, "the processor has another start for this session: its samples are refused; give the race a new session");
+        self.session(&start.session).refused = true;
     }
 
     async fn event(&mut self, id: &str, events: Value) {
@@ -229,17 +242,23 @@ impl Sender {
     }
 
     async fn telemetry(&mut self, id: &str, body: Vec<u8>, n: usize, arrived: Instant) {
+        let refused =
+            |m: &GatewayMetrics| m.samples.with_label_values(&["refused"]).inc_by(n as u64);
+        if self.sessions.get(id).is_some_and(|s| s.refused) {
+            return refused(&self.metrics);
+        }
         let url = format!("{}/telemetry", self.base);
         let Some((status, answer)) = self
             .post_until_taken(&url, "application/x-ndjson", body)
             .await
         else {
-            self.metrics
-                .samples
-                .with_label_values(&["refused"])
-                .inc_by(n as u64);
-            return;
+            return refused(&self.metrics);
         };
+        if status == 409 {
+            // The session is finished, or fed by the simulator: nothing of it is taken.
+            tracing::warn!(session = id, answer = %answer, "the processor refused the session's samples");
+            return refused(&self.metrics);
+        }
         let lag = arrived.elapsed();
         self.metrics.lag.observe(lag.as_secs_f64());
         if let Some(h) = self.state.lag_us.lock().expect("not poisoned").as_mut() {
@@ -257,8 +276,8 @@ impl Sender {
         m.with_label_values(&["refused"]).inc_by(refused);
     }
 
-    /// POSTs until the processor answers something other than "try again" (503, 429, a
-    /// timeout, no connection): its status and JSON body, or `None` for a refusal that
+    /// POSTs until the processor answers something other than "try again" (408, 429, 502,
+    /// 503, 504, a timeout, no connection): its status and JSON body, or `None` for a refusal that
     /// resending cannot change (logged).
     async fn post_until_taken(
         &self,
@@ -283,7 +302,7 @@ impl Sender {
                         serde_json::from_slice(&a.body).unwrap_or_default(),
                     ));
                 }
-                Ok(a) if !matches!(a.status, 429 | 502 | 503 | 504) => {
+                Ok(a) if !matches!(a.status, 408 | 429 | 502 | 503 | 504) => {
                     let path = url.strip_prefix(&self.base).unwrap_or(url);
                     tracing::error!(path, status = a.status, answer = %String::from_utf8_lossy(&a.body), "the processor refused a request");
                     return None;
@@ -294,5 +313,27 @@ impl Sender {
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_secs(5));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored start is adopted when it is this race but for the clock, never another's.
+    #[test]
+    fn only_our_own_start_is_adopted() {
+        let ours = json!({"circuit": "monza", "laps": 5, "started_at_ms": 1_000_000,
+            "cars": [{"car": 16, "driver": "LECLERC", "team": "Ferrari"}]});
+        let mut stored = ours.clone();
+        stored["started_at_ms"] = json!(1_000_037);
+        assert_eq!(adoptable(&ours, &stored), Some(1_000_037));
+        let mut other_race = stored.clone();
+        other_race["laps"] = json!(7);
+        assert_eq!(adoptable(&ours, &other_race), None);
+        let mut hours_apart = stored.clone();
+        hours_apart["started_at_ms"] = json!(1_000_000 + 3_600_000);
+        assert_eq!(adoptable(&ours, &hours_apart), None);
+        assert_eq!(adoptable(&ours, &Value::Null), None);
     }
 }

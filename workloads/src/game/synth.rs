@@ -99,12 +99,8 @@ pub fn session(
     b[33..35].copy_from_slice(&5_412u16.to_le_bytes());
     b[35] = 15; // a race
     b[36] = track_id as u8;
-    // The game's code: 1 full, 2 virtual (ours are the other way round, see decode).
-    b[153] = match safety_car {
-        1 => 2,
-        2 => 1,
-        other => other,
-    };
+    // 0 none, 1 full, 2 virtual, 3 formation lap.
+    b[153] = safety_car;
     b
 }
 

@@ -180,7 +180,8 @@ impl<'a> Feeder<'a> {
             .map(drop)
     }
 
-    /// One POST that must succeed; its JSON answer.
+    /// One POST that must succeed; its JSON answer. A processor that is not up yet (a
+    /// race's replay Job starts with it) is waited for, up to [`PROCESSOR_WAIT`].
     pub(super) async fn post_once(
         &self,
         what: &str,
@@ -191,11 +192,11 @@ impl<'a> Feeder<'a> {
             ("x-api-key", self.key),
             ("content-type", "application/json"),
         ];
-        let answer = self
-            .client
-            .post(url, &headers, body, Duration::from_secs(30))
-            .await
-            .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+        let answer = until_up(what, || {
+            self.client
+                .post(url, &headers, body.clone(), Duration::from_secs(30))
+        })
+        .await?;
         if !(200..300).contains(&answer.status) {
             bail!(
                 "{what}: HTTP {}: {}",
@@ -361,16 +362,41 @@ async fn post_with_retry(
 
 /// Whether the processor has `session` finished (a replay run again after its end, as a
 /// Job's retry may be, has nothing left to send); `false` for a session it does not know.
+/// How long a replay waits for a processor that does not answer yet.
+const PROCESSOR_WAIT: Duration = Duration::from_secs(300);
+
+/// `call` until the processor answers with something other than "not now" (no
+/// connection, a timeout, 408, 429, 502, 503, 504), for up to [`PROCESSOR_WAIT`].
+async fn until_up<F, Fut>(what: &str, mut call: F) -> anyhow::Result<crate::http::Answer>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<crate::http::Answer, String>>,
+{
+    let t0 = Instant::now();
+    let mut wait = Duration::from_millis(500);
+    loop {
+        let why = match call().await {
+            Ok(a) if !matches!(a.status, 408 | 429 | 502 | 503 | 504) => return Ok(a),
+            Ok(a) => format!("HTTP {}", a.status),
+            Err(e) => e,
+        };
+        if t0.elapsed() + wait > PROCESSOR_WAIT {
+            bail!("{what}: {why} (for {} s)", t0.elapsed().as_secs());
+        }
+        tracing::warn!(what, error = %why, "the processor is not up yet; retrying");
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(10));
+    }
+}
+
 pub async fn session_finished(api_url: &str, session: &str) -> anyhow::Result<bool> {
     let client = HttpClient::new().map_err(anyhow::Error::msg)?;
     let url = format!(
         "{}/api/v1/sessions/{session}",
         api_url.trim_end_matches('/')
     );
-    let answer = client
-        .get(&url, &[], Duration::from_secs(30))
-        .await
-        .map_err(|e| anyhow::anyhow!("asking the processor about session {session}: {e}"))?;
+    let what = format!("asking the processor about session {session}");
+    let answer = until_up(&what, || client.get(&url, &[], Duration::from_secs(30))).await?;
     match answer.status {
         404 => Ok(false),
         200 => {

@@ -7,8 +7,10 @@
 //! with their neighbours', so frames wait in a short window ([`REORDER_S`] of game time)
 //! and leave in frame order: when both halves are in, or when the window has passed them
 //! (then with what arrived; a frame without telemetry has no speed and is counted, not
-//! sent). A sample's `seq` is its frame number, so a resent datagram or a restarted
-//! gateway can never make the processor count a sample twice.
+//! sent). A frame that arrives after a newer one has left is sent after it (the
+//! processor orders samples); a half whose frame has left is late ([`frames`]). A
+//! sample's `seq` is its frame number, so a resent datagram or a restarted gateway can
+//! never make the processor count a sample twice. [`output`]: what comes out.
 
 use super::decode::{
     CarLap, CarStatus, CarTelemetry, GameEvent, Header, Packet, Participant, Payload, SessionInfo,
@@ -17,7 +19,15 @@ use super::names;
 use crate::model::{PitStatus, Sample};
 use crate::stream::CarInfo;
 use compact_str::CompactString;
+use frames::{Frame, Half, RecentFrames};
 use std::collections::{BTreeMap, HashMap};
+
+mod frames;
+mod output;
+#[cfg(test)]
+mod tests;
+
+pub use output::{Dropped, GameStop, Output, Start};
 
 /// How long a frame waits for its other half, in game seconds.
 pub const REORDER_S: f32 = 0.25;
@@ -25,33 +35,6 @@ pub const REORDER_S: f32 = 0.25;
 /// A frame this far (game seconds) behind the newest sent is dropped even if it never
 /// left: the processor's analysis has moved past it.
 const LATE_S: f32 = 2.0;
-
-/// Frames remembered as sent: several seconds of a 60 Hz game.
-const RECENT_FRAMES: usize = 512;
-
-/// The last [`RECENT_FRAMES`] frames sent.
-#[derive(Default)]
-struct RecentFrames {
-    set: std::collections::HashSet<u32>,
-    order: std::collections::VecDeque<u32>,
-}
-
-impl RecentFrames {
-    fn contains(&self, frame: u32) -> bool {
-        self.set.contains(&frame)
-    }
-
-    fn insert(&mut self, frame: u32) {
-        if self.set.insert(frame) {
-            self.order.push_back(frame);
-            if self.order.len() > RECENT_FRAMES
-                && let Some(old) = self.order.pop_front()
-            {
-                self.set.remove(&old);
-            }
-        }
-    }
-}
 
 /// Frames held while a session's names (Participants) or event (Session) are not known
 /// yet: a minute at 60 Hz. Participants come every 5 s, so only a game that never sends
@@ -61,92 +44,6 @@ const MAX_UNSTARTED_FRAMES: usize = 3_600;
 /// Game seconds after the chequered flag before a session is finished even though some
 /// car never took it (a car parked after the flag sends no more laps).
 const FINISH_GRACE_S: f32 = 180.0;
-
-/// Why a datagram (or a frame) was not turned into samples.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Dropped {
-    /// Its frame had left the window already (reordered too far, or delayed).
-    Late,
-    /// The same half of a frame twice.
-    Duplicate,
-    /// Game time rewound by a flashback: history the processor already has.
-    Flashback,
-    /// `--session` binds this gateway to another game session.
-    OtherSession,
-    /// Its session has finished.
-    Finished,
-    /// A frame that left the window without its Car Telemetry (no speed).
-    IncompleteFrame,
-    /// Held too long for a session whose participants never came.
-    NoParticipants,
-}
-
-impl Dropped {
-    pub const ALL: [Dropped; 7] = [
-        Dropped::Late,
-        Dropped::Duplicate,
-        Dropped::Flashback,
-        Dropped::OtherSession,
-        Dropped::Finished,
-        Dropped::IncompleteFrame,
-        Dropped::NoParticipants,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Dropped::Late => "late",
-            Dropped::Duplicate => "duplicate",
-            Dropped::Flashback => "flashback",
-            Dropped::OtherSession => "other_session",
-            Dropped::Finished => "finished",
-            Dropped::IncompleteFrame => "incomplete_frame",
-            Dropped::NoParticipants => "no_participants",
-        }
-    }
-}
-
-/// What the gateway sends the processor, in order per session.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Output {
-    /// The session's start marker (once, before its first samples).
-    Start(Start),
-    Samples(CompactString, Vec<Sample>),
-    /// A stop as the game timed it (`pitStopTimerInMS`), when the car left the pit lane.
-    GameStop(GameStop),
-    /// Race control, in the vocabulary of the processor's session events:
-    /// `safety_car`, `virtual_safety_car`, `red_flag`, `green`, `chequered`.
-    RaceControl(CompactString, i64, &'static str),
-    /// Every car took the chequered flag (or the session ended).
-    Finish(CompactString),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Start {
-    pub session: CompactString,
-    pub circuit: String,
-    pub laps: u16,
-    pub started_at_ms: i64,
-    pub cars: Vec<CarInfo>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct GameStop {
-    pub session: CompactString,
-    pub car: u8,
-    /// The lap of the pit entry.
-    pub lap: u8,
-    /// When the car left the pit lane.
-    pub at_ms: i64,
-    pub stationary_ms: u32,
-}
-
-/// The half-frames received of one frame.
-#[derive(Default)]
-struct Frame {
-    time_s: f32,
-    laps: Option<Vec<CarLap>>,
-    telemetry: Option<Vec<CarTelemetry>>,
-}
 
 /// One car's pit visit as the game reports it.
 #[derive(Clone, Copy, Default)]
@@ -182,6 +79,8 @@ struct GameSession {
     pits: Vec<GamePit>,
     /// Cars racing in the last Lap Data sent.
     racing: usize,
+    /// A red flag's period is open.
+    red_flag: bool,
     safety_car: u8,
 }
 
@@ -213,7 +112,7 @@ impl Assembler {
         !self.sessions.is_empty() && self.sessions.values().all(|s| s.finished)
     }
 
-    fn drop(&mut self, why: Dropped) {
+    fn count_drop(&mut self, why: Dropped) {
         *self.dropped.entry(why).or_default() += 1;
     }
 
@@ -222,7 +121,9 @@ impl Assembler {
         let uid = p.header.session_uid;
         if !self.sessions.contains_key(&uid) {
             let id = match &self.fixed {
-                Some(_) if !self.sessions.is_empty() => return self.drop(Dropped::OtherSession),
+                Some(_) if !self.sessions.is_empty() => {
+                    return self.count_drop(Dropped::OtherSession);
+                }
                 Some(id) => id.clone(),
                 None => compact_str::format_compact!("game-{uid:016x}"),
             };
@@ -231,12 +132,12 @@ impl Assembler {
         }
         let s = self.sessions.get_mut(&uid).expect("inserted above");
         if s.finished {
-            return self.drop(Dropped::Finished);
+            return self.count_drop(Dropped::Finished);
         }
         let mut dropped = Vec::new();
         s.push(p, out, &mut dropped);
         for d in dropped {
-            self.drop(d);
+            self.count_drop(d);
         }
     }
 
@@ -247,7 +148,7 @@ impl Assembler {
             s.flush_before(f32::INFINITY, out, &mut dropped);
         }
         for d in dropped {
-            self.drop(d);
+            self.count_drop(d);
         }
     }
 }
@@ -272,8 +173,14 @@ impl GameSession {
             finished: false,
             pits: Vec::new(),
             racing: usize::MAX,
+            red_flag: false,
             safety_car: 0,
         }
+    }
+
+    /// A race-control event of this session at game time `time_s`.
+    fn control(&self, time_s: f32, kind: &'static str) -> Output {
+        Output::RaceControl(self.id.clone(), self.at_ms(time_s), kind)
     }
 
     fn at_ms(&self, time_s: f32) -> i64 {
@@ -370,20 +277,19 @@ impl GameSession {
         match e {
             GameEvent::ChequeredFlag => {
                 if self.chequered_at_s.is_none() && self.started {
-                    out.push(Output::RaceControl(
-                        self.id.clone(),
-                        self.at_ms(time_s),
-                        "chequered",
-                    ));
+                    out.push(self.control(time_s, "chequered"));
                 }
                 self.chequered_at_s.get_or_insert(time_s);
             }
             GameEvent::RedFlag if self.started => {
-                out.push(Output::RaceControl(
-                    self.id.clone(),
-                    self.at_ms(time_s),
-                    "red_flag",
-                ));
+                self.red_flag = true;
+                out.push(self.control(time_s, "red_flag"));
+            }
+            // The restart after a red flag ends its period (a rolling restart behind the
+            // safety car ends when the safety car goes in, see `session`).
+            GameEvent::LightsOut if self.red_flag => {
+                self.red_flag = false;
+                out.push(self.control(time_s, "green"));
             }
             GameEvent::SessionEnded => self.finish(out, dropped),
             GameEvent::Flashback { session_time_s } => {
@@ -396,6 +302,7 @@ impl GameSession {
             }
             GameEvent::SessionStarted
             | GameEvent::RedFlag
+            | GameEvent::LightsOut
             | GameEvent::Retirement { .. }
             | GameEvent::Other => {}
         }
@@ -609,196 +516,5 @@ impl GameSession {
                 *pit = GamePit::default();
             }
         }
-    }
-}
-
-/// A frame's half as received.
-enum Half {
-    Laps(Vec<CarLap>),
-    Telemetry(Vec<CarTelemetry>),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::game::decode::decode;
-    use crate::game::synth;
-
-    const T0: i64 = 1_764_900_000_000;
-
-    fn lap(lap: u8, d: f32) -> CarLap {
-        CarLap {
-            lap,
-            lap_distance_m: d,
-            position: 1,
-            sector: 1,
-            racing: true,
-            ..CarLap::default()
-        }
-    }
-
-    fn tel(kph: u16) -> CarTelemetry {
-        CarTelemetry {
-            speed_kph: kph,
-            ..CarTelemetry::default()
-        }
-    }
-
-    /// A started session of one car: Participants and Session pushed.
-    fn started(asm: &mut Assembler, uid: u64, out: &mut Vec<Output>) {
-        let p = synth::participants(uid, 0.0, 1, &[("NORRIS", 8, 4)]);
-        asm.push(decode(&p).unwrap(), T0, out);
-        asm.push(
-            decode(&synth::session(uid, 0.0, 1, 26, 3, 0)).unwrap(),
-            T0,
-            out,
-        );
-    }
-
-    fn frame(asm: &mut Assembler, uid: u64, f: u32, out: &mut Vec<Output>) {
-        let t = f as f32 / 20.0;
-        asm.push(
-            decode(&synth::laps(uid, t, f, &[lap(1, f as f32)])).unwrap(),
-            T0,
-            out,
-        );
-        asm.push(
-            decode(&synth::telemetry(uid, t, f, &[tel(100)])).unwrap(),
-            T0,
-            out,
-        );
-    }
-
-    fn seqs(out: &[Output]) -> Vec<u32> {
-        out.iter()
-            .filter_map(|o| match o {
-                Output::Samples(_, s) => Some(s.iter().map(|s| s.seq)),
-                _ => None,
-            })
-            .flatten()
-            .collect()
-    }
-
-    #[test]
-    fn frames_wait_for_the_session_then_leave_in_order_once() {
-        let (mut asm, mut out) = (Assembler::new(None), Vec::new());
-        frame(&mut asm, 1, 2, &mut out);
-        assert!(out.is_empty(), "no names yet: held");
-        started(&mut asm, 1, &mut out);
-        assert!(matches!(&out[0], Output::Start(s) if s.circuit == "zandvoort" && s.laps == 3));
-        frame(&mut asm, 1, 4, &mut out);
-        frame(&mut asm, 1, 3, &mut out); // reordered within the window
-        frame(&mut asm, 1, 4, &mut out); // resent
-        for f in 5..20 {
-            frame(&mut asm, 1, f, &mut out);
-        }
-        frame(&mut asm, 1, 3, &mut out); // again, long after
-        let mut got = seqs(&out);
-        assert_eq!(
-            got[..3],
-            [2, 4, 3],
-            "frame 3 overtaken by 4 leaves after it"
-        );
-        got.sort();
-        assert_eq!(got, (2..20).collect::<Vec<_>>(), "every frame once");
-        // Frame 4 resent after it left, and frame 3 again: both halves each, too late.
-        assert_eq!(asm.dropped.get(&Dropped::Duplicate), None);
-        assert_eq!(asm.dropped[&Dropped::Late], 4);
-    }
-
-    #[test]
-    fn a_lost_half_frame_leaves_after_the_window_and_a_frame_without_speed_is_counted() {
-        let (mut asm, mut out) = (Assembler::new(None), Vec::new());
-        started(&mut asm, 1, &mut out);
-        // Frame 2: telemetry lost; frame 3: lap data lost.
-        asm.push(
-            decode(&synth::laps(1, 0.1, 2, &[lap(1, 2.0)])).unwrap(),
-            T0,
-            &mut out,
-        );
-        asm.push(
-            decode(&synth::telemetry(1, 0.15, 3, &[tel(90)])).unwrap(),
-            T0,
-            &mut out,
-        );
-        for f in 4..20 {
-            frame(&mut asm, 1, f, &mut out);
-        }
-        let s: Vec<_> = seqs(&out);
-        assert_eq!(s[0], 3, "frame 3 sent with its speed, without lap data");
-        assert_eq!(asm.dropped[&Dropped::IncompleteFrame], 1);
-        let first = out.iter().find_map(|o| match o {
-            Output::Samples(_, s) => Some(s[0].clone()),
-            _ => None,
-        });
-        assert_eq!(first.unwrap().lap, None);
-    }
-
-    #[test]
-    fn one_session_per_game_session_unless_bound() {
-        let (mut asm, mut out) = (Assembler::new(None), Vec::new());
-        started(&mut asm, 0xabc, &mut out);
-        started(&mut asm, 0xdef, &mut out);
-        let ids: Vec<_> = out
-            .iter()
-            .filter_map(|o| match o {
-                Output::Start(s) => Some(s.session.to_string()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(ids, ["game-0000000000000abc", "game-0000000000000def"]);
-        let (mut bound, mut out) = (Assembler::new(Some("league-r1")), Vec::new());
-        started(&mut bound, 0xabc, &mut out);
-        started(&mut bound, 0xdef, &mut out);
-        assert_eq!(bound.sessions(), 1);
-        assert_eq!(bound.dropped[&Dropped::OtherSession], 2);
-    }
-
-    #[test]
-    fn race_control_flashback_and_the_flag() {
-        let (mut asm, mut out) = (Assembler::new(None), Vec::new());
-        started(&mut asm, 1, &mut out);
-        for f in 1..40 {
-            frame(&mut asm, 1, f, &mut out);
-        }
-        asm.push(
-            decode(&synth::session(1, 2.0, 40, 26, 3, 1)).unwrap(),
-            T0,
-            &mut out,
-        );
-        asm.push(
-            decode(&synth::session(1, 2.5, 50, 26, 3, 0)).unwrap(),
-            T0,
-            &mut out,
-        );
-        // A flashback to 1.0 s: frames up to what was sent are dropped.
-        let mut flbk = synth::event(1, 2.0, 41, b"FLBK");
-        flbk[33..37].copy_from_slice(&20u32.to_le_bytes());
-        flbk[37..41].copy_from_slice(&1.0f32.to_le_bytes());
-        asm.push(decode(&flbk).unwrap(), T0, &mut out);
-        let sent_before = seqs(&out).len();
-        for f in 20..30 {
-            let t = f as f32 / 20.0;
-            asm.push(
-                decode(&synth::laps(1, t, f + 100, &[lap(1, 1.0)])).unwrap(),
-                T0,
-                &mut out,
-            );
-        }
-        assert_eq!(seqs(&out).len(), sent_before);
-        assert_eq!(asm.dropped[&Dropped::Flashback], 10);
-        asm.push(
-            decode(&synth::event(1, 3.0, 60, b"CHQF")).unwrap(),
-            T0,
-            &mut out,
-        );
-        let control: Vec<&str> = out
-            .iter()
-            .filter_map(|o| match o {
-                Output::RaceControl(_, _, k) => Some(*k),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(control, ["safety_car", "green", "chequered"]);
     }
 }
