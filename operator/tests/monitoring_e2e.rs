@@ -70,8 +70,7 @@ async fn feed_game(base: String, metrics: GatewayMetrics) {
     let sender = tokio::spawn(run(rx, target, metrics.clone(), Default::default()));
     let gw = std::sync::Mutex::new(Gateway::new(Some("game-monitoring"), metrics, tx, None));
     replay(&rec, &gw, Some(5.0)).await;
-    gw.lock().unwrap().flush();
-    drop(gw);
+    pitstop_workloads::game::gateway::close(gw.into_inner().unwrap()).await;
     let _ = sender.await;
 }
 

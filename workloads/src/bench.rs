@@ -169,7 +169,7 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<()> {
     }
     let game = crate::game::bench::run(&cfg.redis_url, &cfg.database_url).await?;
     println!(
-        "game        {} datagrams in {:.1} s ({:.0}/s: 22 cars at 60 Hz) through the gateway",
+        "game        {} datagrams in {:.1} s ({:.0}/s: Lap Data and Car Telemetry of 22 cars at 60 Hz) through the gateway",
         game.datagrams,
         game.seconds,
         game.datagrams as f64 / game.seconds

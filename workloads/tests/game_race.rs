@@ -105,13 +105,17 @@ async fn feed_part(
     let sender = tokio::spawn(send::run(rx, target, metrics.clone(), state.clone()));
     let gw = Mutex::new(Gateway::new(Some(session), metrics.clone(), tx, None));
     gateway::replay(rec, &gw, speed).await;
-    gw.lock().unwrap().flush();
-    drop(gw);
+    gateway::close(gw.into_inner().unwrap()).await;
     tokio::time::timeout(Duration::from_secs(120), sender)
         .await
         .expect("the sender delivers everything")
         .unwrap();
     let finished = state.finished.load(std::sync::atomic::Ordering::Relaxed);
+    // A recording waits for the sender: nothing is shed, however fast it is fed.
+    assert_eq!(
+        metrics.dropped.with_label_values(&["backlog_full"]).get(),
+        0
+    );
     for line in pitstop_workloads::metrics::render(&metrics.registry).lines() {
         if !line.starts_with('#') && !line.ends_with(" 0") && !line.contains("_bucket") {
             eprintln!("{session}: {line}");

@@ -55,8 +55,7 @@ pub async fn run(redis_url: &str, database_url: &str) -> anyhow::Result<GameFigu
     let t = Instant::now();
     gateway::replay(&rec, &gw, Some(1.0)).await;
     let seconds = t.elapsed().as_secs_f64();
-    gw.lock().expect("not poisoned").flush();
-    drop(gw);
+    gateway::close(gw.into_inner().expect("not poisoned")).await;
     sender.await?;
     let db = crate::db::connect(database_url).await?;
     wait_finished(&db, &session, Duration::from_secs(120)).await?;

@@ -154,27 +154,16 @@ pub async fn run(a: IngestArgs) -> anyhow::Result<()> {
         }
     }
     // What is held goes out; the sender ends when the queue it reads is closed.
-    let finished = {
-        let mut g = gw.lock().expect("not poisoned");
-        g.flush();
-        g.finish_recording();
-        g.all_finished()
-    };
-    // Control outputs still held (the queue was full) go out behind the rest.
     let gw = Arc::into_inner(gw).expect("the listener has ended");
-    let (tx, held) = gw.into_inner().expect("not poisoned").into_held();
     let deliver = async move {
-        for q in held {
-            if tx.send(q).await.is_err() {
-                break;
-            }
-        }
-        drop(tx);
+        let finished = gateway::close(gw.into_inner().expect("not poisoned")).await;
         let _ = sender.await;
+        finished
     };
-    if tokio::time::timeout(DRAIN_GRACE, deliver).await.is_err() {
+    let Ok(finished) = tokio::time::timeout(DRAIN_GRACE, deliver).await else {
         tracing::warn!("the processor did not take everything in time");
-    }
+        return Ok(());
+    };
     tracing::info!(finished, "gateway stopped");
     Ok(())
 }

@@ -163,12 +163,17 @@ pub async fn listen(socket: tokio::net::UdpSocket, gw: Arc<Mutex<Gateway>>, stop
 /// are the recording's, so a replay gives the same samples at any speed.
 pub async fn replay(rec: &Recording, gw: &Mutex<Gateway>, speed: Option<f64>) {
     let t0 = Instant::now();
+    // A recording waits for the sender (a file is not the game: nothing need be shed).
+    let tx = gw.lock().expect("not poisoned").tx.clone();
     for (at_us, bytes) in &rec.datagrams {
         if let Some(speed) = speed {
             let due = Duration::from_secs_f64(*at_us as f64 / 1e6 / speed);
             if let Some(wait) = due.checked_sub(t0.elapsed()) {
                 tokio::time::sleep(wait).await;
             }
+        }
+        while tx.capacity() < REPLAY_ROOM {
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let arrival_ms = rec.start_ms.saturating_add((*at_us / 1000) as i64);
         gw.lock()
@@ -179,6 +184,27 @@ pub async fn replay(rec: &Recording, gw: &Mutex<Gateway>, speed: Option<f64>) {
             tokio::task::yield_now().await;
         }
     }
+}
+
+/// Queue slots a replay keeps free before its next datagram (one datagram completes a
+/// handful of outputs at most).
+const REPLAY_ROOM: usize = 64;
+
+/// Stops a gateway: what it still holds goes out (waiting for room in the queue, the
+/// start, race control and the flag included), the recording is flushed, and the queue
+/// closes so the sender ends once it has sent everything. Whether every session finished.
+pub async fn close(gw: Gateway) -> bool {
+    let mut gw = gw;
+    gw.flush();
+    gw.finish_recording();
+    let finished = gw.all_finished();
+    let (tx, held) = gw.into_held();
+    for q in held {
+        if tx.send(q).await.is_err() {
+            break;
+        }
+    }
+    finished
 }
 
 /// What `/status` and the probes read.
