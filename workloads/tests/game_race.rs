@@ -194,6 +194,14 @@ async fn post_race(env: &Env, session: &str, teams: i64) {
         let done = execute(step, &mut db, &redis, &env.keys, &args).await;
         assert!(done.is_ok(), "{step:?}: {done:?}");
     }
+    // A team of the race's grid that the game did not have: nothing to persist, no failure.
+    let mut args = common::job_args(session, "persist-absent");
+    args.team = Some("Nobody Racing".into());
+    let done = execute(Step::PersistTeams, &mut db, &redis, &env.keys, &args).await;
+    assert!(
+        done.as_ref().is_ok_and(|m| m.contains("no car")),
+        "{done:?}"
+    );
     let n: i64 = db
         .query_one(
             "SELECT count(*) FROM telemetry_team_summary WHERE session_id = $1",

@@ -99,6 +99,9 @@ pub async fn execute(
             }),
         Step::PersistTeams => match &a.team {
             Some(team) => persist::run(db, s, team).await.map(|p| {
+                if p.absent {
+                    return format!("{team}: no car in this session, nothing to persist");
+                }
                 format!(
                     "{team}: {} laps, {} stints, {} pit stops, {} anomalies",
                     p.laps, p.stints, p.pit_stops, p.anomalies

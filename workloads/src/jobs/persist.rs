@@ -1,7 +1,8 @@
 //! `persist-teams --team <team>`: copies one team's laps, stints, pit stops and anomalies
 //! of the session into that team's list partitions (`team_laps_<team>` …), replacing
 //! what an earlier attempt wrote in one transaction. The default DAG fans out one task
-//! per team.
+//! per team of the race's grid; a team with no car in the session succeeds with nothing
+//! to write.
 
 use super::sql::{ident_suffix, literal};
 use super::step::JobError;
@@ -11,6 +12,8 @@ use tokio_postgres::error::SqlState;
 /// Rows written per table.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Persisted {
+    /// The team has no car in the session: nothing was written.
+    pub absent: bool,
     pub laps: u64,
     pub stints: u64,
     pub pit_stops: u64,
@@ -49,9 +52,13 @@ pub async fn run(db: &mut Client, session: &str, team: &str) -> Result<Persisted
         .await?
         .get(0);
     if known == 0 {
-        return Err(JobError::Usage(format!(
-            "team {team:?} has no car in session {session:?}"
-        )));
+        // A team of the race's grid that sent nothing (a league team that did not show
+        // up, a game or OpenF1 session with other teams): nothing to copy, and no reason
+        // to fail the steps after this one.
+        return Ok(Persisted {
+            absent: true,
+            ..Persisted::default()
+        });
     }
     ensure_partitions(db, team).await?;
     let tx = db.transaction().await?;
@@ -63,6 +70,7 @@ pub async fn run(db: &mut Client, session: &str, team: &str) -> Result<Persisted
         .await?;
     }
     let p = Persisted {
+        absent: false,
         laps: tx
             .execute(
                 "INSERT INTO team_laps SELECT * FROM laps WHERE session_id = $1 AND team = $2",
