@@ -24,12 +24,13 @@ e2e:
 	$(CARGO) build --locked --bin pitstop --bin pitstop-operator
 	scripts/e2e.py
 
-## bench: criterion micro-benchmarks, an end-to-end run through real Redis and PostgreSQL,
+## bench: criterion micro-benchmarks, an end-to-end run through real Redis and PostgreSQL
+## (its throughput phase also on a throwaway 3-master Redis Cluster, scripts/redis-cluster.sh),
 ## then the operator at league scale (bench-operator).
 bench:
 	$(CARGO) bench --bench codec --bench analytics --bench game --locked
 	$(CARGO) build --release --bin pitstop --locked
-	scripts/services.sh -- target/release/pitstop bench $(BENCH_ARGS)
+	scripts/services.sh --server-binaries -- scripts/redis-cluster.sh -- target/release/pitstop bench $(BENCH_ARGS)
 	$(MAKE) bench-operator
 
 ## bench-operator: RACES RaceSessions (default 1000; a list such as RACES=200,1000 also

@@ -326,12 +326,19 @@ def race(loader):
 # ───────────────────────────── checks ─────────────────────────────
 
 def published():
-    """The simulator's own count per car, from the session's progress hash in Redis."""
-    key = f"pitstop:{NS}:{RACE}:progress:{RACE}"
-    out = kubectl("-n", NS, "exec", f"{RACE}-redis-0", "--", "redis-cli", "--no-raw", "HGETALL", key)
-    words = [w.split(")", 1)[-1].strip().strip('"') for w in out.splitlines()]
-    pairs = dict(zip(words[::2], words[1::2]))
-    return {int(k[4:]): int(v) for k, v in pairs.items() if k.startswith("car:")}, "end" in pairs
+    """The simulator's own count per car, from the session's progress hashes in Redis
+    (one per partition, each under the partition's hash tag); ended once all have "end"."""
+    def redis(*args):
+        return kubectl("-n", NS, "exec", f"{RACE}-redis-0", "--", "redis-cli", "--no-raw", *args)
+    pattern = "{" + f"pitstop:{NS}:{RACE}:p*" + "}" + f":progress:{RACE}"
+    keys = [w.split(")", 1)[-1].strip().strip('"') for w in redis("KEYS", pattern).splitlines()]
+    cars, ended = {}, bool(keys)
+    for key in filter(None, keys):
+        words = [w.split(")", 1)[-1].strip().strip('"') for w in redis("HGETALL", key).splitlines()]
+        pairs = dict(zip(words[::2], words[1::2]))
+        cars.update({int(k[4:]): int(v) for k, v in pairs.items() if k.startswith("car:")})
+        ended = ended and "end" in pairs
+    return cars, ended
 
 
 def checks():

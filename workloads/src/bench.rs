@@ -1,7 +1,9 @@
 //! `pitstop bench`: end-to-end figures through real Redis and PostgreSQL.
 //!
 //! 1. Throughput: a race published flat out (batched entries) while the processor
-//!    consumes it; messages/s from first publish to the last commit.
+//!    consumes it; messages/s from first publish to the last commit. With a Redis
+//!    Cluster (`--cluster-url`), the same again with the stream on the cluster, beside
+//!    the single-Redis figure.
 //! 2. Latency: a race paced at a fixed rate with one entry per tick and partition;
 //!    detection latency (sample created → analysed) and durable latency (sample created
 //!    → its effects committed), p50/p99/p99.9 from exact histograms.
@@ -23,6 +25,8 @@ use std::time::{Duration, Instant};
 
 pub struct BenchConfig {
     pub redis_url: String,
+    /// A Redis Cluster to run the throughput phase on as well.
+    pub cluster_url: Option<String>,
     pub database_url: String,
     pub samples: u64,
     pub rate: f64,
@@ -40,6 +44,7 @@ struct Phase {
 
 async fn phase(
     cfg: &BenchConfig,
+    redis_url: &str,
     name: &str,
     samples: u64,
     pace: PublishConfig,
@@ -60,11 +65,11 @@ async fn phase(
         start_ms: crate::util::now_ms(),
     };
     let recorder = Arc::new(LatencyRecorder::default());
-    let mut pcfg = ProcessorConfig::new(&cfg.redis_url, &cfg.database_url, &keys.base);
+    let mut pcfg = ProcessorConfig::new(redis_url, &cfg.database_url, &keys.base);
     pcfg.consumer = "bench".into();
     let processor = Processor::start(pcfg, Some(recorder.clone())).await?;
     let db = crate::db::connect(&cfg.database_url).await?;
-    let redis = redis::Client::open(cfg.redis_url.as_str())?;
+    let redis = crate::redis_conn::RedisTarget::open(redis_url)?;
     let t = Instant::now();
     let report = run_race(
         race,
@@ -83,7 +88,7 @@ async fn phase(
     let commit = recorder.commits();
     processor.shutdown().await;
     // Leave nothing behind: the bench streams are large.
-    let mut con = redis.get_multiplexed_async_connection().await?;
+    let mut con = crate::redis_conn::connect_async(&redis).await?;
     for (_, k) in keys.all_partitions() {
         let _: () = redis::cmd("DEL").arg(k).query_async(&mut con).await?;
     }
@@ -115,16 +120,18 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<()> {
     println!(
         "pitstop bench — end to end through Redis and PostgreSQL (simulator, processor, Redis and PostgreSQL share this machine)\n"
     );
+    let flat_out = PublishConfig {
+        time_scale: None,
+        rate: None,
+        batch_max: 256,
+        maxlen: 10_000_000,
+    };
     let tp = phase(
         &cfg,
+        &cfg.redis_url,
         "throughput",
         cfg.samples,
-        PublishConfig {
-            time_scale: None,
-            rate: None,
-            batch_max: 256,
-            maxlen: 10_000_000,
-        },
+        flat_out.clone(),
     )
     .await?;
     println!(
@@ -140,9 +147,23 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<()> {
         ms(tp.detection.p50_us),
         ms(tp.detection.p99_us)
     );
+    if let Some(url) = &cfg.cluster_url {
+        let cl = phase(&cfg, url, "cluster", cfg.samples, flat_out).await?;
+        let rate = |p: &Phase| p.published as f64 / p.elapsed.as_secs_f64();
+        println!(
+            "cluster     {} samples in {:.2} s  →  {:.0} msg/s end to end on a 3-master Redis Cluster ({:.2}× one Redis; publisher alone {:.0} msg/s)",
+            cl.published,
+            cl.elapsed.as_secs_f64(),
+            rate(&cl),
+            rate(&cl) / rate(&tp),
+            cl.published as f64 / cl.publish_elapsed.as_secs_f64(),
+        );
+        print_commits(&cl);
+    }
     let samples = (cfg.rate * cfg.seconds as f64) as u64;
     let lat = phase(
         &cfg,
+        &cfg.redis_url,
         "latency",
         samples,
         PublishConfig {

@@ -39,7 +39,7 @@ pub async fn run(cfg: DemoConfig) -> anyhow::Result<()> {
     let processor = Processor::start(pcfg, Some(recorder.clone()))
         .await
         .context("starting the processor (is PostgreSQL reachable?)")?;
-    let redis = redis::Client::open(cfg.redis_url.as_str())?;
+    let redis = crate::redis_conn::RedisTarget::open(cfg.redis_url.as_str())?;
     println!(
         "pitstop demo — {} ({} laps, {} cars, {:.0} Hz, {:.0}× real time)\nsession {session}  ·  API http://{}/api/v1/sessions/{session}\n",
         race.circuit.name,
@@ -198,7 +198,7 @@ pub async fn run(cfg: DemoConfig) -> anyhow::Result<()> {
 /// DAG skips downstream tasks. The report is written next to the build output.
 async fn post_race(
     database_url: &str,
-    redis: &redis::Client,
+    redis: &crate::redis_conn::RedisTarget,
     keys: &StreamKeys,
     session: &str,
 ) -> anyhow::Result<()> {

@@ -4,6 +4,7 @@
 pub mod analytics;
 pub mod bench;
 pub mod codec;
+pub mod datastore_problem;
 pub mod db;
 pub mod demo;
 pub mod errors;

@@ -401,8 +401,9 @@ async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
             answered.sent
         }
         None => {
-            let redis = redis::Client::open(a.stream.redis.redis_url.as_str())
-                .context("invalid --redis-url")?;
+            let redis =
+                pitstop_workloads::redis_conn::RedisTarget::open(a.stream.redis.redis_url.as_str())
+                    .context("invalid --redis-url")?;
             let keys = StreamKeys::new(&a.stream.stream, a.stream.partitions);
             let cfg = PublishConfig {
                 time_scale: speed,
@@ -541,7 +542,8 @@ async fn job(a: JobCliArgs) -> anyhow::Result<()> {
     };
     let mut db = pitstop_workloads::db::connect(&a.database.database_url).await?;
     pitstop_workloads::db::migrate(&mut db).await?;
-    let redis = redis::Client::open(a.stream.redis.redis_url.as_str())?;
+    let redis =
+        pitstop_workloads::redis_conn::RedisTarget::open(a.stream.redis.redis_url.as_str())?;
     let keys = StreamKeys::new(a.stream.stream.clone(), a.stream.partitions);
     let args = JobArgs {
         session: a.session,
@@ -797,6 +799,10 @@ pub struct BenchArgs {
     /// Duration of the latency phase, 1..=3600 seconds.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub seconds: u64,
+    /// A Redis Cluster (`redis+cluster://host:port,…`) to run the throughput phase on as
+    /// well (`make bench` starts one with scripts/redis-cluster.sh).
+    #[arg(long, env = "REDIS_CLUSTER_URL", hide_env_values = true)]
+    pub cluster_url: Option<String>,
 }
 
 /// Logs to stderr; `PITSTOP_LOG` overrides `default` (a tracing filter). Colours only
@@ -868,6 +874,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_logs("warn");
             bench::run(bench::BenchConfig {
                 redis_url: a.redis.redis_url,
+                cluster_url: a.cluster_url,
                 database_url: a.database.database_url,
                 samples: a.samples,
                 rate: a.rate,
@@ -883,8 +890,8 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 
 async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
     let race = a.race.config()?;
-    let redis =
-        redis::Client::open(a.stream.redis.redis_url.as_str()).context("invalid --redis-url")?;
+    let redis = pitstop_workloads::redis_conn::RedisTarget::open(a.stream.redis.redis_url.as_str())
+        .context("invalid --redis-url")?;
     let metrics = SimulatorMetrics::new();
     tokio::spawn({
         let (m, r) = (metrics.clone(), redis.clone());

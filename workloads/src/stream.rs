@@ -1,6 +1,6 @@
 //! Redis Streams layout shared by the simulator, the processor and the post-race steps.
 //!
-//! A session's telemetry lives in `partitions` streams `<base>:p<k>`; a car always maps
+//! A session's telemetry lives in `partitions` streams `{<base>:p<k>}`; a car always maps
 //! to the same partition (`car % partitions`), so one processor sees a car's samples in
 //! order — per-car analytics (pit stops, laps, EWMA baselines) depend on that.
 //! Entries carry either a binary batch (field `d`, see [`crate::codec::binary`]) or a
@@ -20,27 +20,14 @@ pub const FIELD_MARKER: &str = "m";
 /// bodies carry no `seq`; ingest numbers them on from what the session already has).
 pub const FIELD_SEQ_BASE: &str = "b";
 
-/// Queues `XADD <key> MAXLEN ~ <maxlen> * <field> <value>` on `pipe`: every producer
-/// bounds the stream the same way.
-pub fn xadd(
-    pipe: &mut redis::Pipeline,
-    key: &str,
-    maxlen: usize,
-    field: &str,
-    value: impl redis::ToRedisArgs,
-) {
-    pipe.cmd("XADD")
-        .arg(key)
-        .arg("MAXLEN")
-        .arg("~")
-        .arg(maxlen)
-        .arg("*")
-        .arg(field)
-        .arg(value)
-        .ignore();
-}
-
 /// Key names derived from one base name (the operator passes one per RaceSession).
+///
+/// Every key that belongs to a partition carries the partition's hash tag
+/// (`{<base>:p<k>}`): the stream, its lease, its dead letters and, per session, the
+/// counts, progress and de-duplication pages of the partition's cars. A Redis Cluster
+/// puts all of them in one slot, so each script and transaction touches one slot, and
+/// the partitions of a race spread over the cluster's masters. Only [`Self::members`]
+/// stands alone (single-key commands only).
 #[derive(Clone, Debug)]
 pub struct StreamKeys {
     pub base: String,
@@ -54,8 +41,9 @@ impl StreamKeys {
             partitions: partitions.max(1),
         }
     }
+    /// The partition's stream, which is also its hash tag.
     pub fn partition(&self, p: u16) -> String {
-        format!("{}:p{p}", self.base)
+        format!("{{{}:p{p}}}", self.base)
     }
     pub fn partition_of(&self, car: u8) -> u16 {
         car as u16 % self.partitions
@@ -63,29 +51,32 @@ impl StreamKeys {
     pub fn all_partitions(&self) -> impl Iterator<Item = (u16, String)> + '_ {
         (0..self.partitions).map(|p| (p, self.partition(p)))
     }
-    /// Entries that could not be decoded, with the reason.
-    pub fn dead_letters(&self) -> String {
-        format!("{}:dead", self.base)
+    /// Entries of partition `p` that could not be decoded, with the reason.
+    pub fn dead_letters(&self, p: u16) -> String {
+        format!("{}:dead", self.partition(p))
     }
     /// Lease that gives one processor replica exclusive ownership of a partition.
     pub fn lease(&self, p: u16) -> String {
-        format!("{}:lease:p{p}", self.base)
+        format!("{}:lease", self.partition(p))
     }
-    /// Hash of how far the simulator got in a session (`car:<n>` → samples published,
-    /// `start`/`end` → markers sent), so a restarted simulator resumes instead of repeating.
-    pub fn progress(&self, session: &str) -> String {
-        format!("{}:progress:{session}", self.base)
+    /// Hash of how far the simulator got in a session, for the cars of partition `p`
+    /// (`car:<n>` → samples published, `start`/`end` → markers sent to `p`), so a
+    /// restarted simulator resumes instead of repeating.
+    pub fn progress(&self, session: &str, p: u16) -> String {
+        format!("{}:progress:{session}", self.partition(p))
     }
-    /// Hash of how many samples `POST /telemetry` accepted per car of a session
-    /// (`car:<n>` → samples, `start` → the start it was given, as JSON, `end` once
-    /// finished): the published counts of its chequered flag.
-    pub fn ingested(&self, session: &str) -> String {
-        format!("{}:ingested:{session}", self.base)
+    /// Hash of how many samples `POST /telemetry` accepted per car of a session, for the
+    /// cars of partition `p` (`car:<n>` → samples, `start` → the start it was given, as
+    /// JSON, `end` once `p`'s end marker is written): the published counts of its
+    /// chequered flag.
+    pub fn ingested(&self, session: &str, p: u16) -> String {
+        format!("{}:ingested:{session}", self.partition(p))
     }
     /// Prefix of the keys that remember which samples ingest took of each car of a
-    /// session (`<prefix><car>`, `<prefix><car>:<page>`, `<prefix><car>:gone`).
-    pub fn seen_prefix(&self, session: &str) -> String {
-        format!("{}:seen:{session}:", self.base)
+    /// session in partition `p` (`<prefix><car>`, `<prefix><car>:<page>`,
+    /// `<prefix><car>:gone`).
+    pub fn seen_prefix(&self, session: &str, p: u16) -> String {
+        format!("{}:seen:{session}:", self.partition(p))
     }
     /// Sorted set of live processor replicas (score = heartbeat expiry, ms).
     pub fn members(&self) -> String {
@@ -161,6 +152,29 @@ mod tests {
         let k = StreamKeys::new("pitstop:telemetry", 4);
         assert_eq!(k.partition_of(16), 0);
         assert_eq!(k.partition_of(55), 3);
-        assert_eq!(k.partition(3), "pitstop:telemetry:p3");
+        assert_eq!(k.partition(3), "{pitstop:telemetry:p3}");
+    }
+
+    /// What one script or transaction touches together lives in one Redis Cluster slot,
+    /// and the partitions of a race do not share one.
+    #[test]
+    fn a_partition_is_one_cluster_slot() {
+        use redis::cluster_routing::Slot;
+        let k = StreamKeys::new("pitstop:racing:monza", 8);
+        let mut slots = Vec::new();
+        for p in 0..8 {
+            let slot = Slot::for_key(k.partition(p));
+            for key in [
+                k.lease(p),
+                k.dead_letters(p),
+                k.progress("monza", p),
+                k.ingested("monza", p),
+                format!("{}16:3", k.seen_prefix("monza", p)),
+            ] {
+                assert_eq!(Slot::for_key(&key), slot, "{key}");
+            }
+            assert!(!slots.contains(&slot), "partition {p} shares a slot");
+            slots.push(slot);
+        }
     }
 }

@@ -275,7 +275,7 @@ async fn corrupt_entries_are_dead_lettered() {
     )
     .await;
     assert_eq!(code, StatusCode::ACCEPTED);
-    let dead = env.keys.dead_letters();
+    let dead = env.keys.dead_letters(0);
     wait_until(
         Duration::from_secs(20),
         "three dead letters and the good sample",
@@ -1115,7 +1115,7 @@ async fn session_start_is_validated_and_happens_once() {
         .await
         .unwrap();
     let _: () = redis::cmd("HSET")
-        .arg(env.keys.progress("simulated"))
+        .arg(env.keys.progress("simulated", 0))
         .arg("start")
         .arg(1_756_645_380_000_i64)
         .query_async(&mut con)

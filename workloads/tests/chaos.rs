@@ -40,7 +40,7 @@ fn start_race(env: &Env, session: &str) -> JoinHandle<anyhow::Result<PublishRepo
     tokio::spawn(run_race(
         race(session, 4, 6, 21, 0.0),
         env.keys.clone(),
-        env.redis(),
+        env.target(),
         pace,
         SimulatorMetrics::new(),
         Arc::new(Progress::default()),
@@ -449,7 +449,10 @@ fn the_simulator_says_when_publishing_resumes_and_counts_the_session() {
     let mut redis = Redis::start(true);
     let stream = format!("pitstop:test:sim-outage-{}", std::process::id());
     let keys = pitstop_workloads::stream::StreamKeys::new(&stream, 4);
-    let progress = keys.progress("outage");
+    // The session's progress, one hash per partition (each holds its cars).
+    let progress: Vec<String> = (0..keys.partitions)
+        .map(|p| keys.progress("outage", p))
+        .collect();
     let mut child = Command::new(env!("CARGO_BIN_EXE_pitstop"))
         .args(["simulate", "--listen", "127.0.0.1:0", "--session", "outage"])
         .args(["--redis-url", &redis.url(), "--stream", &stream])
@@ -493,10 +496,13 @@ fn the_simulator_says_when_publishing_resumes_and_counts_the_session() {
             .unwrap()
             .get_connection()
             .unwrap();
-        redis::cmd("HGETALL")
-            .arg(&progress)
-            .query(&mut con)
-            .unwrap()
+        let mut all = std::collections::HashMap::new();
+        for key in &progress {
+            let one: std::collections::HashMap<String, u64> =
+                redis::cmd("HGETALL").arg(key).query(&mut con).unwrap();
+            all.extend(one);
+        }
+        all
     };
     wait_for("race started", &mut seen);
     wait_until_sync(Duration::from_secs(30), "publishing underway", || {

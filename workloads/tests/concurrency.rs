@@ -174,7 +174,7 @@ async fn parallel_reordered_retried_uploads_beside_a_collected_session() {
     let sim = run_race(
         common::race("simulated", 2, 4, 33, 0.0),
         env.keys.clone(),
-        env.redis(),
+        env.target(),
         PublishConfig {
             time_scale: None,
             rate: None,
@@ -187,7 +187,7 @@ async fn parallel_reordered_retried_uploads_beside_a_collected_session() {
     )
     .await
     .unwrap();
-    let (redis, mut db) = (env.redis(), env.db().await);
+    let (redis, mut db) = (env.target(), env.db().await);
     wait_finished(&db, "simulated", Duration::from_secs(120))
         .await
         .unwrap();

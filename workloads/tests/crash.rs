@@ -52,7 +52,7 @@ async fn sigkill_mid_race_loses_and_duplicates_nothing() {
     let publish = tokio::spawn(run_race(
         race("crash", 4, 10, 11, 0.1),
         env.keys.clone(),
-        env.redis(),
+        env.target(),
         pace,
         SimulatorMetrics::new(),
         progress.clone(),

@@ -169,7 +169,7 @@ async fn results(env: &Env, session: &str) -> Results {
 async fn post_race(env: &Env, session: &str, teams: i64) {
     use pitstop_workloads::jobs::{Step, execute};
     let mut db = env.db().await;
-    let redis = env.redis();
+    let redis = env.target();
     let team_names: Vec<String> = db
         .query(
             "SELECT DISTINCT team FROM car_accounting WHERE session_id = $1",

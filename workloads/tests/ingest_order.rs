@@ -63,12 +63,16 @@ async fn late_and_resent_samples_are_told_apart() {
             .get_multiplexed_async_connection()
             .await
             .unwrap();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", env.keys.seen_prefix("late")))
-            .query_async(&mut con)
-            .await
-            .unwrap();
-        keys.len()
+        let mut n = 0;
+        for p in 0..env.keys.partitions {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{}*", env.keys.seen_prefix("late", p)))
+                .query_async(&mut con)
+                .await
+                .unwrap();
+            n += keys.len();
+        }
+        n
     };
     assert!(seen().await > 0, "ingest remembers the car's keys");
     finish(&c, &base, "late").await;
@@ -213,7 +217,7 @@ async fn a_simulated_session_takes_no_api_samples() {
     let publishing = tokio::spawn(pitstop_workloads::sim::service::run_race(
         common::race("simulated", 2, 2, 3, 0.0),
         env.keys.clone(),
-        env.redis(),
+        env.target(),
         PublishConfig::default(),
         SimulatorMetrics::new(),
         Arc::new(Progress::default()),
@@ -224,7 +228,7 @@ async fn a_simulated_session_takes_no_api_samples() {
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let progress = env.keys.progress("simulated");
+    let progress = env.keys.progress("simulated", 0);
     common::wait_until(Duration::from_secs(10), "the simulator started", || {
         let mut con = con.clone();
         let key = progress.clone();

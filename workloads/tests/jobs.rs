@@ -29,7 +29,7 @@ async fn finished_race(env: &Env) -> Processor {
     run_race(
         race(SESSION, 6, 8, 11, 0.2),
         env.keys.clone(),
-        env.redis(),
+        env.target(),
         PublishConfig {
             time_scale: None,
             rate: None,
@@ -146,7 +146,7 @@ fn median(xs: &mut [f64]) -> f64 {
 async fn clean_race_passes_every_step_and_matches_the_raw_data() {
     let env = Env::new("jobs_clean").await;
     let processor = finished_race(&env).await;
-    let redis = env.redis();
+    let redis = env.target();
     let mut db = env.db().await;
 
     // collect-telemetry archives every committed sample, then trims the stream.
@@ -177,7 +177,11 @@ async fn clean_race_passes_every_step_and_matches_the_raw_data() {
         .unwrap()
         .get(0);
     assert_eq!(archived, committed);
-    let mut con = redis.get_multiplexed_async_connection().await.unwrap();
+    let mut con = env
+        .redis()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
     for (_, key) in env.keys.all_partitions() {
         let len: i64 = redis::cmd("XLEN")
             .arg(&key)
@@ -401,7 +405,7 @@ async fn clean_race_passes_every_step_and_matches_the_raw_data() {
 async fn bad_data_fails_quality_with_the_check_named() {
     let env = Env::new("jobs_bad").await;
     let processor = finished_race(&env).await;
-    let redis = env.redis();
+    let redis = env.target();
     let mut db = env.db().await;
     execute(
         Step::CollectTelemetry,
@@ -541,7 +545,7 @@ async fn webhook(
 async fn notification_is_delivered_and_retried() {
     let env = Env::new("jobs_notify").await;
     let processor = finished_race(&env).await;
-    let redis = env.redis();
+    let redis = env.target();
     let mut db = env.db().await;
 
     let (url, seen, calls) = webhook(2, 200).await;
@@ -626,7 +630,7 @@ async fn collect_removes_only_its_own_session() {
     let other = run_race(
         race("other", 3, 6, 5, 0.0),
         env.keys.clone(),
-        env.redis(),
+        env.target(),
         publish,
         SimulatorMetrics::new(),
         Arc::new(Progress::default()),
@@ -635,7 +639,7 @@ async fn collect_removes_only_its_own_session() {
     .await
     .unwrap();
     assert_eq!(samples_in_stream(&env, "other").await, other.published);
-    let (redis, mut db) = (env.redis(), env.db().await);
+    let (redis, mut db) = (env.target(), env.db().await);
     let done = execute(
         Step::CollectTelemetry,
         &mut db,

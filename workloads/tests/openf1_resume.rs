@@ -256,7 +256,10 @@ async fn a_killed_replay_run_again_stores_each_sample_once() {
     )
     .await;
     // Samples of the windows before are in the stream: the kill comes midway.
-    let (redis, hash) = (env.redis(), env.keys.ingested("killed"));
+    let (redis, hash) = (
+        env.redis(),
+        env.keys.ingested("killed", env.keys.partition_of(1)),
+    );
     wait_until(
         Duration::from_secs(30),
         "samples taken before the kill",

@@ -42,7 +42,7 @@ async fn race_is_accounted_exactly_once_and_scored() {
     let report = run_race(
         rc,
         env.keys.clone(),
-        env.redis(),
+        env.target(),
         flat_out(1_000_000),
         SimulatorMetrics::new(),
         Arc::new(Progress::default()),
@@ -127,7 +127,7 @@ async fn two_replicas_share_the_partitions() {
     let report = run_race(
         race("pair", 3, 8, 3, 0.0),
         env.keys.clone(),
-        env.redis(),
+        env.target(),
         flat_out(1_000_000),
         SimulatorMetrics::new(),
         Arc::new(Progress::default()),
@@ -164,7 +164,7 @@ async fn maxlen_trimming_is_reported() {
     let report = run_race(
         race("trim", 2, 4, 1, 0.0),
         env.keys.clone(),
-        env.redis(),
+        env.target(),
         PublishConfig {
             time_scale: None,
             rate: None,
@@ -238,7 +238,7 @@ async fn restarted_simulator_resumes_without_duplicates() {
     let first = tokio::spawn(run_race(
         race("resume", 3, 6, 9, 0.0),
         env.keys.clone(),
-        env.redis(),
+        env.target(),
         paced.clone(),
         SimulatorMetrics::new(),
         Arc::new(Progress::default()),
@@ -254,7 +254,7 @@ async fn restarted_simulator_resumes_without_duplicates() {
     let second = run_race(
         again,
         env.keys.clone(),
-        env.redis(),
+        env.target(),
         paced.clone(),
         SimulatorMetrics::new(),
         Arc::new(Progress::default()),
@@ -285,7 +285,7 @@ async fn restarted_simulator_resumes_without_duplicates() {
     let third = run_race(
         race("resume", 3, 6, 9, 0.0),
         env.keys.clone(),
-        env.redis(),
+        env.target(),
         paced,
         SimulatorMetrics::new(),
         Arc::new(Progress::default()),
@@ -340,7 +340,7 @@ async fn eight_replicas_share_eight_partitions_and_scale_down_loses_nothing() {
     let race_task = tokio::spawn(run_race(
         race("octet", 4, 20, 5, 0.0),
         env.keys.clone(),
-        env.redis(),
+        env.target(),
         paced,
         SimulatorMetrics::new(),
         published.clone(),

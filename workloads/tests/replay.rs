@@ -210,7 +210,7 @@ async fn replay_dutch_gp() {
             keep_stream: true,
             ..JobArgs::default()
         };
-        let summary = execute(step, &mut db, &env.redis(), &env.keys, &args)
+        let summary = execute(step, &mut db, &env.target(), &env.keys, &args)
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", step.as_str()));
         eprintln!("{}: {summary}", step.as_str());
@@ -378,7 +378,7 @@ async fn laps_posted_apart_archive_whole() {
     execute(
         Step::CollectTelemetry,
         &mut db,
-        &env.redis(),
+        &env.target(),
         &env.keys,
         &args,
     )

@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 async fn start(metrics: SimulatorMetrics, redis_url: &str) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let redis = redis::Client::open(redis_url).unwrap();
+    let redis = pitstop_workloads::redis_conn::RedisTarget::open(redis_url).unwrap();
     tokio::spawn(serve_on(listener, metrics, redis));
     base
 }
@@ -46,7 +46,7 @@ async fn probes_and_metrics() {
     let report = run_race(
         race("sim", 2, 4, 1, 0.0),
         env.keys.clone(),
-        env.redis(),
+        env.target(),
         pace,
         metrics,
         Arc::new(Progress::default()),

@@ -73,6 +73,16 @@ pub mod flags {
 pub mod env {
     pub const REDIS_URL: &str = "REDIS_URL";
     pub const DATABASE_URL: &str = "DATABASE_URL";
+    /// libpq's names: the default `sslmode` and CA file (PEM) of a database URL that
+    /// does not give its own `sslmode` / `sslrootcert`.
+    pub const PG_SSLMODE: &str = "PGSSLMODE";
+    pub const PG_SSLROOTCERT: &str = "PGSSLROOTCERT";
+    /// CA (PEM) that a `rediss://` server's certificate must chain to (default: the
+    /// system's roots).
+    pub const REDIS_CA_FILE: &str = "PITSTOP_REDIS_CA_FILE";
+    /// Client certificate and key (PEM), for a Redis server that asks for one.
+    pub const REDIS_CLIENT_CERT_FILE: &str = "PITSTOP_REDIS_CLIENT_CERT_FILE";
+    pub const REDIS_CLIENT_KEY_FILE: &str = "PITSTOP_REDIS_CLIENT_KEY_FILE";
     /// Stream key prefix.
     pub const STREAM: &str = "PITSTOP_STREAM";
     pub const PARTITIONS: &str = "PITSTOP_PARTITIONS";

@@ -1,11 +1,14 @@
 //! PostgreSQL connection helpers and versioned schema migrations.
 
 pub mod reports;
+pub mod tls;
 
 use crate::errors::chain;
 use std::time::Duration;
-use tokio_postgres::config::{Config, Host};
-use tokio_postgres::{Client, NoTls};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_postgres::config::{Config, Host, SslMode};
+use tokio_postgres::{Client, Connection, NoTls, Socket};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Migrations in order; each runs once, recorded in `schema_migrations`.
 pub const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -45,6 +48,10 @@ pub enum ConnectError {
     /// The reason names the option at fault (`invalid value for option `port``).
     #[error("invalid database URL: {}", url_reason(.0))]
     Url(tokio_postgres::Error),
+    /// `sslmode` / `sslrootcert` (or `PGSSLMODE` / `PGSSLROOTCERT`) that cannot work: an
+    /// unknown mode, a verifying mode without a CA file, a CA file unreadable or empty.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("postgres at {endpoint}: {source}")]
     Postgres {
         endpoint: String,
@@ -78,16 +85,34 @@ pub fn endpoint(cfg: &Config) -> String {
 /// A database URL (or `key=value` string) parsed, or why it is not one. The reason
 /// names the part at fault, never the URL: it may carry a password. A process checks
 /// its URL with this at start, so a typo stops it at once instead of being retried as
-/// if the server were away.
+/// if the server were away. The TLS settings are checked too (see [`tls`]): an unknown
+/// `sslmode`, `verify-full` without a CA file, or a CA file that cannot be read.
 pub fn config(url: &str) -> Result<Config, ConnectError> {
-    url.parse().map_err(ConnectError::Url)
+    prepare(url).map(|(cfg, _)| cfg)
+}
+
+/// The parsed config with tokio-postgres' `sslmode` set from the plan, and the rustls
+/// configuration (`None`: `disable`, no TLS).
+fn prepare(url: &str) -> Result<(Config, Option<rustls::ClientConfig>), ConnectError> {
+    let (rest, plan) = tls::plan(url, |k| std::env::var(k).ok())?;
+    let mut cfg: Config = rest.parse().map_err(ConnectError::Url)?;
+    cfg.ssl_mode(match plan.mode {
+        tls::SslMode::Disable => SslMode::Disable,
+        tls::SslMode::Prefer => SslMode::Prefer,
+        tls::SslMode::Require | tls::SslMode::VerifyCa | tls::SslMode::VerifyFull => {
+            SslMode::Require
+        }
+    });
+    let tls = tls::client_config(&plan)?;
+    Ok((cfg, tls))
 }
 
 /// Connects and drives the connection on a background task. Bounded in time; TCP
 /// keepalives find a server that vanished without closing; notices (`relation already
-/// exists, skipping` on every start) stay out of the logs.
+/// exists, skipping` on every start) stay out of the logs. TLS as the URL's `sslmode`
+/// (default `prefer`) says; never over a Unix socket (PostgreSQL offers none there).
 pub async fn connect(url: &str) -> Result<Client, ConnectError> {
-    let mut cfg = config(url)?;
+    let (mut cfg, tls) = prepare(url)?;
     let endpoint = endpoint(&cfg);
     cfg.connect_timeout(CONNECT_TIMEOUT)
         .keepalives(true)
@@ -100,8 +125,34 @@ pub async fn connect(url: &str) -> Result<Client, ConnectError> {
     if cfg.get_application_name().is_none() {
         cfg.application_name("pitstop");
     }
-    let (client, connection) = match tokio::time::timeout(CONNECT_TIMEOUT, cfg.connect(NoTls)).await
-    {
+    let only_hostaddr = cfg.get_hosts().is_empty() && !cfg.get_hostaddrs().is_empty();
+    let tcp = only_hostaddr || cfg.get_hosts().iter().any(|h| matches!(h, Host::Tcp(_)));
+    match tls.filter(|_| tcp) {
+        Some(tls) => {
+            if only_hostaddr {
+                // The TLS handshake needs a name; without `host`, the address is it.
+                for addr in cfg.get_hostaddrs().to_vec() {
+                    cfg.host(addr.to_string());
+                }
+            }
+            establish(cfg.connect(MakeRustlsConnect::new(tls)), endpoint).await
+        }
+        None => {
+            cfg.ssl_mode(SslMode::Disable);
+            establish(cfg.connect(NoTls), endpoint).await
+        }
+    }
+}
+
+/// Waits for the connection (bounded by [`CONNECT_TIMEOUT`]) and drives it on its own task.
+async fn establish<T>(
+    connecting: impl Future<Output = Result<(Client, Connection<Socket, T>), tokio_postgres::Error>>,
+    endpoint: String,
+) -> Result<Client, ConnectError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (client, connection) = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(pair)) => pair,
         Ok(Err(source)) => return Err(ConnectError::Postgres { endpoint, source }),
         Err(_) => return Err(ConnectError::Timeout { endpoint }),

@@ -224,7 +224,7 @@ fn of_session(e: &Entry, session: &str, buf: &mut Vec<Sample>) -> bool {
 /// Runs the step. `trim` deletes the session's entries once the archive is verified.
 pub async fn run(
     db: &mut Client,
-    redis: &redis::Client,
+    redis: &crate::redis_conn::RedisTarget,
     keys: &StreamKeys,
     session: &str,
     trim: bool,
@@ -236,7 +236,7 @@ pub async fn run(
     let mut con = crate::redis_conn::connect_async(redis)
         .await
         .map_err(|source| JobError::RedisAt {
-            endpoint: crate::redis_conn::endpoint(redis),
+            endpoint: redis.endpoint().to_owned(),
             source,
         })?;
     let mut read = 0u64;

@@ -80,7 +80,7 @@ pub struct JobArgs {
 pub async fn execute(
     step: Step,
     db: &mut Client,
-    redis: &redis::Client,
+    redis: &crate::redis_conn::RedisTarget,
     keys: &crate::stream::StreamKeys,
     a: &JobArgs,
 ) -> Result<String, JobError> {

@@ -11,10 +11,10 @@ use crate::codec::DecodeError;
 use crate::codec::binary::decode_entry;
 use crate::errors::chain;
 use crate::model::Sample;
+use crate::redis_conn::AsyncConn;
 use crate::redis_conn::connect_async;
 use crate::stream::{FIELD_DATA, FIELD_MARKER, FIELD_SEQ_BASE, GROUP, Marker};
 use crate::util::now_us;
-use redis::aio::MultiplexedConnection;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use tokio::sync::mpsc;
@@ -78,10 +78,7 @@ impl ConsumeError {
 }
 
 /// Creates the consumer group (and the stream) if missing.
-pub async fn ensure_group(
-    con: &mut MultiplexedConnection,
-    key: &str,
-) -> Result<(), redis::RedisError> {
+pub async fn ensure_group(con: &mut AsyncConn, key: &str) -> Result<(), redis::RedisError> {
     let r: Result<(), _> = redis::cmd("XGROUP")
         .arg("CREATE")
         .arg(key)
@@ -109,7 +106,7 @@ struct Reader {
     key: String,
     shared: Arc<Shared>,
     ctl: Arc<Control>,
-    redis: MultiplexedConnection,
+    redis: AsyncConn,
     /// Highest entry id analysed (starts at the checkpoint): anything at or below it was
     /// already counted and is only acknowledged.
     seen: EntryId,
@@ -143,6 +140,7 @@ pub async fn run(shared: Arc<Shared>, p: u16, ctl: Arc<Control>) -> Result<(), C
     let (tx, rx) = mpsc::channel(1);
     let committer = Committer {
         key: key.clone(),
+        dead_letters: shared.keys.dead_letters(p),
         shared: shared.clone(),
         ctl: ctl.clone(),
         redis: connect_async(&shared.redis).await?,
@@ -391,9 +389,11 @@ fn lease_ok(ctl: &Control) -> bool {
 /// dead letters and XACK, then metrics.
 struct Committer {
     key: String,
+    /// The partition's dead-letter stream (same slot as `key`, so one pipeline).
+    dead_letters: String,
     shared: Arc<Shared>,
     ctl: Arc<Control>,
-    redis: MultiplexedConnection,
+    redis: AsyncConn,
     store: PartitionStore,
     committed: EntryId,
 }
@@ -428,7 +428,7 @@ impl Committer {
         for d in &batch.dead {
             let c = pipe
                 .cmd("XADD")
-                .arg(self.shared.keys.dead_letters())
+                .arg(&self.dead_letters)
                 .arg("MAXLEN")
                 .arg("~")
                 .arg(100_000)

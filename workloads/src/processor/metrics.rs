@@ -36,6 +36,8 @@ pub struct ProcessorMetrics {
     pub anomalies: IntCounterVec,
     pub dead_letters: IntCounterVec,
     pub redelivered: IntCounter,
+    /// Ingest writes to a Redis Cluster that no replica confirmed in time.
+    pub unreplicated: IntCounter,
     /// Samples older than their car's latest: counted, not analysed.
     pub out_of_order: IntCounter,
     /// Samples not counted at all, by reason (see [`DROP_REASONS`]).
@@ -115,6 +117,11 @@ impl ProcessorMetrics {
                 &r,
                 "pitstop_processor_redelivered_entries_total",
                 "Entries delivered again whose effects were already committed (acknowledged, not counted).",
+            ),
+            unreplicated: counter(
+                &r,
+                "pitstop_processor_unreplicated_writes_total",
+                "Writes of ingest (samples, starts, finishes) to a Redis Cluster that no replica of their master confirmed within 200 ms: acknowledged, but on the master alone until it replicates.",
             ),
             out_of_order: counter(
                 &r,

@@ -36,6 +36,8 @@ use tokio::task::JoinHandle;
 pub enum StartError {
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error(transparent)]
+    RedisTarget(#[from] crate::redis_conn::TargetError),
     #[error("postgres: {0}")]
     Postgres(#[from] tokio_postgres::Error),
     #[error(transparent)]
@@ -74,14 +76,16 @@ impl Processor {
         // A URL that does not parse is a mistake, not an outage: stop now rather than
         // retry it for ever as if the server were away (as an unparsable Redis URL does).
         crate::db::config(&cfg.database_url)?;
-        let redis = redis::Client::open(cfg.redis_url.as_str())?;
+        let redis = crate::redis_conn::RedisTarget::open_with(&cfg.redis_url, &cfg.redis_tls)?;
         let link = RedisHandle::new(&redis)?;
+        let api_link = RedisHandle::new(&redis)?;
         let shared = Arc::new(Shared {
             keys: StreamKeys::new(&cfg.stream, cfg.partitions),
             consumer: cfg.consumer.clone(),
             database_url: cfg.database_url.clone(),
             redis,
             link,
+            api_link,
             metrics: ProcessorMetrics::new(),
             teams: TeamLabels::new(32),
             recorder,

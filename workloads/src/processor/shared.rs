@@ -17,6 +17,9 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct ProcessorConfig {
     pub redis_url: String,
+    /// CA and client certificate files of a `rediss://` URL (default: from the
+    /// environment, see [`crate::redis_conn::TlsFiles::from_env`]).
+    pub redis_tls: crate::redis_conn::TlsFiles,
     pub database_url: String,
     pub stream: String,
     pub partitions: u16,
@@ -38,6 +41,7 @@ impl ProcessorConfig {
     pub fn new(redis_url: &str, database_url: &str, stream: &str) -> Self {
         ProcessorConfig {
             redis_url: redis_url.into(),
+            redis_tls: crate::redis_conn::TlsFiles::from_env(),
             database_url: database_url.into(),
             stream: stream.into(),
             partitions: 4,
@@ -86,10 +90,13 @@ pub struct Shared {
     pub consumer: String,
     pub database_url: String,
     /// For connections of their own (each partition task opens its own).
-    pub redis: redis::Client,
+    pub redis: crate::redis_conn::RedisTarget,
     /// The shared connection of the lease manager and the API; comes back after Redis
     /// restarts.
     pub link: RedisHandle,
+    /// The API's shared connection (its writes wait for replicas in a Redis Cluster,
+    /// which must not hold the lease manager's calls).
+    pub api_link: RedisHandle,
     pub metrics: ProcessorMetrics,
     pub teams: TeamLabels,
     pub recorder: Option<Arc<LatencyRecorder>>,

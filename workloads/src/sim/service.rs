@@ -21,14 +21,14 @@ use std::time::Duration;
 #[derive(Clone)]
 struct SimState {
     metrics: SimulatorMetrics,
-    redis: redis::Client,
+    redis: crate::redis_conn::RedisTarget,
 }
 
 /// Serves the simulator's probes and metrics until the process ends.
 pub async fn serve(
     addr: SocketAddr,
     metrics: SimulatorMetrics,
-    redis: redis::Client,
+    redis: crate::redis_conn::RedisTarget,
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "simulator metrics listening");
@@ -39,7 +39,7 @@ pub async fn serve(
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     metrics: SimulatorMetrics,
-    redis: redis::Client,
+    redis: crate::redis_conn::RedisTarget,
 ) -> std::io::Result<()> {
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -76,7 +76,7 @@ async fn render(State(st): State<SimState>) -> impl IntoResponse {
 pub async fn run_race(
     race: RaceConfig,
     keys: StreamKeys,
-    redis: redis::Client,
+    redis: crate::redis_conn::RedisTarget,
     cfg: PublishConfig,
     metrics: SimulatorMetrics,
     progress: Arc<Progress>,
@@ -99,14 +99,14 @@ pub async fn run_race(
 pub async fn run_source<S: Source + Send + 'static>(
     mut source: S,
     keys: StreamKeys,
-    redis: redis::Client,
+    redis: crate::redis_conn::RedisTarget,
     cfg: PublishConfig,
     metrics: SimulatorMetrics,
     progress: Arc<Progress>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<PublishReport> {
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<PublishReport> {
-        let mut attempts = Attempts::new(crate::redis_conn::endpoint(&redis));
+        let mut attempts = Attempts::new(redis.endpoint().to_owned());
         // Failed attempts in a row, for the backoff (the outage's first, 0, is logged).
         let mut failures = 0u32;
         loop {

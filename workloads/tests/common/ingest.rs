@@ -62,6 +62,29 @@ pub async fn post_samples(
     .await
 }
 
+/// `POST /api/v1/sessions/{session}/start` at Monza for `laps`, with a grid of the cars
+/// of `samples` (named after their numbers) starting at the first sample: the answer.
+pub async fn start_session(
+    client: &reqwest::Client,
+    base: &str,
+    session: &str,
+    laps: u16,
+    samples: &[Sample],
+) -> (StatusCode, Value) {
+    let cars: std::collections::BTreeSet<u8> = samples.iter().map(|s| s.car).collect();
+    let grid: Vec<Value> = cars
+        .iter()
+        .map(|c| serde_json::json!({"car": c, "driver": format!("Driver {c}"), "team": "Team"}))
+        .collect();
+    let start = serde_json::json!({"circuit": "monza", "laps": laps, "started_at_ms": samples[0].timestamp_ms, "cars": grid});
+    post(
+        client,
+        &format!("{base}/api/v1/sessions/{session}/start"),
+        start.to_string(),
+    )
+    .await
+}
+
 /// `POST /api/v1/sessions/{id}/finish`, which must succeed.
 pub async fn finish(client: &reqwest::Client, base: &str, session: &str) {
     let (code, body) = post(

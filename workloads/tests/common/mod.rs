@@ -2,11 +2,13 @@
 //! servers named by REDIS_URL / DATABASE_URL (`make test` provides them).
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod dutch;
 pub mod ingest;
 pub mod servers;
 pub mod silent_redis;
 pub mod splice;
+pub mod tls;
 
 /// `../shared/data/f1/` beside the repository, or `None` with a message saying that the
 /// test checks nothing without it (the real F1 data is not part of the repository).
@@ -95,18 +97,35 @@ impl Env {
         redis::Client::open(self.redis_url.as_str()).unwrap()
     }
 
-    /// Drops the database and the stream keys.
+    /// The Redis the workloads' own functions take.
+    pub fn target(&self) -> pitstop_workloads::redis_conn::RedisTarget {
+        pitstop_workloads::redis_conn::RedisTarget::open(&self.redis_url).unwrap()
+    }
+
+    /// Drops the database and the stream keys (a test's own cluster or TLS server goes
+    /// with its process).
     pub async fn cleanup(self) {
+        if self.redis_url.contains("+cluster://") || self.redis_url.starts_with("rediss") {
+            return self.drop_database().await;
+        }
         let mut con = self
             .redis()
             .get_multiplexed_async_connection()
             .await
             .unwrap();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", self.keys.base))
-            .query_async(&mut con)
-            .await
-            .unwrap();
+        // Partition keys start with their hash tag's brace.
+        let mut keys: Vec<String> = Vec::new();
+        for pattern in [
+            format!("{}*", self.keys.base),
+            format!("{{{}*", self.keys.base),
+        ] {
+            let found: Vec<String> = redis::cmd("KEYS")
+                .arg(pattern)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+            keys.extend(found);
+        }
         if !keys.is_empty() {
             let _: () = redis::cmd("DEL")
                 .arg(keys)
@@ -114,6 +133,10 @@ impl Env {
                 .await
                 .unwrap();
         }
+        self.drop_database().await;
+    }
+
+    async fn drop_database(self) {
         let admin = pitstop_workloads::db::connect(&self.admin_url)
             .await
             .unwrap();

@@ -41,6 +41,12 @@ pub enum Refusal {
     SeqJump,
     /// The car was numbered the other way by its first samples (seq given or not).
     Numbering,
+    /// The session finished, in this sample's partition, while the request was being
+    /// stored (samples of other partitions were taken before).
+    Finished,
+    /// The simulator started publishing the session, in this sample's partition, while
+    /// the request was being stored.
+    Simulated,
 }
 
 impl Refusal {
@@ -49,6 +55,8 @@ impl Refusal {
             Refusal::TooLate => "too_late",
             Refusal::SeqJump => "seq_jump",
             Refusal::Numbering => "numbering",
+            Refusal::Finished => "finished",
+            Refusal::Simulated => "simulated",
         }
     }
 
@@ -74,6 +82,14 @@ impl Refusal {
             ),
             (Refusal::Numbering, Numbering::Server) => format!(
                 "car {car}: its first samples came with seq (the client numbers them): give seq in every sample of this car"
+            ),
+            (Refusal::Finished, _) => format!(
+                "car {car}: session {:?} finished while this request was stored: it takes no more samples",
+                s.session
+            ),
+            (Refusal::Simulated, _) => format!(
+                "car {car}: session {:?} is published by a simulator or `pitstop replay`",
+                s.session
             ),
         }
     }
@@ -121,9 +137,12 @@ pub struct Request<'a> {
     pub strict: bool,
 }
 
-/// The script. KEYS: per (partition, session) group the partition, then every group's
-/// ingest hash, then every group's simulator progress hash. ARGV: maxlen, the data and
-/// seq-base field names, [`PAGE_KEYS`], [`MAX_PAGES`], [`MAX_SEQ_JUMP`]; then per group
+/// The script, for the samples of one partition (every key it touches carries the
+/// partition's hash tag: one Redis Cluster slot). KEYS: per session group the
+/// partition, then every group's ingest hash, then every group's simulator progress
+/// hash. ARGV: maxlen, the data and seq-base field names, [`PAGE_KEYS`], [`MAX_PAGES`],
+/// [`MAX_SEQ_JUMP`], `1` for a dry run (check, answer `clean` or the drops, write
+/// nothing); then per group
 /// its payload, numbering (`1` client, `0` ingest), the seen-key prefix, its cars, each
 /// as the car and its samples' keys (comma-separated, in payload order), and the counts
 /// to add to the ingest hash once stored (how many, then field and count each).
@@ -139,7 +158,8 @@ const APPEND: &str = r#"
 local n = #KEYS / 3
 local maxlen, data, basef = ARGV[1], ARGV[2], ARGV[3]
 local page_keys, max_pages, jump = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local i = 7
+local dry = ARGV[7] == '1'
+local i = 8
 local groups, drops = {}, {}
 local function drop(j, car, x, why) drops[#drops + 1] = j .. ':' .. car .. ':' .. x .. ':' .. why end
 for j = 1, n do
@@ -198,6 +218,7 @@ for j = 1, n do
   groups[j] = g
 end
 if #drops > 0 then return {'drop', unpack(drops)} end
+if dry then return {'clean'} end
 for j = 1, n do
   local g, hash = groups[j], KEYS[n + j]
   local bases = {}
@@ -245,98 +266,237 @@ struct CarSamples {
     at: Vec<usize>,
 }
 
-/// One (partition, session) group: one stream entry.
+/// One session's samples of a partition: one stream entry.
 struct Group {
-    partition: u16,
     session: String,
     /// Positions in the request, in payload order.
     at: Vec<usize>,
     cars: Vec<CarSamples>,
 }
 
-/// Appends what the stream does not have yet.
+/// Appends what the stream does not have yet, one script call per partition (a call
+/// never spans partitions, so it runs on a Redis Cluster). Each partition's samples are
+/// stored atomically; a failure after some partitions stored theirs fails the request,
+/// and its retry finds those as duplicates. A strict request is checked in every
+/// partition first and aborted, with nothing written, if any sample would be refused.
 pub async fn append(st: &ApiState, req: Request<'_>) -> Result<Appended, ApiError> {
     let Request {
-        mut samples,
+        samples,
         numbering,
         faults,
         strict,
     } = req;
-    let script = redis::Script::new(APPEND);
+    let keys = &st.shared.keys;
+    let mut parts: BTreeMap<u16, Vec<(usize, Sample)>> = BTreeMap::new();
+    for s in samples {
+        parts.entry(keys.partition_of(s.1.car)).or_default().push(s);
+    }
     let mut out = Appended::default();
-    for _ in 0..APPEND_ROUNDS {
-        if samples.is_empty() {
+    if strict {
+        for (&p, samples) in &parts {
+            let mut samples = samples.clone();
+            if let Round::Dropped(drops) =
+                round(st, p, &mut samples, numbering, faults, true).await?
+            {
+                for (i, why) in drops {
+                    if let Some(r) = Refusal::parse(&why) {
+                        out.refused.push(Refused {
+                            at: samples[i].0,
+                            why: r,
+                            message: r.message(&samples[i].1, numbering),
+                        });
+                    }
+                }
+            }
+        }
+        if !out.refused.is_empty() {
+            out.aborted = true;
             return Ok(out);
         }
-        if numbering == Numbering::Server {
-            number(&mut samples);
-        }
-        let groups = group(st, &samples);
-        let mut call = script.prepare_invoke();
-        let keys = &st.shared.keys;
-        for g in &groups {
-            call.key(keys.partition(g.partition));
-        }
-        for g in &groups {
-            call.key(keys.ingested(&g.session));
-        }
-        for g in &groups {
-            call.key(keys.progress(&g.session));
-        }
-        call.arg(st.shared.cfg.maxlen)
-            .arg(FIELD_DATA)
-            .arg(FIELD_SEQ_BASE)
-            .arg(PAGE_KEYS)
-            .arg(MAX_PAGES)
-            .arg(MAX_SEQ_JUMP);
-        let created = now_us();
-        for g in &groups {
-            let payload: Vec<Sample> = g.at.iter().map(|&i| samples[i].1.clone()).collect();
-            call.arg(encode_batch(&g.session, created, &payload))
-                .arg(match numbering {
-                    Numbering::Client => "1",
-                    Numbering::Server => "0",
-                })
-                .arg(keys.seen_prefix(&g.session))
-                .arg(g.cars.len());
-            for c in &g.cars {
-                call.arg(c.car).arg(key_list(&samples, &c.at, numbering));
+    }
+    let mut written = Vec::new();
+    let result = async {
+        for (p, samples) in parts {
+            let stored_before = out.accepted;
+            match append_partition(st, p, samples, numbering, faults, strict, &mut out).await? {
+                Some((closed, samples)) if out.accepted == 0 => {
+                    return Err(closed.conflict(&samples[0].1.session));
+                }
+                // Samples of earlier partitions are in: these are refused alone, so
+                // the reply stays true (a 409 would say none was taken).
+                Some((closed, samples)) => {
+                    for (at, s) in samples {
+                        out.refused.push(Refused {
+                            at,
+                            why: closed,
+                            message: closed.message(&s, numbering),
+                        });
+                    }
+                }
+                None => {}
             }
-            let counts = unknown_counts(&samples, &g.at, faults);
-            call.arg(counts.len());
-            for (field, n) in counts {
-                call.arg(field).arg(n);
+            if out.accepted > stored_before {
+                written.push(p);
+            }
+            if out.aborted {
+                break;
             }
         }
-        let mut con = st.redis();
-        let answer: Vec<String> = call
-            .invoke_async(&mut con)
-            .await
-            .map_err(ApiError::stream)?;
-        match answer.first().map(String::as_str) {
-            Some("ok") => {
+        Ok(())
+    }
+    .await;
+    // What was written, replicated before the answer says so (a Redis Cluster).
+    let written: Vec<String> = written.iter().map(|&p| keys.partition(p)).collect();
+    st.replicated(&written).await.map_err(ApiError::stream)?;
+    result.map(|()| out)
+}
+
+/// What one script call answered.
+enum Round {
+    /// Stored (or, dry, nothing to drop).
+    Done,
+    /// Nothing written: these samples (positions in the call's slice) are duplicates
+    /// or refused, with the script's reason.
+    Dropped(Vec<(usize, String)>),
+    /// Nothing written: the session finished or is simulated (in this partition).
+    Closed(Refusal),
+}
+
+impl Refusal {
+    /// The 409 of a request none of whose samples was taken.
+    fn conflict(self, session: &str) -> ApiError {
+        let why = if self == Refusal::Finished {
+            format!("session {session:?} is finished: it takes no more samples")
+        } else {
+            format!(
+                "session {session:?} is published into the stream by a simulator or `pitstop replay`: POST /telemetry feeds sessions of its own"
+            )
+        };
+        ApiError(StatusCode::CONFLICT, why)
+    }
+}
+
+/// One script call for the samples of partition `p` (numbered first when ingest numbers
+/// them).
+async fn round(
+    st: &ApiState,
+    p: u16,
+    samples: &mut [(usize, Sample)],
+    numbering: Numbering,
+    faults: &HashMap<usize, Vec<(Channel, Unknown)>>,
+    dry: bool,
+) -> Result<Round, ApiError> {
+    if numbering == Numbering::Server {
+        number(samples);
+    }
+    let groups = group(samples);
+    let script = redis::Script::new(APPEND);
+    let mut call = script.prepare_invoke();
+    let keys = &st.shared.keys;
+    for _ in &groups {
+        call.key(keys.partition(p));
+    }
+    for g in &groups {
+        call.key(keys.ingested(&g.session, p));
+    }
+    for g in &groups {
+        call.key(keys.progress(&g.session, p));
+    }
+    call.arg(st.shared.cfg.maxlen)
+        .arg(FIELD_DATA)
+        .arg(FIELD_SEQ_BASE)
+        .arg(PAGE_KEYS)
+        .arg(MAX_PAGES)
+        .arg(MAX_SEQ_JUMP)
+        .arg(if dry { "1" } else { "0" });
+    let created = now_us();
+    for g in &groups {
+        let payload: Vec<Sample> = g.at.iter().map(|&i| samples[i].1.clone()).collect();
+        call.arg(encode_batch(&g.session, created, &payload))
+            .arg(match numbering {
+                Numbering::Client => "1",
+                Numbering::Server => "0",
+            })
+            .arg(keys.seen_prefix(&g.session, p))
+            .arg(g.cars.len());
+        for c in &g.cars {
+            call.arg(c.car).arg(key_list(samples, &c.at, numbering));
+        }
+        let counts = unknown_counts(samples, &g.at, faults);
+        call.arg(counts.len());
+        for (field, n) in counts {
+            call.arg(field).arg(n);
+        }
+    }
+    let mut con = st.redis();
+    let answer: Vec<String> = call
+        .invoke_async(&mut con)
+        .await
+        .map_err(ApiError::stream)?;
+    match answer.first().map(String::as_str) {
+        Some("ok" | "clean") => Ok(Round::Done),
+        Some("finished") => Ok(Round::Closed(Refusal::Finished)),
+        Some("simulated") => Ok(Round::Closed(Refusal::Simulated)),
+        Some("drop") => {
+            let drops = dropped(&answer[1..], &groups).ok_or_else(|| unexpected(&answer))?;
+            Ok(Round::Dropped(
+                drops.into_iter().map(|(i, w)| (i, w.to_owned())).collect(),
+            ))
+        }
+        _ => Err(unexpected(&answer)),
+    }
+}
+
+/// Rounds for one partition until its samples are stored, dropping the duplicates and
+/// refusals each round names. A closed session (finished or simulated) answers its
+/// refusal and the samples not taken. Strict: a refusal the dry run did not see (a
+/// concurrent request changed the car) ends the request: a 400 if this request stored
+/// nothing yet, else a 503 (a resend finds what is stored and meets the refusal).
+async fn append_partition(
+    st: &ApiState,
+    p: u16,
+    mut samples: Vec<(usize, Sample)>,
+    numbering: Numbering,
+    faults: &HashMap<usize, Vec<(Channel, Unknown)>>,
+    strict: bool,
+    out: &mut Appended,
+) -> Result<Option<(Refusal, Vec<(usize, Sample)>)>, ApiError> {
+    for _ in 0..APPEND_ROUNDS {
+        if samples.is_empty() {
+            return Ok(None);
+        }
+        match round(st, p, &mut samples, numbering, faults, false).await? {
+            Round::Done => {
                 out.accepted += samples.len();
-                return Ok(out);
+                return Ok(None);
             }
-            Some(what @ ("finished" | "simulated")) => {
-                let j: usize = answer.get(1).and_then(|j| j.parse().ok()).unwrap_or(1);
-                let session = &groups[j.saturating_sub(1).min(groups.len() - 1)].session;
-                let why = if what == "finished" {
-                    format!("session {session:?} is finished: it takes no more samples")
-                } else {
-                    format!(
-                        "session {session:?} is published into the stream by a simulator or `pitstop replay`: POST /telemetry feeds sessions of its own"
-                    )
-                };
-                return Err(ApiError(StatusCode::CONFLICT, why));
+            Round::Closed(why) => return Ok(Some((why, samples))),
+            Round::Dropped(drops)
+                if strict && drops.iter().any(|(_, w)| Refusal::parse(w).is_some()) =>
+            {
+                if out.accepted > 0 {
+                    return Err(ApiError::unavailable(
+                        "telemetry stream (a strict request met a concurrent change of its cars)",
+                    ));
+                }
+                for (i, why) in drops {
+                    if let Some(r) = Refusal::parse(&why) {
+                        out.refused.push(Refused {
+                            at: samples[i].0,
+                            why: r,
+                            message: r.message(&samples[i].1, numbering),
+                        });
+                    }
+                }
+                out.duplicates = 0;
+                out.aborted = true;
+                return Ok(None);
             }
-            Some("drop") => {
-                let drops = dropped(&answer[1..], &groups).ok_or_else(|| unexpected(&answer))?;
+            Round::Dropped(drops) => {
                 let mut gone = vec![false; samples.len()];
-                let refusals = drops.iter().any(|(_, why)| Refusal::parse(why).is_some());
                 for (i, why) in drops {
                     gone[i] = true;
-                    match Refusal::parse(why) {
+                    match Refusal::parse(&why) {
                         Some(r) => out.refused.push(Refused {
                             at: samples[i].0,
                             why: r,
@@ -345,15 +505,9 @@ pub async fn append(st: &ApiState, req: Request<'_>) -> Result<Appended, ApiErro
                         None => out.duplicates += 1,
                     }
                 }
-                if strict && refusals {
-                    out.duplicates = 0;
-                    out.aborted = true;
-                    return Ok(out);
-                }
                 let mut keep = gone.iter().map(|g| !g);
                 samples.retain(|_| keep.next().unwrap_or(true));
             }
-            _ => return Err(unexpected(&answer)),
         }
     }
     Err(ApiError::unavailable(
@@ -442,16 +596,13 @@ fn number(samples: &mut [(usize, Sample)]) {
     samples.sort_by_key(|(_, s)| s.timestamp_ms);
 }
 
-/// Samples by (partition, session), and within each by car, in request order.
-fn group(st: &ApiState, samples: &[(usize, Sample)]) -> Vec<Group> {
-    let keys = &st.shared.keys;
+/// One partition's samples by session, and within each by car, in request order.
+fn group(samples: &[(usize, Sample)]) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
-    let mut index: BTreeMap<(u16, &str), usize> = BTreeMap::new();
+    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, (_, s)) in samples.iter().enumerate() {
-        let partition = keys.partition_of(s.car);
-        let g = *index.entry((partition, &s.session)).or_insert_with(|| {
+        let g = *index.entry(&s.session).or_insert_with(|| {
             groups.push(Group {
-                partition,
                 session: s.session.to_string(),
                 at: Vec::new(),
                 cars: Vec::new(),

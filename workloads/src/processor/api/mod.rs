@@ -18,12 +18,14 @@ mod state;
 pub use state::{ApiError, ApiState};
 
 use super::shared::Stall;
+use crate::datastore_problem::{Datastore, Problem, classify, finding};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
+use std::sync::atomic::Ordering;
 
 pub fn router(state: ApiState) -> Router {
     Router::new()
@@ -84,27 +86,73 @@ async fn health(State(st): State<ApiState>) -> Response {
     }
 }
 
-/// Readiness: both dependencies answer now, and the schema is migrated.
+/// Readiness: both dependencies answer now, and the schema is migrated. `problems` names
+/// the cause of each failure ([`crate::datastore_problem`]): the operator turns it into
+/// its condition's reason.
 async fn ready(State(st): State<ApiState>) -> Response {
-    let probe = std::time::Duration::from_secs(2);
+    let (redis, postgres) = tokio::join!(redis_problem(&st), postgres_problem(&st));
+    let (code, body) = readiness(redis, postgres);
+    (code, Json(body)).into_response()
+}
+
+/// Bound on each dependency's check in [`ready`].
+const READY_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn redis_problem(st: &ApiState) -> Option<Problem> {
     let mut con = st.redis();
-    let redis_ok = matches!(
-        tokio::time::timeout(probe, redis::cmd("PING").query_async::<String>(&mut con)).await,
-        Ok(Ok(_))
-    );
-    let pg_ok = match st.db().await {
-        Ok(db) => matches!(
-            tokio::time::timeout(probe, db.simple_query("SELECT 1")).await,
-            Ok(Ok(_))
-        ),
-        Err(_) => false,
-    };
-    let code = if redis_ok && pg_ok {
+    match tokio::time::timeout(
+        READY_PROBE,
+        redis::cmd("PING").query_async::<String>(&mut con),
+    )
+    .await
+    {
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(st.shared.redis.diagnose(classify(&e)).await),
+        Err(_) => Some(st.shared.redis.diagnose(Problem::Unreachable).await),
+    }
+}
+
+async fn postgres_problem(st: &ApiState) -> Option<Problem> {
+    match st.db().await {
+        Ok(db) => match tokio::time::timeout(READY_PROBE, db.simple_query("SELECT 1")).await {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(classify(&e)),
+            Err(_) => Some(Problem::Unreachable),
+        },
+        // `db()` answers only "unavailable": one bounded attempt of our own finds why.
+        Err(_) => {
+            match tokio::time::timeout(READY_PROBE, crate::db::connect(&st.shared.database_url))
+                .await
+            {
+                Ok(Err(e)) => Some(classify(&e)),
+                Err(_) => Some(Problem::Unreachable),
+                Ok(Ok(_)) if !st.shared.health.migrated.load(Ordering::Relaxed) => {
+                    Some(Problem::SchemaNotMigrated)
+                }
+                Ok(Ok(_)) => Some(Problem::Other),
+            }
+        }
+    }
+}
+
+/// `/ready`'s status and body from each dependency's problem (`None`: it answers):
+/// `{"redis": bool, "postgres": bool, "problems": [{"datastore", "reason", "message"}]}`.
+fn readiness(redis: Option<Problem>, postgres: Option<Problem>) -> (StatusCode, serde_json::Value) {
+    let problems: Vec<_> = [(Datastore::Postgres, postgres), (Datastore::Redis, redis)]
+        .into_iter()
+        .filter_map(|(store, problem)| problem.map(|p| finding(store, p)))
+        .collect();
+    let code = if problems.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (code, Json(json!({ "redis": redis_ok, "postgres": pg_ok }))).into_response()
+    let body = json!({
+        "redis": redis.is_none(),
+        "postgres": postgres.is_none(),
+        "problems": problems,
+    });
+    (code, body)
 }
 
 async fn metrics(State(st): State<ApiState>) -> Response {

@@ -22,13 +22,13 @@ pub(super) async fn get_cars(
     // What ingest made unknown lives beside its counts in Redis; without Redis the
     // rest of the answer stands and says so (null).
     let mut con = st.redis();
+    // A car's fields are in its partition's hash: the union has each once.
     let fields: Option<std::collections::HashMap<String, String>> = redis_bounded(
-        redis::cmd("HGETALL")
-            .arg(st.shared.keys.ingested(&id))
-            .query_async(&mut con),
+        super::sessions::ingest_hashes(&mut con, &st.shared.keys, &id),
     )
     .await
-    .ok();
+    .ok()
+    .map(|hashes| hashes.into_iter().flatten().collect());
     for c in &mut cars {
         c.unknown = fields.as_ref().map(|f| unknown_of(f, c.car));
     }

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ops::RangeInclusive;
 
 /// Bound on a start marker's body (a grid of 99 cars fits many times over).
@@ -168,18 +168,7 @@ pub(super) async fn start(
         started_at_ms: start.started_at_ms,
         cars: start.cars.clone(),
     });
-    let script = redis::Script::new(START);
-    let mut call = script.prepare_invoke();
-    call.key(keys.ingested(&id)).key(keys.progress(&id));
-    for (_, key) in keys.all_partitions() {
-        call.key(key);
-    }
-    call.arg(st.shared.cfg.maxlen)
-        .arg(FIELD_MARKER)
-        .arg(&canonical)
-        .arg(serde_json::to_string(&marker).expect("markers serialize"));
-    let mut con = st.redis();
-    let answer: Vec<String> = redis_bounded(call.invoke_async(&mut con)).await?;
+    let answer = redis_bounded(start_partitions(&st, &id, &canonical, &marker)).await?;
     let conflict = |message: String| Err(ApiError(StatusCode::CONFLICT, message));
     match answer.first().map(String::as_str) {
         Some("ok") => Ok((StatusCode::ACCEPTED, Json(json!({ "started": true }))).into_response()),
@@ -217,12 +206,57 @@ pub(super) async fn start(
     }
 }
 
-/// Appends the start markers and records the start in the ingest hash, unless the
-/// session has a start already (`same` or `differs` and the stored start), has finished
-/// (`finished`), or was started by the simulator (`simulated`). One script, so of two
-/// different starts at once exactly one lands.
-/// KEYS: the ingest hash, the simulator's progress hash, then every partition. ARGV:
-/// maxlen, marker field, the canonical start, the marker.
+/// The start in every partition: first checked in all (a dry run: nothing written),
+/// so a start that one partition refuses (finished, simulated, started differently)
+/// writes nowhere; then written, partition 0 first, where of two different starts at
+/// once exactly one lands (the other then meets it there and writes nowhere else). A
+/// start interrupted part-way is completed by its resend. Answers the first refusal,
+/// else `ok` if this call wrote a partition, `same` if all had it; then replicated (a
+/// Redis Cluster).
+async fn start_partitions(
+    st: &ApiState,
+    id: &str,
+    canonical: &str,
+    marker: &Marker,
+) -> Result<Vec<String>, redis::RedisError> {
+    let keys = &st.shared.keys;
+    let script = redis::Script::new(START);
+    let marker = serde_json::to_string(marker).expect("markers serialize");
+    let mut con = st.redis();
+    let mut written = Vec::new();
+    for dry in [true, false] {
+        for p in 0..keys.partitions {
+            let answer: Vec<String> = script
+                .key(keys.ingested(id, p))
+                .key(keys.progress(id, p))
+                .key(keys.partition(p))
+                .arg(st.shared.cfg.maxlen)
+                .arg(FIELD_MARKER)
+                .arg(canonical)
+                .arg(&marker)
+                .arg(if dry { "1" } else { "0" })
+                .invoke_async(&mut con)
+                .await?;
+            match answer.first().map(String::as_str) {
+                Some("ok") if !dry => written.push(keys.partition(p)),
+                Some("ok" | "same") => {}
+                _ => {
+                    st.replicated(&written).await?;
+                    return Ok(answer);
+                }
+            }
+        }
+    }
+    st.replicated(&written).await?;
+    Ok(vec![if written.is_empty() { "same" } else { "ok" }.into()])
+}
+
+/// Appends the start marker to one partition and records the start in its ingest hash,
+/// unless the session has a start there already (`same` or `differs` and the stored
+/// start), has finished (`finished`), or was started by the simulator (`simulated`).
+/// KEYS: the partition's ingest hash, its simulator progress hash, the partition.
+/// ARGV: maxlen, marker field, the canonical start, the marker, `1` for a dry run
+/// (answer, write nothing).
 const START: &str = r#"
 local hash, progress = KEYS[1], KEYS[2]
 if redis.call('HEXISTS', hash, 'end') == 1 or redis.call('HEXISTS', progress, 'end') == 1 then
@@ -234,12 +268,43 @@ if prev then
   if prev == ARGV[3] then return {'same'} end
   return {'differs', prev}
 end
-for p = 3, #KEYS do
-  redis.call('XADD', KEYS[p], 'MAXLEN', '~', ARGV[1], '*', ARGV[2], ARGV[4])
-end
+if ARGV[5] == '1' then return {'ok'} end
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[1], '*', ARGV[2], ARGV[4])
 redis.call('HSET', hash, 'start', ARGV[3])
 return {'ok'}
 "#;
+
+/// Every partition's ingest hash of session `id` (values as text: they hold the start,
+/// as JSON, beside the counts). A car's fields are in its partition's hash only.
+pub(super) async fn ingest_hashes(
+    con: &mut impl redis::aio::ConnectionLike,
+    keys: &crate::stream::StreamKeys,
+    id: &str,
+) -> Result<Vec<HashMap<String, String>>, redis::RedisError> {
+    let mut out = Vec::with_capacity(keys.partitions as usize);
+    for p in 0..keys.partitions {
+        out.push(
+            redis::cmd("HGETALL")
+                .arg(keys.ingested(id, p))
+                .query_async(con)
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+/// The `car:<n>` counts of one ingest hash.
+fn counts(fields: &HashMap<String, String>) -> Vec<CarCount> {
+    fields
+        .iter()
+        .filter_map(|(k, v)| {
+            Some(CarCount {
+                car: k.strip_prefix("car:")?.parse().ok()?,
+                samples: v.parse().ok()?,
+            })
+        })
+        .collect()
+}
 
 /// `POST /api/v1/sessions/{id}/finish`: the chequered flag of a session fed through
 /// `POST /telemetry`. Appends the end marker to every partition with what ingest accepted
@@ -251,7 +316,7 @@ pub(super) async fn finish(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     authorize(&st, &headers)?;
-    match redis_bounded(finish_rounds(&st, &id)).await? {
+    match redis_bounded(finish_partitions(&st, &id)).await? {
         Finish::Done { total, now } => {
             let code = if now {
                 StatusCode::ACCEPTED
@@ -264,9 +329,6 @@ pub(super) async fn finish(
             StatusCode::NOT_FOUND,
             format!("no telemetry was posted for session {id:?}"),
         )),
-        Finish::KeepsArriving => Err(ApiError::unavailable(
-            "telemetry stream (samples keep arriving; finish when the feed has stopped)",
-        )),
     }
 }
 
@@ -278,108 +340,78 @@ enum Finish {
         now: bool,
     },
     NeverFed,
-    /// Samples kept arriving between the read of the counts and the write.
-    KeepsArriving,
 }
 
-/// The Redis part of a finish: counts read, then written into the markers only if no
-/// sample came in between, for a few rounds.
-async fn finish_rounds(st: &ApiState, id: &str) -> Result<Finish, redis::RedisError> {
+/// The Redis part of a finish: nothing if no car was ever fed; else every partition
+/// finished by [`FINISH`], one atomic step each that reads the counts it writes into
+/// the end marker (so a feed still posting cannot make the marker wrong: its later
+/// samples are refused as finished), then replicated (a Redis Cluster). The total is
+/// what the end markers carry.
+async fn finish_partitions(st: &ApiState, id: &str) -> Result<Finish, redis::RedisError> {
     let keys = &st.shared.keys;
-    let script = redis::Script::new(FINISH);
     let mut con = st.redis();
-    for _ in 0..FINISH_ROUNDS {
-        // Values as text: the hash holds the start (JSON) beside the counts.
-        let fields: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(keys.ingested(id))
-            .query_async(&mut con)
-            .await?;
-        let published: Vec<CarCount> = fields
-            .iter()
-            .filter_map(|(k, v)| {
-                Some(CarCount {
-                    car: k.strip_prefix("car:")?.parse().ok()?,
-                    samples: v.parse().ok()?,
-                })
-            })
-            .collect();
-        if published.is_empty() {
-            return Ok(Finish::NeverFed);
-        }
-        let total: u64 = published.iter().map(|c| c.samples).sum();
-        if fields.contains_key("end") {
-            return Ok(Finish::Done { total, now: false });
-        }
-        let mut call = script.prepare_invoke();
-        call.key(keys.ingested(id));
-        for (_, key) in keys.all_partitions() {
-            call.key(key);
-        }
-        call.arg(st.shared.cfg.maxlen)
+    let hashes = ingest_hashes(&mut con, keys, id).await?;
+    if hashes.iter().all(|h| counts(h).is_empty()) {
+        return Ok(Finish::NeverFed);
+    }
+    let script = redis::Script::new(FINISH);
+    let (mut total, mut written) = (0, Vec::new());
+    for p in 0..keys.partitions {
+        let (answer, samples): (String, u64) = script
+            .key(keys.ingested(id, p))
+            .key(keys.partition(p))
+            .arg(st.shared.cfg.maxlen)
             .arg(FIELD_MARKER)
             .arg(crate::util::now_ms())
-            .arg(published.len());
-        for c in &published {
-            call.arg(c.car).arg(c.samples);
-        }
-        for (p, _) in keys.all_partitions() {
-            let marker = Marker::SessionEnd {
-                session: id.to_owned(),
-                partitions: keys.partitions,
-                published: published
-                    .iter()
-                    .filter(|c| keys.partition_of(c.car) == p)
-                    .copied()
-                    .collect(),
-            };
-            call.arg(serde_json::to_string(&marker).expect("markers serialize"));
-        }
-        call.arg(keys.seen_prefix(id));
-        let answer: String = call.invoke_async(&mut con).await?;
-        match answer.as_str() {
-            "ok" => return Ok(Finish::Done { total, now: true }),
-            "finished" => return Ok(Finish::Done { total, now: false }),
-            // Samples arrived since the counts were read: read again.
-            _ => {}
+            .arg(id)
+            .arg(keys.partitions)
+            .arg(keys.seen_prefix(id, p))
+            .invoke_async(&mut con)
+            .await?;
+        total += samples;
+        if answer == "ok" {
+            written.push(keys.partition(p));
         }
     }
-    Ok(Finish::KeepsArriving)
+    st.replicated(&written).await?;
+    Ok(Finish::Done {
+        total,
+        now: !written.is_empty(),
+    })
 }
 
-/// Rounds of read-and-finish before giving up on a feed that keeps posting.
-const FINISH_ROUNDS: usize = 4;
-
-/// Writes the end markers and the `end` flag if the ingest counts are still those the
-/// markers carry (`changed` otherwise, `finished` if another call finished first).
-/// KEYS: the ingest hash, then every partition. ARGV: maxlen, marker field, now, the
-/// number of cars, car/count pairs, one marker per partition, the prefix of the keys
-/// that remember which samples ingest took (dropped: a finished session takes none).
+/// Writes a partition's end marker, with the count of each of its cars as its ingest
+/// hash holds them now, and its `end` flag, and drops the keys that remember which
+/// samples ingest took (a finished session takes none); or answers `finished` if an
+/// earlier call did. Either way with the partition's total.
+/// KEYS: the partition's ingest hash, the partition. ARGV: maxlen, marker field, now,
+/// session, partitions, the de-duplication key prefix. The marker is the JSON of
+/// [`Marker::SessionEnd`], written here so that it and the counts are one step.
 const FINISH: &str = r#"
 local hash = KEYS[1]
-if redis.call('HEXISTS', hash, 'end') == 1 then return 'finished' end
-local maxlen, field, now, cars = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local i = 5
-for _ = 1, cars do
-  if redis.call('HGET', hash, 'car:' .. ARGV[i]) ~= ARGV[i + 1] then return 'changed' end
-  i = i + 2
-end
-local known = 0
-for _, k in ipairs(redis.call('HKEYS', hash)) do
-  if string.sub(k, 1, 4) == 'car:' then known = known + 1 end
-end
-if known ~= cars then return 'changed' end
-for p = 2, #KEYS do
-  redis.call('XADD', KEYS[p], 'MAXLEN', '~', maxlen, '*', field, ARGV[i])
-  i = i + 1
-end
-redis.call('HSET', hash, 'end', now)
-local prefix = ARGV[i]
+local cars, total = {}, 0
 for _, k in ipairs(redis.call('HKEYS', hash)) do
   if string.sub(k, 1, 4) == 'car:' then
-    local pages = prefix .. string.sub(k, 5)
-    for _, p in ipairs(redis.call('ZRANGE', pages, 0, -1)) do redis.call('DEL', pages .. ':' .. p) end
-    redis.call('DEL', pages, pages .. ':gone')
+    local n = tonumber(redis.call('HGET', hash, k))
+    cars[#cars + 1] = {tonumber(string.sub(k, 5)), n}
+    total = total + n
   end
 end
-return 'ok'
+if redis.call('HEXISTS', hash, 'end') == 1 then return {'finished', total} end
+table.sort(cars, function(a, b) return a[1] < b[1] end)
+local items = {}
+for i, c in ipairs(cars) do
+  items[i] = string.format('{"car":%d,"samples":%d}', c[1], c[2])
+end
+local marker = '{"type":"session_end","session":' .. cjson.encode(ARGV[4]) ..
+  ',"partitions":' .. ARGV[5] .. ',"published":[' .. table.concat(items, ',') .. ']}'
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', ARGV[2], marker)
+redis.call('HSET', hash, 'end', ARGV[3])
+local prefix = ARGV[6]
+for _, c in ipairs(cars) do
+  local pages = prefix .. c[1]
+  for _, p in ipairs(redis.call('ZRANGE', pages, 0, -1)) do redis.call('DEL', pages .. ':' .. p) end
+  redis.call('DEL', pages, pages .. ':gone')
+end
+return {'ok', total}
 "#;

@@ -37,8 +37,19 @@ impl ApiState {
         }
     }
 
+    /// The API's own shared connection (not the lease manager's: a `WAIT` of ingest
+    /// holds the connection it is sent on).
     pub(super) fn redis(&self) -> crate::redis_conn::SharedConnection {
-        self.shared.link.con()
+        self.shared.api_link.con()
+    }
+
+    /// After writes to the slots of `keys` on [`Self::redis`]: in a Redis Cluster, waits
+    /// for a replica of each master to have them (see
+    /// [`crate::redis_conn::RedisHandle::replicated`]); counts the writes none confirmed.
+    pub(super) async fn replicated(&self, keys: &[String]) -> Result<(), redis::RedisError> {
+        let unconfirmed = self.shared.api_link.replicated(keys).await?;
+        self.shared.metrics.unreplicated.inc_by(unconfirmed as u64);
+        Ok(())
     }
 
     pub(super) async fn db(&self) -> Result<Arc<Client>, ApiError> {
