@@ -50,8 +50,25 @@ pub enum Datastore {
     },
     External {
         url: SecretKeyRef,
+        /// CA (PEM) the server's certificate must chain to.
+        ca: Option<SecretKeyRef>,
+        /// Redis only: a `kubernetes.io/tls` Secret with the client certificate.
+        client_cert: Option<String>,
+        /// Ports egress allows (empty: the datastore's standard one).
+        ports: Vec<i32>,
+    },
+    /// PostgreSQL only: a CloudNativePG `Cluster` the operator applies.
+    CloudNativePG {
+        instances: i32,
+        storage: String,
+        storage_class_name: Option<String>,
+        image_name: Option<String>,
     },
 }
+
+/// Keys of a `kubernetes.io/tls` Secret.
+pub const TLS_CERT_KEY: &str = "tls.crt";
+pub const TLS_KEY_KEY: &str = "tls.key";
 
 /// Autoscaling as the HPA will apply it.
 #[derive(Clone, Debug, PartialEq)]
@@ -235,8 +252,20 @@ pub enum SpecError {
     },
     #[error("processor.autoscaling: minReplicas {min} exceeds maxReplicas {max}")]
     ReplicaBounds { min: i32, max: i32 },
-    #[error("{0} must set exactly one of managed or external")]
+    #[error("{0} must set exactly one of managed, external or cloudNativePG")]
     DatastoreChoice(&'static str),
+    #[error(
+        "redis.cloudNativePG: CloudNativePG runs PostgreSQL, not Redis; use redis.managed or redis.external"
+    )]
+    CloudNativePGOnRedis,
+    #[error(
+        "postgres.external.clientCertSecretRef: client certificates are not supported for PostgreSQL (the workloads authenticate with the URL's credentials); remove it"
+    )]
+    PostgresClientCert,
+    #[error(
+        "postgres.cloudNativePG is set, but the cluster does not serve clusters.postgresql.cnpg.io/v1: install CloudNativePG (https://cloudnative-pg.io) or use postgres.managed or postgres.external"
+    )]
+    CloudNativePGNotInstalled,
     #[error("metadata.namespace is missing")]
     NoNamespace,
     #[error(
@@ -272,6 +301,9 @@ impl SpecError {
             SpecError::SecretKeyMissing { .. } => "SecretKeyMissing",
             SpecError::ReplicaBounds { .. } => "InvalidAutoscaling",
             SpecError::DatastoreChoice(_) => "InvalidDatastore",
+            SpecError::CloudNativePGOnRedis => "InvalidDatastore",
+            SpecError::PostgresClientCert => "InvalidDatastore",
+            SpecError::CloudNativePGNotInstalled => "CloudNativePGNotInstalled",
             SpecError::NoNamespace => "InvalidObject",
             SpecError::KedaWithoutMonitoring => "InvalidAutoscaling",
             SpecError::KedaWithoutPrometheusUrl => "InvalidAutoscaling",
@@ -326,6 +358,11 @@ pub trait Observations {
     fn prometheus_operator_installed(&self) -> bool {
         false
     }
+    /// Whether the cluster serves CloudNativePG's Cluster (asked only for
+    /// `postgres.cloudNativePG`).
+    fn cloudnative_pg_installed(&self) -> bool {
+        false
+    }
 }
 
 impl Observations for std::collections::BTreeMap<String, BTreeSet<String>> {
@@ -365,20 +402,59 @@ fn datastore(
     secrets: &dyn Observations,
     ns: &str,
 ) -> Result<Datastore, SpecError> {
-    match (&spec.managed, &spec.external) {
-        (Some(m), None) => Ok(Datastore::Managed {
+    match (&spec.managed, &spec.external, &spec.cloud_native_pg) {
+        (Some(m), None, None) => Ok(Datastore::Managed {
             persistence: m.persistence,
             storage: m.storage.clone(),
             storage_class_name: m.storage_class_name.clone(),
             image: m.image.clone().unwrap_or_else(|| default_image.into()),
         }),
-        (None, Some(e)) => {
+        (None, Some(e), None) => {
             check_secret(secrets, field, &e.url_secret_ref, ns)?;
+            if let Some(ca) = &e.ca_secret_ref {
+                check_secret(secrets, ca_field(field), ca, ns)?;
+            }
+            if let Some(name) = &e.client_cert_secret_ref {
+                if field == "postgres" {
+                    return Err(SpecError::PostgresClientCert);
+                }
+                for key in [TLS_CERT_KEY, TLS_KEY_KEY] {
+                    let r = SecretKeyRef {
+                        name: name.clone(),
+                        key: key.into(),
+                    };
+                    check_secret(secrets, "redis.external.clientCertSecretRef", &r, ns)?;
+                }
+            }
             Ok(Datastore::External {
                 url: e.url_secret_ref.clone(),
+                ca: e.ca_secret_ref.clone(),
+                client_cert: e.client_cert_secret_ref.clone(),
+                ports: e.ports.clone(),
+            })
+        }
+        (None, None, Some(_)) if field == "redis" => Err(SpecError::CloudNativePGOnRedis),
+        (None, None, Some(c)) => {
+            if !secrets.cloudnative_pg_installed() {
+                return Err(SpecError::CloudNativePGNotInstalled);
+            }
+            Ok(Datastore::CloudNativePG {
+                instances: c.instances,
+                storage: c.storage.clone(),
+                storage_class_name: c.storage_class_name.clone(),
+                image_name: c.image_name.clone(),
             })
         }
         _ => Err(SpecError::DatastoreChoice(field)),
+    }
+}
+
+/// The field of a datastore's `caSecretRef`, as errors name it.
+fn ca_field(datastore: &str) -> &'static str {
+    if datastore == "redis" {
+        "redis.external.caSecretRef"
+    } else {
+        "postgres.external.caSecretRef"
     }
 }
 
@@ -393,12 +469,30 @@ impl Assumed {
         let refs = [
             spec.processor.api_key_secret_ref.as_ref(),
             spec.redis.external.as_ref().map(|e| &e.url_secret_ref),
+            spec.redis
+                .external
+                .as_ref()
+                .and_then(|e| e.ca_secret_ref.as_ref()),
             spec.postgres.external.as_ref().map(|e| &e.url_secret_ref),
+            spec.postgres
+                .external
+                .as_ref()
+                .and_then(|e| e.ca_secret_ref.as_ref()),
             spec.post_race.webhook_secret_ref.as_ref(),
         ];
         let mut map = std::collections::BTreeMap::<String, BTreeSet<String>>::new();
         for r in refs.into_iter().flatten() {
             map.entry(r.name.clone()).or_default().insert(r.key.clone());
+        }
+        let client_cert = spec
+            .redis
+            .external
+            .as_ref()
+            .and_then(|e| e.client_cert_secret_ref.as_ref());
+        if let Some(name) = client_cert {
+            map.entry(name.clone())
+                .or_default()
+                .extend([TLS_CERT_KEY.to_string(), TLS_KEY_KEY.to_string()]);
         }
         Assumed(map)
     }
@@ -412,6 +506,9 @@ impl Observations for Assumed {
         true
     }
     fn prometheus_operator_installed(&self) -> bool {
+        true
+    }
+    fn cloudnative_pg_installed(&self) -> bool {
         true
     }
 }
@@ -695,6 +792,114 @@ pub(crate) mod tests {
             validate(&r, &ok, &Defaults::default()).unwrap().redis,
             Datastore::External { .. }
         ));
+    }
+
+    /// TLS references are checked like the URL's: a missing CA Secret or key, or a client
+    /// certificate Secret without `tls.key`, is named with its field; a client
+    /// certificate for PostgreSQL is refused with a reason (the workloads cannot use one).
+    #[test]
+    fn tls_references_are_checked() {
+        let r = race(
+            "redis:\n  external:\n    urlSecretRef: {name: redis-url, key: url}\n    caSecretRef: {name: redis-ca, key: ca.crt}\n    clientCertSecretRef: redis-client",
+        );
+        let mut secrets =
+            BTreeMap::from([("redis-url".to_string(), BTreeSet::from(["url".to_string()]))]);
+        let err = validate(&r, &secrets, &Defaults::default()).unwrap_err();
+        assert_eq!(err.reason(), "SecretNotFound");
+        assert_eq!(
+            err.to_string(),
+            "redis.external.caSecretRef: Secret \"redis-ca\" not found in namespace \"racing\""
+        );
+        secrets.insert("redis-ca".into(), BTreeSet::from(["tls.crt".to_string()]));
+        let err = validate(&r, &secrets, &Defaults::default()).unwrap_err();
+        assert_eq!(err.reason(), "SecretKeyMissing");
+        assert_eq!(
+            err.to_string(),
+            "redis.external.caSecretRef: Secret \"redis-ca\" has no key \"ca.crt\""
+        );
+        secrets.insert("redis-ca".into(), BTreeSet::from(["ca.crt".to_string()]));
+        secrets.insert(
+            "redis-client".into(),
+            BTreeSet::from(["tls.crt".to_string()]),
+        );
+        let err = validate(&r, &secrets, &Defaults::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "redis.external.clientCertSecretRef: Secret \"redis-client\" has no key \"tls.key\""
+        );
+        secrets.insert(
+            "redis-client".into(),
+            BTreeSet::from(["tls.crt".to_string(), "tls.key".to_string()]),
+        );
+        let m = validate(&r, &secrets, &Defaults::default()).unwrap();
+        assert_eq!(
+            m.redis,
+            Datastore::External {
+                url: SecretKeyRef {
+                    name: "redis-url".into(),
+                    key: "url".into()
+                },
+                ca: Some(SecretKeyRef {
+                    name: "redis-ca".into(),
+                    key: "ca.crt".into()
+                }),
+                client_cert: Some("redis-client".into()),
+                ports: vec![],
+            }
+        );
+
+        let pg = race(
+            "postgres:\n  external:\n    urlSecretRef: {name: pg-url, key: url}\n    clientCertSecretRef: pg-client",
+        );
+        let secrets = BTreeMap::from([
+            ("pg-url".to_string(), BTreeSet::from(["url".to_string()])),
+            (
+                "pg-client".to_string(),
+                BTreeSet::from(["tls.crt".to_string(), "tls.key".to_string()]),
+            ),
+        ]);
+        let err = validate(&pg, &secrets, &Defaults::default()).unwrap_err();
+        assert_eq!(err, SpecError::PostgresClientCert);
+        assert_eq!(err.reason(), "InvalidDatastore");
+    }
+
+    /// `cloudNativePG` is PostgreSQL's only, needs CloudNativePG served, and takes the
+    /// place of the other two.
+    #[test]
+    fn cloudnative_pg_choice() {
+        struct WithCnpg;
+        impl Observations for WithCnpg {
+            fn keys(&self, _: &str) -> Option<BTreeSet<String>> {
+                None
+            }
+            fn cloudnative_pg_installed(&self) -> bool {
+                true
+            }
+        }
+        let pg = race("postgres:\n  cloudNativePG: {instances: 3}");
+        let err = validate(&pg, &no_secrets(), &Defaults::default()).unwrap_err();
+        assert_eq!(err, SpecError::CloudNativePGNotInstalled);
+        assert_eq!(err.reason(), "CloudNativePGNotInstalled");
+        assert!(err.to_string().contains("clusters.postgresql.cnpg.io/v1"));
+        let m = validate(&pg, &WithCnpg, &Defaults::default()).unwrap();
+        assert_eq!(
+            m.postgres,
+            Datastore::CloudNativePG {
+                instances: 3,
+                storage: "1Gi".into(),
+                storage_class_name: None,
+                image_name: None,
+            }
+        );
+        let redis = race("redis:\n  cloudNativePG: {}");
+        let err = validate(&redis, &WithCnpg, &Defaults::default()).unwrap_err();
+        assert_eq!(err, SpecError::CloudNativePGOnRedis);
+        assert_eq!(err.reason(), "InvalidDatastore");
+        let both = race("postgres:\n  managed: {}\n  cloudNativePG: {}");
+        assert_eq!(
+            validate(&both, &WithCnpg, &Defaults::default()).unwrap_err(),
+            SpecError::DatastoreChoice("postgres")
+        );
     }
 
     /// `enabled` and `mode` combine: no mode is `owned`, `enabled: false` is `none` (and

@@ -19,12 +19,12 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kit::{Kit, TEST_MANAGER, eventually};
+use kit::{Kit, TEST_MANAGER, eventually, reconcile_once};
 use kube::api::PostParams;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
 use pitstop_operator::api::RaceSession;
-use pitstop_operator::reconcile::{Context, FIELD_MANAGER, reconcile};
+use pitstop_operator::reconcile::{Context, FIELD_MANAGER};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -48,19 +48,6 @@ async fn apply_race(client: &Client, ns: &str, name: &str, spec: Value) -> Dynam
         .patch(name, &PatchParams::apply(TEST_MANAGER), &Patch::Apply(&obj))
         .await
         .expect("race applied")
-}
-
-/// One reconcile of the race as the server holds it now.
-async fn reconcile_once(ctx: &Arc<Context>, ns: &str, name: &str) {
-    let api: Api<RaceSession> = Api::namespaced(ctx.client.clone(), ns);
-    let race = api.get(name).await.expect("race exists");
-    tokio::time::timeout(
-        Duration::from_secs(20),
-        reconcile(Arc::new(race), ctx.clone()),
-    )
-    .await
-    .expect("reconcile finished")
-    .expect("reconcile succeeded");
 }
 
 async fn metas_of<K>(
@@ -171,12 +158,27 @@ fn invalid_specs() -> Vec<(Value, &'static str, &'static str)> {
         (
             json!({"redis": {"managed": {}, "external": {"urlSecretRef": {"name": "r", "key": "url"}}}}),
             "spec.redis",
-            "set exactly one of managed or external",
+            "set exactly one of managed, external or cloudNativePG",
         ),
         (
             json!({"postgres": {}}),
             "spec.postgres",
-            "set exactly one of managed or external",
+            "set exactly one of managed, external or cloudNativePG",
+        ),
+        (
+            json!({"redis": {"cloudNativePG": {}}}),
+            "spec.redis",
+            "cloudNativePG is a PostgreSQL operator",
+        ),
+        (
+            json!({"postgres": {"external": {"urlSecretRef": {"name": "p", "key": "url"}, "clientCertSecretRef": "c"}}}),
+            "spec.postgres",
+            "clientCertSecretRef is not supported",
+        ),
+        (
+            json!({"redis": {"external": {"urlSecretRef": {"name": "r", "key": "url"}, "ports": [0]}}}),
+            "spec.redis.external.ports[0]",
+            "should be greater than or equal to 1",
         ),
         (
             json!({"monitoring": {"enabled": false, "mode": "owned"}}),

@@ -73,11 +73,18 @@ async fn binary_leads_watches_reconciles_and_stops() {
     // Only RaceSessions are watched (and cached) whole; of what it owns the operator
     // asks for metadata only, so no Secret value, ConfigMap or pod template reaches it
     // through a watch. Prune lists ask for names only; the post-race step's list of its
-    // Jobs is the one that reads their status.
+    // Jobs reads their status, and while the processor is not ready the list of its own
+    // pods (by its selector) reads their addresses and readiness, to ask one's `/ready`.
     for l in log.iter().filter(|l| l.method == "GET") {
         let watch = l.query.contains("watch=true");
         let list = support::is_collection(&l.path) && !watch;
-        let whole_ok = l.path.contains("/racesessions") || (list && l.path.ends_with("/jobs"));
+        let processor_pods = list
+            && l.path.ends_with("/pods")
+            && l.query
+                .contains("app.kubernetes.io%2Fcomponent%3Dprocessor");
+        let whole_ok = l.path.contains("/racesessions")
+            || (list && l.path.ends_with("/jobs"))
+            || processor_pods;
         if (watch || list || l.path.contains("/secrets")) && !whole_ok {
             assert!(
                 l.metadata_only(),

@@ -61,7 +61,9 @@ fn cel_rules_are_in_the_schema() {
     let json = serde_json::to_string(&RaceSession::crd()).unwrap();
     for rule in [
         "self.minReplicas <= self.maxReplicas",
-        "has(self.managed) != has(self.external)",
+        "(has(self.managed) ? 1 : 0) + (has(self.external) ? 1 : 0) + (has(self.cloudNativePG) ? 1 : 0) == 1",
+        "!has(self.cloudNativePG)",
+        "!has(self.external) || !has(self.external.clientCertSecretRef)",
         "self == oldSelf",
         "self.enabled || !has(self.mode) || self.mode == 'none'",
         "!has(self.game) || self.type == 'game'",
@@ -138,9 +140,24 @@ fn invalid_specs_are_rejected() {
         ),
         (
             "redis:\n    managed: {}\n    external:\n      urlSecretRef: {name: r, key: url}",
-            "set exactly one of managed or external",
+            "set exactly one of managed, external or cloudNativePG",
         ),
-        ("postgres: {}", "set exactly one of managed or external"),
+        (
+            "postgres: {}",
+            "set exactly one of managed, external or cloudNativePG",
+        ),
+        (
+            "postgres:\n    managed: {}\n    cloudNativePG: {}",
+            "set exactly one of managed, external or cloudNativePG",
+        ),
+        (
+            "redis:\n    cloudNativePG: {}",
+            "cloudNativePG is a PostgreSQL operator",
+        ),
+        (
+            "postgres:\n    external:\n      urlSecretRef: {name: p, key: url}\n      clientCertSecretRef: pg-client",
+            "postgres.external.clientCertSecretRef is not supported",
+        ),
         (
             "monitoring:\n    enabled: false\n    mode: prometheusOperator",
             "enabled: false means mode: none",

@@ -107,6 +107,7 @@ fn every_example_parses_and_every_race_is_valid() {
         "race-game.yaml",
         "race-openf1.yaml",
         "race-external.yaml",
+        "race-cloudnativepg.yaml",
         "gitops/flux/races/monza.yaml",
     ] {
         assert!(names.contains(&expected), "{expected} in {names:?}");
@@ -136,6 +137,8 @@ fn every_example_parses_and_every_race_is_valid() {
     assert!(lines <= 12, "minimal.yaml has {lines} lines");
     assert_eq!(by("monza.yaml").spec.laps, 53);
     assert!(by("external-databases.yaml").spec.redis.external.is_some());
+    let cnpg = &by("race-cloudnativepg.yaml").spec;
+    assert!(cnpg.postgres.cloud_native_pg.is_some() && cnpg.redis.managed.is_some());
     assert_eq!(
         by("keda-autoscaling.yaml")
             .spec

@@ -197,6 +197,12 @@ const OPERATOR_NEEDS: &[(&str, &str, &[&str])] = &[
         &["get", "list", "watch", "patch", "delete"],
     ),
     ("keda.sh", "scaledobjects", &["list", "patch", "delete"]),
+    // postgres.cloudNativePG: the Cluster applied, pruned, deleted.
+    (
+        "postgresql.cnpg.io",
+        "clusters",
+        &["get", "list", "watch", "create", "patch", "delete"],
+    ),
     // Server-side apply that creates is authorized as create.
     (
         "monitoring.coreos.com",
@@ -293,6 +299,21 @@ fn default_install() {
         Some(&["podmonitors".to_string(), "prometheusrules".to_string()][..])
     );
     assert_eq!(monitoring[0].verbs, ["list", "create", "patch", "delete"]);
+    // CloudNativePG: its Clusters only, none of its other kinds (Backups, Poolers, ...).
+    let cnpg: Vec<&PolicyRule> = cluster
+        .iter()
+        .filter(|r| {
+            r.api_groups
+                .iter()
+                .flatten()
+                .any(|g| g == "postgresql.cnpg.io")
+        })
+        .collect();
+    assert_eq!(cnpg.len(), 1, "{cnpg:?}");
+    assert_eq!(
+        cnpg[0].resources.as_deref(),
+        Some(&["clusters".to_string()][..])
+    );
     assert!(
         !allows(&cluster, "", "nodes", "list"),
         "nodes only in the container-metrics role"

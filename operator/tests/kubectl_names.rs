@@ -1,13 +1,14 @@
 //! Every `kubectl get|describe|delete|wait|explain … <resource>` the README, `docs/`,
 //! `examples/`, the chart's NOTES and scripts/kind.sh show names a resource the API server
 //! knows: the RaceSession CRD's names (from the CRD this operator generates), Kubernetes'
-//! own, or those of the add-ons the operator writes to (the Prometheus Operator's and
-//! KEDA's, from the operator's types).
+//! own, or those of the add-ons the operator writes to (the Prometheus Operator's, KEDA's
+//! and CloudNativePG's, from the operator's types).
 //! `kubectl get races` fails on a real cluster ("the server doesn't have a resource type
 //! races"): the CRD's names are a contract, so the documentation follows them.
 
 use kube::{CustomResourceExt, Resource};
 use pitstop_operator::api::RaceSession;
+use pitstop_operator::children::cnpg::Cluster;
 use pitstop_operator::children::keda::ScaledObject;
 use pitstop_operator::children::monitoring::prometheus_operator::{PodMonitor, PrometheusRule};
 use std::collections::BTreeSet;
@@ -120,10 +121,14 @@ fn known() -> BTreeSet<String> {
         (PodMonitor::plural(&()), PodMonitor::kind(&())),
         (PrometheusRule::plural(&()), PrometheusRule::kind(&())),
         (ScaledObject::plural(&()), ScaledObject::kind(&())),
+        (Cluster::plural(&()), Cluster::kind(&())),
     ] {
         names.insert(plural.to_string());
         names.insert(kind.to_lowercase());
     }
+    // CloudNativePG's Cluster is best named with its group: other add-ons have a
+    // `cluster` too.
+    names.insert(format!("{}.{}", Cluster::plural(&()), Cluster::group(&())));
     names
 }
 

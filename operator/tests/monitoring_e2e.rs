@@ -218,7 +218,7 @@ async fn every_rule_and_panel_returns_data() {
     tokio::spawn(pitstop_workloads::sim::service::serve_on(
         sim_listener,
         sim_metrics.clone(),
-        local.redis.clone(),
+        pitstop_workloads::redis_conn::RedisTarget::open(&local.redis_url).unwrap(),
     ));
 
     // The operator's :8002 server against an API server with one node.

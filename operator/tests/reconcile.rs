@@ -1052,3 +1052,197 @@ async fn volumes_and_the_password_go_together() {
     assert_eq!(policy(PG), json!("Delete"));
     assert_eq!(api.get(PG_SECRET).unwrap()["data"], password);
 }
+
+/// While the processor is not ready, what its `/ready` names becomes the conditions: a
+/// TLS or credentials problem is `StorageReady=False` and `Stalled=True` with reason
+/// `<Datastore><Reason>` and the processor's message (credentials in it redacted); an
+/// unreachable server only `StorageReady=False`. Once the processor is ready `/ready` is
+/// not asked any more and the conditions are as before.
+#[tokio::test]
+async fn a_datastore_problem_is_named_in_the_conditions() {
+    let stub = ProcessorStub::start().await;
+    let (api, ctx) = setup_with_processor(json!({"postRace": {"enabled": false}}), &stub);
+    let t0 = Timestamp::from_second(1_800_000_000).unwrap();
+    let at = |s: i64| t0 + k8s_openapi::jiff::SignedDuration::from_secs(s);
+    stub.set_problem(Some((
+        "postgres",
+        "TlsUntrustedCertificate",
+        "postgres://pitstop:hunter2@db.example:5432/pitstop: certificate signed by an unknown authority",
+    )));
+    run_at(&api, &ctx, t0).await;
+    assert_eq!(stub.ready_calls(), 1, "asked once per reconcile");
+    let storage = condition(&api, "StorageReady");
+    assert_eq!(
+        (&storage["status"], &storage["reason"]),
+        (&json!("False"), &json!("PostgresTlsUntrustedCertificate"))
+    );
+    let message = storage["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("postgres: postgres://***@db.example:5432/pitstop: certificate signed by an unknown authority"),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"));
+    let stalled = condition(&api, "Stalled");
+    assert_eq!(
+        (&stalled["status"], &stalled["reason"]),
+        (&json!("True"), &json!("PostgresTlsUntrustedCertificate"))
+    );
+    assert_eq!(stalled["message"], storage["message"]);
+    assert_eq!(condition(&api, "Reconciling")["status"], "False");
+    assert_eq!(
+        condition(&api, "Ready")["reason"],
+        "PostgresTlsUntrustedCertificate"
+    );
+
+    // A server that is down is not the user's to fix: not stalled.
+    stub.set_problem(Some(("redis", "Unreachable", "connection refused")));
+    run_at(&api, &ctx, at(30)).await;
+    let storage = condition(&api, "StorageReady");
+    assert_eq!(
+        (&storage["reason"], &storage["message"]),
+        (
+            &json!("RedisUnreachable"),
+            &json!("redis: connection refused")
+        )
+    );
+    assert_eq!(condition(&api, "Stalled")["status"], "False");
+    assert_eq!(condition(&api, "Reconciling")["status"], "True");
+
+    // Fixed: the processor gets ready; /ready is no longer asked.
+    stub.set_problem(None);
+    mark_ready(&api);
+    let calls = stub.ready_calls();
+    run_at(&api, &ctx, at(60)).await;
+    assert_eq!(
+        stub.ready_calls(),
+        calls,
+        "not asked once the processor is ready"
+    );
+    let storage = condition(&api, "StorageReady");
+    assert_eq!(
+        (&storage["status"], &storage["reason"]),
+        (&json!("True"), &json!("Ready"))
+    );
+    let stalled = condition(&api, "Stalled");
+    assert_eq!(
+        (&stalled["status"], &stalled["reason"]),
+        (&json!("False"), &json!("AsExpected"))
+    );
+    assert_eq!(condition(&api, "Ready")["status"], "True");
+    assert_eq!(
+        stalled["lastTransitionTime"],
+        json!(Time(at(30))),
+        "Stalled=False since the TLS problem went"
+    );
+}
+
+/// A processor not ready whose `/ready` says 200 (or does not answer) changes nothing:
+/// the conditions are what the children say.
+#[tokio::test]
+async fn a_processor_without_problems_leaves_the_conditions_alone() {
+    let stub = ProcessorStub::start().await;
+    let (api, ctx) = setup_with_processor(json!({"postRace": {"enabled": false}}), &stub);
+    run(&api, &ctx).await;
+    assert_eq!(stub.ready_calls(), 1);
+    let storage = condition(&api, "StorageReady");
+    assert_eq!(storage["reason"], "Progressing");
+    assert_eq!(condition(&api, "Stalled")["status"], "False");
+}
+
+const CNPG_GROUP: &str = "/apis/postgresql.cnpg.io/v1";
+const CNPG_CLUSTER: &str = "/apis/postgresql.cnpg.io/v1/namespaces/racing/clusters/monza-postgres";
+
+/// `postgres.cloudNativePG` on a cluster without CloudNativePG stalls with a reason and is
+/// looked at again each minute; once CloudNativePG serves Clusters the race applies one
+/// (owned, labelled, no PostgreSQL StatefulSet), StorageReady follows its ready
+/// instances, and switching back to `managed` removes it.
+#[tokio::test]
+async fn cloudnative_pg_follows_the_cluster() {
+    let (api, ctx) = setup(json!({"postgres": {"cloudNativePG": {}}}));
+    let action = run(&api, &ctx).await;
+    assert_eq!(
+        action,
+        kube::runtime::controller::Action::requeue(Duration::from_secs(60))
+    );
+    let stalled = condition(&api, "Stalled");
+    assert_eq!(stalled["reason"], "CloudNativePGNotInstalled");
+    assert!(
+        stalled["message"]
+            .as_str()
+            .unwrap()
+            .contains("clusters.postgresql.cnpg.io/v1"),
+        "{stalled}"
+    );
+    assert!(api.get(CNPG_CLUSTER).is_none());
+
+    api.put(
+        CNPG_GROUP,
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "postgresql.cnpg.io/v1",
+               "resources": [{"name": "clusters", "singularName": "cluster", "namespaced": true,
+                              "kind": "Cluster", "verbs": ["get", "list", "watch", "patch"]}]}),
+    );
+    run(&api, &ctx).await;
+    let cluster = api.get(CNPG_CLUSTER).expect("Cluster applied");
+    assert_eq!(cluster["spec"]["instances"], 2);
+    assert_eq!(cluster["spec"]["storage"]["size"], "1Gi");
+    assert_eq!(
+        cluster["spec"]["bootstrap"]["initdb"],
+        json!({"database": "pitstop", "owner": "pitstop"})
+    );
+    assert_eq!(
+        cluster["metadata"]["ownerReferences"][0]["uid"],
+        "race-uid-1"
+    );
+    assert_eq!(
+        cluster["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "pitstop-operator"
+    );
+    assert!(api.get(PG).is_none(), "no StatefulSet for PostgreSQL");
+    assert!(
+        api.get(PG_SECRET).is_none(),
+        "CloudNativePG makes the password"
+    );
+    let proc = api.get(PROC).unwrap();
+    let env = &proc["spec"]["template"]["spec"]["containers"][0]["env"];
+    let url = env
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "DATABASE_URL")
+        .unwrap();
+    assert_eq!(
+        url["valueFrom"]["secretKeyRef"],
+        json!({"name": "monza-postgres-app", "key": "uri", "optional": false})
+    );
+    assert_eq!(condition(&api, "Stalled")["status"], "False");
+
+    mark_ready(&api);
+    api.edit(CNPG_CLUSTER, |c| {
+        c["status"] = json!({"instances": 2, "readyInstances": 1, "phase": "Waiting for the instances to become active"})
+    });
+    run(&api, &ctx).await;
+    let storage = condition(&api, "StorageReady");
+    assert_eq!(storage["status"], "False");
+    assert_eq!(
+        storage["message"],
+        "waiting for postgres: CloudNativePG Cluster monza-postgres: 1/2 instances ready (Waiting for the instances to become active)"
+    );
+    api.edit(
+        CNPG_CLUSTER,
+        |c| {
+            c["status"] =
+                json!({"instances": 2, "readyInstances": 2, "phase": "Cluster in healthy state"})
+        },
+    );
+    run(&api, &ctx).await;
+    assert_eq!(condition(&api, "StorageReady")["status"], "True");
+    assert_eq!(condition(&api, "Ready")["status"], "True");
+
+    api.edit(RACE, |r| {
+        r["spec"]["postgres"] = json!({"managed": {}});
+        r["metadata"]["generation"] = json!(2);
+    });
+    run(&api, &ctx).await;
+    assert!(api.get(CNPG_CLUSTER).is_none(), "Cluster pruned");
+    assert!(api.get(PG).is_some());
+}

@@ -100,11 +100,13 @@ pub struct RaceSessionSpec {
     /// The stream processor.
     #[serde(default)]
     pub processor: ProcessorSpec,
-    /// Redis holding the telemetry streams.
+    /// Redis holding the telemetry streams (`managed` or `external`).
     #[serde(default)]
+    #[x_kube(validation = Rule::new("!has(self.cloudNativePG)").message("cloudNativePG is a PostgreSQL operator: redis takes managed or external"))]
     pub redis: DatastoreSpec,
-    /// PostgreSQL holding the analytics.
+    /// PostgreSQL holding the analytics (`managed`, `external` or `cloudNativePG`).
     #[serde(default)]
+    #[x_kube(validation = Rule::new("!has(self.external) || !has(self.external.clientCertSecretRef)").message("postgres.external.clientCertSecretRef is not supported: the workloads authenticate to PostgreSQL with the URL's credentials; remove it"))]
     pub postgres: DatastoreSpec,
     /// What deleting the RaceSession does to its data: the volumes of the managed Redis
     /// and PostgreSQL and the generated PostgreSQL password that opens them, which go
@@ -394,25 +396,39 @@ pub enum DeletionPolicy {
     Retain,
 }
 
-/// Either a datastore the operator runs (`managed`) or one you run (`external`).
+/// Either a datastore the operator runs (`managed`), one you run (`external`) or, for
+/// PostgreSQL only, a CloudNativePG cluster the operator asks for (`cloudNativePG`).
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.managed) != has(self.external)").message("set exactly one of managed or external"))]
+#[x_kube(validation = Rule::new(DATASTORE_CHOICE_RULE).message("set exactly one of managed, external or cloudNativePG"))]
 pub struct DatastoreSpec {
     /// Run it in the cluster as a StatefulSet owned by the RaceSession.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed: Option<ManagedSpec>,
-    /// Use an existing server; its URL (`redis://…` or `postgres://…`, credentials
-    /// included) is read from a Secret key.
+    /// Use an existing server; its URL (credentials included) is read from a Secret key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<ExternalSpec>,
+    /// PostgreSQL only: a CloudNativePG `Cluster` (`postgresql.cnpg.io/v1`) named
+    /// `<race>-postgres`, owned by the RaceSession; needs the CloudNativePG operator
+    /// installed. The workloads connect to its `-rw` Service over TLS verified against
+    /// the cluster's CA.
+    #[serde(
+        default,
+        rename = "cloudNativePG",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cloud_native_pg: Option<CloudNativePGSpec>,
 }
+
+/// Exactly one of the three (mirrored by `model::validate` for servers without CEL).
+const DATASTORE_CHOICE_RULE: &str = "(has(self.managed) ? 1 : 0) + (has(self.external) ? 1 : 0) + (has(self.cloudNativePG) ? 1 : 0) == 1";
 
 impl Default for DatastoreSpec {
     fn default() -> Self {
         DatastoreSpec {
             managed: Some(ManagedSpec::default()),
             external: None,
+            cloud_native_pg: None,
         }
     }
 }
@@ -456,8 +472,67 @@ fn default_storage() -> String {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalSpec {
-    /// Secret key holding the connection URL.
+    /// Secret key holding the connection URL. Redis: `redis://` or `rediss://` (TLS), or
+    /// for a Redis Cluster `redis+cluster://host:port[,host:port…]` or
+    /// `rediss+cluster://…`. PostgreSQL: `postgres://` or `postgresql://`; its `sslmode`
+    /// parameter wins over the default the operator sets with `caSecretRef`.
     pub url_secret_ref: SecretKeyRef,
+    /// Secret key holding the CA certificate (PEM) the server's certificate must chain
+    /// to. Mounted read-only at `/etc/pitstop/tls/<redis|postgres>/ca.crt`. PostgreSQL:
+    /// also makes `verify-full` the default `sslmode` (the URL's own `sslmode` wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_secret_ref: Option<SecretKeyRef>,
+    /// Redis only: name of a `kubernetes.io/tls` Secret (keys `tls.crt`, `tls.key`) with
+    /// the client certificate for a server that asks for one. Mounted read-only at
+    /// `/etc/pitstop/tls/redis/tls.crt` and `tls.key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub client_cert_secret_ref: Option<String>,
+    /// TCP ports the race's pods may reach the server on (their NetworkPolicy egress).
+    /// Default: the datastore's standard port (6379 / 5432). Give every port a client
+    /// is sent to: a TLS port such as Azure Cache's 6380, or each node port of a Redis
+    /// Cluster whose nodes listen on several (7000–7005).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(range(min = 1, max = 65535)))]
+    pub ports: Vec<i32>,
+}
+
+/// A PostgreSQL cluster run by the CloudNativePG operator.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudNativePGSpec {
+    /// PostgreSQL instances: one primary, the rest streaming replicas CloudNativePG fails
+    /// over to. Default 2, so that losing the primary's node (a drain, an upgrade) fails
+    /// over instead of stopping the race; CloudNativePG's anti-affinity is only
+    /// preferred, so 2 still fits a single-node cluster.
+    #[serde(default = "default_instances")]
+    #[schemars(range(min = 1, max = 9))]
+    pub instances: i32,
+    /// Size of each instance's volume.
+    #[serde(default = "default_storage")]
+    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$"))]
+    pub storage: String,
+    /// Storage class (default: the cluster's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+    /// PostgreSQL image (default: CloudNativePG's default for its version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_name: Option<String>,
+}
+
+fn default_instances() -> i32 {
+    2
+}
+
+impl Default for CloudNativePGSpec {
+    fn default() -> Self {
+        CloudNativePGSpec {
+            instances: default_instances(),
+            storage: default_storage(),
+            storage_class_name: None,
+            image_name: None,
+        }
+    }
 }
 
 /// Post-race analytics run as a DAG of Kubernetes Jobs (`pitstop job <step>`): the role

@@ -1,5 +1,6 @@
 //! Everything one RaceSession becomes, built by one pure function of the validated model.
 
+use super::cnpg::{self, Cluster};
 use super::keda::{self, ScaledObject};
 use super::meta::Component;
 use super::monitoring::prometheus_operator::{self, PodMonitor, PrometheusRule};
@@ -42,6 +43,8 @@ pub struct Children {
     pub pod_monitors: Vec<PodMonitor>,
     /// The race's rules, in `monitoring.mode: prometheusOperator`.
     pub prometheus_rules: Vec<PrometheusRule>,
+    /// CloudNativePG's Cluster, with `postgres.cloudNativePG`.
+    pub clusters: Vec<Cluster>,
 }
 
 /// The objects of the race's source, before the processor's (a simulated race's children
@@ -83,6 +86,7 @@ pub fn build(m: &Model) -> Children {
         jobs: Vec::new(),
         pod_monitors: Vec::new(),
         prometheus_rules: Vec::new(),
+        clusters: cnpg::cluster(m).into_iter().collect(),
     };
     add_source(&mut c, m);
     c.deployments.push(processor::deployment(m));
@@ -155,6 +159,7 @@ impl Children {
             jobs,
             pod_monitors,
             prometheus_rules,
+            clusters,
         } = self;
         fn docs<T: serde::Serialize>(out: &mut Vec<String>, objs: &[T]) {
             out.extend(
@@ -177,6 +182,7 @@ impl Children {
         docs(&mut out, jobs);
         docs(&mut out, pod_monitors);
         docs(&mut out, prometheus_rules);
+        docs(&mut out, clusters);
         out.join("---\n")
     }
 }
@@ -498,6 +504,8 @@ mod tests {
                 EXTERNAL,
                 &[("ingest", "token"), ("redis-url", "url"), ("pg-url", "url")],
             ),
+            // TLS files come in projected Secret volumes, which the standard allows.
+            cnpg_children(CNPG),
         ] {
             let mut templates = Vec::new();
             templates.extend(

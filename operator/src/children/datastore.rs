@@ -1,5 +1,5 @@
-//! Managed Redis and PostgreSQL (StatefulSet, Service, NetworkPolicy), and the
-//! connection environment the workloads get for managed or external datastores.
+//! Managed Redis and PostgreSQL (StatefulSet, Service, NetworkPolicy). How the workloads
+//! connect to them (or to external or CloudNativePG ones) is [`super::connection`].
 
 use super::meta::{Component, labels, meta, name, selector};
 use super::network;
@@ -13,14 +13,12 @@ use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
 };
 use k8s_openapi::api::core::v1::{
-    Container, EmptyDirVolumeSource, EnvVar, ExecAction, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe, Service, Volume, VolumeMount,
-    VolumeResourceRequirements,
+    Container, EmptyDirVolumeSource, ExecAction, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PodSpec, PodTemplateSpec, Probe, Service, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use pitstop_contract::env as var;
 use std::collections::BTreeMap;
 
 const REDIS_PORT: i32 = ports::REDIS;
@@ -28,39 +26,6 @@ const POSTGRES_PORT: i32 = ports::POSTGRES;
 /// uid/gid of the `redis` and `postgres` users in the official Alpine images.
 const REDIS_UID: i64 = 999;
 const POSTGRES_UID: i64 = 70;
-
-/// `REDIS_URL` for the workloads.
-pub fn redis_env(m: &Model) -> Vec<EnvVar> {
-    match &m.redis {
-        Datastore::Managed { .. } => vec![env(
-            var::REDIS_URL,
-            format!("redis://{}:{REDIS_PORT}", name(m, Component::Redis)),
-        )],
-        Datastore::External { url } => vec![env_secret(var::REDIS_URL, &url.name, &url.key)],
-    }
-}
-
-/// `DATABASE_URL` for the workloads. The managed password stays in its Secret: the URL
-/// refers to it through Kubernetes' `$(VAR)` expansion.
-pub fn postgres_env(m: &Model) -> Vec<EnvVar> {
-    match &m.postgres {
-        Datastore::Managed { .. } => vec![
-            env_secret(
-                "PGPASSWORD",
-                &postgres_secret_name(&m.name),
-                POSTGRES_PASSWORD_KEY,
-            ),
-            env(
-                var::DATABASE_URL,
-                format!(
-                    "postgres://pitstop:$(PGPASSWORD)@{}:{POSTGRES_PORT}/pitstop",
-                    name(m, Component::Postgres)
-                ),
-            ),
-        ],
-        Datastore::External { url } => vec![env_secret(var::DATABASE_URL, &url.name, &url.key)],
-    }
-}
 
 fn exec_probe(cmd: &[&str], period: i32) -> Probe {
     Probe {

@@ -43,9 +43,25 @@ pub struct Seen {
     secrets: BTreeMap<String, BTreeSet<String>>,
     keda: bool,
     prometheus_operator: bool,
+    cloudnative_pg: bool,
 }
 
 impl Seen {
+    /// The cluster serves CloudNativePG's Clusters.
+    pub fn with_cloudnative_pg(mut self) -> Self {
+        self.cloudnative_pg = true;
+        self
+    }
+
+    /// `name` also exists with `keys`.
+    pub fn with_secret(mut self, name: &str, keys: &[&str]) -> Self {
+        self.secrets
+            .entry(name.into())
+            .or_default()
+            .extend(keys.iter().map(|k| k.to_string()));
+        self
+    }
+
     /// The cluster serves PodMonitors and PrometheusRules.
     pub fn with_prometheus_operator(mut self) -> Self {
         self.prometheus_operator = true;
@@ -63,6 +79,9 @@ impl Observations for Seen {
     fn prometheus_operator_installed(&self) -> bool {
         self.prometheus_operator
     }
+    fn cloudnative_pg_installed(&self) -> bool {
+        self.cloudnative_pg
+    }
 }
 
 pub fn seen(secrets: &[(&str, &str)], keda: bool) -> Seen {
@@ -73,6 +92,7 @@ pub fn seen(secrets: &[(&str, &str)], keda: bool) -> Seen {
             .collect(),
         keda,
         prometheus_operator: false,
+        cloudnative_pg: false,
     }
 }
 
@@ -90,6 +110,14 @@ pub fn po_children(spec: &str) -> Children {
         )
         .unwrap(),
     )
+}
+
+/// The children of `spec` on a cluster with CloudNativePG and the Secrets [`CNPG`] names.
+pub fn cnpg_children(spec: &str) -> Children {
+    let observed = seen(&[("redis-url", "url"), ("redis-ca", "ca.crt")], false)
+        .with_secret("redis-client", &["tls.crt", "tls.key"])
+        .with_cloudnative_pg();
+    build(&validate(&race(spec), &observed, &images()).unwrap())
 }
 
 /// The children of the defaults with `monitoring.mode: <mode>` (the Prometheus Operator
@@ -122,6 +150,7 @@ pub fn render(c: &Children) -> (String, String) {
         jobs,
         pod_monitors,
         prometheus_rules,
+        clusters,
     } = c;
     let split = |docs: Vec<(bool, String)>, core: &mut Vec<String>, mon: &mut Vec<String>| {
         for (m, d) in docs {
@@ -155,6 +184,7 @@ pub fn render(c: &Children) -> (String, String) {
     add!(jobs);
     add!(pod_monitors);
     add!(prometheus_rules);
+    add!(clusters);
     (core.join("---\n"), mon.join("---\n"))
 }
 
@@ -203,6 +233,21 @@ monitoring:
   mode: prometheusOperator
   prometheusOperator:
     labels: {release: kube-prometheus-stack}";
+
+/// PostgreSQL by CloudNativePG (two instances on a named storage class), Redis external
+/// (a cluster whose nodes listen on 7000–7002) over TLS with a private CA and a client
+/// certificate.
+pub const CNPG: &str = "\
+circuit: monza
+redis:
+  external:
+    urlSecretRef: {name: redis-url, key: url}
+    caSecretRef: {name: redis-ca, key: ca.crt}
+    clientCertSecretRef: redis-client
+    ports: [7000, 7001, 7002]
+postgres:
+  cloudNativePG: {storage: 5Gi, storageClassName: fast}
+monitoring: {enabled: false}";
 
 pub const KEDA: &str =
     "circuit: monza\nprocessor:\n  autoscaling: {engine: keda, minReplicas: 2, maxReplicas: 6}";

@@ -59,6 +59,9 @@ pub fn deployment(m: &Model, g: &Game) -> Deployment {
                 ..DeploymentStrategy::default()
             }),
             termination_grace_period_seconds: None,
+            // The gateway talks to the processor only.
+            volumes: None,
+            mounts: None,
         },
     )
 }

@@ -7,7 +7,8 @@
 //!   (generated Secrets), [`network`] (NetworkPolicies);
 //! - one builder per child: [`simulator`], [`gateway`] (the F1 game's ingest gateway and
 //!   its UDP Service), [`replay`] (the OpenF1 replay Job), [`processor`] (Deployment, HPA),
-//!   [`datastore`] (Redis, PostgreSQL), [`monitoring`] (by `monitoring.mode`: the race's
+//!   [`datastore`] (Redis, PostgreSQL), [`cnpg`] (a CloudNativePG Cluster),
+//!   [`connection`] (how the workloads reach the datastores, TLS included), [`monitoring`] (by `monitoring.mode`: the race's
 //!   Prometheus and Grafana, or PodMonitors, a PrometheusRule and dashboard ConfigMaps
 //!   for the cluster's; the prometheus-adapter rule), [`keda`] (its query and address
 //!   from [`monitoring`]), [`post_race_jobs`] (pipeline Jobs, season report);
@@ -16,6 +17,8 @@
 //! Nothing here imports `reconcile`: builders never touch the cluster.
 
 pub mod all;
+pub mod cnpg;
+pub mod connection;
 pub mod datastore;
 pub mod gateway;
 pub mod hash;

@@ -6,6 +6,7 @@
 //! and the operator, and talks only to the processor and DNS; each managed datastore
 //! accepts only the components that use it.
 
+use super::cnpg;
 use super::meta::{APP, Component, keys, meta, name, selector};
 use super::ports;
 use crate::model::{Datastore, Game, Model, Source};
@@ -93,11 +94,20 @@ fn dns() -> NetworkPolicyEgressRule {
     }
 }
 
-/// Egress to a datastore: its pods when managed; when external its address is unknown
-/// to the cluster, so its port is allowed to any destination.
+/// Egress to a datastore: its pods when managed or run by CloudNativePG; when external its
+/// address is unknown to the cluster, so its ports (`external.ports`, else the standard
+/// one) are allowed to any destination.
 fn datastore_egress(m: &Model, d: &Datastore, c: Component, port: i32) -> NetworkPolicyEgressRule {
+    let ports = match d {
+        Datastore::External { ports, .. } if !ports.is_empty() => ports.clone(),
+        _ => vec![port],
+    };
     let to = match d {
         Datastore::Managed { .. } => component(m, c),
+        // CloudNativePG labels its instances with their cluster's name.
+        Datastore::CloudNativePG { .. } => {
+            pods(BTreeMap::from([(cnpg::CLUSTER_LABEL.into(), name(m, c))]))
+        }
         Datastore::External { .. } => NetworkPolicyPeer {
             ip_block: Some(IPBlock {
                 cidr: "0.0.0.0/0".into(),
@@ -108,7 +118,7 @@ fn datastore_egress(m: &Model, d: &Datastore, c: Component, port: i32) -> Networ
     };
     NetworkPolicyEgressRule {
         to: Some(vec![to]),
-        ports: Some(vec![tcp(port)]),
+        ports: Some(ports.into_iter().map(tcp).collect()),
     }
 }
 

@@ -8,7 +8,7 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy}
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction,
     PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
-    SecretKeySelector, SecurityContext,
+    SecretKeySelector, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -141,6 +141,9 @@ pub struct Workload {
     pub replicas: Option<i32>,
     pub strategy: Option<DeploymentStrategy>,
     pub termination_grace_period_seconds: Option<i64>,
+    /// The datastores' TLS files (see [`super::connection`]).
+    pub volumes: Option<Vec<Volume>>,
+    pub mounts: Option<Vec<VolumeMount>>,
 }
 
 /// A Deployment of the `pitstop` binary: one container serving /health, /ready and
@@ -178,8 +181,10 @@ pub fn http_workload(m: &Model, w: Workload) -> Deployment {
                         readiness_probe: Some(http_probe("/ready", w.port, 5, 2)),
                         resources: Some(w.resources),
                         security_context: Some(container_security()),
+                        volume_mounts: w.mounts,
                         ..Container::default()
                     }],
+                    volumes: w.volumes,
                     ..PodSpec::default()
                 }),
             },

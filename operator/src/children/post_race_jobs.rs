@@ -4,7 +4,7 @@
 //! (`backoffLimit: 0`: the scheduler owns retries), bounded by the task's deadline, and
 //! removed by TTL after they finish.
 
-use super::datastore::{postgres_env, redis_env};
+use super::connection::{self, Connection};
 use super::meta::{Component, keys, labels, meta, name};
 use super::pod::{container_security, env, env_secret, pod_security, resources};
 use super::ports;
@@ -28,9 +28,13 @@ pub struct Outcome {
     pub failed_tasks: Vec<String>,
 }
 
+/// The datastores as every step's pod reaches them.
+fn datastores(m: &Model) -> Connection {
+    connection::redis(m).and(connection::postgres(m))
+}
+
 fn pipeline_env(m: &Model) -> Vec<EnvVar> {
-    let mut e = redis_env(m);
-    e.extend(postgres_env(m));
+    let mut e = datastores(m).env;
     e.extend([
         env(var::STREAM, &m.stream),
         env(var::PARTITIONS, m.partitions.to_string()),
@@ -56,6 +60,7 @@ fn pipeline_env(m: &Model) -> Vec<EnvVar> {
 fn pod(m: &Model, args: Vec<String>, task: Option<&Task>, extra_env: Vec<EnvVar>) -> PodSpec {
     let mut e = pipeline_env(m);
     e.extend(extra_env);
+    let conn = datastores(m);
     PodSpec {
         restart_policy: Some("Never".into()),
         automount_service_account_token: Some(false),
@@ -71,8 +76,10 @@ fn pod(m: &Model, args: Vec<String>, task: Option<&Task>, extra_env: Vec<EnvVar>
                 ("1", "512Mi"),
             )),
             security_context: Some(container_security()),
+            volume_mounts: conn.container_mounts(),
             ..Container::default()
         }],
+        volumes: conn.pod_volumes(),
         ..PodSpec::default()
     }
 }

@@ -1,7 +1,7 @@
 //! The stream processor: Deployment (replicas left to the HPA when autoscaling), its API
 //! Service on :8001 and the HorizontalPodAutoscaler on CPU and messages/s per pod.
 
-use super::datastore::{postgres_env, redis_env};
+use super::connection;
 use super::meta::{Component, meta, name};
 use super::pod::{Workload, env, env_secret, http_workload, resources};
 use super::ports;
@@ -19,8 +19,8 @@ use pitstop_contract::{commands, env as var, metrics};
 const MESSAGES_METRIC: &str = metrics::MESSAGES_PROCESSED_PER_SECOND;
 
 pub fn deployment(m: &Model) -> Deployment {
-    let mut env_vars = redis_env(m);
-    env_vars.extend(postgres_env(m));
+    let conn = connection::redis(m).and(connection::postgres(m));
+    let mut env_vars = conn.env.clone();
     env_vars.extend([
         env(var::STREAM, &m.stream),
         env(var::PARTITIONS, m.partitions.to_string()),
@@ -46,6 +46,8 @@ pub fn deployment(m: &Model) -> Deployment {
             strategy: None,
             // Long enough to commit in-flight batches and hand partitions over.
             termination_grace_period_seconds: Some(30),
+            volumes: conn.pod_volumes(),
+            mounts: conn.container_mounts(),
         },
     )
 }

@@ -1,7 +1,7 @@
 //! The sensor simulator: one pod publishing the race (strategy Recreate, so a rollout
 //! never runs two simulators of the same race) and a Service for its metrics.
 
-use super::datastore::redis_env;
+use super::connection;
 use super::meta::Component;
 use super::pod::{Workload, env, flag, http_workload, resources};
 use super::ports;
@@ -42,7 +42,8 @@ fn args(m: &Model) -> Vec<String> {
 }
 
 pub fn deployment(m: &Model) -> Deployment {
-    let mut env_vars = redis_env(m);
+    let conn = connection::redis(m);
+    let mut env_vars = conn.env.clone();
     env_vars.extend([
         env(var::STREAM, &m.stream),
         env(var::PARTITIONS, m.partitions.to_string()),
@@ -66,6 +67,8 @@ pub fn deployment(m: &Model) -> Deployment {
                 ..DeploymentStrategy::default()
             }),
             termination_grace_period_seconds: None,
+            volumes: conn.pod_volumes(),
+            mounts: conn.container_mounts(),
         },
     )
 }

@@ -6,6 +6,7 @@
 use super::context::{FIELD_MANAGER, apply_params};
 use super::source_seen::{SourceSeen, replay_state, udp_endpoint};
 use crate::children::Children;
+use crate::children::cnpg::{self, Cluster};
 use crate::children::keda::ScaledObject;
 use crate::children::meta::{Component, keys, race_selector};
 use crate::children::monitoring::prometheus_operator::{PodMonitor, PrometheusRule};
@@ -64,6 +65,8 @@ pub struct Names {
     pub jobs: BTreeSet<String>,
     pub pod_monitors: BTreeSet<String>,
     pub prometheus_rules: BTreeSet<String>,
+    /// CloudNativePG Clusters.
+    pub clusters: BTreeSet<String>,
 }
 
 pub struct Applied {
@@ -74,6 +77,9 @@ pub struct Applied {
     pub autoscaler_trouble: Option<AutoscalerTrouble>,
     /// What the source's objects showed (the gateway's `/status` is asked later).
     pub source: SourceSeen,
+    /// What the CloudNativePG Cluster says of itself while not all its instances are
+    /// ready (a message for StorageReady).
+    pub storage_note: Option<String>,
 }
 
 async fn apply_one<K>(client: &Client, ns: &str, obj: &K) -> Result<K, kube::Error>
@@ -203,6 +209,7 @@ pub async fn apply_all(
         jobs,
         pod_monitors,
         prometheus_rules,
+        clusters,
     } = children;
     let mut n = Names::default();
     // What pods mount or run as comes first, so a new pod never waits for it.
@@ -264,11 +271,22 @@ pub async fn apply_all(
     apply_each(client, ns, &scaled_objects, &mut n.scaled_objects).await?;
     apply_each(client, ns, &pod_monitors, &mut n.pod_monitors).await?;
     apply_each(client, ns, &prometheus_rules, &mut n.prometheus_rules).await?;
+    let mut storage_note = None;
+    for c in apply_each(client, ns, &clusters, &mut n.clusters).await? {
+        let (desired, ready, note) = cnpg::readiness(&c);
+        readiness.push(Readiness {
+            component: component(&c.metadata),
+            desired,
+            ready,
+        });
+        storage_note = (ready < desired).then_some(note);
+    }
     Ok(Applied {
         names: n,
         readiness,
         autoscaler_trouble,
         source,
+        storage_note,
     })
 }
 
@@ -342,6 +360,7 @@ pub async fn prune(client: &Client, ns: &str, race: &str, keep: &Names) -> Resul
         jobs,
         pod_monitors,
         prometheus_rules,
+        clusters,
     } = keep;
     prune_kind::<Deployment>(client, ns, &selector, deployments).await?;
     prune_kind::<Service>(client, ns, &selector, services).await?;
@@ -359,6 +378,9 @@ pub async fn prune(client: &Client, ns: &str, race: &str, keep: &Names) -> Resul
     prune_kind::<Job>(client, ns, &replay, jobs).await?;
     prune_kind::<PodMonitor>(client, ns, &selector, pod_monitors).await?;
     prune_kind::<PrometheusRule>(client, ns, &selector, prometheus_rules).await?;
+    // postgres.cloudNativePG → managed or external deletes the Cluster (and CloudNativePG
+    // its pods and volumes).
+    prune_kind::<Cluster>(client, ns, &selector, clusters).await?;
     // Only Grafana's generated Secret follows the spec: the API key and the PostgreSQL
     // password outlive a switch to external parts (their data may still be needed).
     let grafana = component_selector(&selector, Component::Grafana);

@@ -2,12 +2,14 @@
 //! ([`reconcile_at`]):
 //! observe ([`observe`]) → validate ([`crate::model`]) → build ([`crate::children`]) →
 //! apply ([`apply`], including pruning) → progress ([`progress`]) → post-race
-//! ([`post_race`]) → status ([`status`]).
+//! ([`post_race`]) → status ([`status`], completed by [`source_status`] and
+//! [`storage_status`]).
 //!
 //! What touches the cluster or the network: observe (reads the referenced Secrets and
 //! KEDA's and the Prometheus Operator's API groups), apply (creates the generated
 //! Secrets, server-side applies, then lists and deletes to prune), progress (an HTTP GET of the processor's API, only once
-//! it reports ready), [`gateway`] (an HTTP GET of the F1-game gateway's `/status`, only
+//! it reports ready), [`datastore_health`] (while the processor is not ready: a list of
+//! its pods and an HTTP GET of one's `/ready`), [`gateway`] (an HTTP GET of the F1-game gateway's `/status`, only
 //! once it reports ready), the post-race step's applier ([`post_race`]: lists the current
 //! run's Jobs, creates those launched, patches a failed one's TTL) and, here, the status
 //! write. Events go out through [`events`] alone. Validate, build, the post-race planner
@@ -16,6 +18,7 @@
 
 pub mod apply;
 pub mod context;
+pub mod datastore_health;
 pub mod events;
 pub mod gateway;
 pub mod observe;
@@ -24,6 +27,7 @@ pub mod progress;
 pub mod source_seen;
 pub mod source_status;
 pub mod status;
+pub mod storage_status;
 
 pub use context::{Context, Error, FIELD_MANAGER, apply_params};
 
@@ -67,7 +71,7 @@ pub async fn reconcile_at(
     let applied = apply::apply_all(&ctx.client, &model, build(&model)).await?;
     apply::prune(&ctx.client, &ns, &model.name, &applied.names).await?;
 
-    let (progress, gateway_report) = ask(&ctx, &model, &applied.readiness).await;
+    let (progress, gateway_report, datastores) = ask(&ctx, &model, &applied.readiness).await;
     let seen = source_seen::SourceSeen {
         gateway: gateway_report,
         ..applied.source
@@ -98,6 +102,13 @@ pub async fn reconcile_at(
         &seen,
         &now,
     );
+    storage_status::fill(
+        &mut new_status,
+        &race,
+        datastores.as_ref(),
+        applied.storage_note.as_deref(),
+        &now,
+    );
     // Owned objects wake the controller on every change; a racing race's progress changes
     // none, so it is looked at again every few seconds until the flag.
     let next = status::requeue_after(&new_status, pipeline_requeue);
@@ -108,16 +119,26 @@ pub async fn reconcile_at(
 }
 
 /// What the race's HTTP APIs say now: the processor's progress and the F1-game gateway's
-/// `/status`, each asked only once the component runs and all its pods are ready.
+/// `/status`, each asked only once the component runs and all its pods are ready; and
+/// while the processor's pods are not all ready, what its `/ready` says of the datastores.
 async fn ask(
     ctx: &Context,
     m: &Model,
     readiness: &[apply::Readiness],
-) -> (Option<RaceProgress>, Option<source_seen::GatewayReport>) {
+) -> (
+    Option<RaceProgress>,
+    Option<source_seen::GatewayReport>,
+    Option<datastore_health::ReadyReport>,
+) {
     let ready = |c: Component| {
         readiness
             .iter()
             .any(|r| r.component == c && r.ready >= r.desired && r.desired > 0)
+    };
+    let unready = |c: Component| {
+        readiness
+            .iter()
+            .any(|r| r.component == c && r.ready < r.desired)
     };
     let progress = if ready(Component::Processor) {
         let url = progress::url(m, ctx.processor_base.as_deref());
@@ -131,7 +152,12 @@ async fn ask(
     } else {
         None
     };
-    (progress, gateway)
+    let datastores = if unready(Component::Processor) {
+        datastore_health::fetch(&ctx.client, &ctx.http, m, ctx.processor_base.as_deref()).await
+    } else {
+        None
+    };
+    (progress, gateway, datastores)
 }
 
 async fn write_status(
@@ -170,11 +196,12 @@ async fn stall(
     }
     let retry = match e {
         // Fixed without touching the RaceSession (no watch event follows): a Secret
-        // created, KEDA or the Prometheus Operator installed.
+        // created, KEDA, the Prometheus Operator or CloudNativePG installed.
         SpecError::SecretNotFound { .. }
         | SpecError::SecretKeyMissing { .. }
         | SpecError::KedaNotInstalled
-        | SpecError::PrometheusOperatorNotInstalled => Duration::from_secs(60),
+        | SpecError::PrometheusOperatorNotInstalled
+        | SpecError::CloudNativePGNotInstalled => Duration::from_secs(60),
         _ => Duration::from_secs(600),
     };
     Ok(Action::requeue(retry))

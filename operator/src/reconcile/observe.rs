@@ -1,6 +1,7 @@
 //! Observe: what validation needs from the cluster — the keys of the Secrets a spec
-//! references (never their values), for `engine: keda` whether KEDA is installed, and for
-//! `monitoring.mode: prometheusOperator` whether the Prometheus Operator is.
+//! references (never their values), for `engine: keda` whether KEDA is installed, for
+//! `monitoring.mode: prometheusOperator` whether the Prometheus Operator is, and for
+//! `postgres.cloudNativePG` whether CloudNativePG is.
 
 use crate::api::{AutoscalingEngine, MonitoringMode, RaceSession};
 use crate::model::Observations;
@@ -19,6 +20,9 @@ pub struct Observed {
     /// Whether `podmonitors` and `prometheusrules` of `monitoring.coreos.com/v1` are served
     /// (only asked for `monitoring.mode: prometheusOperator`).
     pub prometheus_operator: bool,
+    /// Whether `clusters` of `postgresql.cnpg.io/v1` are served (only asked for
+    /// `postgres.cloudNativePG`).
+    pub cloudnative_pg: bool,
 }
 
 impl Observations for Observed {
@@ -30,6 +34,9 @@ impl Observations for Observed {
     }
     fn prometheus_operator_installed(&self) -> bool {
         self.prometheus_operator
+    }
+    fn cloudnative_pg_installed(&self) -> bool {
+        self.cloudnative_pg
     }
 }
 
@@ -52,10 +59,16 @@ pub async fn observe(
         } else {
             false
         };
+    let cloudnative_pg = if race.spec.postgres.cloud_native_pg.is_some() {
+        cloudnative_pg_installed(client).await?
+    } else {
+        false
+    };
     Ok(Observed {
         secrets: secret_keys(client, ns, race).await?,
         keda,
         prometheus_operator,
+        cloudnative_pg,
     })
 }
 
@@ -90,6 +103,11 @@ pub async fn prometheus_operator_installed(client: &Client) -> Result<bool, kube
     .await
 }
 
+/// Whether the API server serves CloudNativePG's Cluster.
+pub async fn cloudnative_pg_installed(client: &Client) -> Result<bool, kube::Error> {
+    serves(client, "postgresql.cnpg.io/v1", &["clusters"]).await
+}
+
 async fn secret_keys(
     client: &Client,
     ns: &str,
@@ -103,18 +121,14 @@ async fn secret_keys(
             .as_ref()
             .map(|r| r.name.as_str()),
     );
-    names.extend(
-        spec.redis
-            .external
-            .as_ref()
-            .map(|e| e.url_secret_ref.name.as_str()),
-    );
-    names.extend(
-        spec.postgres
-            .external
-            .as_ref()
-            .map(|e| e.url_secret_ref.name.as_str()),
-    );
+    for e in [&spec.redis.external, &spec.postgres.external]
+        .into_iter()
+        .flatten()
+    {
+        names.push(e.url_secret_ref.name.as_str());
+        names.extend(e.ca_secret_ref.as_ref().map(|r| r.name.as_str()));
+        names.extend(e.client_cert_secret_ref.as_deref());
+    }
     names.extend(
         spec.post_race
             .webhook_secret_ref
@@ -122,6 +136,8 @@ async fn secret_keys(
             .map(|r| r.name.as_str()),
     );
     let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    names.sort_unstable();
+    names.dedup();
     let mut out = BTreeMap::new();
     for name in names {
         if let Some(s) = api.get_opt(name).await? {

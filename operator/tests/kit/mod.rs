@@ -233,6 +233,20 @@ pub async fn eventually(what: &str, limit: Duration, mut check: impl AsyncFnMut(
     }
 }
 
+/// One reconcile of race `name` as the server holds it now (bounded: 20 s).
+pub async fn reconcile_once(ctx: &Arc<pitstop_operator::reconcile::Context>, ns: &str, name: &str) {
+    use pitstop_operator::api::RaceSession;
+    let api: kube::Api<RaceSession> = kube::Api::namespaced(ctx.client.clone(), ns);
+    let race = api.get(name).await.expect("race exists");
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        pitstop_operator::reconcile::reconcile(Arc::new(race), ctx.clone()),
+    )
+    .await
+    .expect("reconcile finished")
+    .expect("reconcile succeeded");
+}
+
 /// A reconcile context on `client` with default images (as `support::context` builds
 /// for the in-memory server).
 pub fn context(client: Client) -> Arc<pitstop_operator::reconcile::Context> {

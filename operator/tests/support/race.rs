@@ -20,6 +20,7 @@ pub struct LocalRace {
     pub database_url: String,
     pub keys: StreamKeys,
     pub redis: redis::Client,
+    pub redis_url: String,
     pub processor: Processor,
 }
 
@@ -53,6 +54,7 @@ impl LocalRace {
             database_url,
             keys,
             redis: redis::Client::open(redis_url.as_str()).unwrap(),
+            redis_url,
             processor,
         }
     }
@@ -86,7 +88,7 @@ impl LocalRace {
         pitstop_workloads::sim::service::run_race(
             race_cfg,
             self.keys.clone(),
-            self.redis.clone(),
+            pitstop_workloads::redis_conn::RedisTarget::open(&self.redis_url).unwrap(),
             pace,
             metrics,
             Arc::new(Progress::default()),
@@ -100,11 +102,19 @@ impl LocalRace {
     pub async fn cleanup(self) {
         self.processor.shutdown().await;
         let mut con = self.redis.get_multiplexed_async_connection().await.unwrap();
-        let leftovers: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", self.keys.base))
-            .query_async(&mut con)
-            .await
-            .unwrap();
+        // Partition keys start with their hash tag's brace.
+        let mut leftovers: Vec<String> = Vec::new();
+        for pattern in [
+            format!("{}*", self.keys.base),
+            format!("{{{}*", self.keys.base),
+        ] {
+            let found: Vec<String> = redis::cmd("KEYS")
+                .arg(pattern)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+            leftovers.extend(found);
+        }
         if !leftovers.is_empty() {
             let _: () = redis::cmd("DEL")
                 .arg(leftovers)
