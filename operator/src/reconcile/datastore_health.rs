@@ -1,6 +1,6 @@
 //! What the processor says of its datastores (`GET /ready`: 200 when Redis and PostgreSQL
 //! answer, 503 with the problems otherwise), asked only while the processor's pods exist
-//! and are not all ready: one list of its pods and one HTTP GET (2 s), no more. A 200, an
+//! and are not all ready: one list of its pods and one HTTP GET (5 s), no more. A 200, an
 //! unreachable pod or an answer of another shape is no news: the status says what it
 //! says without it.
 
@@ -95,7 +95,9 @@ pub async fn fetch(
     let url = url(client, m, base).await?;
     let resp = http
         .get(&url)
-        .timeout(Duration::from_secs(2))
+        // The processor's own checks take up to 2 s each (in parallel), and a Redis that
+        // may speak only plaintext 1 s more to tell: 5 s lets every reason arrive.
+        .timeout(Duration::from_secs(5))
         .send()
         .await
         .ok()?;
