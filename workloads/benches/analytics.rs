@@ -76,5 +76,54 @@ fn analytics(c: &mut Criterion) {
     g2.finish();
 }
 
-criterion_group!(benches, analytics);
+/// The live strategy, recomputed after every lap of a 40-lap, 20-car race (the processor's
+/// refresher runs it every 10 s, a few times a lap), per sample of that race: what it adds
+/// to the analytics' cost per sample.
+fn strategy(c: &mut Criterion) {
+    use pitstop_workloads::analytics::strategy::{Race as StrategyRace, compute};
+    let mut race = Race::new(RaceConfig {
+        session: "bench".into(),
+        circuit: circuit("monza").unwrap(),
+        laps: 40,
+        grid: default_grid(20),
+        seed: 3,
+        sample_hz: 4.0,
+        anomaly_rate: 0.0,
+        start_ms: 1_725_800_000_000,
+    });
+    let (mut state, mut ev, mut out, mut samples) = (
+        PartitionState::default(),
+        Events::default(),
+        Vec::new(),
+        0u64,
+    );
+    while !race.finished() {
+        out.clear();
+        race.step(&mut out);
+        samples += out.len() as u64;
+        for s in &out {
+            state.observe(s, &mut ev);
+        }
+    }
+    let input = StrategyRace::from_events(&ev, Some("monza"), Some(40));
+    let moments: Vec<StrategyRace> = input
+        .laps
+        .iter()
+        .filter(|l| l.car == input.laps[0].car)
+        .map(|l| input.as_of(l.crossed_at_ms))
+        .collect();
+    let mut g = c.benchmark_group("strategy");
+    g.throughput(Throughput::Elements(samples));
+    g.sample_size(10);
+    g.bench_function("every_lap_40_laps_20_cars_per_sample", |b| {
+        b.iter(|| {
+            for m in &moments {
+                black_box(compute(black_box(m)));
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, analytics, strategy);
 criterion_main!(benches);

@@ -11,6 +11,7 @@ pub mod pithint;
 pub mod pitlane;
 pub mod pitstop;
 pub mod scoring;
+pub mod strategy;
 
 pub use car::{CarAnalytics, Observed, PartitionState};
 pub use events::{

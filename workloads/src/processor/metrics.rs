@@ -53,6 +53,8 @@ pub struct ProcessorMetrics {
     pub lag_entries: IntGauge,
     /// Live per-car gauges (the telemetry dashboard).
     pub cars: std::sync::Arc<CarMetrics>,
+    /// The strategy panel's gauges.
+    pub strategy: super::strategy_metrics::StrategyMetrics,
 }
 
 impl ProcessorMetrics {
@@ -185,6 +187,7 @@ impl ProcessorMetrics {
                 "Entries in owned partitions not yet delivered to this pod (Redis 7 group lag).",
             ),
             cars: std::sync::Arc::new(CarMetrics::new(&r)),
+            strategy: super::strategy_metrics::StrategyMetrics::new(&r),
             dead_letters: {
                 let c = counter_vec(
                     &r,

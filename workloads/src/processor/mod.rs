@@ -13,6 +13,8 @@ pub mod recorder;
 pub mod server;
 mod shared;
 pub mod store;
+pub mod strategy_input;
+pub mod strategy_metrics;
 
 pub use shared::{Health, ProcessorConfig, Shared, Stall, default_consumer, liveness_bound};
 
@@ -109,7 +111,9 @@ impl Processor {
                 let bound = listener
                     .local_addr()
                     .map_err(|source| StartError::Listen { addr, source })?;
-                let app = api::router(api::ApiState::new(shared.clone(), db));
+                let state = api::ApiState::new(shared.clone(), db);
+                tokio::spawn(api::refresh_strategy(state.clone(), rx.clone()));
+                let app = api::router(state);
                 let handle =
                     tokio::spawn(server::serve(listener, app, shared.cfg.http, rx.clone()));
                 tracing::info!(%bound, "processor API listening");

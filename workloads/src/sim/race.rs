@@ -132,7 +132,7 @@ fn base_temp(c: Compound) -> f64 {
 }
 
 /// Lap-time cost per lap of tyre age, seconds, and tread loss per lap, percent.
-fn degradation(c: Compound) -> (f64, f64) {
+pub fn degradation(c: Compound) -> (f64, f64) {
     match c {
         Compound::Soft => (0.085, 3.0),
         Compound::Medium => (0.055, 2.0),
@@ -141,7 +141,7 @@ fn degradation(c: Compound) -> (f64, f64) {
     }
 }
 
-fn compound_offset(c: Compound) -> f64 {
+pub fn compound_offset(c: Compound) -> f64 {
     match c {
         Compound::Soft => -0.6,
         Compound::Medium => 0.0,

@@ -8,6 +8,7 @@ pub mod ingest;
 pub mod servers;
 pub mod silent_redis;
 pub mod splice;
+pub mod strategy;
 pub mod tls;
 
 /// `../shared/data/f1/` beside the repository, or `None` with a message saying that the

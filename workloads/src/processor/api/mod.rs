@@ -15,6 +15,7 @@ mod request;
 mod sessions;
 mod state;
 
+pub use reads::refresh_strategy;
 pub use state::{ApiError, ApiState};
 
 use super::shared::Stall;
@@ -43,6 +44,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/sessions/{id}/teams", get(reads::get_teams))
         .route("/api/v1/sessions/{id}/report", get(reads::get_report))
         .route("/api/v1/sessions/{id}/cars", get(reads::get_cars))
+        .route("/api/v1/sessions/{id}/strategy", get(reads::get_strategy))
         .route("/api/v1/sessions/{id}/start", post(sessions::start))
         .route("/api/v1/sessions/{id}/finish", post(sessions::finish))
         .route(

@@ -186,3 +186,46 @@ pub(super) async fn get_report(
         )),
     }
 }
+
+/// The live strategy per car as of the last line crossing stored (`analytics::strategy`):
+/// degradation, pit loss, rejoin, pit window and undercut calls.
+pub(super) async fn get_strategy(
+    State(st): State<ApiState>,
+    SessionId(id): SessionId,
+) -> Result<Response, ApiError> {
+    let db = st.db().await?;
+    let race = bounded(crate::processor::strategy_input::race(&db, &id))
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    // Pure and a few milliseconds for a whole race: computed on the request's task.
+    let s = crate::analytics::strategy::compute(&race);
+    st.shared.metrics.strategy.observe(&id, &s);
+    let mut body = serde_json::to_value(&s)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    body["session_id"] = id.into();
+    Ok(Json(body).into_response())
+}
+
+/// Keeps the strategy gauges of the unfinished sessions current without anyone asking
+/// the API: every [`crate::processor::strategy_metrics::REFRESH`] until shutdown. Every
+/// processor pod does it (a few milliseconds a race); the dashboards take `max` over pods.
+pub async fn refresh_strategy(st: ApiState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let every = crate::processor::strategy_metrics::REFRESH;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        let Ok(db) = st.db().await else { continue };
+        let Ok(Ok(sessions)) = tokio::time::timeout(every, queries::sessions(&db)).await else {
+            continue;
+        };
+        for s in sessions.iter().filter(|s| !s.finished) {
+            let read = crate::processor::strategy_input::race(&db, &s.session_id);
+            if let Ok(Ok(Some(race))) = tokio::time::timeout(every, read).await {
+                let strategy = crate::analytics::strategy::compute(&race);
+                st.shared.metrics.strategy.observe(&s.session_id, &strategy);
+            }
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! The strategy of every running car as of a moment, assembled from the pieces.
+
+use super::degradation::{Fit, median};
+use super::input::{Lap, Race, Stop, fuel_ms_per_lap};
+use super::pit_loss::{PitLoss, pit_loss, stop_loss};
+use super::rejoin::rejoin;
+use super::stints::{StintLaps, in_lap_of, neutralised_laps, stints};
+use super::timing::{Board, typical_lap_ms};
+use super::undercut::{Call, Wear, against_ahead};
+use super::window::{Tyres, Window, window};
+use crate::model::Compound;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The strategy of a session as of a lap.
+#[derive(Clone, Debug, Serialize)]
+pub struct Strategy {
+    /// Laps the leader has completed.
+    pub as_of_lap: u16,
+    /// The last line crossing taken into account, ms since the epoch.
+    pub as_of_ms: i64,
+    pub total_laps: Option<u16>,
+    pub pit_loss: PitLoss,
+    /// Running cars in position order.
+    pub cars: Vec<CarStrategy>,
+}
+
+/// Another car and how far from it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Neighbour {
+    pub car: u8,
+    pub driver: String,
+    pub gap_ms: f64,
+}
+
+/// The stint a car is on.
+#[derive(Clone, Debug, Serialize)]
+pub struct Stint {
+    pub number: usize,
+    pub compound: Option<&'static str>,
+    pub laps: usize,
+    pub tyre_age: f64,
+}
+
+/// Rejoin prediction as served.
+#[derive(Clone, Debug, Serialize)]
+pub struct RejoinView {
+    pub position: usize,
+    pub ahead: Option<Neighbour>,
+    pub behind: Option<Neighbour>,
+    /// Every other running car's margin after the stop, ms (positive: ahead).
+    #[serde(skip)]
+    pub margins: Vec<(u8, f64)>,
+}
+
+/// Undercut calls against both neighbours.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Undercut {
+    pub ahead: Option<Call>,
+    pub behind: Option<Call>,
+}
+
+/// One car's strategy.
+#[derive(Clone, Debug, Serialize)]
+pub struct CarStrategy {
+    pub car: u8,
+    pub driver: String,
+    pub team: String,
+    pub position: usize,
+    pub lap: u16,
+    pub gap_ahead_ms: Option<f64>,
+    pub gap_leader_ms: Option<f64>,
+    pub stint: Stint,
+    pub degradation: Option<Fit>,
+    pub degradation_hidden: Option<String>,
+    pub rejoin: Option<RejoinView>,
+    pub window: Option<Window>,
+    pub window_hidden: Option<String>,
+    pub undercut: Undercut,
+}
+
+/// What the per-car parts need of the whole race.
+struct Context<'a> {
+    race: &'a Race,
+    board: Board,
+    loss: PitLoss,
+    names: BTreeMap<u8, (&'a str, &'a str)>,
+    cars: BTreeMap<u8, CarView<'a>>,
+    /// Under a safety car: the cars expected to stop as well (see [`UNDER_SC_MIN_AGE`]).
+    also_stopping: BTreeSet<u8>,
+}
+
+/// Under a safety car a stop costs little, so the field takes it: every car on tyres at
+/// least this old that has not stopped since the neutralisation began is expected to
+/// stop as well.
+pub const UNDER_SC_MIN_AGE: f64 = 5.0;
+/// How much slower than racing the field runs under a neutralisation, for the pit loss
+/// of a lap that has not ended yet (a safety car runs 40–60% slower, a VSC about 40%).
+pub const NEUTRALISED_SLOW_RATIO: f64 = 1.45;
+
+/// A car's stints and the fit of its current one.
+struct CarView<'a> {
+    stints: Vec<StintLaps<'a>>,
+    fit: Result<Fit, String>,
+    stops: usize,
+}
+
+/// The strategy as of the last line crossing in `race` (pass `race.as_of(t)` for a
+/// moment in the past).
+pub fn compute(race: &Race) -> Strategy {
+    let last = race.laps.iter().map(|l| l.crossed_at_ms).max().unwrap_or(0);
+    let now = race.now_ms.unwrap_or(last);
+    let ctx = context(race, now);
+    let cars = ctx
+        .board
+        .order
+        .iter()
+        .enumerate()
+        .map(|(i, t)| car_strategy(&ctx, t.car, i + 1))
+        .collect();
+    Strategy {
+        as_of_lap: ctx.board.order.first().map_or(0, |t| t.laps()),
+        as_of_ms: now,
+        total_laps: race.total_laps,
+        pit_loss: ctx.loss.clone(),
+        cars,
+    }
+}
+
+fn context(race: &Race, now: i64) -> Context<'_> {
+    let neutral = neutralised_laps(&race.laps, &race.stops);
+    let fuel = fuel_ms_per_lap(race.total_laps);
+    let mut by_car: BTreeMap<u8, (Vec<&Lap>, Vec<&Stop>)> = BTreeMap::new();
+    for l in &race.laps {
+        by_car.entry(l.car).or_default().0.push(l);
+    }
+    for s in &race.stops {
+        by_car.entry(s.car).or_default().1.push(s);
+    }
+    let mut measured = Vec::new();
+    let mut cars = BTreeMap::new();
+    for (car, (mut laps, stops)) in by_car {
+        laps.sort_by_key(|l| l.lap);
+        let st = stints(&laps, &stops, &race.laps, &neutral, &race.neutral_periods);
+        let judged: Vec<_> = st.iter().flat_map(|s| s.laps.iter().copied()).collect();
+        measured.extend(
+            stops
+                .iter()
+                .filter_map(|s| stop_loss(&judged, in_lap_of(s, &race.laps)?)),
+        );
+        let fit = st.last().map_or(Err("no laps yet".into()), |s| s.fit(fuel));
+        cars.insert(
+            car,
+            CarView {
+                stints: st,
+                fit,
+                stops: stops.len(),
+            },
+        );
+    }
+    let active = race.neutralised_at(now);
+    let slow = if active.is_some() {
+        NEUTRALISED_SLOW_RATIO
+    } else {
+        slow_ratio(race, &neutral)
+    };
+    let also_stopping = active.map_or_else(BTreeSet::new, |(start, _)| {
+        cars.iter()
+            .filter(|(car, v)| {
+                let age = v.stints.last().map_or(0.0, |s| s.tyre_age());
+                let stopped = race
+                    .stops
+                    .iter()
+                    .any(|s| s.car == **car && s.entry_ms >= start);
+                age >= UNDER_SC_MIN_AGE && !stopped
+            })
+            .map(|(car, _)| *car)
+            .collect()
+    });
+    let loss = pit_loss(&measured, race.circuit.as_deref(), slow);
+    Context {
+        race,
+        board: Board::new(&race.laps, &race.stops, now),
+        loss,
+        names: race
+            .entrants
+            .iter()
+            .map(|e| (e.car, (e.driver.as_str(), e.team.as_str())))
+            .collect(),
+        cars,
+        also_stopping,
+    }
+}
+
+/// How much slower than its racing median the field ran its latest lap (1 when green):
+/// the latest lap at least half the field has completed, so that one car's lap is not
+/// taken for the field's.
+fn slow_ratio(race: &Race, neutral: &BTreeSet<u16>) -> f64 {
+    let mut counts: BTreeMap<u16, usize> = BTreeMap::new();
+    for l in &race.laps {
+        *counts.entry(l.lap).or_default() += 1;
+    }
+    let field = race
+        .entrants
+        .len()
+        .max(counts.values().copied().max().unwrap_or(0));
+    let Some(last) = counts
+        .iter()
+        .rev()
+        .find(|(_, n)| **n * 2 >= field)
+        .map(|(l, _)| *l)
+    else {
+        return 1.0;
+    };
+    if !neutral.contains(&last) {
+        return 1.0;
+    }
+    let mut now: Vec<f64> = race
+        .laps
+        .iter()
+        .filter(|l| l.lap == last)
+        .map(|l| l.lap_time_ms as f64)
+        .collect();
+    median(&mut now) / typical_lap_ms(&race.laps) as f64
+}
+
+fn name(ctx: &Context, car: u8) -> String {
+    ctx.names
+        .get(&car)
+        .map_or_else(|| format!("#{car}"), |n| n.0.to_string())
+}
+
+fn neighbour(ctx: &Context, car: u8, gap_ms: f64) -> Neighbour {
+    Neighbour {
+        car,
+        driver: name(ctx, car),
+        gap_ms,
+    }
+}
+
+fn wear(ctx: &Context, car: u8) -> Wear {
+    let v = &ctx.cars[&car];
+    Wear {
+        age: v.stints.last().map_or(0.0, |s| s.tyre_age()),
+        deg_ms: v.fit.as_ref().map_or(0.0, |f| f.ms_per_lap.max(0.0)),
+    }
+}
+
+fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
+    let view = &ctx.cars[&car];
+    let me = ctx.board.get(car).expect("on the board");
+    let gap = |other: usize| {
+        ctx.board
+            .order
+            .get(other)
+            .and_then(|o| Board::gap_ms(me, o, ctx.loss.ms))
+    };
+    let current = view.stints.last();
+    let (driver, team) = ctx.names.get(&car).copied().unwrap_or(("", ""));
+    CarStrategy {
+        car,
+        driver: if driver.is_empty() {
+            format!("#{car}")
+        } else {
+            driver.into()
+        },
+        team: team.into(),
+        position,
+        lap: me.laps(),
+        gap_ahead_ms: position.checked_sub(2).and_then(gap),
+        gap_leader_ms: if position == 1 { Some(0.0) } else { gap(0) },
+        stint: Stint {
+            number: current.map_or(0, |s| s.number),
+            compound: current.and_then(|s| s.compound).map(Compound::as_str),
+            laps: current.map_or(0, |s| s.laps.len()),
+            tyre_age: current.map_or(0.0, |s| s.tyre_age()),
+        },
+        degradation: view.fit.as_ref().ok().copied(),
+        degradation_hidden: view.fit.as_ref().err().cloned(),
+        rejoin: rejoin(&ctx.board, car, ctx.loss.ms, &ctx.also_stopping).map(|r| RejoinView {
+            position: r.position,
+            ahead: r.ahead.map(|(c, g)| neighbour(ctx, c, g)),
+            behind: r.behind.map(|(c, g)| neighbour(ctx, c, g)),
+            margins: r.margins,
+        }),
+        window: None,
+        window_hidden: None,
+        undercut: undercut(ctx, car, position),
+    }
+    .with_window(pit_window(ctx, car, me.laps()))
+}
+
+impl CarStrategy {
+    fn with_window(mut self, w: Result<Window, String>) -> Self {
+        match w {
+            Ok(w) => self.window = Some(w),
+            Err(e) => self.window_hidden = Some(e),
+        }
+        self
+    }
+}
+
+fn pit_window(ctx: &Context, car: u8, lap: u16) -> Result<Window, String> {
+    let total = ctx
+        .race
+        .total_laps
+        .ok_or("the race distance is not known")?;
+    let view = &ctx.cars[&car];
+    let fit = view
+        .fit
+        .as_ref()
+        .map_err(|e| format!("no degradation yet: {e}"))?;
+    let compounds: BTreeSet<&str> = view
+        .stints
+        .iter()
+        .filter_map(|s| s.compound)
+        .filter(|c| matches!(c, Compound::Soft | Compound::Medium | Compound::Hard))
+        .map(Compound::as_str)
+        .collect();
+    let known = view.stints.iter().all(|s| s.compound.is_some());
+    let wet = view
+        .stints
+        .iter()
+        .any(|s| matches!(s.compound, Some(Compound::Intermediate | Compound::Wet)));
+    let stop_required = !wet
+        && if known {
+            compounds.len() < 2
+        } else {
+            view.stops == 0
+        };
+    window(&Tyres {
+        lap,
+        total_laps: total,
+        age: view.stints.last().map_or(0.0, |s| s.tyre_age()),
+        deg_ms: fit.ms_per_lap,
+        ci_ms: fit.ci95_ms_per_lap,
+        next_deg_ms: None,
+        loss_ms: ctx.loss.ms,
+        stop_required,
+    })
+}
+
+fn undercut(ctx: &Context, car: u8, position: usize) -> Undercut {
+    let me = ctx.board.get(car).expect("on the board");
+    let mine = wear(ctx, car);
+    let call = |other: usize, ahead: bool| -> Option<Call> {
+        let o = ctx.board.order.get(other)?;
+        let gap = Board::gap_ms(me, o, ctx.loss.ms)?.abs();
+        // Ahead: we stop now and they cover next lap. Behind: they stop now, we cover.
+        let (rival, fresh) = if ahead {
+            (wear(ctx, o.car), mine.deg_ms)
+        } else {
+            (mine, wear(ctx, o.car).deg_ms)
+        };
+        let (jump, margin_ms) = against_ahead(rival, fresh, gap);
+        Some(Call {
+            car: o.car,
+            driver: name(ctx, o.car),
+            gap_ms: gap,
+            call: match (ahead, jump) {
+                (true, true) => "jump",
+                (true, false) => "no_jump",
+                (false, true) => "threat",
+                (false, false) => "safe",
+            },
+            margin_ms,
+        })
+    };
+    Undercut {
+        ahead: position.checked_sub(2).and_then(|i| call(i, true)),
+        behind: call(position, false),
+    }
+}

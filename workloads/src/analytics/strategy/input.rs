@@ -1,0 +1,161 @@
+//! What the strategy is computed from: a session's laps, stops and neutralisations.
+
+use crate::model::Compound;
+
+/// A completed lap of a car, as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lap {
+    pub car: u8,
+    pub lap: u16,
+    pub lap_time_ms: i64,
+    /// When the lap ended (the line crossing), ms since the epoch.
+    pub crossed_at_ms: i64,
+    pub compound: Option<Compound>,
+    pub tyre_age: Option<u16>,
+    /// A safety car, virtual safety car or red flag the session's events reported.
+    pub neutralised: bool,
+}
+
+/// A pit stop, as stored when the car left the pit lane.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stop {
+    pub car: u8,
+    /// The in-lap, when known.
+    pub lap: Option<u16>,
+    pub entry_ms: i64,
+    pub pit_lane_ms: i64,
+}
+
+impl Stop {
+    pub fn exit_ms(&self) -> i64 {
+        self.entry_ms + self.pit_lane_ms
+    }
+}
+
+/// Who drives a car.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entrant {
+    pub car: u8,
+    pub driver: String,
+    pub team: String,
+}
+
+/// Everything the strategy is computed from: one session's laps and stops.
+#[derive(Clone, Debug, Default)]
+pub struct Race {
+    /// The circuit's id (`zandvoort`, or Ergast's `circuitRef`), when known.
+    pub circuit: Option<String>,
+    pub total_laps: Option<u16>,
+    pub entrants: Vec<Entrant>,
+    pub laps: Vec<Lap>,
+    pub stops: Vec<Stop>,
+    /// Safety-car, virtual-safety-car and red-flag periods (start, end) in ms; an end of
+    /// `i64::MAX` for one still running.
+    pub neutral_periods: Vec<(i64, i64)>,
+    /// The moment the strategy is for; the last line crossing when not set.
+    pub now_ms: Option<i64>,
+}
+
+impl Race {
+    /// The neutralisation running at `now_ms`, if any.
+    pub fn neutralised_at(&self, now_ms: i64) -> Option<(i64, i64)> {
+        self.neutral_periods
+            .iter()
+            .copied()
+            .find(|p| p.0 <= now_ms && now_ms < p.1)
+    }
+
+    /// What was known at `now_ms`: laps ended and stops left by then.
+    pub fn as_of(&self, now_ms: i64) -> Race {
+        Race {
+            circuit: self.circuit.clone(),
+            total_laps: self.total_laps,
+            entrants: self.entrants.clone(),
+            laps: self
+                .laps
+                .iter()
+                .filter(|l| l.crossed_at_ms <= now_ms)
+                .cloned()
+                .collect(),
+            stops: self
+                .stops
+                .iter()
+                .filter(|s| s.exit_ms() <= now_ms)
+                .cloned()
+                .collect(),
+            now_ms: Some(now_ms),
+            // A period's start is known once it began, its end once it ended.
+            neutral_periods: self
+                .neutral_periods
+                .iter()
+                .filter(|p| p.0 <= now_ms)
+                .map(|p| (p.0, if p.1 <= now_ms { p.1 } else { i64::MAX }))
+                .collect(),
+        }
+    }
+}
+
+/// Lap-time cost of fuel, ms per kg: "about a tenth per 2 kg", as usually quoted (the
+/// simulator uses the same figure).
+pub const FUEL_MS_PER_KG: f64 = 55.0;
+
+/// How much faster a car gets per lap from burning fuel, ms: a race starts with at most
+/// 110 kg (about 1.75 kg a lap plus a reserve) and ends nearly empty.
+pub fn fuel_ms_per_lap(total_laps: Option<u16>) -> f64 {
+    let kg_per_lap = match total_laps {
+        Some(n) if n > 0 => (f64::from(n) * 1.75 + 3.0).min(110.0) / f64::from(n),
+        _ => 1.6,
+    };
+    FUEL_MS_PER_KG * kg_per_lap
+}
+
+impl Race {
+    /// The laps and stops the analytics emitted (a whole race, or what a test or a
+    /// benchmark fed them), as the strategy takes them.
+    pub fn from_events(
+        ev: &crate::analytics::Events,
+        circuit: Option<&str>,
+        total_laps: Option<u16>,
+    ) -> Race {
+        let mut entrants: Vec<Entrant> = Vec::new();
+        for l in &ev.laps {
+            if !entrants.iter().any(|e| e.car == l.id.car) {
+                entrants.push(Entrant {
+                    car: l.id.car,
+                    driver: l.id.driver.to_string(),
+                    team: l.id.team.to_string(),
+                });
+            }
+        }
+        entrants.sort_by_key(|e| e.car);
+        Race {
+            circuit: circuit.map(str::to_string),
+            total_laps,
+            entrants,
+            laps: ev
+                .laps
+                .iter()
+                .map(|l| Lap {
+                    car: l.id.car,
+                    lap: l.lap,
+                    lap_time_ms: i64::from(l.lap_time_ms),
+                    crossed_at_ms: l.crossed_at_ms,
+                    compound: l.compound,
+                    tyre_age: l.tyre_age,
+                    neutralised: false,
+                })
+                .collect(),
+            stops: ev
+                .pit_stops
+                .iter()
+                .map(|p| Stop {
+                    car: p.id.car,
+                    lap: p.lap,
+                    entry_ms: p.entry_ms,
+                    pit_lane_ms: p.pit_lane_ms,
+                })
+                .collect(),
+            ..Race::default()
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Undercut and overcut: what a car that stops now gains on a rival who stays out, lap by
+//! lap, from the difference between the rival's worn tyres and its own new ones.
+
+use serde::Serialize;
+
+/// One call against a neighbour.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Call {
+    pub car: u8,
+    pub driver: String,
+    /// Race-time gap to the neighbour now, ms (always positive).
+    pub gap_ms: f64,
+    /// `jump` / `no_jump` against the car ahead; `threat` / `safe` from the car behind.
+    pub call: &'static str,
+    /// Gain minus gap, ms: how much the stop wins (positive) or misses by.
+    pub margin_ms: f64,
+}
+
+/// A car's tyres as an undercut sees them.
+#[derive(Clone, Copy, Debug)]
+pub struct Wear {
+    /// Laps on the current tyres.
+    pub age: f64,
+    /// Degradation, ms per lap of age (0 when unknown or negative).
+    pub deg_ms: f64,
+}
+
+/// Time a car stopping now gains on a rival that stops `laps_later` laps later: on each
+/// of those laps the rival's tyres are `age + j` laps old, the stopper's `j`.
+pub fn gain_ms(rival: Wear, fresh_deg_ms: f64, laps_later: u16) -> f64 {
+    (1..=laps_later)
+        .map(|j| {
+            let j = f64::from(j);
+            rival.deg_ms * (rival.age + j) - fresh_deg_ms * j
+        })
+        .sum()
+}
+
+/// Whether stopping now jumps the car ahead (`gap_ms` in front), should it stop a lap
+/// later: margin = gain − gap.
+pub fn against_ahead(ahead: Wear, fresh_deg_ms: f64, gap_ms: f64) -> (bool, f64) {
+    let margin = gain_ms(ahead, fresh_deg_ms, 1) - gap_ms;
+    (margin > 0.0, margin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table() {
+        // (rival age, rival deg, fresh deg, laps later, gain)
+        let cases = [
+            (20.0, 50.0, 50.0, 1, 50.0 * 21.0 - 50.0),
+            (20.0, 50.0, 50.0, 2, 50.0 * (21.0 + 22.0) - 50.0 * 3.0),
+            (0.0, 0.0, 0.0, 3, 0.0),
+            (5.0, 80.0, 40.0, 1, 80.0 * 6.0 - 40.0),
+        ];
+        for (age, deg, fresh, k, want) in cases {
+            let got = gain_ms(Wear { age, deg_ms: deg }, fresh, k);
+            assert!((got - want).abs() < 1e-6, "{age} {deg} {fresh} {k}: {got}");
+        }
+        let ahead = Wear {
+            age: 20.0,
+            deg_ms: 50.0,
+        };
+        assert!(
+            against_ahead(ahead, 50.0, 900.0).0,
+            "1 s gained, 0.9 s to find"
+        );
+        assert!(
+            !against_ahead(ahead, 50.0, 1100.0).0,
+            "1 s gained, 1.1 s to find"
+        );
+    }
+}

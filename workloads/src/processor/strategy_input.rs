@@ -1,0 +1,89 @@
+//! A session's stored laps, stops and neutralisations as the strategy takes them
+//! (`analytics::strategy`), for `GET /api/v1/sessions/{id}/strategy`.
+
+use crate::analytics::strategy::{Entrant, Lap, Race, Stop};
+use crate::model::Compound;
+use tokio_postgres::Client;
+use tokio_postgres::Error;
+
+/// Everything the strategy needs of session `id`; None when there is no such session.
+pub async fn race(db: &Client, id: &str) -> Result<Option<Race>, Error> {
+    let Some(s) = db
+        .query_opt(
+            "SELECT circuit, total_laps FROM sessions WHERE session_id = $1",
+            &[&id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let (circuit, total): (Option<String>, Option<i32>) = (s.get(0), s.get(1));
+    let laps = db
+        .query(
+            "SELECT car, driver, team, lap, lap_time_ms, crossed_at_ms, compound, tyre_age
+               FROM laps WHERE session_id = $1 ORDER BY car, lap",
+            &[&id],
+        )
+        .await?;
+    let stops = db
+        .query(
+            "SELECT car, lap, entry_ms, pit_lane_ms FROM pit_stops WHERE session_id = $1",
+            &[&id],
+        )
+        .await?;
+    let periods = db
+        .query(
+            "SELECT begin_ms, end_ms FROM session_periods WHERE session_id = $1",
+            &[&id],
+        )
+        .await?;
+    let mut entrants: Vec<Entrant> = Vec::new();
+    let mut race = Race {
+        circuit,
+        total_laps: total.and_then(|t| u16::try_from(t).ok()),
+        ..Race::default()
+    };
+    for r in &laps {
+        let car = small(r.get::<_, i32>(0));
+        if entrants.last().is_none_or(|e| e.car != car) {
+            entrants.push(Entrant {
+                car,
+                driver: r.get(1),
+                team: r.get(2),
+            });
+        }
+        let compound: Option<String> = r.get(6);
+        race.laps.push(Lap {
+            car,
+            lap: u16::try_from(r.get::<_, i32>(3)).unwrap_or(0),
+            lap_time_ms: i64::from(r.get::<_, i32>(4)),
+            crossed_at_ms: r.get(5),
+            compound: compound.and_then(|c| Compound::parse(&c).ok().flatten()),
+            tyre_age: r
+                .get::<_, Option<i32>>(7)
+                .and_then(|a| u16::try_from(a).ok()),
+            neutralised: false,
+        });
+    }
+    race.entrants = entrants;
+    race.stops = stops
+        .iter()
+        .map(|r| Stop {
+            car: small(r.get::<_, i32>(0)),
+            lap: r
+                .get::<_, Option<i32>>(1)
+                .and_then(|l| u16::try_from(l).ok()),
+            entry_ms: r.get(2),
+            pit_lane_ms: r.get(3),
+        })
+        .collect();
+    race.neutral_periods = periods
+        .iter()
+        .map(|r| (r.get(0), r.get::<_, Option<i64>>(1).unwrap_or(i64::MAX)))
+        .collect();
+    Ok(Some(race))
+}
+
+fn small(car: i32) -> u8 {
+    u8::try_from(car).unwrap_or(u8::MAX)
+}

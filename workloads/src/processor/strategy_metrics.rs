@@ -1,0 +1,129 @@
+//! The strategy as gauges for the Grafana strategy panel: per car its predicted rejoin
+//! position, pit window, degradation and undercut margins, per session the pit loss.
+//! Set whenever a strategy is computed (the API, and the processor's refresher every
+//! [`REFRESH`]); a car that leaves the board leaves the gauges.
+
+use crate::analytics::strategy::Strategy;
+use prometheus::{GaugeVec, Opts, Registry};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often the processor recomputes the strategy of its unfinished sessions.
+pub const REFRESH: Duration = Duration::from_secs(10);
+
+/// One gauge's label values, as set.
+type Set = (GaugeVec, Vec<String>);
+
+#[derive(Clone)]
+pub struct StrategyMetrics {
+    rejoin: GaugeVec,
+    window: GaugeVec,
+    degradation: GaugeVec,
+    undercut: GaugeVec,
+    pit_loss: GaugeVec,
+    /// The label sets set per session, to remove when the session's strategy changes
+    /// (this prometheus has no removal by partial match).
+    set: Arc<Mutex<BTreeMap<String, Vec<Set>>>>,
+}
+
+fn gauge(r: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    let g = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(g.clone())).expect("registered once");
+    g
+}
+
+impl StrategyMetrics {
+    pub fn new(r: &Registry) -> Self {
+        let car = &["session", "car", "driver"];
+        StrategyMetrics {
+            rejoin: gauge(
+                r,
+                "pitstop_strategy_rejoin_position",
+                "Position the car would rejoin in if it stopped now.",
+                car,
+            ),
+            window: gauge(
+                r,
+                "pitstop_strategy_pit_window_lap",
+                "The car's pit window: bound=optimal|first|last in-lap.",
+                &["session", "car", "driver", "bound"],
+            ),
+            degradation: gauge(
+                r,
+                "pitstop_strategy_degradation_ms_per_lap",
+                "Fuel-corrected lap-time loss per lap of tyre age on the current stint (value=fit|ci95).",
+                &["session", "car", "driver", "value"],
+            ),
+            undercut: gauge(
+                r,
+                "pitstop_strategy_undercut_margin_ms",
+                "Gain minus gap if the car stops now (side=ahead: jumps it when positive; side=behind: the car behind jumps it when positive).",
+                &["session", "car", "driver", "side"],
+            ),
+            pit_loss: gauge(
+                r,
+                "pitstop_strategy_pit_loss_seconds",
+                "Pit loss the strategy uses now.",
+                &["session", "source"],
+            ),
+            set: Arc::default(),
+        }
+    }
+
+    /// Replaces the session's gauges with `s`.
+    pub fn observe(&self, session: &str, s: &Strategy) {
+        let mut set = self.set.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = set.entry(session.to_string()).or_default();
+        for (g, labels) in mine.drain(..) {
+            let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+            let _ = g.remove_label_values(&labels);
+        }
+        let mut put = |g: &GaugeVec, labels: &[&str], v: f64| {
+            g.with_label_values(labels).set(v);
+            mine.push((g.clone(), labels.iter().map(|l| l.to_string()).collect()));
+        };
+        put(
+            &self.pit_loss,
+            &[session, source(s)],
+            s.pit_loss.ms / 1000.0,
+        );
+        for c in &s.cars {
+            let car = c.car.to_string();
+            let (id, d) = (car.as_str(), c.driver.as_str());
+            if let Some(r) = &c.rejoin {
+                put(&self.rejoin, &[session, id, d], r.position as f64);
+            }
+            if let Some(w) = &c.window {
+                for (bound, lap) in [
+                    ("optimal", w.optimal_lap),
+                    ("first", w.first_lap),
+                    ("last", w.last_lap),
+                ] {
+                    put(&self.window, &[session, id, d, bound], f64::from(lap));
+                }
+            }
+            if let Some(f) = &c.degradation {
+                put(&self.degradation, &[session, id, d, "fit"], f.ms_per_lap);
+                put(
+                    &self.degradation,
+                    &[session, id, d, "ci95"],
+                    f.ci95_ms_per_lap,
+                );
+            }
+            for (side, call) in [("ahead", &c.undercut.ahead), ("behind", &c.undercut.behind)] {
+                if let Some(call) = call {
+                    put(&self.undercut, &[session, id, d, side], call.margin_ms);
+                }
+            }
+        }
+    }
+}
+
+fn source(s: &Strategy) -> &'static str {
+    match s.pit_loss.source {
+        crate::analytics::strategy::PitLossSource::Measured => "measured",
+        crate::analytics::strategy::PitLossSource::Default => "default",
+        crate::analytics::strategy::PitLossSource::Assumed => "assumed",
+    }
+}

@@ -1,0 +1,222 @@
+//! The live strategy against what really happened in the 2025 Dutch Grand Prix (real
+//! FastF1 telemetry, `../shared/data/f1/`): for every stop the analytics find, the rejoin
+//! predicted at pit entry against the position the car really held one lap after pit
+//! exit; for every pair of cars within 3 s where one stopped one to three laps before the
+//! other, the undercut call against the outcome. Prints both tables (the ones in
+//! docs/strategy.md). Skipped with a message without the data.
+
+mod common;
+
+use common::{dutch, strategy};
+use pitstop_workloads::analytics::Events;
+use pitstop_workloads::analytics::strategy::undercut::{Wear, gain_ms};
+use pitstop_workloads::analytics::strategy::{Race, Strategy, compute, timing};
+use std::sync::OnceLock;
+
+/// What the analytics found in the race, and its neutralised periods.
+type Recorded = (Events, Vec<(i64, i64)>);
+
+fn events() -> Option<&'static Recorded> {
+    static EV: OnceLock<Option<Recorded>> = OnceLock::new();
+    EV.get_or_init(|| {
+        let dir = dutch::dir()?;
+        let samples = dutch::samples(&dir, "dutch-2025");
+        let periods = strategy::neutral_periods(&samples);
+        Some((dutch::analyse(&samples), periods))
+    })
+    .as_ref()
+}
+
+fn driver(race: &Race, car: u8) -> &str {
+    race.entrants
+        .iter()
+        .find(|e| e.car == car)
+        .map_or("?", |e| e.driver.as_str())
+}
+
+/// One stop's rejoin: predicted at entry, and real one lap after exit.
+struct RejoinRow {
+    driver: String,
+    lap: u16,
+    predicted: usize,
+    actual: usize,
+    loss_ms: f64,
+}
+
+fn rejoins(race: &Race, ev: &Events) -> Vec<RejoinRow> {
+    let lap_ms = timing::typical_lap_ms(&race.laps);
+    let mut rows = Vec::new();
+    for p in &ev.pit_stops {
+        let car = p.id.car;
+        let s = compute(&race.as_of(p.entry_ms));
+        let Some(pred) = s
+            .cars
+            .iter()
+            .find(|c| c.car == car)
+            .and_then(|c| c.rejoin.as_ref())
+        else {
+            continue;
+        };
+        let exit = p.entry_ms + p.pit_lane_ms;
+        let t = exit + lap_ms;
+        let Some(actual) = strategy::position_at(race, car, t) else {
+            continue; // retired within the lap (Leclerc, lap 53)
+        };
+        // A car that retires before the check is ahead of nobody there: the prediction
+        // is judged against the cars still racing.
+        let running = |c: u8| strategy::progress(race, c, t).is_some();
+        let predicted = 1 + pred
+            .margins
+            .iter()
+            .filter(|m| m.1 > 0.0 && running(m.0))
+            .count();
+        rows.push(RejoinRow {
+            driver: driver(race, car).into(),
+            lap: p.lap.unwrap_or(0),
+            predicted,
+            actual,
+            loss_ms: s.pit_loss.ms,
+        });
+    }
+    rows
+}
+
+#[test]
+fn rejoin_predictions_hold_on_the_real_race() {
+    let Some((ev, periods)) = events() else {
+        return;
+    };
+    let mut race = strategy::race(ev, "zandvoort", 72);
+    race.neutral_periods = periods.clone();
+    println!(
+        "neutralised: {:?}",
+        periods
+            .iter()
+            .map(|p| (
+                (p.0 - dutch::START_MS) / 1000,
+                (p.1 - dutch::START_MS) / 1000
+            ))
+            .collect::<Vec<_>>()
+    );
+    let rows = rejoins(&race, ev);
+    println!("| driver | in-lap | pit loss used (s) | predicted | actual |");
+    println!("|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {:.1} | P{} | P{} |{}",
+            r.driver,
+            r.lap,
+            r.loss_ms / 1000.0,
+            r.predicted,
+            r.actual,
+            if r.predicted == r.actual { "" } else { " ✗" }
+        );
+    }
+    let exact = rows.iter().filter(|r| r.predicted == r.actual).count();
+    let near = rows
+        .iter()
+        .filter(|r| r.predicted.abs_diff(r.actual) <= 1)
+        .count();
+    let n = rows.len();
+    println!("exact {exact}/{n}, within one place {near}/{n}");
+    // Measured: 25/39 exact, 35/39 within one (docs/strategy.md says why the rest miss);
+    // these floors catch a regression, they are not the targets.
+    assert!(n >= 35, "only {n} stops checked");
+    assert!(exact * 100 >= 60 * n, "exact {exact}/{n}");
+    assert!(near * 100 >= 85 * n, "within one {near}/{n}");
+}
+
+/// A car's tyres at a moment, as the strategy saw them.
+fn wear(s: &Strategy, car: u8) -> Option<Wear> {
+    let c = s.cars.iter().find(|c| c.car == car)?;
+    Some(Wear {
+        age: c.stint.tyre_age,
+        deg_ms: c.degradation.map_or(0.0, |d| d.ms_per_lap.max(0.0)),
+    })
+}
+
+#[test]
+fn undercut_calls_against_the_real_outcome() {
+    let Some((ev, periods)) = events() else {
+        return;
+    };
+    let mut race = strategy::race(ev, "zandvoort", 72);
+    race.neutral_periods = periods.clone();
+    let lap_ms = timing::typical_lap_ms(&race.laps);
+    let under_sc = |t: i64| periods.iter().any(|p| p.0 <= t && t < p.1 + lap_ms);
+    println!(
+        "| first to stop | in-lap | rival | laps later | gap before (s) | predicted | outcome |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let (mut pairs, mut right, mut green, mut green_right) = (0, 0, 0, 0);
+    for a in &ev.pit_stops {
+        for b in &ev.pit_stops {
+            let (Some(la), Some(lb)) = (a.lap, b.lap) else {
+                continue;
+            };
+            if a.id.car == b.id.car || !(1..=3).contains(&(lb.saturating_sub(la))) || lb <= la {
+                continue;
+            }
+            // A stop under a safety car costs less: the outcome says little of an undercut.
+            let neutral = under_sc(a.entry_ms) || under_sc(b.entry_ms);
+            let now = race.as_of(a.entry_ms);
+            let s = compute(&now);
+            let board = timing::Board::new(&now.laps, &now.stops, a.entry_ms);
+            let (Some(ta), Some(tb)) = (board.get(a.id.car), board.get(b.id.car)) else {
+                continue;
+            };
+            let Some(gap) = timing::Board::gap_ms(ta, tb, s.pit_loss.ms) else {
+                continue;
+            };
+            if gap.abs() > 3_000.0 {
+                continue;
+            }
+            let (Some(rival), Some(mine)) = (wear(&s, b.id.car), wear(&s, a.id.car)) else {
+                continue;
+            };
+            let gain = gain_ms(rival, mine.deg_ms, lb - la);
+            // After both stops, positive: the first to stop is behind.
+            let predicted_behind = gap - gain > 0.0;
+            let t = b.entry_ms + b.pit_lane_ms + lap_ms;
+            let (Some(pa), Some(pb)) = (
+                strategy::progress(&race, a.id.car, t),
+                strategy::progress(&race, b.id.car, t),
+            ) else {
+                continue;
+            };
+            let actual_behind = pa < pb;
+            let was_behind = gap > 0.0;
+            let word = |behind: bool| {
+                if behind == was_behind {
+                    "no jump"
+                } else {
+                    "jump"
+                }
+            };
+            pairs += 1;
+            right += usize::from(predicted_behind == actual_behind);
+            if !neutral {
+                green += 1;
+                green_right += usize::from(predicted_behind == actual_behind);
+            }
+            println!(
+                "| {} | {la} | {} | {} | {:+.1} | {} | {} | {}{} |",
+                a.id.driver,
+                b.id.driver,
+                lb - la,
+                gap / 1000.0,
+                if neutral { "yes" } else { "" },
+                word(predicted_behind),
+                word(actual_behind),
+                if predicted_behind == actual_behind {
+                    ""
+                } else {
+                    " ✗"
+                }
+            );
+        }
+    }
+    println!("undercut calls right: {right}/{pairs} ({green_right}/{green} green)");
+    assert!(green >= 2, "only {green} green pairs");
+    assert!(green_right * 2 >= green, "{green_right}/{green} green");
+}
