@@ -10,6 +10,7 @@ pub mod event;
 pub mod leader;
 pub mod metrics;
 pub mod model;
+pub mod plugin;
 pub mod post_race;
 pub mod reconcile;
 pub mod server;

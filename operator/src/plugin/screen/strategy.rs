@@ -1,0 +1,157 @@
+//! The strategy section: each car's stint, tyre degradation, pit window and where a stop
+//! now would rejoin, then the undercuts that matter (a car that can jump the one ahead,
+//! a car threatened by the one behind).
+
+use super::text::{cut, secs, table};
+use crate::plugin::strategy::{Call, CarStrategy, Duel, Strategy};
+
+/// Longest reason shown for a hidden value.
+const REASON: usize = 32;
+
+fn hidden(reason: &Option<String>) -> String {
+    match reason {
+        Some(r) => format!("- ({})", cut(r, REASON)),
+        None => "-".into(),
+    }
+}
+
+fn row(c: &CarStrategy) -> Vec<String> {
+    let stint = c.stint.as_ref().map_or("-".into(), |s| {
+        format!("{} {} {}L", s.number, s.compound, s.laps)
+    });
+    let degradation = match &c.degradation {
+        Some(d) => match d.ci95_ms_per_lap {
+            Some(ci) => format!("{:.1} ± {:.1}", d.ms_per_lap, ci),
+            None => format!("{:.1}", d.ms_per_lap),
+        },
+        None => hidden(&c.degradation_hidden),
+    };
+    let window = match &c.window {
+        Some(w) if !w.stop_required => "no stop needed".into(),
+        Some(w) => format!("L{}-{}, best {}", w.first_lap, w.last_lap, w.optimal_lap),
+        None => hidden(&c.window_hidden),
+    };
+    let rejoin = match &c.rejoin {
+        Some(r) => {
+            let mut parts = Vec::new();
+            if let Some(a) = &r.ahead {
+                parts.push(format!("{} {} ahead", a.driver, secs(a.gap_ms)));
+            }
+            if let Some(b) = &r.behind {
+                parts.push(format!("{} {} behind", b.driver, secs(b.gap_ms)));
+            }
+            if parts.is_empty() {
+                format!("P{}", r.position)
+            } else {
+                format!("P{} ({})", r.position, parts.join(", "))
+            }
+        }
+        None => hidden(&c.rejoin_hidden),
+    };
+    vec![
+        c.position.map_or("-".into(), |p| format!("P{p}")),
+        c.car.to_string(),
+        c.driver.clone(),
+        stint,
+        degradation,
+        window,
+        rejoin,
+    ]
+}
+
+/// The undercut lines of one car: a jump on the car ahead, a threat from the one behind.
+fn duels(c: &CarStrategy) -> Vec<String> {
+    let Some(u) = &c.undercut else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    if let Some(Duel {
+        car,
+        driver,
+        gap_ms,
+        call: Call::Jump,
+        margin_ms,
+    }) = &u.ahead
+    {
+        lines.push(format!(
+            "  {} ({}) can undercut {driver} ({car}): {} behind it, margin {}",
+            c.driver,
+            c.car,
+            secs(*gap_ms),
+            secs(*margin_ms)
+        ));
+    }
+    if let Some(Duel {
+        car,
+        driver,
+        gap_ms,
+        call: Call::Threat,
+        margin_ms,
+    }) = &u.behind
+    {
+        lines.push(format!(
+            "  {driver} ({car}) threatens {} ({}) with an undercut: {} behind, margin {}",
+            c.driver,
+            c.car,
+            secs(*gap_ms),
+            secs(*margin_ms)
+        ));
+    }
+    lines
+}
+
+fn title(s: &Strategy) -> String {
+    let laps = s.total_laps.map_or(format!("lap {}", s.as_of_lap), |t| {
+        format!("lap {} of {t}", s.as_of_lap)
+    });
+    match &s.pit_loss {
+        Some(p) => {
+            let pm = p
+                .uncertainty_ms
+                .map_or(String::new(), |u| format!(" ± {}", secs(u)));
+            let from = p
+                .stops
+                .map_or(String::new(), |n| format!(" from {n} stops"));
+            format!(
+                "Strategy (as of {laps}; pit loss {}{pm}, {}{from})",
+                secs(p.ms),
+                p.source
+            )
+        }
+        None => format!("Strategy (as of {laps})"),
+    }
+}
+
+pub fn section(strategy: &Result<Option<Strategy>, String>) -> Vec<String> {
+    let s = match strategy {
+        Err(why) => return vec![format!("Strategy: not available: {why}")],
+        Ok(None) => return vec!["Strategy: not available from this processor".into()],
+        Ok(Some(s)) => s,
+    };
+    let mut lines = vec![title(s)];
+    if s.cars.is_empty() {
+        lines.push("  no car on track yet".into());
+        return lines;
+    }
+    let rows: Vec<Vec<String>> = s.cars.iter().map(row).collect();
+    lines.extend(table(
+        &[
+            "POS",
+            "CAR",
+            "DRIVER",
+            "STINT",
+            "DEG MS/LAP",
+            "WINDOW",
+            "REJOIN IF STOPPING NOW",
+        ],
+        &rows,
+    ));
+    let undercuts: Vec<String> = s.cars.iter().flat_map(duels).collect();
+    if undercuts.is_empty() {
+        lines.push("Undercuts: no car can jump another, no threat".into());
+    } else {
+        lines.push("Undercuts".into());
+        lines.extend(undercuts);
+    }
+    lines
+}
