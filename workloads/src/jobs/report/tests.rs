@@ -1,0 +1,140 @@
+//! The charts' decisions on a small race: four cars of two teams over 16 laps, one stop
+//! each on lap 8, the second team's cars stopping again on lap 15 (a last stint of one
+//! out-lap: nothing to fit).
+
+use super::data::{Car, Lap, Report, Session, Stint, Stop};
+use super::{degradation, html, laps};
+
+fn race() -> Report {
+    let mut r = Report {
+        session_id: "t".into(),
+        session: Session {
+            circuit: "monza".into(),
+            total_laps: Some(16),
+            cars: Some(4),
+        },
+        cars: Vec::new(),
+        laps: Vec::new(),
+        stints: Vec::new(),
+        stops: Vec::new(),
+        drive_throughs: 0,
+        anomalies: Vec::new(),
+        teams: Vec::new(),
+    };
+    for (i, (driver, team)) in [
+        ("AAA", "Ferrari"),
+        ("BBB", "McLaren"),
+        ("CCC", "Ferrari"),
+        ("DDD", "McLaren"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let car = i as i32 + 1;
+        r.cars.push(Car {
+            position: i as i64 + 1,
+            car,
+            driver: driver.into(),
+            team: team.into(),
+            laps: 16,
+            best_lap_ms: Some(80_000),
+            race_time_ms: Some(1_000_000),
+        });
+        let stops: &[i32] = if team == "McLaren" { &[8, 15] } else { &[8] };
+        let mut first = 1;
+        for (n, last) in stops.iter().copied().chain([16]).enumerate() {
+            r.stints.push(Stint {
+                car,
+                stint: n as i64 + 1,
+                compound: "medium".into(),
+                first_lap: first,
+                last_lap: last,
+            });
+            first = last + 1;
+        }
+        for &lap in stops {
+            r.stops.push(Stop {
+                car,
+                lap: Some(lap),
+                stationary_ms: 2_400,
+            });
+        }
+        for lap in 1..=16 {
+            let pit = stops.contains(&lap) || stops.contains(&(lap - 1));
+            let wobble = [0, 90, -60, 40, -20][lap as usize % 5];
+            r.laps.push(Lap {
+                car,
+                lap,
+                lap_time_ms: if pit {
+                    100_000
+                } else {
+                    80_000 + 50 * lap + wobble + 30 * car
+                },
+                tyre_age: None,
+                green: lap > 1 && !pit,
+                neutralised: false,
+            });
+        }
+    }
+    r
+}
+
+/// The numbers of a chart's tick labels.
+fn ticks(svg: &str) -> Vec<f64> {
+    svg.split(r#"class="tick">"#)
+        .skip(1)
+        .filter_map(|s| s.split('<').next()?.parse().ok())
+        .collect()
+}
+
+/// Pit laps (20 s slower) neither set the lap-time range nor appear in the lines.
+#[test]
+fn pit_laps_do_not_set_the_lap_time_range() {
+    let chart = laps::chart(&race());
+    let t = ticks(&chart.svg);
+    assert!(t.iter().any(|v| (80.0..=81.0).contains(v)), "{t:?}");
+    // Lap numbers and lap times alike stay below the 100 s pit laps.
+    assert!(t.iter().all(|v| *v < 90.0), "{t:?}");
+    assert!(chart.caption.contains("in- and out-laps"));
+}
+
+/// Teammates share a colour: the better classified solid, the other dashed.
+#[test]
+fn teammates_are_told_apart() {
+    let svg = laps::chart(&race()).svg;
+    let path = |driver: &str| {
+        let end = svg
+            .find(&format!("<title>{driver}</title></path>"))
+            .unwrap();
+        svg[svg[..end].rfind("<path").unwrap()..end].to_string()
+    };
+    assert!(!path("AAA").contains("dasharray"));
+    assert!(path("CCC").contains("dasharray"));
+    assert!(path("AAA").contains("#dc0000") && path("CCC").contains("#dc0000"));
+}
+
+/// A stint with too few green laps is listed with the reason and not drawn.
+#[test]
+fn short_stints_are_listed_not_drawn() {
+    let r = race();
+    let fits = degradation::fits(&r);
+    assert_eq!(fits.len(), 10);
+    let short: Vec<_> = fits.iter().filter(|f| f.fit.is_err()).collect();
+    assert!(
+        short.iter().all(|f| f.stint.stint == 3),
+        "only the two-lap stints"
+    );
+    let chart = degradation::chart(&r);
+    assert!(chart.after.contains("BBB stint 3") && chart.after.contains("needed"));
+    assert!(!chart.svg.contains("BBB stint 3"), "not drawn");
+    assert!(chart.svg.contains("AAA stint 2"));
+}
+
+/// Six charts, each with a caption; no script, no external asset.
+#[test]
+fn every_chart_has_a_caption() {
+    let page = html(&race());
+    assert_eq!(page.matches("<svg").count(), 6);
+    assert_eq!(page.matches(r#"<p class="caption">"#).count(), 6);
+    assert!(!page.contains("<script") && !page.contains("src=") && !page.contains("href="));
+}
