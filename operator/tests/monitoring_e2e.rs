@@ -148,6 +148,12 @@ fn cadvisor_page(started: f64) -> String {
     )
 }
 
+/// Gauges a five-lap race cannot have: a degradation fit needs five green laps.
+const NEEDS_A_LONG_STINT: [&str; 2] = [
+    "pitstop_strategy_pit_window_lap",
+    "pitstop_strategy_degradation_ms_per_lap",
+];
+
 /// Every query a dashboard runs, with Grafana's variables as a user would have them
 /// (team Ferrari; a one-minute rate interval).
 fn dashboard_queries() -> Vec<(String, String)> {
@@ -318,6 +324,16 @@ async fn every_rule_and_panel_returns_data() {
     let mut queries = recording_rules(&rules_yaml);
     queries.extend(dashboard_queries());
     assert!(queries.len() > 40, "{} queries", queries.len());
+    // A five-lap race has no stint of five green laps: no degradation fit, so no pit
+    // window (hidden, never guessed). `workloads/tests/jobs.rs` checks they stay hidden;
+    // the strategy's other gauges (rejoin, undercut, pit loss) must have data here.
+    let before = queries.len();
+    queries.retain(|(_, e)| !NEEDS_A_LONG_STINT.iter().any(|m| e.contains(m)));
+    assert_eq!(
+        before - queries.len(),
+        3,
+        "the fit and window queries left out"
+    );
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut empty: Vec<&(String, String)>;
     loop {

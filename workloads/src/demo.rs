@@ -116,6 +116,7 @@ pub async fn run(cfg: DemoConfig) -> anyhow::Result<()> {
             if s.slow { "  SLOW" } else { "" }
         );
     }
+    print_strategy(&db, &session).await?;
     let anomalies = queries::anomalies(&db, &session, None, None).await?;
     println!("\nANOMALIES ({})", anomalies.len());
     for a in &anomalies {
@@ -307,5 +308,39 @@ async fn print_classification(db: &Client, session: &str) -> anyhow::Result<()> 
             t.gap_to_ferrari_ms.unwrap_or(0.0) / 1000.0
         );
     }
+    Ok(())
+}
+
+/// The live strategy judged on this race: the rejoin each stop was predicted at pit entry
+/// against the position one lap after exit (docs/strategy.md).
+async fn print_strategy(db: &Client, session: &str) -> anyhow::Result<()> {
+    let Some(race) = crate::processor::strategy_input::race(db, session).await? else {
+        return Ok(());
+    };
+    let checks = crate::analytics::strategy::review::rejoin_checks(&race);
+    if checks.is_empty() {
+        return Ok(());
+    }
+    println!("\nSTRATEGY (rejoin predicted at pit entry vs held one lap after exit)");
+    for c in &checks {
+        println!(
+            "  {:<4} in-lap {:>3}  predicted P{:<2}  actual P{:<2}  pit loss {:.1} s{}",
+            c.driver,
+            c.lap.map_or_else(|| "?".into(), |l| l.to_string()),
+            c.predicted,
+            c.actual,
+            c.loss_ms / 1000.0,
+            if c.predicted == c.actual { "" } else { "  ✗" }
+        );
+    }
+    let exact = checks.iter().filter(|c| c.predicted == c.actual).count();
+    let near = checks
+        .iter()
+        .filter(|c| c.predicted.abs_diff(c.actual) <= 1)
+        .count();
+    println!(
+        "  {exact} of {} exact, {near} within one place",
+        checks.len()
+    );
     Ok(())
 }

@@ -353,6 +353,8 @@ async fn clean_race_passes_every_step_and_matches_the_raw_data() {
         "Pit-stop stationary times by team",
         "Tyre degradation",
         "Anomalies per lap",
+        "Live strategy calls",
+        "within one place",
         "Ferrari",
         "LEC",
     ] {

@@ -10,7 +10,7 @@ mod common;
 use common::{dutch, strategy};
 use pitstop_workloads::analytics::Events;
 use pitstop_workloads::analytics::strategy::undercut::{Wear, gain_ms};
-use pitstop_workloads::analytics::strategy::{Race, Strategy, compute, timing};
+use pitstop_workloads::analytics::strategy::{Strategy, compute, review, timing};
 use std::sync::OnceLock;
 
 /// What the analytics found in the race, and its neutralised periods.
@@ -25,60 +25,6 @@ fn events() -> Option<&'static Recorded> {
         Some((dutch::analyse(&samples), periods))
     })
     .as_ref()
-}
-
-fn driver(race: &Race, car: u8) -> &str {
-    race.entrants
-        .iter()
-        .find(|e| e.car == car)
-        .map_or("?", |e| e.driver.as_str())
-}
-
-/// One stop's rejoin: predicted at entry, and real one lap after exit.
-struct RejoinRow {
-    driver: String,
-    lap: u16,
-    predicted: usize,
-    actual: usize,
-    loss_ms: f64,
-}
-
-fn rejoins(race: &Race, ev: &Events) -> Vec<RejoinRow> {
-    let lap_ms = timing::typical_lap_ms(&race.laps);
-    let mut rows = Vec::new();
-    for p in &ev.pit_stops {
-        let car = p.id.car;
-        let s = compute(&race.as_of(p.entry_ms));
-        let Some(pred) = s
-            .cars
-            .iter()
-            .find(|c| c.car == car)
-            .and_then(|c| c.rejoin.as_ref())
-        else {
-            continue;
-        };
-        let exit = p.entry_ms + p.pit_lane_ms;
-        let t = exit + lap_ms;
-        let Some(actual) = strategy::position_at(race, car, t) else {
-            continue; // retired within the lap (Leclerc, lap 53)
-        };
-        // A car that retires before the check is ahead of nobody there: the prediction
-        // is judged against the cars still racing.
-        let running = |c: u8| strategy::progress(race, c, t).is_some();
-        let predicted = 1 + pred
-            .margins
-            .iter()
-            .filter(|m| m.1 > 0.0 && running(m.0))
-            .count();
-        rows.push(RejoinRow {
-            driver: driver(race, car).into(),
-            lap: p.lap.unwrap_or(0),
-            predicted,
-            actual,
-            loss_ms: s.pit_loss.ms,
-        });
-    }
-    rows
 }
 
 #[test]
@@ -98,14 +44,14 @@ fn rejoin_predictions_hold_on_the_real_race() {
             ))
             .collect::<Vec<_>>()
     );
-    let rows = rejoins(&race, ev);
+    let rows = review::rejoin_checks(&race);
     println!("| driver | in-lap | pit loss used (s) | predicted | actual |");
     println!("|---|---|---|---|---|");
     for r in &rows {
         println!(
             "| {} | {} | {:.1} | P{} | P{} |{}",
             r.driver,
-            r.lap,
+            r.lap.unwrap_or(0),
             r.loss_ms / 1000.0,
             r.predicted,
             r.actual,
@@ -179,8 +125,8 @@ fn undercut_calls_against_the_real_outcome() {
             let predicted_behind = gap - gain > 0.0;
             let t = b.entry_ms + b.pit_lane_ms + lap_ms;
             let (Some(pa), Some(pb)) = (
-                strategy::progress(&race, a.id.car, t),
-                strategy::progress(&race, b.id.car, t),
+                review::progress(&race, a.id.car, t),
+                review::progress(&race, b.id.car, t),
             ) else {
                 continue;
             };

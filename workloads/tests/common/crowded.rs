@@ -79,6 +79,7 @@ pub fn report() -> Report {
         drive_throughs: 1,
         anomalies: Vec::new(),
         teams: Vec::new(),
+        strategy: Default::default(),
     };
     for i in 0..20 {
         car(&mut r, i);

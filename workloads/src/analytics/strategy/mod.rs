@@ -10,6 +10,7 @@ mod input;
 mod pit_lane_times;
 pub mod pit_loss;
 pub mod rejoin;
+pub mod review;
 pub mod stints;
 pub mod timing;
 pub mod undercut;

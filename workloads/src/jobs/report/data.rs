@@ -81,6 +81,8 @@ pub struct Report {
     pub drive_throughs: i64,
     pub anomalies: Vec<Anomalies>,
     pub teams: Vec<TeamSummary>,
+    /// The laps, stops and neutralisations the live strategy is computed from.
+    pub strategy: crate::analytics::strategy::Race,
 }
 
 impl Report {
@@ -139,6 +141,9 @@ pub async fn load(db: &Client, session: &str) -> Result<Report, JobError> {
             .get(0),
         anomalies: anomalies(db, session).await?,
         teams: teams(db, session).await?,
+        strategy: crate::processor::strategy_input::race(db, session)
+            .await?
+            .unwrap_or_default(),
     })
 }
 

@@ -47,10 +47,44 @@ pub fn html(r: &Report) -> String {
     html
 }
 
-/// LIVE STRATEGY CALLS — reserved for the lead's section (pit windows, undercut and
-/// overcut calls from `analytics::strategy`), written here, after the tyre strategy it
-/// refers to. Writes nothing until then.
-fn live_strategy_calls(_html: &mut String, _r: &Report) {}
+/// The live strategy judged after the race: for every stop, the rejoin predicted at
+/// pit entry from what was known then, against the position one lap after pit exit
+/// (`analytics::strategy::review`).
+fn live_strategy_calls(html: &mut String, r: &Report) {
+    let checks = crate::analytics::strategy::review::rejoin_checks(&r.strategy);
+    html.push_str("<section><h2>Live strategy calls</h2>");
+    if checks.is_empty() {
+        html.push_str("<p class=\"caption\">No stop with a lap after it to check.</p></section>");
+        return;
+    }
+    let exact = checks.iter().filter(|c| c.predicted == c.actual).count();
+    let near = checks
+        .iter()
+        .filter(|c| c.predicted.abs_diff(c.actual) <= 1)
+        .count();
+    let _ = write!(
+        html,
+        "<p class=\"caption\">Where each car was predicted to rejoin when it entered the pit lane \
+         (gaps at the line, the pit loss in use, a safety car's cheap stop for the field), against \
+         the position it held one lap after pit exit: {exact} of {n} exact, {near} within one place. \
+         Misses are mostly other cars stopping in the same lap, which no prediction at pit entry \
+         can see.</p><table><tr><th>Driver</th><th>In-lap</th><th>Pit loss used</th><th>Predicted</th><th>Actual</th></tr>",
+        n = checks.len()
+    );
+    for c in &checks {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{:.1} s</td><td>P{}</td><td>P{}{}</td></tr>",
+            esc(&c.driver),
+            c.lap.map_or_else(|| "–".into(), |l| l.to_string()),
+            c.loss_ms / 1000.0,
+            c.predicted,
+            c.actual,
+            if c.predicted == c.actual { "" } else { " ✗" }
+        );
+    }
+    html.push_str("</table></section>");
+}
 
 fn head(html: &mut String, r: &Report) {
     let winner = r

@@ -20,6 +20,7 @@ fn race() -> Report {
         drive_throughs: 0,
         anomalies: Vec::new(),
         teams: Vec::new(),
+        strategy: Default::default(),
     };
     for (i, (driver, team)) in [
         ("AAA", "Ferrari"),
