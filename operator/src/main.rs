@@ -109,6 +109,11 @@ struct RunArgs {
         default_value = "pitstop-operator"
     )]
     service_name: String,
+    /// The API server's address ranges (comma-separated CIDRs, e.g. 10.0.0.2/32): admitted
+    /// to every race's processor API so that `kubectl pitstop` works through the API
+    /// server's service proxy where NetworkPolicies are enforced. None by default.
+    #[arg(long = "api-server-cidr", env = "PITSTOP_API_SERVER_CIDRS", value_delimiter = ',', value_parser = cidr)]
+    api_server_cidrs: Vec<String>,
     /// This replica's identity in the Lease (the pod name).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
@@ -256,6 +261,7 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
     // Races' Prometheus scrape this operator's Services in its own namespace.
     images.operator_namespace = a.lease_namespace.clone();
     images.operator_service = a.service_name.clone();
+    images.api_server_cidrs = a.api_server_cidrs.clone();
     let ctx = Arc::new(Context {
         client: client.clone(),
         images,
@@ -326,4 +332,42 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
     });
     controllers.await;
     Ok(())
+}
+
+/// An address range as NetworkPolicy's ipBlock takes it: `<IPv4 or IPv6>/<prefix>`.
+fn cidr(s: &str) -> Result<String, String> {
+    let (ip, prefix) = s
+        .trim()
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?} is not a CIDR (address/prefix, e.g. 10.0.0.2/32)"))?;
+    let ip: std::net::IpAddr = ip
+        .parse()
+        .map_err(|_| format!("{ip:?} in {s:?} is not an IP address"))?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    match prefix.parse::<u8>() {
+        Ok(p) if p <= max => Ok(format!("{ip}/{p}")),
+        _ => Err(format!(
+            "{prefix:?} in {s:?} is not a prefix length (0–{max})"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cidr;
+
+    #[test]
+    fn api_server_cidrs_are_checked() {
+        assert_eq!(cidr(" 10.0.0.2/32").unwrap(), "10.0.0.2/32");
+        assert_eq!(cidr("fd00::1/128").unwrap(), "fd00::1/128");
+        for (bad, says) in [
+            ("10.0.0.2", "not a CIDR"),
+            ("10.0.0.300/32", "not an IP address"),
+            ("10.0.0.2/33", "not a prefix length (0–32)"),
+            ("fd00::1/129", "(0–128)"),
+        ] {
+            let e = cidr(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
 }

@@ -112,6 +112,9 @@ pub struct Model {
     /// Whether the operator generates the API key Secret.
     pub api_key_generated: bool,
     pub allowed_clients: Vec<NetworkPolicyPeer>,
+    /// The API server's addresses (the operator's `--api-server-cidr`), admitted to the
+    /// processor's API for its service proxy.
+    pub api_server_cidrs: Vec<String>,
     pub redis: Datastore,
     pub postgres: Datastore,
     /// Whether the datastores' volumes and the PostgreSQL password outlive the race.
@@ -328,6 +331,9 @@ pub struct Defaults {
     pub operator_namespace: String,
     /// Its Service (see [`OwnedStack::operator_service`]).
     pub operator_service: String,
+    /// Where the API server's proxied requests come from (CIDRs): admitted to the
+    /// processor's API, for `kubectl pitstop` on clusters that enforce NetworkPolicies.
+    pub api_server_cidrs: Vec<String>,
 }
 
 impl Default for Defaults {
@@ -340,6 +346,7 @@ impl Default for Defaults {
             grafana: "grafana/grafana:11.3.0".into(),
             operator_namespace: "pitstop-system".into(),
             operator_service: "pitstop-operator".into(),
+            api_server_cidrs: Vec::new(),
         }
     }
 }
@@ -642,6 +649,7 @@ pub fn validate(
         api_key,
         api_key_generated,
         allowed_clients: spec.processor.allowed_clients.clone(),
+        api_server_cidrs: images.api_server_cidrs.clone(),
         redis,
         postgres,
         deletion_policy: spec.deletion_policy,

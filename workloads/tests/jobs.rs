@@ -392,16 +392,6 @@ async fn clean_race_passes_every_step_and_matches_the_raw_data() {
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
-    let metrics = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("pitstop_strategy_rejoin_position{car="),
-        "strategy gauges exported"
-    );
     if let Ok(dir) = std::env::var("PITSTOP_REPORT_OUT") {
         std::fs::write(std::path::Path::new(&dir).join("report.html"), &html).unwrap();
     }

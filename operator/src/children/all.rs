@@ -437,6 +437,32 @@ mod tests {
         );
     }
 
+    /// `--api-server-cidr`: the API server's service proxy (`kubectl pitstop`) reaches
+    /// the processor's API, and nothing else of the race; without it, no ipBlock at all.
+    #[test]
+    fn the_api_server_reaches_the_processor_api_when_named() {
+        let mut d = images();
+        d.api_server_cidrs = vec!["10.0.0.2/32".into()];
+        let m = crate::model::validate(&race(EXTERNAL_SOURCE), &seen(&[], false), &d).unwrap();
+        let c = build(&m);
+        let peers = processor_peers(&c);
+        assert_eq!(peers.as_array().unwrap().len(), 4, "{peers}");
+        assert_eq!(peers[3]["ipBlock"]["cidr"], "10.0.0.2/32");
+        let others = serde_json::to_string(
+            &c.network_policies
+                .iter()
+                .filter(|n| n.metadata.name.as_deref() != Some("monza-processor"))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        assert!(!others.contains("10.0.0.2/32"), "{others}");
+        assert!(
+            !serde_json::to_string(&processor_peers(&children(EXTERNAL_SOURCE, &[])))
+                .unwrap()
+                .contains("ipBlock")
+        );
+    }
+
     /// Every source's children are owned by the race and labelled for pruning, the
     /// replay Job and the gateway's Services included.
     #[test]

@@ -34,6 +34,7 @@ pub fn images() -> Defaults {
         grafana: "grafana/grafana:11.3.0".into(),
         operator_namespace: "pitstop-system".into(),
         operator_service: "pitstop-operator".into(),
+        api_server_cidrs: Vec::new(),
     }
 }
 

@@ -146,6 +146,15 @@ pub fn processor(m: &Model) -> NetworkPolicy {
     from.extend(scrapers(m));
     from.push(operator());
     from.extend(m.allowed_clients.iter().cloned());
+    // The API server's service proxy (`kubectl pitstop`) comes from the control plane,
+    // which no pod selector names.
+    from.extend(m.api_server_cidrs.iter().map(|cidr| NetworkPolicyPeer {
+        ip_block: Some(IPBlock {
+            cidr: cidr.clone(),
+            except: None,
+        }),
+        ..NetworkPolicyPeer::default()
+    }));
     NetworkPolicy {
         metadata: meta(m, Component::Processor, name(m, Component::Processor)),
         spec: Some(NetworkPolicySpec {

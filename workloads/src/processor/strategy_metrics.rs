@@ -1,7 +1,7 @@
 //! The strategy as gauges for the Grafana strategy panel: per car its predicted rejoin
 //! position, pit window, degradation and undercut margins, per session the pit loss.
-//! Set whenever a strategy is computed (the API, and the processor's refresher every
-//! [`REFRESH`]); a car that leaves the board leaves the gauges.
+//! Set by the processor's refresher every [`REFRESH`] for the sessions still running;
+//! a car that leaves the board leaves the gauges, a finished session leaves them all.
 
 use crate::analytics::strategy::Strategy;
 use prometheus::{GaugeVec, Opts, Registry};
@@ -68,6 +68,15 @@ impl StrategyMetrics {
                 &["session", "source"],
             ),
             set: Arc::default(),
+        }
+    }
+
+    /// Drops a session's gauges (it finished: its strategy is history, not a live call).
+    pub fn forget(&self, session: &str) {
+        let mut set = self.set.lock().unwrap_or_else(|p| p.into_inner());
+        for (g, labels) in set.remove(session).unwrap_or_default() {
+            let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+            let _ = g.remove_label_values(&labels);
         }
     }
 

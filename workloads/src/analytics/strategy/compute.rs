@@ -345,7 +345,11 @@ fn undercut(ctx: &Context, car: u8, position: usize) -> Undercut {
     let mine = wear(ctx, car);
     let call = |other: usize, ahead: bool| -> Option<Call> {
         let o = ctx.board.order.get(other)?;
-        let gap = Board::gap_ms(me, o, ctx.loss.ms)?.abs();
+        // The time the car that stops must make up: we trail the car ahead by `gap`, the
+        // car behind trails us by `-gap` (negative when a pending stop already swapped
+        // them on race time: nothing to make up).
+        let gap = Board::gap_ms(me, o, ctx.loss.ms)?;
+        let gap = if ahead { gap } else { -gap };
         // Ahead: we stop now and they cover next lap. Behind: they stop now, we cover.
         let (rival, fresh) = if ahead {
             (wear(ctx, o.car), mine.deg_ms)

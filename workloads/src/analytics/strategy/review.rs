@@ -19,13 +19,15 @@ pub struct RejoinCheck {
 }
 
 /// How far round the race `car` was at `t_ms`, in laps (from its line crossings,
-/// linear within a lap); None before its first crossing or after its last.
+/// linear within a lap); None after its last crossing (it stopped racing, or its data
+/// ends).
 pub fn progress(race: &Race, car: u8, t_ms: i64) -> Option<f64> {
     let mut laps: Vec<&Lap> = race.laps.iter().filter(|l| l.car == car).collect();
     laps.sort_by_key(|l| l.lap);
     let l = laps.iter().find(|l| l.crossed_at_ms >= t_ms)?;
     let start = l.crossed_at_ms - l.lap_time_ms;
-    Some(f64::from(l.lap - 1) + (t_ms - start) as f64 / l.lap_time_ms as f64)
+    let lap_ms = l.lap_time_ms.max(1) as f64;
+    Some(f64::from(l.lap.saturating_sub(1)) + (t_ms - start) as f64 / lap_ms)
 }
 
 /// The position `car` really held at `t_ms`: 1 + the cars further round the race.

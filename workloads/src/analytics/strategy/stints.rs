@@ -40,13 +40,14 @@ pub struct StintLaps<'a> {
 
 impl StintLaps<'_> {
     /// Laps the tyres have done at the end of the stint's last lap: the feed's tyre age
-    /// where it has one, else the laps of the stint.
+    /// (the age the lap was driven on, 0 on a new set) plus that lap, else the laps of
+    /// the stint.
     pub fn tyre_age(&self) -> f64 {
         match self.laps.last() {
-            Some(j) => j
-                .lap
-                .tyre_age
-                .map_or_else(|| (j.lap.lap + 1 - self.first_lap) as f64, f64::from),
+            Some(j) => j.lap.tyre_age.map_or_else(
+                || f64::from(j.lap.lap + 1 - self.first_lap),
+                |a| f64::from(a) + 1.0,
+            ),
             None => 0.0,
         }
     }

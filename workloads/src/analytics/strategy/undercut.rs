@@ -8,7 +8,8 @@ use serde::Serialize;
 pub struct Call {
     pub car: u8,
     pub driver: String,
-    /// Race-time gap to the neighbour now, ms (always positive).
+    /// Race-time gap the car that stops must make up, ms: to the car ahead, or of the car
+    /// behind to us (negative when race time already has the order the other way).
     pub gap_ms: f64,
     /// `jump` / `no_jump` against the car ahead; `threat` / `safe` from the car behind.
     pub call: &'static str,

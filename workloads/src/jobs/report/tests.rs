@@ -131,11 +131,12 @@ fn short_stints_are_listed_not_drawn() {
     assert!(chart.svg.contains("AAA stint 2"));
 }
 
-/// Six charts, each with a caption; no script, no external asset.
+/// Six charts and the live strategy calls, each with a caption; no script, no external
+/// asset.
 #[test]
 fn every_chart_has_a_caption() {
     let page = html(&race());
     assert_eq!(page.matches("<svg").count(), 6);
-    assert_eq!(page.matches(r#"<p class="caption">"#).count(), 6);
+    assert_eq!(page.matches(r#"<p class="caption">"#).count(), 7);
     assert!(!page.contains("<script") && !page.contains("src=") && !page.contains("href="));
 }

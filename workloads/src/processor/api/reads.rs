@@ -199,7 +199,6 @@ pub(super) async fn get_strategy(
         .ok_or_else(|| not_found(&id))?;
     // Pure and a few milliseconds for a whole race: computed on the request's task.
     let s = crate::analytics::strategy::compute(&race);
-    st.shared.metrics.strategy.observe(&id, &s);
     let mut body = serde_json::to_value(&s)
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     body["session_id"] = id.into();
@@ -220,6 +219,9 @@ pub async fn refresh_strategy(st: ApiState, mut shutdown: tokio::sync::watch::Re
         let Ok(Ok(sessions)) = tokio::time::timeout(every, queries::sessions(&db)).await else {
             continue;
         };
+        for s in sessions.iter().filter(|s| s.finished) {
+            st.shared.metrics.strategy.forget(&s.session_id);
+        }
         for s in sessions.iter().filter(|s| !s.finished) {
             let read = crate::processor::strategy_input::race(&db, &s.session_id);
             if let Ok(Ok(Some(race))) = tokio::time::timeout(every, read).await {
