@@ -94,6 +94,8 @@ const BUILT_IN: &[&str] = &[
     "leases",
     "lease",
     "endpoints",
+    "endpointslices",
+    "endpointslice",
     "customresourcedefinitions",
     "customresourcedefinition",
     "crd",
