@@ -45,17 +45,17 @@ fn rejoin_predictions_hold_on_the_real_race() {
             .collect::<Vec<_>>()
     );
     let rows = review::rejoin_checks(&race);
-    println!("| driver | in-lap | pit loss used (s) | predicted | actual |");
-    println!("|---|---|---|---|---|");
+    println!("| driver | in-lap | pit loss used (s) | predicted | actual | why missed |");
+    println!("|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {} | {:.1} | P{} | P{} |{}",
+            "| {} | {} | {:.1} | P{} | P{} | {} |",
             r.driver,
             r.lap.unwrap_or(0),
             r.loss_ms / 1000.0,
             r.predicted,
             r.actual,
-            if r.predicted == r.actual { "" } else { " ✗" }
+            r.why()
         );
     }
     let exact = rows.iter().filter(|r| r.predicted == r.actual).count();
@@ -64,10 +64,21 @@ fn rejoin_predictions_hold_on_the_real_race() {
         .filter(|r| r.predicted.abs_diff(r.actual) <= 1)
         .count();
     let n = rows.len();
-    println!("exact {exact}/{n}, within one place {near}/{n}");
-    // Measured: 25/39 exact, 35/39 within one (docs/strategy.md says why the rest miss);
-    // these floors catch a regression, they are not the targets.
+    let later = rows.iter().filter(|r| r.missed_for_later_stops()).count();
+    println!(
+        "exact {exact}/{n}, within one place {near}/{n}; {later} of the {} misses only for \
+         cars that stopped after the prediction",
+        n - exact
+    );
+    // Measured: 25/39 exact, 34/39 within one, 6 of the 14 misses only for later stops
+    // (docs/strategy.md says why the rest miss); these floors catch a regression, they
+    // are not the targets.
     assert!(n >= 35, "only {n} stops checked");
+    // Every miss names the cars it misplaced.
+    assert!(
+        rows.iter()
+            .all(|r| (r.predicted == r.actual) || !r.misplaced.is_empty())
+    );
     assert!(exact * 100 >= 60 * n, "exact {exact}/{n}");
     assert!(near * 100 >= 85 * n, "within one {near}/{n}");
 }

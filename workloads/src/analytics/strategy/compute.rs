@@ -23,6 +23,9 @@ pub struct Strategy {
     pub pit_loss: PitLoss,
     /// Running cars in position order.
     pub cars: Vec<CarStrategy>,
+    /// Under a safety car, the cars the rejoins expect to stop as well.
+    #[serde(skip)]
+    pub expected_to_stop: BTreeSet<u8>,
 }
 
 /// Another car and how far from it.
@@ -124,6 +127,7 @@ pub fn compute(race: &Race) -> Strategy {
         total_laps: race.total_laps,
         pit_loss: ctx.loss.clone(),
         cars,
+        expected_to_stop: ctx.also_stopping.clone(),
     }
 }
 

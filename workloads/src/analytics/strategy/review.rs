@@ -3,8 +3,9 @@
 //! after pit exit. The HTML report shows it; the real-race tests hold it to account.
 
 use super::compute::compute;
-use super::input::{Lap, Race};
+use super::input::{Lap, Race, Stop};
 use super::timing::typical_lap_ms;
+use std::collections::BTreeSet;
 
 /// One stop's rejoin, predicted and real.
 #[derive(Clone, Debug, PartialEq)]
@@ -16,6 +17,50 @@ pub struct RejoinCheck {
     pub actual: usize,
     /// The pit loss the prediction used, ms.
     pub loss_ms: f64,
+    /// The cars the prediction put on the wrong side of this one, in margin order.
+    pub misplaced: Vec<Misplaced>,
+}
+
+/// A car predicted ahead that was behind at the check, or the other way round.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Misplaced {
+    pub car: u8,
+    pub driver: String,
+    /// It entered the pit lane after the prediction and before the check: a stop no
+    /// prediction at pit entry can see.
+    pub stopped_since: bool,
+    /// Under a safety car the prediction expected it to stop too, and it stayed out.
+    pub stayed_out: bool,
+}
+
+impl RejoinCheck {
+    /// A miss whose every misplaced car stopped after the prediction was made.
+    pub fn missed_for_later_stops(&self) -> bool {
+        self.predicted != self.actual
+            && !self.misplaced.is_empty()
+            && self.misplaced.iter().all(|m| m.stopped_since)
+    }
+
+    /// Why a miss missed, in a few words for tables ("" when the prediction held).
+    pub fn why(&self) -> String {
+        if self.predicted == self.actual {
+            return String::new();
+        }
+        let names = |which: fn(&Misplaced) -> bool| -> String {
+            let m = self.misplaced.iter().filter(|m| which(m));
+            m.map(|m| m.driver.as_str()).collect::<Vec<_>>().join(", ")
+        };
+        [
+            (names(|m| m.stopped_since), "stopped after"),
+            (names(|m| m.stayed_out), "stayed out"),
+            (names(|m| !m.stopped_since && !m.stayed_out), "misjudged"),
+        ]
+        .into_iter()
+        .filter(|(who, _)| !who.is_empty())
+        .map(|(who, what)| format!("{who} {what}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+    }
 }
 
 /// How far round the race `car` was at `t_ms`, in laps (from its line crossings,
@@ -70,7 +115,121 @@ pub fn rejoin_checks(race: &Race) -> Vec<RejoinCheck> {
             predicted: 1 + ahead.count(),
             actual,
             loss_ms: s.pit_loss.ms,
+            misplaced: misplaced(race, stop, &r.margins, &s.expected_to_stop, t),
         });
     }
     out
+}
+
+/// The cars whose side of `stop`'s car the margins got wrong at `t_ms`.
+fn misplaced(
+    race: &Race,
+    stop: &Stop,
+    margins: &[(u8, f64)],
+    expected_to_stop: &BTreeSet<u8>,
+    t_ms: i64,
+) -> Vec<Misplaced> {
+    let Some(me) = progress(race, stop.car, t_ms) else {
+        return Vec::new();
+    };
+    let driver = |car: u8| {
+        race.entrants
+            .iter()
+            .find(|e| e.car == car)
+            .map_or_else(|| format!("#{car}"), |e| e.driver.clone())
+    };
+    margins
+        .iter()
+        .filter_map(|&(car, margin)| {
+            let ahead = progress(race, car, t_ms)? > me;
+            let stopped_since = race
+                .stops
+                .iter()
+                .any(|s| s.car == car && s.entry_ms > stop.entry_ms && s.entry_ms < t_ms);
+            (ahead != (margin > 0.0)).then(|| Misplaced {
+                car,
+                driver: driver(car),
+                stopped_since,
+                stayed_out: !stopped_since && expected_to_stop.contains(&car),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::strategy::input::Entrant;
+
+    const LAP: i64 = 90_000;
+
+    /// Car `car`'s laps 1..=6, `behind` ms after the leader's line, `lost` ms more from
+    /// lap 4 on (a stop in lap 4).
+    fn laps(car: u8, behind: i64, lost: i64) -> Vec<Lap> {
+        (1..=6u16)
+            .map(|lap| {
+                let extra = if lap >= 4 { lost } else { 0 };
+                Lap {
+                    car,
+                    lap,
+                    lap_time_ms: LAP + if lap == 4 { lost } else { 0 },
+                    crossed_at_ms: i64::from(lap) * LAP + behind + extra,
+                    compound: None,
+                    tyre_age: None,
+                    neutralised: false,
+                }
+            })
+            .collect()
+    }
+
+    /// Car 1 leads car 2 by 5 s and car 3 by 30 s and stops in lap 4; the pit loss
+    /// (about 20 s, no circuit known) puts it behind car 2 and ahead of car 3 — unless
+    /// car 2 stops too (`car2_stops`), 3 s later, which no prediction at entry sees.
+    fn race(car2_stops: bool) -> Race {
+        let stop = |car, entry_ms| Stop {
+            car,
+            lap: Some(4),
+            entry_ms,
+            pit_lane_ms: 20_000,
+        };
+        let mut stops = vec![stop(1, 355_000)];
+        let mut laps_ = laps(1, 0, 18_000);
+        laps_.extend(laps(2, 5_000, if car2_stops { 18_000 } else { 0 }));
+        laps_.extend(laps(3, 30_000, 0));
+        if car2_stops {
+            stops.push(stop(2, 358_000));
+        }
+        Race {
+            entrants: (1..=3)
+                .map(|car| Entrant {
+                    car,
+                    driver: format!("D{car}"),
+                    team: "T".into(),
+                })
+                .collect(),
+            laps: laps_,
+            stops,
+            ..Race::default()
+        }
+    }
+
+    #[test]
+    fn a_prediction_that_holds_has_nothing_misplaced() {
+        let checks = rejoin_checks(&race(false));
+        let c = &checks[0];
+        assert_eq!((c.car, c.predicted, c.actual), (1, 2, 2));
+        assert!(c.misplaced.is_empty());
+        assert_eq!(c.why(), "");
+    }
+
+    #[test]
+    fn a_car_that_stops_after_the_prediction_explains_the_miss() {
+        let checks = rejoin_checks(&race(true));
+        let c = checks.iter().find(|c| c.car == 1).unwrap();
+        assert_eq!((c.predicted, c.actual), (2, 1));
+        assert_eq!(c.misplaced.len(), 1);
+        assert!(c.misplaced[0].stopped_since);
+        assert!(c.missed_for_later_stops());
+        assert_eq!(c.why(), "D2 stopped after");
+    }
 }
