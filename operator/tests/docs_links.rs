@@ -107,7 +107,9 @@ fn broken(root: &Path, pages: &[PathBuf]) -> Vec<String> {
             if !anchor.is_empty() && is_page {
                 let ids = anchors(&std::fs::read_to_string(&dest).unwrap());
                 if !ids.contains(anchor) {
-                    bad.push(format!("{name}:{line}: {target}: no heading #{anchor} there"));
+                    bad.push(format!(
+                        "{name}:{line}: {target}: no heading #{anchor} there"
+                    ));
                 }
             }
         }
@@ -142,9 +144,16 @@ fn every_link_of_the_manual_resolves() {
         .iter()
         .map(|p| links(&std::fs::read_to_string(p).unwrap()).len())
         .sum();
-    assert!(checked > 100, "only {checked} links found: is the parser blind?");
+    assert!(
+        checked > 100,
+        "only {checked} links found: is the parser blind?"
+    );
     let bad = broken(&root, &pages);
-    assert!(bad.is_empty(), "links that lead nowhere:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "links that lead nowhere:\n{}",
+        bad.join("\n")
+    );
 }
 
 /// The README links to every page of docs/ (it is where a reader starts).
@@ -161,7 +170,10 @@ fn the_readme_links_to_every_page() {
         .map(|p| format!("docs/{}", p.file_name().unwrap().to_string_lossy()))
         .filter(|p| !linked.contains(p))
         .collect();
-    assert!(missing.is_empty(), "pages the README does not link: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "pages the README does not link: {missing:?}"
+    );
 }
 
 /// Heading ids follow GitHub: code spans and punctuation dropped, spaces made dashes,

@@ -151,7 +151,12 @@ pub fn markdown() -> String {
 pub fn splice(page: &str) -> Option<String> {
     let start = page.find(BEGIN)? + BEGIN.len();
     let end = page.find(END)?;
-    Some(format!("{}\n{}{}", &page[..start], markdown(), &page[end..]))
+    Some(format!(
+        "{}\n{}{}",
+        &page[..start],
+        markdown(),
+        &page[end..]
+    ))
 }
 
 #[cfg(test)]
