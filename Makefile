@@ -94,7 +94,7 @@ manifests:
 
 ## docs: regenerate the RaceSession reference in docs/racesession.md from the CRD's descriptions.
 docs:
-	$(CARGO) run --quiet -p pitstop-operator --locked -- reference --file docs/racesession.md
+	$(CARGO) run --quiet -p pitstop-operator --bin pitstop-operator --locked -- reference --file docs/racesession.md
 
 VERSION := $(shell scripts/version.sh)
 REGISTRY ?= ghcr.io/pitstop-io
@@ -131,4 +131,4 @@ kind-down:
 ## run-operator: install the CRD into the current kubeconfig's cluster and run the operator locally.
 run-operator:
 	kubectl apply --server-side -f crds/
-	$(CARGO) run --release -p pitstop-operator -- run --leader-election=false
+	$(CARGO) run --release -p pitstop-operator --bin pitstop-operator -- run --leader-election=false
