@@ -92,9 +92,9 @@ manifests:
 	$(OPERATOR_DEBUG) prometheus-adapter manifests > k8s/prometheus-adapter/manifests.yaml
 	tools=$$(scripts/tools.sh) && scripts/render-k8s.sh "$$tools/helm" $(OPERATOR_DEBUG)
 
-## docs: regenerate the RaceSession reference in README.md from the CRD's descriptions.
+## docs: regenerate the RaceSession reference in docs/racesession.md from the CRD's descriptions.
 docs:
-	$(CARGO) run --quiet -p pitstop-operator --locked -- reference --readme README.md
+	$(CARGO) run --quiet -p pitstop-operator --bin pitstop-operator --locked -- reference --file docs/racesession.md
 
 VERSION := $(shell scripts/version.sh)
 REGISTRY ?= ghcr.io/pitstop-io
@@ -131,4 +131,4 @@ kind-down:
 ## run-operator: install the CRD into the current kubeconfig's cluster and run the operator locally.
 run-operator:
 	kubectl apply --server-side -f crds/
-	$(CARGO) run --release -p pitstop-operator -- run --leader-election=false
+	$(CARGO) run --release -p pitstop-operator --bin pitstop-operator -- run --leader-election=false

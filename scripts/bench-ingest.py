@@ -6,7 +6,7 @@ percentiles for each pass. Standard library only.
     scripts/bench-ingest.py http://127.0.0.1:8001 "$STREAM_PROCESSOR_API_KEY" \
         [--requests 200] [--samples 1000] [--clients 4] [--seq]
 
-`make bench` runs it against a processor it starts (see the README's Performance).
+`make bench` runs it against a processor it starts (see docs/performance.md).
 """
 
 import argparse

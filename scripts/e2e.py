@@ -7,7 +7,7 @@ E2E_CLUSTER=current, the current kubeconfig's cluster (kind: images loaded with 
 any other: the images must be pullable). Without either it prints why and skips (exit 0).
 
 Phases, each timed: images (both OCI archives from the workspace's binaries, no Docker
-engine), chart (helm install exactly as the README says), race (scripts/e2e-race.yaml; while
+engine), chart (helm install exactly as docs/install.md says), race (scripts/e2e-race.yaml; while
 it runs: the processor pod, the Redis pod and the operator leader are deleted and the kubelet
 restarted), checks (Ready=True, Finished, the post-race DAG Succeeded, per-car counts of the
 processor equal to the simulator's, the report through the API server's service proxy),
@@ -161,7 +161,7 @@ def chart():
                "-n", SYSTEM, "--create-namespace", "--wait", "--timeout", "3m"]
     crd = subprocess.run(["kubectl", "get", "crd", "racesessions.pitstop.io", "-o", "json"], capture_output=True, text=True)
     if crd.returncode == 0 and "meta.helm.sh/release-name" not in json.loads(crd.stdout)["metadata"].get("annotations", {}):
-        # Applied by kubectl before (the reconcile tests, `make run-operator`): the README's
+        # Applied by kubectl before (the reconcile tests, `make run-operator`): docs/install.md's
         # advice for that case.
         log("the CRD exists without Helm's annotations: helm install --take-ownership")
         install.append("--take-ownership")

@@ -50,11 +50,12 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         name: Vec<String>,
     },
-    /// Print the RaceSession reference (markdown), or with --readme rewrite the reference
-    /// section of that file in place (`make docs`).
+    /// Print the RaceSession reference (markdown), or with --file rewrite the reference
+    /// section of that file in place (`make docs`: docs/racesession.md).
     Reference {
-        #[arg(long)]
-        readme: Option<std::path::PathBuf>,
+        /// The markdown file whose reference section (between its markers) is rewritten.
+        #[arg(long, alias = "readme")]
+        file: Option<std::path::PathBuf>,
     },
     /// Print what serves the HPA's messages/s metric: prometheus-adapter chart values or
     /// plain manifests.
@@ -170,8 +171,8 @@ async fn main() -> anyhow::Result<()> {
             kind,
             name,
         } => print!("{}", render(&file, &namespace, &kind, &name)?),
-        Command::Reference { readme: None } => print!("{}", reference::markdown()),
-        Command::Reference { readme: Some(path) } => {
+        Command::Reference { file: None } => print!("{}", reference::markdown()),
+        Command::Reference { file: Some(path) } => {
             let text = std::fs::read_to_string(&path)?;
             let new = reference::splice(&text).with_context(|| {
                 format!(

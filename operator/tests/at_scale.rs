@@ -299,7 +299,7 @@ fn quantiles_interpolate_within_buckets() {
 /// with a message when no real API server answers. Not 1,000 by default: no pod of these
 /// races may run, so none ever gets ready, and the 30 s safety net of every converging
 /// race (a full reconcile, ~24 server-side applies) is what the kit's API server serves
-/// on 2 cores; at 1,000 that saturates it (README, "Performance").
+/// on 2 cores; at 1,000 that saturates it (docs/performance.md).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "league-scale benchmark on the real API server: `make bench-operator` (needs the kit: scripts/kit.sh up)"]
 async fn bench_real_apiserver() {

@@ -30,7 +30,7 @@ fn checked_in_crd_is_current() {
     );
 }
 
-/// The contract names (group, kind, plural, short name, scope; see the README).
+/// The contract names (group, kind, plural, short name, scope; see docs/racesession.md).
 #[test]
 fn crd_names_follow_the_contract() {
     let crd = RaceSession::crd();
@@ -290,14 +290,16 @@ fn race_definition_is_immutable() {
         .expect("scaling is allowed");
 }
 
-/// The README's RaceSession reference is the CRD's (regenerate with `make docs`).
+/// The RaceSession reference in docs/racesession.md is the CRD's (regenerate with
+/// `make docs`).
 #[test]
-fn readme_reference_is_current() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let fresh = pitstop_operator::api::reference::splice(&readme).expect("markers in README.md");
+fn racesession_reference_is_current() {
+    let page = std::fs::read_to_string(root().join("docs/racesession.md")).unwrap();
+    let fresh =
+        pitstop_operator::api::reference::splice(&page).expect("markers in docs/racesession.md");
     assert!(
-        fresh == readme,
-        "README.md's RaceSession reference is stale: run `make docs`"
+        fresh == page,
+        "docs/racesession.md's RaceSession reference is stale: run `make docs`"
     );
 }
 

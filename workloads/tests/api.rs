@@ -910,7 +910,7 @@ async fn bounded_503s(env: &Env, redis: &SilentRedis, calls: &[(&str, &str)]) {
 }
 
 /// Against a Redis that accepts connections and never answers, start, finish and ingest
-/// answer 503 within the README's 5 s bound, every time; against one that connects
+/// answer 503 within the 5 s bound of docs/operations.md, every time; against one that connects
 /// slowly and then answers nothing, they do too. A wait that retries its connect breaks
 /// the first (they took 27 s), one without a deadline for the whole request the second
 /// (connect, then a reply that never comes: 3 s + 5 s; ingest took 8 s).

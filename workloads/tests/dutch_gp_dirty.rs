@@ -187,7 +187,7 @@ fn glitches_in_every_channel_cost_only_themselves() {
     }
     let (ev_clean, ev_dirty) = (dutch::analyse(&clean), dutch::analyse(&dirty));
     let (found_clean, found_dirty) = (dutch::found(&ev_clean), dutch::found(&ev_dirty));
-    // Every observable stop, and nothing else, with the outliers the README explains.
+    // Every observable stop, and nothing else, with the outliers docs/analytics.md explains.
     dutch::check_stops(&dir, &found_dirty);
     let dhl = dutch::dhl(&dir);
     let (a, b) = (figures(&found_clean, &dhl), figures(&found_dirty, &dhl));

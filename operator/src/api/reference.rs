@@ -1,5 +1,5 @@
-//! The RaceSession reference in the README, generated from the CRD's field descriptions
-//! (`make docs`; a test fails when the README's copy is stale), so that the documentation
+//! The RaceSession reference in `docs/racesession.md`, generated from the CRD's field
+//! descriptions (`make docs`; a test fails when the page's copy is stale), so that the documentation
 //! is the schema the API server enforces.
 
 use super::RaceSession;
@@ -147,15 +147,15 @@ pub fn markdown() -> String {
     rows.join("\n") + "\n"
 }
 
-/// `readme` with the text between the markers replaced by the current reference.
-pub fn splice(readme: &str) -> Option<String> {
-    let start = readme.find(BEGIN)? + BEGIN.len();
-    let end = readme.find(END)?;
+/// `page` with the text between the markers replaced by the current reference.
+pub fn splice(page: &str) -> Option<String> {
+    let start = page.find(BEGIN)? + BEGIN.len();
+    let end = page.find(END)?;
     Some(format!(
         "{}\n{}{}",
-        &readme[..start],
+        &page[..start],
         markdown(),
-        &readme[end..]
+        &page[end..]
     ))
 }
 

@@ -352,7 +352,8 @@ mod tests {
     }
 
     /// What a race asks the scheduler for in each mode with the builders' default
-    /// requests (processor at `minReplicas` 1): the README's "Monitoring modes" table.
+    /// requests (processor at `minReplicas` 1): the "Monitoring modes" table of
+    /// docs/monitoring.md.
     #[test]
     fn requests_per_mode() {
         fn quantity(q: &str) -> f64 {

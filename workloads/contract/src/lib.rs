@@ -7,7 +7,7 @@
 //! Only names live here: no types, no dependencies, nothing that could make this crate
 //! depend on either side.
 
-/// Ports the workloads listen on (fixed contracts, see the README).
+/// Ports the workloads listen on (fixed contracts, see docs/racesession.md).
 pub mod ports {
     /// The simulator's `/health`, `/ready` and `/metrics`.
     pub const SIMULATOR: u16 = 8000;

@@ -3,7 +3,7 @@
 //! the four tyre pressures) that catches deviations too small for a rule, such as a
 //! slow puncture. Raw hits are folded into episodes so one incident is one anomaly.
 //!
-//! Thresholds (README, "Anomaly detection"):
+//! Thresholds (docs/analytics.md, "Anomalies"):
 //!
 //! | kind | rule (warning / critical) | ewma (warning) |
 //! |---|---|---|

@@ -1,4 +1,4 @@
-//! Pit-stop score, 0–100, documented in the README:
+//! Pit-stop score, 0–100, documented in docs/analytics.md:
 //!
 //! ```text
 //! score = 100 × (0.60 × absolute + 0.25 × vs_field + 0.15 × vs_team)

@@ -24,9 +24,9 @@ pub fn completed_laps(code: &str) -> u16 {
 }
 
 /// Stops where our stationary time and DHL's differ by more than 0.5 s, each explained
-/// in the README ("Feeding real telemetry").
+/// in docs/analytics.md ("Measured on a real race").
 pub const STATIONARY_OUTLIERS: &[(&str, u16)] = &[("LAW", 27), ("BOR", 60), ("SAI", 65)];
-/// Stops where our pit-lane time and Ergast's differ by more than 1.5 s (README).
+/// Stops where our pit-lane time and Ergast's differ by more than 1.5 s (docs/analytics.md).
 pub const LANE_OUTLIERS: &[(&str, u16)] = &[("LAW", 27)];
 
 pub fn dir() -> Option<PathBuf> {
@@ -283,11 +283,11 @@ pub fn check_stops(dir: &std::path::Path, found: &[Found]) {
     want.sort();
     assert_eq!(
         stationary_outliers, want,
-        "stops off by more than 0.5 s (listed in the README)"
+        "stops off by more than 0.5 s (listed in docs/analytics.md)"
     );
     assert_eq!(
         lane_outliers,
         expected(LANE_OUTLIERS),
-        "pit-lane times off by more than 1.5 s (README)"
+        "pit-lane times off by more than 1.5 s (docs/analytics.md)"
     );
 }

@@ -11,7 +11,7 @@ use crate::children::ports;
 use pitstop_contract::metrics;
 use serde_json::{Value, json};
 
-/// Name of the HPA's Pods metric (a fixed contract, see the README).
+/// Name of the HPA's Pods metric (a fixed contract, see docs/monitoring.md).
 pub const METRIC: &str = metrics::MESSAGES_PROCESSED_PER_SECOND;
 /// The per-pod counter it is computed from.
 pub const COUNTER: &str = metrics::MESSAGES_PROCESSED_TOTAL;
@@ -198,7 +198,7 @@ pub fn manifests() -> String {
                 "group": "custom.metrics.k8s.io",
                 "version": "v1beta1",
                 "service": {"name": NAME, "namespace": NS},
-                // The adapter serves a self-signed certificate; see the README for a CA bundle.
+                // The adapter serves a self-signed certificate, so there is no CA to pin here.
                 "insecureSkipTLSVerify": true,
                 "groupPriorityMinimum": 100,
                 "versionPriority": 100,
