@@ -15,6 +15,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 #[derive(Debug)]
 pub struct Answer {
     pub status: StatusCode,
+    pub content_type: Option<String>,
     /// The body as JSON (`null` when it is not JSON).
     pub json: Value,
     pub text: String,
@@ -71,6 +72,7 @@ async fn send(req: reqwest::RequestBuilder, route: Route) -> Answer {
     }
     Answer {
         status,
+        content_type,
         json: serde_json::from_slice(&body).unwrap_or(Value::Null),
         text: String::from_utf8_lossy(&body).into_owned(),
     }
