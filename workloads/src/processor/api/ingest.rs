@@ -25,6 +25,8 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
 
 /// How far ahead of the processor's clock a sample may be dated: a day, for replays
 /// of a recording timed from now and clocks set wrong by hours; 2099 is a glitch.
@@ -129,7 +131,7 @@ pub(super) enum IngestRefusal {
     request_body(description = "Native samples (one object, an array, or NDJSON), OpenF1 \
         records (an array or NDJSON) or FastF1 telemetry CSV; without a Content-Type the body \
         says which. At most 5,000 samples.",
-        content(("application/json"), ("application/x-ndjson"), ("text/csv"))),
+        content((TelemetryJson = "application/json"), ("application/x-ndjson"), ("text/csv"))),
     responses(
         (status = 202, description = "Something new was stored: every sample not under \
             `rejected` is in the stream", body = IngestAnswer),
@@ -193,6 +195,33 @@ fn no_sample_taken(rejected: &[Rejected]) -> String {
             r.error
         ),
         None => "no samples in the body".into(),
+    }
+}
+
+/// A JSON body of `POST /telemetry`, for the document: a native sample, or an array of
+/// native samples or of OpenF1 records (the OpenF1 API's own objects, as it serves
+/// them). Impossible values of optional channels are made unknown, not refused, so the
+/// sample schema describes; it does not decide.
+pub(super) enum TelemetryJson {}
+
+impl utoipa::PartialSchema for TelemetryJson {
+    fn schema() -> RefOr<Schema> {
+        let sample = || Ref::from_schema_name(<Sample as utoipa::ToSchema>::name());
+        let item = AnyOfBuilder::new()
+            .item(sample())
+            .item(ObjectBuilder::new().description(Some("An OpenF1 record")));
+        AnyOfBuilder::new()
+            .item(sample())
+            .item(ArrayBuilder::new().items(item))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TelemetryJson {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        let name = <Sample as utoipa::ToSchema>::name().into_owned();
+        schemas.push((name, <Sample as utoipa::PartialSchema>::schema()));
+        <Sample as utoipa::ToSchema>::schemas(schemas);
     }
 }
 

@@ -114,7 +114,8 @@ pub(super) async fn redis_bounded<T>(
 }
 
 /// The body of every error: `{"error": "..."}` and nothing else (the few answers that
-/// carry more have schemas of their own).
+/// carry more have schemas of their own). `deny_unknown_fields` is for the schema: it
+/// says `additionalProperties: false`, so a body with more is not an `ErrorBody`.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ErrorBody {
