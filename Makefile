@@ -95,7 +95,7 @@ manifests:
 ## docs: regenerate the RaceSession reference in README.md from the CRD's descriptions,
 ## and docs/openapi.json (the processor API's OpenAPI document) from the handlers' types.
 docs:
-	$(CARGO) run --quiet -p pitstop-operator --locked -- reference --readme README.md
+	$(CARGO) run --quiet -p pitstop-operator --bin pitstop-operator --locked -- reference --readme README.md
 	$(CARGO) run --quiet -p pitstop-workloads --bin pitstop --locked -- openapi > docs/openapi.json
 
 VERSION := $(shell scripts/version.sh)
