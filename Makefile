@@ -92,9 +92,12 @@ manifests:
 	$(OPERATOR_DEBUG) prometheus-adapter manifests > k8s/prometheus-adapter/manifests.yaml
 	tools=$$(scripts/tools.sh) && scripts/render-k8s.sh "$$tools/helm" $(OPERATOR_DEBUG)
 
-## docs: regenerate the RaceSession reference in docs/racesession.md from the CRD's descriptions.
+## docs: regenerate the RaceSession reference in docs/racesession.md from the CRD's
+## descriptions, and docs/openapi.json (the processor API's OpenAPI document) from the
+## handlers' types.
 docs:
 	$(CARGO) run --quiet -p pitstop-operator --bin pitstop-operator --locked -- reference --file docs/racesession.md
+	$(CARGO) run --quiet -p pitstop-workloads --bin pitstop --locked -- openapi > docs/openapi.json
 
 VERSION := $(shell scripts/version.sh)
 REGISTRY ?= ghcr.io/pitstop-io

@@ -133,7 +133,7 @@ impl FakeProcessor {
                     let (code, body, ctype) =
                         routes.lock().unwrap().get(&path).cloned().unwrap_or((
                             404,
-                            json!({"error": "no such endpoint (see the README's API reference)"})
+                            json!({"error": "no such endpoint (see /api/v1/openapi.json and docs/http-api.md)"})
                                 .to_string(),
                             "application/json",
                         ));

@@ -124,20 +124,30 @@ impl std::fmt::Display for Problem {
 }
 
 /// Which datastore a problem is about, as the readiness JSON names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Datastore {
     Postgres,
     Redis,
 }
 
+/// One entry of `/ready`'s `problems`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Finding {
+    pub datastore: Datastore,
+    /// The stable CamelCase reason (`TlsUntrustedCertificate`, `Unreachable`, ...).
+    pub reason: &'static str,
+    /// What the operator can do about it.
+    pub message: &'static str,
+}
+
 /// One entry of `/ready`'s `problems`: `{"datastore", "reason", "message"}`.
-pub fn finding(datastore: Datastore, problem: Problem) -> serde_json::Value {
-    serde_json::json!({
-        "datastore": datastore,
-        "reason": problem.reason(),
-        "message": problem.message(),
-    })
+pub fn finding(datastore: Datastore, problem: Problem) -> Finding {
+    Finding {
+        datastore,
+        reason: problem.reason(),
+        message: problem.message(),
+    }
 }
 
 /// The problem behind a connection or query error: walks `err` and its causes (looking
@@ -409,7 +419,11 @@ mod tests {
     #[test]
     fn finding_json() {
         assert_eq!(
-            finding(Datastore::Postgres, Problem::TlsUntrustedCertificate),
+            serde_json::to_value(finding(
+                Datastore::Postgres,
+                Problem::TlsUntrustedCertificate
+            ))
+            .unwrap(),
             serde_json::json!({
                 "datastore": "postgres",
                 "reason": "TlsUntrustedCertificate",
@@ -417,8 +431,8 @@ mod tests {
             })
         );
         assert_eq!(
-            finding(Datastore::Redis, Problem::Unreachable)["datastore"],
-            "redis"
+            finding(Datastore::Redis, Problem::Unreachable).datastore,
+            Datastore::Redis
         );
     }
 }

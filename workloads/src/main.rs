@@ -62,6 +62,9 @@ enum Command {
     Ingest(pitstop_workloads::game::IngestArgs),
     /// Play a synthesized F1 24 race over UDP to a gateway: `source: game` without the game.
     GameRace(pitstop_workloads::game::GameRaceArgs),
+    /// Print the processor API's OpenAPI 3.1 document (`docs/openapi.json`, served at
+    /// /api/v1/openapi.json).
+    Openapi,
 }
 
 /// The CLI with the values of environment variables hidden from `--help`: `REDIS_URL`
@@ -858,6 +861,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::GameRace(a) => {
             init_logs("warn");
             pitstop_workloads::game::game_race(a).await
+        }
+        Command::Openapi => {
+            print!("{}", pitstop_workloads::processor::api::document_json());
+            Ok(())
         }
         Command::Demo(a) => {
             // The demo prints its own progress; keep logs to warnings.

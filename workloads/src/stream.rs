@@ -85,10 +85,12 @@ impl StreamKeys {
 }
 
 /// One car of the grid.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CarInfo {
     pub car: u8,
+    #[schema(value_type = String)]
     pub driver: CompactString,
+    #[schema(value_type = String)]
     pub team: CompactString,
 }
 

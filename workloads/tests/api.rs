@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::contract::{self, call, call_unrouted};
 use common::silent_redis::SilentRedis;
 use common::{Env, wait_until};
 use pitstop_workloads::model::Sample;
@@ -39,15 +40,7 @@ async fn metric_appears(base: &str, line: &str) {
     let url = format!("{base}/metrics");
     wait_until(Duration::from_secs(10), line, || {
         let url = url.clone();
-        async move {
-            reqwest::get(&url)
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-                .contains(line)
-        }
+        async move { contract::get(&url).await.text.contains(line) }
     })
     .await;
 }
@@ -58,31 +51,22 @@ async fn session_until(base: &str, id: &str, what: &str, done: impl Fn(&Value) -
     wait_until(Duration::from_secs(20), what, || {
         let url = url.clone();
         let done = &done;
-        async move {
-            let v: Value = reqwest::get(&url)
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap_or(Value::Null);
-            done(&v)
-        }
+        async move { done(&contract::get(&url).await.json) }
     })
     .await;
 }
 
 /// Posts `body` with a content type and a query string.
 async fn post_as(base: &str, query: &str, content_type: &str, body: &str) -> (StatusCode, Value) {
-    let resp = reqwest::Client::new()
-        .post(format!("{base}/telemetry{query}"))
-        .header("X-API-Key", KEY)
-        .header("Content-Type", content_type)
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap();
-    let code = resp.status();
-    (code, resp.json().await.unwrap_or(Value::Null))
+    let a = call(
+        reqwest::Client::new()
+            .post(format!("{base}/telemetry{query}"))
+            .header("X-API-Key", KEY)
+            .header("Content-Type", content_type)
+            .body(body.to_owned()),
+    )
+    .await;
+    (a.status, a.json)
 }
 
 /// The samples of `session` in the stream, decoded, by car and time.
@@ -106,9 +90,8 @@ async fn post(base: &str, key: Option<&str>, body: String) -> (StatusCode, Value
     if let Some(k) = key {
         req = req.header("X-API-Key", k);
     }
-    let resp = req.send().await.unwrap();
-    let code = resp.status();
-    (code, resp.json().await.unwrap_or(Value::Null))
+    let a = call(req).await;
+    (a.status, a.json)
 }
 
 /// Auth, validation and size limits answer precisely; a valid batch becomes visible.
@@ -166,59 +149,69 @@ async fn ingest_contract() {
     let nd: Vec<String> = (0..3)
         .map(|i| serde_json::to_string(&sample("api-s", 16 + (i % 2) as u8 * 39, i)).unwrap())
         .collect();
-    let resp = reqwest::Client::new()
-        .post(format!("{base}/telemetry"))
-        .header("Authorization", format!("Bearer {KEY}"))
-        .header("Content-Type", "application/x-ndjson")
-        .body(nd.join("\n"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::ACCEPTED);
-    assert_eq!(resp.json::<Value>().await.unwrap()["accepted"], 3);
+    let a = call(
+        reqwest::Client::new()
+            .post(format!("{base}/telemetry"))
+            .header("Authorization", format!("Bearer {KEY}"))
+            .header("Content-Type", "application/x-ndjson")
+            .body(nd.join("\n")),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+    assert_eq!(a.json["accepted"], 3);
 
     session_until(&base, "api-s", "ingested samples committed", |v| {
         v["samples_processed"] == 3
     })
     .await;
-    let list: Value = reqwest::get(format!("{base}/api/v1/sessions"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = contract::get(format!("{base}/api/v1/sessions")).await.json;
     assert!(
         list.as_array()
             .unwrap()
             .iter()
             .any(|s| s["session_id"] == "api-s")
     );
-    for path in ["classification", "pitstops", "anomalies", "teams"] {
-        let r = reqwest::get(format!("{base}/api/v1/sessions/api-s/{path}"))
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "{path}");
+    for path in [
+        "",
+        "/classification",
+        "/laps?car=16",
+        "/stints",
+        "/pitstops",
+        "/anomalies?car=16&kind=pressure_loss",
+        "/teams",
+        "/cars",
+        "/strategy",
+        "/events",
+    ] {
+        let r = contract::get(format!("{base}/api/v1/sessions/api-s{path}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
     }
+    let r = contract::get(format!("{base}/api/v1/sessions/api-s/report")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "no report step ran");
     assert_eq!(
-        reqwest::get(format!("{base}/api/v1/sessions/nope"))
+        contract::get(format!("{base}/api/v1/sessions/nope"))
             .await
-            .unwrap()
-            .status(),
+            .status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        reqwest::get(format!("{base}/ready"))
-            .await
-            .unwrap()
-            .status(),
+        contract::get(format!("{base}/ready")).await.status,
         StatusCode::OK
     );
     assert_eq!(
-        reqwest::get(format!("{base}/health"))
-            .await
-            .unwrap()
-            .status(),
+        contract::get(format!("{base}/health")).await.status,
         StatusCode::OK
+    );
+    // The document the API serves is the one the tests check against (and the one in
+    // docs/, see tests/openapi.rs).
+    let served = contract::get(format!(
+        "{base}{}",
+        pitstop_workloads::processor::api::OPENAPI_PATH
+    ))
+    .await;
+    assert_eq!(
+        served.json,
+        serde_json::to_value(pitstop_workloads::processor::api::document()).unwrap()
     );
     // Counters move just after the commit the API already shows: poll.
     // The three of api-s and the one whose throttle was made unknown.
@@ -465,12 +458,9 @@ async fn real_feeds_through_the_api() {
         |v| v["samples_processed"] == 3,
     )
     .await;
-    let cars: Value = reqwest::get(format!("{base}/api/v1/sessions/fastf1-dirty/cars"))
+    let cars = contract::get(format!("{base}/api/v1/sessions/fastf1-dirty/cars"))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json;
     assert_eq!(
         cars[0]["unknown"],
         serde_json::json!({"gear": {"out_of_range": 1}})
@@ -561,28 +551,24 @@ async fn real_feeds_through_the_api() {
     }
 
     // The metadata and the chequered flag of an API-fed session.
-    let r = reqwest::Client::new()
+    let r = call(reqwest::Client::new()
         .post(format!("{base}/api/v1/sessions/fastf1/start"))
         .header("X-API-Key", KEY)
-        .body(r#"{"circuit":"zandvoort","laps":72,"started_at_ms":1756645380000,"cars":[{"car":1,"driver":"VER","team":"Red Bull Racing"}]}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::ACCEPTED);
+        .body(r#"{"circuit":"zandvoort","laps":72,"started_at_ms":1756645380000,"cars":[{"car":1,"driver":"VER","team":"Red Bull Racing"}]}"#))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
     let finish = |id: &str| {
-        reqwest::Client::new()
-            .post(format!("{base}/api/v1/sessions/{id}/finish"))
-            .header("X-API-Key", KEY)
-            .send()
+        call(
+            reqwest::Client::new()
+                .post(format!("{base}/api/v1/sessions/{id}/finish"))
+                .header("X-API-Key", KEY),
+        )
     };
-    assert_eq!(
-        finish("nobody").await.unwrap().status(),
-        StatusCode::NOT_FOUND
-    );
-    let r = finish("fastf1").await.unwrap();
-    assert_eq!(r.status(), StatusCode::ACCEPTED);
-    assert_eq!(r.json::<Value>().await.unwrap()["published"], 3);
-    assert_eq!(finish("fastf1").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(finish("nobody").await.status, StatusCode::NOT_FOUND);
+    let r = finish("fastf1").await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert_eq!(r.json["published"], 3);
+    assert_eq!(finish("fastf1").await.status, StatusCode::OK);
     session_until(&base, "fastf1", "the API-fed session finished", |v| {
         v["finished"] == true
             && v["samples_published"] == 3
@@ -592,12 +578,9 @@ async fn real_feeds_through_the_api() {
     })
     .await;
     // A feed without laps still has its team (stops, anomalies), with no lap statistics.
-    let teams: Value = reqwest::get(format!("{base}/api/v1/sessions/openf1/teams"))
+    let teams = contract::get(format!("{base}/api/v1/sessions/openf1/teams"))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json;
     assert_eq!(teams[0]["team"], "Red Bull Racing", "{teams}");
     assert_eq!(teams[0]["laps"], 0);
     let (code, body) = post_as(
@@ -613,12 +596,9 @@ async fn real_feeds_through_the_api() {
         "{body}"
     );
 
-    let cars: Value = reqwest::get(format!("{base}/api/v1/sessions/fastf1/cars"))
+    let cars = contract::get(format!("{base}/api/v1/sessions/fastf1/cars"))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json;
     let car = &cars[0];
     assert_eq!(
         (
@@ -715,11 +695,11 @@ async fn hostile_http() {
     // served once the silent ones are cut off.
     let silent = [raw(addr, b"").await, raw(addr, b"").await];
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let waiting = tokio::spawn(reqwest::get(format!("{base}/health")));
+    let waiting = tokio::spawn(contract::get(format!("{base}/health")));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!waiting.is_finished(), "served beyond the connection cap");
-    let r = waiting.await.unwrap().unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let r = waiting.await.unwrap();
+    assert_eq!(r.status, StatusCode::OK);
     drop(silent);
 
     // Every error is JSON with a reason.
@@ -740,24 +720,23 @@ async fn hostile_http() {
             StatusCode::BAD_REQUEST,
             "query",
         ),
-        ("/api/v1/nothing", StatusCode::NOT_FOUND, "no such endpoint"),
     ];
     for (path, want, says) in cases {
-        let r = reqwest::get(format!("{base}{path}")).await.unwrap();
-        assert_eq!(r.status(), want, "{path}");
-        let body: Value = r.json().await.unwrap_or(Value::Null);
+        let r = contract::get(format!("{base}{path}")).await;
+        assert_eq!(r.status, want, "{path}");
         assert!(
-            body["error"].as_str().is_some_and(|e| e.contains(says)),
-            "{path}: {body}"
+            r.json["error"].as_str().is_some_and(|e| e.contains(says)),
+            "{path}: {}",
+            r.json
         );
     }
-    let r = reqwest::Client::new()
-        .delete(format!("{base}/telemetry"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert!(r.json::<Value>().await.unwrap()["error"].is_string());
+    let r = call_unrouted(reqwest::Client::new().get(format!("{base}/api/v1/nothing"))).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let says = r.json["error"].as_str().unwrap();
+    assert!(says.contains("/api/v1/openapi.json"), "{says}");
+    let r = call_unrouted(reqwest::Client::new().delete(format!("{base}/telemetry"))).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(r.json["error"].is_string());
     // A body that does not arrive: the head came, the promised bytes never do.
     let mut slow = raw(
         addr,
@@ -855,17 +834,16 @@ const START: &str = r#"{"circuit":"zandvoort","laps":72,"started_at_ms":17566453
 /// POSTs `body` to `path` with the key; the status, the JSON and how long it took.
 async fn timed_post(base: &str, path: &str, body: &str) -> (StatusCode, Value, Duration) {
     let t = std::time::Instant::now();
-    let resp = reqwest::Client::new()
-        .post(format!("{base}{path}"))
-        .header("X-API-Key", KEY)
-        .header("Content-Type", "application/json")
-        .timeout(Duration::from_secs(60))
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap();
-    let code = resp.status();
-    (code, resp.json().await.unwrap_or(Value::Null), t.elapsed())
+    let a = call(
+        reqwest::Client::new()
+            .post(format!("{base}{path}"))
+            .header("X-API-Key", KEY)
+            .header("Content-Type", "application/json")
+            .timeout(Duration::from_secs(60))
+            .body(body.to_owned()),
+    )
+    .await;
+    (a.status, a.json, t.elapsed())
 }
 
 /// Two rounds of `calls` at once against a processor on `redis`: each answers 503 within
@@ -1129,9 +1107,8 @@ async fn session_start_is_validated_and_happens_once() {
 
 /// GETs `path`: the status and the JSON.
 async fn get_json(base: &str, path: &str) -> (StatusCode, Value) {
-    let resp = reqwest::get(format!("{base}{path}")).await.unwrap();
-    let code = resp.status();
-    (code, resp.json().await.unwrap_or(Value::Null))
+    let a = contract::get(format!("{base}{path}")).await;
+    (a.status, a.json)
 }
 
 /// Length of the crafted circuit, m.

@@ -85,12 +85,9 @@ async fn late_and_resent_samples_are_told_apart() {
     assert_eq!(acc, [(7, 250, 250 * 249 / 2, 249)], "each sample once");
     // The hundred older samples came after their successors were analysed: counted and
     // archived, and said to be too late for the analytics.
-    let cars: Value = reqwest::get(format!("{base}/api/v1/sessions/late/cars"))
+    let cars = common::contract::get(format!("{base}/api/v1/sessions/late/cars"))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json;
     assert_eq!(
         (&cars[0]["samples"], &cars[0]["late"]),
         (&250.into(), &100.into()),

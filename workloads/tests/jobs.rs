@@ -338,15 +338,10 @@ async fn clean_race_passes_every_step_and_matches_the_raw_data() {
         "http://{}/api/v1/sessions/{SESSION}/report",
         processor.addr.unwrap()
     );
-    let resp = reqwest::get(&url).await.unwrap();
-    assert_eq!(resp.status(), 200);
-    assert!(
-        resp.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
-    let html = resp.text().await.unwrap();
+    let resp = common::contract::get(&url).await;
+    assert_eq!(resp.status, 200);
+    assert!(resp.content_type.unwrap().starts_with("text/html"));
+    let html = resp.text;
     assert_eq!(html.matches("<svg").count(), 6, "six charts");
     for needle in [
         "Lap times",
@@ -363,11 +358,9 @@ async fn clean_race_passes_every_step_and_matches_the_raw_data() {
     // The strategy of the finished race: every classified car on the board, in order,
     // with the pit loss measured from its stops or the circuit's default; the gauges set.
     let base = format!("http://{}", processor.addr.unwrap());
-    let resp = reqwest::get(format!("{base}/api/v1/sessions/{SESSION}/strategy"))
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let s: serde_json::Value = resp.json().await.unwrap();
+    let resp = common::contract::get(format!("{base}/api/v1/sessions/{SESSION}/strategy")).await;
+    assert_eq!(resp.status, 200);
+    let s = resp.json;
     assert_eq!(s["session_id"], SESSION);
     assert_eq!(s["total_laps"], 6);
     let cars = s["cars"].as_array().unwrap();
@@ -388,10 +381,8 @@ async fn clean_race_passes_every_step_and_matches_the_raw_data() {
     }
     assert!(s["pit_loss"]["ms"].as_f64().unwrap() > 5_000.0, "{s}");
     assert!(["measured", "default"].contains(&s["pit_loss"]["source"].as_str().unwrap()));
-    let missing = reqwest::get(format!("{base}/api/v1/sessions/nope/strategy"))
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), 404);
+    let missing = common::contract::get(format!("{base}/api/v1/sessions/nope/strategy")).await;
+    assert_eq!(missing.status, 404);
     if let Ok(dir) = std::env::var("PITSTOP_REPORT_OUT") {
         std::fs::write(std::path::Path::new(&dir).join("report.html"), &html).unwrap();
     }

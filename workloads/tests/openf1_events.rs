@@ -33,13 +33,13 @@ async fn post(base: &str, session: &str, key: Option<&str>, body: &str) -> (Stat
     if let Some(k) = key {
         r = r.header("authorization", format!("Bearer {k}"));
     }
-    let r = r.send().await.unwrap();
-    (r.status(), r.json().await.unwrap())
+    let r = common::contract::call(r).await;
+    (r.status, r.json)
 }
 
 async fn get(url: &str) -> (StatusCode, Value) {
-    let r = reqwest::get(url).await.unwrap();
-    (r.status(), r.json().await.unwrap())
+    let r = common::contract::get(url).await;
+    (r.status, r.json)
 }
 
 fn event(at: i64, kind: &str) -> Value {

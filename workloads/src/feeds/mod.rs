@@ -32,8 +32,9 @@ use crate::model::Sample;
 use std::io::Read;
 use std::path::Path;
 
-/// The shape of a body or file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The shape of a body or file (serialized as [`Format::as_str`] names it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Native samples: an object, an array or NDJSON.
     Native,

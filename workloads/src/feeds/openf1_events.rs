@@ -12,7 +12,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// What happened at an instant of a session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A safety car is deployed: a period begins.
@@ -60,7 +72,7 @@ impl EventKind {
 }
 
 /// One event, as the API takes and lists it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionEvent {
     /// When, ms since the Unix epoch.
     pub at_ms: i64,

@@ -43,7 +43,9 @@ fn seq_given<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
 
 /// Where the car is with respect to the pit lane (the F1 game's `pitStatus` 0/1/2). A
 /// hint when a source sends it: pit stops are found from motion without it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PitStatus {
     #[default]
@@ -81,9 +83,10 @@ impl PitStatus {
 /// sent; the processor uses it to prove that every published sample was counted exactly
 /// once, and to recognise a resent sample (at or below the car's highest seq) and drop
 /// it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sample {
+    #[schema(value_type = String)]
     pub session: CompactString,
     pub car: u8,
     /// Time of the measurement (race clock), milliseconds since the Unix epoch.
@@ -92,8 +95,10 @@ pub struct Sample {
     #[serde(default = "seq_absent", deserialize_with = "seq_given")]
     pub seq: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub driver: Option<CompactString>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub team: Option<CompactString>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lap: Option<u16>,
@@ -107,6 +112,7 @@ pub struct Sample {
         deserialize_with = "rpm",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<f64>)]
     pub rpm: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gear: Option<i8>,
@@ -132,6 +138,7 @@ pub struct Sample {
         deserialize_with = "compound",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<String>)]
     pub tyre_compound: Option<Compound>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tyre_age_laps: Option<u16>,

@@ -8,7 +8,7 @@ use tokio_postgres::Client;
 
 type Result<T> = std::result::Result<T, tokio_postgres::Error>;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionSummary {
     pub session_id: String,
     pub circuit: Option<String>,
@@ -20,7 +20,7 @@ pub struct SessionSummary {
     pub started_at_ms: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionDetail {
     #[serde(flatten)]
     pub summary: SessionSummary,
@@ -33,7 +33,7 @@ pub struct SessionDetail {
     pub laps_recorded: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ClassifiedCar {
     pub position: usize,
     pub car: i32,
@@ -50,7 +50,7 @@ pub struct ClassifiedCar {
     pub dnf: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ScoredStop {
     pub car: i32,
     pub driver: String,
@@ -66,7 +66,7 @@ pub struct ScoredStop {
     pub slow: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AnomalyRow {
     pub car: i32,
     pub driver: String,
@@ -84,7 +84,8 @@ pub struct AnomalyRow {
 
 /// A car's run on one set of tyres (the `stints` view): a new stint starts after each
 /// stop's in-lap and wherever the compound changes.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = StintRow)]
 pub struct Stint {
     pub car: i32,
     pub driver: String,
@@ -103,7 +104,7 @@ pub struct Stint {
 }
 
 /// One lap of one car (the `lap_status` view).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LapRow {
     pub car: i32,
     pub driver: String,
@@ -132,7 +133,7 @@ pub struct LapRow {
     pub green: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TeamPerformance {
     pub team: String,
     pub laps: i64,
@@ -490,14 +491,16 @@ pub async fn teams(db: &Client, id: &str) -> Result<Vec<TeamPerformance>> {
 }
 
 /// An analytic a car is skipped by, and the channel it lacks.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Skipped {
+    #[schema(value_type = String)]
     pub analytic: &'static str,
+    #[schema(value_type = String)]
     pub needs: &'static str,
 }
 
 /// What one car's feed carries and what that gives.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CarFeed {
     pub car: i32,
     pub driver: String,
@@ -508,10 +511,13 @@ pub struct CarFeed {
     pub late: i64,
     /// Values ingest made unknown because they were impossible, by channel and reason
     /// (`{"gear": {"out_of_range": 570}}`); `null` when Redis could not say.
+    #[schema(value_type = Option<HashMap<String, HashMap<String, u64>>>)]
     pub unknown: Option<serde_json::Value>,
     /// Optional channels the feed has sent (speed, time, car and session always).
+    #[schema(value_type = Vec<String>)]
     pub channels: Channels,
     /// `pit_status` when the feed sends it, `motion` otherwise.
+    #[schema(value_type = String)]
     pub pit_stops_from: &'static str,
     pub skipped: Vec<Skipped>,
 }

@@ -23,18 +23,18 @@ pub async fn start_api(env: &Env, consumer: &str) -> (Processor, String) {
     (p, base)
 }
 
-/// Posts `body` (JSON) to `path` with the key: the status and the answer.
+/// Posts `body` (JSON) to `path` with the key: the status and the answer, checked
+/// against the API's OpenAPI document.
 pub async fn post(client: &reqwest::Client, url: &str, body: String) -> (StatusCode, Value) {
-    let resp = client
-        .post(url)
-        .header("X-API-Key", KEY)
-        .header("Content-Type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let code = resp.status();
-    (code, resp.json().await.unwrap_or(Value::Null))
+    let a = super::contract::call(
+        client
+            .post(url)
+            .header("X-API-Key", KEY)
+            .header("Content-Type", "application/json")
+            .body(body),
+    )
+    .await;
+    (a.status, a.json)
 }
 
 /// Posts native samples as a JSON array; without `seq` when `numbered` is false.

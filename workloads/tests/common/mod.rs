@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod contract;
 pub mod dutch;
 pub mod ingest;
 pub mod servers;

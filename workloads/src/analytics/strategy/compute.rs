@@ -13,7 +13,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The strategy of a session as of a lap.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Strategy {
     /// Laps the leader has completed.
     pub as_of_lap: u16,
@@ -29,7 +29,7 @@ pub struct Strategy {
 }
 
 /// Another car and how far from it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Neighbour {
     pub car: u8,
     pub driver: String,
@@ -37,7 +37,7 @@ pub struct Neighbour {
 }
 
 /// The stint a car is on.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Stint {
     pub number: usize,
     pub compound: Option<&'static str>,
@@ -46,7 +46,7 @@ pub struct Stint {
 }
 
 /// Rejoin prediction as served.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct RejoinView {
     pub position: usize,
     pub ahead: Option<Neighbour>,
@@ -57,14 +57,14 @@ pub struct RejoinView {
 }
 
 /// Undercut calls against both neighbours.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct Undercut {
     pub ahead: Option<Call>,
     pub behind: Option<Call>,
 }
 
 /// One car's strategy.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CarStrategy {
     pub car: u8,
     pub driver: String,

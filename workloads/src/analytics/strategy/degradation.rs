@@ -21,7 +21,7 @@ pub struct StintLap {
 }
 
 /// A stint's degradation.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Fit {
     /// Lap-time increase per lap of tyre age, fuel-corrected, ms.
     pub ms_per_lap: f64,

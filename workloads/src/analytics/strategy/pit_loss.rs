@@ -9,7 +9,7 @@ use super::stints::Judged;
 use serde::Serialize;
 
 /// Where a pit loss comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PitLossSource {
     /// From this race's green stops.
@@ -21,7 +21,7 @@ pub enum PitLossSource {
 }
 
 /// The pit loss the strategy uses now.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PitLoss {
     pub ms: f64,
     /// One stop's spread around `ms` (robust standard deviation), ms.

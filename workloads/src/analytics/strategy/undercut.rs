@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 /// One call against a neighbour.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Call {
     pub car: u8,
     pub driver: String,

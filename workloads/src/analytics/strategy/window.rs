@@ -15,7 +15,7 @@ pub const TOLERANCE_MS: f64 = 1_000.0;
 const MIN_DEG_MS: f64 = 1.0;
 
 /// When to stop.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Window {
     /// The best lap to stop on (the in-lap), with the central degradation.
     pub optimal_lap: u16,

@@ -10,7 +10,7 @@
 //! duplicate and keeps the first one's source and message.
 
 use super::request::{SessionId, authorize, read_body};
-use super::state::{ApiError, ApiState, bounded};
+use super::state::{ApiError, ApiState, ErrorBody, bounded};
 use crate::feeds::openf1_events::{EventKind, MAX_MESSAGE_CHARS, SessionEvent};
 use crate::model::TIMESTAMPS_MS;
 use axum::Json;
@@ -18,7 +18,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use tokio_postgres::Client;
 
 /// Bound on a body (a thousand events with long messages fit).
@@ -29,7 +30,29 @@ const MAX_EVENTS: usize = 1_000;
 const MAX_SOURCE_CHARS: usize = 32;
 const FIELDS: [&str; 4] = ["at_ms", "kind", "source", "message"];
 
+/// What a post of events stored.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct EventsStored {
+    /// Events new to the session.
+    stored: u64,
+    /// Events it had already (by time and kind).
+    duplicates: u64,
+}
+
 /// 202 with `{"stored": n, "duplicates": m}` when something was new, 200 for a resend.
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/events", tag = "sessions", params(SessionId),
+    request_body(content = Vec<SessionEvent>,
+        description = "1 to 1,000 events, taken whole or not at all"),
+    responses(
+        (status = 202, description = "Something was new", body = EventsStored),
+        (status = 200, description = "Every event was there already", body = EventsStored),
+        (status = 400, description = "A bad session id, or the first event that breaks a rule (its index and field)", body = ErrorBody),
+        (status = 401, description = "No API key, or a wrong one", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is over 256 KiB", body = ErrorBody),
+        (status = 503, description = "PostgreSQL away or too slow: resend", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
 pub(super) async fn post(
     State(st): State<ApiState>,
     SessionId(id): SessionId,
@@ -47,15 +70,47 @@ pub(super) async fn post(
         StatusCode::OK
     };
     let duplicates = events.len() as u64 - stored;
-    Ok((
-        code,
-        Json(json!({ "stored": stored, "duplicates": duplicates })),
-    )
-        .into_response())
+    Ok((code, Json(EventsStored { stored, duplicates })).into_response())
+}
+
+/// A session's events and the periods they make, in time order.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct EventsList {
+    events: Vec<ListedEvent>,
+    periods: Vec<Period>,
+}
+
+/// One stored event (the table's CHECK keeps `kind` to the vocabulary).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct ListedEvent {
+    at_ms: i64,
+    #[schema(value_type = EventKind)]
+    kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+/// A neutralised stretch: from a safety car, virtual safety car or red flag to the
+/// next event of another kind (`end_ms` null while none has come).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Period {
+    #[schema(value_type = EventKind)]
+    kind: String,
+    begin_ms: i64,
+    end_ms: Option<i64>,
 }
 
 /// `{"events": [...], "periods": [{"kind", "begin_ms", "end_ms"}]}` in time order; 404
 /// for a session with neither events nor samples.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/events", tag = "sessions", params(SessionId),
+    responses(
+        (status = 200, description = "The events and their periods", body = EventsList),
+        (status = 400, description = "A bad session id", body = ErrorBody),
+        (status = 404, description = "A session with neither events nor samples", body = ErrorBody),
+        (status = 503, description = "PostgreSQL away or too slow: retry", body = ErrorBody),
+    ))]
 pub(super) async fn list(
     State(st): State<ApiState>,
     SessionId(id): SessionId,
@@ -81,31 +136,24 @@ pub(super) async fn list(
         &[&id],
     ))
     .await?;
-    let events: Vec<Value> = events
+    let events = events
         .iter()
-        .map(|r| {
-            let mut m = Map::new();
-            m.insert("at_ms".into(), r.get::<_, i64>(0).into());
-            m.insert("kind".into(), r.get::<_, String>(1).into());
-            for (i, k) in [(2, "source"), (3, "message")] {
-                if let Some(v) = r.get::<_, Option<String>>(i) {
-                    m.insert(k.into(), v.into());
-                }
-            }
-            m.into()
+        .map(|r| ListedEvent {
+            at_ms: r.get(0),
+            kind: r.get(1),
+            source: r.get(2),
+            message: r.get(3),
         })
         .collect();
-    let periods: Vec<Value> = periods
+    let periods = periods
         .iter()
-        .map(|r| {
-            json!({
-                "kind": r.get::<_, String>(0),
-                "begin_ms": r.get::<_, i64>(1),
-                "end_ms": r.get::<_, Option<i64>>(2),
-            })
+        .map(|r| Period {
+            kind: r.get(0),
+            begin_ms: r.get(1),
+            end_ms: r.get(2),
         })
         .collect();
-    Ok(Json(json!({ "events": events, "periods": periods })).into_response())
+    Ok(Json(EventsList { events, periods }).into_response())
 }
 
 /// Stores what the session does not have yet; how many rows that was.

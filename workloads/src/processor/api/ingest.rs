@@ -14,7 +14,7 @@
 
 use super::append::{Appended, Request, append};
 use super::request::{authorize, read_body};
-use super::state::{ApiError, ApiState, REDIS_REQUEST_TIMEOUT};
+use super::state::{ApiError, ApiState, ErrorBody, REDIS_REQUEST_TIMEOUT};
 use crate::feeds::{self, Dirt, FeedOptions, Format, Origin, Parsed, Unknown};
 use crate::model::{Channel, Sample};
 use crate::util::now_ms;
@@ -23,16 +23,16 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
 
 /// How far ahead of the processor's clock a sample may be dated: a day, for replays
 /// of a recording timed from now and clocks set wrong by hours; 2099 is a glitch.
 pub const MAX_AHEAD_MS: i64 = 24 * 3_600_000;
 
-/// A sample (row, record) not taken, as the answer lists it: where it is (`sample`, or
-/// `row` and `line`, or `record`), the reason, and the error.
+/// A sample (row, record) not taken: where it is, the reason, and the error.
 #[derive(Debug)]
 struct Rejected {
     at: Origin,
@@ -40,12 +40,44 @@ struct Rejected {
     error: String,
 }
 
+/// A sample (row, record) not taken, as the answer lists it: where it is (`sample`, or
+/// `row` and `line`, or `record`), the reason, and the error.
+#[derive(Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub(super) struct RejectedSample {
+    /// A native sample's index in the body, from 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sample: Option<usize>,
+    /// A CSV data row, from 1 after the header, and its line in the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    row: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u64>,
+    /// An OpenF1 record's index in the body, from 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record: Option<usize>,
+    /// `malformed`, `required`, `conflict`, `future`, `too_late`, `seq_jump`,
+    /// `numbering`, `finished` or `simulated`
+    /// (`pitstop_processor_rejected_samples_total{reason}`).
+    reason: &'static str,
+    error: String,
+}
+
 impl Rejected {
-    fn json(&self) -> serde_json::Value {
-        let mut m = self.at.fields();
-        m.insert("reason".into(), self.reason.into());
-        m.insert("error".into(), self.error.clone().into());
-        m.into()
+    fn body(&self) -> RejectedSample {
+        let (mut sample, mut row, mut line, mut record) = (None, None, None, None);
+        match self.at {
+            Origin::Sample(i) => sample = Some(i),
+            Origin::Row { row: r, line: l } => (row, line) = (Some(r), Some(l)),
+            Origin::Record(i) => record = Some(i),
+        }
+        RejectedSample {
+            sample,
+            row,
+            line,
+            record,
+            reason: self.reason,
+            error: self.error.clone(),
+        }
     }
 }
 
@@ -59,6 +91,64 @@ struct Ingested {
     format: Format,
 }
 
+/// The answer to a request that was read: a 2xx, or a 400 when every sample was refused
+/// (then with `error`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct IngestAnswer {
+    /// Samples new in the stream.
+    accepted: usize,
+    /// Samples the stream had already (a resend).
+    duplicates: usize,
+    /// Samples not taken, in body order; the others are in the stream.
+    rejected: Vec<RejectedSample>,
+    /// Values made unknown for their sample, by channel and reason:
+    /// `{"gear": {"out_of_range": 3}}`.
+    #[schema(value_type = HashMap<String, HashMap<String, u64>>)]
+    unknown: serde_json::Value,
+    format: Format,
+    /// Only on a 400: no sample was taken, and the first reason why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// A 400 of `POST /telemetry`: the answer when every sample was refused, else the
+/// plain error of a request that could not be read at all.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[expect(
+    dead_code,
+    reason = "a schema only: the handler answers its variants as IngestAnswer and ApiError"
+)]
+pub(super) enum IngestRefusal {
+    AllRejected(IngestAnswer),
+    Error(ErrorBody),
+}
+
+/// `POST /telemetry`: samples in any accepted format, stored exactly once however often
+/// they are sent.
+#[utoipa::path(post, path = "/telemetry", tag = "ingest",
+    params(IngestQuery),
+    request_body(description = "Native samples (one object, an array, or NDJSON), OpenF1 \
+        records (an array or NDJSON) or FastF1 telemetry CSV; without a Content-Type the body \
+        says which. At most 5,000 samples.",
+        content((TelemetryJson = "application/json"), ("application/x-ndjson"), ("text/csv"))),
+    responses(
+        (status = 202, description = "Something new was stored: every sample not under \
+            `rejected` is in the stream", body = IngestAnswer),
+        (status = 200, description = "Nothing new: every sample not under `rejected` was \
+            there already (a resend)", body = IngestAnswer),
+        (status = 400, description = "Nothing stored, and resending will not help: a bad \
+            query, a body that is not its format, no sample, more than 5,000, with \
+            `?strict=true` any impossible value; or every sample rejected (then the whole \
+            answer with `error`)", body = IngestRefusal),
+        (status = 401, description = "No API key, or a wrong one", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within 30 s", body = ErrorBody),
+        (status = 409, description = "The session has finished, or a simulator publishes it", body = ErrorBody),
+        (status = 413, description = "The body is over the size limit", body = ErrorBody),
+        (status = 415, description = "Another content type", body = ErrorBody),
+        (status = 503, description = "Redis away or too slow: unknown whether stored, resend", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
 pub(super) async fn ingest(
     State(st): State<ApiState>,
     uri: Uri,
@@ -81,16 +171,14 @@ pub(super) async fn ingest(
         .inc();
     match result {
         Ok(i) => {
-            let mut answer = json!({
-                "accepted": i.accepted,
-                "duplicates": i.duplicates,
-                "rejected": i.rejected.iter().map(Rejected::json).collect::<Vec<_>>(),
-                "unknown": i.unknown,
-                "format": i.format.as_str(),
-            });
-            if code == StatusCode::BAD_REQUEST {
-                answer["error"] = json!(no_sample_taken(&i.rejected));
-            }
+            let answer = IngestAnswer {
+                accepted: i.accepted,
+                duplicates: i.duplicates,
+                rejected: i.rejected.iter().map(Rejected::body).collect(),
+                unknown: i.unknown,
+                format: i.format,
+                error: (code == StatusCode::BAD_REQUEST).then(|| no_sample_taken(&i.rejected)),
+            };
             (code, Json(answer)).into_response()
         }
         Err(e) => e.into_response(),
@@ -110,8 +198,36 @@ fn no_sample_taken(rejected: &[Rejected]) -> String {
     }
 }
 
+/// A JSON body of `POST /telemetry`, for the document: a native sample, or an array of
+/// native samples or of OpenF1 records (the OpenF1 API's own objects, as it serves
+/// them). Impossible values of optional channels are made unknown, not refused, so the
+/// sample schema describes; it does not decide.
+pub(super) enum TelemetryJson {}
+
+impl utoipa::PartialSchema for TelemetryJson {
+    fn schema() -> RefOr<Schema> {
+        let sample = || Ref::from_schema_name(<Sample as utoipa::ToSchema>::name());
+        let item = AnyOfBuilder::new()
+            .item(sample())
+            .item(ObjectBuilder::new().description(Some("An OpenF1 record")));
+        AnyOfBuilder::new()
+            .item(sample())
+            .item(ArrayBuilder::new().items(item))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TelemetryJson {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        let name = <Sample as utoipa::ToSchema>::name().into_owned();
+        schemas.push((name, <Sample as utoipa::PartialSchema>::schema()));
+        <Sample as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
 /// What a feed without our fields needs, from the query string of `POST /telemetry`.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct IngestQuery {
     /// Session id for OpenF1 and FastF1 bodies.
@@ -357,8 +473,8 @@ mod tests {
             "no sample was taken: 1 rejected (row 3 (line 4): Speed is empty or NaN)"
         );
         assert_eq!(
-            r[0].json(),
-            json!({"row": 3, "line": 4, "reason": "required", "error": "Speed is empty or NaN"})
+            serde_json::to_value(r[0].body()).unwrap(),
+            serde_json::json!({"row": 3, "line": 4, "reason": "required", "error": "Speed is empty or NaN"})
         );
     }
 }

@@ -3,15 +3,26 @@
 //! values ingest made unknown, its counts in Redis).
 
 use super::request::{QueryOf, SessionId};
-use super::state::{ApiError, ApiState, bounded, redis_bounded};
-use crate::processor::queries;
+use super::state::{ApiError, ApiState, ErrorBody, bounded, redis_bounded};
+use crate::analytics::strategy::Strategy;
+use crate::processor::queries::{
+    self, AnomalyRow, CarFeed, ClassifiedCar, LapRow, ScoredStop, SessionDetail, SessionSummary,
+    Stint as StintRow, TeamPerformance,
+};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/cars", tag = "reads", params(SessionId),
+    responses(
+        (status = 200, description = "Per car: channels sent, analytics skipped for lack of one, late samples, values made unknown", body = Vec<CarFeed>),
+        (status = 400, description = "A bad session id", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 503, description = "PostgreSQL away or too slow: retry", body = ErrorBody),
+    ))]
 pub(super) async fn get_cars(
     State(st): State<ApiState>,
     SessionId(id): SessionId,
@@ -51,6 +62,11 @@ fn unknown_of(fields: &std::collections::HashMap<String, String>, car: i32) -> s
     out.into()
 }
 
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "reads",
+    responses(
+        (status = 200, description = "Every session with committed samples", body = Vec<SessionSummary>),
+        (status = 503, description = "PostgreSQL away or too slow: retry", body = ErrorBody),
+    ))]
 pub(super) async fn list_sessions(State(st): State<ApiState>) -> Result<Response, ApiError> {
     let db = st.db().await?;
     Ok(Json(bounded(queries::sessions(&db)).await?).into_response())
@@ -60,6 +76,13 @@ fn not_found(id: &str) -> ApiError {
     ApiError(StatusCode::NOT_FOUND, format!("no session {id:?}"))
 }
 
+#[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "reads", params(SessionId),
+    responses(
+        (status = 200, description = "Progress, leader and counts", body = SessionDetail),
+        (status = 400, description = "A bad session id", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 503, description = "PostgreSQL away or too slow: retry", body = ErrorBody),
+    ))]
 pub(super) async fn get_session(
     State(st): State<ApiState>,
     SessionId(id): SessionId,
@@ -76,6 +99,13 @@ async fn exists(db: &Client, id: &str) -> Result<(), ApiError> {
     row.map(|_| ()).ok_or_else(|| not_found(id))
 }
 
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/classification", tag = "reads", params(SessionId),
+    responses(
+        (status = 200, description = "Positions, laps, best lap, gap, DNF", body = Vec<ClassifiedCar>),
+        (status = 400, description = "A bad session id", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 503, description = "PostgreSQL away or too slow: retry", body = ErrorBody),
+    ))]
 pub(super) async fn get_classification(
     State(st): State<ApiState>,
     SessionId(id): SessionId,
@@ -86,9 +116,11 @@ pub(super) async fn get_classification(
 }
 
 /// `?car=`: one car's rows only.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CarFilter {
+    /// One car's rows only: its number, 1..=99.
     car: Option<i32>,
 }
 
@@ -106,6 +138,13 @@ impl CarFilter {
 
 /// Every lap of every car (or of `?car=`): times, sectors, tyres, position, and whether
 /// it was an in-lap, an out-lap, neutralised or green.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/laps", tag = "reads", params(SessionId, CarFilter),
+    responses(
+        (status = 200, description = "Every lap in car and lap order", body = Vec<LapRow>),
+        (status = 400, description = "A bad session id or query", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 503, description = "PostgreSQL away or too slow: retry", body = ErrorBody),
+    ))]
 pub(super) async fn get_laps(
     State(st): State<ApiState>,
     SessionId(id): SessionId,
@@ -118,6 +157,13 @@ pub(super) async fn get_laps(
 }
 
 /// Every stint of every car (or of `?car=`): compound, laps, green pace, degradation.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/stints", tag = "reads", params(SessionId, CarFilter),
+    responses(
+        (status = 200, description = "Every stint in car and stint order", body = Vec<StintRow>),
+        (status = 400, description = "A bad session id or query", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 503, description = "PostgreSQL away or too slow: retry", body = ErrorBody),
+    ))]
 pub(super) async fn get_stints(
     State(st): State<ApiState>,
     SessionId(id): SessionId,
@@ -129,6 +175,13 @@ pub(super) async fn get_stints(
     Ok(Json(bounded(queries::stints(&db, &id, car)).await?).into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/pitstops", tag = "reads", params(SessionId),
+    responses(
+        (status = 200, description = "Pit stops with their scores", body = Vec<ScoredStop>),
+        (status = 400, description = "A bad session id", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 503, description = "PostgreSQL away or too slow: retry", body = ErrorBody),
+    ))]
 pub(super) async fn get_pitstops(
     State(st): State<ApiState>,
     SessionId(id): SessionId,
@@ -138,13 +191,24 @@ pub(super) async fn get_pitstops(
     Ok(Json(bounded(queries::pit_stops(&db, &id)).await?).into_response())
 }
 
-#[derive(Deserialize)]
+/// `?car=` and `?kind=`: one car's anomalies, of one kind.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AnomalyFilter {
+    /// One car's anomalies only.
     car: Option<i32>,
+    /// One kind only (`pressure_loss`, ...).
     kind: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/anomalies", tag = "reads", params(SessionId, AnomalyFilter),
+    responses(
+        (status = 200, description = "Anomalies in detection order", body = Vec<AnomalyRow>),
+        (status = 400, description = "A bad session id or query", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 503, description = "PostgreSQL away or too slow: retry", body = ErrorBody),
+    ))]
 pub(super) async fn get_anomalies(
     State(st): State<ApiState>,
     SessionId(id): SessionId,
@@ -158,6 +222,13 @@ pub(super) async fn get_anomalies(
     )
 }
 
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/teams", tag = "reads", params(SessionId),
+    responses(
+        (status = 200, description = "Per team: lap statistics, best sectors, stints, gap to Ferrari", body = Vec<TeamPerformance>),
+        (status = 400, description = "A bad session id", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 503, description = "PostgreSQL away or too slow: retry", body = ErrorBody),
+    ))]
 pub(super) async fn get_teams(
     State(st): State<ApiState>,
     SessionId(id): SessionId,
@@ -168,6 +239,13 @@ pub(super) async fn get_teams(
 }
 
 /// The HTML report the post-race pipeline's `report` step stored (404 until it ran).
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/report", tag = "reads", params(SessionId),
+    responses(
+        (status = 200, description = "The HTML report", body = String, content_type = "text/html"),
+        (status = 400, description = "A bad session id", body = ErrorBody),
+        (status = 404, description = "No such session, or no report yet (the post-race pipeline's report step writes it)", body = ErrorBody),
+        (status = 503, description = "PostgreSQL away or too slow: retry", body = ErrorBody),
+    ))]
 pub(super) async fn get_report(
     State(st): State<ApiState>,
     SessionId(id): SessionId,
@@ -189,6 +267,13 @@ pub(super) async fn get_report(
 
 /// The live strategy per car as of the last line crossing stored (`analytics::strategy`):
 /// degradation, pit loss, rejoin, pit window and undercut calls.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/strategy", tag = "reads", params(SessionId),
+    responses(
+        (status = 200, description = "The live strategy of every running car", body = StrategyAnswer),
+        (status = 400, description = "A bad session id", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 503, description = "PostgreSQL away or too slow: retry", body = ErrorBody),
+    ))]
 pub(super) async fn get_strategy(
     State(st): State<ApiState>,
     SessionId(id): SessionId,
@@ -198,11 +283,20 @@ pub(super) async fn get_strategy(
         .await?
         .ok_or_else(|| not_found(&id))?;
     // Pure and a few milliseconds for a whole race: computed on the request's task.
-    let s = crate::analytics::strategy::compute(&race);
-    let mut body = serde_json::to_value(&s)
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    body["session_id"] = id.into();
-    Ok(Json(body).into_response())
+    let strategy = crate::analytics::strategy::compute(&race);
+    Ok(Json(StrategyAnswer {
+        session_id: id,
+        strategy,
+    })
+    .into_response())
+}
+
+/// `GET /api/v1/sessions/{id}/strategy`'s answer: the session's strategy and its id.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct StrategyAnswer {
+    session_id: String,
+    #[serde(flatten)]
+    strategy: Strategy,
 }
 
 /// Keeps the strategy gauges of the unfinished sessions current without anyone asking

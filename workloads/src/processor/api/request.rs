@@ -11,7 +11,14 @@ use subtle::ConstantTimeEq;
 
 /// A session id from the path, checked by the sample rule before it reaches a query
 /// (a NUL byte or bad percent-encoding is the client's error, not the database's).
-pub(super) struct SessionId(pub(super) String);
+#[derive(utoipa::IntoParams)]
+#[into_params(names("id"), parameter_in = Path)]
+pub(super) struct SessionId(
+    /// The session: 1–63 characters of `[A-Za-z0-9 ._-]`, starting with a letter or digit
+    /// (anything else is a 400).
+    #[param(min_length = 1, max_length = 63, example = "zandvoort-2025")]
+    pub(super) String,
+);
 
 impl<S: Send + Sync> FromRequestParts<S> for SessionId {
     type Rejection = ApiError;

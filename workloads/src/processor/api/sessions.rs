@@ -2,7 +2,7 @@
 //! laps, grid) and their chequered flag, as the simulator writes them for its own.
 
 use super::request::{SessionId, authorize, read_body};
-use super::state::{ApiError, ApiState, redis_bounded};
+use super::state::{ApiError, ApiState, ErrorBody, redis_bounded};
 use crate::model::{TIMESTAMPS_MS, validate_driver, validate_session, validate_team};
 use crate::stream::{CarCount, CarInfo, FIELD_MARKER, Marker, SessionInfo};
 use axum::Json;
@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::ops::RangeInclusive;
 
@@ -26,19 +25,24 @@ const CARS: RangeInclusive<i64> = 1..=99;
 
 /// The body of a start, as sent: integers wide enough that an out-of-range value
 /// reaches [`SessionStart::validate`] and gets a reason naming its field.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct StartBody {
+pub(super) struct StartBody {
+    /// The circuit's id, by the session-id rule (`zandvoort`).
     circuit: String,
+    /// Race distance, 1..=200.
     laps: i64,
+    /// The race clock's origin, ms since the epoch (between 2000 and 2100).
     started_at_ms: i64,
+    /// The grid: each car 1..=99 once, each driver once.
     #[serde(default)]
     cars: Vec<GridCar>,
 }
 
-#[derive(Deserialize)]
+/// One car of a start's grid.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct GridCar {
+pub(super) struct GridCar {
     car: i64,
     driver: String,
     team: String,
@@ -46,8 +50,8 @@ struct GridCar {
 
 /// A validated start: what the session's start marker carries, in one canonical form
 /// (the grid ordered by car), so a resent start compares equal to the first.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct SessionStart {
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub(super) struct SessionStart {
     circuit: String,
     laps: u16,
     started_at_ms: i64,
@@ -142,11 +146,60 @@ impl SessionStart {
     }
 }
 
+/// A start or finish that holds: `{"started": true}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Started {
+    started: bool,
+}
+
+/// The 409 of a start that differs from the session's: the error and the start the
+/// session has (null when unreadable), for a client that restarted to adopt.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct StartConflict {
+    error: String,
+    #[schema(required = true)]
+    started: Option<SessionStart>,
+}
+
+/// A 409 of a start: a different start ([`StartConflict`]), or a finished or simulated
+/// session (the plain error).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[expect(
+    dead_code,
+    reason = "a schema only: the handler answers its variants as StartConflict and ApiError"
+)]
+pub(super) enum StartRefusal {
+    Differs(StartConflict),
+    Error(ErrorBody),
+}
+
+/// A finish that holds.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Finished {
+    finished: bool,
+    /// Samples published, by every partition's end marker.
+    published: u64,
+}
+
 /// `POST /api/v1/sessions/{id}/start`: the metadata of a session fed through
 /// `POST /telemetry` (circuit, distance, start, grid), appended as the session's start
 /// marker so it shows in the session, classification (race times) and data quality.
 /// 202 when appended; 200 for the same start again (a resend); 409 for a different
 /// start of a started session, or any start of a finished or simulated one.
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/start", tag = "sessions", params(SessionId),
+    request_body = StartBody,
+    responses(
+        (status = 202, description = "Started: the start marker is appended", body = Started),
+        (status = 200, description = "The same start again: nothing appended", body = Started),
+        (status = 400, description = "A bad session id, invalid JSON, or a field out of its rule (named)", body = ErrorBody),
+        (status = 401, description = "No API key, or a wrong one", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 409, description = "Started differently (with the stored start), finished, or started by the simulator", body = StartRefusal),
+        (status = 413, description = "The body is over 64 KiB", body = ErrorBody),
+        (status = 503, description = "Redis away or too slow: resend", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
 pub(super) async fn start(
     State(st): State<ApiState>,
     SessionId(id): SessionId,
@@ -171,8 +224,8 @@ pub(super) async fn start(
     let answer = redis_bounded(start_partitions(&st, &id, &canonical, &marker)).await?;
     let conflict = |message: String| Err(ApiError(StatusCode::CONFLICT, message));
     match answer.first().map(String::as_str) {
-        Some("ok") => Ok((StatusCode::ACCEPTED, Json(json!({ "started": true }))).into_response()),
-        Some("same") => Ok(Json(json!({ "started": true })).into_response()),
+        Some("ok") => Ok((StatusCode::ACCEPTED, Json(Started { started: true })).into_response()),
+        Some("same") => Ok(Json(Started { started: true }).into_response()),
         Some("finished") => conflict(format!(
             "session {id:?} is finished: it cannot be started again"
         )),
@@ -194,7 +247,10 @@ pub(super) async fn start(
             );
             Ok((
                 StatusCode::CONFLICT,
-                Json(json!({ "error": error, "started": first })),
+                Json(StartConflict {
+                    error,
+                    started: first,
+                }),
             )
                 .into_response())
         }
@@ -310,6 +366,16 @@ fn counts(fields: &HashMap<String, String>) -> Vec<CarCount> {
 /// `POST /telemetry`. Appends the end marker to every partition with what ingest accepted
 /// per car, so the session finishes (last laps closed, published counts known) as a
 /// simulated one does. Finishing twice changes nothing.
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/finish", tag = "sessions", params(SessionId),
+    responses(
+        (status = 202, description = "Finished now: every partition's end marker is appended", body = Finished),
+        (status = 200, description = "Finished before", body = Finished),
+        (status = 400, description = "A bad session id", body = ErrorBody),
+        (status = 401, description = "No API key, or a wrong one", body = ErrorBody),
+        (status = 404, description = "No telemetry was posted for the session", body = ErrorBody),
+        (status = 503, description = "Redis away or too slow: resend", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
 pub(super) async fn finish(
     State(st): State<ApiState>,
     SessionId(id): SessionId,
@@ -323,7 +389,11 @@ pub(super) async fn finish(
             } else {
                 StatusCode::OK
             };
-            Ok((code, Json(json!({ "finished": true, "published": total }))).into_response())
+            let answer = Finished {
+                finished: true,
+                published: total,
+            };
+            Ok((code, Json(answer)).into_response())
         }
         Finish::NeverFed => Err(ApiError(
             StatusCode::NOT_FOUND,

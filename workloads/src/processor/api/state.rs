@@ -7,7 +7,7 @@ use crate::processor::shared::Shared;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::RwLock;
@@ -113,6 +113,16 @@ pub(super) async fn redis_bounded<T>(
     }
 }
 
+/// The body of every error: `{"error": "..."}` and nothing else (the few answers that
+/// carry more have schemas of their own). `deny_unknown_fields` is for the schema: it
+/// says `additionalProperties: false`, so a body with more is not an `ErrorBody`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ErrorBody {
+    /// What went wrong, for a person: the field, row or dependency at fault.
+    pub error: String,
+}
+
 /// An error answered as `{"error": "..."}`.
 pub struct ApiError(pub(super) StatusCode, pub(super) String);
 
@@ -143,6 +153,6 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
+        (self.0, Json(ErrorBody { error: self.1 })).into_response()
     }
 }
