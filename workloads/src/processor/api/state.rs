@@ -17,7 +17,7 @@ use tokio_postgres::Client;
 const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Bound on the Redis part of one request, all its calls together (connecting
-/// included): the README's 5 s, after which the client gets a 503 and resends.
+/// included): the 5 s of docs/http-api.md, after which the client gets a 503 and resends.
 pub(super) const REDIS_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the handlers share. The PostgreSQL client is connected on first use and again
