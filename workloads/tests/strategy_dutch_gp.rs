@@ -1,9 +1,10 @@
 //! The live strategy against what really happened in the 2025 Dutch Grand Prix (real
 //! FastF1 telemetry, `../shared/data/f1/`): for every stop the analytics find, the rejoin
 //! predicted at pit entry against the position the car really held one lap after pit
-//! exit; for every pair of cars within 3 s where one stopped one to three laps before the
-//! other, the undercut call against the outcome. Prints both tables (the ones in
-//! docs/strategy.md). Skipped with a message without the data.
+//! exit (from every car's lap and distance along it in the telemetry); for every pair of
+//! cars within 3 s where one stopped one to three laps before the other, the undercut
+//! call against the outcome. Prints both tables (the ones in docs/strategy.md). Skipped
+//! with a message without the data.
 
 mod common;
 
@@ -13,8 +14,9 @@ use pitstop_workloads::analytics::strategy::undercut::{Wear, gain_ms};
 use pitstop_workloads::analytics::strategy::{Strategy, compute, review, timing};
 use std::sync::OnceLock;
 
-/// What the analytics found in the race, and its neutralised periods.
-type Recorded = (Events, Vec<(i64, i64)>);
+/// What the analytics found in the race, its neutralised periods, and each car's
+/// progress from its telemetry.
+type Recorded = (Events, Vec<(i64, i64)>, strategy::Distance);
 
 fn events() -> Option<&'static Recorded> {
     static EV: OnceLock<Option<Recorded>> = OnceLock::new();
@@ -22,14 +24,15 @@ fn events() -> Option<&'static Recorded> {
         let dir = dutch::dir()?;
         let samples = dutch::samples(&dir, "dutch-2025");
         let periods = strategy::neutral_periods(&samples);
-        Some((dutch::analyse(&samples), periods))
+        let distance = strategy::Distance::new(&samples);
+        Some((dutch::analyse(&samples), periods, distance))
     })
     .as_ref()
 }
 
 #[test]
 fn rejoin_predictions_hold_on_the_real_race() {
-    let Some((ev, periods)) = events() else {
+    let Some((ev, periods, distance)) = events() else {
         return;
     };
     let mut race = strategy::race(ev, "zandvoort", 72);
@@ -44,7 +47,9 @@ fn rejoin_predictions_hold_on_the_real_race() {
             ))
             .collect::<Vec<_>>()
     );
-    let rows = review::rejoin_checks(&race);
+    // Real positions from each car's distance along the lap (the line crossings alone
+    // would interpolate linearly within the lap).
+    let rows = review::rejoin_checks_by(&race, &|car, t| distance.progress(car, t));
     println!("| driver | in-lap | pit loss used (s) | predicted | actual | why missed |");
     println!("|---|---|---|---|---|---|");
     for r in &rows {
@@ -70,16 +75,24 @@ fn rejoin_predictions_hold_on_the_real_race() {
          cars that stopped after the prediction",
         n - exact
     );
-    // Measured: 25/39 exact, 34/39 within one, 6 of the 14 misses only for later stops
-    // (docs/strategy.md says why the rest miss); these floors catch a regression, they
-    // are not the targets.
+    // The stored line crossings alone (what the HTML report has) place the cars by a
+    // linear guess within the lap: printed beside, for comparison.
+    let crossings = review::rejoin_checks(&race);
+    let exact_crossings = crossings.iter().filter(|r| r.predicted == r.actual).count();
+    println!(
+        "by line crossings instead of distance: exact {exact_crossings}/{}",
+        crossings.len()
+    );
+    // Measured: 22/39 exact, 34/39 within one, 6 of the 17 misses only for later stops
+    // (25/39 exact by line crossings; docs/strategy.md says why the rest miss). These
+    // floors catch a regression; they are not the issue's targets (80% / 95%).
     assert!(n >= 35, "only {n} stops checked");
     // Every miss names the cars it misplaced.
     assert!(
         rows.iter()
             .all(|r| (r.predicted == r.actual) || !r.misplaced.is_empty())
     );
-    assert!(exact * 100 >= 60 * n, "exact {exact}/{n}");
+    assert!(exact * 100 >= 50 * n, "exact {exact}/{n}");
     assert!(near * 100 >= 85 * n, "within one {near}/{n}");
 }
 
@@ -94,7 +107,7 @@ fn wear(s: &Strategy, car: u8) -> Option<Wear> {
 
 #[test]
 fn undercut_calls_against_the_real_outcome() {
-    let Some((ev, periods)) = events() else {
+    let Some((ev, periods, distance)) = events() else {
         return;
     };
     let mut race = strategy::race(ev, "zandvoort", 72);
@@ -102,9 +115,9 @@ fn undercut_calls_against_the_real_outcome() {
     let lap_ms = timing::typical_lap_ms(&race.laps);
     let under_sc = |t: i64| periods.iter().any(|p| p.0 <= t && t < p.1 + lap_ms);
     println!(
-        "| first to stop | in-lap | rival | laps later | gap before (s) | predicted | outcome |"
+        "| first to stop | in-lap | rival | laps later | gap before (s) | neutralised | predicted | outcome |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     let (mut pairs, mut right, mut green, mut green_right) = (0, 0, 0, 0);
     for a in &ev.pit_stops {
         for b in &ev.pit_stops {
@@ -136,8 +149,8 @@ fn undercut_calls_against_the_real_outcome() {
             let predicted_behind = gap - gain > 0.0;
             let t = b.entry_ms + b.pit_lane_ms + lap_ms;
             let (Some(pa), Some(pb)) = (
-                review::progress(&race, a.id.car, t),
-                review::progress(&race, b.id.car, t),
+                distance.progress(a.id.car, t),
+                distance.progress(b.id.car, t),
             ) else {
                 continue;
             };

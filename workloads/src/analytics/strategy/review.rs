@@ -75,14 +75,21 @@ pub fn progress(race: &Race, car: u8, t_ms: i64) -> Option<f64> {
     Some(f64::from(l.lap.saturating_sub(1)) + (t_ms - start) as f64 / lap_ms)
 }
 
+/// How far round the race a car was at a moment, in laps (None: not racing then).
+pub type Progress<'a> = &'a dyn Fn(u8, i64) -> Option<f64>;
+
 /// The position `car` really held at `t_ms`: 1 + the cars further round the race.
 pub fn position_at(race: &Race, car: u8, t_ms: i64) -> Option<usize> {
-    let me = progress(race, car, t_ms)?;
+    position_by(race, &|c, t| progress(race, c, t), car, t_ms)
+}
+
+fn position_by(race: &Race, progress: Progress, car: u8, t_ms: i64) -> Option<usize> {
+    let me = progress(car, t_ms)?;
     let ahead = race
         .entrants
         .iter()
         .filter(|e| e.car != car)
-        .filter_map(|e| progress(race, e.car, t_ms))
+        .filter_map(|e| progress(e.car, t_ms))
         .filter(|p| *p > me)
         .count();
     Some(ahead + 1)
@@ -92,6 +99,12 @@ pub fn position_at(race: &Race, car: u8, t_ms: i64) -> Option<usize> {
 /// lap after it is left out; a car that retired before the check is ahead of nobody, so
 /// the prediction is judged against the cars still racing then.
 pub fn rejoin_checks(race: &Race) -> Vec<RejoinCheck> {
+    rejoin_checks_by(race, &|car, t| progress(race, car, t))
+}
+
+/// [`rejoin_checks`] with the real positions from `progress` (a recording's own distance
+/// along the lap, say, where the stored line crossings are all there is otherwise).
+pub fn rejoin_checks_by(race: &Race, progress: Progress) -> Vec<RejoinCheck> {
     let lap_ms = typical_lap_ms(&race.laps);
     let mut stops = race.stops.clone();
     stops.sort_by_key(|s| s.entry_ms);
@@ -103,10 +116,10 @@ pub fn rejoin_checks(race: &Race) -> Vec<RejoinCheck> {
         };
         let Some(r) = &c.rejoin else { continue };
         let t = stop.exit_ms() + lap_ms;
-        let Some(actual) = position_at(race, stop.car, t) else {
+        let Some(actual) = position_by(race, progress, stop.car, t) else {
             continue;
         };
-        let running = |car: u8| progress(race, car, t).is_some();
+        let running = |car: u8| progress(car, t).is_some();
         let ahead = r.margins.iter().filter(|m| m.1 > 0.0 && running(m.0));
         out.push(RejoinCheck {
             car: stop.car,
@@ -115,7 +128,7 @@ pub fn rejoin_checks(race: &Race) -> Vec<RejoinCheck> {
             predicted: 1 + ahead.count(),
             actual,
             loss_ms: s.pit_loss.ms,
-            misplaced: misplaced(race, stop, &r.margins, &s.expected_to_stop, t),
+            misplaced: misplaced(race, progress, stop, (&r.margins, &s.expected_to_stop), t),
         });
     }
     out
@@ -124,12 +137,12 @@ pub fn rejoin_checks(race: &Race) -> Vec<RejoinCheck> {
 /// The cars whose side of `stop`'s car the margins got wrong at `t_ms`.
 fn misplaced(
     race: &Race,
+    progress: Progress,
     stop: &Stop,
-    margins: &[(u8, f64)],
-    expected_to_stop: &BTreeSet<u8>,
+    (margins, expected_to_stop): (&[(u8, f64)], &BTreeSet<u8>),
     t_ms: i64,
 ) -> Vec<Misplaced> {
-    let Some(me) = progress(race, stop.car, t_ms) else {
+    let Some(me) = progress(stop.car, t_ms) else {
         return Vec::new();
     };
     let driver = |car: u8| {
@@ -141,7 +154,7 @@ fn misplaced(
     margins
         .iter()
         .filter_map(|&(car, margin)| {
-            let ahead = progress(race, car, t_ms)? > me;
+            let ahead = progress(car, t_ms)? > me;
             let stopped_since = race
                 .stops
                 .iter()
