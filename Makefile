@@ -2,13 +2,16 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 export RUST_BACKTRACE ?= 0
+# Where cargo puts what it builds: CARGO_TARGET_DIR when set (cargo's own rule), else
+# target/. Every target that runs a built binary takes it from here.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
 .PHONY: demo test e2e bench bench-operator bench-plugin build lint fmt manifests docs images docker-images run-operator kind-up kind-deploy kind-e2e kind-down
 
 ## demo: a short accelerated Monza race through throwaway Redis and PostgreSQL, with a summary.
 demo:
 	$(CARGO) build --release --bin pitstop
-	scripts/services.sh -- target/release/pitstop demo $(DEMO_ARGS)
+	scripts/services.sh -- $(TARGET_DIR)/release/pitstop demo $(DEMO_ARGS)
 
 ## test: everything CI runs (format, lint, unit, integration against real Redis and
 ## PostgreSQL, Prometheus rules against the real promtool, reconcile tests against the real
@@ -31,7 +34,7 @@ e2e:
 bench:
 	$(CARGO) bench --bench codec --bench analytics --bench game --locked
 	$(CARGO) build --release --bin pitstop --locked
-	scripts/services.sh --server-binaries -- scripts/redis-cluster.sh -- target/release/pitstop bench $(BENCH_ARGS)
+	scripts/services.sh --server-binaries -- scripts/redis-cluster.sh -- $(TARGET_DIR)/release/pitstop bench $(BENCH_ARGS)
 	$(MAKE) bench-operator
 	$(MAKE) bench-plugin
 
@@ -39,7 +42,7 @@ bench:
 ## (wall clock, `date +%s%N`): `--help`, and `status` against an API server that refuses
 ## connections (kubeconfig, client, one failed request, the error line).
 PLUGIN_RUNS ?= 21
-PLUGIN_BIN := $(or $(CARGO_TARGET_DIR),target)/release/kubectl-pitstop
+PLUGIN_BIN := $(TARGET_DIR)/release/kubectl-pitstop
 bench-plugin:
 	$(CARGO) build --release --locked -p pitstop-operator --bin kubectl-pitstop
 	@kc=$$(mktemp); trap 'rm -f $$kc' EXIT; \
@@ -81,8 +84,7 @@ build:
 ## k8s/prometheus-adapter/), the plain install bundle k8s/ (from the Helm chart) and the
 ## rendered references k8s/stream-processor-hpa.yaml and k8s/networkpolicy.yaml.
 ## Tests fail when any of them is stale.
-# The operator binary cargo builds, wherever CARGO_TARGET_DIR puts it.
-OPERATOR_DEBUG := $(or $(CARGO_TARGET_DIR),target)/debug/pitstop-operator
+OPERATOR_DEBUG := $(TARGET_DIR)/debug/pitstop-operator
 manifests:
 	$(CARGO) build --quiet -p pitstop-operator --locked
 	$(OPERATOR_DEBUG) crd > crds/racesessions.pitstop.io.yaml
@@ -105,13 +107,14 @@ OPERATOR_IMAGE ?= $(REGISTRY)/pitstop-operator:$(VERSION)
 WORKLOADS_IMAGE ?= $(REGISTRY)/pitstop:$(VERSION)
 KIND_CLUSTER ?= pitstop
 
-## images: the two container images as OCI archives in target/images/, without a Docker
-## engine: the release binaries on the Dockerfiles' final stage (scripts/oci-image.py).
-## Push with `skopeo copy oci-archive:target/images/pitstop.oci.tar docker://REGISTRY/pitstop:TAG`.
+## images: the two container images as OCI archives in images/ of the target directory
+## (target/images/, or $CARGO_TARGET_DIR/images/), without a Docker engine: the release
+## binaries on the Dockerfiles' final stage (scripts/oci-image.py). Push with
+## `skopeo copy oci-archive:target/images/pitstop.oci.tar docker://REGISTRY/pitstop:TAG`.
 images:
 	$(CARGO) build --release --locked --bin pitstop --bin pitstop-operator
-	scripts/oci-image.py --dockerfile operator/Dockerfile --binary target/release/pitstop-operator --name $(OPERATOR_IMAGE) --version $(VERSION) --out target/images/pitstop-operator.oci.tar
-	scripts/oci-image.py --dockerfile workloads/Dockerfile --binary target/release/pitstop --name $(WORKLOADS_IMAGE) --version $(VERSION) --out target/images/pitstop.oci.tar
+	scripts/oci-image.py --dockerfile operator/Dockerfile --binary $(TARGET_DIR)/release/pitstop-operator --name $(OPERATOR_IMAGE) --version $(VERSION) --out $(TARGET_DIR)/images/pitstop-operator.oci.tar
+	scripts/oci-image.py --dockerfile workloads/Dockerfile --binary $(TARGET_DIR)/release/pitstop --name $(WORKLOADS_IMAGE) --version $(VERSION) --out $(TARGET_DIR)/images/pitstop.oci.tar
 
 ## docker-images: the same two images built by a Docker engine from the Dockerfiles (static musl).
 docker-images:

@@ -31,6 +31,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NS, SYSTEM, RACE, RELEASE = "pitstop-e2e", "pitstop-system", "e2e", "pitstop-operator"
 PROXY = f"/api/v1/namespaces/{NS}/services/{RACE}-processor:8001/proxy/api/v1/sessions/{RACE}"
 PROFILE = os.environ.get("E2E_PROFILE", "debug")
+# Where cargo builds: CARGO_TARGET_DIR (relative to where cargo runs, as here) or target/.
+TARGET = os.path.abspath(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"))
 TIMINGS, FAULTS = [], []
 
 
@@ -126,13 +128,13 @@ def skip(why):
 
 def images(loader):
     version = run(os.path.join(ROOT, "scripts/version.sh")).strip()
-    out = os.path.join(ROOT, "target/images")
+    out = os.path.join(TARGET, "images")
     archives = []
     for binary, dockerfile, repo in [
         ("pitstop-operator", "operator/Dockerfile", "ghcr.io/pitstop-io/pitstop-operator"),
         ("pitstop", "workloads/Dockerfile", "ghcr.io/pitstop-io/pitstop"),
     ]:
-        path = os.path.join(ROOT, "target", PROFILE, binary)
+        path = os.path.join(TARGET, PROFILE, binary)
         if not os.path.exists(path):
             flags = ["--release"] if PROFILE == "release" else []
             run("cargo", "build", "--locked", "--bin", binary, *flags, capture=False, timeout=3600)
@@ -148,7 +150,7 @@ def images(loader):
         elif loader == "kind":
             run("kind", "load", "image-archive", archive, "--name", os.environ.get("KIND_CLUSTER", "pitstop"))
     if loader == "registry":
-        log("images not loaded: the cluster pulls ghcr.io/pitstop-io images; push target/images/*.oci.tar first")
+        log(f"images not loaded: the cluster pulls ghcr.io/pitstop-io images; push {out}/*.oci.tar first")
 
 
 # ───────────────────────────── chart ─────────────────────────────
@@ -390,7 +392,7 @@ def game():
                and p["metadata"]["labels"].get("app.kubernetes.io/component") == "gateway")
     ip = pod["status"]["podIP"]
     log(f"game race Ready=True after {took:.1f} s; its gateway {pod['metadata']['name']} at {ip}")
-    binary = os.path.join(ROOT, "target", PROFILE, "pitstop")
+    binary = os.path.join(TARGET, PROFILE, "pitstop")
     out = run(binary, "game-race", "--to", f"{ip}:20777", "--cars", str(GAME_CARS), "--laps", str(GAME_LAPS),
               "--lap-m", "1500", "--speed", "5", timeout=300)
     log(out.strip())

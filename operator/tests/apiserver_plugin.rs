@@ -407,7 +407,7 @@ async fn status_through_the_service_proxy() {
         "Lap: 34 / 72",
         "Leader: NOR (McLaren)",
         "2 1 VER Red Bull Racing 34 +1.200 s",
-        "22 1 VER Red Bull Racing 2.3 s 21.1 s MEDIUM -> HARD 91",
+        "22 1 VER Red Bull Racing 2.30 s 21.1 s MEDIUM -> HARD 91",
         "Strategy (as of lap 34 of 72; pit loss 21.3 s ± 0.8 s, measured from 5 stops)",
         "P2 1 VER 2 HARD 12L 48.0 ± 20.0 L38-43, best 40 P7 (LEC 0.9 s ahead, HAM 1.5 s behind)",
         "PIA (81) threatens VER (1) with an undercut: 2.1 s behind, margin 0.3 s",

@@ -1,8 +1,9 @@
 //! What this machine can check of the images and the kind path without a Docker engine:
 //! both Dockerfiles parsed into instructions and held to the rules (multi-stage, static
 //! distroless final stage, non-root, exec-form entrypoint, OCI labels with the crate's
-//! version and license), the make targets that build and load them, the kind script's
-//! syntax and the CI workflow that runs it.
+//! version and license), the make targets that build and load them (and find the built
+//! binaries where cargo put them), the kind script's syntax and the CI workflow that runs
+//! it.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -198,6 +199,76 @@ fn image_version_is_the_crate_version() {
     ] {
         assert!(make.contains(needle), "Makefile: {needle}");
     }
+}
+
+/// The make targets' commands (`make -n`: nothing is built or run) with
+/// `CARGO_TARGET_DIR` as given (`None`: unset).
+fn make_dry_run(target_dir: Option<&str>) -> String {
+    let mut make = Command::new("make");
+    make.args(["-n", "demo", "bench", "bench-plugin", "images", "manifests"])
+        .current_dir(root())
+        // Not the caller's make (`make test`) nor its cargo: only the printed commands.
+        .env_remove("MAKEFLAGS")
+        .env_remove("MAKELEVEL")
+        .env("CARGO", "cargo");
+    match target_dir {
+        Some(dir) => make.env("CARGO_TARGET_DIR", dir),
+        None => make.env_remove("CARGO_TARGET_DIR"),
+    };
+    let out = make.output().expect("make runs");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every make target that runs or packs a built binary takes it from where cargo put
+/// it: `CARGO_TARGET_DIR` when set, else `target/`. `make demo` and `make bench` used to
+/// run `target/release/pitstop` regardless and failed with "No such file or directory".
+#[test]
+fn make_targets_find_binaries_where_cargo_builds_them() {
+    let elsewhere = "/nonexistent/pitstop-build";
+    for (dir, prefix) in [(Some(elsewhere), elsewhere), (None, "target")] {
+        let commands = make_dry_run(dir);
+        for used in [
+            "/release/pitstop demo",
+            "/release/pitstop bench",
+            "/release/kubectl-pitstop $args",
+            "/debug/pitstop-operator crd",
+            "/release/pitstop-operator --name",
+            "/images/pitstop-operator.oci.tar",
+            "/release/pitstop --name",
+            "/images/pitstop.oci.tar",
+        ] {
+            let want = format!("{prefix}{used}");
+            assert!(commands.contains(&want), "no {want:?} in:\n{commands}");
+        }
+        if dir.is_some() {
+            assert!(!commands.contains("target/"), "{commands}");
+        }
+    }
+    // make e2e's script finds the binaries the same way.
+    let e2e_target = |dir: Option<&str>| {
+        let mut py = Command::new("python3");
+        py.args([
+            "-c",
+            "import sys; sys.path.insert(0, 'scripts'); import e2e; print(e2e.TARGET)",
+        ])
+        .current_dir(root())
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+        match dir {
+            Some(d) => py.env("CARGO_TARGET_DIR", d),
+            None => py.env_remove("CARGO_TARGET_DIR"),
+        };
+        let out = py.output().expect("python3 runs");
+        assert!(out.status.success(), "{out:?}");
+        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    };
+    assert_eq!(e2e_target(Some(elsewhere)), PathBuf::from(elsewhere));
+    let default = e2e_target(None);
+    assert!(default.ends_with("target"), "{default:?}");
+    assert_eq!(
+        default.parent().unwrap().canonicalize().unwrap(),
+        root().canonicalize().unwrap()
+    );
 }
 
 /// The kind script parses (bash -n) and refuses an unknown step; the workflow runs it.

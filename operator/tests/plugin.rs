@@ -92,7 +92,7 @@ fn stops() -> Vec<Stop> {
             driver: format!("D{i}"),
             team: "Alpine".into(),
             lap: Some(20 + i),
-            stationary_s: 2.4,
+            stationary_s: 2.41,
             pit_lane_s: 21.3,
             compound_in: Some("MEDIUM".into()),
             compound_out: Some("HARD".into()),
@@ -193,8 +193,8 @@ fn status_screen_with_strategy() {
         "2 1 VER Red Bull Racing 34 +1.200 s",
         "4 2 SAR Williams 12 DNF",
         "Pit stops (latest 5 of 7, newest first)",
-        "26 16 D6 Alpine 2.4 s 21.3 s MEDIUM -> HARD 96 slow",
-        "22 12 D2 Alpine 2.4 s 21.3 s MEDIUM -> HARD 92",
+        "26 16 D6 Alpine 2.41 s 21.3 s MEDIUM -> HARD 96 slow",
+        "22 12 D2 Alpine 2.41 s 21.3 s MEDIUM -> HARD 92",
         "Strategy (as of lap 34 of 72; pit loss 21.3 s ± 0.8 s, measured from 5 stops)",
         "POS CAR DRIVER STINT DEG MS/LAP WINDOW REJOIN IF STOPPING NOW",
         "P2 1 VER 2 HARD 12L 48.0 ± 20.0 L38-43, best 40 P7 (LEC 0.9 s ahead, HAM 1.5 s behind)",
@@ -286,6 +286,44 @@ fn status_screen_without_the_processor() {
     );
     assert!(!screen.contains("Classification"), "{screen}");
     assert!(screen.contains("Post-race pipeline: run 2"), "{screen}");
+}
+
+/// Counts of one read in the singular, live and as the operator last saw them; a
+/// stationary time keeps its two decimals even when the second is a zero. Would break if
+/// a count were written as "1 anomalies" again or a time lost its resolution.
+#[test]
+fn status_screen_counts_of_one() {
+    let mut s = snapshot(Ok(Some(strategy())));
+    let Live::Available(d) = &mut s.live else {
+        unreachable!("the snapshot has live data")
+    };
+    (d.session.cars, d.session.pit_stops, d.session.anomalies) = (1, 1, 1);
+    d.stops = Ok(vec![Stop {
+        stationary_s: 2.4,
+        ..stops().remove(0)
+    }]);
+    if let Ok(Some(st)) = &mut d.strategy {
+        st.pit_loss.as_mut().expect("a pit loss").stops = Some(1);
+    }
+    let screen = render(&s);
+    assert_has(
+        &screen,
+        "Samples: 1234567 processed, 1 car, 1 pit stop, 1 anomaly",
+    );
+    assert_has(&screen, "20 10 D0 Alpine 2.40 s 21.3 s MEDIUM -> HARD 90");
+    assert_has(
+        &screen,
+        "Strategy (as of lap 34 of 72; pit loss 21.3 s ± 0.8 s, measured from 1 stop)",
+    );
+    let mut s = snapshot(Ok(None));
+    s.live = Live::Unavailable("no processor".into());
+    let status = s.race.status.as_mut().expect("a status");
+    let progress = status.race.as_mut().expect("the race's progress");
+    (progress.pit_stops, progress.anomalies) = (1, 1);
+    assert_has(
+        &render(&s),
+        "Samples: 1000 processed, 1 pit stop, 1 anomaly (as the operator last saw)",
+    );
 }
 
 /// A race the operator has not seen yet: no status at all still draws a screen.

@@ -22,3 +22,4 @@ pub mod secrets;
 pub mod sim;
 pub mod stream;
 pub mod util;
+pub mod wording;

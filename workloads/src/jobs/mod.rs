@@ -16,6 +16,7 @@ mod svg;
 pub use step::{JobError, Step};
 
 use crate::errors::chain;
+use crate::wording::count;
 use tokio_postgres::Client;
 
 /// Identity of one attempt of one task of one pipeline run.
@@ -93,8 +94,11 @@ pub async fn execute(
             .await
             .map(|c| {
                 format!(
-                    "archived {} samples of {} cars ({} read now, {} stream entries trimmed)",
-                    c.archived, c.cars, c.read, c.trimmed
+                    "archived {} of {} ({} read now, {} trimmed)",
+                    count(c.archived, "sample", "samples"),
+                    count(c.cars, "car", "cars"),
+                    c.read,
+                    count(c.trimmed, "stream entry", "stream entries"),
                 )
             }),
         Step::PersistTeams => match &a.team {
@@ -103,18 +107,21 @@ pub async fn execute(
                     return format!("{team}: no car in this session, nothing to persist");
                 }
                 format!(
-                    "{team}: {} laps, {} stints, {} pit stops, {} anomalies",
-                    p.laps, p.stints, p.pit_stops, p.anomalies
+                    "{team}: {}, {}, {}, {}",
+                    count(p.laps, "lap", "laps"),
+                    count(p.stints, "stint", "stints"),
+                    count(p.pit_stops, "pit stop", "pit stops"),
+                    count(p.anomalies, "anomaly", "anomalies"),
                 )
             }),
             None => Err(JobError::Usage("persist-teams needs --team".into())),
         },
         Step::DataQuality => quality::run(db, s, &a.attempt.run_id)
             .await
-            .map(|r| format!("{} checks passed", r.checks.len())),
+            .map(|r| format!("{} passed", count(r.checks.len(), "check", "checks"))),
         Step::Aggregate => aggregate::run(db, s)
             .await
-            .map(|t| format!("{} team summaries", t.len())),
+            .map(|t| count(t.len(), "team summary", "team summaries")),
         Step::Report => report::run(db, s)
             .await
             .map(|n| format!("report stored ({n} bytes)")),
@@ -140,10 +147,8 @@ pub async fn execute(
                 })
         }
         Step::SeasonReport => season::run(db).await.map(|v| {
-            format!(
-                "season report over {} teams",
-                v.as_array().map_or(0, Vec::len)
-            )
+            let teams = v.as_array().map_or(0, Vec::len);
+            format!("season report over {}", count(teams, "team", "teams"))
         }),
     };
     if step != Step::SeasonReport {

@@ -6,6 +6,7 @@
 //! message is only logged (the operator records an Event).
 
 use super::step::JobError;
+use crate::wording::{count, stationary};
 use std::time::Duration;
 use tokio_postgres::Client;
 
@@ -56,15 +57,15 @@ pub async fn summary_text(
         .await?
         .get(0);
     let mut text = format!(
-        ":checkered_flag: *{session}* finished: {} ({}) wins after {} laps.",
+        ":checkered_flag: *{session}* finished: {} ({}) wins after {}.",
         winner.get::<_, String>(0),
         winner.get::<_, String>(1),
-        winner.get::<_, i64>(2)
+        count(winner.get::<_, i64>(2), "lap", "laps")
     );
     if let Some(f) = fastest {
         text.push_str(&format!(
-            " Fastest stop {:.2} s by {} ({}).",
-            f.get::<_, i64>(2) as f64 / 1000.0,
+            " Fastest stop {} s by {} ({}).",
+            stationary(f.get::<_, i64>(2) as f64 / 1000.0),
             f.get::<_, String>(0),
             f.get::<_, String>(1)
         ));
@@ -72,7 +73,10 @@ pub async fn summary_text(
     if let Some(score) = ferrari.and_then(|f| f.get::<_, Option<f64>>(0)) {
         text.push_str(&format!(" Ferrari mean stop score {score:.1}."));
     }
-    text.push_str(&format!(" {anomalies} anomalies detected."));
+    text.push_str(&format!(
+        " {} detected.",
+        count(anomalies, "anomaly", "anomalies")
+    ));
     if let Some(url) = report_url {
         text.push_str(&format!(" Report: {url}"));
     }

@@ -2,7 +2,7 @@
 //! latest anomalies.
 
 use super::snapshot::{LATEST, LiveData};
-use super::text::table;
+use super::text::{stationary, table};
 
 /// A section that could not be read: its title and why.
 fn failed(title: &str, why: &str) -> Vec<String> {
@@ -66,7 +66,7 @@ pub fn stops(d: &LiveData) -> Vec<String> {
                 s.car.to_string(),
                 s.driver.clone(),
                 s.team.clone(),
-                format!("{:.1} s", s.stationary_s),
+                stationary(s.stationary_s),
                 format!("{:.1} s", s.pit_lane_s),
                 tyres,
                 score,

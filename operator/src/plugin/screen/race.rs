@@ -2,7 +2,7 @@
 //! the post-race pipeline.
 
 use super::snapshot::{Live, Snapshot};
-use super::text::{age, cut, table};
+use super::text::{age, count, cut, table};
 use crate::api::{RaceSession, RaceSessionStatus, RunPhase};
 use k8s_openapi::jiff::Timestamp;
 
@@ -70,15 +70,20 @@ pub fn header(s: &Snapshot) -> Vec<String> {
         (Some(l), _) => lines.push(field(
             "Samples",
             format!(
-                "{} processed, {} cars, {} pit stops, {} anomalies",
-                l.samples_processed, l.cars, l.pit_stops, l.anomalies
+                "{} processed, {}, {}, {}",
+                l.samples_processed,
+                count(l.cars, "car", "cars"),
+                count(l.pit_stops, "pit stop", "pit stops"),
+                count(l.anomalies, "anomaly", "anomalies")
             ),
         )),
         (None, Some(p)) => lines.push(field(
             "Samples",
             format!(
-                "{} processed, {} pit stops, {} anomalies (as the operator last saw)",
-                p.samples_processed, p.pit_stops, p.anomalies
+                "{} processed, {}, {} (as the operator last saw)",
+                p.samples_processed,
+                count(p.pit_stops, "pit stop", "pit stops"),
+                count(p.anomalies, "anomaly", "anomalies")
             ),
         )),
         (None, None) => {}

@@ -2,7 +2,7 @@
 //! now would rejoin, then the undercuts that matter (a car that can jump the one ahead,
 //! a car threatened by the one behind).
 
-use super::text::{cut, secs, table};
+use super::text::{count, cut, secs, table};
 use crate::plugin::strategy::{Call, CarStrategy, Duel, Strategy};
 
 /// Longest reason shown for a hidden value.
@@ -109,9 +109,9 @@ fn title(s: &Strategy) -> String {
             let pm = p
                 .uncertainty_ms
                 .map_or(String::new(), |u| format!(" ± {}", secs(u)));
-            let from = p
-                .stops
-                .map_or(String::new(), |n| format!(" from {n} stops"));
+            let from = p.stops.map_or(String::new(), |n| {
+                format!(" from {}", count(n, "stop", "stops"))
+            });
             format!(
                 "Strategy (as of {laps}; pit loss {}{pm}, {}{from})",
                 secs(p.ms),

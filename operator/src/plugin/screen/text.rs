@@ -1,4 +1,4 @@
-//! Text helpers of the screen: aligned tables, times, durations.
+//! Text helpers of the screen: aligned tables, counts, times, durations.
 
 use k8s_openapi::jiff::Timestamp;
 
@@ -31,6 +31,22 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> Vec<String> {
             .map(|r| line(r.iter().map(String::as_str).collect())),
     );
     out
+}
+
+/// `n` and its noun, singular for exactly one: `1 anomaly`, `3 pit stops`. (The
+/// workloads' summaries follow the same rule, `pitstop_workloads::wording::count`; the
+/// plugin does not link the workloads crate for four lines.)
+pub fn count(n: impl std::fmt::Display, one: &str, many: &str) -> String {
+    // Compared as text so that every integer type works the same.
+    let n = n.to_string();
+    let noun = if n == "1" { one } else { many };
+    format!("{n} {noun}")
+}
+
+/// A stationary time in seconds with two decimals, the precision the processor measures
+/// it with (samples 50 ms apart): `2.41 s`.
+pub fn stationary(seconds: f64) -> String {
+    format!("{seconds:.2} s")
 }
 
 /// Milliseconds as seconds with one decimal: `1.2 s`.

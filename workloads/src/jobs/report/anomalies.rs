@@ -3,6 +3,7 @@
 use super::chart::Chart;
 use super::data::Report;
 use crate::jobs::svg::{Key, Scale, Svg, WIDTH, legend, no_data, x_axis, y_axis};
+use crate::wording::count;
 use std::collections::BTreeMap;
 
 const TITLE: &str = "Anomalies per lap";
@@ -80,7 +81,8 @@ pub fn chart(r: &Report) -> Chart {
     }
     x_axis(&mut svg, &x, top + PLOT_H, "lap", None);
     let caption = format!(
-        "Anomalies the detectors raised on each lap, critical below warning. Left out: {no_lap} anomalies with no known lap."
+        "Anomalies the detectors raised on each lap, critical below warning. Left out: {} with no known lap.",
+        count(no_lap, "anomaly", "anomalies")
     );
     Chart::new(TITLE, svg.finish(top + PLOT_H + 44.0), caption)
 }

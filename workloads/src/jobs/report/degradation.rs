@@ -9,6 +9,7 @@ use crate::jobs::svg::{
     Anchor, Scale, Svg, TICK_PX, WIDTH, compound_colors, compound_keys, esc, legend, no_data,
     text_width, x_axis,
 };
+use crate::wording::count;
 use std::fmt::Write;
 
 const TITLE: &str = "Tyre degradation per stint";
@@ -122,9 +123,9 @@ pub fn chart(r: &Report) -> Chart {
     let caption = format!(
         "Each stint's degradation fitted on its green laps (traffic laps dropped) after taking out {:.0} ms a lap of fuel burn: \
          dot the estimate, bar its 95% interval, coloured by compound, one row per driver in classification order. \
-         Left out: {} stints without a trustworthy fit{}.",
+         Left out: {} without a trustworthy fit{}.",
         fuel_ms_per_lap(r.session.total_laps.and_then(|n| u16::try_from(n).ok())),
-        all.len() - shown.len(),
+        count(all.len() - shown.len(), "stint", "stints"),
         if hidden.is_empty() {
             ""
         } else {
@@ -161,7 +162,7 @@ fn driver_row(svg: &mut Svg, car: &Car, fits: &[(&StintFit, &Fit)], x: &Scale, y
             x.at(f.ms_per_lap + f.ci95_ms_per_lap),
         );
         let tip = format!(
-            "{} stint {} ({}, laps {}–{}): {:+.0} ± {:.0} ms per lap on {} green laps, {} dropped",
+            "{} stint {} ({}, laps {}–{}): {:+.0} ± {:.0} ms per lap on {}, {} dropped",
             car.driver,
             s.stint.stint,
             s.stint.compound,
@@ -169,7 +170,7 @@ fn driver_row(svg: &mut Svg, car: &Car, fits: &[(&StintFit, &Fit)], x: &Scale, y
             s.stint.last_lap,
             f.ms_per_lap,
             f.ci95_ms_per_lap,
-            f.green_laps,
+            count(f.green_laps, "green lap", "green laps"),
             f.dropped_laps
         );
         svg.raw(&format!(

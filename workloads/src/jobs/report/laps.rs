@@ -6,6 +6,7 @@ use super::data::Report;
 use crate::jobs::svg::{
     Anchor, Key, Scale, Svg, WIDTH, esc, legend, no_data, team_color, x_axis, y_axis,
 };
+use crate::wording::stationary;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -111,9 +112,9 @@ fn pit_band(svg: &mut Svg, r: &Report, x: &Scale, band_y: f64) {
         let cy = band_y + 7.0 + *row * STACK;
         *row += 1.0;
         let tip = format!(
-            "{} stop, lap {lap}: {:.2} s stationary",
+            "{} stop, lap {lap}: {} s stationary",
             car.driver,
-            s.stationary_ms as f64 / 1000.0
+            stationary(s.stationary_ms as f64 / 1000.0)
         );
         r.mark(car).draw(
             svg,

@@ -21,6 +21,7 @@ mod tyres;
 
 use super::step::JobError;
 use super::svg::esc;
+use crate::wording::count;
 use data::Report;
 use std::fmt::Write;
 use tokio_postgres::Client;
@@ -98,8 +99,11 @@ fn head(html: &mut String, r: &Report) {
     let total_laps = r
         .session
         .total_laps
-        .map_or_else(|| "?".into(), |l| l.to_string());
-    let cars = r.session.cars.map_or_else(|| "?".into(), |c| c.to_string());
+        .map_or_else(|| "? laps".into(), |l| count(l, "lap", "laps"));
+    let cars = r
+        .session
+        .cars
+        .map_or_else(|| "? cars".into(), |c| count(c, "car", "cars"));
     let _ = write!(
         html,
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -114,7 +118,7 @@ th:nth-child(-n+3),td:nth-child(-n+3){{text-align:left}} svg{{display:block;widt
 .hidden-fits{{columns:2;font-size:12px;color:#555;margin:0;padding-left:18px}} details{{margin-top:8px;font-size:13px}}
 .swatch{{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px}}
 </style></head><body>
-<header><h1>{title}</h1><p>{circuit} · {total_laps} laps · {cars} cars · winner {winner}</p></header><main>"#,
+<header><h1>{title}</h1><p>{circuit} · {total_laps} · {cars} · winner {winner}</p></header><main>"#,
         title = esc(&format!("Race report — {}", r.session_id)),
         circuit = esc(&r.session.circuit),
         winner = esc(&winner),

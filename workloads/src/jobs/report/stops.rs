@@ -7,6 +7,7 @@ use crate::jobs::svg::{
     Anchor, Key, Mark, ROW_PX, Scale, Svg, TICK_PX, WIDTH, esc, legend, no_data, team_color,
     text_width, x_axis,
 };
+use crate::wording::{count, stationary};
 use std::fmt::Write;
 
 const TITLE: &str = "Pit-stop stationary times by team";
@@ -54,8 +55,8 @@ pub fn chart(r: &Report) -> Chart {
     }
     let caption = format!(
         "Each stop's stationary time, one row per team in classification order; the black tick is the team's mean. \
-         Left out: {} drive-throughs (no stationary time).",
-        r.drive_throughs
+         Left out: {} (no stationary time).",
+        count(r.drive_throughs, "drive-through", "drive-throughs")
     );
     Chart::new(TITLE, svg.finish(bottom + 44.0), caption).with_after(table(r))
 }
@@ -71,7 +72,7 @@ fn team_row(svg: &mut Svg, r: &Report, team: &str, x: &Scale, cy: f64) {
         let lap = s.lap.map_or_else(|| "lap ?".into(), |l| format!("lap {l}"));
         let mark = r.mark(car);
         let dy = if mark == Mark::First { -4.0 } else { 4.0 };
-        let tip = format!("{} {lap}: {t:.2} s", car.driver);
+        let tip = format!("{} {lap}: {} s", car.driver, stationary(t));
         mark.draw(svg, x.at(t), cy + dy, 3.5, team_color(team), &tip);
         times.push(t);
     }
@@ -84,10 +85,10 @@ fn team_row(svg: &mut Svg, r: &Report, team: &str, x: &Scale, cy: f64) {
             (x.at(mean), cy + ROW_PX / 2.0),
             "#111111",
         );
-        let n = times.len();
         format!(
-            "mean {mean:.2} s · {n} stop{}",
-            if n == 1 { "" } else { "s" }
+            "mean {} s · {}",
+            stationary(mean),
+            count(times.len(), "stop", "stops")
         )
     };
     svg.text(WIDTH - 16.0, cy + 4.0, Anchor::End, "tick", &summary);
@@ -103,9 +104,10 @@ fn table(r: &Report) -> String {
             let t = s.stationary_ms as f64 / 1000.0;
             let lap = s.lap.map_or_else(|| "–".into(), |l| l.to_string());
             let row = format!(
-                "<tr><td>{}</td><td>{}</td><td>{lap}</td><td>{t:.2}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{lap}</td><td>{}</td></tr>",
                 esc(&c.driver),
-                esc(&c.team)
+                esc(&c.team),
+                stationary(t)
             );
             Some((t, row))
         })

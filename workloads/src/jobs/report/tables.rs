@@ -2,6 +2,7 @@
 
 use super::data::Report;
 use crate::jobs::svg::{esc, team_color};
+use crate::wording::stationary;
 use std::fmt::Write;
 
 /// m:ss.fff, or a dash.
@@ -49,8 +50,8 @@ pub fn teams(html: &mut String, r: &Report) {
             ms(t.median_lap_ms),
             opt(t.delta_to_ferrari_ms.map(|d| d / 1000.0), 3),
             t.pit_stops,
-            opt(t.mean_stationary_s, 2),
-            opt(t.best_stationary_s, 2),
+            t.mean_stationary_s.map_or_else(|| "–".into(), stationary),
+            t.best_stationary_s.map_or_else(|| "–".into(), stationary),
             opt(t.mean_pit_score, 1),
             t.anomalies.0,
             t.anomalies.1,

@@ -6,6 +6,7 @@ use super::data::Report;
 use crate::jobs::svg::{
     Anchor, Scale, Svg, TICK_PX, WIDTH, esc, no_data, team_color, text_width, x_axis,
 };
+use crate::wording::{count, stationary};
 
 const TITLE: &str = "Team comparison";
 const ROW: f64 = 24.0;
@@ -150,7 +151,12 @@ fn team_row(svg: &mut Svg, t: &Team, fastest: f64, (pace, crew): (&Scale, &Scale
     }
     match t.mean_stop {
         Some((mean, n)) => {
-            let tip = format!("{}: mean stationary {mean:.2} s over {n} stops", t.name);
+            let tip = format!(
+                "{}: mean stationary {} s over {}",
+                t.name,
+                stationary(mean),
+                count(n, "stop", "stops")
+            );
             svg.rect(
                 (crew.r0, cy - 6.0, crew.at(mean) - crew.r0, 12.0),
                 color,
@@ -162,7 +168,7 @@ fn team_row(svg: &mut Svg, t: &Team, fastest: f64, (pace, crew): (&Scale, &Scale
                 cy + 4.0,
                 Anchor::Start,
                 "tick",
-                &format!("{mean:.2} s ({n})"),
+                &format!("{} s ({n})", stationary(mean)),
             );
         }
         None => svg.text(crew.r0 + 6.0, cy + 4.0, Anchor::Start, "tick", "no stops"),

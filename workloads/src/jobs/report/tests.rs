@@ -2,7 +2,7 @@
 //! each on lap 8, the second team's cars stopping again on lap 15 (a last stint of one
 //! out-lap: nothing to fit).
 
-use super::data::{Car, Lap, Report, Session, Stint, Stop};
+use super::data::{Anomalies, Car, Lap, Report, Session, Stint, Stop};
 use super::{degradation, html, laps};
 
 fn race() -> Report {
@@ -139,4 +139,55 @@ fn every_chart_has_a_caption() {
     assert_eq!(page.matches("<svg").count(), 6);
     assert_eq!(page.matches(r#"<p class="caption">"#).count(), 7);
     assert!(!page.contains("<script") && !page.contains("src=") && !page.contains("href="));
+}
+
+/// Counts of one read in the singular (header, captions, tooltips) and stationary times
+/// have two decimals, the data's resolution, in the stops table as in the tooltips.
+/// Would break on "1 anomalies" or a time shown as 2.4 or 2.410.
+#[test]
+fn counts_of_one_and_stationary_times_read_right() {
+    let mut r = race();
+    r.session.cars = Some(1);
+    r.drive_throughs = 1;
+    r.stops.push(Stop {
+        car: 1,
+        lap: None,
+        stationary_ms: 2_410,
+    });
+    r.anomalies = vec![
+        Anomalies {
+            lap: Some(3),
+            critical: false,
+            count: 2,
+        },
+        Anomalies {
+            lap: None,
+            critical: true,
+            count: 1,
+        },
+    ];
+    let page = html(&r);
+    for want in [
+        "monza · 16 laps · 1 car · winner",
+        "Left out: 1 drive-through (no stationary time).",
+        "Left out: 1 stop with no known lap.",
+        "Left out: 1 anomaly with no known lap.",
+        "BBB stint 3: medium, laps 16–16 (1 lap)",
+        "BBB stint 2: medium, laps 9–15 (7 laps)",
+        "<td>2.41</td>",
+        "<td>2.40</td>",
+        "AAA stop at the end of lap 8: 2.40 s stationary",
+        "mean 2.40 s · 3 stops",
+    ] {
+        assert!(page.contains(want), "no {want:?} in the page");
+    }
+    for wrong in [
+        "2.400",
+        "2.410",
+        "1 anomalies",
+        "1 stops",
+        "1 drive-throughs",
+    ] {
+        assert!(!page.contains(wrong), "{wrong:?} in the page");
+    }
 }

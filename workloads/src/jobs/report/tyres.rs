@@ -7,6 +7,7 @@ use crate::jobs::svg::{
     Anchor, Key, Scale, Svg, TICK_PX, WIDTH, compound_colors, compound_keys, legend, no_data,
     text_width, x_axis,
 };
+use crate::wording::{count, stationary};
 
 const TITLE: &str = "Tyre strategy";
 const ROW: f64 = 20.0;
@@ -40,7 +41,8 @@ pub fn chart(r: &Report) -> Chart {
     let caption = format!(
         "Each driver's stints from the lap they began to the lap they ended, coloured by compound (grey: unknown), \
          with a black tick at the end of each stop's in-lap; drivers in classification order. \
-         Left out: {unplaced} stops with no known lap."
+         Left out: {} with no known lap.",
+        count(unplaced, "stop", "stops")
     );
     Chart::new(TITLE, svg.finish(bottom + 44.0), caption)
 }
@@ -62,22 +64,22 @@ fn driver_row(svg: &mut Svg, r: &Report, car: &Car, x: &Scale, y: f64) {
             x.at(f64::from(s.last_lap)),
         );
         let tip = format!(
-            "{} stint {}: {}, laps {}–{} ({} laps)",
+            "{} stint {}: {}, laps {}–{} ({})",
             car.driver,
             s.stint,
             s.compound,
             s.first_lap,
             s.last_lap,
-            s.last_lap - s.first_lap + 1
+            count(s.last_lap - s.first_lap + 1, "lap", "laps")
         );
         svg.rect((a, cy - 6.0, b - a, 12.0), fill, stroke, &tip);
     }
     for s in r.stops.iter().filter(|s| s.car == car.car) {
         let Some(lap) = s.lap else { continue };
         let tip = format!(
-            "{} stop at the end of lap {lap}: {:.2} s stationary",
+            "{} stop at the end of lap {lap}: {} s stationary",
             car.driver,
-            s.stationary_ms as f64 / 1000.0
+            stationary(s.stationary_ms as f64 / 1000.0)
         );
         svg.rect(
             (x.at(f64::from(lap)) - 1.5, cy - 9.0, 3.0, 18.0),

@@ -9,12 +9,16 @@ use crate::sim::race::RaceConfig;
 use crate::sim::service::run_race;
 use crate::sim::truth::AnomalyKind;
 use crate::stream::StreamKeys;
+use crate::wording::{count, stationary};
 use anyhow::Context;
-use std::io::Write;
+use progress::{Counts, LapProgress};
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
+
+mod progress;
 
 pub struct DemoConfig {
     pub race: RaceConfig,
@@ -41,10 +45,10 @@ pub async fn run(cfg: DemoConfig) -> anyhow::Result<()> {
         .context("starting the processor (is PostgreSQL reachable?)")?;
     let redis = crate::redis_conn::RedisTarget::open(cfg.redis_url.as_str())?;
     println!(
-        "pitstop demo — {} ({} laps, {} cars, {:.0} Hz, {:.0}× real time)\nsession {session}  ·  API http://{}/api/v1/sessions/{session}\n",
+        "pitstop demo — {} ({}, {}, {:.0} Hz, {:.0}× real time)\nsession {session}  ·  API http://{}/api/v1/sessions/{session}\n",
         race.circuit.name,
-        race.laps,
-        race.grid.len(),
+        count(race.laps, "lap", "laps"),
+        count(race.grid.len(), "car", "cars"),
         race.sample_hz,
         cfg.time_scale,
         processor.addr.expect("listening"),
@@ -68,27 +72,27 @@ pub async fn run(cfg: DemoConfig) -> anyhow::Result<()> {
         Arc::new(AtomicBool::new(false)),
     ));
     let pm = processor.shared.metrics.clone();
+    let mut shown = LapProgress::new(laps, std::io::stdout().is_terminal());
     while !publish.is_finished() {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        print!(
-            "\r  lap {:>2}/{laps}   published {:>8}   processed {:>8}   pit stops {:>2}   anomalies {:>2}   ",
-            progress.lap.load(Ordering::Relaxed),
-            progress.published.load(Ordering::Relaxed),
-            pm.processed.get(),
-            total(&pm.pit_stops),
-            total(&pm.anomalies),
-        );
-        std::io::stdout().flush().ok();
+        // Often enough that a log misses no lap even at a high --time-scale.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let counts = Counts {
+            lap: progress.lap.load(Ordering::Relaxed),
+            published: progress.published.load(Ordering::Relaxed),
+            processed: pm.processed.get(),
+            pit_stops: total(&pm.pit_stops),
+            anomalies: total(&pm.anomalies),
+        };
+        if let Some(text) = shown.update(&counts) {
+            print!("{text}");
+            std::io::stdout().flush().ok();
+        }
     }
     let report = publish.await??;
     let db = crate::db::connect(&cfg.database_url).await?;
     queries::wait_finished(&db, &session, Duration::from_secs(60)).await?;
     let elapsed = started.elapsed();
-    println!(
-        "\r  chequered flag after {:.1} s{:60}\n",
-        elapsed.as_secs_f64(),
-        ""
-    );
+    print!("{}", shown.finish(elapsed.as_secs_f64()));
 
     print_classification(&db, &session).await?;
     let stops = queries::pit_stops(&db, &session).await?;
@@ -104,11 +108,11 @@ pub async fn run(cfg: DemoConfig) -> anyhow::Result<()> {
     );
     for s in &stops {
         println!(
-            "  {:<4} {:<16} {:>4} {:>9.3} s {:>8.1} s {:>6.1}  {} → {}{}",
+            "  {:<4} {:<16} {:>4} {:>9} s {:>8.1} s {:>6.1}  {} → {}{}",
             s.driver,
             s.team,
             s.lap.map_or_else(|| "?".into(), |l| l.to_string()),
-            s.stationary_s,
+            stationary(s.stationary_s),
             s.pit_lane_s,
             s.score,
             s.compound_in.as_deref().unwrap_or("?"),
@@ -156,14 +160,14 @@ pub async fn run(cfg: DemoConfig) -> anyhow::Result<()> {
             .collect::<Vec<_>>(),
     );
     println!(
-        "\nDETECTION vs ground truth\n  pit stops  {}/{} found, {} false, stationary error ≤ {} ms\n  anomalies  {}/{} injected found, {} false alarms (precision {:.2}, recall {:.2})",
+        "\nDETECTION vs ground truth\n  pit stops  {}/{} found, {} false, stationary error ≤ {} ms\n  anomalies  {}/{} injected found, {} (precision {:.2}, recall {:.2})",
         s_score.matched,
         s_score.real,
         s_score.false_stops,
         s_score.max_error_ms,
         a_score.true_positives,
         a_score.injected,
-        a_score.false_positives,
+        count(a_score.false_positives, "false alarm", "false alarms"),
         a_score.precision,
         a_score.recall
     );
@@ -196,7 +200,7 @@ pub async fn run(cfg: DemoConfig) -> anyhow::Result<()> {
 
 /// The operator's grand-prix DAG run in-process, in its order (collect → persist each team
 /// → data quality → aggregate → report, notify), stopping at the first failure like the
-/// DAG skips downstream tasks. The report is written next to the build output.
+/// DAG skips downstream tasks. The report is written to a file ([`report_path`]).
 async fn post_race(
     database_url: &str,
     redis: &crate::redis_conn::RedisTarget,
@@ -253,18 +257,43 @@ async fn post_race(
         }
     }
     if let Some(html) = crate::db::reports::stored(&db, session).await? {
-        let path = std::env::var("PITSTOP_DEMO_REPORT")
-            .unwrap_or_else(|_| format!("target/pitstop-report-{session}.html"));
-        if let Some(dir) = std::path::Path::new(&path).parent() {
+        let path = report_path(
+            session,
+            std::env::var_os("PITSTOP_DEMO_REPORT"),
+            std::env::var_os("CARGO_TARGET_DIR"),
+        );
+        if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).ok();
         }
-        std::fs::write(&path, &html)?;
+        std::fs::write(&path, &html)
+            .with_context(|| format!("writing the report to {}", path.display()))?;
+        // The processor serving the report stops when this function returns: the file is
+        // what the reader still has afterwards.
         println!(
-            "\nREPORT  {path} ({} KB; open it in a browser; also served at /api/v1/sessions/{session}/report while the processor runs)",
+            "\nREPORT  {} ({} KB): open it in a browser.\n        \
+             The file stays; the demo's API (/api/v1/sessions/{session}/report) stops when the demo ends.",
+            std::path::absolute(&path).unwrap_or(path).display(),
             html.len() / 1024
         );
     }
     Ok(())
+}
+
+/// Where the demo writes the report: `PITSTOP_DEMO_REPORT` when set, else
+/// `pitstop-report-<session>.html` in cargo's target directory (`CARGO_TARGET_DIR`, as
+/// `make demo` builds with it, or `target`), beside the binary `make demo` runs.
+fn report_path(
+    session: &str,
+    explicit: Option<std::ffi::OsString>,
+    target_dir: Option<std::ffi::OsString>,
+) -> std::path::PathBuf {
+    if let Some(path) = explicit.filter(|p| !p.is_empty()) {
+        return path.into();
+    }
+    let dir = target_dir
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "target".into());
+    std::path::Path::new(&dir).join(format!("pitstop-report-{session}.html"))
 }
 
 fn total(v: &prometheus::IntCounterVec) -> u64 {
@@ -343,4 +372,35 @@ async fn print_strategy(db: &Client, session: &str) -> anyhow::Result<()> {
         checks.len()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::report_path;
+    use std::path::PathBuf;
+
+    /// `PITSTOP_DEMO_REPORT` wins; otherwise the report goes where cargo put the build
+    /// (`make demo` with `CARGO_TARGET_DIR` set used to write into a `target/` of its own).
+    #[test]
+    fn the_report_goes_where_the_build_went() {
+        let at = |explicit: Option<&str>, dir: Option<&str>| {
+            report_path("monza-1", explicit.map(Into::into), dir.map(Into::into))
+        };
+        assert_eq!(
+            at(None, None),
+            PathBuf::from("target/pitstop-report-monza-1.html")
+        );
+        assert_eq!(
+            at(None, Some("/tmp/build")),
+            PathBuf::from("/tmp/build/pitstop-report-monza-1.html")
+        );
+        assert_eq!(
+            at(Some("out/r.html"), Some("/tmp/build")),
+            PathBuf::from("out/r.html")
+        );
+        assert_eq!(
+            at(Some(""), Some("")),
+            PathBuf::from("target/pitstop-report-monza-1.html")
+        );
+    }
 }
