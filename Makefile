@@ -99,7 +99,8 @@ manifests:
 ## handlers' types.
 docs:
 	$(CARGO) run --quiet -p pitstop-operator --bin pitstop-operator --locked -- reference --file docs/racesession.md
-	$(CARGO) run --quiet -p pitstop-workloads --bin pitstop --locked -- openapi > docs/openapi.json
+	$(CARGO) run --quiet -p pitstop-workloads --bin pitstop --locked -- openapi > docs/openapi.json.tmp
+	mv docs/openapi.json.tmp docs/openapi.json
 
 VERSION := $(shell scripts/version.sh)
 REGISTRY ?= ghcr.io/pitstop-io
@@ -110,7 +111,7 @@ KIND_CLUSTER ?= pitstop
 ## images: the two container images as OCI archives in images/ of the target directory
 ## (target/images/, or $CARGO_TARGET_DIR/images/), without a Docker engine: the release
 ## binaries on the Dockerfiles' final stage (scripts/oci-image.py). Push with
-## `skopeo copy oci-archive:target/images/pitstop.oci.tar docker://REGISTRY/pitstop:TAG`.
+## `skopeo copy oci-archive:<target dir>/images/pitstop.oci.tar docker://REGISTRY/pitstop:TAG`.
 images:
 	$(CARGO) build --release --locked --bin pitstop --bin pitstop-operator
 	scripts/oci-image.py --dockerfile operator/Dockerfile --binary $(TARGET_DIR)/release/pitstop-operator --name $(OPERATOR_IMAGE) --version $(VERSION) --out $(TARGET_DIR)/images/pitstop-operator.oci.tar

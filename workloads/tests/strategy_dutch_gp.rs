@@ -93,6 +93,11 @@ fn rejoin_predictions_hold_on_the_real_race() {
             .all(|r| (r.predicted == r.actual) || !r.misplaced.is_empty())
     );
     assert!(exact * 100 >= 50 * n, "exact {exact}/{n}");
+    assert!(
+        exact_crossings * 100 >= 60 * crossings.len(),
+        "by line crossings: exact {exact_crossings}/{}",
+        crossings.len()
+    );
     assert!(near * 100 >= 85 * n, "within one {near}/{n}");
 }
 

@@ -359,7 +359,11 @@ async fn print_strategy(db: &Client, session: &str) -> anyhow::Result<()> {
             c.predicted,
             c.actual,
             c.loss_ms / 1000.0,
-            if c.predicted == c.actual { "" } else { "  ✗" }
+            if c.predicted == c.actual {
+                String::new()
+            } else {
+                format!("  ✗ {}", c.why())
+            }
         );
     }
     let exact = checks.iter().filter(|c| c.predicted == c.actual).count();

@@ -74,7 +74,7 @@ impl Distance {
                 let share = (f64::from(d) / length).clamp(0.0, 1.0);
                 cars.entry(s.car)
                     .or_default()
-                    .push((s.timestamp_ms, f64::from(lap - 1) + share));
+                    .push((s.timestamp_ms, f64::from(lap.saturating_sub(1)) + share));
             }
         }
         for v in cars.values_mut() {

@@ -26,19 +26,46 @@ pub struct RejoinCheck {
 pub struct Misplaced {
     pub car: u8,
     pub driver: String,
-    /// It entered the pit lane after the prediction and before the check: a stop no
-    /// prediction at pit entry can see.
-    pub stopped_since: bool,
-    /// Under a safety car the prediction expected it to stop too, and it stayed out.
-    pub stayed_out: bool,
+    pub reason: MissReason,
+}
+
+/// Why a car was put on the wrong side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MissReason {
+    /// Predicted ahead, it entered the pit lane after the prediction and before the
+    /// check: a stop no prediction at pit entry can see.
+    StoppedAfter,
+    /// Predicted ahead, it was in the pit lane when the prediction was made (a stop is
+    /// known once it is over).
+    InPitLane,
+    /// Predicted behind because it was expected to stop under the safety car too; it
+    /// stayed out.
+    StayedOut,
+    /// Neither: the gap or the pit loss was wrong.
+    Misjudged,
+}
+
+impl MissReason {
+    fn words(self) -> &'static str {
+        match self {
+            MissReason::StoppedAfter => "stopped after",
+            MissReason::InPitLane => "in the pit lane",
+            MissReason::StayedOut => "stayed out",
+            MissReason::Misjudged => "misjudged",
+        }
+    }
 }
 
 impl RejoinCheck {
-    /// A miss whose every misplaced car stopped after the prediction was made.
+    /// A miss wholly explained by cars that stopped after the prediction was made: each
+    /// misplaced car did, and they account for the whole difference.
     pub fn missed_for_later_stops(&self) -> bool {
         self.predicted != self.actual
-            && !self.misplaced.is_empty()
-            && self.misplaced.iter().all(|m| m.stopped_since)
+            && self.misplaced.len() == self.predicted.abs_diff(self.actual)
+            && self
+                .misplaced
+                .iter()
+                .all(|m| m.reason == MissReason::StoppedAfter)
     }
 
     /// Why a miss missed, in a few words for tables ("" when the prediction held).
@@ -46,20 +73,28 @@ impl RejoinCheck {
         if self.predicted == self.actual {
             return String::new();
         }
-        let names = |which: fn(&Misplaced) -> bool| -> String {
-            let m = self.misplaced.iter().filter(|m| which(m));
-            m.map(|m| m.driver.as_str()).collect::<Vec<_>>().join(", ")
-        };
-        [
-            (names(|m| m.stopped_since), "stopped after"),
-            (names(|m| m.stayed_out), "stayed out"),
-            (names(|m| !m.stopped_since && !m.stayed_out), "misjudged"),
-        ]
-        .into_iter()
-        .filter(|(who, _)| !who.is_empty())
-        .map(|(who, what)| format!("{who} {what}"))
-        .collect::<Vec<_>>()
-        .join("; ")
+        if self.misplaced.is_empty() {
+            return "cars not on the timing board then".into();
+        }
+        let reasons = [
+            MissReason::StoppedAfter,
+            MissReason::InPitLane,
+            MissReason::StayedOut,
+            MissReason::Misjudged,
+        ];
+        reasons
+            .into_iter()
+            .filter_map(|r| {
+                let who: Vec<&str> = self
+                    .misplaced
+                    .iter()
+                    .filter(|m| m.reason == r)
+                    .map(|m| m.driver.as_str())
+                    .collect();
+                (!who.is_empty()).then(|| format!("{} {}", who.join(", "), r.words()))
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
@@ -155,18 +190,37 @@ fn misplaced(
         .iter()
         .filter_map(|&(car, margin)| {
             let ahead = progress(car, t_ms)? > me;
-            let stopped_since = race
-                .stops
-                .iter()
-                .any(|s| s.car == car && s.entry_ms > stop.entry_ms && s.entry_ms < t_ms);
-            (ahead != (margin > 0.0)).then(|| Misplaced {
+            let predicted_ahead = margin > 0.0;
+            (ahead != predicted_ahead).then(|| Misplaced {
                 car,
                 driver: driver(car),
-                stopped_since,
-                stayed_out: !stopped_since && expected_to_stop.contains(&car),
+                reason: reason(race, stop, car, (predicted_ahead, expected_to_stop), t_ms),
             })
         })
         .collect()
+}
+
+/// Why `car` (predicted ahead or not) landed on the other side of `stop`'s car.
+fn reason(
+    race: &Race,
+    stop: &Stop,
+    car: u8,
+    (predicted_ahead, expected_to_stop): (bool, &BTreeSet<u8>),
+    t_ms: i64,
+) -> MissReason {
+    // Stops the prediction could not know: not over when it was made, begun by the check.
+    let unseen = race
+        .stops
+        .iter()
+        .filter(|s| s.car == car && s.exit_ms() > stop.entry_ms && s.entry_ms < t_ms)
+        .map(|s| s.entry_ms)
+        .min();
+    match (predicted_ahead, unseen) {
+        (true, Some(entry)) if entry > stop.entry_ms => MissReason::StoppedAfter,
+        (true, Some(_)) => MissReason::InPitLane,
+        (false, None) if expected_to_stop.contains(&car) => MissReason::StayedOut,
+        _ => MissReason::Misjudged,
+    }
 }
 
 #[cfg(test)]
@@ -195,10 +249,11 @@ mod tests {
             .collect()
     }
 
-    /// Car 1 leads car 2 by 5 s and car 3 by 30 s and stops in lap 4; the pit loss
-    /// (about 20 s, no circuit known) puts it behind car 2 and ahead of car 3 — unless
-    /// car 2 stops too (`car2_stops`), 3 s later, which no prediction at entry sees.
-    fn race(car2_stops: bool) -> Race {
+    /// Car 1 leads car 2 by 5 s and car 3 by 30 s and stops in lap 4 (pit entry at
+    /// 355 s); the pit loss (about 20 s, no circuit known) puts it behind car 2 and ahead
+    /// of car 3 — unless car 2 stops too, entering the pit lane at `car2_entry`, which no
+    /// prediction at car 1's entry sees.
+    fn race(car2_entry: Option<i64>) -> Race {
         let stop = |car, entry_ms| Stop {
             car,
             lap: Some(4),
@@ -207,11 +262,13 @@ mod tests {
         };
         let mut stops = vec![stop(1, 355_000)];
         let mut laps_ = laps(1, 0, 18_000);
-        laps_.extend(laps(2, 5_000, if car2_stops { 18_000 } else { 0 }));
+        laps_.extend(laps(
+            2,
+            5_000,
+            if car2_entry.is_some() { 18_000 } else { 0 },
+        ));
         laps_.extend(laps(3, 30_000, 0));
-        if car2_stops {
-            stops.push(stop(2, 358_000));
-        }
+        stops.extend(car2_entry.map(|at| stop(2, at)));
         Race {
             entrants: (1..=3)
                 .map(|car| Entrant {
@@ -228,7 +285,7 @@ mod tests {
 
     #[test]
     fn a_prediction_that_holds_has_nothing_misplaced() {
-        let checks = rejoin_checks(&race(false));
+        let checks = rejoin_checks(&race(None));
         let c = &checks[0];
         assert_eq!((c.car, c.predicted, c.actual), (1, 2, 2));
         assert!(c.misplaced.is_empty());
@@ -237,12 +294,22 @@ mod tests {
 
     #[test]
     fn a_car_that_stops_after_the_prediction_explains_the_miss() {
-        let checks = rejoin_checks(&race(true));
+        let checks = rejoin_checks(&race(Some(358_000)));
         let c = checks.iter().find(|c| c.car == 1).unwrap();
         assert_eq!((c.predicted, c.actual), (2, 1));
         assert_eq!(c.misplaced.len(), 1);
-        assert!(c.misplaced[0].stopped_since);
+        assert_eq!(c.misplaced[0].reason, MissReason::StoppedAfter);
         assert!(c.missed_for_later_stops());
         assert_eq!(c.why(), "D2 stopped after");
+    }
+
+    #[test]
+    fn a_car_already_in_the_pit_lane_is_named_so() {
+        let checks = rejoin_checks(&race(Some(354_000)));
+        let c = checks.iter().find(|c| c.car == 1).unwrap();
+        assert_eq!((c.predicted, c.actual), (2, 1));
+        assert_eq!(c.misplaced[0].reason, MissReason::InPitLane);
+        assert!(!c.missed_for_later_stops());
+        assert_eq!(c.why(), "D2 in the pit lane");
     }
 }
