@@ -83,8 +83,8 @@ fn rejoin_predictions_hold_on_the_real_race() {
         "by line crossings instead of distance: exact {exact_crossings}/{}",
         crossings.len()
     );
-    // Measured: 22/39 exact, 34/39 within one, 6 of the 17 misses only for later stops
-    // (25/39 exact by line crossings; docs/strategy.md says why the rest miss). These
+    // Measured: 23/39 exact, 34/39 within one, 6 of the 16 misses only for later stops
+    // (24/39 exact by line crossings; docs/strategy.md says why the rest miss). These
     // floors catch a regression; they are not the targets (80% / 95%).
     assert!(n >= 35, "only {n} stops checked");
     // Every miss names the cars it misplaced.

@@ -67,9 +67,12 @@ pub fn pit_lane_ms(circuit: &str) -> Option<f64> {
 }
 
 /// The loss of one stop from its car's laps (in lap order), or None when a lap it needs is
-/// missing, neutralised, or the car has too few racing laps around it.
+/// missing, neutralised, or the car has too few racing laps around it. A stop whose
+/// out-lap has not ended yet is not measured: its in-lap alone holds only part of the
+/// loss (about half, where the pit lane straddles the line).
 pub fn stop_loss(laps: &[Judged], in_lap: u16) -> Option<f64> {
     let i = laps.iter().position(|j| j.lap.lap == in_lap)?;
+    laps.get(i + 1).filter(|j| j.lap.lap == in_lap + 1)?;
     let pit: Vec<&Judged> = laps[i..]
         .iter()
         .take_while(|j| j.in_lap || j.out_lap)
@@ -126,5 +129,66 @@ pub fn pit_loss(measured: &[f64], circuit: Option<&str>, slow_ratio: f64) -> Pit
         source,
         stops: measured.len(),
         neutralised,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::strategy::input::Lap;
+
+    /// Laps 1..=`last` of 90 s, the in-lap 6 8 s and the out-lap 7 11 s slower (a stop
+    /// losing 19 s).
+    fn laps(last: u16) -> Vec<Lap> {
+        (1..=last)
+            .map(|lap| Lap {
+                car: 1,
+                lap,
+                lap_time_ms: 90_000
+                    + match lap {
+                        6 => 8_000,
+                        7 => 11_000,
+                        _ => 0,
+                    },
+                crossed_at_ms: i64::from(lap) * 90_000,
+                compound: None,
+                tyre_age: None,
+                neutralised: false,
+            })
+            .collect()
+    }
+
+    fn judged(laps: &[Lap]) -> Vec<Judged<'_>> {
+        laps.iter()
+            .map(|lap| Judged {
+                lap,
+                in_lap: lap.lap == 6,
+                out_lap: lap.lap == 7,
+                neutralised: false,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_stop_costs_its_in_and_out_laps_over_racing_ones() {
+        let laps = laps(10);
+        assert_eq!(stop_loss(&judged(&laps), 6), Some(19_000.0));
+    }
+
+    #[test]
+    fn a_stop_whose_out_lap_has_not_ended_is_not_measured() {
+        // As of the in-lap's end (four racing laps before it): its 8 s are not the loss.
+        let laps = laps(6);
+        assert_eq!(stop_loss(&judged(&laps), 6), None);
+    }
+
+    #[test]
+    fn the_measured_loss_is_the_median_and_a_default_stands_in_until_three() {
+        let l = pit_loss(&[19_000.0, 20_000.0, 30_000.0], Some("zandvoort"), 1.0);
+        assert_eq!((l.ms, l.source), (20_000.0, PitLossSource::Measured));
+        let l = pit_loss(&[19_000.0, 20_000.0], Some("zandvoort"), 1.0);
+        assert_eq!(l.source, PitLossSource::Default);
+        let l = pit_loss(&[], None, 1.0);
+        assert_eq!(l.source, PitLossSource::Assumed);
     }
 }
