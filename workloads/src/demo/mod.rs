@@ -160,11 +160,15 @@ pub async fn run(cfg: DemoConfig) -> anyhow::Result<()> {
             .collect::<Vec<_>>(),
     );
     println!(
-        "\nDETECTION vs ground truth\n  pit stops  {}/{} found, {} false, stationary error ≤ {} ms\n  anomalies  {}/{} injected found, {} (precision {:.2}, recall {:.2})",
+        "\nDETECTION vs ground truth\n  pit stops  {}/{} found, {} false, {}\n  anomalies  {}/{} injected found, {} (precision {:.2}, recall {:.2})",
         s_score.matched,
         s_score.real,
         s_score.false_stops,
-        s_score.max_error_ms,
+        if s_score.matched == 0 {
+            "no stop to time".to_string()
+        } else {
+            format!("stationary error ≤ {} ms", s_score.max_error_ms)
+        },
         a_score.true_positives,
         a_score.injected,
         count(a_score.false_positives, "false alarm", "false alarms"),

@@ -94,7 +94,7 @@ pub async fn execute(
             .await
             .map(|c| {
                 format!(
-                    "archived {} of {} ({} read now, {} trimmed)",
+                    "archived {} of {} ({} read now, {} deleted from the stream once archived)",
                     count(c.archived, "sample", "samples"),
                     count(c.cars, "car", "cars"),
                     c.read,
