@@ -67,8 +67,15 @@ datastores() {
   done
   if [ "$missing" = 1 ]; then
     say "building the datastore lookalikes redis:7.4-alpine and postgres:16-alpine (first time: 2-6 min)"
-    "$script" redis postgres >"$dest/.datastores.log" 2>&1 \
-      || { tail -20 "$dest/.datastores.log" >&2; say "datastore images failed"; exit 1; }
+    # Once more on a failure: a CI run once saw the build exit at once with no output at
+    # all, and the same build pass a minute later (a mirror or a transient failure).
+    local attempt rc=1
+    for attempt in 1 2; do
+      "$script" redis postgres >"$dest/.datastores.log" 2>&1 && { rc=0; break; } || rc=$?
+      tail -20 "$dest/.datastores.log" >&2
+      say "datastore images failed (exit status $rc, attempt $attempt of 2)"
+    done
+    [ "$rc" = 0 ] || exit 1
   fi
   mkdir -p "$cache"
   for f in "${images[@]}"; do [ -s "$cache/$f" ] || cp "$out/$f" "$cache/$f"; done
