@@ -480,9 +480,10 @@ fn pipeline_conditions(
                     false,
                     reason::RUNNING,
                     &format!(
-                        "run {}: {done} of {} tasks succeeded so far",
+                        "run {}: {done} of {} {} succeeded so far",
                         p.run,
-                        p.tasks.len()
+                        p.tasks.len(),
+                        if p.tasks.len() == 1 { "task" } else { "tasks" }
                     ),
                     g,
                     now,
@@ -491,7 +492,10 @@ fn pipeline_conditions(
                     ConditionType::PipelineSucceeded,
                     true,
                     reason::SUCCEEDED,
-                    &format!("run {}: all {} tasks succeeded", p.run, p.tasks.len()),
+                    &match p.tasks.len() {
+                        1 => format!("run {}: its one task succeeded", p.run),
+                        n => format!("run {}: all {n} tasks succeeded", p.run),
+                    },
                     g,
                     now,
                 ),
@@ -951,5 +955,49 @@ mod tests {
         let s = initial(&race, at(0));
         assert_eq!(get(&s, "Ready").status, "False");
         assert_eq!(s.observed_generation, Some(1));
+    }
+
+    /// The pipeline's message counts its tasks in words that agree with the count.
+    #[test]
+    fn pipeline_messages_count_tasks() {
+        let (_, m) = setup();
+        let run = |phase, tasks: &[TaskPhase]| PipelineStatus {
+            run: 1,
+            phase,
+            tasks: tasks
+                .iter()
+                .enumerate()
+                .map(|(i, p)| crate::api::TaskStatus {
+                    name: format!("t{i}"),
+                    phase: *p,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let message = |p: PipelineStatus| {
+            let c = pipeline_conditions(&m, Some(&p), None, &at(0));
+            c.into_iter()
+                .find(|c| c.type_ == "PipelineSucceeded")
+                .unwrap()
+                .message
+        };
+        use TaskPhase::{Pending, Succeeded};
+        assert_eq!(
+            message(run(RunPhase::Succeeded, &[Succeeded])),
+            "run 1: its one task succeeded"
+        );
+        assert_eq!(
+            message(run(RunPhase::Succeeded, &[Succeeded; 3])),
+            "run 1: all 3 tasks succeeded"
+        );
+        assert_eq!(
+            message(run(RunPhase::Running, &[Pending])),
+            "run 1: 0 of 1 task succeeded so far"
+        );
+        assert_eq!(
+            message(run(RunPhase::Running, &[Succeeded, Pending])),
+            "run 1: 1 of 2 tasks succeeded so far"
+        );
     }
 }
