@@ -31,6 +31,12 @@ pub async fn race(db: &Client, id: &str) -> Result<Option<Race>, Error> {
             &[&id],
         )
         .await?;
+    let drive_throughs = db
+        .query(
+            "SELECT car, lap, entry_ms, pit_lane_ms FROM drive_throughs WHERE session_id = $1",
+            &[&id],
+        )
+        .await?;
     let periods = db
         .query(
             "SELECT begin_ms, end_ms FROM session_periods WHERE session_id = $1",
@@ -66,22 +72,25 @@ pub async fn race(db: &Client, id: &str) -> Result<Option<Race>, Error> {
         });
     }
     race.entrants = entrants;
-    race.stops = stops
-        .iter()
-        .map(|r| Stop {
-            car: small(r.get::<_, i32>(0)),
-            lap: r
-                .get::<_, Option<i32>>(1)
-                .and_then(|l| u16::try_from(l).ok()),
-            entry_ms: r.get(2),
-            pit_lane_ms: r.get(3),
-        })
-        .collect();
+    race.stops = stops.iter().map(visit).collect();
+    race.drive_throughs = drive_throughs.iter().map(visit).collect();
     race.neutral_periods = periods
         .iter()
         .map(|r| (r.get(0), r.get::<_, Option<i64>>(1).unwrap_or(i64::MAX)))
         .collect();
     Ok(Some(race))
+}
+
+/// A row of `pit_stops` or `drive_throughs`: car, lap, entry_ms, pit_lane_ms.
+fn visit(r: &tokio_postgres::Row) -> Stop {
+    Stop {
+        car: small(r.get::<_, i32>(0)),
+        lap: r
+            .get::<_, Option<i32>>(1)
+            .and_then(|l| u16::try_from(l).ok()),
+        entry_ms: r.get(2),
+        pit_lane_ms: r.get(3),
+    }
 }
 
 fn small(car: i32) -> u8 {

@@ -49,6 +49,9 @@ pub struct Race {
     pub entrants: Vec<Entrant>,
     pub laps: Vec<Lap>,
     pub stops: Vec<Stop>,
+    /// Pit-lane visits without a stop (drive-through penalties): their laps are not
+    /// racing laps, but the tyres stay on (no new stint).
+    pub drive_throughs: Vec<Stop>,
     /// Safety-car, virtual-safety-car and red-flag periods (start, end) in ms; an end of
     /// `i64::MAX` for one still running.
     pub neutral_periods: Vec<(i64, i64)>,
@@ -77,12 +80,8 @@ impl Race {
                 .filter(|l| l.crossed_at_ms <= now_ms)
                 .cloned()
                 .collect(),
-            stops: self
-                .stops
-                .iter()
-                .filter(|s| s.exit_ms() <= now_ms)
-                .cloned()
-                .collect(),
+            stops: left_by(&self.stops, now_ms),
+            drive_throughs: left_by(&self.drive_throughs, now_ms),
             now_ms: Some(now_ms),
             // A period's start is known once it began, its end once it ended.
             neutral_periods: self
@@ -93,6 +92,16 @@ impl Race {
                 .collect(),
         }
     }
+}
+
+/// The visits of `visits` over by `now_ms` (a visit is stored when the car leaves the pit
+/// lane).
+fn left_by(visits: &[Stop], now_ms: i64) -> Vec<Stop> {
+    visits
+        .iter()
+        .filter(|s| s.exit_ms() <= now_ms)
+        .cloned()
+        .collect()
 }
 
 /// Lap-time cost of fuel, ms per kg: "about a tenth per 2 kg", as usually quoted (the
@@ -153,6 +162,16 @@ impl Race {
                     lap: p.lap,
                     entry_ms: p.entry_ms,
                     pit_lane_ms: p.pit_lane_ms,
+                })
+                .collect(),
+            drive_throughs: ev
+                .drive_throughs
+                .iter()
+                .map(|d| Stop {
+                    car: d.id.car,
+                    lap: d.lap,
+                    entry_ms: d.entry_ms,
+                    pit_lane_ms: d.pit_lane_ms,
                 })
                 .collect(),
             ..Race::default()

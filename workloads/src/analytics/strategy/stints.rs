@@ -1,7 +1,8 @@
 //! A car's laps as the strategy reads them: which are in-laps, out-laps or neutralised,
 //! which are green, and how they split into stints. The same rules as the database's
 //! `lap_status` and `stints` views, computed here so that the strategy is a pure
-//! function of laps and stops.
+//! function of laps and stops: a pit-lane visit (a stop or a drive-through) makes its in-
+//! and out-lap non-racing laps; only a stop starts a new stint.
 
 use super::degradation::{self, Fit, StintLap, median};
 use super::input::{Lap, Stop};
@@ -72,9 +73,9 @@ impl StintLaps<'_> {
 }
 
 /// The race laps whose field median is more than 10% slower than the race's median lap
-/// (in- and out-laps left out of both).
-pub fn neutralised_laps(laps: &[Lap], stops: &[Stop]) -> BTreeSet<u16> {
-    let pit = pit_laps(laps, stops);
+/// (in- and out-laps of every pit-lane visit, stops and drive-throughs, left out of both).
+pub fn neutralised_laps(laps: &[Lap], visits: &[&Stop]) -> BTreeSet<u16> {
+    let pit = pit_laps(laps, visits);
     let racing: Vec<&Lap> = laps
         .iter()
         .filter(|l| l.lap > 1 && !pit.contains(&(l.car, l.lap)))
@@ -97,21 +98,23 @@ pub fn neutralised_laps(laps: &[Lap], stops: &[Stop]) -> BTreeSet<u16> {
 }
 
 /// (car, lap) of every lap in which a car entered or left the pit lane.
-fn pit_laps(laps: &[Lap], stops: &[Stop]) -> BTreeSet<(u8, u16)> {
-    let mut pit: BTreeSet<(u8, u16)> = stops
+fn pit_laps(laps: &[Lap], visits: &[&Stop]) -> BTreeSet<(u8, u16)> {
+    let mut pit: BTreeSet<(u8, u16)> = visits
         .iter()
         .filter_map(|s| Some((s.car, in_lap_of(s, laps)?)))
         .collect();
     for l in laps {
-        let start = l.crossed_at_ms - l.lap_time_ms;
-        if stops
-            .iter()
-            .any(|s| s.car == l.car && s.exit_ms() >= start && s.exit_ms() < l.crossed_at_ms)
-        {
+        if visits.iter().any(|s| s.car == l.car && left_in(s, l)) {
             pit.insert((l.car, l.lap));
         }
     }
     pit
+}
+
+/// Whether `visit` left the pit lane during lap `l` (its out-lap).
+fn left_in(visit: &Stop, l: &Lap) -> bool {
+    let start = l.crossed_at_ms - l.lap_time_ms;
+    visit.exit_ms() >= start && visit.exit_ms() < l.crossed_at_ms
 }
 
 /// The lap on which a stop began: the stop's own, else the lap whose end came first
@@ -125,16 +128,30 @@ pub fn in_lap_of(stop: &Stop, laps: &[Lap]) -> Option<u16> {
     })
 }
 
+/// A car's pit-lane visits: the stops (new tyres) and the drive-throughs (same tyres).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Visits<'s> {
+    pub stops: &'s [&'s Stop],
+    pub drive_throughs: &'s [&'s Stop],
+}
+
 /// A car's laps (in lap order) judged and split into stints: a new stint starts after
-/// each stop's in-lap and wherever the compound changes.
+/// each stop's in-lap and wherever the compound changes; a drive-through's in- and
+/// out-lap are not green but stay in the stint.
 pub fn stints<'a>(
     laps: &[&'a Lap],
-    stops: &[&Stop],
+    visits: Visits,
     all: &[Lap],
     neutral: &BTreeSet<u16>,
     periods: &[(i64, i64)],
 ) -> Vec<StintLaps<'a>> {
-    let in_laps: BTreeSet<u16> = stops.iter().filter_map(|s| in_lap_of(s, all)).collect();
+    let every = || visits.stops.iter().chain(visits.drive_throughs);
+    let stop_in_laps: BTreeSet<u16> = visits
+        .stops
+        .iter()
+        .filter_map(|s| in_lap_of(s, all))
+        .collect();
+    let in_laps: BTreeSet<u16> = every().filter_map(|s| in_lap_of(s, all)).collect();
     let mut out: Vec<StintLaps<'a>> = Vec::new();
     let mut after_stop = true;
     for l in laps {
@@ -142,9 +159,7 @@ pub fn stints<'a>(
         let judged = Judged {
             lap: l,
             in_lap: in_laps.contains(&l.lap),
-            out_lap: stops
-                .iter()
-                .any(|s| s.exit_ms() >= start && s.exit_ms() < l.crossed_at_ms),
+            out_lap: every().any(|s| left_in(s, l)),
             neutralised: l.neutralised
                 || neutral.contains(&l.lap)
                 || periods.iter().any(|p| p.0 < l.crossed_at_ms && start < p.1),
@@ -164,7 +179,111 @@ pub fn stints<'a>(
         let stint = out.last_mut().expect("pushed above");
         stint.compound = stint.compound.or(l.compound);
         stint.laps.push(judged);
-        after_stop = judged.in_lap;
+        after_stop = stop_in_laps.contains(&l.lap);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LAP: i64 = 90_000;
+
+    /// Car 1's laps 1..=12 at 90 s plus 50 ms a lap of tyre age, with a pit-lane visit
+    /// entered in lap 6 and left in lap 7 (each of those laps 10 s slower).
+    fn laps() -> Vec<Lap> {
+        let mut at = 0;
+        (1..=12u16)
+            .map(|lap| {
+                let slow = if lap == 6 || lap == 7 { 10_000 } else { 0 };
+                let time = LAP + 50 * i64::from(lap) + slow;
+                at += time;
+                Lap {
+                    car: 1,
+                    lap,
+                    lap_time_ms: time,
+                    crossed_at_ms: at,
+                    compound: None,
+                    tyre_age: None,
+                    neutralised: false,
+                }
+            })
+            .collect()
+    }
+
+    /// The visit: entered 5 s before the end of lap 6, 20 s in the pit lane.
+    fn visit(laps: &[Lap]) -> Stop {
+        Stop {
+            car: 1,
+            lap: Some(6),
+            entry_ms: laps[5].crossed_at_ms - 5_000,
+            pit_lane_ms: 20_000,
+        }
+    }
+
+    fn judge<'a>(laps: &'a [Lap], visits: Visits) -> Vec<StintLaps<'a>> {
+        let refs: Vec<&Lap> = laps.iter().collect();
+        stints(&refs, visits, laps, &BTreeSet::new(), &[])
+    }
+
+    fn green_laps(s: &StintLaps) -> Vec<u16> {
+        s.laps
+            .iter()
+            .filter(|j| j.green())
+            .map(|j| j.lap.lap)
+            .collect()
+    }
+
+    /// A drive-through keeps the tyres: one stint, its in- and out-lap not green, so
+    /// the fit rests on the racing laps and drops nothing as traffic.
+    #[test]
+    fn a_drive_through_is_not_racing_and_not_a_new_stint() {
+        let laps = laps();
+        let dt = visit(&laps);
+        let st = judge(
+            &laps,
+            Visits {
+                stops: &[],
+                drive_throughs: &[&dt],
+            },
+        );
+        assert_eq!(st.len(), 1);
+        assert_eq!(green_laps(&st[0]), [2, 3, 4, 5, 8, 9, 10, 11, 12]);
+        let fit = st[0].fit(0.0).unwrap();
+        assert_eq!((fit.green_laps, fit.dropped_laps), (9, 0));
+        assert!((fit.ms_per_lap - 50.0).abs() < 1.0, "{fit:?}");
+        assert_eq!(st[0].tyre_age(), 12.0);
+    }
+
+    /// The same visit as a stop starts a new stint after its in-lap.
+    #[test]
+    fn a_stop_starts_a_new_stint() {
+        let laps = laps();
+        let stop = visit(&laps);
+        let st = judge(
+            &laps,
+            Visits {
+                stops: &[&stop],
+                drive_throughs: &[],
+            },
+        );
+        assert_eq!(st.len(), 2);
+        assert_eq!(green_laps(&st[0]), [2, 3, 4, 5]);
+        assert_eq!(green_laps(&st[1]), [8, 9, 10, 11, 12]);
+        assert_eq!(st[1].tyre_age(), 6.0);
+    }
+
+    /// A drive-through's laps are left out of the field's pace like a stop's: alone on
+    /// track, its slow laps do not make a lap neutralised.
+    #[test]
+    fn drive_through_laps_do_not_neutralise_the_field() {
+        let laps = laps();
+        let dt = visit(&laps);
+        assert!(neutralised_laps(&laps, &[&dt]).is_empty());
+        assert_eq!(
+            neutralised_laps(&laps, &[]).into_iter().collect::<Vec<_>>(),
+            [6, 7]
+        );
+    }
 }

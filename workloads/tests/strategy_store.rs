@@ -1,0 +1,98 @@
+//! The strategy as the API computes it, from what PostgreSQL holds: a drive-through (a
+//! pit-lane visit without a stop) makes its in- and out-lap non-racing laps but keeps the
+//! tyres on, the same rule as the database's own `lap_status` view, so the degradation
+//! fit rests on the same laps the `stints` answer calls green.
+
+mod common;
+
+use common::Env;
+use pitstop_workloads::analytics::strategy::compute;
+use pitstop_workloads::processor::strategy_input;
+
+const ID: &str = "drive-through";
+/// Car 1's laps: 90 s plus 50 ms a lap of tyre age; laps 6 and 7 10 s slower (the visit).
+const LAPS: u16 = 12;
+
+fn lap_time(lap: u16) -> i32 {
+    90_000 + 50 * i32::from(lap) + if lap == 6 || lap == 7 { 10_000 } else { 0 }
+}
+
+async fn store(db: &tokio_postgres::Client) {
+    db.execute(
+        "INSERT INTO sessions (session_id, circuit, total_laps) VALUES ($1, 'zandvoort', 40)",
+        &[&ID],
+    )
+    .await
+    .unwrap();
+    let mut at: i64 = 1_756_000_000_000;
+    let mut lap6_end = 0;
+    for lap in 1..=LAPS {
+        at += i64::from(lap_time(lap));
+        if lap == 6 {
+            lap6_end = at;
+        }
+        db.execute(
+            "INSERT INTO laps (session_id, car, driver, team, lap, lap_time_ms, compound,
+                               tyre_age, top_speed_kph, crossed_at_ms, position)
+             VALUES ($1, 1, 'VER', 'Red Bull Racing', $2, $3, 'medium', $4, 300, $5, 1)",
+            &[
+                &ID,
+                &i32::from(lap),
+                &lap_time(lap),
+                &(i32::from(lap) - 1),
+                &at,
+            ],
+        )
+        .await
+        .unwrap();
+    }
+    db.execute(
+        "INSERT INTO drive_throughs (session_id, car, driver, team, lap, entry_ms, pit_lane_ms)
+         VALUES ($1, 1, 'VER', 'Red Bull Racing', 6, $2, 20000)",
+        &[&ID, &(lap6_end - 5_000)],
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_drive_through_keeps_the_stint_and_leaves_its_laps_out_of_the_fit() {
+    let env = Env::new("strategy_store").await;
+    let mut db = env.db().await;
+    pitstop_workloads::db::migrate(&mut db).await.unwrap();
+    store(&db).await;
+
+    let view: Vec<i32> = db
+        .query(
+            "SELECT lap FROM lap_status WHERE session_id = $1 AND car = 1 AND green ORDER BY lap",
+            &[&ID],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        view,
+        [2, 3, 4, 5, 8, 9, 10, 11, 12],
+        "the view's green laps"
+    );
+
+    let race = strategy_input::race(&db, ID)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(race.drive_throughs.len(), 1);
+    assert!(race.stops.is_empty());
+    let s = compute(&race);
+    let car = &s.cars[0];
+    assert_eq!(car.stint.number, 1, "a drive-through is not a stop");
+    assert_eq!(car.stint.tyre_age, f64::from(LAPS));
+    let fit = car.degradation.expect("nine green laps are enough");
+    assert_eq!(
+        (fit.green_laps, fit.dropped_laps),
+        (view.len(), 0),
+        "the fit rests on the view's green laps, nothing dropped as traffic"
+    );
+    env.cleanup().await;
+}
