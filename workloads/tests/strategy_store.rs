@@ -1,13 +1,14 @@
 //! The strategy as the API computes it, from what PostgreSQL holds: a drive-through (a
 //! pit-lane visit without a stop) makes its in- and out-lap non-racing laps but keeps the
 //! tyres on, the same rule as the database's own `lap_status` view, so the degradation
-//! fit rests on the same laps the `stints` answer calls green.
+//! fit rests on the same laps the `stints` view calls green; and `/stints` serves that
+//! fit, not a raw slope.
 
 mod common;
 
 use common::Env;
 use pitstop_workloads::analytics::strategy::compute;
-use pitstop_workloads::processor::strategy_input;
+use pitstop_workloads::processor::{queries, strategy_input};
 
 const ID: &str = "drive-through";
 /// Car 1's laps: 90 s plus 50 ms a lap of tyre age; laps 6 and 7 10 s slower (the visit).
@@ -94,5 +95,107 @@ async fn a_drive_through_keeps_the_stint_and_leaves_its_laps_out_of_the_fit() {
         (view.len(), 0),
         "the fit rests on the view's green laps, nothing dropped as traffic"
     );
+
+    // `/stints` (and `/teams`, the race summary, the team tables) serve the same fit,
+    // not the view's raw least-squares slope (50 ms a lap here: no fuel correction, the
+    // visit's laps left out only because the view knows them).
+    let served = queries::stints(&db, ID, None).await.unwrap();
+    assert_eq!(served.len(), 1);
+    assert_eq!(served[0].degradation_ms_per_lap, Some(fit.ms_per_lap));
+    assert_eq!(
+        served[0].degradation_ci95_ms_per_lap,
+        Some(fit.ci95_ms_per_lap)
+    );
+    assert_eq!(served[0].degradation_hidden, None);
+    let fuel = pitstop_workloads::analytics::strategy::fuel_ms_per_lap(Some(40));
+    assert!(
+        (fit.ms_per_lap - (50.0 + fuel)).abs() < 1.0,
+        "the tyres' 50 ms a lap plus the fuel burnt ({fuel:.0} ms a lap): {fit:?}"
+    );
+    env.cleanup().await;
+}
+
+/// The strategy splits stints where the `stints` view does, compounds missing or not:
+/// a compound change counts against the previous lap's compound, both known.
+#[tokio::test]
+async fn stints_split_where_the_view_splits_them() {
+    let env = Env::new("strategy_splits").await;
+    let mut db = env.db().await;
+    pitstop_workloads::db::migrate(&mut db).await.unwrap();
+    let id = "splits";
+    db.execute(
+        "INSERT INTO sessions (session_id, total_laps) VALUES ($1, 10)",
+        &[&id],
+    )
+    .await
+    .unwrap();
+    // Per car, each lap's compound (None: no source says).
+    let cars: [(i32, [Option<&str>; 6]); 3] = [
+        (
+            1,
+            [
+                Some("medium"),
+                Some("medium"),
+                Some("hard"),
+                Some("hard"),
+                Some("hard"),
+                Some("hard"),
+            ],
+        ),
+        (
+            2,
+            [
+                Some("medium"),
+                None,
+                Some("hard"),
+                Some("hard"),
+                None,
+                Some("soft"),
+            ],
+        ),
+        (
+            3,
+            [
+                None,
+                None,
+                Some("hard"),
+                Some("medium"),
+                Some("medium"),
+                Some("medium"),
+            ],
+        ),
+    ];
+    for (car, compounds) in &cars {
+        for (i, compound) in compounds.iter().enumerate() {
+            let lap = i as i32 + 1;
+            db.execute(
+                "INSERT INTO laps (session_id, car, driver, team, lap, lap_time_ms, compound,
+                                   top_speed_kph, crossed_at_ms)
+                 VALUES ($1, $2, 'D', 'T', $3, 90000, $4, 300, $5)",
+                &[
+                    &id,
+                    car,
+                    &lap,
+                    compound,
+                    &(1_756_000_000_000 + i64::from(lap) * 90_000),
+                ],
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let view: Vec<(i32, i32)> = db
+        .query(
+            "SELECT car, first_lap FROM stints WHERE session_id = $1 ORDER BY car, first_lap",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(view, [(1, 1), (1, 3), (2, 1), (3, 1), (3, 4)]);
+    let fits = strategy_input::stint_fits(&db, id).await.unwrap();
+    assert_eq!(fits.keys().copied().collect::<Vec<_>>(), view);
     env.cleanup().await;
 }

@@ -7,6 +7,7 @@
 
 use super::step::JobError;
 use crate::analytics::scoring;
+use crate::processor::strategy_input::stint_fits;
 use serde_json::json;
 use std::collections::BTreeMap;
 use tokio_postgres::Client;
@@ -73,11 +74,12 @@ pub async fn compute(db: &Client, session: &str) -> Result<Vec<TeamSummary>, Job
     }
     let stints = db
         .query(
-            "SELECT team, car, driver, stint, compound, laps, degradation_ms_per_lap FROM stints
+            "SELECT team, car, driver, stint, compound, laps, first_lap FROM stints
               WHERE session_id = $1 ORDER BY car, stint",
             &[&session],
         )
         .await?;
+    let fits = stint_fits(db, session).await?;
     let ferrari_median: Option<f64> = teams
         .iter()
         .find(|r| r.get::<_, String>(0) == "Ferrari")
@@ -104,14 +106,20 @@ pub async fn compute(db: &Client, session: &str) -> Result<Vec<TeamSummary>, Job
                     stints
                         .iter()
                         .filter(|s| s.get::<_, String>(0) == team)
-                        .map(|s| json!({
-                            "car": s.get::<_, i32>(1),
-                            "driver": s.get::<_, String>(2),
-                            "stint": s.get::<_, i64>(3),
-                            "compound": s.get::<_, String>(4),
-                            "laps": s.get::<_, i64>(5),
-                            "degradation_ms_per_lap": s.get::<_, Option<f64>>(6),
-                        }))
+                        .map(|s| {
+                            let fit = fits.get(&(s.get(1), s.get(6)));
+                            let fitted = fit.and_then(|f| f.as_ref().ok());
+                            json!({
+                                "car": s.get::<_, i32>(1),
+                                "driver": s.get::<_, String>(2),
+                                "stint": s.get::<_, i64>(3),
+                                "compound": s.get::<_, String>(4),
+                                "laps": s.get::<_, i64>(5),
+                                "degradation_ms_per_lap": fitted.map(|f| f.ms_per_lap),
+                                "degradation_ci95_ms_per_lap": fitted.map(|f| f.ci95_ms_per_lap),
+                                "degradation_hidden": fit.map_or(Some("no green laps"), |f| f.as_ref().err().map(String::as_str)),
+                            })
+                        })
                         .collect::<Vec<_>>()
                 ),
                 team,

@@ -6,6 +6,7 @@
 
 use super::sql::{ident_suffix, literal};
 use super::step::JobError;
+use crate::processor::strategy_input::stint_fits;
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
@@ -61,6 +62,9 @@ pub async fn run(db: &mut Client, session: &str, team: &str) -> Result<Persisted
         });
     }
     ensure_partitions(db, team).await?;
+    // The view's stints with the strategy's degradation (fuel-corrected, robust, null
+    // when the stint says nothing), as /stints serves them.
+    let fits = stint_fits(db, session).await?;
     let tx = db.transaction().await?;
     for table in TABLES {
         tx.execute(
@@ -80,7 +84,7 @@ pub async fn run(db: &mut Client, session: &str, team: &str) -> Result<Persisted
         stints: tx
             .execute(
                 "INSERT INTO team_stints (session_id, car, driver, team, stint, compound, first_lap, last_lap, laps, mean_lap_ms, degradation_ms_per_lap)
-                 SELECT session_id, car, driver, team, stint, compound, first_lap, last_lap, laps, mean_lap_ms, degradation_ms_per_lap
+                 SELECT session_id, car, driver, team, stint, compound, first_lap, last_lap, laps, mean_lap_ms, NULL
                    FROM stints WHERE session_id = $1 AND team = $2",
                 &[&session, &team],
             )
@@ -98,6 +102,15 @@ pub async fn run(db: &mut Client, session: &str, team: &str) -> Result<Persisted
             )
             .await?,
     };
+    for ((car, first_lap), fit) in &fits {
+        let Ok(fit) = fit else { continue };
+        tx.execute(
+            "UPDATE team_stints SET degradation_ms_per_lap = $4
+              WHERE session_id = $1 AND team = $2 AND car = $3 AND first_lap = $5",
+            &[&session, &team, car, &fit.ms_per_lap, first_lap],
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(p)
 }

@@ -3,7 +3,9 @@
 
 use crate::analytics::scoring;
 use crate::model::{Channel, Channels};
+use crate::processor::strategy_input::{Fitted, stint_fits};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use tokio_postgres::Client;
 
 type Result<T> = std::result::Result<T, tokio_postgres::Error>;
@@ -99,8 +101,27 @@ pub struct Stint {
     pub laps: i64,
     /// Mean green lap of the stint, ms.
     pub mean_lap_ms: Option<f64>,
-    /// Lap-time increase per lap of tyre age (least squares on green laps), ms.
+    /// Lap-time increase per lap of tyre age, fuel-corrected, from the stint's green laps
+    /// (robust to traffic: the live strategy's fit, docs/strategy.md), ms; null when the
+    /// stint says nothing (`degradation_hidden` says why).
     pub degradation_ms_per_lap: Option<f64>,
+    /// Half-width of the 95% interval of `degradation_ms_per_lap`, ms.
+    pub degradation_ci95_ms_per_lap: Option<f64>,
+    /// Why there is no degradation: too few green laps, too scattered.
+    pub degradation_hidden: Option<String>,
+}
+
+impl Stint {
+    /// Takes the degradation from the strategy's fit of this stint.
+    fn fitted(mut self, fits: &mut BTreeMap<(i32, i32), Fitted>) -> Stint {
+        let fit = fits
+            .remove(&(self.car, self.first_lap))
+            .unwrap_or_else(|| Err("no green laps".into()));
+        self.degradation_ms_per_lap = fit.as_ref().ok().map(|f| f.ms_per_lap);
+        self.degradation_ci95_ms_per_lap = fit.as_ref().ok().map(|f| f.ci95_ms_per_lap);
+        self.degradation_hidden = fit.err();
+        self
+    }
 }
 
 /// One lap of one car (the `lap_status` view).
@@ -344,25 +365,31 @@ pub async fn laps(db: &Client, id: &str, car: Option<i32>) -> Result<Vec<LapRow>
 pub async fn stints(db: &Client, id: &str, car: Option<i32>) -> Result<Vec<Stint>> {
     let rows = db
         .query(
-            "SELECT car, driver, team, stint, compound, first_lap, last_lap, laps, mean_lap_ms, degradation_ms_per_lap
+            "SELECT car, driver, team, stint, compound, first_lap, last_lap, laps, mean_lap_ms
                FROM stints WHERE session_id = $1 AND ($2::int IS NULL OR car = $2)
               ORDER BY car, stint",
             &[&id, &car],
         )
         .await?;
+    let mut fits = stint_fits(db, id).await?;
     Ok(rows
         .iter()
-        .map(|r| Stint {
-            car: r.get(0),
-            driver: r.get(1),
-            team: r.get(2),
-            stint: r.get(3),
-            compound: r.get(4),
-            first_lap: r.get(5),
-            last_lap: r.get(6),
-            laps: r.get(7),
-            mean_lap_ms: r.get(8),
-            degradation_ms_per_lap: r.get(9),
+        .map(|r| {
+            Stint {
+                car: r.get(0),
+                driver: r.get(1),
+                team: r.get(2),
+                stint: r.get(3),
+                compound: r.get(4),
+                first_lap: r.get(5),
+                last_lap: r.get(6),
+                laps: r.get(7),
+                mean_lap_ms: r.get(8),
+                degradation_ms_per_lap: None,
+                degradation_ci95_ms_per_lap: None,
+                degradation_hidden: None,
+            }
+            .fitted(&mut fits)
         })
         .collect())
 }

@@ -1,8 +1,11 @@
 //! A session's stored laps, stops and neutralisations as the strategy takes them
 //! (`analytics::strategy`), for `GET /api/v1/sessions/{id}/strategy`.
 
+use crate::analytics::strategy::degradation::Fit;
+use crate::analytics::strategy::stints;
 use crate::analytics::strategy::{Entrant, Lap, Race, Stop};
 use crate::model::Compound;
+use std::collections::BTreeMap;
 use tokio_postgres::Client;
 use tokio_postgres::Error;
 
@@ -80,6 +83,21 @@ pub async fn race(db: &Client, id: &str) -> Result<Option<Race>, Error> {
         .collect();
     Ok(Some(race))
 }
+
+/// Every stint's degradation of session `id` as the strategy fits it, by (car, first
+/// lap); empty for an unknown session.
+pub async fn stint_fits(db: &Client, id: &str) -> Result<BTreeMap<(i32, i32), Fitted>, Error> {
+    let Some(race) = race(db, id).await? else {
+        return Ok(BTreeMap::new());
+    };
+    Ok(stints::stint_fits(&race)
+        .into_iter()
+        .map(|s| ((i32::from(s.car), i32::from(s.first_lap)), s.fit))
+        .collect())
+}
+
+/// A stint's fit, or why there is none.
+pub type Fitted = Result<Fit, String>;
 
 /// A row of `pit_stops` or `drive_throughs`: car, lap, entry_ms, pit_lane_ms.
 fn visit(r: &tokio_postgres::Row) -> Stop {

@@ -1,10 +1,10 @@
 //! The strategy of every running car as of a moment, assembled from the pieces.
 
 use super::degradation::{Fit, median};
-use super::input::{Lap, Race, Stop, fuel_ms_per_lap};
+use super::input::{Race, fuel_ms_per_lap};
 use super::pit_loss::{PitLoss, pit_loss, stop_loss};
 use super::rejoin::rejoin;
-use super::stints::{StintLaps, Visits, in_lap_of, neutralised_laps, stints};
+use super::stints::{StintLaps, by_car, in_lap_of, race_neutralised_laps, stints};
 use super::timing::{Board, typical_lap_ms};
 use super::undercut::{Call, Wear, against_ahead};
 use super::window::{Tyres, Window, window};
@@ -131,35 +131,22 @@ pub fn compute(race: &Race) -> Strategy {
     }
 }
 
-/// One car's laps, stops and drive-throughs.
-type CarInput<'a> = (Vec<&'a Lap>, Vec<&'a Stop>, Vec<&'a Stop>);
-
 fn context(race: &Race, now: i64) -> Context<'_> {
-    let visits: Vec<&Stop> = race.stops.iter().chain(&race.drive_throughs).collect();
-    let neutral = neutralised_laps(&race.laps, &visits);
+    let neutral = race_neutralised_laps(race);
     let fuel = fuel_ms_per_lap(race.total_laps);
-    let mut by_car: BTreeMap<u8, CarInput> = BTreeMap::new();
-    for l in &race.laps {
-        by_car.entry(l.car).or_default().0.push(l);
-    }
-    for s in &race.stops {
-        by_car.entry(s.car).or_default().1.push(s);
-    }
-    for d in &race.drive_throughs {
-        by_car.entry(d.car).or_default().2.push(d);
-    }
     let mut measured = Vec::new();
     let mut cars = BTreeMap::new();
-    for (car, (mut laps, stops, drive_throughs)) in by_car {
-        laps.sort_by_key(|l| l.lap);
-        let visits = Visits {
-            stops: &stops,
-            drive_throughs: &drive_throughs,
-        };
-        let st = stints(&laps, visits, &race.laps, &neutral, &race.neutral_periods);
+    for (car, c) in by_car(race) {
+        let st = stints(
+            &c.laps,
+            c.visits(),
+            &race.laps,
+            &neutral,
+            &race.neutral_periods,
+        );
         let judged: Vec<_> = st.iter().flat_map(|s| s.laps.iter().copied()).collect();
         measured.extend(
-            stops
+            c.stops
                 .iter()
                 .filter_map(|s| stop_loss(&judged, in_lap_of(s, &race.laps)?)),
         );
@@ -169,7 +156,7 @@ fn context(race: &Race, now: i64) -> Context<'_> {
             CarView {
                 stints: st,
                 fit,
-                stops: stops.len(),
+                stops: c.stops.len(),
             },
         );
     }

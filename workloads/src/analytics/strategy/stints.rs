@@ -5,9 +5,9 @@
 //! and out-lap non-racing laps; only a stop starts a new stint.
 
 use super::degradation::{self, Fit, StintLap, median};
-use super::input::{Lap, Stop};
+use super::input::{Lap, Race, Stop, fuel_ms_per_lap};
 use crate::model::Compound;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A field slower than this share of the race's median lap is neutralised (a safety car
 /// nobody reported), as in the `lap_status` view.
@@ -135,6 +135,81 @@ pub struct Visits<'s> {
     pub drive_throughs: &'s [&'s Stop],
 }
 
+/// One car's laps (in lap order), stops and drive-throughs.
+#[derive(Debug, Default)]
+pub struct CarInput<'a> {
+    pub laps: Vec<&'a Lap>,
+    pub stops: Vec<&'a Stop>,
+    pub drive_throughs: Vec<&'a Stop>,
+}
+
+impl CarInput<'_> {
+    pub fn visits(&self) -> Visits<'_> {
+        Visits {
+            stops: &self.stops,
+            drive_throughs: &self.drive_throughs,
+        }
+    }
+}
+
+/// The race's laps, stops and drive-throughs by car.
+pub fn by_car(race: &Race) -> BTreeMap<u8, CarInput<'_>> {
+    let mut cars: BTreeMap<u8, CarInput> = BTreeMap::new();
+    for l in &race.laps {
+        cars.entry(l.car).or_default().laps.push(l);
+    }
+    for s in &race.stops {
+        cars.entry(s.car).or_default().stops.push(s);
+    }
+    for d in &race.drive_throughs {
+        cars.entry(d.car).or_default().drive_throughs.push(d);
+    }
+    for c in cars.values_mut() {
+        c.laps.sort_by_key(|l| l.lap);
+    }
+    cars
+}
+
+/// The laps of the race no car raced at racing pace (see [`neutralised_laps`]), every
+/// pit-lane visit's laps left out.
+pub fn race_neutralised_laps(race: &Race) -> BTreeSet<u16> {
+    let visits: Vec<&Stop> = race.stops.iter().chain(&race.drive_throughs).collect();
+    neutralised_laps(&race.laps, &visits)
+}
+
+/// One stint's degradation, or why there is none.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StintFit {
+    pub car: u8,
+    pub first_lap: u16,
+    pub fit: Result<Fit, String>,
+}
+
+/// Every stint's degradation, fitted as the live strategy fits a car's current stint
+/// (fuel-corrected, robust to traffic, hidden with a reason when it says nothing): what
+/// `/stints`, `/teams`, the race summary and the team tables serve.
+pub fn stint_fits(race: &Race) -> Vec<StintFit> {
+    let neutral = race_neutralised_laps(race);
+    let fuel = fuel_ms_per_lap(race.total_laps);
+    let mut out = Vec::new();
+    for (car, c) in by_car(race) {
+        for s in stints(
+            &c.laps,
+            c.visits(),
+            &race.laps,
+            &neutral,
+            &race.neutral_periods,
+        ) {
+            out.push(StintFit {
+                car,
+                first_lap: s.first_lap,
+                fit: s.fit(fuel),
+            });
+        }
+    }
+    out
+}
+
 /// A car's laps (in lap order) judged and split into stints: a new stint starts after
 /// each stop's in-lap and wherever the compound changes; a drive-through's in- and
 /// out-lap are not green but stay in the stint.
@@ -154,6 +229,7 @@ pub fn stints<'a>(
     let in_laps: BTreeSet<u16> = every().filter_map(|s| in_lap_of(s, all)).collect();
     let mut out: Vec<StintLaps<'a>> = Vec::new();
     let mut after_stop = true;
+    let mut previous: Option<Compound> = None;
     for l in laps {
         let start = l.crossed_at_ms - l.lap_time_ms;
         let judged = Judged {
@@ -164,10 +240,9 @@ pub fn stints<'a>(
                 || neutral.contains(&l.lap)
                 || periods.iter().any(|p| p.0 < l.crossed_at_ms && start < p.1),
         };
-        let changed = match (out.last().and_then(|s| s.compound), l.compound) {
-            (Some(a), Some(b)) => a != b,
-            _ => false,
-        };
+        // As the view: against the previous lap's compound, both known.
+        let changed = matches!((previous, l.compound), (Some(a), Some(b)) if a != b);
+        previous = l.compound;
         if after_stop || changed {
             out.push(StintLaps {
                 number: out.len() + 1,
