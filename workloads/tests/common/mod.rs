@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod contract;
 pub mod dutch;
 pub mod ingest;
+pub mod real_races;
 pub mod servers;
 pub mod silent_redis;
 pub mod splice;
@@ -15,7 +16,11 @@ pub mod tls;
 /// `../shared/data/f1/` beside the repository, or `None` with a message saying that the
 /// test checks nothing without it (the real F1 data is not part of the repository).
 pub fn f1_data() -> Option<std::path::PathBuf> {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/f1");
+    // PITSTOP_F1_DATA points the real-data tests at another copy (races of your own).
+    let dir = std::env::var_os("PITSTOP_F1_DATA").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/f1"),
+        std::path::PathBuf::from,
+    );
     if dir.is_dir() {
         Some(dir)
     } else {

@@ -2,7 +2,8 @@
 //! periods of a recording without a race-control feed.
 
 use pitstop_workloads::analytics::Events;
-use pitstop_workloads::analytics::strategy::Race;
+use pitstop_workloads::analytics::strategy::undercut::{Wear, gain_ms};
+use pitstop_workloads::analytics::strategy::{Race, Strategy, compute, review, timing};
 use std::collections::BTreeMap;
 
 /// The strategy's input from what the analytics emitted for a whole race.
@@ -95,4 +96,173 @@ impl Distance {
         }
         Some(p0 + (p1 - p0) * (t_ms - t0) as f64 / (t1 - t0).max(1) as f64)
     }
+}
+
+/// The rejoin check's figures on one race.
+pub struct RejoinFigures {
+    pub n: usize,
+    pub exact: usize,
+    pub near: usize,
+    /// Misses wholly explained by cars that stopped after the prediction.
+    pub later: usize,
+    /// Every miss names the cars it misplaced.
+    pub misses_named: bool,
+    /// The same check by the stored line crossings alone (what the HTML report has).
+    pub crossings_n: usize,
+    pub crossings_exact: usize,
+}
+
+/// For every stop of `race`, the rejoin predicted at pit entry against the position
+/// really held one lap after pit exit (from `distance`); prints the table of
+/// docs/strategy.md and returns its figures.
+pub fn rejoin_check(race: &Race, distance: &Distance) -> RejoinFigures {
+    let rows = review::rejoin_checks_by(race, &|car, t| distance.progress(car, t));
+    println!("| driver | in-lap | pit loss used (s) | predicted | actual | why missed |");
+    println!("|---|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {:.1} | P{} | P{} | {} |",
+            r.driver,
+            r.lap.unwrap_or(0),
+            r.loss_ms / 1000.0,
+            r.predicted,
+            r.actual,
+            r.why()
+        );
+    }
+    let exact = rows.iter().filter(|r| r.predicted == r.actual).count();
+    let near = rows
+        .iter()
+        .filter(|r| r.predicted.abs_diff(r.actual) <= 1)
+        .count();
+    let n = rows.len();
+    let later = rows.iter().filter(|r| r.missed_for_later_stops()).count();
+    println!(
+        "exact {exact}/{n}, within one place {near}/{n}; {later} of the {} misses only for \
+         cars that stopped after the prediction",
+        n - exact
+    );
+    let crossings = review::rejoin_checks(race);
+    let crossings_exact = crossings.iter().filter(|r| r.predicted == r.actual).count();
+    println!(
+        "by line crossings instead of distance: exact {crossings_exact}/{}",
+        crossings.len()
+    );
+    RejoinFigures {
+        n,
+        exact,
+        near,
+        later,
+        misses_named: rows
+            .iter()
+            .all(|r| r.predicted == r.actual || !r.misplaced.is_empty()),
+        crossings_n: crossings.len(),
+        crossings_exact,
+    }
+}
+
+/// The undercut check's figures on one race.
+pub struct UndercutFigures {
+    pub pairs: usize,
+    pub right: usize,
+    /// Pairs with neither stop under a neutralisation, and the calls right among them.
+    pub green: usize,
+    pub green_right: usize,
+}
+
+/// A car's tyres at a moment, as the strategy saw them.
+fn wear(s: &Strategy, car: u8) -> Option<Wear> {
+    let c = s.cars.iter().find(|c| c.car == car)?;
+    Some(Wear {
+        age: c.stint.tyre_age,
+        deg_ms: c.degradation.map_or(0.0, |d| d.ms_per_lap.max(0.0)),
+    })
+}
+
+/// Every pair of cars within 3 s where one stopped one to three laps before the other:
+/// the undercut call made at the first stop against the outcome one lap after the
+/// second. Prints the table of docs/strategy.md and returns its figures.
+pub fn undercut_check(ev: &Events, race: &Race, distance: &Distance) -> UndercutFigures {
+    let periods = &race.neutral_periods;
+    let lap_ms = timing::typical_lap_ms(&race.laps);
+    let under_sc = |t: i64| periods.iter().any(|p| p.0 <= t && t < p.1 + lap_ms);
+    println!(
+        "| first to stop | in-lap | rival | laps later | gap before (s) | neutralised | predicted | outcome |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut f = UndercutFigures {
+        pairs: 0,
+        right: 0,
+        green: 0,
+        green_right: 0,
+    };
+    for a in &ev.pit_stops {
+        for b in &ev.pit_stops {
+            let (Some(la), Some(lb)) = (a.lap, b.lap) else {
+                continue;
+            };
+            if a.id.car == b.id.car || !(1..=3).contains(&(lb.saturating_sub(la))) || lb <= la {
+                continue;
+            }
+            // A stop under a safety car costs less: the outcome says little of an undercut.
+            let neutral = under_sc(a.entry_ms) || under_sc(b.entry_ms);
+            let now = race.as_of(a.entry_ms);
+            let s = compute(&now);
+            let board = timing::Board::new(&now.laps, &now.stops, a.entry_ms);
+            let (Some(ta), Some(tb)) = (board.get(a.id.car), board.get(b.id.car)) else {
+                continue;
+            };
+            let Some(gap) = timing::Board::gap_ms(ta, tb, s.pit_loss.ms) else {
+                continue;
+            };
+            if gap.abs() > 3_000.0 {
+                continue;
+            }
+            let (Some(rival), Some(mine)) = (wear(&s, b.id.car), wear(&s, a.id.car)) else {
+                continue;
+            };
+            let gain = gain_ms(rival, mine.deg_ms, lb - la);
+            // After both stops, positive: the first to stop is behind.
+            let predicted_behind = gap - gain > 0.0;
+            let t = b.entry_ms + b.pit_lane_ms + lap_ms;
+            let (Some(pa), Some(pb)) = (
+                distance.progress(a.id.car, t),
+                distance.progress(b.id.car, t),
+            ) else {
+                continue;
+            };
+            let actual_behind = pa < pb;
+            let was_behind = gap > 0.0;
+            let word = |behind: bool| {
+                if behind == was_behind {
+                    "no jump"
+                } else {
+                    "jump"
+                }
+            };
+            let hit = predicted_behind == actual_behind;
+            f.pairs += 1;
+            f.right += usize::from(hit);
+            if !neutral {
+                f.green += 1;
+                f.green_right += usize::from(hit);
+            }
+            println!(
+                "| {} | {la} | {} | {} | {:+.1} | {} | {} | {}{} |",
+                a.id.driver,
+                b.id.driver,
+                lb - la,
+                gap / 1000.0,
+                if neutral { "yes" } else { "" },
+                word(predicted_behind),
+                word(actual_behind),
+                if hit { "" } else { " ✗" }
+            );
+        }
+    }
+    println!(
+        "undercut calls right: {}/{} ({}/{} green)",
+        f.right, f.pairs, f.green_right, f.green
+    );
+    f
 }

@@ -1,0 +1,106 @@
+//! Every whole race under `../shared/data/f1/fastf1-telemetry/`: one directory per race
+//! (`<year>-<name>-gp`, one `<DRV>.csv.gz` of FastF1 telemetry per driver, as its README
+//! describes), with the circuit the strategy's pit-loss default needs, found in Ergast's
+//! tables. The strategy's real-race checks run on each of them, so a race dropped in
+//! beside the Dutch GP is checked without a change to the code.
+
+use pitstop_workloads::feeds::{self, FeedOptions, Format};
+use pitstop_workloads::model::Sample;
+use std::path::{Path, PathBuf};
+
+/// One race's telemetry directory.
+pub struct RealRace {
+    /// The directory's name: `2025-dutch-gp`.
+    pub name: String,
+    pub dir: PathBuf,
+    /// Ergast's `circuitRef` (`zandvoort`); None when Ergast has no race of that year and
+    /// name (the strategy then assumes a typical pit lane).
+    pub circuit: Option<String>,
+}
+
+/// The races under `f1/fastf1-telemetry`, in name order.
+pub fn all(f1: &Path) -> Vec<RealRace> {
+    let Ok(entries) = std::fs::read_dir(f1.join("fastf1-telemetry")) else {
+        return Vec::new();
+    };
+    let mut races: Vec<RealRace> = entries
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            RealRace {
+                circuit: circuit_of(f1, &name),
+                dir: e.path(),
+                name,
+            }
+        })
+        .collect();
+    races.sort_by(|a, b| a.name.cmp(&b.name));
+    races
+}
+
+/// `2025-dutch-gp` → the circuit of Ergast's 2025 "Dutch Grand Prix".
+fn circuit_of(f1: &Path, name: &str) -> Option<String> {
+    let (year, rest) = name.split_once('-')?;
+    let wanted = format!("{}-grand-prix", rest.strip_suffix("-gp").unwrap_or(rest));
+    let slug = |s: &str| {
+        s.to_lowercase()
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join("-")
+    };
+    let rows = |file: &str| -> Option<Vec<csv::StringRecord>> {
+        // Rows of later seasons have fewer fields than the header.
+        let mut r = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_path(f1.join("ergast").join(file))
+            .ok()?;
+        Some(r.records().flatten().collect())
+    };
+    // races.csv: raceId, year, round, circuitId, name, …
+    let circuit_id = rows("races.csv")?
+        .into_iter()
+        .find(|r| r.get(1) == Some(year) && r.get(4).is_some_and(|n| slug(n) == wanted))?
+        .get(3)?
+        .to_string();
+    // circuits.csv: circuitId, circuitRef, …
+    rows("circuits.csv")?
+        .into_iter()
+        .find(|r| r.get(0) == Some(circuit_id.as_str()))
+        .and_then(|r| r.get(1).map(str::to_string))
+}
+
+impl RealRace {
+    /// Every driver's samples as the FastF1 feed reads them, in time order; the race clock
+    /// starts at `start_ms` (only an origin: the files hold lap-relative times).
+    pub fn samples(&self, session: &str, start_ms: i64) -> Vec<Sample> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(".csv.gz"))
+            .collect();
+        files.sort();
+        let opts = FeedOptions {
+            session: Some(session.into()),
+            start_ms: Some(start_ms),
+            ..FeedOptions::default()
+        };
+        let mut all: Vec<Sample> = files
+            .iter()
+            .flat_map(|f| {
+                let (format, body) = feeds::read_file(f).unwrap();
+                assert_eq!(format, Format::FastF1, "{}", f.display());
+                feeds::fastf1::parse(&body, &opts).unwrap()
+            })
+            .collect();
+        all.sort_by_key(|s| s.timestamp_ms);
+        all
+    }
+}
+
+/// The race's length: the most laps any car started.
+pub fn laps(samples: &[Sample]) -> u16 {
+    samples.iter().filter_map(|s| s.lap).max().unwrap_or(0)
+}
