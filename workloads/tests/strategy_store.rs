@@ -7,7 +7,7 @@
 mod common;
 
 use common::Env;
-use pitstop_workloads::analytics::strategy::compute;
+use pitstop_workloads::analytics::strategy::{compute, stints};
 use pitstop_workloads::processor::{queries, strategy_input};
 
 const ID: &str = "drive-through";
@@ -85,6 +85,22 @@ async fn a_drive_through_keeps_the_stint_and_leaves_its_laps_out_of_the_fit() {
         .expect("stored");
     assert_eq!(race.drive_throughs.len(), 1);
     assert!(race.stops.is_empty());
+    let cars = stints::by_car(&race);
+    let car1 = &cars[&1];
+    let neutral = stints::race_neutralised_laps(&race);
+    let judged = stints::stints(
+        &car1.laps,
+        car1.visits(),
+        &race.laps,
+        &neutral,
+        &race.neutral_periods,
+    );
+    let green: Vec<i32> = judged
+        .iter()
+        .flat_map(|s| s.laps.iter().filter(|j| j.green()))
+        .map(|j| i32::from(j.lap.lap))
+        .collect();
+    assert_eq!(green, view, "the strategy's green laps are the view's");
     let s = compute(&race);
     let car = &s.cars[0];
     assert_eq!(car.stint.number, 1, "a drive-through is not a stop");
@@ -116,7 +132,9 @@ async fn a_drive_through_keeps_the_stint_and_leaves_its_laps_out_of_the_fit() {
 }
 
 /// The strategy splits stints where the `stints` view does, compounds missing or not:
-/// a compound change counts against the previous lap's compound, both known.
+/// a compound change counts against the previous lap's compound, both known. A stop
+/// stored without its lap, which the view cannot place, is the one place they differ:
+/// `/stints` then says so instead of serving another stint's fit.
 #[tokio::test]
 async fn stints_split_where_the_view_splits_them() {
     let env = Env::new("strategy_splits").await;
@@ -129,42 +147,15 @@ async fn stints_split_where_the_view_splits_them() {
     )
     .await
     .unwrap();
+    let (m, h, s) = (Some("medium"), Some("hard"), Some("soft"));
     // Per car, each lap's compound (None: no source says).
-    let cars: [(i32, [Option<&str>; 6]); 3] = [
-        (
-            1,
-            [
-                Some("medium"),
-                Some("medium"),
-                Some("hard"),
-                Some("hard"),
-                Some("hard"),
-                Some("hard"),
-            ],
-        ),
-        (
-            2,
-            [
-                Some("medium"),
-                None,
-                Some("hard"),
-                Some("hard"),
-                None,
-                Some("soft"),
-            ],
-        ),
-        (
-            3,
-            [
-                None,
-                None,
-                Some("hard"),
-                Some("medium"),
-                Some("medium"),
-                Some("medium"),
-            ],
-        ),
+    let cars: [(i32, [Option<&str>; 6]); 4] = [
+        (1, [m, m, h, h, h, h]),
+        (2, [m, None, h, h, None, s]),
+        (3, [None, None, h, m, m, m]),
+        (4, [None; 6]),
     ];
+    let crossed = |lap: i32| 1_756_000_000_000 + i64::from(lap) * 90_000;
     for (car, compounds) in &cars {
         for (i, compound) in compounds.iter().enumerate() {
             let lap = i as i32 + 1;
@@ -172,30 +163,61 @@ async fn stints_split_where_the_view_splits_them() {
                 "INSERT INTO laps (session_id, car, driver, team, lap, lap_time_ms, compound,
                                    top_speed_kph, crossed_at_ms)
                  VALUES ($1, $2, 'D', 'T', $3, 90000, $4, 300, $5)",
-                &[
-                    &id,
-                    car,
-                    &lap,
-                    compound,
-                    &(1_756_000_000_000 + i64::from(lap) * 90_000),
-                ],
+                &[&id, car, &lap, compound, &crossed(lap)],
             )
             .await
             .unwrap();
         }
     }
-    let view: Vec<(i32, i32)> = db
+    // Car 4 stops in lap 3, stored without its lap.
+    db.execute(
+        "INSERT INTO pit_stops (session_id, car, driver, team, lap, entry_ms,
+                                stationary_start_ms, stationary_ms, pit_lane_ms)
+         VALUES ($1, 4, 'D', 'T', NULL, $2, $2, 2500, 20000)",
+        &[&id, &(crossed(3) - 5_000)],
+    )
+    .await
+    .unwrap();
+    let view: Vec<(i32, i32, i32)> = db
         .query(
-            "SELECT car, first_lap FROM stints WHERE session_id = $1 ORDER BY car, first_lap",
+            "SELECT car, first_lap, last_lap FROM stints WHERE session_id = $1
+              ORDER BY car, first_lap",
             &[&id],
         )
         .await
         .unwrap()
         .iter()
-        .map(|r| (r.get(0), r.get(1)))
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
-    assert_eq!(view, [(1, 1), (1, 3), (2, 1), (3, 1), (3, 4)]);
+    assert_eq!(
+        view,
+        [
+            (1, 1, 2),
+            (1, 3, 6),
+            (2, 1, 6),
+            (3, 1, 3),
+            (3, 4, 6),
+            (4, 1, 6)
+        ]
+    );
     let fits = strategy_input::stint_fits(&db, id).await.unwrap();
-    assert_eq!(fits.keys().copied().collect::<Vec<_>>(), view);
+    let ours: Vec<(i32, i32, i32)> = fits.0.iter().map(|(k, v)| (k.0, k.1, v.0)).collect();
+    assert_eq!(ours[..5], view[..5]);
+    assert_eq!(
+        ours[5..],
+        [(4, 1, 3), (4, 4, 6)],
+        "the strategy takes lap 3"
+    );
+    let served = queries::stints(&db, id, Some(4)).await.unwrap();
+    assert_eq!(served.len(), 1);
+    assert_eq!(served[0].degradation_ms_per_lap, None);
+    assert!(
+        served[0]
+            .degradation_hidden
+            .as_deref()
+            .is_some_and(|r| r.contains("splits this car's laps elsewhere")),
+        "{:?}",
+        served[0].degradation_hidden
+    );
     env.cleanup().await;
 }

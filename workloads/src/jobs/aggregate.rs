@@ -74,7 +74,7 @@ pub async fn compute(db: &Client, session: &str) -> Result<Vec<TeamSummary>, Job
     }
     let stints = db
         .query(
-            "SELECT team, car, driver, stint, compound, laps, first_lap FROM stints
+            "SELECT team, car, driver, stint, compound, laps, first_lap, last_lap FROM stints
               WHERE session_id = $1 ORDER BY car, stint",
             &[&session],
         )
@@ -107,8 +107,8 @@ pub async fn compute(db: &Client, session: &str) -> Result<Vec<TeamSummary>, Job
                         .iter()
                         .filter(|s| s.get::<_, String>(0) == team)
                         .map(|s| {
-                            let fit = fits.get(&(s.get(1), s.get(6)));
-                            let fitted = fit.and_then(|f| f.as_ref().ok());
+                            let fit = fits.get(s.get(1), s.get(6), s.get(7));
+                            let fitted = fit.ok();
                             json!({
                                 "car": s.get::<_, i32>(1),
                                 "driver": s.get::<_, String>(2),
@@ -117,7 +117,7 @@ pub async fn compute(db: &Client, session: &str) -> Result<Vec<TeamSummary>, Job
                                 "laps": s.get::<_, i64>(5),
                                 "degradation_ms_per_lap": fitted.map(|f| f.ms_per_lap),
                                 "degradation_ci95_ms_per_lap": fitted.map(|f| f.ci95_ms_per_lap),
-                                "degradation_hidden": fit.map_or(Some("no green laps"), |f| f.as_ref().err().map(String::as_str)),
+                                "degradation_hidden": fit.err(),
                             })
                         })
                         .collect::<Vec<_>>()

@@ -102,15 +102,25 @@ pub async fn run(db: &mut Client, session: &str, team: &str) -> Result<Persisted
             )
             .await?,
     };
-    for ((car, first_lap), fit) in &fits {
-        let Ok(fit) = fit else { continue };
-        tx.execute(
-            "UPDATE team_stints SET degradation_ms_per_lap = $4
-              WHERE session_id = $1 AND team = $2 AND car = $3 AND first_lap = $5",
-            &[&session, &team, car, &fit.ms_per_lap, first_lap],
-        )
-        .await?;
+    // One statement for every fitted stint; a stint the strategy split elsewhere (same
+    // first lap, another last lap) keeps its NULL.
+    let mut fitted: (Vec<i32>, Vec<i32>, Vec<i32>, Vec<f64>) = Default::default();
+    for (&(car, first), (last, fit)) in &fits.0 {
+        if let Ok(f) = fit {
+            fitted.0.push(car);
+            fitted.1.push(first);
+            fitted.2.push(*last);
+            fitted.3.push(f.ms_per_lap);
+        }
     }
+    tx.execute(
+        "UPDATE team_stints t SET degradation_ms_per_lap = f.slope
+           FROM unnest($3::int[], $4::int[], $5::int[], $6::float8[]) AS f(car, first_lap, last_lap, slope)
+          WHERE t.session_id = $1 AND t.team = $2
+            AND t.car = f.car AND t.first_lap = f.first_lap AND t.last_lap = f.last_lap",
+        &[&session, &team, &fitted.0, &fitted.1, &fitted.2, &fitted.3],
+    )
+    .await?;
     tx.commit().await?;
     Ok(p)
 }

@@ -3,9 +3,8 @@
 
 use crate::analytics::scoring;
 use crate::model::{Channel, Channels};
-use crate::processor::strategy_input::{Fitted, stint_fits};
+use crate::processor::strategy_input::{StintFits, stint_fits};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use tokio_postgres::Client;
 
 type Result<T> = std::result::Result<T, tokio_postgres::Error>;
@@ -113,13 +112,11 @@ pub struct Stint {
 
 impl Stint {
     /// Takes the degradation from the strategy's fit of this stint.
-    fn fitted(mut self, fits: &mut BTreeMap<(i32, i32), Fitted>) -> Stint {
-        let fit = fits
-            .remove(&(self.car, self.first_lap))
-            .unwrap_or_else(|| Err("no green laps".into()));
-        self.degradation_ms_per_lap = fit.as_ref().ok().map(|f| f.ms_per_lap);
-        self.degradation_ci95_ms_per_lap = fit.as_ref().ok().map(|f| f.ci95_ms_per_lap);
-        self.degradation_hidden = fit.err();
+    fn fitted(mut self, fits: &StintFits) -> Stint {
+        let fit = fits.get(self.car, self.first_lap, self.last_lap);
+        self.degradation_ms_per_lap = fit.ok().map(|f| f.ms_per_lap);
+        self.degradation_ci95_ms_per_lap = fit.ok().map(|f| f.ci95_ms_per_lap);
+        self.degradation_hidden = fit.err().map(str::to_string);
         self
     }
 }
@@ -371,7 +368,7 @@ pub async fn stints(db: &Client, id: &str, car: Option<i32>) -> Result<Vec<Stint
             &[&id, &car],
         )
         .await?;
-    let mut fits = stint_fits(db, id).await?;
+    let fits = stint_fits(db, id).await?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -389,7 +386,7 @@ pub async fn stints(db: &Client, id: &str, car: Option<i32>) -> Result<Vec<Stint
                 degradation_ci95_ms_per_lap: None,
                 degradation_hidden: None,
             }
-            .fitted(&mut fits)
+            .fitted(&fits)
         })
         .collect())
 }

@@ -84,20 +84,42 @@ pub async fn race(db: &Client, id: &str) -> Result<Option<Race>, Error> {
     Ok(Some(race))
 }
 
-/// Every stint's degradation of session `id` as the strategy fits it, by (car, first
-/// lap); empty for an unknown session.
-pub async fn stint_fits(db: &Client, id: &str) -> Result<BTreeMap<(i32, i32), Fitted>, Error> {
+/// Every stint's degradation of session `id` as the strategy fits it; empty for an
+/// unknown session.
+pub async fn stint_fits(db: &Client, id: &str) -> Result<StintFits, Error> {
     let Some(race) = race(db, id).await? else {
-        return Ok(BTreeMap::new());
+        return Ok(StintFits::default());
     };
-    Ok(stints::stint_fits(&race)
-        .into_iter()
-        .map(|s| ((i32::from(s.car), i32::from(s.first_lap)), s.fit))
-        .collect())
+    Ok(StintFits(
+        stints::stint_fits(&race)
+            .into_iter()
+            .map(|s| {
+                let key = (i32::from(s.car), i32::from(s.first_lap));
+                (key, (i32::from(s.last_lap), s.fit))
+            })
+            .collect(),
+    ))
 }
 
 /// A stint's fit, or why there is none.
 pub type Fitted = Result<Fit, String>;
+
+/// The strategy's stints by (car, first lap): (last lap, fit).
+#[derive(Debug, Default)]
+pub struct StintFits(pub BTreeMap<(i32, i32), (i32, Fitted)>);
+
+impl StintFits {
+    /// The fit of the view's stint of `car` from `first_lap` to `last_lap`, or why there
+    /// is none; a reason also when the strategy split the car's laps elsewhere (a stop
+    /// stored without its lap: the view cannot place it, the strategy takes the lap that
+    /// ended next).
+    pub fn get(&self, car: i32, first_lap: i32, last_lap: i32) -> Result<&Fit, &str> {
+        match self.0.get(&(car, first_lap)) {
+            Some((last, fit)) if *last == last_lap => fit.as_ref().map_err(String::as_str),
+            _ => Err("the strategy splits this car's laps elsewhere (a stop without its lap)"),
+        }
+    }
+}
 
 /// A row of `pit_stops` or `drive_throughs`: car, lap, entry_ms, pit_lane_ms.
 fn visit(r: &tokio_postgres::Row) -> Stop {

@@ -45,6 +45,9 @@ fn circuit_of(f1: &Path, name: &str) -> Option<String> {
     let wanted = format!("{}-grand-prix", rest.strip_suffix("-gp").unwrap_or(rest));
     let slug = |s: &str| {
         s.to_lowercase()
+            .chars()
+            .map(unaccented)
+            .collect::<String>()
             .split(|c: char| !c.is_ascii_alphanumeric())
             .filter(|w| !w.is_empty())
             .collect::<Vec<_>>()
@@ -69,6 +72,20 @@ fn circuit_of(f1: &Path, name: &str) -> Option<String> {
         .into_iter()
         .find(|r| r.get(0) == Some(circuit_id.as_str()))
         .and_then(|r| r.get(1).map(str::to_string))
+}
+
+/// The letter without its accent, for the race names Ergast spells with one (São Paulo).
+fn unaccented(c: char) -> char {
+    match c {
+        'á' | 'à' | 'â' | 'ã' | 'ä' => 'a',
+        'é' | 'è' | 'ê' | 'ë' => 'e',
+        'í' | 'ì' | 'î' | 'ï' => 'i',
+        'ó' | 'ò' | 'ô' | 'õ' | 'ö' => 'o',
+        'ú' | 'ù' | 'û' | 'ü' => 'u',
+        'ç' => 'c',
+        'ñ' => 'n',
+        other => other,
+    }
 }
 
 impl RealRace {

@@ -72,9 +72,11 @@ impl StintLaps<'_> {
     }
 }
 
-/// The race laps whose field median is more than 10% slower than the race's median lap
-/// (in- and out-laps of every pit-lane visit, stops and drive-throughs, left out of both).
-pub fn neutralised_laps(laps: &[Lap], visits: &[&Stop]) -> BTreeSet<u16> {
+/// The race laps whose field median is more than 10% slower than the race's median lap,
+/// as the `lap_status` view judges them: in- and out-laps of every pit-lane visit (stops
+/// and drive-throughs) left out of both, and laps overlapping a neutralised period
+/// (`periods`) left out of the race's median too.
+pub fn neutralised_laps(laps: &[Lap], visits: &[&Stop], periods: &[(i64, i64)]) -> BTreeSet<u16> {
     let pit = pit_laps(laps, visits);
     let racing: Vec<&Lap> = laps
         .iter()
@@ -83,6 +85,7 @@ pub fn neutralised_laps(laps: &[Lap], visits: &[&Stop]) -> BTreeSet<u16> {
     let reference = median(
         &mut racing
             .iter()
+            .filter(|l| !in_period(l, periods))
             .map(|l| l.lap_time_ms as f64)
             .collect::<Vec<_>>(),
     );
@@ -95,6 +98,12 @@ pub fn neutralised_laps(laps: &[Lap], visits: &[&Stop]) -> BTreeSet<u16> {
         .filter(|(_, v)| median(&mut v.clone()) > NEUTRALISED_SHARE * reference)
         .map(|(lap, _)| lap)
         .collect()
+}
+
+/// Whether lap `l` (from its start to its line crossing) overlaps one of `periods`.
+fn in_period(l: &Lap, periods: &[(i64, i64)]) -> bool {
+    let start = l.crossed_at_ms - l.lap_time_ms;
+    periods.iter().any(|p| p.0 < l.crossed_at_ms && start < p.1)
 }
 
 /// (car, lap) of every lap in which a car entered or left the pit lane.
@@ -174,7 +183,7 @@ pub fn by_car(race: &Race) -> BTreeMap<u8, CarInput<'_>> {
 /// pit-lane visit's laps left out.
 pub fn race_neutralised_laps(race: &Race) -> BTreeSet<u16> {
     let visits: Vec<&Stop> = race.stops.iter().chain(&race.drive_throughs).collect();
-    neutralised_laps(&race.laps, &visits)
+    neutralised_laps(&race.laps, &visits, &race.neutral_periods)
 }
 
 /// One stint's degradation, or why there is none.
@@ -182,6 +191,7 @@ pub fn race_neutralised_laps(race: &Race) -> BTreeSet<u16> {
 pub struct StintFit {
     pub car: u8,
     pub first_lap: u16,
+    pub last_lap: u16,
     pub fit: Result<Fit, String>,
 }
 
@@ -203,6 +213,7 @@ pub fn stint_fits(race: &Race) -> Vec<StintFit> {
             out.push(StintFit {
                 car,
                 first_lap: s.first_lap,
+                last_lap: s.laps.last().map_or(s.first_lap, |j| j.lap.lap),
                 fit: s.fit(fuel),
             });
         }
@@ -231,14 +242,11 @@ pub fn stints<'a>(
     let mut after_stop = true;
     let mut previous: Option<Compound> = None;
     for l in laps {
-        let start = l.crossed_at_ms - l.lap_time_ms;
         let judged = Judged {
             lap: l,
             in_lap: in_laps.contains(&l.lap),
             out_lap: every().any(|s| left_in(s, l)),
-            neutralised: l.neutralised
-                || neutral.contains(&l.lap)
-                || periods.iter().any(|p| p.0 < l.crossed_at_ms && start < p.1),
+            neutralised: l.neutralised || neutral.contains(&l.lap) || in_period(l, periods),
         };
         // As the view: against the previous lap's compound, both known.
         let changed = matches!((previous, l.compound), (Some(a), Some(b)) if a != b);
@@ -355,10 +363,33 @@ mod tests {
     fn drive_through_laps_do_not_neutralise_the_field() {
         let laps = laps();
         let dt = visit(&laps);
-        assert!(neutralised_laps(&laps, &[&dt]).is_empty());
+        assert!(neutralised_laps(&laps, &[&dt], &[]).is_empty());
         assert_eq!(
-            neutralised_laps(&laps, &[]).into_iter().collect::<Vec<_>>(),
+            neutralised_laps(&laps, &[], &[])
+                .into_iter()
+                .collect::<Vec<_>>(),
             [6, 7]
         );
+    }
+
+    /// A compound change splits a stint only against the previous lap's compound, both
+    /// known (the `stints` view's rule): medium, unknown, hard is one stint.
+    #[test]
+    fn a_compound_change_is_judged_against_the_previous_lap() {
+        let first_laps = |compounds: &[Option<Compound>]| -> Vec<u16> {
+            let mut laps = laps();
+            laps.truncate(compounds.len());
+            for (l, c) in laps.iter_mut().zip(compounds) {
+                l.compound = *c;
+            }
+            judge(&laps, Visits::default())
+                .iter()
+                .map(|s| s.first_lap)
+                .collect()
+        };
+        let (m, h) = (Some(Compound::Medium), Some(Compound::Hard));
+        assert_eq!(first_laps(&[m, m, h, h]), [1, 3]);
+        assert_eq!(first_laps(&[m, None, h, h]), [1]);
+        assert_eq!(first_laps(&[None, h, m, m]), [1, 3]);
     }
 }
