@@ -170,10 +170,16 @@ fn context(race: &Race, now: i64) -> Context<'_> {
         cars.iter()
             .filter(|(car, v)| {
                 let age = v.stints.last().map_or(0.0, |s| s.tyre_age());
-                let stopped = race
-                    .stops
-                    .iter()
-                    .any(|s| s.car == **car && s.entry_ms >= start);
+                // Stopped since the neutralisation began, or just before it: on new
+                // tyres whose stint has no lap yet (the stop's in-lap is its last).
+                let last_lap = v
+                    .stints
+                    .last()
+                    .and_then(|s| s.laps.last())
+                    .map(|j| j.lap.lap);
+                let stopped = race.stops.iter().any(|s| {
+                    s.car == **car && (s.entry_ms >= start || in_lap_of(s, &race.laps) >= last_lap)
+                });
                 age >= UNDER_SC_MIN_AGE && !stopped
             })
             .map(|(car, _)| *car)
@@ -375,5 +381,56 @@ fn undercut(ctx: &Context, car: u8, position: usize) -> Undercut {
     Undercut {
         ahead: position.checked_sub(2).and_then(|i| call(i, true)),
         behind: call(position, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::strategy::input::{Entrant, Lap, Stop};
+
+    /// Two cars on 10-lap-old tyres at 90 s a lap; car 2 stops in lap 10, just before a
+    /// safety car comes out early in lap 11, while its out-lap is under way.
+    fn race() -> Race {
+        let laps = (1..=2u8)
+            .flat_map(|car| {
+                (1..=10u16).map(move |lap| Lap {
+                    car,
+                    lap,
+                    lap_time_ms: 90_000,
+                    crossed_at_ms: i64::from(lap) * 90_000 + i64::from(car) * 1_000,
+                    compound: None,
+                    tyre_age: None,
+                    neutralised: false,
+                })
+            })
+            .collect();
+        Race {
+            entrants: (1..=2)
+                .map(|car| Entrant {
+                    car,
+                    driver: format!("D{car}"),
+                    team: "T".into(),
+                })
+                .collect(),
+            laps,
+            stops: vec![Stop {
+                car: 2,
+                lap: Some(10),
+                entry_ms: 895_000,
+                pit_lane_ms: 20_000,
+            }],
+            neutral_periods: vec![(910_000, i64::MAX)],
+            now_ms: Some(930_000),
+            ..Race::default()
+        }
+    }
+
+    /// Under the safety car the car on old tyres is expected to take the cheap stop; the
+    /// one that stopped just before it came out is not expected to stop again.
+    #[test]
+    fn a_car_that_just_stopped_is_not_expected_to_stop_again() {
+        let s = compute(&race());
+        assert_eq!(s.expected_to_stop.iter().copied().collect::<Vec<_>>(), [1]);
     }
 }

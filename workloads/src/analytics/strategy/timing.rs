@@ -27,10 +27,33 @@ impl Timing {
             .ok()
             .map(|i| self.crossings[i].1)
     }
-    /// Stops begun after `at_ms` and known to be over: their loss is in the car's future
-    /// crossings but not in a gap measured at `at_ms`.
-    fn stops_after(&self, at_ms: i64) -> usize {
-        self.stops.iter().filter(|s| s.0 > at_ms).count()
+    /// How much stop loss a gap measured at the crossing `at_ms` lacks, ms: the whole
+    /// `loss_ms` for each stop begun after it, and for a stop the car was in the middle
+    /// of when it crossed (a pit lane that straddles the line) what its in-lap did not
+    /// already lose against the lap before it.
+    fn pending_ms(&self, at_ms: i64, loss_ms: f64) -> f64 {
+        self.stops
+            .iter()
+            .map(|&(entry, exit)| {
+                if entry > at_ms {
+                    loss_ms
+                } else if exit > at_ms {
+                    self.in_lap_excess_ms(at_ms)
+                        .map_or(loss_ms / 2.0, |lost| (loss_ms - lost).clamp(0.0, loss_ms))
+                } else {
+                    0.0
+                }
+            })
+            .sum()
+    }
+
+    /// How much slower the lap that ended at `at_ms` was than the one before it, ms.
+    fn in_lap_excess_ms(&self, at_ms: i64) -> Option<f64> {
+        let i = self.crossings.iter().position(|c| c.1 == at_ms)?;
+        let t = |k: usize| self.crossings.get(k).map(|c| c.1);
+        let this = at_ms - t(i.checked_sub(1)?)?;
+        let before = t(i - 1)? - t(i.checked_sub(2)?)?;
+        Some((this - before) as f64)
     }
 }
 
@@ -81,13 +104,14 @@ impl Board {
     }
 
     /// How far `a` runs behind `b`, ms of race time (negative: ahead), at the last line
-    /// both crossed, with `loss_ms` added for each stop either made since that crossing
-    /// (a stop is in the gap only once the car has crossed the line after it).
+    /// both crossed, with `loss_ms` added for each stop either made since that crossing,
+    /// and the rest of it for a stop either was in the middle of at that crossing (a stop
+    /// is wholly in the gap only once the car has crossed the line after leaving the pit
+    /// lane).
     pub fn gap_ms(a: &Timing, b: &Timing, loss_ms: f64) -> Option<f64> {
         let lap = a.laps().min(b.laps());
         let (ta, tb) = (a.crossed(lap)?, b.crossed(lap)?);
-        let pending = a.stops_after(ta) as f64 - b.stops_after(tb) as f64;
-        Some((ta - tb) as f64 + pending * loss_ms)
+        Some((ta - tb) as f64 + a.pending_ms(ta, loss_ms) - b.pending_ms(tb, loss_ms))
     }
 }
 
@@ -102,4 +126,64 @@ pub fn typical_lap_ms(laps: &[Lap]) -> i64 {
         return 90_000;
     }
     super::degradation::median(&mut v) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOSS: f64 = 20_000.0;
+
+    /// A car crossing the line every 90 s from lap 1, the given lap `extra` ms slower
+    /// (an in-lap), with one stop (entry, exit).
+    fn timing(slow_lap: u16, extra: i64, stop: (i64, i64)) -> Timing {
+        let mut at = 0;
+        let crossings = (1..=5u16)
+            .map(|lap| {
+                at += 90_000 + if lap == slow_lap { extra } else { 0 };
+                (lap, at)
+            })
+            .collect();
+        Timing {
+            car: 1,
+            crossings,
+            stops: vec![stop],
+        }
+    }
+
+    /// What a gap measured at a crossing lacks of a stop's loss: all of it for a stop
+    /// begun after, none for one left before, and for one the car was in the middle of
+    /// (a pit lane across the line) what its in-lap had not lost yet.
+    #[test]
+    fn pending_loss_by_where_the_stop_was_at_the_crossing() {
+        // In-lap 3 ends at 278 s, 8 s slow; the car leaves the pit lane at 290 s.
+        let t = timing(3, 8_000, (270_000, 290_000));
+        let lap3 = t.crossed(3).unwrap();
+        assert_eq!(lap3, 278_000);
+        assert_eq!(t.pending_ms(lap3, LOSS), 12_000.0);
+        assert_eq!(t.pending_ms(t.crossed(2).unwrap(), LOSS), LOSS);
+        assert_eq!(t.pending_ms(t.crossed(4).unwrap(), LOSS), 0.0);
+        // An in-lap that lost more than the whole loss leaves nothing pending.
+        let t = timing(3, 25_000, (270_000, 300_000));
+        assert_eq!(t.pending_ms(t.crossed(3).unwrap(), LOSS), 0.0);
+        // Without a lap before it to compare with: half.
+        let t = timing(1, 8_000, (90_000, 110_000));
+        assert_eq!(t.pending_ms(t.crossed(1).unwrap(), LOSS), LOSS / 2.0);
+    }
+
+    /// Car 2 ran 5 s behind car 1 and crossed lap 3's line in the pit lane, its in-lap
+    /// 8 s slow: the gap at that line is 13 s, 25 s with the rest of the loss to come.
+    #[test]
+    fn a_gap_holds_the_rest_of_a_stop_straddling_the_line() {
+        let a = timing(0, 0, (0, 0));
+        let mut b = timing(3, 8_000, (270_000, 290_000));
+        for c in &mut b.crossings {
+            c.1 += 5_000;
+        }
+        b.stops = vec![(275_000, 295_000)];
+        b.car = 2;
+        // It has not crossed the line since (its out-lap is under way).
+        b.crossings.truncate(3);
+        assert_eq!(Board::gap_ms(&b, &a, LOSS), Some(25_000.0));
+    }
 }
