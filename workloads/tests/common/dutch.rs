@@ -3,8 +3,8 @@
 //! pass on them. The data is not part of the repository: without it the tests that use
 //! it say so and check nothing.
 
+use super::real_races;
 use pitstop_workloads::analytics::{Events, PartitionState};
-use pitstop_workloads::feeds::{self, FeedOptions, Format};
 use pitstop_workloads::model::Sample;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -44,27 +44,14 @@ pub fn dir() -> Option<PathBuf> {
 
 /// The telemetry files, one per driver.
 pub fn files(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("fastf1-telemetry/2025-dutch-gp"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with(".csv.gz"))
-        .collect();
-    files.sort();
+    let files = real_races::csv_files(&dir.join("fastf1-telemetry/2025-dutch-gp"));
     assert_eq!(files.len(), 20, "{files:?}");
     files
 }
 
 /// One file's samples, as the FastF1 feed reads them.
 fn parse(file: &std::path::Path, session: &str) -> Vec<Sample> {
-    let opts = FeedOptions {
-        session: Some(session.into()),
-        start_ms: Some(START_MS),
-        ..FeedOptions::default()
-    };
-    let (format, body) = feeds::read_file(file).unwrap();
-    assert_eq!(format, Format::FastF1);
-    feeds::fastf1::parse(&body, &opts).unwrap()
+    real_races::parse(file, session, START_MS)
 }
 
 /// Every sample of the race, as the FastF1 feed reads it, in time order.

@@ -92,29 +92,37 @@ impl RealRace {
     /// Every driver's samples as the FastF1 feed reads them, in time order; the race clock
     /// starts at `start_ms` (only an origin: the files hold lap-relative times).
     pub fn samples(&self, session: &str, start_ms: i64) -> Vec<Sample> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.to_string_lossy().ends_with(".csv.gz"))
-            .collect();
-        files.sort();
-        let opts = FeedOptions {
-            session: Some(session.into()),
-            start_ms: Some(start_ms),
-            ..FeedOptions::default()
-        };
-        let mut all: Vec<Sample> = files
+        let mut all: Vec<Sample> = csv_files(&self.dir)
             .iter()
-            .flat_map(|f| {
-                let (format, body) = feeds::read_file(f).unwrap();
-                assert_eq!(format, Format::FastF1, "{}", f.display());
-                feeds::fastf1::parse(&body, &opts).unwrap()
-            })
+            .flat_map(|f| parse(f, session, start_ms))
             .collect();
         all.sort_by_key(|s| s.timestamp_ms);
         all
     }
+}
+
+/// A race directory's telemetry files (`<DRV>.csv.gz`), sorted.
+pub fn csv_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".csv.gz"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// One driver's file as the FastF1 feed reads it, the race clock starting at `start_ms`.
+pub fn parse(file: &Path, session: &str, start_ms: i64) -> Vec<Sample> {
+    let opts = FeedOptions {
+        session: Some(session.into()),
+        start_ms: Some(start_ms),
+        ..FeedOptions::default()
+    };
+    let (format, body) = feeds::read_file(file).unwrap();
+    assert_eq!(format, Format::FastF1, "{}", file.display());
+    feeds::fastf1::parse(&body, &opts).unwrap()
 }
 
 /// The race's length: the most laps any car started.

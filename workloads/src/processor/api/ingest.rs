@@ -398,7 +398,8 @@ async fn ingest_inner(
         // and never answers is a 503 after 5 s (the script is atomic: a resend is safe).
         tokio::time::timeout(REDIS_REQUEST_TIMEOUT, append(st, req))
             .await
-            .unwrap_or_else(|_| Err(ApiError::unavailable("telemetry stream")))?
+            .unwrap_or_else(|_| Err(ApiError::unavailable("telemetry stream")))
+            .map_err(outcome_unknown)?
     };
     for r in refused {
         rejected.push(Rejected {
@@ -421,6 +422,22 @@ async fn ingest_inner(
         unknown: dirt.unknown_json(),
         format,
     })
+}
+
+/// A 503 of the append says what it means: the store failed or did not answer part-way,
+/// so some partitions may hold their samples (a reply saying nothing was stored would
+/// not be true); the resend stores the rest and answers these as duplicates.
+fn outcome_unknown(e: ApiError) -> ApiError {
+    if e.0 != StatusCode::SERVICE_UNAVAILABLE {
+        return e;
+    }
+    ApiError(
+        e.0,
+        format!(
+            "{}: part of this request may be stored already; resend it whole, and what is stored is answered as duplicates",
+            e.1
+        ),
+    )
 }
 
 /// Why a sample dated further ahead of the processor's clock than [`MAX_AHEAD_MS`] is
