@@ -53,19 +53,24 @@ fn rejoin_predictions_hold_on_the_real_race() {
     );
     let f = strategy::rejoin_check(&race, distance);
     let n = f.n;
-    // Measured: 21/39 exact, 36/39 within one, 5 of the 18 misses only for later stops
-    // (22/39 exact by line crossings; docs/strategy.md says why the rest miss). These
-    // floors catch a regression; they are not the targets (80% / 95%).
+    // Measured: 22/39 exact, 35/39 within one, 27/39 within the range a safety car
+    // leaves to the others' choice, 5 of the 17 misses only for later stops (23/39 exact
+    // by line crossings; docs/strategy.md says why the rest miss). These floors catch a
+    // regression; they are not the targets (80% / 95%). Within one was 36/39
+    // before each stop was priced at its own cost: BEA's lap-53 miss then had two errors
+    // that cancelled (one of them a stop priced at the safety-car loss although begun
+    // before the safety car).
     assert!(n >= 35, "only {n} stops checked");
     assert!(f.misses_named, "every miss names the cars it misplaced");
-    assert!(f.exact * 100 >= 50 * n, "exact {}/{n}", f.exact);
+    assert!(f.exact * 100 >= 55 * n, "exact {}/{n}", f.exact);
+    assert!(f.in_range * 100 >= 65 * n, "in range {}/{n}", f.in_range);
     assert!(
         f.crossings_exact * 100 >= 55 * f.crossings_n,
         "by line crossings: exact {}/{}",
         f.crossings_exact,
         f.crossings_n
     );
-    assert!(f.near * 100 >= 90 * n, "within one {}/{n}", f.near);
+    assert!(f.near * 100 >= 88 * n, "within one {}/{n}", f.near);
 }
 
 #[test]

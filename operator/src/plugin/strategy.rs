@@ -68,6 +68,8 @@ pub struct Degradation {
 #[serde(default)]
 pub struct Rejoin {
     pub position: i32,
+    /// Under a safety car: the position if the cars expected to stop stay out.
+    pub position_if_field_stays_out: Option<i32>,
     pub ahead: Option<Neighbour>,
     pub behind: Option<Neighbour>,
 }

@@ -357,10 +357,10 @@ async fn print_strategy(db: &Client, session: &str) -> anyhow::Result<()> {
     println!("\nSTRATEGY (rejoin predicted at pit entry vs held one lap after exit)");
     for c in &checks {
         println!(
-            "  {:<4} in-lap {:>3}  predicted P{:<2}  actual P{:<2}  pit loss {:.1} s{}",
+            "  {:<4} in-lap {:>3}  predicted {:<7}  actual P{:<2}  pit loss {:.1} s{}",
             c.driver,
             c.lap.map_or_else(|| "?".into(), |l| l.to_string()),
-            c.predicted,
+            c.predicted_text(),
             c.actual,
             c.loss_ms / 1000.0,
             if c.predicted == c.actual {
@@ -376,8 +376,9 @@ async fn print_strategy(db: &Client, session: &str) -> anyhow::Result<()> {
         .filter(|c| c.predicted.abs_diff(c.actual) <= 1)
         .count();
     let later = checks.iter().filter(|c| c.missed_for_later_stops()).count();
+    let in_range = checks.iter().filter(|c| c.in_range()).count();
     println!(
-        "  {exact} of {} exact, {near} within one place{}",
+        "  {exact} of {} exact, {near} within one place, {in_range} within the predicted range{}",
         checks.len(),
         if later > 0 {
             // A short demo race stops most cars within a few laps of each other.

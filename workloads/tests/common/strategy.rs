@@ -3,7 +3,7 @@
 
 use pitstop_workloads::analytics::Events;
 use pitstop_workloads::analytics::strategy::undercut::{Wear, gain_ms};
-use pitstop_workloads::analytics::strategy::{Race, Strategy, compute, review, timing};
+use pitstop_workloads::analytics::strategy::{Race, Strategy, board, compute, review, timing};
 use std::collections::BTreeMap;
 
 /// The strategy's input from what the analytics emitted for a whole race.
@@ -103,6 +103,8 @@ pub struct RejoinFigures {
     pub n: usize,
     pub exact: usize,
     pub near: usize,
+    /// Within the range predicted (a safety car leaves it to the others' choice).
+    pub in_range: usize,
     /// Misses wholly explained by cars that stopped after the prediction.
     pub later: usize,
     /// Every miss names the cars it misplaced.
@@ -121,11 +123,11 @@ pub fn rejoin_check(race: &Race, distance: &Distance) -> RejoinFigures {
     println!("|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {} | {:.1} | P{} | P{} | {} |",
+            "| {} | {} | {:.1} | {} | P{} | {} |",
             r.driver,
             r.lap.unwrap_or(0),
             r.loss_ms / 1000.0,
-            r.predicted,
+            r.predicted_text(),
             r.actual,
             r.why()
         );
@@ -137,10 +139,15 @@ pub fn rejoin_check(race: &Race, distance: &Distance) -> RejoinFigures {
         .count();
     let n = rows.len();
     let later = rows.iter().filter(|r| r.missed_for_later_stops()).count();
+    let in_range = rows.iter().filter(|r| r.in_range()).count();
     println!(
         "exact {exact}/{n}, within one place {near}/{n}; {later} of the {} misses only for \
          cars that stopped after the prediction",
         n - exact
+    );
+    println!(
+        "within the predicted range (under a safety car: from the field stopping too to it \
+         staying out) {in_range}/{n}"
     );
     let crossings = review::rejoin_checks(race);
     let crossings_exact = crossings.iter().filter(|r| r.predicted == r.actual).count();
@@ -152,6 +159,7 @@ pub fn rejoin_check(race: &Race, distance: &Distance) -> RejoinFigures {
         n,
         exact,
         near,
+        in_range,
         later,
         misses_named: rows
             .iter()
@@ -208,11 +216,11 @@ pub fn undercut_check(ev: &Events, race: &Race, distance: &Distance) -> Undercut
             let neutral = under_sc(a.entry_ms) || under_sc(b.entry_ms);
             let now = race.as_of(a.entry_ms);
             let s = compute(&now);
-            let board = timing::Board::new(&now.laps, &now.stops, a.entry_ms);
+            let board = board(&now, a.entry_ms);
             let (Some(ta), Some(tb)) = (board.get(a.id.car), board.get(b.id.car)) else {
                 continue;
             };
-            let Some(gap) = timing::Board::gap_ms(ta, tb, s.pit_loss.ms) else {
+            let Some(gap) = timing::Board::gap_ms(ta, tb) else {
                 continue;
             };
             if gap.abs() > 3_000.0 {

@@ -40,10 +40,15 @@ fn row(c: &CarStrategy) -> Vec<String> {
             if let Some(b) = &r.behind {
                 parts.push(format!("{} {} behind", b.driver, secs(b.gap_ms)));
             }
+            // Under a safety car: to the position if the field stays out instead.
+            let at = match r.position_if_field_stays_out {
+                Some(worst) if worst > r.position => format!("P{}-P{worst}", r.position),
+                _ => format!("P{}", r.position),
+            };
             if parts.is_empty() {
-                format!("P{}", r.position)
+                at
             } else {
-                format!("P{} ({})", r.position, parts.join(", "))
+                format!("{at} ({})", parts.join(", "))
             }
         }
         None => hidden(&c.rejoin_hidden),
@@ -154,4 +159,35 @@ pub fn section(strategy: &Result<Option<Strategy>, String>) -> Vec<String> {
         lines.extend(undercuts);
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::strategy::{Neighbour, Rejoin};
+
+    /// The rejoin cell: one position when green; under a safety car the range to the
+    /// position if the field stays out, then the neighbours.
+    #[test]
+    fn rejoin_shows_the_safety_car_range() {
+        let car = |worst: Option<i32>| CarStrategy {
+            car: 1,
+            driver: "VER".into(),
+            rejoin: Some(Rejoin {
+                position: 3,
+                position_if_field_stays_out: worst,
+                ahead: Some(Neighbour {
+                    car: 4,
+                    driver: "NOR".into(),
+                    gap_ms: 1_200.0,
+                }),
+                behind: None,
+            }),
+            ..CarStrategy::default()
+        };
+        let cell = |c: &CarStrategy| row(c).last().cloned().unwrap();
+        assert!(cell(&car(None)).starts_with("P3 (NOR"), "{}", cell(&car(None)));
+        assert!(cell(&car(Some(3))).starts_with("P3 (NOR"));
+        assert!(cell(&car(Some(8))).starts_with("P3-P8 (NOR"), "{}", cell(&car(Some(8))));
+    }
 }

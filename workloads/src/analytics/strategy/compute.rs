@@ -1,7 +1,7 @@
 //! The strategy of every running car as of a moment, assembled from the pieces.
 
 use super::degradation::{Fit, median};
-use super::input::{Race, fuel_ms_per_lap};
+use super::input::{Race, Stop, fuel_ms_per_lap};
 use super::pit_loss::{PitLoss, pit_loss, stop_loss};
 use super::rejoin::rejoin;
 use super::stints::{StintLaps, by_car, in_lap_of, race_neutralised_laps, stints};
@@ -54,6 +54,9 @@ pub struct RejoinView {
     /// Every other running car's margin after the stop, ms (positive: ahead).
     #[serde(skip)]
     pub margins: Vec<(u8, f64)>,
+    /// Under a safety car, `position` assumes the cars expected to stop do; this is the
+    /// position if they all stay out instead (the worst case). Null when green.
+    pub position_if_field_stays_out: Option<usize>,
 }
 
 /// Undercut calls against both neighbours.
@@ -186,9 +189,10 @@ fn context(race: &Race, now: i64) -> Context<'_> {
             .collect()
     });
     let loss = pit_loss(&measured, race.circuit.as_deref(), slow);
+    let cost = stop_cost(race, &measured);
     Context {
         race,
-        board: Board::new(&race.laps, &race.stops, now),
+        board: Board::new(&race.laps, &race.stops, now, &cost),
         loss,
         names: race
             .entrants
@@ -198,6 +202,39 @@ fn context(race: &Race, now: i64) -> Context<'_> {
         cars,
         also_stopping,
     }
+}
+
+/// What a stop already made cost, for the gaps: the loss of its moment (green, or
+/// neutralised when it began under a safety car: a stop just before one paid the full
+/// price) plus what its pit lane took beyond the race's median (a slow stop, a
+/// drive-through), at most [`FASTER_LANE_MS`] less.
+fn stop_cost<'a>(race: &'a Race, measured: &[f64]) -> impl Fn(&Stop) -> f64 + 'a {
+    let circuit = race.circuit.as_deref();
+    let green = pit_loss(measured, circuit, 1.0).ms;
+    let neutralised = pit_loss(measured, circuit, NEUTRALISED_SLOW_RATIO).ms;
+    let mut lanes: Vec<f64> = race.stops.iter().map(|s| s.pit_lane_ms as f64).collect();
+    let lane = (lanes.len() >= MIN_LANES).then(|| median(&mut lanes));
+    move |s: &Stop| {
+        let base = if race.neutralised_at(s.entry_ms).is_some() {
+            neutralised
+        } else {
+            green
+        };
+        let beyond = lane.map_or(0.0, |m| (s.pit_lane_ms as f64 - m).max(-FASTER_LANE_MS));
+        base + beyond
+    }
+}
+
+/// Stops whose pit-lane times make a median to compare one with.
+const MIN_LANES: usize = 3;
+/// How much faster than the median a stop's pit lane can make it, ms (a quick stop
+/// saves a second or two; more is a timing glitch).
+const FASTER_LANE_MS: f64 = 3_000.0;
+
+/// The timing board `compute` judges gaps on, as of `now_ms` (its stops priced as in the
+/// strategy): for checks that need the gaps themselves.
+pub fn board(race: &Race, now_ms: i64) -> Board {
+    context(race, now_ms).board
 }
 
 /// How much slower than its racing median the field ran its latest lap (1 when green):
@@ -261,7 +298,7 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
         ctx.board
             .order
             .get(other)
-            .and_then(|o| Board::gap_ms(me, o, ctx.loss.ms))
+            .and_then(|o| Board::gap_ms(me, o))
     };
     let current = view.stints.last();
     let (driver, team) = ctx.names.get(&car).copied().unwrap_or(("", ""));
@@ -290,6 +327,7 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
             ahead: r.ahead.map(|(c, g)| neighbour(ctx, c, g)),
             behind: r.behind.map(|(c, g)| neighbour(ctx, c, g)),
             margins: r.margins,
+            position_if_field_stays_out: r.if_they_stay_out,
         }),
         window: None,
         window_hidden: None,
@@ -356,7 +394,7 @@ fn undercut(ctx: &Context, car: u8, position: usize) -> Undercut {
         // The time the car that stops must make up: we trail the car ahead by `gap`, the
         // car behind trails us by `-gap` (negative when a pending stop already swapped
         // them on race time: nothing to make up).
-        let gap = Board::gap_ms(me, o, ctx.loss.ms)?;
+        let gap = Board::gap_ms(me, o)?;
         let gap = if ahead { gap } else { -gap };
         // Ahead: we stop now and they cover next lap. Behind: they stop now, we cover.
         let (rival, fresh) = if ahead {
@@ -432,5 +470,45 @@ mod tests {
     fn a_car_that_just_stopped_is_not_expected_to_stop_again() {
         let s = compute(&race());
         assert_eq!(s.expected_to_stop.iter().copied().collect::<Vec<_>>(), [1]);
+    }
+
+    /// Each stop made is priced at the loss of its moment plus its pit lane beyond the
+    /// race's median: one begun before the safety car at the green loss, one under it at
+    /// the neutralised loss, a slow one with its extra seconds, a quick one at most 3 s
+    /// less; with fewer than three stops there is no median to compare with.
+    #[test]
+    fn a_stop_costs_the_loss_of_its_moment_and_its_own_pit_lane() {
+        let stop = |entry_ms: i64, pit_lane_ms: i64| Stop {
+            car: 1,
+            lap: None,
+            entry_ms,
+            pit_lane_ms,
+        };
+        let mut r = Race {
+            circuit: Some("zandvoort".into()),
+            neutral_periods: vec![(1_000_000, 1_200_000)],
+            stops: vec![stop(0, 20_000), stop(1, 20_000), stop(2, 20_000)],
+            ..Race::default()
+        };
+        let green = pit_loss(&[], r.circuit.as_deref(), 1.0).ms;
+        let neutral = pit_loss(&[], r.circuit.as_deref(), NEUTRALISED_SLOW_RATIO).ms;
+        assert!(neutral < green);
+        let cost = stop_cost(&r, &[]);
+        let table = [
+            (stop(999_999, 20_000), green),
+            (stop(1_000_000, 20_000), neutral),
+            (stop(1_199_999, 20_000), neutral),
+            (stop(1_200_000, 20_000), green),
+            (stop(0, 31_000), green + 11_000.0),
+            (stop(0, 18_500), green - 1_500.0),
+            (stop(0, 10_000), green - FASTER_LANE_MS),
+        ];
+        for (s, want) in table {
+            assert_eq!(cost(&s), want, "{s:?}");
+        }
+        drop(cost);
+        r.stops.pop();
+        let cost = stop_cost(&r, &[]);
+        assert_eq!(cost(&stop(0, 31_000)), green);
     }
 }

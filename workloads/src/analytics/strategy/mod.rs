@@ -16,6 +16,6 @@ pub mod timing;
 pub mod undercut;
 pub mod window;
 
-pub use compute::{CarStrategy, Neighbour, Stint, Strategy, compute};
+pub use compute::{CarStrategy, Neighbour, Stint, Strategy, board, compute};
 pub use input::{Entrant, FUEL_MS_PER_KG, Lap, Race, Stop, fuel_ms_per_lap};
 pub use pit_loss::{PitLoss, PitLossSource};

@@ -16,6 +16,9 @@ pub struct Rejoin {
     /// Every other running car and its margin after the stop (positive: ahead), ahead
     /// first.
     pub margins: Vec<(u8, f64)>,
+    /// With cars expected to stop as well (a safety car): the position if they all stay
+    /// out instead, the other end of the range (their choice is not known yet).
+    pub if_they_stay_out: Option<usize>,
 }
 
 /// The rejoin of `car` if it stopped now with `loss_ms` of pit loss, the cars of
@@ -39,11 +42,17 @@ pub fn rejoin(
             } else {
                 0.0
             };
-            Some((t.car, Board::gap_ms(me, t, loss_ms)? + loss_ms - theirs))
+            Some((t.car, Board::gap_ms(me, t)? + loss_ms - theirs))
         })
         .collect();
     margins.sort_by(|a, b| b.1.total_cmp(&a.1));
     let ahead_count = margins.iter().filter(|m| m.1 > 0.0).count();
+    let if_they_stay_out = (!also_stopping.is_empty()).then(|| {
+        1 + margins
+            .iter()
+            .filter(|m| stays_ahead(m, loss_ms, also_stopping))
+            .count()
+    });
     Some(Rejoin {
         position: ahead_count + 1,
         ahead: ahead_count
@@ -51,5 +60,48 @@ pub fn rejoin(
             .map(|i| (margins[i].0, margins[i].1)),
         behind: margins.get(ahead_count).map(|m| (m.0, -m.1)),
         margins,
+        if_they_stay_out,
     })
+}
+
+/// Whether a car with this margin after our stop is ahead if it stays out although
+/// expected to stop (it keeps the loss the margin took off it).
+pub fn stays_ahead(&(car, margin): &(u8, f64), loss_ms: f64, also_stopping: &BTreeSet<u8>) -> bool {
+    let theirs = if also_stopping.contains(&car) {
+        loss_ms
+    } else {
+        0.0
+    };
+    margin + theirs > 0.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::strategy::input::Lap;
+
+    /// Cars 1..=4 crossing lap 1's line 0, 5, 10 and 30 s apart: a 20 s stop for car 1 puts
+    /// it behind 2 and 3. Under a safety car, with 2 and 3 expected to stop too, it keeps
+    /// the lead, P3 if they stay out instead; car 4 is behind either way.
+    #[test]
+    fn a_safety_car_leaves_a_range_to_the_others_choice() {
+        let laps: Vec<Lap> = [(1, 0), (2, 5_000), (3, 10_000), (4, 30_000)]
+            .into_iter()
+            .map(|(car, behind)| Lap {
+                car,
+                lap: 1,
+                lap_time_ms: 90_000,
+                crossed_at_ms: 90_000 + behind,
+                compound: None,
+                tyre_age: None,
+                neutralised: false,
+            })
+            .collect();
+        let board = Board::new(&laps, &[], 120_000, &|_| 0.0);
+        let green = rejoin(&board, 1, 20_000.0, &BTreeSet::new()).unwrap();
+        assert_eq!((green.position, green.if_they_stay_out), (3, None));
+        let sc = rejoin(&board, 1, 20_000.0, &BTreeSet::from([2, 3])).unwrap();
+        assert_eq!((sc.position, sc.if_they_stay_out), (1, Some(3)));
+        assert_eq!(sc.behind.map(|b| b.0), Some(2));
+    }
 }

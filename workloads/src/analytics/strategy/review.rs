@@ -4,6 +4,7 @@
 
 use super::compute::compute;
 use super::input::{Lap, Race, Stop};
+use super::rejoin::stays_ahead;
 use super::timing::typical_lap_ms;
 use std::collections::BTreeSet;
 
@@ -14,6 +15,9 @@ pub struct RejoinCheck {
     pub driver: String,
     pub lap: Option<u16>,
     pub predicted: usize,
+    /// Under a safety car, the position if the cars expected to stop stayed out (the
+    /// range's other end); `predicted` when green.
+    pub if_field_stays_out: usize,
     pub actual: usize,
     /// The pit loss the prediction used, ms.
     pub loss_ms: f64,
@@ -66,6 +70,22 @@ impl RejoinCheck {
                 .misplaced
                 .iter()
                 .all(|m| m.reason == MissReason::StoppedAfter)
+    }
+
+    /// Whether the position held lies within the predicted range (under a safety car:
+    /// from every expected car stopping as well to all of them staying out).
+    pub fn in_range(&self) -> bool {
+        (self.predicted..=self.if_field_stays_out).contains(&self.actual)
+    }
+
+    /// The prediction as shown: `P9`, or `P9–P12` when a safety car left it to the
+    /// others' choice.
+    pub fn predicted_text(&self) -> String {
+        if self.if_field_stays_out > self.predicted {
+            format!("P{}–P{}", self.predicted, self.if_field_stays_out)
+        } else {
+            format!("P{}", self.predicted)
+        }
     }
 
     /// Why a miss missed, in a few words for tables ("" when the prediction held).
@@ -156,11 +176,16 @@ pub fn rejoin_checks_by(race: &Race, progress: Progress) -> Vec<RejoinCheck> {
         };
         let running = |car: u8| progress(car, t).is_some();
         let ahead = r.margins.iter().filter(|m| m.1 > 0.0 && running(m.0));
+        let ahead_if_out = r
+            .margins
+            .iter()
+            .filter(|m| running(m.0) && stays_ahead(m, s.pit_loss.ms, &s.expected_to_stop));
         out.push(RejoinCheck {
             car: stop.car,
             driver: c.driver.clone(),
             lap: stop.lap,
             predicted: 1 + ahead.count(),
+            if_field_stays_out: 1 + ahead_if_out.count(),
             actual,
             loss_ms: s.pit_loss.ms,
             misplaced: misplaced(race, progress, stop, (&r.margins, &s.expected_to_stop), t),

@@ -10,8 +10,8 @@ pub struct Timing {
     pub car: u8,
     /// (lap, crossed at ms), ascending.
     crossings: Vec<(u16, i64)>,
-    /// Stops known so far: (entry, exit) ms.
-    stops: Vec<(i64, i64)>,
+    /// Stops known so far: (entry, exit) ms and what the stop cost, ms.
+    stops: Vec<(i64, i64, f64)>,
 }
 
 impl Timing {
@@ -28,13 +28,13 @@ impl Timing {
             .map(|i| self.crossings[i].1)
     }
     /// How much stop loss a gap measured at the crossing `at_ms` lacks, ms: the whole
-    /// `loss_ms` for each stop begun after it, and for a stop the car was in the middle
-    /// of when it crossed (a pit lane that straddles the line) what its in-lap did not
-    /// already lose against the lap before it.
-    fn pending_ms(&self, at_ms: i64, loss_ms: f64) -> f64 {
+    /// loss of each stop begun after it, and for a stop the car was in the middle of when
+    /// it crossed (a pit lane that straddles the line) what its in-lap did not already
+    /// lose against the lap before it.
+    fn pending_ms(&self, at_ms: i64) -> f64 {
         self.stops
             .iter()
-            .map(|&(entry, exit)| {
+            .map(|&(entry, exit, loss_ms)| {
                 if entry > at_ms {
                     loss_ms
                 } else if exit > at_ms {
@@ -64,9 +64,10 @@ pub struct Board {
 }
 
 impl Board {
-    /// The board at `now_ms` from the laps and stops known then. A car that has not
-    /// crossed the line for two of the leader's laps has stopped racing and is left out.
-    pub fn new(laps: &[Lap], stops: &[Stop], now_ms: i64) -> Board {
+    /// The board at `now_ms` from the laps and stops known then, each stop costing what
+    /// `cost` says (ms). A car that has not crossed the line for two of the leader's laps
+    /// has stopped racing and is left out.
+    pub fn new(laps: &[Lap], stops: &[Stop], now_ms: i64, cost: &dyn Fn(&Stop) -> f64) -> Board {
         let mut cars: BTreeMap<u8, Timing> = BTreeMap::new();
         for l in laps.iter().filter(|l| l.crossed_at_ms <= now_ms) {
             cars.entry(l.car)
@@ -80,7 +81,7 @@ impl Board {
         }
         for s in stops.iter().filter(|s| s.exit_ms() <= now_ms) {
             if let Some(t) = cars.get_mut(&s.car) {
-                t.stops.push((s.entry_ms, s.exit_ms()));
+                t.stops.push((s.entry_ms, s.exit_ms(), cost(s)));
             }
         }
         let mut order: Vec<Timing> = cars.into_values().collect();
@@ -104,14 +105,14 @@ impl Board {
     }
 
     /// How far `a` runs behind `b`, ms of race time (negative: ahead), at the last line
-    /// both crossed, with `loss_ms` added for each stop either made since that crossing,
+    /// both crossed, with the loss of each stop either made since that crossing added,
     /// and the rest of it for a stop either was in the middle of at that crossing (a stop
     /// is wholly in the gap only once the car has crossed the line after leaving the pit
     /// lane).
-    pub fn gap_ms(a: &Timing, b: &Timing, loss_ms: f64) -> Option<f64> {
+    pub fn gap_ms(a: &Timing, b: &Timing) -> Option<f64> {
         let lap = a.laps().min(b.laps());
         let (ta, tb) = (a.crossed(lap)?, b.crossed(lap)?);
-        Some((ta - tb) as f64 + a.pending_ms(ta, loss_ms) - b.pending_ms(tb, loss_ms))
+        Some((ta - tb) as f64 + a.pending_ms(ta) - b.pending_ms(tb))
     }
 }
 
@@ -137,6 +138,7 @@ mod tests {
     /// A car crossing the line every 90 s from lap 1, the given lap `extra` ms slower
     /// (an in-lap), with one stop (entry, exit).
     fn timing(slow_lap: u16, extra: i64, stop: (i64, i64)) -> Timing {
+        let stop = (stop.0, stop.1, LOSS);
         let mut at = 0;
         let crossings = (1..=5u16)
             .map(|lap| {
@@ -160,15 +162,15 @@ mod tests {
         let t = timing(3, 8_000, (270_000, 290_000));
         let lap3 = t.crossed(3).unwrap();
         assert_eq!(lap3, 278_000);
-        assert_eq!(t.pending_ms(lap3, LOSS), 12_000.0);
-        assert_eq!(t.pending_ms(t.crossed(2).unwrap(), LOSS), LOSS);
-        assert_eq!(t.pending_ms(t.crossed(4).unwrap(), LOSS), 0.0);
+        assert_eq!(t.pending_ms(lap3), 12_000.0);
+        assert_eq!(t.pending_ms(t.crossed(2).unwrap()), LOSS);
+        assert_eq!(t.pending_ms(t.crossed(4).unwrap()), 0.0);
         // An in-lap that lost more than the whole loss leaves nothing pending.
         let t = timing(3, 25_000, (270_000, 300_000));
-        assert_eq!(t.pending_ms(t.crossed(3).unwrap(), LOSS), 0.0);
+        assert_eq!(t.pending_ms(t.crossed(3).unwrap()), 0.0);
         // Without a lap before it to compare with: half.
         let t = timing(1, 8_000, (90_000, 110_000));
-        assert_eq!(t.pending_ms(t.crossed(1).unwrap(), LOSS), LOSS / 2.0);
+        assert_eq!(t.pending_ms(t.crossed(1).unwrap()), LOSS / 2.0);
     }
 
     /// Car 2 ran 5 s behind car 1 and crossed lap 3's line in the pit lane, its in-lap
@@ -180,10 +182,10 @@ mod tests {
         for c in &mut b.crossings {
             c.1 += 5_000;
         }
-        b.stops = vec![(275_000, 295_000)];
+        b.stops = vec![(275_000, 295_000, LOSS)];
         b.car = 2;
         // It has not crossed the line since (its out-lap is under way).
         b.crossings.truncate(3);
-        assert_eq!(Board::gap_ms(&b, &a, LOSS), Some(25_000.0));
+        assert_eq!(Board::gap_ms(&b, &a), Some(25_000.0));
     }
 }

@@ -67,21 +67,23 @@ fn live_strategy_calls(html: &mut String, r: &Report) {
         html,
         "<p class=\"caption\">Where each car was predicted to rejoin when it entered the pit lane \
          (gaps at the line, the pit loss in use, a safety car's cheap stop for the field), against \
-         the position it held one lap after pit exit: {exact} of {n} exact, {near} within one place. \
-         {later} of the misses only because other cars stopped after the prediction, which no \
-         prediction at pit entry can see.</p><table><tr><th>Driver</th><th>In-lap</th><th>Pit loss \
+         the position it held one lap after pit exit: {exact} of {n} exact, {near} within one place, \
+         {in_range} within the range a safety car leaves to the others' choice (from the field \
+         stopping too to it staying out). {later} of the misses only because other cars stopped \
+         after the prediction, which no prediction at pit entry can see.</p><table><tr><th>Driver</th><th>In-lap</th><th>Pit loss \
          used</th><th>Predicted</th><th>Actual</th><th>Why missed</th></tr>",
         n = checks.len(),
+        in_range = checks.iter().filter(|c| c.in_range()).count(),
         later = checks.iter().filter(|c| c.missed_for_later_stops()).count()
     );
     for c in &checks {
         let _ = write!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{:.1} s</td><td>P{}</td><td>P{}{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{:.1} s</td><td>{}</td><td>P{}{}</td><td>{}</td></tr>",
             esc(&c.driver),
             c.lap.map_or_else(|| "–".into(), |l| l.to_string()),
             c.loss_ms / 1000.0,
-            c.predicted,
+            c.predicted_text(),
             c.actual,
             if c.predicted == c.actual { "" } else { " ✗" },
             esc(&c.why())
