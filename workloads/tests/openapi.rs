@@ -89,6 +89,11 @@ fn bodies_are_checked_against_the_schema() {
     let mut missing = session.clone();
     missing.as_object_mut().unwrap().remove("finished");
     assert!(check(&c, "GET", "/api/v1/sessions", 200, &json!([missing])).is_err());
+    // A field that may be null is still always there: a client can rely on the key.
+    let mut no_circuit = session.clone();
+    no_circuit.as_object_mut().unwrap().remove("circuit");
+    let e = check(&c, "GET", "/api/v1/sessions", 200, &json!([no_circuit])).unwrap_err();
+    assert!(e.contains("circuit"), "{e}");
     // An error body is `{"error": ...}` and nothing else.
     let path = "/api/v1/sessions/zandvoort-2025";
     check(&c, "GET", path, 404, &json!({"error": "no session"})).unwrap();

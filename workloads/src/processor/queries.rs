@@ -12,12 +12,15 @@ type Result<T> = std::result::Result<T, tokio_postgres::Error>;
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionSummary {
     pub session_id: String,
+    #[schema(required = true)]
     pub circuit: Option<String>,
+    #[schema(required = true)]
     pub total_laps: Option<i32>,
     pub lap: i32,
     pub finished: bool,
     pub samples_processed: i64,
     /// The race clock's origin, ms since the epoch (null for a session not yet started).
+    #[schema(required = true)]
     pub started_at_ms: Option<i64>,
 }
 
@@ -25,9 +28,11 @@ pub struct SessionSummary {
 pub struct SessionDetail {
     #[serde(flatten)]
     pub summary: SessionSummary,
+    #[schema(required = true)]
     pub leader: Option<ClassifiedCar>,
     pub cars: i64,
     /// Samples the producer reported at the chequered flag (null until then).
+    #[schema(required = true)]
     pub samples_published: Option<i64>,
     pub pit_stops: i64,
     pub anomalies: i64,
@@ -41,8 +46,10 @@ pub struct ClassifiedCar {
     pub driver: String,
     pub team: String,
     pub laps: i64,
+    #[schema(required = true)]
     pub best_lap_ms: Option<i32>,
     /// Race time at the last line crossing, ms.
+    #[schema(required = true)]
     pub race_time_ms: Option<i64>,
     /// "+12.345 s", "+1 lap", "DNF" for a car that stopped before the flag, or "" for
     /// the leader.
@@ -57,11 +64,14 @@ pub struct ScoredStop {
     pub driver: String,
     pub team: String,
     /// The in-lap: the lap on which the car entered the pit lane.
+    #[schema(required = true)]
     pub lap: Option<i32>,
     pub stationary_s: f64,
     pub pit_lane_s: f64,
     /// Null when no source says which compound was fitted.
+    #[schema(required = true)]
     pub compound_in: Option<String>,
+    #[schema(required = true)]
     pub compound_out: Option<String>,
     pub score: f64,
     pub slow: bool,
@@ -72,6 +82,7 @@ pub struct AnomalyRow {
     pub car: i32,
     pub driver: String,
     pub team: String,
+    #[schema(required = true)]
     pub lap: Option<i32>,
     pub kind: String,
     pub severity: String,
@@ -99,14 +110,18 @@ pub struct Stint {
     pub last_lap: i32,
     pub laps: i64,
     /// Mean green lap of the stint, ms.
+    #[schema(required = true)]
     pub mean_lap_ms: Option<f64>,
     /// Lap-time increase per lap of tyre age, fuel-corrected, from the stint's green laps
     /// (robust to traffic: the live strategy's fit, docs/strategy.md), ms; null when the
     /// stint says nothing (`degradation_hidden` says why).
+    #[schema(required = true)]
     pub degradation_ms_per_lap: Option<f64>,
     /// Half-width of the 95% interval of `degradation_ms_per_lap`, ms.
+    #[schema(required = true)]
     pub degradation_ci95_ms_per_lap: Option<f64>,
     /// Why there is no degradation: too few green laps, too scattered.
+    #[schema(required = true)]
     pub degradation_hidden: Option<String>,
 }
 
@@ -132,9 +147,12 @@ pub struct LapRow {
     /// Null where the feed has no sector channel.
     pub sectors_ms: [Option<i32>; 3],
     /// The compound of most of the lap, null when no source says.
+    #[schema(required = true)]
     pub compound: Option<String>,
+    #[schema(required = true)]
     pub tyre_age: Option<i32>,
     /// Position at the end of the lap, null when no source says.
+    #[schema(required = true)]
     pub position: Option<i32>,
     /// When the lap ended (the line crossing), ms since the epoch.
     pub crossed_at_ms: i64,
@@ -155,14 +173,20 @@ pub struct LapRow {
 pub struct TeamPerformance {
     pub team: String,
     pub laps: i64,
+    #[schema(required = true)]
     pub best_lap_ms: Option<i32>,
+    #[schema(required = true)]
     pub median_lap_ms: Option<f64>,
     pub best_sectors_ms: [Option<i32>; 3],
+    #[schema(required = true)]
     pub top_speed_kph: Option<f32>,
     /// Median green lap minus Ferrari's, ms (negative = faster than Ferrari).
+    #[schema(required = true)]
     pub gap_to_ferrari_ms: Option<f64>,
     pub pit_stops: i64,
+    #[schema(required = true)]
     pub mean_stationary_s: Option<f64>,
+    #[schema(required = true)]
     pub best_stationary_s: Option<f64>,
     pub anomalies: i64,
     pub stints: Vec<Stint>,
@@ -536,6 +560,7 @@ pub struct CarFeed {
     /// Values ingest made unknown because they were impossible, by channel and reason
     /// (`{"gear": {"out_of_range": 570}}`); `null` when Redis could not say.
     #[schema(value_type = Option<HashMap<String, HashMap<String, u64>>>)]
+    #[schema(required = true)]
     pub unknown: Option<serde_json::Value>,
     /// Optional channels the feed has sent (speed, time, car and session always).
     #[schema(value_type = Vec<String>)]

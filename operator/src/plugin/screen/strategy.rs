@@ -186,8 +186,16 @@ mod tests {
             ..CarStrategy::default()
         };
         let cell = |c: &CarStrategy| row(c).last().cloned().unwrap();
-        assert!(cell(&car(None)).starts_with("P3 (NOR"), "{}", cell(&car(None)));
+        assert!(
+            cell(&car(None)).starts_with("P3 (NOR"),
+            "{}",
+            cell(&car(None))
+        );
         assert!(cell(&car(Some(3))).starts_with("P3 (NOR"));
-        assert!(cell(&car(Some(8))).starts_with("P3-P8 (NOR"), "{}", cell(&car(Some(8))));
+        assert!(
+            cell(&car(Some(8))).starts_with("P3-P8 (NOR"),
+            "{}",
+            cell(&car(Some(8)))
+        );
     }
 }

@@ -19,6 +19,7 @@ pub struct Strategy {
     pub as_of_lap: u16,
     /// The last line crossing taken into account, ms since the epoch.
     pub as_of_ms: i64,
+    #[schema(required = true)]
     pub total_laps: Option<u16>,
     pub pit_loss: PitLoss,
     /// Running cars in position order.
@@ -40,6 +41,7 @@ pub struct Neighbour {
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Stint {
     pub number: usize,
+    #[schema(required = true)]
     pub compound: Option<&'static str>,
     pub laps: usize,
     pub tyre_age: f64,
@@ -49,20 +51,25 @@ pub struct Stint {
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct RejoinView {
     pub position: usize,
+    #[schema(required = true)]
     pub ahead: Option<Neighbour>,
+    #[schema(required = true)]
     pub behind: Option<Neighbour>,
     /// Every other running car's margin after the stop, ms (positive: ahead).
     #[serde(skip)]
     pub margins: Vec<(u8, f64)>,
     /// Under a safety car, `position` assumes the cars expected to stop do; this is the
     /// position if they all stay out instead (the worst case). Null when green.
+    #[schema(required = true)]
     pub position_if_field_stays_out: Option<usize>,
 }
 
 /// Undercut calls against both neighbours.
 #[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct Undercut {
+    #[schema(required = true)]
     pub ahead: Option<Call>,
+    #[schema(required = true)]
     pub behind: Option<Call>,
 }
 
@@ -74,13 +81,20 @@ pub struct CarStrategy {
     pub team: String,
     pub position: usize,
     pub lap: u16,
+    #[schema(required = true)]
     pub gap_ahead_ms: Option<f64>,
+    #[schema(required = true)]
     pub gap_leader_ms: Option<f64>,
     pub stint: Stint,
+    #[schema(required = true)]
     pub degradation: Option<Fit>,
+    #[schema(required = true)]
     pub degradation_hidden: Option<String>,
+    #[schema(required = true)]
     pub rejoin: Option<RejoinView>,
+    #[schema(required = true)]
     pub window: Option<Window>,
+    #[schema(required = true)]
     pub window_hidden: Option<String>,
     pub undercut: Undercut,
 }

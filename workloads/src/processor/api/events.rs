@@ -99,6 +99,7 @@ pub(super) struct Period {
     #[schema(value_type = EventKind)]
     kind: String,
     begin_ms: i64,
+    #[schema(required = true)]
     end_ms: Option<i64>,
 }
 
