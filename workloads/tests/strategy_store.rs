@@ -221,3 +221,58 @@ async fn stints_split_where_the_view_splits_them() {
     );
     env.cleanup().await;
 }
+
+/// A car whose driver and team text changes mid-stint (a feed correcting a code) keeps
+/// one stint in the `stints` view, named as its latest lap, as in the strategy: grouped
+/// by the text, the view split it in two and `/stints` served neither fit.
+#[tokio::test]
+async fn a_renamed_driver_keeps_the_stint() {
+    let env = Env::new("strategy_rename").await;
+    let mut db = env.db().await;
+    pitstop_workloads::db::migrate(&mut db).await.unwrap();
+    let id = "rename";
+    db.execute(
+        "INSERT INTO sessions (session_id, total_laps) VALUES ($1, 40)",
+        &[&id],
+    )
+    .await
+    .unwrap();
+    for lap in 1..=10i32 {
+        let (driver, team) = if lap <= 4 {
+            ("#1", "?")
+        } else {
+            ("VER", "Red Bull Racing")
+        };
+        db.execute(
+            "INSERT INTO laps (session_id, car, driver, team, lap, lap_time_ms, compound,
+                               tyre_age, top_speed_kph, crossed_at_ms)
+             VALUES ($1, 1, $2, $3, $4, $5, 'medium', $6, 300, $7)",
+            &[
+                &id,
+                &driver,
+                &team,
+                &lap,
+                &(90_000 + 50 * lap),
+                &(lap - 1),
+                &(1_756_000_000_000 + i64::from(lap) * 90_000),
+            ],
+        )
+        .await
+        .unwrap();
+    }
+    let served = queries::stints(&db, id, None).await.unwrap();
+    let got: Vec<(&str, &str, i32, i32)> = served
+        .iter()
+        .map(|s| (s.driver.as_str(), s.team.as_str(), s.first_lap, s.last_lap))
+        .collect();
+    assert_eq!(got, [("VER", "Red Bull Racing", 1, 10)]);
+    assert!(
+        served[0].degradation_ms_per_lap.is_some(),
+        "{:?}",
+        served[0].degradation_hidden
+    );
+    let race = strategy_input::race(&db, id).await.unwrap().unwrap();
+    assert_eq!(race.entrants[0].driver, "VER");
+    assert_eq!(compute(&race).cars[0].driver, "VER");
+    env.cleanup().await;
+}

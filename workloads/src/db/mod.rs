@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "session_events",
         include_str!("../../migrations/0005_session_events.sql"),
     ),
+    (
+        6,
+        "stints_by_car",
+        include_str!("../../migrations/0006_stints_by_car.sql"),
+    ),
 ];
 
 /// Arbitrary constant key for the advisory lock that serializes concurrent migrators.

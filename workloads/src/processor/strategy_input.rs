@@ -54,12 +54,11 @@ pub async fn race(db: &Client, id: &str) -> Result<Option<Race>, Error> {
     };
     for r in &laps {
         let car = small(r.get::<_, i32>(0));
-        if entrants.last().is_none_or(|e| e.car != car) {
-            entrants.push(Entrant {
-                car,
-                driver: r.get(1),
-                team: r.get(2),
-            });
+        // The names of the car's latest lap, as the stints view: a feed may correct them.
+        let (driver, team) = (r.get(1), r.get(2));
+        match entrants.last_mut() {
+            Some(e) if e.car == car => (e.driver, e.team) = (driver, team),
+            _ => entrants.push(Entrant { car, driver, team }),
         }
         let compound: Option<String> = r.get(6);
         race.laps.push(Lap {
