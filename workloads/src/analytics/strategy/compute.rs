@@ -59,7 +59,8 @@ pub struct RejoinView {
     #[serde(skip)]
     pub margins: Vec<(u8, f64)>,
     /// Under a safety car, `position` assumes the cars expected to stop do; this is the
-    /// position if they all stay out instead (the worst case). Null when green.
+    /// position if they all stay out instead (the worst case). Null when no other car is
+    /// expected to stop (always when green).
     #[schema(required = true)]
     pub position_if_field_stays_out: Option<usize>,
 }
@@ -220,8 +221,9 @@ fn context(race: &Race, now: i64) -> Context<'_> {
 
 /// What a stop already made cost, for the gaps: the loss of its moment (green, or
 /// neutralised when it began under a safety car: a stop just before one paid the full
-/// price) plus what its pit lane took beyond the race's median (a slow stop, a
-/// drive-through), at most [`FASTER_LANE_MS`] less.
+/// price) plus what its pit lane took beyond the race's median (a slow tyre change), at
+/// most [`FASTER_LANE_MS`] less, never below nothing. Drive-throughs are not on the board:
+/// their slow laps are in the line crossings already.
 fn stop_cost<'a>(race: &'a Race, measured: &[f64]) -> impl Fn(&Stop) -> f64 + 'a {
     let circuit = race.circuit.as_deref();
     let green = pit_loss(measured, circuit, 1.0).ms;
@@ -235,7 +237,7 @@ fn stop_cost<'a>(race: &'a Race, measured: &[f64]) -> impl Fn(&Stop) -> f64 + 'a
             green
         };
         let beyond = lane.map_or(0.0, |m| (s.pit_lane_ms as f64 - m).max(-FASTER_LANE_MS));
-        base + beyond
+        (base + beyond).max(0.0)
     }
 }
 
@@ -486,6 +488,19 @@ mod tests {
         assert_eq!(s.expected_to_stop.iter().copied().collect::<Vec<_>>(), [1]);
     }
 
+    /// Car 2's stop began before the safety car and was under way at its last line
+    /// crossing: the gap to car 1 holds the green loss it paid, not the cheaper one the
+    /// safety car offers now (which a stop of its own would pay).
+    #[test]
+    fn a_gap_holds_the_loss_a_stop_paid() {
+        let s = compute(&race());
+        assert!(s.pit_loss.neutralised);
+        let green = pit_loss(&[], None, 1.0).ms;
+        assert!(s.pit_loss.ms < green);
+        let car2 = s.cars.iter().find(|c| c.car == 2).unwrap();
+        assert_eq!(car2.gap_ahead_ms, Some(1_000.0 + green));
+    }
+
     /// Each stop made is priced at the loss of its moment plus its pit lane beyond the
     /// race's median: one begun before the safety car at the green loss, one under it at
     /// the neutralised loss, a slow one with its extra seconds, a quick one at most 3 s
@@ -517,6 +532,10 @@ mod tests {
             (stop(0, 18_500), green - 1_500.0),
             (stop(0, 10_000), green - FASTER_LANE_MS),
         ];
+        // Never below nothing, whatever a tiny measured loss and a quick lane make of it.
+        let tiny = stop_cost(&r, &[1_000.0, 1_000.0, 1_000.0]);
+        assert_eq!(tiny(&stop(1_000_000, 10_000)), 0.0);
+        drop(tiny);
         for (s, want) in table {
             assert_eq!(cost(&s), want, "{s:?}");
         }

@@ -78,6 +78,18 @@ impl RejoinCheck {
         (self.predicted..=self.if_field_stays_out).contains(&self.actual)
     }
 
+    /// The mark of the real position beside the prediction: none when exact, `(in range)`
+    /// when a safety car's range held it, `✗` otherwise.
+    pub fn mark(&self) -> &'static str {
+        if self.predicted == self.actual {
+            ""
+        } else if self.in_range() {
+            " (in range)"
+        } else {
+            " ✗"
+        }
+    }
+
     /// The prediction as shown: `P9`, or `P9–P12` when a safety car left it to the
     /// others' choice.
     pub fn predicted_text(&self) -> String {

@@ -38,8 +38,9 @@ impl Timing {
                 if entry > at_ms {
                     loss_ms
                 } else if exit > at_ms {
-                    self.in_lap_excess_ms(at_ms)
-                        .map_or(loss_ms / 2.0, |lost| (loss_ms - lost).clamp(0.0, loss_ms))
+                    self.in_lap_excess_ms(at_ms).map_or(loss_ms / 2.0, |lost| {
+                        (loss_ms - lost).clamp(0.0, loss_ms.max(0.0))
+                    })
                 } else {
                     0.0
                 }

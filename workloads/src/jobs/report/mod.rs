@@ -68,8 +68,8 @@ fn live_strategy_calls(html: &mut String, r: &Report) {
         "<p class=\"caption\">Where each car was predicted to rejoin when it entered the pit lane \
          (gaps at the line, the pit loss in use, a safety car's cheap stop for the field), against \
          the position it held one lap after pit exit: {exact} of {n} exact, {near} within one place, \
-         {in_range} within the range a safety car leaves to the others' choice (from the field \
-         stopping too to it staying out). {later} of the misses only because other cars stopped \
+         {in_range} within the predicted range (a single place when green; under a safety car \
+         from the field stopping too to it staying out, as the others' choice is not known). {later} of the misses only because other cars stopped \
          after the prediction, which no prediction at pit entry can see.</p><table><tr><th>Driver</th><th>In-lap</th><th>Pit loss \
          used</th><th>Predicted</th><th>Actual</th><th>Why missed</th></tr>",
         n = checks.len(),
@@ -85,7 +85,7 @@ fn live_strategy_calls(html: &mut String, r: &Report) {
             c.loss_ms / 1000.0,
             c.predicted_text(),
             c.actual,
-            if c.predicted == c.actual { "" } else { " ✗" },
+            c.mark(),
             esc(&c.why())
         );
     }

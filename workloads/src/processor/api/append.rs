@@ -255,6 +255,10 @@ end
 return {'ok'}
 "#;
 
+/// The 503 of a strict request that a concurrent request's change of its cars stopped
+/// after part of it was stored: unlike other 503s, its resend is not taken whole.
+pub const STRICT_MET_A_CHANGE: &str = "a concurrent request changed this strict request's cars after part of it was stored: what was stored stays, and a resend answers 400 with the reason";
+
 /// Rounds of check-and-append before answering 503: each round that does not append
 /// drops at least one sample, and only a request that resends part of itself, or races
 /// another request carrying the same samples, needs a second.
@@ -475,8 +479,9 @@ async fn append_partition(
                 if strict && drops.iter().any(|(_, w)| Refusal::parse(w).is_some()) =>
             {
                 if out.accepted > 0 {
-                    return Err(ApiError::unavailable(
-                        "telemetry stream (a strict request met a concurrent change of its cars)",
+                    return Err(ApiError(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        STRICT_MET_A_CHANGE.into(),
                     ));
                 }
                 for (i, why) in drops {

@@ -12,7 +12,7 @@
 //! of the processor's clock than [`MAX_AHEAD_MS`] (`future`), or a seq more than
 //! [`super::append::MAX_SEQ_JUMP`] past the car's highest (`seq_jump`).
 
-use super::append::{Appended, Request, append};
+use super::append::{Appended, Request, STRICT_MET_A_CHANGE, append};
 use super::request::{authorize, read_body};
 use super::state::{ApiError, ApiState, ErrorBody, REDIS_REQUEST_TIMEOUT};
 use crate::feeds::{self, Dirt, FeedOptions, Format, Origin, Parsed, Unknown};
@@ -428,7 +428,7 @@ async fn ingest_inner(
 /// so some partitions may hold their samples (a reply saying nothing was stored would
 /// not be true); the resend stores the rest and answers these as duplicates.
 fn outcome_unknown(e: ApiError) -> ApiError {
-    if e.0 != StatusCode::SERVICE_UNAVAILABLE {
+    if e.0 != StatusCode::SERVICE_UNAVAILABLE || e.1 == STRICT_MET_A_CHANGE {
         return e;
     }
     ApiError(
@@ -476,6 +476,24 @@ fn record(st: &ApiState, rejected: &[Rejected], dirt: &Dirt, accepted: usize, du
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 503 of the append says part of the request may be stored, except the strict
+    /// one whose resend is refused (its own words say so); other statuses pass as they are.
+    #[test]
+    fn a_503_of_the_append_says_what_a_resend_finds() {
+        let plain = outcome_unknown(ApiError::unavailable("telemetry stream"));
+        assert_eq!(plain.0, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            plain.1.starts_with(
+                "telemetry stream unavailable, retry: part of this request may be stored already"
+            ),
+            "{}",
+            plain.1
+        );
+        let strict = ApiError(StatusCode::SERVICE_UNAVAILABLE, STRICT_MET_A_CHANGE.into());
+        assert_eq!(outcome_unknown(strict).1, STRICT_MET_A_CHANGE);
+        assert_eq!(outcome_unknown(ApiError::bad_request("x")).1, "x");
+    }
 
     /// The 400 of a request whose every sample was refused names the first reason.
     #[test]
