@@ -18,6 +18,7 @@ type Set = (GaugeVec, Vec<String>);
 #[derive(Clone)]
 pub struct StrategyMetrics {
     rejoin: GaugeVec,
+    rejoin_if_out: GaugeVec,
     window: GaugeVec,
     degradation: GaugeVec,
     undercut: GaugeVec,
@@ -41,6 +42,12 @@ impl StrategyMetrics {
                 r,
                 "pitstop_strategy_rejoin_position",
                 "Position the car would rejoin in if it stopped now.",
+                car,
+            ),
+            rejoin_if_out: gauge(
+                r,
+                "pitstop_strategy_rejoin_position_if_field_stays_out",
+                "Under a safety car: the rejoin position if the cars expected to stop as well stay out (the other end of the range).",
                 car,
             ),
             window: gauge(
@@ -102,6 +109,9 @@ impl StrategyMetrics {
             let (id, d) = (car.as_str(), c.driver.as_str());
             if let Some(r) = &c.rejoin {
                 put(&self.rejoin, &[session, id, d], r.position as f64);
+                if let Some(worst) = r.position_if_field_stays_out {
+                    put(&self.rejoin_if_out, &[session, id, d], worst as f64);
+                }
             }
             if let Some(w) = &c.window {
                 for (bound, lap) in [
@@ -134,5 +144,65 @@ fn source(s: &Strategy) -> &'static str {
         crate::analytics::strategy::PitLossSource::Measured => "measured",
         crate::analytics::strategy::PitLossSource::Default => "default",
         crate::analytics::strategy::PitLossSource::Assumed => "assumed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::strategy::{Entrant, Lap, Race, compute};
+
+    /// Two cars 1 s apart on 10-lap-old tyres, a safety car out: car 2's rejoin is a range
+    /// (car 1 expected to stop too), and both ends are exported; green, only one.
+    #[test]
+    fn a_safety_car_exports_both_ends_of_the_rejoin() {
+        let laps = (1..=2u8)
+            .flat_map(|car| {
+                (1..=10u16).map(move |lap| Lap {
+                    car,
+                    lap,
+                    lap_time_ms: 90_000,
+                    crossed_at_ms: i64::from(lap) * 90_000 + i64::from(car) * 1_000,
+                    compound: None,
+                    tyre_age: None,
+                    neutralised: false,
+                })
+            })
+            .collect();
+        let mut race = Race {
+            entrants: (1..=2)
+                .map(|car| Entrant {
+                    car,
+                    driver: format!("D{car}"),
+                    team: "T".into(),
+                })
+                .collect(),
+            laps,
+            now_ms: Some(910_000),
+            ..Race::default()
+        };
+        let exported = |race: &Race| {
+            let r = Registry::new();
+            let m = StrategyMetrics::new(&r);
+            m.observe("s", &compute(race));
+            let text = prometheus::TextEncoder::new()
+                .encode_to_string(&r.gather())
+                .unwrap();
+            text.lines()
+                .filter(|l| l.starts_with("pitstop_strategy_rejoin_position"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        let green = exported(&race);
+        assert_eq!(green.len(), 2, "{green:?}");
+        assert!(green.iter().all(|l| !l.contains("if_field_stays_out")));
+        race.neutral_periods = vec![(905_000, i64::MAX)];
+        let sc = exported(&race);
+        assert!(
+            sc.iter()
+                .any(|l| l
+                    .starts_with("pitstop_strategy_rejoin_position_if_field_stays_out{car=\"2\"")),
+            "{sc:?}"
+        );
     }
 }
