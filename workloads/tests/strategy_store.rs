@@ -222,9 +222,11 @@ async fn stints_split_where_the_view_splits_them() {
     env.cleanup().await;
 }
 
-/// A car whose driver and team text changes mid-stint (a feed correcting a code) keeps
-/// one stint in the `stints` view, named as its latest lap, as in the strategy: grouped
-/// by the text, the view split it in two and `/stints` served neither fit.
+/// A car whose driver and team text changes mid-session (laps stored under the car number
+/// and 'unknown' before a feed's driver list came) keeps its stints whole in the `stints`
+/// view, every one named as the car is known: grouped by the text, the view split them
+/// there and `/stints` served neither half's fit, and a stint named by placeholders fell
+/// out of its team in `/teams`.
 #[tokio::test]
 async fn a_renamed_driver_keeps_the_stint() {
     let env = Env::new("strategy_rename").await;
@@ -237,9 +239,10 @@ async fn a_renamed_driver_keeps_the_stint() {
     )
     .await
     .unwrap();
-    for lap in 1..=10i32 {
-        let (driver, team) = if lap <= 4 {
-            ("#1", "?")
+    let crossed = |lap: i32| 1_756_000_000_000 + i64::from(lap) * 90_000;
+    for lap in 1..=20i32 {
+        let (driver, team) = if lap <= 12 {
+            ("1", "unknown")
         } else {
             ("VER", "Red Bull Racing")
         };
@@ -254,23 +257,56 @@ async fn a_renamed_driver_keeps_the_stint() {
                 &lap,
                 &(90_000 + 50 * lap),
                 &(lap - 1),
-                &(1_756_000_000_000 + i64::from(lap) * 90_000),
+                &crossed(lap),
             ],
         )
         .await
         .unwrap();
     }
+    let names = |served: &[queries::Stint]| -> Vec<(String, String, i32, i32)> {
+        served
+            .iter()
+            .map(|s| (s.driver.clone(), s.team.clone(), s.first_lap, s.last_lap))
+            .collect()
+    };
+    // No accounting row (laps alone): one stint, named as the latest lap.
     let served = queries::stints(&db, id, None).await.unwrap();
-    let got: Vec<(&str, &str, i32, i32)> = served
-        .iter()
-        .map(|s| (s.driver.as_str(), s.team.as_str(), s.first_lap, s.last_lap))
-        .collect();
-    assert_eq!(got, [("VER", "Red Bull Racing", 1, 10)]);
+    assert_eq!(
+        names(&served),
+        [("VER".into(), "Red Bull Racing".into(), 1, 20)]
+    );
     assert!(
         served[0].degradation_ms_per_lap.is_some(),
         "{:?}",
         served[0].degradation_hidden
     );
+    // A stop in lap 10 (the names change in the second stint) and the car's accounting,
+    // which knows its names: both stints carry them, and both are the team's.
+    db.execute(
+        "INSERT INTO pit_stops (session_id, car, driver, team, lap, entry_ms,
+                                stationary_start_ms, stationary_ms, pit_lane_ms)
+         VALUES ($1, 1, 'VER', 'Red Bull Racing', 10, $2, $2, 2500, 20000)",
+        &[&id, &(crossed(10) - 5_000)],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "INSERT INTO car_accounting (session_id, car, driver, team, samples, seq_sum, max_seq,
+                                     last_lap, last_ts_ms)
+         VALUES ($1, 1, 'VER', 'Red Bull Racing', 1000, 0, 999, 20, $2)",
+        &[&id, &crossed(20)],
+    )
+    .await
+    .unwrap();
+    let served = queries::stints(&db, id, None).await.unwrap();
+    let team = || ("VER".to_string(), "Red Bull Racing".to_string());
+    assert_eq!(
+        names(&served),
+        [(team().0, team().1, 1, 10), (team().0, team().1, 11, 20)]
+    );
+    let teams = queries::teams(&db, id).await.unwrap();
+    assert_eq!(teams.len(), 1);
+    assert_eq!(teams[0].stints.len(), 2, "both stints are the team's");
     let race = strategy_input::race(&db, id).await.unwrap().unwrap();
     assert_eq!(race.entrants[0].driver, "VER");
     assert_eq!(compute(&race).cars[0].driver, "VER");

@@ -366,7 +366,7 @@ async fn print_strategy(db: &Client, session: &str) -> anyhow::Result<()> {
             if c.predicted == c.actual {
                 String::new()
             } else {
-                format!(" {}  {}", c.mark(), c.why())
+                format!("{}  {}", c.mark(), c.why())
             }
         );
     }

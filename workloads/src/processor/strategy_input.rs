@@ -23,8 +23,11 @@ pub async fn race(db: &Client, id: &str) -> Result<Option<Race>, Error> {
     let (circuit, total): (Option<String>, Option<i32>) = (s.get(0), s.get(1));
     let laps = db
         .query(
-            "SELECT car, driver, team, lap, lap_time_ms, crossed_at_ms, compound, tyre_age
-               FROM laps WHERE session_id = $1 ORDER BY car, lap",
+            "SELECT l.car, COALESCE(a.driver, l.driver), COALESCE(a.team, l.team), l.lap,
+                    l.lap_time_ms, l.crossed_at_ms, l.compound, l.tyre_age
+               FROM laps l
+               LEFT JOIN car_accounting a ON a.session_id = l.session_id AND a.car = l.car
+              WHERE l.session_id = $1 ORDER BY l.car, l.lap",
             &[&id],
         )
         .await?;
@@ -54,7 +57,8 @@ pub async fn race(db: &Client, id: &str) -> Result<Option<Race>, Error> {
     };
     for r in &laps {
         let car = small(r.get::<_, i32>(0));
-        // The names of the car's latest lap, as the stints view: a feed may correct them.
+        // The car's names as car_accounting knows them (the stints view's too), else its
+        // latest lap's: laps stored before a feed's driver list came carry placeholders.
         let (driver, team) = (r.get(1), r.get(2));
         match entrants.last_mut() {
             Some(e) if e.car == car => (e.driver, e.team) = (driver, team),

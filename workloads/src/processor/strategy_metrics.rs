@@ -204,5 +204,24 @@ mod tests {
                     .starts_with("pitstop_strategy_rejoin_position_if_field_stays_out{car=\"2\"")),
             "{sc:?}"
         );
+        // On one registry: the range goes when the safety car does, all when finished.
+        let r = Registry::new();
+        let m = StrategyMetrics::new(&r);
+        let series = |name: &str| {
+            r.gather()
+                .iter()
+                .filter(|f| f.name() == name)
+                .map(|f| f.get_metric().len())
+                .sum::<usize>()
+        };
+        let range = "pitstop_strategy_rejoin_position_if_field_stays_out";
+        m.observe("s", &compute(&race));
+        assert!(series(range) > 0);
+        race.neutral_periods.clear();
+        m.observe("s", &compute(&race));
+        assert_eq!(series(range), 0);
+        assert_eq!(series("pitstop_strategy_rejoin_position"), 2);
+        m.forget("s");
+        assert_eq!(series("pitstop_strategy_rejoin_position"), 0);
     }
 }

@@ -126,14 +126,17 @@ impl Race {
         circuit: Option<&str>,
         total_laps: Option<u16>,
     ) -> Race {
+        // Each car's names of its latest lap in the events (a feed may name a car late).
         let mut entrants: Vec<Entrant> = Vec::new();
         for l in &ev.laps {
-            if !entrants.iter().any(|e| e.car == l.id.car) {
-                entrants.push(Entrant {
+            let (driver, team) = (l.id.driver.to_string(), l.id.team.to_string());
+            match entrants.iter_mut().find(|e| e.car == l.id.car) {
+                Some(e) => (e.driver, e.team) = (driver, team),
+                None => entrants.push(Entrant {
                     car: l.id.car,
-                    driver: l.id.driver.to_string(),
-                    team: l.id.team.to_string(),
-                });
+                    driver,
+                    team,
+                }),
             }
         }
         entrants.sort_by_key(|e| e.car);
