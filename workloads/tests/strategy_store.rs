@@ -56,6 +56,20 @@ async fn store(db: &tokio_postgres::Client) {
     .unwrap();
 }
 
+/// A fresh database with the schema and session `id` of `total_laps` laps.
+async fn session(name: &str, id: &str, total_laps: i32) -> (Env, tokio_postgres::Client) {
+    let env = Env::new(name).await;
+    let mut db = env.db().await;
+    pitstop_workloads::db::migrate(&mut db).await.unwrap();
+    db.execute(
+        "INSERT INTO sessions (session_id, total_laps) VALUES ($1, $2)",
+        &[&id, &total_laps],
+    )
+    .await
+    .unwrap();
+    (env, db)
+}
+
 #[tokio::test]
 async fn a_drive_through_keeps_the_stint_and_leaves_its_laps_out_of_the_fit() {
     let env = Env::new("strategy_store").await;
@@ -137,16 +151,8 @@ async fn a_drive_through_keeps_the_stint_and_leaves_its_laps_out_of_the_fit() {
 /// `/stints` then says so instead of serving another stint's fit.
 #[tokio::test]
 async fn stints_split_where_the_view_splits_them() {
-    let env = Env::new("strategy_splits").await;
-    let mut db = env.db().await;
-    pitstop_workloads::db::migrate(&mut db).await.unwrap();
     let id = "splits";
-    db.execute(
-        "INSERT INTO sessions (session_id, total_laps) VALUES ($1, 10)",
-        &[&id],
-    )
-    .await
-    .unwrap();
+    let (env, db) = session("strategy_splits", id, 10).await;
     let (m, h, s) = (Some("medium"), Some("hard"), Some("soft"));
     // Per car, each lap's compound (None: no source says).
     let cars: [(i32, [Option<&str>; 6]); 4] = [
@@ -229,16 +235,8 @@ async fn stints_split_where_the_view_splits_them() {
 /// out of its team in `/teams`.
 #[tokio::test]
 async fn a_renamed_driver_keeps_the_stint() {
-    let env = Env::new("strategy_rename").await;
-    let mut db = env.db().await;
-    pitstop_workloads::db::migrate(&mut db).await.unwrap();
     let id = "rename";
-    db.execute(
-        "INSERT INTO sessions (session_id, total_laps) VALUES ($1, 40)",
-        &[&id],
-    )
-    .await
-    .unwrap();
+    let (env, db) = session("strategy_rename", id, 40).await;
     let crossed = |lap: i32| 1_756_000_000_000 + i64::from(lap) * 90_000;
     for lap in 1..=20i32 {
         let (driver, team) = if lap <= 12 {

@@ -150,34 +150,15 @@ fn source(s: &Strategy) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analytics::strategy::{Entrant, Lap, Race, compute};
+    use crate::analytics::strategy::{Race, compute, fixtures};
 
     /// Two cars 1 s apart on 10-lap-old tyres, a safety car out: car 2's rejoin is a range
     /// (car 1 expected to stop too), and both ends are exported; green, only one.
     #[test]
     fn a_safety_car_exports_both_ends_of_the_rejoin() {
-        let laps = (1..=2u8)
-            .flat_map(|car| {
-                (1..=10u16).map(move |lap| Lap {
-                    car,
-                    lap,
-                    lap_time_ms: 90_000,
-                    crossed_at_ms: i64::from(lap) * 90_000 + i64::from(car) * 1_000,
-                    compound: None,
-                    tyre_age: None,
-                    neutralised: false,
-                })
-            })
-            .collect();
         let mut race = Race {
-            entrants: (1..=2)
-                .map(|car| Entrant {
-                    car,
-                    driver: format!("D{car}"),
-                    team: "T".into(),
-                })
-                .collect(),
-            laps,
+            entrants: fixtures::entrants(2),
+            laps: fixtures::steady_laps(2, 10),
             now_ms: Some(910_000),
             ..Race::default()
         };

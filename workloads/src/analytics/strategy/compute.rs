@@ -441,33 +441,15 @@ fn undercut(ctx: &Context, car: u8, position: usize) -> Undercut {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analytics::strategy::input::{Entrant, Lap, Stop};
+    use crate::analytics::strategy::fixtures;
+    use crate::analytics::strategy::input::Stop;
 
     /// Two cars on 10-lap-old tyres at 90 s a lap; car 2 stops in lap 10, just before a
     /// safety car comes out early in lap 11, while its out-lap is under way.
     fn race() -> Race {
-        let laps = (1..=2u8)
-            .flat_map(|car| {
-                (1..=10u16).map(move |lap| Lap {
-                    car,
-                    lap,
-                    lap_time_ms: 90_000,
-                    crossed_at_ms: i64::from(lap) * 90_000 + i64::from(car) * 1_000,
-                    compound: None,
-                    tyre_age: None,
-                    neutralised: false,
-                })
-            })
-            .collect();
         Race {
-            entrants: (1..=2)
-                .map(|car| Entrant {
-                    car,
-                    driver: format!("D{car}"),
-                    team: "T".into(),
-                })
-                .collect(),
-            laps,
+            entrants: fixtures::entrants(2),
+            laps: fixtures::steady_laps(2, 10),
             stops: vec![Stop {
                 car: 2,
                 lap: Some(10),

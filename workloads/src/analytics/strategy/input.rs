@@ -181,3 +181,38 @@ impl Race {
         }
     }
 }
+
+/// Fixtures the strategy's tests and the strategy metrics' tests share.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::{Entrant, Lap};
+
+    /// Cars 1..=`cars` named `D1`, `D2`… of team `T`.
+    pub fn entrants(cars: u8) -> Vec<Entrant> {
+        (1..=cars)
+            .map(|car| Entrant {
+                car,
+                driver: format!("D{car}"),
+                team: "T".into(),
+            })
+            .collect()
+    }
+
+    /// Laps 1..=`laps` of cars 1..=`cars` at 90 s each, car N crossing the line N s after
+    /// the lap's 90 s mark (so 1 s apart, in car order).
+    pub fn steady_laps(cars: u8, laps: u16) -> Vec<Lap> {
+        (1..=cars)
+            .flat_map(|car| {
+                (1..=laps).map(move |lap| Lap {
+                    car,
+                    lap,
+                    lap_time_ms: 90_000,
+                    crossed_at_ms: i64::from(lap) * 90_000 + i64::from(car) * 1_000,
+                    compound: None,
+                    tyre_age: None,
+                    neutralised: false,
+                })
+            })
+            .collect()
+    }
+}

@@ -263,7 +263,7 @@ fn reason(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analytics::strategy::input::Entrant;
+    use crate::analytics::strategy::fixtures;
 
     const LAP: i64 = 90_000;
 
@@ -307,13 +307,7 @@ mod tests {
         laps_.extend(laps(3, 30_000, 0));
         stops.extend(car2_entry.map(|at| stop(2, at)));
         Race {
-            entrants: (1..=3)
-                .map(|car| Entrant {
-                    car,
-                    driver: format!("D{car}"),
-                    team: "T".into(),
-                })
-                .collect(),
+            entrants: fixtures::entrants(3),
             laps: laps_,
             stops,
             ..Race::default()
