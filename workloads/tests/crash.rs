@@ -89,6 +89,7 @@ async fn sigkill_mid_race_loses_and_duplicates_nothing() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_exactly_once(&db, "crash", &report.truth.published).await;
+    common::assert_no_car_left_in_the_pit_lane(&db, "crash").await;
     let stops: i64 = db
         .query_one(
             "SELECT count(*) FROM pit_stops WHERE session_id = 'crash'",

@@ -116,6 +116,7 @@ async fn replay_dutch_gp() {
         assert_eq!((samples, seq_sum), (n, n * (n - 1) / 2), "car {car}");
     }
 
+    common::assert_no_car_left_in_the_pit_lane(&db, "dutch-2025").await;
     let found: Vec<Found> = queries::pit_stops(&db, "dutch-2025")
         .await
         .unwrap()

@@ -89,3 +89,50 @@ fn undercut_calls_against_the_real_outcome() {
         f.green
     );
 }
+
+/// The cars in the pit lane as the processor stores them live, on the real race: every
+/// stop and drive-through found was published as under way from (about) its entry, and
+/// nothing else was (a car published in the pit lane while racing would be placed a
+/// whole stop too far back).
+#[test]
+fn the_pit_lane_is_known_live_on_the_real_race() {
+    let Some((ev, _, _)) = events() else {
+        return;
+    };
+    let published: Vec<(u8, i64)> = ev
+        .pit_lane
+        .iter()
+        .filter_map(|r| r.entry.map(|e| (r.id.car, e.0)))
+        .collect();
+    let visits: Vec<(u8, i64)> = ev
+        .pit_stops
+        .iter()
+        .map(|s| (s.id.car, s.entry_ms))
+        .chain(ev.drive_throughs.iter().map(|d| (d.id.car, d.entry_ms)))
+        .collect();
+    // The stored entry may be sharpened by the timing feed's pit status afterwards.
+    let near = |a: &(u8, i64), b: &(u8, i64)| a.0 == b.0 && (a.1 - b.1).abs() <= 2_000;
+    let unpublished: Vec<_> = visits
+        .iter()
+        .filter(|v| !published.iter().any(|p| near(p, v)))
+        .collect();
+    let false_entries: Vec<_> = published
+        .iter()
+        .filter(|p| !visits.iter().any(|v| near(p, v)))
+        .collect();
+    println!(
+        "pit lane known live: {} of {} visits, {} published without a visit",
+        visits.len() - unpublished.len(),
+        visits.len(),
+        false_entries.len()
+    );
+    assert!(visits.len() >= 39);
+    assert_eq!(unpublished, Vec::<&(u8, i64)>::new());
+    assert_eq!(false_entries, Vec::<&(u8, i64)>::new());
+    // Every visit published was withdrawn: no car is left in the pit lane at the flag.
+    let mut last: std::collections::BTreeMap<u8, bool> = Default::default();
+    for r in &ev.pit_lane {
+        last.insert(r.id.car, r.entry.is_some());
+    }
+    assert!(last.values().all(|in_lane| !in_lane), "{last:?}");
+}

@@ -310,3 +310,101 @@ async fn a_renamed_driver_keeps_the_stint() {
     assert_eq!(compute(&race).cars[0].driver, "VER");
     env.cleanup().await;
 }
+
+/// A car in the pit lane is stored with the partition's checkpoint by the processor's
+/// own commit: a visit begun is a row, one begun and ended within a batch none, and the
+/// commit that stores the stop deletes the row. The strategy reads the row as a car in
+/// the pit lane, placed where it comes out.
+#[tokio::test]
+async fn the_pit_lane_now_is_committed_with_the_checkpoint() {
+    use pitstop_workloads::analytics::{CarId, PitLaneRecord, PitStopRecord};
+    use pitstop_workloads::processor::batch::Batch;
+    use pitstop_workloads::processor::entry::EntryId;
+    use pitstop_workloads::processor::store::PartitionStore;
+
+    const LANE: &str = "pit-lane-now";
+    let (env, db) = session("strategy_store_lane", LANE, 40).await;
+    for car in 1..=3i32 {
+        for lap in 1..=10i32 {
+            db.execute(
+                "INSERT INTO laps (session_id, car, driver, team, lap, lap_time_ms,
+                                   top_speed_kph, crossed_at_ms)
+                 VALUES ($1, $2, $3, 'T', $4, 90000, 300, $5)",
+                &[
+                    &LANE,
+                    &car,
+                    &format!("D{car}"),
+                    &lap,
+                    &(i64::from(lap) * 90_000 + i64::from(car) * 1_000),
+                ],
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let id = |car: u8| CarId {
+        session: LANE.into(),
+        car,
+        driver: format!("D{car}").into(),
+        team: "T".into(),
+    };
+    let lane = |car, entry: Option<i64>| PitLaneRecord {
+        id: id(car),
+        entry: entry.map(|e| (e, Some(11))),
+    };
+    let mut store = PartitionStore::connect(&env.database_url).await.unwrap();
+    let stream = "lane:0";
+    let prev = store.load_checkpoint(stream).await.unwrap().id;
+    let mut batch = Batch {
+        last_id: Some(EntryId { ms: 1, seq: 0 }),
+        ..Batch::default()
+    };
+    batch.events.pit_lane = vec![
+        lane(1, Some(905_000)),
+        lane(2, Some(906_000)),
+        lane(2, None),
+    ];
+    store.commit(stream, prev, b"state", &batch).await.unwrap();
+    let in_lane: Vec<(i32, i64)> = db
+        .query(
+            "SELECT car, entry_ms FROM pit_lane_now WHERE session_id = $1",
+            &[&LANE],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(in_lane, [(1, 905_000)]);
+    let mut race = strategy_input::race(&db, LANE).await.unwrap().unwrap();
+    race.now_ms = Some(915_000);
+    assert_eq!(race.pit_entries.len(), 1);
+    let s = compute(&race);
+    let one = s.cars.iter().find(|c| c.car == 1).unwrap();
+    assert!(one.in_pit_lane);
+    assert_eq!(one.rejoin.as_ref().map(|r| r.position), Some(3));
+
+    let mut batch = Batch {
+        last_id: Some(EntryId { ms: 2, seq: 0 }),
+        ..Batch::default()
+    };
+    batch.events.pit_stops.push(PitStopRecord {
+        id: id(1),
+        lap: Some(11),
+        entry_ms: 905_000,
+        stationary_start_ms: 912_000,
+        stationary_ms: 2_500,
+        pit_lane_ms: 20_000,
+        compound_in: None,
+        compound_out: None,
+    });
+    batch.events.pit_lane.push(lane(1, None));
+    store
+        .commit(stream, EntryId { ms: 1, seq: 0 }, b"state", &batch)
+        .await
+        .unwrap();
+    let race = strategy_input::race(&db, LANE).await.unwrap().unwrap();
+    assert!(race.pit_entries.is_empty());
+    assert_eq!(race.stops.len(), 1);
+    env.cleanup().await;
+}

@@ -34,6 +34,8 @@ pub struct CarStrategy {
     pub team: String,
     pub position: Option<i32>,
     pub lap: Option<i32>,
+    /// In the pit lane now: the rejoin is where it comes out of this stop.
+    pub in_pit_lane: bool,
     pub gap_ahead_ms: Option<f64>,
     pub gap_leader_ms: Option<f64>,
     pub stint: Option<Stint>,

@@ -1,7 +1,7 @@
 //! Per-car analytics state and the partition-wide collection the processor checkpoints.
 
 use super::anomaly::AnomalyDetector;
-use super::events::{CarId, Events};
+use super::events::{CarId, Events, PitLaneRecord};
 use super::laps::LapTracker;
 use super::order::{Hold, Reorder, SeqRuns};
 use super::pitstop::{PitEvent, PitTracker};
@@ -101,13 +101,27 @@ impl CarAnalytics {
             }
             _ => s,
         };
+        let before = self.pit.visit_under_way();
         match self.pit.observe(&self.id, for_pits) {
             Some(PitEvent::Stop(p)) => ev.pit_stops.push(p),
             Some(PitEvent::DriveThrough(d)) => ev.drive_throughs.push(d),
             None => {}
         }
+        self.pit_lane_changed(before, ev);
         self.anomaly
             .observe(&self.id, s, self.pit.in_pit_lane(), &mut ev.anomalies);
+    }
+
+    /// Records a visit begun or ended by the last sample (deterministic from the state,
+    /// so a replay after a restart records the same).
+    fn pit_lane_changed(&self, before: Option<(i64, Option<u16>)>, ev: &mut Events) {
+        let now = self.pit.visit_under_way();
+        if now != before {
+            ev.pit_lane.push(PitLaneRecord {
+                id: self.id.clone(),
+                entry: now,
+            });
+        }
     }
 
     /// At the chequered flag: analyses what the reorder hold still has, closes the last
@@ -118,6 +132,13 @@ impl CarAnalytics {
         order.flush(|due| self.analyse(&due, ev));
         self.order = order;
         ev.laps.extend(self.laps.close_final(&self.id));
+        // A visit the flag cut short will not be stored: the car is no longer in the lane.
+        if self.pit.visit_under_way().is_some() {
+            ev.pit_lane.push(PitLaneRecord {
+                id: self.id.clone(),
+                entry: None,
+            });
+        }
         for e in self.pit.finish(&self.id) {
             match e {
                 PitEvent::Stop(p) => ev.pit_stops.push(p),

@@ -54,6 +54,16 @@ pub struct DriveThroughRecord {
     pub pit_lane_ms: i64,
 }
 
+/// A car's pit-lane visit became certain (`entry`), or the visit ended (`None`): the
+/// strategy places a car in the pit lane where it will come out, before its stop is
+/// stored at pit exit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PitLaneRecord {
+    pub id: CarId,
+    /// (entry ms, in-lap) of the visit under way.
+    pub entry: Option<(i64, Option<u16>)>,
+}
+
 /// How bad an anomaly is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -112,6 +122,8 @@ pub struct Events {
     pub pit_stops: Vec<PitStopRecord>,
     pub drive_throughs: Vec<DriveThroughRecord>,
     pub anomalies: Vec<AnomalyRecord>,
+    /// Pit-lane visits begun or ended, in order (the last of a car is its state).
+    pub pit_lane: Vec<PitLaneRecord>,
 }
 
 impl Events {
@@ -120,11 +132,13 @@ impl Events {
         self.pit_stops.clear();
         self.drive_throughs.clear();
         self.anomalies.clear();
+        self.pit_lane.clear();
     }
     pub fn is_empty(&self) -> bool {
         self.laps.is_empty()
             && self.pit_stops.is_empty()
             && self.drive_throughs.is_empty()
             && self.anomalies.is_empty()
+            && self.pit_lane.is_empty()
     }
 }

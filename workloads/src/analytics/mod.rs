@@ -15,7 +15,8 @@ pub mod strategy;
 
 pub use car::{CarAnalytics, Observed, PartitionState};
 pub use events::{
-    AnomalyRecord, CarId, Detector, DriveThroughRecord, Events, LapRecord, PitStopRecord, Severity,
+    AnomalyRecord, CarId, Detector, DriveThroughRecord, Events, LapRecord, PitLaneRecord,
+    PitStopRecord, Severity,
 };
 pub use pitstop::PitEvent;
 

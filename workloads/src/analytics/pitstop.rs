@@ -266,6 +266,17 @@ impl PitTracker {
         self.entry.is_some() || self.hint.in_lane() || self.creep.is_some() || self.halt.is_some()
     }
 
+    /// The visit under way as (entry ms, in-lap), once the car has stood still in it:
+    /// a limiter speed held on track (behind a safety car, on the formation lap) opens
+    /// a visit too, closed without a stop when the car speeds up (on the 2025 Dutch GP,
+    /// 175 such visits held 5 s; none stood still). None otherwise, and for a
+    /// drive-through.
+    pub fn visit_under_way(&self) -> Option<(i64, Option<u16>)> {
+        let entry = self.entry.as_ref()?;
+        let still = self.creep.as_ref().is_some_and(|c| c.still.is_some());
+        (self.stop.is_some() || still || self.halt.is_some()).then_some((entry.at, entry.lap))
+    }
+
     /// Feeds one sample (in time order); returns a stop or a drive-through when the car
     /// leaves the pit lane (or, for an orphan held until its lane was known, later).
     pub fn observe(&mut self, id: &CarId, s: &Sample) -> Option<PitEvent> {
@@ -978,6 +989,41 @@ mod tests {
                 PitEvent::DriveThrough(d) => -d.pit_lane_ms,
             })
             .collect()
+    }
+
+    /// The visit under way is published once the car stands still in it, withdrawn on
+    /// the sample that returns the stop; a limiter speed held on track (here 5 s, as
+    /// behind a safety car) and a drive-through never are.
+    #[test]
+    fn a_visit_is_known_from_its_standstill() {
+        let behind_sc = [(10.0, 250.0, 250.0, None), (5.0, 80.0, 80.0, None)];
+        let mut phases = behind_sc.to_vec();
+        phases.push((5.0, 250.0, 250.0, None));
+        phases.extend(pit_visit(None));
+        phases.extend([(10.0, 250.0, 250.0, None), (20.0, 80.0, 80.0, None)]);
+        phases.push((5.0, 250.0, 250.0, None));
+        let mut t = PitTracker::default();
+        let (mut known, mut last) = (Vec::new(), None);
+        let mut returned = Vec::new();
+        for s in trace(&phases) {
+            let event = t.observe(&id(), &s);
+            let now = t.visit_under_way().map(|v| v.0);
+            if now != last {
+                known.push((s.timestamp_ms, now));
+                last = now;
+            }
+            returned.extend(event.map(|e| (s.timestamp_ms, e)));
+        }
+        let stop = match &returned[..] {
+            [(at, PitEvent::Stop(s)), (_, PitEvent::DriveThrough(_))] => (*at, s.clone()),
+            other => panic!("a stop and a drive-through: {other:?}"),
+        };
+        assert_eq!(known.len(), 2, "{known:?}");
+        assert_eq!(known[0].1, Some(stop.1.entry_ms));
+        // At the first sample at a standstill (every 125 ms).
+        let from = known[0].0 - stop.1.stationary_start_ms;
+        assert!((0..250).contains(&from), "{known:?} {:?}", stop.1);
+        assert_eq!(known[1], (stop.0, None));
     }
 
     /// Once a pit visit has taught the car's pit lane, a car beached off it that crawls

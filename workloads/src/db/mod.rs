@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "stints_by_car",
         include_str!("../../migrations/0006_stints_by_car.sql"),
     ),
+    (
+        7,
+        "pit_lane_now",
+        include_str!("../../migrations/0007_pit_lane_now.sql"),
+    ),
 ];
 
 /// Arbitrary constant key for the advisory lock that serializes concurrent migrators.

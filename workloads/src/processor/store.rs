@@ -45,6 +45,7 @@ pub struct PartitionStore {
     stops: Statement,
     drive_throughs: Statement,
     anomalies: Statement,
+    pit_lane: Statement,
 }
 
 impl PartitionStore {
@@ -113,8 +114,21 @@ impl PartitionStore {
                    $9::text[], $10::real[], $11::real[], $12::real[], $13::bigint[]) ON CONFLICT DO NOTHING",
             )
             .await?;
+        // One row per car in the pit lane: a visit begun (an entry) is upserted, one ended
+        // (no entry) deleted, in the commit that stores the visit itself.
+        let pit_lane = client
+            .prepare(
+                "WITH u AS (SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::bigint[]) AS u(s, c, l, e)),
+                      gone AS (DELETE FROM pit_lane_now p USING u
+                                WHERE u.e IS NULL AND p.session_id = u.s AND p.car = u.c)
+                 INSERT INTO pit_lane_now (session_id, car, lap, entry_ms)
+                 SELECT s, c, l, e FROM u WHERE e IS NOT NULL
+                 ON CONFLICT (session_id, car) DO UPDATE SET lap = EXCLUDED.lap, entry_ms = EXCLUDED.entry_ms",
+            )
+            .await?;
         Ok(PartitionStore {
             client,
+            pit_lane,
             fence,
             sessions,
             session_ensure,
@@ -192,6 +206,9 @@ impl PartitionStore {
         if !b.events.anomalies.is_empty() {
             queries.push(Box::pin(tx.execute(&self.anomalies, &p.anomalies)));
         }
+        if !cols.pit_lane.car.is_empty() {
+            queries.push(Box::pin(tx.execute(&self.pit_lane, &p.pit_lane)));
+        }
         for e in &p.ends {
             queries.push(Box::pin(tx.execute(&self.ends, e)));
         }
@@ -215,7 +232,18 @@ struct Columns {
     stop: StopColumns,
     drive: DriveColumns,
     anomaly: AnomalyColumns,
+    pit_lane: PitLaneColumns,
     ends: Vec<(i32, serde_json::Value)>,
+}
+
+/// Each car's pit-lane state at the end of the batch (its last record): one row per car,
+/// as one statement may not touch a row twice.
+#[derive(Default)]
+struct PitLaneColumns {
+    session: Vec<String>,
+    car: Vec<i32>,
+    lap: Vec<Option<i32>>,
+    entry: Vec<Option<i64>>,
 }
 
 #[derive(Default)]
@@ -379,6 +407,19 @@ impl Columns {
             k.high.push(x.expected_high);
             k.at.push(x.detected_at_ms);
         }
+        for (i, x) in b.events.pit_lane.iter().enumerate() {
+            let later = b.events.pit_lane[i + 1..]
+                .iter()
+                .any(|y| y.id.car == x.id.car && y.id.session == x.id.session);
+            if later {
+                continue;
+            }
+            let k = &mut c.pit_lane;
+            k.session.push(x.id.session.to_string());
+            k.car.push(i32::from(x.id.car));
+            k.lap.push(x.entry.and_then(|e| e.1).map(i32::from));
+            k.entry.push(x.entry.map(|e| e.0));
+        }
         c.ends = b
             .ends
             .iter()
@@ -402,6 +443,7 @@ struct Params<'a> {
     stops: [&'a (dyn ToSql + Sync); 11],
     drive_throughs: [&'a (dyn ToSql + Sync); 7],
     anomalies: [&'a (dyn ToSql + Sync); 13],
+    pit_lane: [&'a (dyn ToSql + Sync); 4],
     ends: Vec<[&'a (dyn ToSql + Sync); 4]>,
 }
 
@@ -483,6 +525,12 @@ impl<'a> Params<'a> {
                 &a.low,
                 &a.high,
                 &a.at,
+            ],
+            pit_lane: [
+                &c.pit_lane.session,
+                &c.pit_lane.car,
+                &c.pit_lane.lap,
+                &c.pit_lane.entry,
             ],
             ends: b
                 .ends

@@ -3,7 +3,7 @@
 
 use crate::analytics::strategy::degradation::Fit;
 use crate::analytics::strategy::stints;
-use crate::analytics::strategy::{Entrant, Lap, Race, Stop};
+use crate::analytics::strategy::{Entrant, Lap, PitEntry, Race, Stop};
 use crate::model::Compound;
 use std::collections::BTreeMap;
 use tokio_postgres::Client;
@@ -33,13 +33,21 @@ pub async fn race(db: &Client, id: &str) -> Result<Option<Race>, Error> {
         .await?;
     let stops = db
         .query(
-            "SELECT car, lap, entry_ms, pit_lane_ms FROM pit_stops WHERE session_id = $1",
+            "SELECT car, lap, entry_ms, pit_lane_ms, stationary_start_ms FROM pit_stops
+              WHERE session_id = $1",
             &[&id],
         )
         .await?;
     let drive_throughs = db
         .query(
-            "SELECT car, lap, entry_ms, pit_lane_ms FROM drive_throughs WHERE session_id = $1",
+            "SELECT car, lap, entry_ms, pit_lane_ms, NULL::bigint FROM drive_throughs
+              WHERE session_id = $1",
+            &[&id],
+        )
+        .await?;
+    let in_lane = db
+        .query(
+            "SELECT car, lap, entry_ms FROM pit_lane_now WHERE session_id = $1",
             &[&id],
         )
         .await?;
@@ -80,6 +88,16 @@ pub async fn race(db: &Client, id: &str) -> Result<Option<Race>, Error> {
     race.entrants = entrants;
     race.stops = stops.iter().map(visit).collect();
     race.drive_throughs = drive_throughs.iter().map(visit).collect();
+    race.pit_entries = in_lane
+        .iter()
+        .map(|r| PitEntry {
+            car: small(r.get::<_, i32>(0)),
+            lap: r
+                .get::<_, Option<i32>>(1)
+                .and_then(|l| u16::try_from(l).ok()),
+            entry_ms: r.get(2),
+        })
+        .collect();
     race.neutral_periods = periods
         .iter()
         .map(|r| (r.get(0), r.get::<_, Option<i64>>(1).unwrap_or(i64::MAX)))
@@ -124,7 +142,8 @@ impl StintFits {
     }
 }
 
-/// A row of `pit_stops` or `drive_throughs`: car, lap, entry_ms, pit_lane_ms.
+/// A row of `pit_stops` or `drive_throughs`: car, lap, entry_ms, pit_lane_ms,
+/// stationary_start_ms (NULL for a drive-through).
 fn visit(r: &tokio_postgres::Row) -> Stop {
     Stop {
         car: small(r.get::<_, i32>(0)),
@@ -133,6 +152,7 @@ fn visit(r: &tokio_postgres::Row) -> Stop {
             .and_then(|l| u16::try_from(l).ok()),
         entry_ms: r.get(2),
         pit_lane_ms: r.get(3),
+        stationary_start_ms: r.get(4),
     }
 }
 

@@ -231,6 +231,23 @@ pub async fn accounting(db: &tokio_postgres::Client, session: &str) -> Vec<(u8, 
 
 /// Asserts that every published sample was committed exactly once: per car, the count
 /// equals what was published and the sequence numbers sum to 0 + 1 + … + (n − 1).
+/// After the flag no car of `session` is left in the pit lane (`pit_lane_now`): each
+/// visit stored live was withdrawn in the commit that stored the stop, across kills and
+/// restarts too.
+pub async fn assert_no_car_left_in_the_pit_lane(db: &tokio_postgres::Client, session: &str) {
+    let left: Vec<i32> = db
+        .query(
+            "SELECT car FROM pit_lane_now WHERE session_id = $1",
+            &[&session],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(left, Vec::<i32>::new(), "cars left in the pit lane");
+}
+
 pub async fn assert_exactly_once(
     db: &tokio_postgres::Client,
     session: &str,

@@ -45,6 +45,12 @@ fn row(c: &CarStrategy) -> Vec<String> {
                 Some(worst) if worst > r.position => format!("P{}-P{worst}", r.position),
                 _ => format!("P{}", r.position),
             };
+            // In the pit lane: where it comes out of the stop it is making.
+            let at = if c.in_pit_lane {
+                format!("in pit, out {at}")
+            } else {
+                at
+            };
             if parts.is_empty() {
                 at
             } else {
@@ -197,5 +203,10 @@ mod tests {
             "{}",
             cell(&car(Some(8)))
         );
+        let stopping = CarStrategy {
+            in_pit_lane: true,
+            ..car(None)
+        };
+        assert!(cell(&stopping).starts_with("in pit, out P3 (NOR"));
     }
 }

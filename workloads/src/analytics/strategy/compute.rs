@@ -5,7 +5,7 @@ use super::input::{Race, Stop, fuel_ms_per_lap};
 use super::pit_loss::{PitLoss, pit_loss, stop_loss};
 use super::rejoin::rejoin;
 use super::stints::{StintLaps, by_car, in_lap_of, race_neutralised_laps, stints};
-use super::timing::{Board, typical_lap_ms};
+use super::timing::{Board, PricedStop, typical_lap_ms};
 use super::undercut::{Call, Wear, against_ahead};
 use super::window::{Tyres, Window, window};
 use crate::model::Compound;
@@ -82,6 +82,9 @@ pub struct CarStrategy {
     pub team: String,
     pub position: usize,
     pub lap: u16,
+    /// In the pit lane now (the visit is stored when it leaves): its gaps hold the
+    /// stop's loss already, and `rejoin` is where it comes out of this stop.
+    pub in_pit_lane: bool,
     #[schema(required = true)]
     pub gap_ahead_ms: Option<f64>,
     #[schema(required = true)]
@@ -197,7 +200,7 @@ fn context(race: &Race, now: i64) -> Context<'_> {
                     .map(|j| j.lap.lap);
                 let stopped = race.stops.iter().any(|s| {
                     s.car == **car && (s.entry_ms >= start || in_lap_of(s, &race.laps) >= last_lap)
-                });
+                }) || race.pit_entries.iter().any(|e| e.car == **car);
                 age >= UNDER_SC_MIN_AGE && !stopped
             })
             .map(|(car, _)| *car)
@@ -205,9 +208,30 @@ fn context(race: &Race, now: i64) -> Context<'_> {
     });
     let loss = pit_loss(&measured, race.circuit.as_deref(), slow);
     let cost = stop_cost(race, &measured);
+    let made = race.stops.iter().map(|s| PricedStop {
+        car: s.car,
+        entry_ms: s.entry_ms,
+        exit_ms: s.exit_ms(),
+        cost_ms: cost(s),
+    });
+    // A car in the pit lane pays the loss of its moment (its own lane time is not known
+    // yet): placed now where it will come out, not where it entered.
+    let under_way = race.pit_entries.iter().map(|e| PricedStop {
+        car: e.car,
+        entry_ms: e.entry_ms,
+        exit_ms: i64::MAX,
+        cost_ms: cost(&Stop {
+            car: e.car,
+            lap: e.lap,
+            entry_ms: e.entry_ms,
+            pit_lane_ms: 0,
+            stationary_start_ms: None,
+        }),
+    });
+    let priced: Vec<PricedStop> = made.chain(under_way).collect();
     Context {
         race,
-        board: Board::new(&race.laps, &race.stops, now, &cost),
+        board: Board::new(&race.laps, &priced, now),
         loss,
         names: race
             .entrants
@@ -236,7 +260,10 @@ fn stop_cost<'a>(race: &'a Race, measured: &[f64]) -> impl Fn(&Stop) -> f64 + 'a
         } else {
             green
         };
-        let beyond = lane.map_or(0.0, |m| (s.pit_lane_ms as f64 - m).max(-FASTER_LANE_MS));
+        // A visit under way (no lane time yet) is priced at its moment's loss alone.
+        let beyond = lane
+            .filter(|_| s.pit_lane_ms > 0)
+            .map_or(0.0, |m| (s.pit_lane_ms as f64 - m).max(-FASTER_LANE_MS));
         (base + beyond).max(0.0)
     }
 }
@@ -318,6 +345,9 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
     };
     let current = view.stints.last();
     let (driver, team) = ctx.names.get(&car).copied().unwrap_or(("", ""));
+    let in_pit_lane = ctx.race.pit_entries.iter().any(|e| e.car == car);
+    // A car in the pit lane pays no second loss: its gaps hold this stop's.
+    let loss_ms = if in_pit_lane { 0.0 } else { ctx.loss.ms };
     CarStrategy {
         car,
         driver: if driver.is_empty() {
@@ -328,6 +358,7 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
         team: team.into(),
         position,
         lap: me.laps(),
+        in_pit_lane,
         gap_ahead_ms: position.checked_sub(2).and_then(gap),
         gap_leader_ms: if position == 1 { Some(0.0) } else { gap(0) },
         stint: Stint {
@@ -338,7 +369,7 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
         },
         degradation: view.fit.as_ref().ok().copied(),
         degradation_hidden: view.fit.as_ref().err().cloned(),
-        rejoin: rejoin(&ctx.board, car, ctx.loss.ms, &ctx.also_stopping).map(|r| RejoinView {
+        rejoin: rejoin(&ctx.board, car, loss_ms, &ctx.also_stopping).map(|r| RejoinView {
             position: r.position,
             ahead: r.ahead.map(|(c, g)| neighbour(ctx, c, g)),
             behind: r.behind.map(|(c, g)| neighbour(ctx, c, g)),
@@ -442,7 +473,7 @@ fn undercut(ctx: &Context, car: u8, position: usize) -> Undercut {
 mod tests {
     use super::*;
     use crate::analytics::strategy::fixtures;
-    use crate::analytics::strategy::input::Stop;
+    use crate::analytics::strategy::input::{PitEntry, Stop};
 
     /// Two cars on 10-lap-old tyres at 90 s a lap; car 2 stops in lap 10, just before a
     /// safety car comes out early in lap 11, while its out-lap is under way.
@@ -455,6 +486,7 @@ mod tests {
                 lap: Some(10),
                 entry_ms: 895_000,
                 pit_lane_ms: 20_000,
+                stationary_start_ms: None,
             }],
             neutral_periods: vec![(910_000, i64::MAX)],
             now_ms: Some(930_000),
@@ -468,6 +500,51 @@ mod tests {
     fn a_car_that_just_stopped_is_not_expected_to_stop_again() {
         let s = compute(&race());
         assert_eq!(s.expected_to_stop.iter().copied().collect::<Vec<_>>(), [1]);
+    }
+
+    /// Car 1 leads car 2 by 1 s and car 3 by 2 s, and entered the pit lane after its
+    /// lap 10: it is placed where it comes out (its gaps hold the loss, its rejoin adds
+    /// no second one), and under a safety car it is not expected to stop again.
+    #[test]
+    fn a_car_in_the_pit_lane_is_placed_where_it_comes_out() {
+        let mut r = Race {
+            entrants: fixtures::entrants(3),
+            laps: fixtures::steady_laps(3, 10),
+            pit_entries: vec![PitEntry {
+                car: 1,
+                lap: Some(11),
+                entry_ms: 905_000,
+            }],
+            now_ms: Some(915_000),
+            ..Race::default()
+        };
+        let s = compute(&r);
+        let loss = s.pit_loss.ms;
+        let car = |s: &Strategy, n: u8| s.cars.iter().find(|c| c.car == n).cloned().unwrap();
+        let (one, two) = (car(&s, 1), car(&s, 2));
+        assert!(one.in_pit_lane && !two.in_pit_lane);
+        assert_eq!(two.gap_ahead_ms, Some(1_000.0 - loss));
+        assert_eq!(one.rejoin.as_ref().map(|r| r.position), Some(3));
+        // Car 2 stopping now would come out behind car 1, which stops too.
+        assert_eq!(two.rejoin.as_ref().map(|r| r.position), Some(3));
+        let before = compute(&Race {
+            pit_entries: Vec::new(),
+            ..r.clone()
+        });
+        assert_eq!(car(&before, 2).gap_ahead_ms, Some(1_000.0));
+
+        r.neutral_periods = vec![(902_000, i64::MAX)];
+        let s = compute(&r);
+        assert_eq!(
+            s.expected_to_stop.iter().copied().collect::<Vec<_>>(),
+            [2, 3]
+        );
+        // Car 2 stopping comes out behind car 1, ahead of car 3 if it stops as well.
+        let two = car(&s, 2).rejoin.unwrap();
+        assert_eq!(
+            (two.position, two.position_if_field_stays_out),
+            (2, Some(3))
+        );
     }
 
     /// Car 2's stop began before the safety car and was under way at its last line
@@ -494,6 +571,7 @@ mod tests {
             lap: None,
             entry_ms,
             pit_lane_ms,
+            stationary_start_ms: None,
         };
         let mut r = Race {
             circuit: Some("zandvoort".into()),

@@ -24,12 +24,24 @@ pub struct Stop {
     pub lap: Option<u16>,
     pub entry_ms: i64,
     pub pit_lane_ms: i64,
+    /// When the car stood still in its box (None for a drive-through): from then on the
+    /// processor knows the car is in the pit lane, before the stop is stored at exit.
+    pub stationary_start_ms: Option<i64>,
 }
 
 impl Stop {
     pub fn exit_ms(&self) -> i64 {
         self.entry_ms + self.pit_lane_ms
     }
+}
+
+/// A car in the pit lane now: it has stood still in its box, and not left the lane.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PitEntry {
+    pub car: u8,
+    /// The in-lap, when known.
+    pub lap: Option<u16>,
+    pub entry_ms: i64,
 }
 
 /// Who drives a car.
@@ -52,6 +64,8 @@ pub struct Race {
     /// Pit-lane visits without a stop (drive-through penalties): their laps are not
     /// racing laps, but the tyres stay on (no new stint).
     pub drive_throughs: Vec<Stop>,
+    /// Cars in the pit lane now (their visit is stored when they leave it).
+    pub pit_entries: Vec<PitEntry>,
     /// Safety-car, virtual-safety-car and red-flag periods (start, end) in ms; an end of
     /// `i64::MAX` for one still running.
     pub neutral_periods: Vec<(i64, i64)>,
@@ -82,6 +96,14 @@ impl Race {
                 .collect(),
             stops: left_by(&self.stops, now_ms),
             drive_throughs: left_by(&self.drive_throughs, now_ms),
+            // Stored live (the race as it is now), or a stop then under way.
+            pit_entries: self
+                .pit_entries
+                .iter()
+                .filter(|e| e.entry_ms <= now_ms)
+                .cloned()
+                .chain(in_lane_at(&self.stops, now_ms))
+                .collect(),
             now_ms: Some(now_ms),
             // A period's start is known once it began, its end once it ended.
             neutral_periods: self
@@ -102,6 +124,19 @@ fn left_by(visits: &[Stop], now_ms: i64) -> Vec<Stop> {
         .filter(|s| s.exit_ms() <= now_ms)
         .cloned()
         .collect()
+}
+
+/// The stops of `stops` under way at `now_ms` whose car stood in its box by then: the
+/// cars the processor had stored as in the pit lane (`pit_lane_now`).
+fn in_lane_at(stops: &[Stop], now_ms: i64) -> impl Iterator<Item = PitEntry> + '_ {
+    stops
+        .iter()
+        .filter(move |s| s.stationary_start_ms.is_some_and(|t| t <= now_ms) && now_ms < s.exit_ms())
+        .map(|s| PitEntry {
+            car: s.car,
+            lap: s.lap,
+            entry_ms: s.entry_ms,
+        })
 }
 
 /// Lap-time cost of fuel, ms per kg: "about a tenth per 2 kg", as usually quoted (the
@@ -165,6 +200,7 @@ impl Race {
                     lap: p.lap,
                     entry_ms: p.entry_ms,
                     pit_lane_ms: p.pit_lane_ms,
+                    stationary_start_ms: Some(p.stationary_start_ms),
                 })
                 .collect(),
             drive_throughs: ev
@@ -175,10 +211,58 @@ impl Race {
                     lap: d.lap,
                     entry_ms: d.entry_ms,
                     pit_lane_ms: d.pit_lane_ms,
+                    stationary_start_ms: None,
                 })
                 .collect(),
             ..Race::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a review of the past takes for the cars in the pit lane at a moment, as the
+    /// processor stored them then: a stop from its car's standstill in the box until it
+    /// left the lane (a drive-through never), and an entry stored live.
+    #[test]
+    fn a_stop_is_in_the_pit_lane_from_its_standstill_until_it_ends() {
+        let visit = |car, entry_ms, stationary: Option<i64>| Stop {
+            car,
+            lap: Some(3),
+            entry_ms,
+            pit_lane_ms: 20_000,
+            stationary_start_ms: stationary.map(|s| entry_ms + s),
+        };
+        let race = Race {
+            stops: vec![
+                visit(1, 100_000, Some(8_000)),
+                visit(2, 104_000, Some(9_000)),
+            ],
+            drive_throughs: vec![visit(4, 100_000, None)],
+            pit_entries: vec![PitEntry {
+                car: 3,
+                lap: None,
+                entry_ms: 106_000,
+            }],
+            ..Race::default()
+        };
+        let in_lane = |now: i64| -> Vec<u8> {
+            let r = race.as_of(now);
+            r.pit_entries.iter().map(|e| e.car).collect()
+        };
+        assert_eq!(in_lane(105_999), Vec::<u8>::new());
+        assert_eq!(in_lane(107_999), [3]);
+        assert_eq!(in_lane(108_000), [3, 1]);
+        assert_eq!(in_lane(113_000), [3, 1, 2]);
+        // Car 1 left at 120 s: its stop is made, no longer under way.
+        let r = race.as_of(120_000);
+        assert_eq!(r.stops.len(), 1);
+        assert_eq!(
+            r.pit_entries.iter().map(|e| e.car).collect::<Vec<_>>(),
+            [3, 2]
+        );
     }
 }
 

@@ -19,5 +19,5 @@ pub mod window;
 pub use compute::{CarStrategy, Neighbour, Stint, Strategy, board, compute};
 #[cfg(test)]
 pub(crate) use input::fixtures;
-pub use input::{Entrant, FUEL_MS_PER_KG, Lap, Race, Stop, fuel_ms_per_lap};
+pub use input::{Entrant, FUEL_MS_PER_KG, Lap, PitEntry, Race, Stop, fuel_ms_per_lap};
 pub use pit_loss::{PitLoss, PitLossSource};

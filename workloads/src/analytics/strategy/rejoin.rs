@@ -97,7 +97,7 @@ mod tests {
                 neutralised: false,
             })
             .collect();
-        let board = Board::new(&laps, &[], 120_000, &|_| 0.0);
+        let board = Board::new(&laps, &[], 120_000);
         let green = rejoin(&board, 1, 20_000.0, &BTreeSet::new()).unwrap();
         assert_eq!((green.position, green.if_they_stay_out), (3, None));
         let sc = rejoin(&board, 1, 20_000.0, &BTreeSet::from([2, 3])).unwrap();

@@ -296,6 +296,7 @@ mod tests {
             lap: Some(4),
             entry_ms,
             pit_lane_ms: 20_000,
+            stationary_start_ms: Some(entry_ms + 8_000),
         };
         let mut stops = vec![stop(1, 355_000)];
         let mut laps_ = laps(1, 0, 18_000);
@@ -342,5 +343,15 @@ mod tests {
         assert_eq!(c.misplaced[0].reason, MissReason::InPitLane);
         assert!(!c.missed_for_later_stops());
         assert_eq!(c.why(), "D2 in the pit lane");
+    }
+
+    /// Car 2 stood in its box before car 1's entry: the processor knew it was in the
+    /// pit lane (`pit_lane_now`), and the prediction places it where it comes out.
+    #[test]
+    fn a_car_known_in_the_pit_lane_is_placed_where_it_comes_out() {
+        let checks = rejoin_checks(&race(Some(345_000)));
+        let c = checks.iter().find(|c| c.car == 1).unwrap();
+        assert_eq!((c.predicted, c.actual), (1, 1), "{c:?}");
+        assert!(c.misplaced.is_empty());
     }
 }

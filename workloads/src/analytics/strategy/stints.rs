@@ -302,6 +302,7 @@ mod tests {
             lap: Some(6),
             entry_ms: laps[5].crossed_at_ms - 5_000,
             pit_lane_ms: 20_000,
+            stationary_start_ms: None,
         }
     }
 

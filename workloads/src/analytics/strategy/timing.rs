@@ -1,8 +1,18 @@
 //! The timing board as of a moment: every running car's line crossings, its position and
 //! its gap to any other car, as race time at the same point of the track.
 
-use super::input::{Lap, Stop};
+use super::input::Lap;
 use std::collections::BTreeMap;
+
+/// A stop made or under way, with what it costs in race time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PricedStop {
+    pub car: u8,
+    pub entry_ms: i64,
+    /// `i64::MAX` for a car still in the pit lane.
+    pub exit_ms: i64,
+    pub cost_ms: f64,
+}
 
 /// One car's line crossings, in lap order.
 #[derive(Clone, Debug)]
@@ -65,10 +75,10 @@ pub struct Board {
 }
 
 impl Board {
-    /// The board at `now_ms` from the laps and stops known then, each stop costing what
-    /// `cost` says (ms). A car that has not crossed the line for two of the leader's laps
-    /// has stopped racing and is left out.
-    pub fn new(laps: &[Lap], stops: &[Stop], now_ms: i64, cost: &dyn Fn(&Stop) -> f64) -> Board {
+    /// The board at `now_ms` from the laps known then and the stops made or under way
+    /// by then. A car that has not crossed the line for two of the leader's laps has
+    /// stopped racing and is left out.
+    pub fn new(laps: &[Lap], stops: &[PricedStop], now_ms: i64) -> Board {
         let mut cars: BTreeMap<u8, Timing> = BTreeMap::new();
         for l in laps.iter().filter(|l| l.crossed_at_ms <= now_ms) {
             cars.entry(l.car)
@@ -80,9 +90,9 @@ impl Board {
                 .crossings
                 .push((l.lap, l.crossed_at_ms));
         }
-        for s in stops.iter().filter(|s| s.exit_ms() <= now_ms) {
+        for s in stops.iter().filter(|s| s.entry_ms <= now_ms) {
             if let Some(t) = cars.get_mut(&s.car) {
-                t.stops.push((s.entry_ms, s.exit_ms(), cost(s)));
+                t.stops.push((s.entry_ms, s.exit_ms, s.cost_ms));
             }
         }
         let mut order: Vec<Timing> = cars.into_values().collect();
