@@ -1404,3 +1404,57 @@ async fn the_first_request_after_a_redis_restart_succeeds() {
     p.shutdown().await;
     env.cleanup().await;
 }
+
+/// A car whose feed names it late (OpenF1 sends the driver list apart from the samples):
+/// the laps, the stop and the anomalies stored under the placeholders before take its
+/// names, so `/laps`, `/teams` and the team tables count the car under its team. Before,
+/// the rows kept the car number and `unknown`, and the team showed half its laps and
+/// none of its stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_car_named_late_keeps_its_rows_in_its_team() {
+    let env = Env::new("named_late").await;
+    let (p, base) = start(&env).await;
+    let id = "named-late";
+    // Car 2 pits in lap 2 (as in `laps_stints_and_a_retirement`); its samples name it
+    // only from 35 s, in its lap 4.
+    let mut car = drive(id, 2, "BBB", 53.2, Some(20.0), |t| match t {
+        t if t < 18.0 => 360.0,
+        t if t < 22.5 => 80.0,
+        t if t < 25.0 => 0.0,
+        t if t < 33.5 => 80.0,
+        _ => 360.0,
+    });
+    for s in car
+        .iter_mut()
+        .filter(|s| s.timestamp_ms < common::dutch::START_MS + 35_000)
+    {
+        (s.driver, s.team) = (None, None);
+    }
+    post_samples(&base, &car).await;
+    let (code, answer, _) = timed_post(&base, &format!("/api/v1/sessions/{id}/finish"), "").await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{answer}");
+    session_until(&base, id, "the race finished", |v| {
+        v["finished"] == true && v["samples_processed"] == car.len() as u64
+    })
+    .await;
+    let (_, laps) = get_json(&base, &format!("/api/v1/sessions/{id}/laps")).await;
+    let laps = laps.as_array().unwrap();
+    assert_eq!(laps.len(), 4, "{laps:?}");
+    assert!(
+        laps.iter()
+            .all(|l| l["driver"] == "BBB" && l["team"] == "Team BBB"),
+        "{laps:?}"
+    );
+    let (_, stops) = get_json(&base, &format!("/api/v1/sessions/{id}/pitstops")).await;
+    assert_eq!(stops[0]["driver"], "BBB", "{stops}");
+    let (_, teams) = get_json(&base, &format!("/api/v1/sessions/{id}/teams")).await;
+    let teams = teams.as_array().unwrap();
+    assert_eq!(teams.len(), 1, "{teams:?}");
+    assert_eq!(
+        (&teams[0]["team"], &teams[0]["laps"], &teams[0]["pit_stops"]),
+        (&Value::from("Team BBB"), &Value::from(4), &Value::from(1)),
+        "{teams:?}"
+    );
+    p.shutdown().await;
+    env.cleanup().await;
+}

@@ -76,16 +76,23 @@ impl CarAnalytics {
     /// Runs the analytics on the car's next sample in time order.
     fn analyse(&mut self, s: &Sample, ev: &mut Events) {
         // A feed may name the driver and team only in some samples (OpenF1 sends them in
-        // separate records): the first name given replaces the car-number placeholder.
+        // separate records): the first name given replaces the car-number placeholder,
+        // here and in the rows already stored under it.
+        let mut renamed = false;
         if let Some(d) = &s.driver
             && *d != self.id.driver
         {
             self.id.driver = d.clone();
+            renamed = true;
         }
         if let Some(t) = &s.team
             && *t != self.id.team
         {
             self.id.team = t.clone();
+            renamed = true;
+        }
+        if renamed {
+            ev.renamed.push(self.id.clone());
         }
         ev.laps.extend(self.laps.observe(&self.id, s));
         // A lap number the feed lost (an impossible value made unknown) is still the lap
@@ -132,13 +139,12 @@ impl CarAnalytics {
         order.flush(|due| self.analyse(&due, ev));
         self.order = order;
         ev.laps.extend(self.laps.close_final(&self.id));
-        // A visit the flag cut short will not be stored: the car is no longer in the lane.
-        if self.pit.visit_under_way().is_some() {
-            ev.pit_lane.push(PitLaneRecord {
-                id: self.id.clone(),
-                entry: None,
-            });
-        }
+        // A visit the flag cut short will not be stored: the car is no longer in the
+        // lane (whatever a state begun afresh forgot it had stored).
+        ev.pit_lane.push(PitLaneRecord {
+            id: self.id.clone(),
+            entry: None,
+        });
         for e in self.pit.finish(&self.id) {
             match e {
                 PitEvent::Stop(p) => ev.pit_stops.push(p),
@@ -187,7 +193,14 @@ impl PartitionState {
                 if self.finished.contains(&s.session) {
                     return Observed::AfterFinish;
                 }
-                self.cars.push(CarAnalytics::new(s));
+                let car = CarAnalytics::new(s);
+                // Begun afresh (a new car, or a checkpoint this version cannot read): a
+                // pit-lane row stored before is no longer followed.
+                ev.pit_lane.push(PitLaneRecord {
+                    id: car.id.clone(),
+                    entry: None,
+                });
+                self.cars.push(car);
                 self.cars.len() - 1
             }
         };
@@ -239,6 +252,56 @@ mod tests {
     use crate::sim::circuit::circuit;
     use crate::sim::grid::default_grid;
     use crate::sim::race::{Race, RaceConfig};
+
+    /// A car racing, on the limiter, then standing in its box from 14 s (8 Hz).
+    fn into_the_box() -> Vec<Sample> {
+        let speed = |t: f64| match t {
+            t if t < 10.0 => 250.0,
+            t if t < 14.0 => 80.0,
+            _ => 0.0,
+        };
+        (0..140u32)
+            .map(|k| Sample {
+                session: "lane".into(),
+                car: 7,
+                seq: k,
+                timestamp_ms: i64::from(k) * 125,
+                speed_kph: speed(f64::from(k) / 8.0),
+                lap: Some(3),
+                ..Sample::default()
+            })
+            .collect()
+    }
+
+    /// Who is in the pit lane is stored as records: the standstill publishes the visit;
+    /// analytics begun afresh (a checkpoint of another format) withdraw whatever the
+    /// car had stored, as does the session's end, visit or not.
+    #[test]
+    fn the_pit_lane_is_withdrawn_by_a_fresh_start_and_the_end() {
+        let samples = into_the_box();
+        let (mut state, mut ev) = (PartitionState::default(), Events::default());
+        for s in &samples[..120] {
+            state.observe(s, &mut ev);
+        }
+        let entries: Vec<_> = ev.pit_lane.iter().map(|r| r.entry.map(|e| e.0)).collect();
+        assert_eq!(entries.len(), 2, "{entries:?}");
+        assert_eq!(
+            entries[0], None,
+            "a new car withdraws what it may have stored"
+        );
+        assert!(
+            entries[1].is_some_and(|e| (9_900..=10_100).contains(&e)),
+            "{entries:?}"
+        );
+
+        let (mut fresh, mut ev) = (PartitionState::default(), Events::default());
+        for s in &samples[120..] {
+            fresh.observe(s, &mut ev);
+        }
+        fresh.end_session("lane", &mut ev);
+        let entries: Vec<_> = ev.pit_lane.iter().map(|r| r.entry).collect();
+        assert_eq!(entries, [None, None]);
+    }
 
     /// The checkpoint is written by every commit: it must stay small and round-trip
     /// exactly (a resumed partition continues where the crashed one stopped).

@@ -124,6 +124,9 @@ pub struct Events {
     pub anomalies: Vec<AnomalyRecord>,
     /// Pit-lane visits begun or ended, in order (the last of a car is its state).
     pub pit_lane: Vec<PitLaneRecord>,
+    /// Cars a sample named for the first time or anew: the rows stored under the
+    /// placeholders (the car number, `unknown`) take the names.
+    pub renamed: Vec<CarId>,
 }
 
 impl Events {
@@ -133,6 +136,7 @@ impl Events {
         self.drive_throughs.clear();
         self.anomalies.clear();
         self.pit_lane.clear();
+        self.renamed.clear();
     }
     pub fn is_empty(&self) -> bool {
         self.laps.is_empty()
@@ -140,5 +144,6 @@ impl Events {
             && self.drive_throughs.is_empty()
             && self.anomalies.is_empty()
             && self.pit_lane.is_empty()
+            && self.renamed.is_empty()
     }
 }

@@ -46,6 +46,7 @@ pub struct PartitionStore {
     drive_throughs: Statement,
     anomalies: Statement,
     pit_lane: Statement,
+    renamed: Statement,
 }
 
 impl PartitionStore {
@@ -126,9 +127,35 @@ impl PartitionStore {
                  ON CONFLICT (session_id, car) DO UPDATE SET lap = EXCLUDED.lap, entry_ms = EXCLUDED.entry_ms",
             )
             .await?;
+        // A car named late: its rows stored under the placeholders (the car number,
+        // 'unknown') take the names, so that every table groups the car under its team.
+        // After the inserts, so that this batch's rows are renamed too.
+        let renamed = client
+            .prepare(
+                "WITH u AS (SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS u(s, c, d, t)),
+                      l AS (UPDATE laps x SET driver = CASE WHEN x.driver = x.car::text THEN u.d ELSE x.driver END,
+                                                  team = CASE WHEN x.team = 'unknown' THEN u.t ELSE x.team END
+                                  FROM u WHERE x.session_id = u.s AND x.car = u.c
+                                   AND (x.driver = x.car::text OR x.team = 'unknown') RETURNING 1),
+                      p AS (UPDATE pit_stops x SET driver = CASE WHEN x.driver = x.car::text THEN u.d ELSE x.driver END,
+                                                  team = CASE WHEN x.team = 'unknown' THEN u.t ELSE x.team END
+                                  FROM u WHERE x.session_id = u.s AND x.car = u.c
+                                   AND (x.driver = x.car::text OR x.team = 'unknown') RETURNING 1),
+                      d AS (UPDATE drive_throughs x SET driver = CASE WHEN x.driver = x.car::text THEN u.d ELSE x.driver END,
+                                                  team = CASE WHEN x.team = 'unknown' THEN u.t ELSE x.team END
+                                  FROM u WHERE x.session_id = u.s AND x.car = u.c
+                                   AND (x.driver = x.car::text OR x.team = 'unknown') RETURNING 1),
+                      a AS (UPDATE anomalies x SET driver = CASE WHEN x.driver = x.car::text THEN u.d ELSE x.driver END,
+                                                  team = CASE WHEN x.team = 'unknown' THEN u.t ELSE x.team END
+                                  FROM u WHERE x.session_id = u.s AND x.car = u.c
+                                   AND (x.driver = x.car::text OR x.team = 'unknown') RETURNING 1)
+                 SELECT 1",
+            )
+            .await?;
         Ok(PartitionStore {
             client,
             pit_lane,
+            renamed,
             fence,
             sessions,
             session_ensure,
@@ -209,6 +236,9 @@ impl PartitionStore {
         if !cols.pit_lane.car.is_empty() {
             queries.push(Box::pin(tx.execute(&self.pit_lane, &p.pit_lane)));
         }
+        if !cols.renamed.car.is_empty() {
+            queries.push(Box::pin(tx.execute(&self.renamed, &p.renamed)));
+        }
         for e in &p.ends {
             queries.push(Box::pin(tx.execute(&self.ends, e)));
         }
@@ -233,6 +263,8 @@ struct Columns {
     drive: DriveColumns,
     anomaly: AnomalyColumns,
     pit_lane: PitLaneColumns,
+    /// Each renamed car's latest names (one row per car).
+    renamed: IdColumns,
     ends: Vec<(i32, serde_json::Value)>,
 }
 
@@ -420,6 +452,14 @@ impl Columns {
             k.lap.push(x.entry.and_then(|e| e.1).map(i32::from));
             k.entry.push(x.entry.map(|e| e.0));
         }
+        for (i, x) in b.events.renamed.iter().enumerate() {
+            let later = b.events.renamed[i + 1..]
+                .iter()
+                .any(|y| y.car == x.car && y.session == x.session);
+            if !later {
+                c.renamed.push(x);
+            }
+        }
         c.ends = b
             .ends
             .iter()
@@ -444,6 +484,7 @@ struct Params<'a> {
     drive_throughs: [&'a (dyn ToSql + Sync); 7],
     anomalies: [&'a (dyn ToSql + Sync); 13],
     pit_lane: [&'a (dyn ToSql + Sync); 4],
+    renamed: [&'a (dyn ToSql + Sync); 4],
     ends: Vec<[&'a (dyn ToSql + Sync); 4]>,
 }
 
@@ -525,6 +566,12 @@ impl<'a> Params<'a> {
                 &a.low,
                 &a.high,
                 &a.at,
+            ],
+            renamed: [
+                &c.renamed.session,
+                &c.renamed.car,
+                &c.renamed.driver,
+                &c.renamed.team,
             ],
             pit_lane: [
                 &c.pit_lane.session,

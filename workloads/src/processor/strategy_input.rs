@@ -45,6 +45,9 @@ pub async fn race(db: &Client, id: &str) -> Result<Option<Race>, Error> {
             &[&id],
         )
         .await?;
+    // After the stops, not before: a commit between the two reads then leaves a car that
+    // just left the lane in neither for one refresh (where it entered), never in both
+    // (its loss counted twice).
     let in_lane = db
         .query(
             "SELECT car, lap, entry_ms FROM pit_lane_now WHERE session_id = $1",

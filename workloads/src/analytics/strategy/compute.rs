@@ -369,12 +369,14 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
         },
         degradation: view.fit.as_ref().ok().copied(),
         degradation_hidden: view.fit.as_ref().err().cloned(),
-        rejoin: rejoin(&ctx.board, car, loss_ms, &ctx.also_stopping).map(|r| RejoinView {
-            position: r.position,
-            ahead: r.ahead.map(|(c, g)| neighbour(ctx, c, g)),
-            behind: r.behind.map(|(c, g)| neighbour(ctx, c, g)),
-            margins: r.margins,
-            position_if_field_stays_out: r.if_they_stay_out,
+        rejoin: rejoin(&ctx.board, car, (loss_ms, ctx.loss.ms), &ctx.also_stopping).map(|r| {
+            RejoinView {
+                position: r.position,
+                ahead: r.ahead.map(|(c, g)| neighbour(ctx, c, g)),
+                behind: r.behind.map(|(c, g)| neighbour(ctx, c, g)),
+                margins: r.margins,
+                position_if_field_stays_out: r.if_they_stay_out,
+            }
         }),
         window: None,
         window_hidden: None,
@@ -545,6 +547,34 @@ mod tests {
             (two.position, two.position_if_field_stays_out),
             (2, Some(3))
         );
+        // Car 1 comes out ahead of both if they stop too, behind both if they stay out.
+        let one = car(&s, 1).rejoin.unwrap();
+        assert_eq!(
+            (one.position, one.position_if_field_stays_out),
+            (1, Some(3))
+        );
+    }
+
+    /// Live, the moment is the last line crossing: a car that entered the pit lane after
+    /// it is in the lane all the same, its loss in the gaps.
+    #[test]
+    fn an_entry_after_the_last_crossing_counts() {
+        let r = Race {
+            entrants: fixtures::entrants(3),
+            laps: fixtures::steady_laps(3, 10),
+            pit_entries: vec![PitEntry {
+                car: 1,
+                lap: Some(11),
+                entry_ms: 904_000,
+            }],
+            ..Race::default()
+        };
+        let s = compute(&r);
+        assert_eq!(s.as_of_ms, 903_000);
+        let one = s.cars.iter().find(|c| c.car == 1).unwrap();
+        assert_eq!(one.rejoin.as_ref().map(|r| r.position), Some(3));
+        let two = s.cars.iter().find(|c| c.car == 2).unwrap();
+        assert_eq!(two.gap_ahead_ms, Some(1_000.0 - s.pit_loss.ms));
     }
 
     /// Car 2's stop began before the safety car and was under way at its last line

@@ -21,13 +21,13 @@ pub struct Rejoin {
     pub if_they_stay_out: Option<usize>,
 }
 
-/// The rejoin of `car` if it stopped now with `loss_ms` of pit loss, the cars of
-/// `also_stopping` stopping in the same lap (under a safety car: the field takes the
-/// cheap stop).
+/// The rejoin of `car` if it stopped now with `loss_ms` of pit loss (none for a car
+/// already in the pit lane: its gaps hold it), the cars of `also_stopping` stopping in
+/// the same lap at `their_loss_ms` (under a safety car: the field takes the cheap stop).
 pub fn rejoin(
     board: &Board,
     car: u8,
-    loss_ms: f64,
+    (loss_ms, their_loss_ms): (f64, f64),
     also_stopping: &BTreeSet<u8>,
 ) -> Option<Rejoin> {
     let me = board.get(car)?;
@@ -38,7 +38,7 @@ pub fn rejoin(
         .filter(|t| t.car != car)
         .filter_map(|t| {
             let theirs = if also_stopping.contains(&t.car) {
-                loss_ms
+                their_loss_ms
             } else {
                 0.0
             };
@@ -50,7 +50,7 @@ pub fn rejoin(
     let if_they_stay_out = (!also_stopping.is_empty()).then(|| {
         1 + margins
             .iter()
-            .filter(|m| stays_ahead(m, loss_ms, also_stopping))
+            .filter(|m| stays_ahead(m, their_loss_ms, also_stopping))
             .count()
     });
     Some(Rejoin {
@@ -98,9 +98,9 @@ mod tests {
             })
             .collect();
         let board = Board::new(&laps, &[], 120_000);
-        let green = rejoin(&board, 1, 20_000.0, &BTreeSet::new()).unwrap();
+        let green = rejoin(&board, 1, (20_000.0, 20_000.0), &BTreeSet::new()).unwrap();
         assert_eq!((green.position, green.if_they_stay_out), (3, None));
-        let sc = rejoin(&board, 1, 20_000.0, &BTreeSet::from([2, 3])).unwrap();
+        let sc = rejoin(&board, 1, (20_000.0, 20_000.0), &BTreeSet::from([2, 3])).unwrap();
         assert_eq!((sc.position, sc.if_they_stay_out), (1, Some(3)));
         assert_eq!(sc.behind.map(|b| b.0), Some(2));
     }

@@ -39,8 +39,8 @@ pub enum MissReason {
     /// Predicted ahead, it entered the pit lane after the prediction and before the
     /// check: a stop no prediction at pit entry can see.
     StoppedAfter,
-    /// Predicted ahead, it was in the pit lane when the prediction was made (a stop is
-    /// known once it is over).
+    /// Predicted ahead, it was in the pit lane when the prediction was made, not yet
+    /// standing in its box (from then on the processor knows it is in the lane).
     InPitLane,
     /// Predicted behind because it was expected to stop under the safety car too; it
     /// stayed out.
@@ -245,11 +245,14 @@ fn reason(
     (predicted_ahead, expected_to_stop): (bool, &BTreeSet<u8>),
     t_ms: i64,
 ) -> MissReason {
-    // Stops the prediction could not know: not over when it was made, begun by the check.
+    // Stops the prediction could not know: not over when it was made, begun by the check,
+    // and not known as under way either (its car stood in its box by then).
+    let known_in_lane = |s: &Stop| s.stationary_start_ms.is_some_and(|t| t <= stop.entry_ms);
     let unseen = race
         .stops
         .iter()
         .filter(|s| s.car == car && s.exit_ms() > stop.entry_ms && s.entry_ms < t_ms)
+        .filter(|s| !known_in_lane(s))
         .map(|s| s.entry_ms)
         .min();
     match (predicted_ahead, unseen) {

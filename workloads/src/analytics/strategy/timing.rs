@@ -75,9 +75,10 @@ pub struct Board {
 }
 
 impl Board {
-    /// The board at `now_ms` from the laps known then and the stops made or under way
-    /// by then. A car that has not crossed the line for two of the leader's laps has
-    /// stopped racing and is left out.
+    /// The board at `now_ms` from the laps known then and `stops`, the stops known made
+    /// or under way (the caller's choice: live, one that began after the last line
+    /// crossing counts in full). A car that has not crossed the line for two of the
+    /// leader's laps has stopped racing and is left out.
     pub fn new(laps: &[Lap], stops: &[PricedStop], now_ms: i64) -> Board {
         let mut cars: BTreeMap<u8, Timing> = BTreeMap::new();
         for l in laps.iter().filter(|l| l.crossed_at_ms <= now_ms) {
@@ -90,7 +91,7 @@ impl Board {
                 .crossings
                 .push((l.lap, l.crossed_at_ms));
         }
-        for s in stops.iter().filter(|s| s.entry_ms <= now_ms) {
+        for s in stops {
             if let Some(t) = cars.get_mut(&s.car) {
                 t.stops.push((s.entry_ms, s.exit_ms, s.cost_ms));
             }
