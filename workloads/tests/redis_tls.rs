@@ -28,31 +28,44 @@ struct TlsRedis {
 }
 
 impl TlsRedis {
+    /// A redis-server of the test's own on a free port. The port is free when asked, not
+    /// when the server binds it: a server that finds it taken (the other test's, started
+    /// at the same moment) exits, while the port answers for the other one. So the
+    /// server must still run once the port answers, else another port is tried.
     fn start(ca: &Path, cert: &Path, key: &Path, client_certs: bool) -> TlsRedis {
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args(["--port", "0", "--tls-port", &port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .arg("--tls-cert-file")
-            .arg(cert)
-            .arg("--tls-key-file")
-            .arg(key)
-            .arg("--tls-ca-cert-file")
-            .arg(ca)
-            .args([
-                "--tls-auth-clients",
-                if client_certs { "yes" } else { "no" },
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server (run through `make test`, which installs it)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "TLS redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new("redis-server")
+                .args(["--port", "0", "--tls-port", &port.to_string()])
+                .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .arg("--tls-cert-file")
+                .arg(cert)
+                .arg("--tls-key-file")
+                .arg(key)
+                .arg("--tls-ca-cert-file")
+                .arg(ca)
+                .args([
+                    "--tls-auth-clients",
+                    if client_certs { "yes" } else { "no" },
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server (run through `make test`, which installs it)");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let exited = |c: &mut Child| c.try_wait().unwrap().is_some();
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && !exited(&mut child)
+            {
+                assert!(Instant::now() < deadline, "TLS redis-server did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // A bind failure ends the server within milliseconds of its start.
+            std::thread::sleep(Duration::from_millis(200));
+            if !exited(&mut child) {
+                return TlsRedis { port, child };
+            }
         }
-        TlsRedis { port, child }
+        panic!("TLS redis-server exited five times: its port was taken each time");
     }
 }
 

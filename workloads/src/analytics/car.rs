@@ -195,11 +195,15 @@ impl PartitionState {
                 }
                 let car = CarAnalytics::new(s);
                 // Begun afresh (a new car, or a checkpoint this version cannot read): a
-                // pit-lane row stored before is no longer followed.
+                // pit-lane row stored before is no longer followed, and rows an earlier
+                // state stored under placeholders take the names this sample gives.
                 ev.pit_lane.push(PitLaneRecord {
                     id: car.id.clone(),
                     entry: None,
                 });
+                if s.driver.is_some() || s.team.is_some() {
+                    ev.renamed.push(car.id.clone());
+                }
                 self.cars.push(car);
                 self.cars.len() - 1
             }
@@ -301,6 +305,25 @@ mod tests {
         fresh.end_session("lane", &mut ev);
         let entries: Vec<_> = ev.pit_lane.iter().map(|r| r.entry).collect();
         assert_eq!(entries, [None, None]);
+    }
+
+    /// A car's stored rows are renamed when its analytics meet a name, or begin with one
+    /// (an earlier state may have stored rows under placeholders); not for a sample
+    /// without names.
+    #[test]
+    fn a_name_asks_for_the_stored_rows_to_be_renamed() {
+        let mut samples = into_the_box();
+        samples[1].driver = Some("VER".into());
+        let (mut state, mut ev) = (PartitionState::default(), Events::default());
+        state.observe(&samples[0], &mut ev);
+        assert!(ev.renamed.is_empty());
+        state.observe(&samples[1], &mut ev);
+        state.observe(&samples[2], &mut ev);
+        let names: Vec<&str> = ev.renamed.iter().map(|c| c.driver.as_str()).collect();
+        assert_eq!(names, ["VER"]);
+        let (mut fresh, mut ev) = (PartitionState::default(), Events::default());
+        fresh.observe(&samples[1], &mut ev);
+        assert_eq!(ev.renamed.len(), 1);
     }
 
     /// The checkpoint is written by every commit: it must stay small and round-trip

@@ -127,31 +127,7 @@ impl PartitionStore {
                  ON CONFLICT (session_id, car) DO UPDATE SET lap = EXCLUDED.lap, entry_ms = EXCLUDED.entry_ms",
             )
             .await?;
-        // A car named late: its rows stored under the placeholders (the car number,
-        // 'unknown') take the names, so that every table groups the car under its team.
-        // After the inserts, so that this batch's rows are renamed too.
-        let renamed = client
-            .prepare(
-                "WITH u AS (SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS u(s, c, d, t)),
-                      l AS (UPDATE laps x SET driver = CASE WHEN x.driver = x.car::text THEN u.d ELSE x.driver END,
-                                                  team = CASE WHEN x.team = 'unknown' THEN u.t ELSE x.team END
-                                  FROM u WHERE x.session_id = u.s AND x.car = u.c
-                                   AND (x.driver = x.car::text OR x.team = 'unknown') RETURNING 1),
-                      p AS (UPDATE pit_stops x SET driver = CASE WHEN x.driver = x.car::text THEN u.d ELSE x.driver END,
-                                                  team = CASE WHEN x.team = 'unknown' THEN u.t ELSE x.team END
-                                  FROM u WHERE x.session_id = u.s AND x.car = u.c
-                                   AND (x.driver = x.car::text OR x.team = 'unknown') RETURNING 1),
-                      d AS (UPDATE drive_throughs x SET driver = CASE WHEN x.driver = x.car::text THEN u.d ELSE x.driver END,
-                                                  team = CASE WHEN x.team = 'unknown' THEN u.t ELSE x.team END
-                                  FROM u WHERE x.session_id = u.s AND x.car = u.c
-                                   AND (x.driver = x.car::text OR x.team = 'unknown') RETURNING 1),
-                      a AS (UPDATE anomalies x SET driver = CASE WHEN x.driver = x.car::text THEN u.d ELSE x.driver END,
-                                                  team = CASE WHEN x.team = 'unknown' THEN u.t ELSE x.team END
-                                  FROM u WHERE x.session_id = u.s AND x.car = u.c
-                                   AND (x.driver = x.car::text OR x.team = 'unknown') RETURNING 1)
-                 SELECT 1",
-            )
-            .await?;
+        let renamed = client.prepare(&rename_statement()).await?;
         Ok(PartitionStore {
             client,
             pit_lane,
@@ -236,7 +212,7 @@ impl PartitionStore {
         if !cols.pit_lane.car.is_empty() {
             queries.push(Box::pin(tx.execute(&self.pit_lane, &p.pit_lane)));
         }
-        if !cols.renamed.car.is_empty() {
+        if !cols.renamed.1.is_empty() {
             queries.push(Box::pin(tx.execute(&self.renamed, &p.renamed)));
         }
         for e in &p.ends {
@@ -251,6 +227,34 @@ impl PartitionStore {
     }
 }
 
+/// The statement that gives a renamed car's rows stored under the placeholders (the car
+/// number, 'unknown') the names car_accounting knows, upserted earlier in the same
+/// commit: every table then groups the car under its team. Run after the inserts, so
+/// that this batch's rows are renamed too; a row is written only if a name changes.
+fn rename_statement() -> String {
+    let update = |alias: &str, table: &str| {
+        format!(
+            "{alias} AS (UPDATE {table} x
+                 SET driver = CASE WHEN x.driver = x.car::text THEN u.d ELSE x.driver END,
+                     team = CASE WHEN x.team = 'unknown' THEN u.t ELSE x.team END
+                FROM u WHERE x.session_id = u.s AND x.car = u.c
+                 AND ((x.driver = x.car::text AND u.d <> x.driver)
+                      OR (x.team = 'unknown' AND u.t <> 'unknown')) RETURNING 1)"
+        )
+    };
+    format!(
+        "WITH u AS (SELECT a.session_id AS s, a.car AS c, a.driver AS d, a.team AS t
+                      FROM unnest($1::text[], $2::int[]) AS k(s, c)
+                      JOIN car_accounting a ON a.session_id = k.s AND a.car = k.c),
+              {}, {}, {}, {}
+         SELECT 1",
+        update("l", "laps"),
+        update("p", "pit_stops"),
+        update("d", "drive_throughs"),
+        update("a", "anomalies"),
+    )
+}
+
 /// The batch's rows as column vectors (one array parameter per column for `unnest`).
 #[derive(Default)]
 struct Columns {
@@ -263,8 +267,8 @@ struct Columns {
     drive: DriveColumns,
     anomaly: AnomalyColumns,
     pit_lane: PitLaneColumns,
-    /// Each renamed car's latest names (one row per car).
-    renamed: IdColumns,
+    /// The renamed cars, once each: (session, car).
+    renamed: (Vec<String>, Vec<i32>),
     ends: Vec<(i32, serde_json::Value)>,
 }
 
@@ -452,13 +456,15 @@ impl Columns {
             k.lap.push(x.entry.and_then(|e| e.1).map(i32::from));
             k.entry.push(x.entry.map(|e| e.0));
         }
-        for (i, x) in b.events.renamed.iter().enumerate() {
-            let later = b.events.renamed[i + 1..]
-                .iter()
-                .any(|y| y.car == x.car && y.session == x.session);
-            if !later {
-                c.renamed.push(x);
-            }
+        let renamed: std::collections::BTreeSet<(&str, u8)> = b
+            .events
+            .renamed
+            .iter()
+            .map(|x| (x.session.as_str(), x.car))
+            .collect();
+        for (session, car) in renamed {
+            c.renamed.0.push(session.to_owned());
+            c.renamed.1.push(i32::from(car));
         }
         c.ends = b
             .ends
@@ -484,7 +490,7 @@ struct Params<'a> {
     drive_throughs: [&'a (dyn ToSql + Sync); 7],
     anomalies: [&'a (dyn ToSql + Sync); 13],
     pit_lane: [&'a (dyn ToSql + Sync); 4],
-    renamed: [&'a (dyn ToSql + Sync); 4],
+    renamed: [&'a (dyn ToSql + Sync); 2],
     ends: Vec<[&'a (dyn ToSql + Sync); 4]>,
 }
 
@@ -567,12 +573,7 @@ impl<'a> Params<'a> {
                 &a.high,
                 &a.at,
             ],
-            renamed: [
-                &c.renamed.session,
-                &c.renamed.car,
-                &c.renamed.driver,
-                &c.renamed.team,
-            ],
+            renamed: [&c.renamed.0, &c.renamed.1],
             pit_lane: [
                 &c.pit_lane.session,
                 &c.pit_lane.car,
