@@ -443,18 +443,19 @@ impl Columns {
             k.high.push(x.expected_high);
             k.at.push(x.detected_at_ms);
         }
-        for (i, x) in b.events.pit_lane.iter().enumerate() {
-            let later = b.events.pit_lane[i + 1..]
-                .iter()
-                .any(|y| y.id.car == x.id.car && y.id.session == x.id.session);
-            if later {
-                continue;
-            }
+        // The last record of each car is its state.
+        let lane: std::collections::BTreeMap<(&str, u8), _> = b
+            .events
+            .pit_lane
+            .iter()
+            .map(|x| ((x.id.session.as_str(), x.id.car), x.entry))
+            .collect();
+        for ((session, car), entry) in lane {
             let k = &mut c.pit_lane;
-            k.session.push(x.id.session.to_string());
-            k.car.push(i32::from(x.id.car));
-            k.lap.push(x.entry.and_then(|e| e.1).map(i32::from));
-            k.entry.push(x.entry.map(|e| e.0));
+            k.session.push(session.to_owned());
+            k.car.push(i32::from(car));
+            k.lap.push(entry.and_then(|e| e.1).map(i32::from));
+            k.entry.push(entry.map(|e| e.0));
         }
         let renamed: std::collections::BTreeSet<(&str, u8)> = b
             .events

@@ -229,8 +229,6 @@ pub async fn accounting(db: &tokio_postgres::Client, session: &str) -> Vec<(u8, 
         .collect()
 }
 
-/// Asserts that every published sample was committed exactly once: per car, the count
-/// equals what was published and the sequence numbers sum to 0 + 1 + … + (n − 1).
 /// After the flag no car of `session` is left in the pit lane (`pit_lane_now`): each
 /// visit stored live was withdrawn in the commit that stored the stop, across kills and
 /// restarts too.
@@ -248,6 +246,8 @@ pub async fn assert_no_car_left_in_the_pit_lane(db: &tokio_postgres::Client, ses
     assert_eq!(left, Vec::<i32>::new(), "cars left in the pit lane");
 }
 
+/// Asserts that every published sample was committed exactly once: per car, the count
+/// equals what was published and the sequence numbers sum to 0 + 1 + … + (n − 1).
 pub async fn assert_exactly_once(
     db: &tokio_postgres::Client,
     session: &str,
