@@ -51,7 +51,7 @@ fn rejoin_predictions_hold_on_the_real_race() {
             ))
             .collect::<Vec<_>>()
     );
-    let f = strategy::rejoin_check(&race, distance);
+    let f = strategy::rejoin_check(&race, &|c, t| distance.progress(c, t));
     let n = f.n;
     // Measured: 22/39 exact, 35/39 within one, 27/39 within the range a safety car
     // leaves to the others' choice, 5 of the 17 misses only for later stops (23/39 exact
@@ -80,7 +80,7 @@ fn undercut_calls_against_the_real_outcome() {
     };
     let mut race = strategy::race(ev, "zandvoort", 72);
     race.neutral_periods = periods.clone();
-    let f = strategy::undercut_check(ev, &race, distance);
+    let f = strategy::undercut_check(&race, &|c, t| distance.progress(c, t));
     assert!(f.green >= 2, "only {} green pairs", f.green);
     assert!(
         f.green_right * 2 >= f.green,

@@ -53,8 +53,8 @@ fn every_real_race_is_checked() {
         let mut race = strategy::race(&ev, r.circuit.as_deref().unwrap_or(""), laps);
         race.circuit = r.circuit.clone();
         race.neutral_periods = periods;
-        let rejoin = strategy::rejoin_check(&race, &distance);
-        strategy::undercut_check(&ev, &race, &distance);
+        let rejoin = strategy::rejoin_check(&race, &|c, t| distance.progress(c, t));
+        strategy::undercut_check(&race, &|c, t| distance.progress(c, t));
         assert!(rejoin.n > 0, "{}: no stop checked", r.name);
         assert!(rejoin.misses_named, "{}: a miss names no car", r.name);
     }

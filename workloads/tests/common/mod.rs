@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod contract;
 pub mod dutch;
 pub mod ingest;
+pub mod lap_tables;
 pub mod real_races;
 pub mod servers;
 pub mod silent_redis;

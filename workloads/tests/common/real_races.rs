@@ -40,7 +40,7 @@ pub fn all(f1: &Path) -> Vec<RealRace> {
 }
 
 /// `2025-dutch-gp` → the circuit of Ergast's 2025 "Dutch Grand Prix".
-fn circuit_of(f1: &Path, name: &str) -> Option<String> {
+pub fn circuit_of(f1: &Path, name: &str) -> Option<String> {
     let (year, rest) = name.split_once('-')?;
     let wanted = format!("{}-grand-prix", rest.strip_suffix("-gp").unwrap_or(rest));
     let slug = |s: &str| {

@@ -115,10 +115,10 @@ pub struct RejoinFigures {
 }
 
 /// For every stop of `race`, the rejoin predicted at pit entry against the position
-/// really held one lap after pit exit (from `distance`); prints the table of
-/// docs/strategy.md and returns its figures.
-pub fn rejoin_check(race: &Race, distance: &Distance) -> RejoinFigures {
-    let rows = review::rejoin_checks_by(race, &|car, t| distance.progress(car, t));
+/// really held one lap after pit exit (from `progress`: a recording's distance, or the
+/// line crossings); prints the table of docs/strategy.md and returns its figures.
+pub fn rejoin_check(race: &Race, progress: review::Progress) -> RejoinFigures {
+    let rows = review::rejoin_checks_by(race, progress);
     println!("| driver | in-lap | pit loss used (s) | predicted | actual | why missed |");
     println!("|---|---|---|---|---|---|");
     for r in &rows {
@@ -189,11 +189,18 @@ fn wear(s: &Strategy, car: u8) -> Option<Wear> {
 
 /// Every pair of cars within 3 s where one stopped one to three laps before the other:
 /// the undercut call made at the first stop against the outcome one lap after the
-/// second. Prints the table of docs/strategy.md and returns its figures.
-pub fn undercut_check(ev: &Events, race: &Race, distance: &Distance) -> UndercutFigures {
+/// second (from `progress`). Prints the table of docs/strategy.md and returns its
+/// figures.
+pub fn undercut_check(race: &Race, progress: review::Progress) -> UndercutFigures {
     let periods = &race.neutral_periods;
     let lap_ms = timing::typical_lap_ms(&race.laps);
     let under_sc = |t: i64| periods.iter().any(|p| p.0 <= t && t < p.1 + lap_ms);
+    let driver = |car: u8| {
+        race.entrants
+            .iter()
+            .find(|e| e.car == car)
+            .map_or_else(|| format!("#{car}"), |e| e.driver.clone())
+    };
     println!(
         "| first to stop | in-lap | rival | laps later | gap before (s) | neutralised | predicted | outcome |"
     );
@@ -204,12 +211,12 @@ pub fn undercut_check(ev: &Events, race: &Race, distance: &Distance) -> Undercut
         green: 0,
         green_right: 0,
     };
-    for a in &ev.pit_stops {
-        for b in &ev.pit_stops {
+    for a in &race.stops {
+        for b in &race.stops {
             let (Some(la), Some(lb)) = (a.lap, b.lap) else {
                 continue;
             };
-            if a.id.car == b.id.car || !(1..=3).contains(&(lb.saturating_sub(la))) || lb <= la {
+            if a.car == b.car || !(1..=3).contains(&(lb.saturating_sub(la))) || lb <= la {
                 continue;
             }
             // A stop under a safety car costs less: the outcome says little of an undercut.
@@ -217,7 +224,7 @@ pub fn undercut_check(ev: &Events, race: &Race, distance: &Distance) -> Undercut
             let now = race.as_of(a.entry_ms);
             let s = compute(&now);
             let board = board(&now, a.entry_ms);
-            let (Some(ta), Some(tb)) = (board.get(a.id.car), board.get(b.id.car)) else {
+            let (Some(ta), Some(tb)) = (board.get(a.car), board.get(b.car)) else {
                 continue;
             };
             let Some(gap) = timing::Board::gap_ms(ta, tb) else {
@@ -226,17 +233,14 @@ pub fn undercut_check(ev: &Events, race: &Race, distance: &Distance) -> Undercut
             if gap.abs() > 3_000.0 {
                 continue;
             }
-            let (Some(rival), Some(mine)) = (wear(&s, b.id.car), wear(&s, a.id.car)) else {
+            let (Some(rival), Some(mine)) = (wear(&s, b.car), wear(&s, a.car)) else {
                 continue;
             };
             let gain = gain_ms(rival, mine.deg_ms, lb - la);
             // After both stops, positive: the first to stop is behind.
             let predicted_behind = gap - gain > 0.0;
-            let t = b.entry_ms + b.pit_lane_ms + lap_ms;
-            let (Some(pa), Some(pb)) = (
-                distance.progress(a.id.car, t),
-                distance.progress(b.id.car, t),
-            ) else {
+            let t = b.exit_ms() + lap_ms;
+            let (Some(pa), Some(pb)) = (progress(a.car, t), progress(b.car, t)) else {
                 continue;
             };
             let actual_behind = pa < pb;
@@ -257,8 +261,8 @@ pub fn undercut_check(ev: &Events, race: &Race, distance: &Distance) -> Undercut
             }
             println!(
                 "| {} | {la} | {} | {} | {:+.1} | {} | {} | {}{} |",
-                a.id.driver,
-                b.id.driver,
+                driver(a.car),
+                driver(b.car),
                 lb - la,
                 gap / 1000.0,
                 if neutral { "yes" } else { "" },

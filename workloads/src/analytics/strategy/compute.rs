@@ -2,7 +2,7 @@
 
 use super::degradation::{Fit, median};
 use super::input::{Race, Stop, fuel_ms_per_lap};
-use super::pit_loss::{PitLoss, pit_loss, stop_loss};
+use super::pit_loss::{PitLoss, normal_lane_ms, normal_losses, pit_loss, stop_loss};
 use super::rejoin::rejoin;
 use super::stints::{StintLaps, by_car, in_lap_of, race_neutralised_laps, stints};
 use super::timing::{Board, PricedStop, typical_lap_ms};
@@ -166,11 +166,10 @@ fn context(race: &Race, now: i64) -> Context<'_> {
             &race.neutral_periods,
         );
         let judged: Vec<_> = st.iter().flat_map(|s| s.laps.iter().copied()).collect();
-        measured.extend(
-            c.stops
-                .iter()
-                .filter_map(|s| stop_loss(&judged, in_lap_of(s, &race.laps)?)),
-        );
+        measured.extend(c.stops.iter().filter_map(|s| {
+            let loss = stop_loss(&judged, in_lap_of(s, &race.laps)?)?;
+            Some((loss, s.pit_lane_ms))
+        }));
         let fit = st.last().map_or(Err("no laps yet".into()), |s| s.fit(fuel));
         cars.insert(
             car,
@@ -206,8 +205,11 @@ fn context(race: &Race, now: i64) -> Context<'_> {
             .map(|(car, _)| *car)
             .collect()
     });
+    let lanes: Vec<i64> = race.stops.iter().map(|s| s.pit_lane_ms).collect();
+    let normal_lane = normal_lane_ms(&lanes);
+    let measured = normal_losses(&measured, normal_lane);
     let loss = pit_loss(&measured, race.circuit.as_deref(), slow);
-    let cost = stop_cost(race, &measured);
+    let cost = stop_cost(race, &measured, normal_lane);
     let made = race.stops.iter().map(|s| PricedStop {
         car: s.car,
         entry_ms: s.entry_ms,
@@ -245,15 +247,17 @@ fn context(race: &Race, now: i64) -> Context<'_> {
 
 /// What a stop already made cost, for the gaps: the loss of its moment (green, or
 /// neutralised when it began under a safety car: a stop just before one paid the full
-/// price) plus what its pit lane took beyond the race's median (a slow tyre change), at
-/// most [`FASTER_LANE_MS`] less, never below nothing. Drive-throughs are not on the board:
-/// their slow laps are in the line crossings already.
-fn stop_cost<'a>(race: &'a Race, measured: &[f64]) -> impl Fn(&Stop) -> f64 + 'a {
+/// price) plus what its pit lane took beyond a normal stop's `normal_lane` (a slow tyre
+/// change), at most [`FASTER_LANE_MS`] less, never below nothing. Drive-throughs are not
+/// on the board: their slow laps are in the line crossings already.
+fn stop_cost<'a>(
+    race: &'a Race,
+    measured: &[f64],
+    lane: Option<f64>,
+) -> impl Fn(&Stop) -> f64 + 'a {
     let circuit = race.circuit.as_deref();
     let green = pit_loss(measured, circuit, 1.0).ms;
     let neutralised = pit_loss(measured, circuit, NEUTRALISED_SLOW_RATIO).ms;
-    let mut lanes: Vec<f64> = race.stops.iter().map(|s| s.pit_lane_ms as f64).collect();
-    let lane = (lanes.len() >= MIN_LANES).then(|| median(&mut lanes));
     move |s: &Stop| {
         let base = if race.neutralised_at(s.entry_ms).is_some() {
             neutralised
@@ -268,9 +272,7 @@ fn stop_cost<'a>(race: &'a Race, measured: &[f64]) -> impl Fn(&Stop) -> f64 + 'a
     }
 }
 
-/// Stops whose pit-lane times make a median to compare one with.
-const MIN_LANES: usize = 3;
-/// How much faster than the median a stop's pit lane can make it, ms (a quick stop
+/// How much faster than a normal stop's a stop's pit lane can make it, ms (a quick stop
 /// saves a second or two; more is a timing glitch).
 const FASTER_LANE_MS: f64 = 3_000.0;
 
@@ -380,10 +382,23 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
         }),
         window: None,
         window_hidden: None,
-        undercut: undercut(ctx, car, position),
+        // A car stopping now has no window to choose nor an undercut to weigh until it
+        // is out (the others' calls against it still stand).
+        undercut: if in_pit_lane {
+            Undercut::default()
+        } else {
+            undercut(ctx, car, position)
+        },
     }
-    .with_window(pit_window(ctx, car, me.laps()))
+    .with_window(if in_pit_lane {
+        Err(IN_PIT_LANE.into())
+    } else {
+        pit_window(ctx, car, me.laps())
+    })
 }
+
+/// Why a car in the pit lane shows no pit window.
+const IN_PIT_LANE: &str = "in the pit lane now";
 
 impl CarStrategy {
     fn with_window(mut self, w: Result<Window, String>) -> Self {
@@ -525,6 +540,12 @@ mod tests {
         let car = |s: &Strategy, n: u8| s.cars.iter().find(|c| c.car == n).cloned().unwrap();
         let (one, two) = (car(&s, 1), car(&s, 2));
         assert!(one.in_pit_lane && !two.in_pit_lane);
+        // Stopping now: no window to choose, no undercut of its own to weigh.
+        assert_eq!(one.window_hidden.as_deref(), Some(IN_PIT_LANE));
+        assert!(one.window.is_none() && one.undercut.ahead.is_none());
+        assert!(one.undercut.behind.is_none());
+        assert_ne!(two.window_hidden.as_deref(), Some(IN_PIT_LANE));
+        assert!(two.undercut.ahead.is_some() || two.undercut.behind.is_some());
         assert_eq!(two.gap_ahead_ms, Some(1_000.0 - loss));
         assert_eq!(one.rejoin.as_ref().map(|r| r.position), Some(3));
         // Car 2 stopping now would come out behind car 1, which stops too.
@@ -590,10 +611,10 @@ mod tests {
         assert_eq!(car2.gap_ahead_ms, Some(1_000.0 + green));
     }
 
-    /// Each stop made is priced at the loss of its moment plus its pit lane beyond the
-    /// race's median: one begun before the safety car at the green loss, one under it at
+    /// Each stop made is priced at the loss of its moment plus its pit lane beyond a
+    /// normal stop's: one begun before the safety car at the green loss, one under it at
     /// the neutralised loss, a slow one with its extra seconds, a quick one at most 3 s
-    /// less; with fewer than three stops there is no median to compare with.
+    /// less; with fewer than three stops there is no normal stop to compare with.
     #[test]
     fn a_stop_costs_the_loss_of_its_moment_and_its_own_pit_lane() {
         let stop = |entry_ms: i64, pit_lane_ms: i64| Stop {
@@ -612,7 +633,9 @@ mod tests {
         let green = pit_loss(&[], r.circuit.as_deref(), 1.0).ms;
         let neutral = pit_loss(&[], r.circuit.as_deref(), NEUTRALISED_SLOW_RATIO).ms;
         assert!(neutral < green);
-        let cost = stop_cost(&r, &[]);
+        let lane =
+            |r: &Race| normal_lane_ms(&r.stops.iter().map(|s| s.pit_lane_ms).collect::<Vec<_>>());
+        let cost = stop_cost(&r, &[], lane(&r));
         let table = [
             (stop(999_999, 20_000), green),
             (stop(1_000_000, 20_000), neutral),
@@ -623,7 +646,7 @@ mod tests {
             (stop(0, 10_000), green - FASTER_LANE_MS),
         ];
         // Never below nothing, whatever a tiny measured loss and a quick lane make of it.
-        let tiny = stop_cost(&r, &[1_000.0, 1_000.0, 1_000.0]);
+        let tiny = stop_cost(&r, &[1_000.0, 1_000.0, 1_000.0], lane(&r));
         assert_eq!(tiny(&stop(1_000_000, 10_000)), 0.0);
         drop(tiny);
         for (s, want) in table {
@@ -631,7 +654,12 @@ mod tests {
         }
         drop(cost);
         r.stops.pop();
-        let cost = stop_cost(&r, &[]);
+        let cost = stop_cost(&r, &[], lane(&r));
         assert_eq!(cost(&stop(0, 31_000)), green);
+        drop(cost);
+        // A troubled stop among them is no normal one: the others' 20 s is.
+        r.stops.extend([stop(3, 35_000), stop(4, 20_000)]);
+        let cost = stop_cost(&r, &[], lane(&r));
+        assert_eq!(cost(&stop(0, 31_000)), green + 11_000.0);
     }
 }

@@ -1,0 +1,197 @@
+//! Whole real races from FastF1's lap tables (`../shared/data/f1/fastf1-laps/`,
+//! `laps_<year>_<name>_grand_prix.csv`: one row per car and lap with the line crossing,
+//! the pit entry and exit, the tyres and the track status), read into the strategy's
+//! input as the processor would have stored them: the laps, the stops, the safety-car
+//! periods a race-control feed reports. No telemetry, so positions come from the line
+//! crossings (linear within a lap), as in the HTML report.
+
+use pitstop_workloads::analytics::strategy::{Entrant, Lap, Race, Stop};
+use pitstop_workloads::model::Compound;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// When the session clock starts, so that times look like the epoch ms the processor
+/// stores (the tables hold time since the session began).
+const SESSION_START_MS: i64 = 1_700_000_000_000;
+
+/// One race's lap table, read.
+pub struct LapTable {
+    /// `2024-italian-gp`, named as the telemetry directories are.
+    pub name: String,
+    pub race: Race,
+}
+
+/// Every lap table under `f1/fastf1-laps`, in name order, with its circuit from Ergast.
+pub fn all(f1: &Path) -> Vec<LapTable> {
+    let Ok(entries) = std::fs::read_dir(f1.join("fastf1-laps")) else {
+        return Vec::new();
+    };
+    let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    files.sort();
+    files
+        .iter()
+        .filter_map(|path| {
+            let stem = path.file_stem()?.to_str()?;
+            let rest = stem.strip_prefix("laps_")?.strip_suffix("_grand_prix")?;
+            let (year, name) = rest.split_once('_')?;
+            let name = format!("{year}-{}-gp", name.replace('_', "-"));
+            let mut race = read(path);
+            race.circuit = super::real_races::circuit_of(f1, &name);
+            Some(LapTable { name, race })
+        })
+        .collect()
+}
+
+/// `0 days 01:17:08.772000` (pandas' timedelta) → ms; None when empty.
+pub fn ms(s: &str) -> Option<i64> {
+    let hms = s.trim().rsplit(' ').next().filter(|t| !t.is_empty())?;
+    let mut parts = hms.split(':').map(|p| p.parse::<f64>().ok());
+    let (h, m, sec) = (parts.next()??, parts.next()??, parts.next()??);
+    let days: i64 = s.split(' ').next()?.parse().unwrap_or(0);
+    Some(days * 86_400_000 + ((h * 3600.0 + m * 60.0 + sec) * 1000.0).round() as i64)
+}
+
+/// One row of the table, as the reader needs it.
+struct Row {
+    car: u8,
+    driver: String,
+    team: String,
+    lap: u16,
+    crossed_ms: i64,
+    start_ms: i64,
+    lap_time_ms: Option<i64>,
+    pit_in_ms: Option<i64>,
+    pit_out_ms: Option<i64>,
+    compound: Option<Compound>,
+    tyre_age: Option<u16>,
+    /// Safety car (4), red flag (5) or virtual safety car (6, 7) seen during the lap.
+    neutral: bool,
+}
+
+fn rows(path: &Path) -> Vec<Row> {
+    let mut reader = csv::Reader::from_path(path).expect("a FastF1 lap table");
+    let header = reader.headers().expect("its header").clone();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("{}: no column {name}", path.display()))
+    };
+    let c = [
+        "DriverNumber",
+        "Driver",
+        "Team",
+        "LapNumber",
+        "Time",
+        "LapStartTime",
+        "LapTime",
+        "PitInTime",
+        "PitOutTime",
+        "Compound",
+        "TyreLife",
+        "TrackStatus",
+    ]
+    .map(col);
+    let number = |s: &str| s.parse::<f64>().ok();
+    reader
+        .records()
+        .flatten()
+        .filter_map(|r| {
+            Some(Row {
+                car: number(&r[c[0]])? as u8,
+                driver: r[c[1]].to_string(),
+                team: r[c[2]].to_string(),
+                lap: number(&r[c[3]])? as u16,
+                crossed_ms: ms(&r[c[4]])?,
+                start_ms: ms(&r[c[5]])?,
+                lap_time_ms: ms(&r[c[6]]),
+                pit_in_ms: ms(&r[c[7]]),
+                pit_out_ms: ms(&r[c[8]]),
+                compound: Compound::parse(&r[c[9]]).ok().flatten(),
+                tyre_age: number(&r[c[10]]).map(|a| a as u16),
+                neutral: r[c[11]].contains(['4', '5', '6', '7']),
+            })
+        })
+        .collect()
+}
+
+/// The race in one lap table: each car's laps, its stops (pit entry in the in-lap's
+/// row, exit in the next row), its names, the neutralised periods.
+pub fn read(path: &Path) -> Race {
+    let rows = rows(path);
+    let mut by_car: BTreeMap<u8, Vec<&Row>> = BTreeMap::new();
+    for r in &rows {
+        by_car.entry(r.car).or_default().push(r);
+    }
+    let mut race = Race {
+        total_laps: rows.iter().map(|r| r.lap).max(),
+        ..Race::default()
+    };
+    for (&car, laps) in &mut by_car {
+        laps.sort_by_key(|r| r.lap);
+        race.entrants.push(Entrant {
+            car,
+            driver: laps[0].driver.clone(),
+            team: laps[0].team.clone(),
+        });
+        for (i, r) in laps.iter().enumerate() {
+            race.laps.push(Lap {
+                car,
+                lap: r.lap,
+                lap_time_ms: r.lap_time_ms.unwrap_or(r.crossed_ms - r.start_ms),
+                crossed_at_ms: SESSION_START_MS + r.crossed_ms,
+                compound: r.compound,
+                tyre_age: r.tyre_age,
+                neutralised: r.neutral,
+            });
+            let exit = laps.get(i + 1).and_then(|next| next.pit_out_ms);
+            if let (Some(entry), Some(exit)) = (r.pit_in_ms, exit) {
+                race.stops.push(Stop {
+                    car,
+                    lap: Some(r.lap),
+                    entry_ms: SESSION_START_MS + entry,
+                    pit_lane_ms: exit - entry,
+                    // The tables have no standstill: the car is taken as in the pit lane
+                    // only once its stop is over, as the processor knows it without one.
+                    stationary_start_ms: None,
+                });
+            }
+        }
+    }
+    race.neutral_periods = neutral_periods(&by_car);
+    race
+}
+
+/// The periods in which every car on track was in a lap whose track status saw a
+/// neutralisation: a status is per lap, so a period begins at the latest start of a
+/// first neutralised lap and ends at the earliest end of a last one (the tightest bounds
+/// the laps give of what a race-control feed would have reported).
+fn neutral_periods(by_car: &BTreeMap<u8, Vec<&Row>>) -> Vec<(i64, i64)> {
+    let mut bounds: Vec<i64> = by_car
+        .values()
+        .flatten()
+        .flat_map(|r| [r.start_ms, r.crossed_ms])
+        .collect();
+    bounds.sort_unstable();
+    bounds.dedup();
+    let neutral_at = |t: i64| {
+        let current: Vec<bool> = by_car
+            .values()
+            .filter_map(|laps| laps.iter().find(|r| r.start_ms <= t && t < r.crossed_ms))
+            .map(|r| r.neutral)
+            .collect();
+        !current.is_empty() && current.iter().all(|n| *n)
+    };
+    let mut periods: Vec<(i64, i64)> = Vec::new();
+    for w in bounds.windows(2) {
+        if !neutral_at((w[0] + w[1]) / 2) {
+            continue;
+        }
+        let (start, end) = (SESSION_START_MS + w[0], SESSION_START_MS + w[1]);
+        match periods.last_mut() {
+            Some(p) if p.1 == start => p.1 = end,
+            _ => periods.push((start, end)),
+        }
+    }
+    periods
+}

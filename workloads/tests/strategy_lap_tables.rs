@@ -1,0 +1,134 @@
+//! The strategy's real-race checks on races we have no telemetry of: FastF1's lap tables
+//! under `../shared/data/f1/fastf1-laps/` (2024 Italian GP, 2022 Bahrain GP), read as the
+//! processor would have stored them (laps, stops, safety-car periods). The rejoin
+//! predicted at pit entry against the position held one lap after pit exit, and every
+//! undercut pair's call against its outcome, positions from the line crossings. A table
+//! dropped in beside them is checked with no change to the code:
+//!
+//! ```sh
+//! cargo test --release -p pitstop-workloads --test strategy_lap_tables -- --nocapture
+//! ```
+//!
+//! Skipped with a message without the data.
+
+mod common;
+
+use common::{lap_tables, strategy};
+use pitstop_workloads::analytics::strategy::review;
+
+/// Floors under what each table we have measured, (name, exact %, within one %), one
+/// stop below it: a regression fails here. Measured: Bahrain 2022 27/58 exact, 53/58
+/// within one; Monza 2024 21/30 and 27/30 (docs/strategy.md says why the rest miss). A
+/// table not named is printed and checked for named misses only.
+const FLOORS: [(&str, usize, usize); 2] =
+    [("2022-bahrain-gp", 44, 89), ("2024-italian-gp", 66, 86)];
+
+#[test]
+fn every_lap_table_is_checked() {
+    let Some(f1) = common::f1_data() else {
+        return;
+    };
+    let tables = lap_tables::all(&f1);
+    if tables.is_empty() {
+        println!(
+            "SKIPPED: no lap table in {}",
+            f1.join("fastf1-laps").display()
+        );
+        return;
+    }
+    for t in &tables {
+        let race = &t.race;
+        println!(
+            "\n## {} ({} laps, circuit {}, neutralised {:?})",
+            t.name,
+            race.total_laps.unwrap_or(0),
+            race.circuit
+                .as_deref()
+                .unwrap_or("unknown: a typical pit lane assumed"),
+            race.neutral_periods
+        );
+        let rejoin = strategy::rejoin_check(race, &|c, at| review::progress(race, c, at));
+        let undercuts = strategy::undercut_check(race, &|c, at| review::progress(race, c, at));
+        assert!(rejoin.n > 0, "{}: no stop checked", t.name);
+        assert!(rejoin.misses_named, "{}: a miss names no car", t.name);
+        let n = rejoin.n;
+        if let Some((_, exact, near)) = FLOORS.iter().find(|f| f.0 == t.name) {
+            assert!(
+                rejoin.exact * 100 >= exact * n,
+                "{}: exact {}/{n}",
+                t.name,
+                rejoin.exact
+            );
+            assert!(
+                rejoin.near * 100 >= near * n,
+                "{}: within one {}/{n}",
+                t.name,
+                rejoin.near
+            );
+        }
+        // Measured: Bahrain 7 of 8 green pairs called right, Monza 4 of 7.
+        assert!(undercuts.pairs > 0, "{}: no undercut pair", t.name);
+        assert!(
+            undercuts.green_right * 2 >= undercuts.green,
+            "{}: {}/{} green undercut calls",
+            t.name,
+            undercuts.green_right,
+            undercuts.green
+        );
+    }
+}
+
+/// The tables read as a race: every car's laps and names, every stop with its exit in
+/// the next lap's row, the neutralisations only where the track status had them.
+#[test]
+fn a_lap_table_reads_as_the_processor_stores_a_race() {
+    assert_eq!(lap_tables::ms("0 days 01:17:08.772000"), Some(4_628_772));
+    assert_eq!(lap_tables::ms("1 days 00:00:01.5"), Some(86_401_500));
+    assert_eq!(lap_tables::ms(""), None);
+    let Some(f1) = common::f1_data() else {
+        return;
+    };
+    let tables = lap_tables::all(&f1);
+    let Some(monza) = tables.iter().find(|t| t.name == "2024-italian-gp") else {
+        println!("SKIPPED: no 2024 Italian GP lap table");
+        return;
+    };
+    let race = &monza.race;
+    assert_eq!(race.circuit.as_deref(), Some("monza"));
+    assert_eq!(race.total_laps, Some(53));
+    assert_eq!(race.entrants.len(), 20);
+    let lec = race.entrants.iter().find(|e| e.driver == "LEC").unwrap();
+    assert_eq!((lec.car, lec.team.as_str()), (16, "Ferrari"));
+    // LEC's one stop (in lap 15, a one-stop race he won): pit lane about 24 s.
+    let stops: Vec<_> = race.stops.iter().filter(|s| s.car == 16).collect();
+    assert_eq!(stops.len(), 1);
+    assert_eq!(stops[0].lap, Some(15));
+    assert!(
+        (20_000..30_000).contains(&stops[0].pit_lane_ms),
+        "{:?}",
+        stops[0]
+    );
+    // A green race throughout.
+    assert!(
+        race.neutral_periods.is_empty(),
+        "{:?}",
+        race.neutral_periods
+    );
+    if let Some(bahrain) = tables.iter().find(|t| t.name == "2022-bahrain-gp") {
+        // The safety car for Gasly's fire (laps 46 to 50 of 57), and none before lap 40.
+        let race = &bahrain.race;
+        let first_crossing = race.laps.iter().map(|l| l.crossed_at_ms).min().unwrap();
+        let lap_of = |t: i64| {
+            race.laps
+                .iter()
+                .filter(|l| l.car == 1 && l.crossed_at_ms <= t)
+                .map(|l| l.lap)
+                .max()
+        };
+        assert!(!race.neutral_periods.is_empty());
+        for p in &race.neutral_periods {
+            assert!(p.0 > first_crossing);
+            assert!(lap_of(p.0).unwrap_or(0) >= 40, "{:?}", race.neutral_periods);
+        }
+    }
+}
