@@ -408,3 +408,64 @@ async fn the_pit_lane_now_is_committed_with_the_checkpoint() {
     assert_eq!(race.stops.len(), 1);
     env.cleanup().await;
 }
+
+/// A stop stored while the strategy reads the race: the car is in the pit lane, then its
+/// stop is stored and its row deleted in one commit. Whatever the interleaving, each read
+/// sees the car once per visit — in the lane or stopped, never in neither (a read of the
+/// stops before the commit and of the lane after it would drop the car back to where it
+/// entered, a whole stop too far up) nor in both (its loss counted twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_stored_during_a_read_is_seen_once() {
+    const ID: &str = "stored-during-read";
+    const VISITS: i64 = 150;
+    let (env, db) = session("strategy_store_snapshot", ID, 40).await;
+    let mut writer = env.db().await;
+    let lane = "INSERT INTO pit_lane_now (session_id, car, lap, entry_ms) VALUES ($1, 1, 2, $2)";
+    writer.execute(lane, &[&ID, &0i64]).await.unwrap();
+    let write = tokio::spawn(async move {
+        for k in 0..VISITS {
+            let tx = writer.transaction().await.unwrap();
+            tx.execute(
+                "INSERT INTO pit_stops (session_id, car, driver, team, lap, entry_ms,
+                                        stationary_start_ms, stationary_ms, pit_lane_ms)
+                 VALUES ($1, 1, 'D1', 'T', 2, $2, $2, 2500, 20000)",
+                &[&ID, &(k * 1_000)],
+            )
+            .await
+            .unwrap();
+            tx.execute("DELETE FROM pit_lane_now WHERE session_id = $1", &[&ID])
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            writer
+                .execute(lane, &[&ID, &((k + 1) * 1_000)])
+                .await
+                .unwrap();
+        }
+    });
+    let (mut reads, mut seen) = (0, 0usize);
+    while !write.is_finished() || reads == 0 {
+        let race = strategy_input::race(&db, ID).await.unwrap().unwrap();
+        // Visits so far: the stops stored, plus the one under way if the car is in the lane.
+        let visits = race.stops.len() + race.pit_entries.len();
+        assert!(race.pit_entries.len() <= 1);
+        assert!(
+            visits >= seen,
+            "read {reads}: {} stops and {} in the lane after {seen} visits seen",
+            race.stops.len(),
+            race.pit_entries.len()
+        );
+        let in_both = race
+            .pit_entries
+            .iter()
+            .any(|e| race.stops.iter().any(|s| s.entry_ms == e.entry_ms));
+        assert!(
+            !in_both,
+            "read {reads}: a visit both stopped and in the lane"
+        );
+        (seen, reads) = (visits, reads + 1);
+    }
+    write.await.unwrap();
+    println!("{reads} reads while {VISITS} stops were stored");
+    env.cleanup().await;
+}

@@ -31,26 +31,18 @@ pub async fn race(db: &Client, id: &str) -> Result<Option<Race>, Error> {
             &[&id],
         )
         .await?;
-    let stops = db
+    // One statement, so one snapshot: a stop stored between two reads would otherwise
+    // leave its car in neither the stops nor the pit lane for a refresh, or in both.
+    let visits = db
         .query(
-            "SELECT car, lap, entry_ms, pit_lane_ms, stationary_start_ms FROM pit_stops
-              WHERE session_id = $1",
-            &[&id],
-        )
-        .await?;
-    let drive_throughs = db
-        .query(
-            "SELECT car, lap, entry_ms, pit_lane_ms, NULL::bigint FROM drive_throughs
-              WHERE session_id = $1",
-            &[&id],
-        )
-        .await?;
-    // After the stops, not before: a commit between the two reads then leaves a car that
-    // just left the lane in neither for one refresh (where it entered), never in both
-    // (its loss counted twice).
-    let in_lane = db
-        .query(
-            "SELECT car, lap, entry_ms FROM pit_lane_now WHERE session_id = $1",
+            "SELECT 'stop', car, lap, entry_ms, pit_lane_ms, stationary_start_ms
+               FROM pit_stops WHERE session_id = $1
+             UNION ALL
+             SELECT 'drive_through', car, lap, entry_ms, pit_lane_ms, NULL::bigint
+               FROM drive_throughs WHERE session_id = $1
+             UNION ALL
+             SELECT 'in_lane', car, lap, entry_ms, NULL::bigint, NULL::bigint
+               FROM pit_lane_now WHERE session_id = $1",
             &[&id],
         )
         .await?;
@@ -89,18 +81,18 @@ pub async fn race(db: &Client, id: &str) -> Result<Option<Race>, Error> {
         });
     }
     race.entrants = entrants;
-    race.stops = stops.iter().map(visit).collect();
-    race.drive_throughs = drive_throughs.iter().map(visit).collect();
-    race.pit_entries = in_lane
-        .iter()
-        .map(|r| PitEntry {
-            car: small(r.get::<_, i32>(0)),
-            lap: r
-                .get::<_, Option<i32>>(1)
-                .and_then(|l| u16::try_from(l).ok()),
-            entry_ms: r.get(2),
-        })
-        .collect();
+    for r in &visits {
+        let kind: &str = r.get(0);
+        match kind {
+            "stop" => race.stops.push(visit(r)),
+            "drive_through" => race.drive_throughs.push(visit(r)),
+            _ => race.pit_entries.push(PitEntry {
+                car: small(r.get::<_, i32>(1)),
+                lap: lap(r),
+                entry_ms: r.get(3),
+            }),
+        }
+    }
     race.neutral_periods = periods
         .iter()
         .map(|r| (r.get(0), r.get::<_, Option<i64>>(1).unwrap_or(i64::MAX)))
@@ -145,18 +137,22 @@ impl StintFits {
     }
 }
 
-/// A row of `pit_stops` or `drive_throughs`: car, lap, entry_ms, pit_lane_ms,
-/// stationary_start_ms (NULL for a drive-through).
+/// A stop or drive-through of the visits' statement: kind, car, lap, entry_ms,
+/// pit_lane_ms, stationary_start_ms (NULL for a drive-through).
 fn visit(r: &tokio_postgres::Row) -> Stop {
     Stop {
-        car: small(r.get::<_, i32>(0)),
-        lap: r
-            .get::<_, Option<i32>>(1)
-            .and_then(|l| u16::try_from(l).ok()),
-        entry_ms: r.get(2),
-        pit_lane_ms: r.get(3),
-        stationary_start_ms: r.get(4),
+        car: small(r.get::<_, i32>(1)),
+        lap: lap(r),
+        entry_ms: r.get(3),
+        pit_lane_ms: r.get(4),
+        stationary_start_ms: r.get(5),
     }
+}
+
+/// The in-lap of a row of the visits' statement, when known.
+fn lap(r: &tokio_postgres::Row) -> Option<u16> {
+    r.get::<_, Option<i32>>(2)
+        .and_then(|l| u16::try_from(l).ok())
 }
 
 fn small(car: i32) -> u8 {
