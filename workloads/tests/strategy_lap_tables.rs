@@ -53,6 +53,7 @@ fn every_lap_table_is_checked() {
         assert!(rejoin.misses_named, "{}: a miss names no car", t.name);
         let n = rejoin.n;
         if let Some((_, exact, near)) = FLOORS.iter().find(|f| f.0 == t.name) {
+            assert!(undercuts.green > 0, "{}: no green undercut pair", t.name);
             assert!(
                 rejoin.exact * 100 >= exact * n,
                 "{}: exact {}/{n}",

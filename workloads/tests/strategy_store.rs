@@ -444,6 +444,7 @@ async fn a_stop_stored_during_a_read_is_seen_once() {
         }
     });
     let (mut reads, mut seen) = (0, 0usize);
+    let mut states = std::collections::BTreeSet::new();
     while !write.is_finished() || reads == 0 {
         let race = strategy_input::race(&db, ID).await.unwrap().unwrap();
         // Visits so far: the stops stored, plus the one under way if the car is in the lane.
@@ -463,9 +464,15 @@ async fn a_stop_stored_during_a_read_is_seen_once() {
             !in_both,
             "read {reads}: a visit both stopped and in the lane"
         );
+        states.insert(race.stops.len());
         (seen, reads) = (visits, reads + 1);
     }
     write.await.unwrap();
-    println!("{reads} reads while {VISITS} stops were stored");
+    // The reads met the writes part-way, or the test proved nothing.
+    assert!(states.len() >= 10, "reads saw only {states:?} stops stored");
+    println!(
+        "{reads} reads while {VISITS} stops were stored, {} states seen",
+        states.len()
+    );
     env.cleanup().await;
 }

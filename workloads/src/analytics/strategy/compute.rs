@@ -2,7 +2,9 @@
 
 use super::degradation::{Fit, median};
 use super::input::{Race, Stop, fuel_ms_per_lap};
-use super::pit_loss::{PitLoss, normal_lane_ms, normal_losses, pit_loss, stop_loss};
+use super::pit_loss::{
+    PitLoss, beyond_normal_ms, normal_lane_ms, normal_losses, pit_loss, stop_loss,
+};
 use super::rejoin::rejoin;
 use super::stints::{StintLaps, by_car, in_lap_of, race_neutralised_laps, stints};
 use super::timing::{Board, PricedStop, typical_lap_ms};
@@ -206,7 +208,7 @@ fn context(race: &Race, now: i64) -> Context<'_> {
             .collect()
     });
     let lanes: Vec<i64> = race.stops.iter().map(|s| s.pit_lane_ms).collect();
-    let normal_lane = normal_lane_ms(&lanes);
+    let normal_lane = normal_lane_ms(&lanes, race.circuit.as_deref());
     let measured = normal_losses(&measured, normal_lane);
     let loss = pit_loss(&measured, race.circuit.as_deref(), slow);
     let cost = stop_cost(race, &measured, normal_lane);
@@ -248,7 +250,7 @@ fn context(race: &Race, now: i64) -> Context<'_> {
 /// What a stop already made cost, for the gaps: the loss of its moment (green, or
 /// neutralised when it began under a safety car: a stop just before one paid the full
 /// price) plus what its pit lane took beyond a normal stop's `normal_lane` (a slow tyre
-/// change), at most [`FASTER_LANE_MS`] less, never below nothing. Drive-throughs are not
+/// change), at most [`super::pit_loss::FASTER_LANE_MS`] less, never below nothing. Drive-throughs are not
 /// on the board: their slow laps are in the line crossings already.
 fn stop_cost<'a>(
     race: &'a Race,
@@ -265,16 +267,10 @@ fn stop_cost<'a>(
             green
         };
         // A visit under way (no lane time yet) is priced at its moment's loss alone.
-        let beyond = lane
-            .filter(|_| s.pit_lane_ms > 0)
-            .map_or(0.0, |m| (s.pit_lane_ms as f64 - m).max(-FASTER_LANE_MS));
+        let beyond = beyond_normal_ms(s.pit_lane_ms, lane);
         (base + beyond).max(0.0)
     }
 }
-
-/// How much faster than a normal stop's a stop's pit lane can make it, ms (a quick stop
-/// saves a second or two; more is a timing glitch).
-const FASTER_LANE_MS: f64 = 3_000.0;
 
 /// The timing board `compute` judges gaps on, as of `now_ms` (its stops priced as in the
 /// strategy): for checks that need the gaps themselves.
@@ -455,6 +451,11 @@ fn undercut(ctx: &Context, car: u8, position: usize) -> Undercut {
     let mine = wear(ctx, car);
     let call = |other: usize, ahead: bool| -> Option<Call> {
         let o = ctx.board.order.get(other)?;
+        // A car ahead that is in the pit lane is stopping already: it will not stay out
+        // to cover on its old tyres (a car behind in the lane is the threat itself).
+        if ahead && ctx.race.pit_entries.iter().any(|e| e.car == o.car) {
+            return None;
+        }
         // The time the car that stops must make up: we trail the car ahead by `gap`, the
         // car behind trails us by `-gap` (negative when a pending stop already swapped
         // them on race time: nothing to make up).
@@ -491,6 +492,7 @@ mod tests {
     use super::*;
     use crate::analytics::strategy::fixtures;
     use crate::analytics::strategy::input::{PitEntry, Stop};
+    use crate::analytics::strategy::pit_loss::FASTER_LANE_MS;
 
     /// Two cars on 10-lap-old tyres at 90 s a lap; car 2 stops in lap 10, just before a
     /// safety car comes out early in lap 11, while its out-lap is under way.
@@ -576,6 +578,34 @@ mod tests {
         );
     }
 
+    /// Car 2, between cars 1 and 3 a second apart, is in the pit lane. Car 3 makes no
+    /// undercut call against it (it is stopping already: it will not cover on old
+    /// tyres); car 1 still weighs it as the threat from behind.
+    #[test]
+    fn no_car_plans_an_undercut_on_a_car_in_the_pit_lane() {
+        let r = Race {
+            entrants: fixtures::entrants(3),
+            laps: fixtures::steady_laps(3, 10),
+            pit_entries: vec![PitEntry {
+                car: 2,
+                lap: Some(11),
+                entry_ms: 906_000,
+            }],
+            now_ms: Some(915_000),
+            ..Race::default()
+        };
+        let s = compute(&r);
+        let car = |s: &Strategy, n: u8| s.cars.iter().find(|c| c.car == n).cloned().unwrap();
+        assert!(car(&s, 3).undercut.ahead.is_none());
+        assert_eq!(car(&s, 1).undercut.behind.map(|c| c.car), Some(2));
+        // Without the stop under way, car 3 weighs its undercut on car 2.
+        let s = compute(&Race {
+            pit_entries: Vec::new(),
+            ..r
+        });
+        assert_eq!(car(&s, 3).undercut.ahead.map(|c| c.car), Some(2));
+    }
+
     /// Live, the moment is the last line crossing: a car that entered the pit lane after
     /// it is in the lane all the same, its loss in the gaps.
     #[test]
@@ -633,8 +663,10 @@ mod tests {
         let green = pit_loss(&[], r.circuit.as_deref(), 1.0).ms;
         let neutral = pit_loss(&[], r.circuit.as_deref(), NEUTRALISED_SLOW_RATIO).ms;
         assert!(neutral < green);
-        let lane =
-            |r: &Race| normal_lane_ms(&r.stops.iter().map(|s| s.pit_lane_ms).collect::<Vec<_>>());
+        let lane = |r: &Race| {
+            let lanes: Vec<i64> = r.stops.iter().map(|s| s.pit_lane_ms).collect();
+            normal_lane_ms(&lanes, r.circuit.as_deref())
+        };
         let cost = stop_cost(&r, &[], lane(&r));
         let table = [
             (stop(999_999, 20_000), green),

@@ -101,12 +101,24 @@ const NORMAL_LANE_SPREAD_MS: i64 = 3_000;
 /// Stops whose pit-lane times make a normal one to compare one with.
 const MIN_LANES: usize = 3;
 
-/// The pit-lane time of a normal stop in this race: the median of the stops within
-/// [`NORMAL_LANE_SPREAD_MS`] of the quickest; None under [`MIN_LANES`] stops. Not the
-/// median of all: the first stops of a race are often the troubled ones (at Monza 2024
-/// two of the first three took 33 and 39 s where a normal stop took 24 s).
-pub fn normal_lane_ms(lanes: &[i64]) -> Option<f64> {
-    let timed: Vec<i64> = lanes.iter().copied().filter(|l| *l > 0).collect();
+/// Below this share of the circuit's usual pit-lane time (Ergast's median) a stop's
+/// time is a timing glitch: the speed limit allows no such lane.
+const GLITCH_SHARE: f64 = 0.8;
+
+/// The pit-lane time of a normal stop in this race at `circuit`: the median of the stops
+/// within [`NORMAL_LANE_SPREAD_MS`] of the quickest (a time below [`GLITCH_SHARE`] of
+/// the circuit's usual one left out); None under [`MIN_LANES`] stops. Not the median of
+/// all: the first stops of a race are often the troubled ones (at Monza 2024 two of the
+/// first three took 33 and 39 s where a normal stop took 24 s).
+pub fn normal_lane_ms(lanes: &[i64], circuit: Option<&str>) -> Option<f64> {
+    let floor = circuit
+        .and_then(pit_lane_ms)
+        .map_or(0.0, |l| l * GLITCH_SHARE);
+    let timed: Vec<i64> = lanes
+        .iter()
+        .copied()
+        .filter(|l| *l > 0 && *l as f64 >= floor)
+        .collect();
     let fastest = *timed.iter().min()?;
     let mut normal: Vec<f64> = timed
         .iter()
@@ -116,16 +128,26 @@ pub fn normal_lane_ms(lanes: &[i64]) -> Option<f64> {
     (timed.len() >= MIN_LANES).then(|| median(&mut normal))
 }
 
+/// How much faster than a normal stop's a stop's pit lane can make it, ms (a quick stop
+/// saves a second or two; more is a timing glitch).
+pub const FASTER_LANE_MS: f64 = 3_000.0;
+
+/// What a stop's pit lane took beyond a normal stop's `normal_lane` (a slow tyre
+/// change), at most [`FASTER_LANE_MS`] less; nothing without a normal stop to compare
+/// with or a lane time (a visit under way).
+pub fn beyond_normal_ms(lane_ms: i64, normal_lane: Option<f64>) -> f64 {
+    normal_lane
+        .filter(|_| lane_ms > 0)
+        .map_or(0.0, |n| (lane_ms as f64 - n).max(-FASTER_LANE_MS))
+}
+
 /// Each measured stop's loss (loss, its pit-lane time ms) as if its pit lane had taken
 /// the normal time `normal_lane` (a slow tyre change is that stop's bad luck, not the
 /// circuit's price): what [`pit_loss`] takes the median of.
 pub fn normal_losses(measured: &[(f64, i64)], normal_lane: Option<f64>) -> Vec<f64> {
     measured
         .iter()
-        .map(|&(loss, lane)| match normal_lane {
-            Some(normal) if lane > 0 => loss - (lane as f64 - normal),
-            _ => loss,
-        })
+        .map(|&(loss, lane)| loss - beyond_normal_ms(lane, normal_lane))
         .collect()
 }
 
@@ -223,9 +245,9 @@ mod tests {
     #[test]
     fn a_troubled_stop_is_measured_as_a_normal_one() {
         let lanes = [38_800, 24_400, 32_700, 30_400];
-        assert_eq!(normal_lane_ms(&lanes), Some(24_400.0));
+        assert_eq!(normal_lane_ms(&lanes, Some("monza")), Some(24_400.0));
         let measured = [(40_700.0, 38_800), (25_900.0, 24_400), (34_800.0, 32_700)];
-        let losses = normal_losses(&measured, normal_lane_ms(&lanes));
+        let losses = normal_losses(&measured, normal_lane_ms(&lanes, Some("monza")));
         let l = pit_loss(&losses, Some("monza"), 1.0);
         assert!((26_000.0..26_600.0).contains(&l.ms), "{l:?}");
         let raw: Vec<f64> = measured.iter().map(|m| m.0).collect();
@@ -235,19 +257,27 @@ mod tests {
     #[test]
     fn a_normal_stop_is_the_median_of_those_near_the_quickest() {
         // Within 3 s of the quickest (24.0): 24.0, 24.5, 26.9; the 30 s one had a problem.
-        assert_eq!(
-            normal_lane_ms(&[24_500, 30_000, 24_000, 26_900]),
-            Some(24_500.0)
-        );
+        let lanes = [24_500, 30_000, 24_000, 26_900];
+        assert_eq!(normal_lane_ms(&lanes, None), Some(24_500.0));
         // Too few to say; a visit under way (no lane time yet) is no stop to compare.
-        assert_eq!(normal_lane_ms(&[24_000, 25_000]), None);
-        assert_eq!(normal_lane_ms(&[24_000, 25_000, 0]), None);
-        assert_eq!(normal_lane_ms(&[]), None);
+        assert_eq!(normal_lane_ms(&[24_000, 25_000], None), None);
+        assert_eq!(normal_lane_ms(&[24_000, 25_000, 0], None), None);
+        assert_eq!(normal_lane_ms(&[], None), None);
+        assert_eq!(beyond_normal_ms(0, Some(24_000.0)), 0.0);
+        assert_eq!(beyond_normal_ms(25_000, None), 0.0);
         assert_eq!(
-            normal_losses(&[(20_000.0, 0)], Some(24_000.0)),
-            vec![20_000.0]
+            normal_losses(&[(20_000.0, 0), (20_000.0, 25_000)], None),
+            vec![20_000.0, 20_000.0]
         );
-        assert_eq!(normal_losses(&[(20_000.0, 25_000)], None), vec![20_000.0]);
+        // A time no car can drive Monza's pit lane in (Ergast's median 24.6 s) is a
+        // glitch: it sets no normal, and its own loss moves at most 3 s.
+        let glitch = [19_000, 24_000, 24_500, 25_000];
+        assert_eq!(normal_lane_ms(&glitch, Some("monza")), Some(24_500.0));
+        assert_eq!(normal_lane_ms(&glitch, None), Some(19_000.0));
+        assert_eq!(
+            normal_losses(&[(20_000.0, 19_000)], Some(24_500.0)),
+            vec![23_000.0]
+        );
     }
 
     #[test]
