@@ -115,6 +115,23 @@ fn a_lap_table_reads_as_the_processor_stores_a_race() {
         "{:?}",
         race.neutral_periods
     );
+    // Written with pandas' index as its first column, the table reads the same.
+    let text =
+        std::fs::read_to_string(f1.join("fastf1-laps/laps_2024_italian_grand_prix.csv")).unwrap();
+    let indexed: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i {
+            0 => format!(",{l}\n"),
+            _ => format!("{},{l}\n", i - 1),
+        })
+        .collect();
+    let path = std::env::temp_dir().join(format!("pitstop-laps-{}.csv", std::process::id()));
+    std::fs::write(&path, indexed).unwrap();
+    let again = lap_tables::read(&path);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(again.stops, race.stops);
+    assert_eq!(again.laps, race.laps);
     if let Some(bahrain) = tables.iter().find(|t| t.name == "2022-bahrain-gp") {
         // The safety car for Gasly's fire (laps 46 to 50 of 57), and none before lap 40.
         let race = &bahrain.race;
