@@ -152,7 +152,7 @@ pub fn normal_losses(measured: &[(f64, i64)], normal_lane: Option<f64>) -> Vec<f
 }
 
 /// The pit loss from the measured stops' losses, the circuit, and how much slower than
-/// racing the field runs now (`slow_ratio`: 1 when green, 1.4 under a safety car).
+/// racing the field runs now (`slow_ratio`: 1 when green, 1.45 under a safety car).
 pub fn pit_loss(measured: &[f64], circuit: Option<&str>, slow_ratio: f64) -> PitLoss {
     let lane = circuit.and_then(pit_lane_ms);
     let (mut ms, uncertainty_ms, source) = if measured.len() >= MIN_STOPS {

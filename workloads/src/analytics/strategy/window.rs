@@ -13,6 +13,8 @@ use serde::Serialize;
 pub const TOLERANCE_MS: f64 = 1_000.0;
 /// The least wear assumed, ms per lap of age.
 const MIN_DEG_MS: f64 = 1.0;
+/// Remaining times this close are equal, ms (rounding of sums of ages).
+const TIE_MS: f64 = 0.001;
 
 /// When to stop.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -72,11 +74,15 @@ pub fn window(t: &Tyres) -> Result<Window, String> {
     let degs = [t.deg_ms, t.deg_ms - t.ci_ms, t.deg_ms + t.ci_ms].map(|d| d.max(MIN_DEG_MS));
     let best = |deg: f64| {
         let next = t.next_deg_ms.unwrap_or(deg).max(MIN_DEG_MS);
-        candidates
+        let cost = |k: u16| remaining(t, deg, next, Some(k));
+        let floor = candidates.clone().map(cost).fold(f64::INFINITY, f64::min);
+        // The earliest of equal stops (a balance of tyre ages falls between two laps,
+        // and rounding alone would pick either): stopping first guards the undercut.
+        let k = candidates
             .clone()
-            .map(|k| (k, remaining(t, deg, next, Some(k))))
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .expect("at least one lap")
+            .find(|k| cost(*k) <= floor + TIE_MS)
+            .expect("at least one lap");
+        (k, cost(k))
     };
     let (optimal_lap, best_ms) = best(degs[0]);
     let stay_ms = remaining(t, degs[0], 0.0, None);
@@ -149,6 +155,17 @@ mod tests {
                 (Err(e), Err(start)) => assert!(e.starts_with(start), "{t:?}: {e}"),
                 (got, want) => panic!("{t:?}: got {got:?}, want {want:?}"),
             }
+        }
+    }
+
+    /// Tyres 9 laps old at lap 10 of 50: stopping after lap 25 or 26 costs the same
+    /// (ages 10..=24 and 1..=25, or 10..=25 and 1..=24); the earlier is taken, whatever
+    /// the rounding of the wear makes of the sums.
+    #[test]
+    fn of_two_equal_stops_the_earlier_is_taken() {
+        for deg in (0..500).map(|i| 5.0 + f64::from(i) * 0.731) {
+            let w = window(&tyres(10, 9.0, deg, 5.0, true)).unwrap();
+            assert_eq!(w.optimal_lap, 25, "{deg} ms per lap: {w:?}");
         }
     }
 
