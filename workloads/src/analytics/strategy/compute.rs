@@ -201,7 +201,7 @@ fn context(race: &Race, now: i64) -> Context<'_> {
                     .map(|j| j.lap.lap);
                 let stopped = race.stops.iter().any(|s| {
                     s.car == **car && (s.entry_ms >= start || in_lap_of(s, &race.laps) >= last_lap)
-                }) || race.pit_entries.iter().any(|e| e.car == **car);
+                }) || race.in_pit_lane(**car);
                 age >= UNDER_SC_MIN_AGE && !stopped
             })
             .map(|(car, _)| *car)
@@ -249,9 +249,9 @@ fn context(race: &Race, now: i64) -> Context<'_> {
 
 /// What a stop already made cost, for the gaps: the loss of its moment (green, or
 /// neutralised when it began under a safety car: a stop just before one paid the full
-/// price) plus what its pit lane took beyond a normal stop's `normal_lane` (a slow tyre
-/// change), at most [`super::pit_loss::FASTER_LANE_MS`] less, never below nothing. Drive-throughs are not
-/// on the board: their slow laps are in the line crossings already.
+/// price) plus what its pit lane took beyond a normal stop's `lane` (a slow tyre change;
+/// [`beyond_normal_ms`]), never below nothing. Drive-throughs are not on the board: their
+/// slow laps are in the line crossings already.
 fn stop_cost<'a>(
     race: &'a Race,
     measured: &[f64],
@@ -343,7 +343,7 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
     };
     let current = view.stints.last();
     let (driver, team) = ctx.names.get(&car).copied().unwrap_or(("", ""));
-    let in_pit_lane = ctx.race.pit_entries.iter().any(|e| e.car == car);
+    let in_pit_lane = ctx.race.in_pit_lane(car);
     // A car in the pit lane pays no second loss: its gaps hold this stop's.
     let loss_ms = if in_pit_lane { 0.0 } else { ctx.loss.ms };
     CarStrategy {
@@ -379,7 +379,7 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
         window: None,
         window_hidden: None,
         // A car stopping now has no window to choose nor an undercut to weigh until it
-        // is out (the others' calls against it still stand).
+        // is out (see `undercut` for the others' calls against it).
         undercut: if in_pit_lane {
             Undercut::default()
         } else {
@@ -453,7 +453,7 @@ fn undercut(ctx: &Context, car: u8, position: usize) -> Undercut {
         let o = ctx.board.order.get(other)?;
         // A car ahead that is in the pit lane is stopping already: it will not stay out
         // to cover on its old tyres (a car behind in the lane is the threat itself).
-        if ahead && ctx.race.pit_entries.iter().any(|e| e.car == o.car) {
+        if ahead && ctx.race.in_pit_lane(o.car) {
             return None;
         }
         // The time the car that stops must make up: we trail the car ahead by `gap`, the
@@ -521,25 +521,35 @@ mod tests {
         assert_eq!(s.expected_to_stop.iter().copied().collect::<Vec<_>>(), [1]);
     }
 
+    /// Three cars a second apart on 10 laps of 90 s, `car` in the pit lane since
+    /// `entry_ms` (after its lap 10), as of 915 s.
+    fn in_the_lane(car: u8, entry_ms: i64) -> Race {
+        Race {
+            entrants: fixtures::entrants(3),
+            laps: fixtures::steady_laps(3, 10),
+            pit_entries: vec![PitEntry {
+                car,
+                lap: Some(11),
+                entry_ms,
+            }],
+            now_ms: Some(915_000),
+            ..Race::default()
+        }
+    }
+
+    /// Car `n`'s strategy in `s`.
+    fn car(s: &Strategy, n: u8) -> CarStrategy {
+        s.cars.iter().find(|c| c.car == n).cloned().unwrap()
+    }
+
     /// Car 1 leads car 2 by 1 s and car 3 by 2 s, and entered the pit lane after its
     /// lap 10: it is placed where it comes out (its gaps hold the loss, its rejoin adds
     /// no second one), and under a safety car it is not expected to stop again.
     #[test]
     fn a_car_in_the_pit_lane_is_placed_where_it_comes_out() {
-        let mut r = Race {
-            entrants: fixtures::entrants(3),
-            laps: fixtures::steady_laps(3, 10),
-            pit_entries: vec![PitEntry {
-                car: 1,
-                lap: Some(11),
-                entry_ms: 905_000,
-            }],
-            now_ms: Some(915_000),
-            ..Race::default()
-        };
+        let mut r = in_the_lane(1, 905_000);
         let s = compute(&r);
         let loss = s.pit_loss.ms;
-        let car = |s: &Strategy, n: u8| s.cars.iter().find(|c| c.car == n).cloned().unwrap();
         let (one, two) = (car(&s, 1), car(&s, 2));
         assert!(one.in_pit_lane && !two.in_pit_lane);
         // Stopping now: no window to choose, no undercut of its own to weigh.
@@ -583,19 +593,8 @@ mod tests {
     /// tyres); car 1 still weighs it as the threat from behind.
     #[test]
     fn no_car_plans_an_undercut_on_a_car_in_the_pit_lane() {
-        let r = Race {
-            entrants: fixtures::entrants(3),
-            laps: fixtures::steady_laps(3, 10),
-            pit_entries: vec![PitEntry {
-                car: 2,
-                lap: Some(11),
-                entry_ms: 906_000,
-            }],
-            now_ms: Some(915_000),
-            ..Race::default()
-        };
+        let r = in_the_lane(2, 906_000);
         let s = compute(&r);
-        let car = |s: &Strategy, n: u8| s.cars.iter().find(|c| c.car == n).cloned().unwrap();
         assert!(car(&s, 3).undercut.ahead.is_none());
         assert_eq!(car(&s, 1).undercut.behind.map(|c| c.car), Some(2));
         // Without the stop under way, car 3 weighs its undercut on car 2.

@@ -82,6 +82,11 @@ impl Race {
             .find(|p| p.0 <= now_ms && now_ms < p.1)
     }
 
+    /// Whether `car` is in the pit lane now (stood in its box, not out yet).
+    pub fn in_pit_lane(&self, car: u8) -> bool {
+        self.pit_entries.iter().any(|e| e.car == car)
+    }
+
     /// What was known at `now_ms`: laps ended and stops left by then.
     pub fn as_of(&self, now_ms: i64) -> Race {
         Race {
