@@ -8,7 +8,7 @@ use super::pit_loss::{
 use super::rejoin::rejoin;
 use super::stints::{StintLaps, by_car, in_lap_of, race_neutralised_laps, stints};
 use super::timing::{Board, PricedStop, typical_lap_ms};
-use super::undercut::{Call, Wear, against_ahead};
+use super::undercut::{Call, Wear, against_ahead, gain_ms};
 use super::window::{Tyres, Window, window};
 use crate::model::Compound;
 use serde::Serialize;
@@ -49,7 +49,9 @@ pub struct Stint {
     pub tyre_age: f64,
 }
 
-/// Rejoin prediction as served.
+/// Where the car would stand if it stopped now: a lap after it comes out of the pit
+/// lane, its first lap on new tyres counted against each car's tyres (none under a
+/// safety car). Rejoin prediction as served.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct RejoinView {
     pub position: usize,
@@ -114,6 +116,8 @@ struct Context<'a> {
     cars: BTreeMap<u8, CarView<'a>>,
     /// Under a safety car: the cars expected to stop as well (see [`UNDER_SC_MIN_AGE`]).
     also_stopping: BTreeSet<u8>,
+    /// No neutralisation under way: the field races, and new tyres gain on old.
+    green: bool,
 }
 
 /// Under a safety car a stop costs little, so the field takes it: every car on tyres at
@@ -192,16 +196,13 @@ fn context(race: &Race, now: i64) -> Context<'_> {
         cars.iter()
             .filter(|(car, v)| {
                 let age = v.stints.last().map_or(0.0, |s| s.tyre_age());
-                // Stopped since the neutralisation began, or just before it: on new
-                // tyres whose stint has no lap yet (the stop's in-lap is its last).
-                let last_lap = v
-                    .stints
-                    .last()
-                    .and_then(|s| s.laps.last())
-                    .map(|j| j.lap.lap);
-                let stopped = race.stops.iter().any(|s| {
-                    s.car == **car && (s.entry_ms >= start || in_lap_of(s, &race.laps) >= last_lap)
-                }) || race.in_pit_lane(**car);
+                // Stopped since the neutralisation began, or just before it (on new
+                // tyres whose stint has no lap yet).
+                let stopped = on_new_tyres(race, **car, v)
+                    || race
+                        .stops
+                        .iter()
+                        .any(|s| s.car == **car && s.entry_ms >= start);
                 age >= UNDER_SC_MIN_AGE && !stopped
             })
             .map(|(car, _)| *car)
@@ -244,7 +245,23 @@ fn context(race: &Race, now: i64) -> Context<'_> {
             .collect(),
         cars,
         also_stopping,
+        green: active.is_none(),
     }
+}
+
+/// Whether `car` has changed tyres since the last lap of its stints: in the pit lane now,
+/// or out of it with no line crossed since (its new stint has no lap yet).
+fn on_new_tyres(race: &Race, car: u8, view: &CarView) -> bool {
+    let last_lap = view
+        .stints
+        .last()
+        .and_then(|s| s.laps.last())
+        .map(|j| j.lap.lap);
+    race.in_pit_lane(car)
+        || race
+            .stops
+            .iter()
+            .any(|s| s.car == car && in_lap_of(s, &race.laps) >= last_lap)
 }
 
 /// What a stop already made cost, for the gaps: the loss of its moment (green, or
@@ -324,10 +341,16 @@ fn neighbour(ctx: &Context, car: u8, gap_ms: f64) -> Neighbour {
     }
 }
 
+/// A car's tyres now: new ones (age 0) from the moment it stops, although its stints
+/// begin the new one only at the next line it crosses.
 fn wear(ctx: &Context, car: u8) -> Wear {
     let v = &ctx.cars[&car];
     Wear {
-        age: v.stints.last().map_or(0.0, |s| s.tyre_age()),
+        age: if on_new_tyres(ctx.race, car, v) {
+            0.0
+        } else {
+            v.stints.last().map_or(0.0, |s| s.tyre_age())
+        },
         deg_ms: v.fit.as_ref().map_or(0.0, |f| f.ms_per_lap.max(0.0)),
     }
 }
@@ -367,14 +390,19 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
         },
         degradation: view.fit.as_ref().ok().copied(),
         degradation_hidden: view.fit.as_ref().err().cloned(),
-        rejoin: rejoin(&ctx.board, car, (loss_ms, ctx.loss.ms), &ctx.also_stopping).map(|r| {
-            RejoinView {
-                position: r.position,
-                ahead: r.ahead.map(|(c, g)| neighbour(ctx, c, g)),
-                behind: r.behind.map(|(c, g)| neighbour(ctx, c, g)),
-                margins: r.margins,
-                position_if_field_stays_out: r.if_they_stay_out,
-            }
+        rejoin: rejoin(
+            &ctx.board,
+            car,
+            (loss_ms, ctx.loss.ms),
+            &ctx.also_stopping,
+            &|other| first_lap_gain(ctx, car, other),
+        )
+        .map(|r| RejoinView {
+            position: r.position,
+            ahead: r.ahead.map(|(c, g)| neighbour(ctx, c, g)),
+            behind: r.behind.map(|(c, g)| neighbour(ctx, c, g)),
+            margins: r.margins,
+            position_if_field_stays_out: r.if_they_stay_out,
         }),
         window: None,
         window_hidden: None,
@@ -446,6 +474,19 @@ fn pit_window(ctx: &Context, car: u8, lap: u16) -> Result<Window, String> {
     })
 }
 
+/// What `car`, stopping now, gains on `other` in its first lap after the pit exit, ms:
+/// its new tyres against the other's (the undercut's one-lap gain; about nothing against
+/// a car that stopped lately). In the rejoin because where a car stands a lap after
+/// coming out is what the stop decides (and what the real-race check judges): at Monza
+/// the margins against cars on tyres 15 laps old read 2 s high without it. None under a
+/// neutralisation: the field runs at the safety car's pace, whatever its tyres.
+fn first_lap_gain(ctx: &Context, car: u8, other: u8) -> f64 {
+    if !ctx.green {
+        return 0.0;
+    }
+    gain_ms(wear(ctx, other), wear(ctx, car).deg_ms, 1)
+}
+
 fn undercut(ctx: &Context, car: u8, position: usize) -> Undercut {
     let me = ctx.board.get(car).expect("on the board");
     let mine = wear(ctx, car);
@@ -491,7 +532,7 @@ fn undercut(ctx: &Context, car: u8, position: usize) -> Undercut {
 mod tests {
     use super::*;
     use crate::analytics::strategy::fixtures;
-    use crate::analytics::strategy::input::{PitEntry, Stop};
+    use crate::analytics::strategy::input::{Lap, PitEntry, Stop};
     use crate::analytics::strategy::pit_loss::FASTER_LANE_MS;
 
     /// Two cars on 10-lap-old tyres at 90 s a lap; car 2 stops in lap 10, just before a
@@ -603,6 +644,84 @@ mod tests {
             ..r
         });
         assert_eq!(car(&s, 3).undercut.ahead.map(|c| c.car), Some(2));
+    }
+
+    /// Laps 1..=20 of each `(car, behind_ms)`, every lap 100 ms slower than the one
+    /// before (tyres wearing, all alike, so the gaps hold), as of just after lap 20.
+    fn worn(cars: &[(u8, i64)]) -> Race {
+        let lap_ms = |lap: i64| 90_000 + 100 * lap;
+        let laps = cars
+            .iter()
+            .flat_map(|&(car, behind)| {
+                (1..=20i64).map(move |lap| Lap {
+                    car,
+                    lap: lap as u16,
+                    lap_time_ms: lap_ms(lap),
+                    crossed_at_ms: behind + (1..=lap).map(lap_ms).sum::<i64>(),
+                    compound: None,
+                    tyre_age: None,
+                    neutralised: false,
+                })
+            })
+            .collect();
+        Race {
+            entrants: fixtures::entrants(3),
+            laps,
+            now_ms: Some(1_822_000),
+            ..Race::default()
+        }
+    }
+
+    /// Car 1's margin over `other` if it stopped now, ms (positive: `other` ahead).
+    fn margin(s: &Strategy, other: u8) -> f64 {
+        let r = car(s, 1).rejoin.unwrap();
+        r.margins.iter().find(|m| m.0 == other).unwrap().1
+    }
+
+    /// Car 2 runs a second less than the pit loss behind car 1, both on tyres 20 laps
+    /// old: stopping, car 1 comes out just behind it, and takes the place back in its
+    /// first lap on new tyres (the tyres' one-lap gain, which the rejoin counts; none
+    /// under a safety car, where nobody races on tyres). Against car 3, which has
+    /// stopped but not yet crossed the line since, there is nothing to gain: it is on new
+    /// tyres too, although its stints still end with its old ones.
+    #[test]
+    fn the_rejoin_counts_the_first_lap_on_new_tyres() {
+        let loss = compute(&worn(&[(1, 0)])).pit_loss.ms as i64;
+        let r = worn(&[(1, 0), (2, loss - 1_000), (3, 30_000)]);
+        let s = compute(&r);
+        let (one, two) = (car(&s, 1), car(&s, 2));
+        let deg = |c: &CarStrategy| c.degradation.map(|d| d.ms_per_lap).unwrap();
+        assert!(deg(&one) > 50.0, "{:?}", one.degradation);
+        let gain = deg(&two) * (two.stint.tyre_age + 1.0) - deg(&one);
+        assert!(gain > 1_000.0, "gain {gain}");
+        assert!((margin(&s, 2) - (1_000.0 - gain)).abs() < 1e-6);
+        assert_eq!(one.rejoin.as_ref().map(|r| r.position), Some(1));
+
+        // Under a safety car car 2 is expected to stop as well, at the same loss: the
+        // margin is the gap on the road, no tyre gain in it.
+        let mut sc = r.clone();
+        sc.neutral_periods = vec![(1_821_000, i64::MAX)];
+        let s = compute(&sc);
+        assert!(s.expected_to_stop.contains(&2));
+        let b = board(&sc, 1_822_000);
+        let on_road = Board::gap_ms(b.get(1).unwrap(), b.get(2).unwrap()).unwrap();
+        assert_eq!(margin(&s, 2), on_road);
+
+        let mut stopped = r.clone();
+        stopped.stops.push(Stop {
+            car: 3,
+            lap: Some(20),
+            entry_ms: 1_811_000,
+            pit_lane_ms: 20_000,
+            stationary_start_ms: None,
+        });
+        stopped.now_ms = Some(1_832_000);
+        let s = compute(&stopped);
+        let b = board(&stopped, 1_832_000);
+        let on_road = Board::gap_ms(b.get(1).unwrap(), b.get(3).unwrap()).unwrap();
+        let three = car(&s, 3);
+        let new_tyres = deg(&three) - deg(&car(&s, 1));
+        assert!((margin(&s, 3) - (on_road + s.pit_loss.ms - new_tyres)).abs() < 1e-6);
     }
 
     /// Live, the moment is the last line crossing: a car that entered the pit lane after

@@ -1,5 +1,6 @@
 //! Where a car would come out if it stopped now: the race-time gap to every other running
-//! car grows by the pit loss; the cars still ahead after that are ahead on the road.
+//! car grows by the pit loss and shrinks by what its new tyres gain in the lap after;
+//! the cars still ahead after that are ahead on the road.
 
 use super::timing::Board;
 use std::collections::BTreeSet;
@@ -23,12 +24,15 @@ pub struct Rejoin {
 
 /// The rejoin of `car` if it stopped now with `loss_ms` of pit loss (none for a car
 /// already in the pit lane: its gaps hold it), the cars of `also_stopping` stopping in
-/// the same lap at `their_loss_ms` (under a safety car: the field takes the cheap stop).
+/// the same lap at `their_loss_ms` (under a safety car: the field takes the cheap stop),
+/// as it stands a lap after coming out: `first_lap_gain(other)` is what its new tyres
+/// gain on `other` in that lap, ms (negative: lose).
 pub fn rejoin(
     board: &Board,
     car: u8,
     (loss_ms, their_loss_ms): (f64, f64),
     also_stopping: &BTreeSet<u8>,
+    first_lap_gain: &dyn Fn(u8) -> f64,
 ) -> Option<Rejoin> {
     let me = board.get(car)?;
     // After the stop: positive = the other car is ahead by that much.
@@ -42,7 +46,8 @@ pub fn rejoin(
             } else {
                 0.0
             };
-            Some((t.car, Board::gap_ms(me, t)? + loss_ms - theirs))
+            let margin = Board::gap_ms(me, t)? + loss_ms - theirs - first_lap_gain(t.car);
+            Some((t.car, margin))
         })
         .collect();
     margins.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -98,9 +103,16 @@ mod tests {
             })
             .collect();
         let board = Board::new(&laps, &[], 120_000);
-        let green = rejoin(&board, 1, (20_000.0, 20_000.0), &BTreeSet::new()).unwrap();
+        let green = rejoin(&board, 1, (20_000.0, 20_000.0), &BTreeSet::new(), &|_| 0.0).unwrap();
         assert_eq!((green.position, green.if_they_stay_out), (3, None));
-        let sc = rejoin(&board, 1, (20_000.0, 20_000.0), &BTreeSet::from([2, 3])).unwrap();
+        let sc = rejoin(
+            &board,
+            1,
+            (20_000.0, 20_000.0),
+            &BTreeSet::from([2, 3]),
+            &|_| 0.0,
+        )
+        .unwrap();
         assert_eq!((sc.position, sc.if_they_stay_out), (1, Some(3)));
         assert_eq!(sc.behind.map(|b| b.0), Some(2));
     }
