@@ -34,7 +34,7 @@ pub struct CarStrategy {
     pub team: String,
     pub position: Option<i32>,
     pub lap: Option<i32>,
-    /// In the pit lane now: the rejoin is where it comes out of this stop.
+    /// In the pit lane now: the rejoin is where it stands a lap after this stop.
     pub in_pit_lane: bool,
     pub gap_ahead_ms: Option<f64>,
     pub gap_leader_ms: Option<f64>,
@@ -65,7 +65,7 @@ pub struct Degradation {
     pub green_laps: Option<i32>,
 }
 
-/// Where the car would come out if it stopped now.
+/// Where the car would stand a lap after coming out if it stopped now.
 #[derive(Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct Rejoin {

@@ -41,7 +41,7 @@ impl StrategyMetrics {
             rejoin: gauge(
                 r,
                 "pitstop_strategy_rejoin_position",
-                "Position the car would rejoin in if it stopped now.",
+                "Position the car would hold a lap after rejoining if it stopped now.",
                 car,
             ),
             rejoin_if_out: gauge(

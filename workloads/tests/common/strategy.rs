@@ -184,7 +184,8 @@ pub fn rejoin_check(race: &Race, progress: review::Progress) -> RejoinFigures {
 }
 
 /// For every stop made with no neutralisation from pit entry to the check, and every car
-/// within 8 s of it at the check that made no stop in between: the real margin one lap
+/// within 8 s of it at the check that made no stop (nor drive-through) in between: the
+/// real margin one lap
 /// after pit exit (from `progress`, in typical laps) minus the margin predicted at pit
 /// entry, ms. Finer than positions: a margin 2 s out shows whether or not a car was near.
 pub fn margin_errors(race: &Race, progress: review::Progress) -> Vec<f64> {
@@ -206,8 +207,7 @@ pub fn margin_errors(race: &Race, progress: review::Progress) -> Vec<f64> {
             continue;
         };
         let stopped = |car: u8| {
-            race.stops
-                .iter()
+            (race.stops.iter().chain(&race.drive_throughs))
                 .any(|x| x.car == car && x.exit_ms() > stop.entry_ms && x.entry_ms < t)
         };
         for &(car, predicted) in &r.margins {

@@ -87,7 +87,7 @@ pub struct CarStrategy {
     pub position: usize,
     pub lap: u16,
     /// In the pit lane now (the visit is stored when it leaves): its gaps hold the
-    /// stop's loss already, and `rejoin` is where it comes out of this stop.
+    /// stop's loss already, and `rejoin` is where it stands a lap after this stop.
     pub in_pit_lane: bool,
     #[schema(required = true)]
     pub gap_ahead_ms: Option<f64>,
@@ -133,6 +133,8 @@ struct CarView<'a> {
     stints: Vec<StintLaps<'a>>,
     fit: Result<Fit, String>,
     stops: usize,
+    /// Changed tyres since the last lap of its stints (see [`on_new_tyres`]).
+    new_tyres: bool,
 }
 
 /// The strategy as of the last line crossing in `race` (pass `race.as_of(t)` for a
@@ -180,6 +182,7 @@ fn context(race: &Race, now: i64) -> Context<'_> {
         cars.insert(
             car,
             CarView {
+                new_tyres: on_new_tyres(race, car, &st),
                 stints: st,
                 fit,
                 stops: c.stops.len(),
@@ -198,7 +201,7 @@ fn context(race: &Race, now: i64) -> Context<'_> {
                 let age = v.stints.last().map_or(0.0, |s| s.tyre_age());
                 // Stopped since the neutralisation began, or just before it (on new
                 // tyres whose stint has no lap yet).
-                let stopped = on_new_tyres(race, **car, v)
+                let stopped = v.new_tyres
                     || race
                         .stops
                         .iter()
@@ -212,6 +215,10 @@ fn context(race: &Race, now: i64) -> Context<'_> {
     let normal_lane = normal_lane_ms(&lanes, race.circuit.as_deref());
     let measured = normal_losses(&measured, normal_lane);
     let loss = pit_loss(&measured, race.circuit.as_deref(), slow);
+    // No neutralisation reported. Not also "none seen in the field's last lap" (the
+    // slow ratio): that takes the tyre gain from stops made as a safety car came out,
+    // and the Dutch GP reads 22 instead of 23 of 39 exact with it.
+    let green = active.is_none();
     let cost = stop_cost(race, &measured, normal_lane);
     let made = race.stops.iter().map(|s| PricedStop {
         car: s.car,
@@ -245,23 +252,20 @@ fn context(race: &Race, now: i64) -> Context<'_> {
             .collect(),
         cars,
         also_stopping,
-        green: active.is_none(),
+        green,
     }
 }
 
 /// Whether `car` has changed tyres since the last lap of its stints: in the pit lane now,
 /// or out of it with no line crossed since (its new stint has no lap yet).
-fn on_new_tyres(race: &Race, car: u8, view: &CarView) -> bool {
-    let last_lap = view
-        .stints
-        .last()
-        .and_then(|s| s.laps.last())
-        .map(|j| j.lap.lap);
+fn on_new_tyres(race: &Race, car: u8, stints: &[StintLaps]) -> bool {
+    let last_lap = stints.last().and_then(|s| s.laps.last()).map(|j| j.lap.lap);
+    // A stop with no in-lap known and no line crossed since its entry is this one.
     race.in_pit_lane(car)
         || race
             .stops
             .iter()
-            .any(|s| s.car == car && in_lap_of(s, &race.laps) >= last_lap)
+            .any(|s| s.car == car && in_lap_of(s, &race.laps).is_none_or(|l| Some(l) >= last_lap))
 }
 
 /// What a stop already made cost, for the gaps: the loss of its moment (green, or
@@ -346,7 +350,7 @@ fn neighbour(ctx: &Context, car: u8, gap_ms: f64) -> Neighbour {
 fn wear(ctx: &Context, car: u8) -> Wear {
     let v = &ctx.cars[&car];
     Wear {
-        age: if on_new_tyres(ctx.race, car, v) {
+        age: if v.new_tyres {
             0.0
         } else {
             v.stints.last().map_or(0.0, |s| s.tyre_age())
@@ -406,9 +410,9 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
         }),
         window: None,
         window_hidden: None,
-        // A car stopping now has no window to choose nor an undercut to weigh until it
-        // is out (see `undercut` for the others' calls against it).
-        undercut: if in_pit_lane {
+        // A car stopping now (or stopped, its new stint not begun) has no window to
+        // choose nor an undercut to weigh (see `undercut` for the others' calls on it).
+        undercut: if view.new_tyres {
             Undercut::default()
         } else {
             undercut(ctx, car, position)
@@ -416,6 +420,8 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
     }
     .with_window(if in_pit_lane {
         Err(IN_PIT_LANE.into())
+    } else if view.new_tyres {
+        Err(JUST_STOPPED.into())
     } else {
         pit_window(ctx, car, me.laps())
     })
@@ -423,6 +429,9 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
 
 /// Why a car in the pit lane shows no pit window.
 const IN_PIT_LANE: &str = "in the pit lane now";
+/// Why a car out of the pit lane but not yet across the line shows none: its stints
+/// (and the stint served) are still those of its old tyres.
+const JUST_STOPPED: &str = "just stopped: no line crossed on its new tyres yet";
 
 impl CarStrategy {
     fn with_window(mut self, w: Result<Window, String>) -> Self {
@@ -479,22 +488,32 @@ fn pit_window(ctx: &Context, car: u8, lap: u16) -> Result<Window, String> {
 /// a car that stopped lately). In the rejoin because where a car stands a lap after
 /// coming out is what the stop decides (and what the real-race check judges): at Monza
 /// the margins against cars on tyres 15 laps old read 2 s high without it. None under a
-/// neutralisation: the field runs at the safety car's pace, whatever its tyres.
+/// neutralisation: the field runs at the safety car's pace, whatever its tyres. None
+/// either without both cars' degradation (no fit is no evidence of tyres that do not
+/// wear), and never more than [`MAX_FIRST_LAP_GAIN_MS`] either way.
 fn first_lap_gain(ctx: &Context, car: u8, other: u8) -> f64 {
-    if !ctx.green {
+    let fitted = |c: u8| ctx.cars[&c].fit.is_ok();
+    if !ctx.green || !fitted(car) || !fitted(other) {
         return 0.0;
     }
     gain_ms(wear(ctx, other), wear(ctx, car).deg_ms, 1)
+        .clamp(-MAX_FIRST_LAP_GAIN_MS, MAX_FIRST_LAP_GAIN_MS)
 }
+
+/// The most new tyres gain or lose on another car's in one lap, ms: a fit steeper than
+/// that (a drying track, a stint of a few laps) times a feed's tyre age says more of the
+/// fit than of the tyres; the largest real gains are 2 to 3 s.
+const MAX_FIRST_LAP_GAIN_MS: f64 = 5_000.0;
 
 fn undercut(ctx: &Context, car: u8, position: usize) -> Undercut {
     let me = ctx.board.get(car).expect("on the board");
     let mine = wear(ctx, car);
     let call = |other: usize, ahead: bool| -> Option<Call> {
         let o = ctx.board.order.get(other)?;
-        // A car ahead that is in the pit lane is stopping already: it will not stay out
-        // to cover on its old tyres (a car behind in the lane is the threat itself).
-        if ahead && ctx.race.in_pit_lane(o.car) {
+        // A car ahead in the pit lane or just out of it has stopped already: it will not
+        // stay out to cover on its old tyres (a car behind in the lane is the threat
+        // itself).
+        if ahead && ctx.cars[&o.car].new_tyres {
             return None;
         }
         // The time the car that stops must make up: we trail the car ahead by `gap`, the
@@ -647,8 +666,9 @@ mod tests {
     }
 
     /// Laps 1..=20 of each `(car, behind_ms)`, every lap 100 ms slower than the one
-    /// before (tyres wearing, all alike, so the gaps hold), as of just after lap 20.
-    fn worn(cars: &[(u8, i64)]) -> Race {
+    /// before (tyres wearing, all alike, so the gaps hold), as known at `now_ms` (car 1
+    /// crosses its lap 20 at 1,821 s).
+    fn worn(cars: &[(u8, i64)], now_ms: i64) -> Race {
         let lap_ms = |lap: i64| 90_000 + 100 * lap;
         let laps = cars
             .iter()
@@ -667,9 +687,9 @@ mod tests {
         Race {
             entrants: fixtures::entrants(3),
             laps,
-            now_ms: Some(1_822_000),
             ..Race::default()
         }
+        .as_of(now_ms)
     }
 
     /// Car 1's margin over `other` if it stopped now, ms (positive: `other` ahead).
@@ -686,8 +706,9 @@ mod tests {
     /// tyres too, although its stints still end with its old ones.
     #[test]
     fn the_rejoin_counts_the_first_lap_on_new_tyres() {
-        let loss = compute(&worn(&[(1, 0)])).pit_loss.ms as i64;
-        let r = worn(&[(1, 0), (2, loss - 1_000), (3, 30_000)]);
+        let loss = compute(&worn(&[(1, 0)], 1_822_000)).pit_loss.ms as i64;
+        let field = [(1, 0), (2, loss - 1_000), (3, 30_000)];
+        let r = worn(&field, 1_822_000);
         let s = compute(&r);
         let (one, two) = (car(&s, 1), car(&s, 2));
         let deg = |c: &CarStrategy| c.degradation.map(|d| d.ms_per_lap).unwrap();
@@ -707,21 +728,27 @@ mod tests {
         let on_road = Board::gap_ms(b.get(1).unwrap(), b.get(2).unwrap()).unwrap();
         assert_eq!(margin(&s, 2), on_road);
 
-        let mut stopped = r.clone();
-        stopped.stops.push(Stop {
-            car: 3,
-            lap: Some(20),
-            entry_ms: 1_811_000,
-            pit_lane_ms: 20_000,
-            stationary_start_ms: None,
-        });
-        stopped.now_ms = Some(1_832_000);
-        let s = compute(&stopped);
-        let b = board(&stopped, 1_832_000);
-        let on_road = Board::gap_ms(b.get(1).unwrap(), b.get(3).unwrap()).unwrap();
-        let three = car(&s, 3);
-        let new_tyres = deg(&three) - deg(&car(&s, 1));
-        assert!((margin(&s, 3) - (on_road + s.pit_loss.ms - new_tyres)).abs() < 1e-6);
+        // Car 3 stopped in its lap 20 and is out, its lap not ended: whether or not the
+        // stop's in-lap is stored, no gain on it, no window nor undercut of its own.
+        for lap in [Some(20), None] {
+            let mut stopped = worn(&field, 1_832_000);
+            stopped.stops.push(Stop {
+                car: 3,
+                lap,
+                entry_ms: 1_811_000,
+                pit_lane_ms: 20_000,
+                stationary_start_ms: None,
+            });
+            let s = compute(&stopped);
+            let b = board(&stopped, 1_832_000);
+            let on_road = Board::gap_ms(b.get(1).unwrap(), b.get(3).unwrap()).unwrap();
+            let three = car(&s, 3);
+            let new_tyres = deg(&three) - deg(&car(&s, 1));
+            let want = on_road + s.pit_loss.ms - new_tyres;
+            assert!((margin(&s, 3) - want).abs() < 1e-6, "{lap:?}");
+            assert_eq!(three.window_hidden.as_deref(), Some(JUST_STOPPED));
+            assert!(three.undercut.ahead.is_none() && three.undercut.behind.is_none());
+        }
     }
 
     /// Live, the moment is the last line crossing: a car that entered the pit lane after
