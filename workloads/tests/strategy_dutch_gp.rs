@@ -55,8 +55,9 @@ fn rejoin_predictions_hold_on_the_real_race() {
     let n = f.n;
     // Measured: 23/39 exact, 35/39 within one, 28/39 within the range a safety car
     // leaves to the others' choice, 5 of the 16 misses only for later stops (23/39 exact
-    // by line crossings; docs/strategy.md says why the rest miss); green margins 2.97 s
-    // out (11 pairs; 3.71 s before the first lap on new tyres). These floors catch a
+    // by line crossings; docs/strategy.md says why the rest miss); green margins 2.91 s
+    // out (11 pairs; 3.71 s before the first lap on new tyres, 2.97 s before its
+    // shortfall in this race). These floors catch a
     // regression; they are not the targets (80% / 95%). Within one was 36/39
     // before each stop was priced at its own cost: BEA's lap-53 miss then had two errors
     // that cancelled (one of them a stop priced at the safety-car loss although begun

@@ -2,7 +2,7 @@
 //! periods of a recording without a race-control feed.
 
 use pitstop_workloads::analytics::Events;
-use pitstop_workloads::analytics::strategy::undercut::{Wear, gain_ms};
+use pitstop_workloads::analytics::strategy::undercut::{Fresh, Wear, gain_ms};
 use pitstop_workloads::analytics::strategy::{Race, Strategy, board, compute, review, timing};
 use std::collections::BTreeMap;
 
@@ -296,7 +296,11 @@ pub fn undercut_check(race: &Race, progress: review::Progress) -> UndercutFigure
             let (Some(rival), Some(mine)) = (wear(&s, b.car), wear(&s, a.car)) else {
                 continue;
             };
-            let gain = gain_ms(rival, mine.deg_ms, lb - la);
+            let fresh = Fresh {
+                deg_ms: mine.deg_ms,
+                shortfall_ms: s.new_tyre_shortfall_ms,
+            };
+            let gain = gain_ms(rival, fresh, lb - la);
             // After both stops, positive: the first to stop is behind.
             let predicted_behind = gap - gain > 0.0;
             let t = b.exit_ms() + lap_ms;

@@ -1,6 +1,7 @@
 //! The strategy of every running car as of a moment, assembled from the pieces.
 
 use super::degradation::{Fit, median};
+use super::fresh_tyres::{race_shortfall_ms, shortfalls};
 use super::input::{Race, Stop, fuel_ms_per_lap};
 use super::pit_loss::{
     PitLoss, beyond_normal_ms, normal_lane_ms, normal_losses, pit_loss, stop_loss,
@@ -8,7 +9,7 @@ use super::pit_loss::{
 use super::rejoin::rejoin;
 use super::stints::{StintLaps, by_car, in_lap_of, race_neutralised_laps, stints};
 use super::timing::{Board, PricedStop, typical_lap_ms};
-use super::undercut::{Call, Wear, against_ahead, gain_ms};
+use super::undercut::{Call, Fresh, Wear, against_ahead, gain_ms};
 use super::window::{Tyres, Window, window};
 use crate::model::Compound;
 use serde::Serialize;
@@ -29,6 +30,11 @@ pub struct Strategy {
     /// Under a safety car, the cars the rejoins expect to stop as well.
     #[serde(skip)]
     pub expected_to_stop: BTreeSet<u8>,
+    /// How much less than their degradation modelled new tyres gained in their first lap
+    /// in this race's stops so far, ms (0 under three stops): taken off the rejoin's
+    /// and the undercut's first-lap gain.
+    #[serde(skip)]
+    pub new_tyre_shortfall_ms: f64,
 }
 
 /// Another car and how far from it.
@@ -118,6 +124,9 @@ struct Context<'a> {
     also_stopping: BTreeSet<u8>,
     /// No neutralisation under way: the field races, and new tyres gain on old.
     green: bool,
+    /// How much less than modelled new tyres have gained in this race's stops so far
+    /// (see [`fresh_tyres`](super::fresh_tyres)), ms.
+    fresh_shortfall_ms: f64,
 }
 
 /// Under a safety car a stop costs little, so the field takes it: every car on tyres at
@@ -157,6 +166,7 @@ pub fn compute(race: &Race) -> Strategy {
         pit_loss: ctx.loss.clone(),
         cars,
         expected_to_stop: ctx.also_stopping.clone(),
+        new_tyre_shortfall_ms: ctx.fresh_shortfall_ms,
     }
 }
 
@@ -164,6 +174,7 @@ fn context(race: &Race, now: i64) -> Context<'_> {
     let neutral = race_neutralised_laps(race);
     let fuel = fuel_ms_per_lap(race.total_laps);
     let mut measured = Vec::new();
+    let mut fresh = Vec::new();
     let mut cars = BTreeMap::new();
     for (car, c) in by_car(race) {
         let st = stints(
@@ -178,6 +189,7 @@ fn context(race: &Race, now: i64) -> Context<'_> {
             let loss = stop_loss(&judged, in_lap_of(s, &race.laps)?)?;
             Some((loss, s.pit_lane_ms))
         }));
+        fresh.extend(shortfalls(&st, fuel));
         let fit = st.last().map_or(Err("no laps yet".into()), |s| s.fit(fuel));
         cars.insert(
             car,
@@ -253,6 +265,7 @@ fn context(race: &Race, now: i64) -> Context<'_> {
         cars,
         also_stopping,
         green,
+        fresh_shortfall_ms: race_shortfall_ms(&fresh),
     }
 }
 
@@ -356,6 +369,15 @@ fn wear(ctx: &Context, car: u8) -> Wear {
             v.stints.last().map_or(0.0, |s| s.tyre_age())
         },
         deg_ms: v.fit.as_ref().map_or(0.0, |f| f.ms_per_lap.max(0.0)),
+    }
+}
+
+/// The new tyres `car` would fit if it stopped now: its current degradation, short in
+/// their first lap by what this race's new tyres have fallen short.
+fn fresh(ctx: &Context, car: u8) -> Fresh {
+    Fresh {
+        deg_ms: wear(ctx, car).deg_ms,
+        shortfall_ms: ctx.fresh_shortfall_ms,
     }
 }
 
@@ -485,9 +507,11 @@ fn pit_window(ctx: &Context, car: u8, lap: u16) -> Result<Window, String> {
 
 /// What `car`, stopping now, gains on `other` in its first lap after the pit exit, ms:
 /// its new tyres against the other's (the undercut's one-lap gain; about nothing against
-/// a car that stopped lately). In the rejoin because where a car stands a lap after
-/// coming out is what the stop decides (and what the real-race check judges): at Monza
-/// the margins against cars on tyres 15 laps old read 2 s high without it. None under a
+/// a car that stopped lately), less what this race's new tyres have fallen short of
+/// their model in the first lap (a harder compound, a cold set, traffic: see
+/// [`fresh_tyres`](super::fresh_tyres)). In the rejoin because where a car stands a lap
+/// after coming out is what the stop decides (and what the real-race check judges): at
+/// Monza the margins against cars on tyres 15 laps old read 2 s high without it. None under a
 /// neutralisation: the field runs at the safety car's pace, whatever its tyres. None
 /// either without both cars' degradation (no fit is no evidence of tyres that do not
 /// wear), and never more than [`MAX_FIRST_LAP_GAIN_MS`] either way.
@@ -496,7 +520,7 @@ fn first_lap_gain(ctx: &Context, car: u8, other: u8) -> f64 {
     if !ctx.green || !fitted(car) || !fitted(other) {
         return 0.0;
     }
-    gain_ms(wear(ctx, other), wear(ctx, car).deg_ms, 1)
+    gain_ms(wear(ctx, other), fresh(ctx, car), 1)
         .clamp(-MAX_FIRST_LAP_GAIN_MS, MAX_FIRST_LAP_GAIN_MS)
 }
 
@@ -522,12 +546,12 @@ fn undercut(ctx: &Context, car: u8, position: usize) -> Undercut {
         let gap = Board::gap_ms(me, o)?;
         let gap = if ahead { gap } else { -gap };
         // Ahead: we stop now and they cover next lap. Behind: they stop now, we cover.
-        let (rival, fresh) = if ahead {
-            (wear(ctx, o.car), mine.deg_ms)
+        let (rival, new) = if ahead {
+            (wear(ctx, o.car), fresh(ctx, car))
         } else {
-            (mine, wear(ctx, o.car).deg_ms)
+            (mine, fresh(ctx, o.car))
         };
-        let (jump, margin_ms) = against_ahead(rival, fresh, gap);
+        let (jump, margin_ms) = against_ahead(rival, new, gap);
         Some(Call {
             car: o.car,
             driver: name(ctx, o.car),
@@ -749,6 +773,57 @@ mod tests {
             assert_eq!(three.window_hidden.as_deref(), Some(JUST_STOPPED));
             assert!(three.undercut.ahead.is_none() && three.undercut.behind.is_none());
         }
+    }
+
+    /// The worn field of [`worn`] with cars 4 to 6 behind it, each stopped in its lap 8
+    /// ([`fixtures::one_stop_times`], no fuel) and its lap 10, the first after the
+    /// out-lap, `late_ms` slower than its tyres say.
+    fn with_earlier_stops(late_ms: i64) -> Race {
+        let mut race = worn(&[(1, 0), (2, 20_000), (3, 30_000)], 1_822_000);
+        race.entrants = fixtures::entrants(6);
+        for (car, behind) in [(4, 40_000), (5, 50_000), (6, 60_000)] {
+            let laps = fixtures::timed_laps(car, behind, fixtures::one_stop_times(20, 0, late_ms));
+            race.stops.push(Stop {
+                car,
+                lap: Some(8),
+                entry_ms: laps[7].crossed_at_ms - 5_000,
+                pit_lane_ms: 20_000,
+                stationary_start_ms: None,
+            });
+            race.laps.extend(laps);
+        }
+        race.as_of(1_822_000)
+    }
+
+    /// New tyres that gained 600 ms less in their first lap than their fits said, in
+    /// each of three stops: the rejoin's first-lap gain and the undercut's are 600 ms
+    /// less, so car 1 (stopping) keeps 600 ms less over car 2 and car 2 (stopping) finds
+    /// 600 ms less on car 1.
+    #[test]
+    fn the_first_lap_gains_what_this_races_new_tyres_showed() {
+        let as_modelled = compute(&with_earlier_stops(0));
+        let short = compute(&with_earlier_stops(600));
+        assert!(
+            (short.new_tyre_shortfall_ms - as_modelled.new_tyre_shortfall_ms - 600.0).abs() < 1e-6
+        );
+        // The margin less what is not tyres (the gap on the road and the pit loss).
+        let tyres = |race: &Race, s: &Strategy| {
+            let b = board(race, 1_822_000);
+            let on_road = Board::gap_ms(b.get(1).unwrap(), b.get(2).unwrap()).unwrap();
+            margin(s, 2) - on_road - s.pit_loss.ms
+        };
+        let (a, b) = (
+            tyres(&with_earlier_stops(0), &as_modelled),
+            tyres(&with_earlier_stops(600), &short),
+        );
+        assert!((b - a - 600.0).abs() < 1e-6, "{a} {b}");
+        let call = |s: &Strategy| car(s, 1).undercut.behind.unwrap().margin_ms;
+        assert!((call(&as_modelled) - call(&short) - 600.0).abs() < 1e-6);
+        // Under three stops measured nothing is taken off.
+        assert_eq!(
+            compute(&worn(&[(1, 0), (2, 20_000)], 1_822_000)).new_tyre_shortfall_ms,
+            0.0
+        );
     }
 
     /// Live, the moment is the last line crossing: a car that entered the pit lane after

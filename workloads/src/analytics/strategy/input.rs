@@ -287,6 +287,45 @@ pub(crate) mod fixtures {
             .collect()
     }
 
+    /// Laps 1, 2, ... of `car` taking `times` ms each, the first begun at `start_ms`.
+    pub fn timed_laps(car: u8, start_ms: i64, times: impl IntoIterator<Item = i64>) -> Vec<Lap> {
+        let mut at = start_ms;
+        (1u16..)
+            .zip(times)
+            .map(|(lap, time)| {
+                at += time;
+                Lap {
+                    car,
+                    lap,
+                    lap_time_ms: time,
+                    crossed_at_ms: at,
+                    compound: None,
+                    tyre_age: None,
+                    neutralised: false,
+                }
+            })
+            .collect()
+    }
+
+    /// Lap times 1..=`laps` of a car that stops in lap 8: 90 s plus 100 ms per lap of tyre
+    /// age, `fuel_ms` a lap faster for fuel burnt; the in-lap 10 s and the out-lap (9)
+    /// 12 s slow, new tyres from lap 9, and lap 10, the first after the out-lap,
+    /// `late_ms` slower than its tyres say.
+    pub fn one_stop_times(laps: i64, fuel_ms: i64, late_ms: i64) -> Vec<i64> {
+        (1..=laps)
+            .map(|lap| {
+                let age = if lap <= 8 { lap } else { lap - 8 };
+                let extra = match lap {
+                    8 => 10_000,
+                    9 => 12_000,
+                    10 => late_ms,
+                    _ => 0,
+                };
+                90_000 + 100 * age - fuel_ms * lap + extra
+            })
+            .collect()
+    }
+
     /// Laps 1..=`laps` of cars 1..=`cars` at 90 s each, car N crossing the line N s after
     /// the lap's 90 s mark (so 1 s apart, in car order).
     pub fn steady_laps(cars: u8, laps: u16) -> Vec<Lap> {

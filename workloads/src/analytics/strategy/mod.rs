@@ -6,6 +6,7 @@
 
 mod compute;
 pub mod degradation;
+pub mod fresh_tyres;
 mod input;
 mod pit_lane_times;
 pub mod pit_loss;

@@ -270,29 +270,18 @@ pub fn stints<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analytics::strategy::fixtures;
 
     const LAP: i64 = 90_000;
 
     /// Car 1's laps 1..=12 at 90 s plus 50 ms a lap of tyre age, with a pit-lane visit
     /// entered in lap 6 and left in lap 7 (each of those laps 10 s slower).
     fn laps() -> Vec<Lap> {
-        let mut at = 0;
-        (1..=12u16)
-            .map(|lap| {
-                let slow = if lap == 6 || lap == 7 { 10_000 } else { 0 };
-                let time = LAP + 50 * i64::from(lap) + slow;
-                at += time;
-                Lap {
-                    car: 1,
-                    lap,
-                    lap_time_ms: time,
-                    crossed_at_ms: at,
-                    compound: None,
-                    tyre_age: None,
-                    neutralised: false,
-                }
-            })
-            .collect()
+        let times = (1..=12i64).map(|lap| {
+            let slow = if lap == 6 || lap == 7 { 10_000 } else { 0 };
+            LAP + 50 * lap + slow
+        });
+        fixtures::timed_laps(1, 0, times)
     }
 
     /// The visit: entered 5 s before the end of lap 6, 20 s in the pit lane.
