@@ -296,9 +296,22 @@ pub fn undercut_check(race: &Race, progress: review::Progress) -> UndercutFigure
             let (Some(rival), Some(mine)) = (wear(&s, b.car), wear(&s, a.car)) else {
                 continue;
             };
+            // As the strategy calls it: the race's shortfall where tyres race (green,
+            // both cars' degradation known).
+            let fitted = |car: u8| {
+                s.cars
+                    .iter()
+                    .any(|c| c.car == car && c.degradation.is_some())
+            };
+            let tyres_race =
+                now.neutralised_at(a.entry_ms).is_none() && fitted(a.car) && fitted(b.car);
             let fresh = Fresh {
                 deg_ms: mine.deg_ms,
-                shortfall_ms: s.new_tyre_shortfall_ms,
+                shortfall_ms: if tyres_race {
+                    s.new_tyre_shortfall_ms
+                } else {
+                    0.0
+                },
             };
             let gain = gain_ms(rival, fresh, lb - la);
             // After both stops, positive: the first to stop is behind.

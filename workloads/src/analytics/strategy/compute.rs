@@ -189,7 +189,8 @@ fn context(race: &Race, now: i64) -> Context<'_> {
             let loss = stop_loss(&judged, in_lap_of(s, &race.laps)?)?;
             Some((loss, s.pit_lane_ms))
         }));
-        fresh.extend(shortfalls(&st, fuel));
+        let stop_in_laps = c.stops.iter().filter_map(|s| in_lap_of(s, &race.laps));
+        fresh.extend(shortfalls(&st, &stop_in_laps.collect(), fuel));
         let fit = st.last().map_or(Err("no laps yet".into()), |s| s.fit(fuel));
         cars.insert(
             car,
@@ -372,13 +373,27 @@ fn wear(ctx: &Context, car: u8) -> Wear {
     }
 }
 
-/// The new tyres `car` would fit if it stopped now: its current degradation, short in
-/// their first lap by what this race's new tyres have fallen short.
-fn fresh(ctx: &Context, car: u8) -> Fresh {
+/// The new tyres `car` would fit if it stopped now, racing `other`: its current
+/// degradation, short in their first lap by what this race's new tyres have fallen
+/// short, when tyres race at all (see [`tyres_race`]).
+fn fresh(ctx: &Context, car: u8, other: u8) -> Fresh {
     Fresh {
         deg_ms: wear(ctx, car).deg_ms,
-        shortfall_ms: ctx.fresh_shortfall_ms,
+        shortfall_ms: if tyres_race(ctx, car, other) {
+            ctx.fresh_shortfall_ms
+        } else {
+            0.0
+        },
     }
+}
+
+/// Whether new tyres gain on old between `car` and `other` as their fits say: no
+/// neutralisation under way (the field runs at the safety car's pace, whatever its
+/// tyres) and both cars' degradation known (no fit is no evidence of tyres that do not
+/// wear).
+fn tyres_race(ctx: &Context, car: u8, other: u8) -> bool {
+    let fitted = |c: u8| ctx.cars[&c].fit.is_ok();
+    ctx.green && fitted(car) && fitted(other)
 }
 
 fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
@@ -516,11 +531,10 @@ fn pit_window(ctx: &Context, car: u8, lap: u16) -> Result<Window, String> {
 /// either without both cars' degradation (no fit is no evidence of tyres that do not
 /// wear), and never more than [`MAX_FIRST_LAP_GAIN_MS`] either way.
 fn first_lap_gain(ctx: &Context, car: u8, other: u8) -> f64 {
-    let fitted = |c: u8| ctx.cars[&c].fit.is_ok();
-    if !ctx.green || !fitted(car) || !fitted(other) {
+    if !tyres_race(ctx, car, other) {
         return 0.0;
     }
-    gain_ms(wear(ctx, other), fresh(ctx, car), 1)
+    gain_ms(wear(ctx, other), fresh(ctx, car, other), 1)
         .clamp(-MAX_FIRST_LAP_GAIN_MS, MAX_FIRST_LAP_GAIN_MS)
 }
 
@@ -547,9 +561,9 @@ fn undercut(ctx: &Context, car: u8, position: usize) -> Undercut {
         let gap = if ahead { gap } else { -gap };
         // Ahead: we stop now and they cover next lap. Behind: they stop now, we cover.
         let (rival, new) = if ahead {
-            (wear(ctx, o.car), fresh(ctx, car))
+            (wear(ctx, o.car), fresh(ctx, car, o.car))
         } else {
-            (mine, fresh(ctx, o.car))
+            (mine, fresh(ctx, o.car, car))
         };
         let (jump, margin_ms) = against_ahead(rival, new, gap);
         Some(Call {
@@ -778,10 +792,10 @@ mod tests {
     /// The worn field of [`worn`] with cars 4 to 6 behind it, each stopped in its lap 8
     /// ([`fixtures::one_stop_times`], no fuel) and its lap 10, the first after the
     /// out-lap, `late_ms` slower than its tyres say.
-    fn with_earlier_stops(late_ms: i64) -> Race {
+    fn with_earlier_stops(late_ms: i64, stopped: &[(u8, i64)]) -> Race {
         let mut race = worn(&[(1, 0), (2, 20_000), (3, 30_000)], 1_822_000);
         race.entrants = fixtures::entrants(6);
-        for (car, behind) in [(4, 40_000), (5, 50_000), (6, 60_000)] {
+        for &(car, behind) in stopped {
             let laps = fixtures::timed_laps(car, behind, fixtures::one_stop_times(20, 0, late_ms));
             race.stops.push(Stop {
                 car,
@@ -801,29 +815,37 @@ mod tests {
     /// 600 ms less on car 1.
     #[test]
     fn the_first_lap_gains_what_this_races_new_tyres_showed() {
-        let as_modelled = compute(&with_earlier_stops(0));
-        let short = compute(&with_earlier_stops(600));
+        let three = [(4, 40_000), (5, 50_000), (6, 60_000)];
+        let race = |late_ms| with_earlier_stops(late_ms, &three);
+        let as_modelled = compute(&race(0));
+        let short = compute(&race(600));
         assert!(
             (short.new_tyre_shortfall_ms - as_modelled.new_tyre_shortfall_ms - 600.0).abs() < 1e-6
         );
         // The margin less what is not tyres (the gap on the road and the pit loss).
-        let tyres = |race: &Race, s: &Strategy| {
-            let b = board(race, 1_822_000);
+        let tyres = |r: &Race, s: &Strategy| {
+            let b = board(r, 1_822_000);
             let on_road = Board::gap_ms(b.get(1).unwrap(), b.get(2).unwrap()).unwrap();
             margin(s, 2) - on_road - s.pit_loss.ms
         };
-        let (a, b) = (
-            tyres(&with_earlier_stops(0), &as_modelled),
-            tyres(&with_earlier_stops(600), &short),
-        );
+        let (a, b) = (tyres(&race(0), &as_modelled), tyres(&race(600), &short));
         assert!((b - a - 600.0).abs() < 1e-6, "{a} {b}");
-        let call = |s: &Strategy| car(s, 1).undercut.behind.unwrap().margin_ms;
-        assert!((call(&as_modelled) - call(&short) - 600.0).abs() < 1e-6);
-        // Under three stops measured nothing is taken off.
-        assert_eq!(
-            compute(&worn(&[(1, 0), (2, 20_000)], 1_822_000)).new_tyre_shortfall_ms,
-            0.0
-        );
+        // Both undercut calls between cars 1 and 2, whichever stops.
+        let ahead = |s: &Strategy| car(s, 2).undercut.ahead.unwrap().margin_ms;
+        let behind = |s: &Strategy| car(s, 1).undercut.behind.unwrap().margin_ms;
+        assert!((ahead(&as_modelled) - ahead(&short) - 600.0).abs() < 1e-6);
+        assert!((behind(&as_modelled) - behind(&short) - 600.0).abs() < 1e-6);
+        // Two stops measured are not enough: nothing is taken off.
+        let two = compute(&with_earlier_stops(600, &three[..2]));
+        assert_eq!(two.new_tyre_shortfall_ms, 0.0);
+        // Under a safety car tyres do not race: the calls are the modelled ones.
+        let sc = |late_ms| {
+            let mut r = race(late_ms);
+            r.neutral_periods = vec![(1_821_000, i64::MAX)];
+            compute(&r)
+        };
+        assert!(sc(600).new_tyre_shortfall_ms > 0.0);
+        assert_eq!(ahead(&sc(600)), ahead(&sc(0)));
     }
 
     /// Live, the moment is the last line crossing: a car that entered the pit lane after

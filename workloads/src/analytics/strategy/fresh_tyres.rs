@@ -2,34 +2,40 @@
 //! stint's degradation said they would: a harder compound's slower pace, a cold set and
 //! the traffic a car rejoins in all take part of the modelled gain away. Measured on this
 //! race's stops, as the pit loss is, so that the rejoin does not count a gain the race
-//! has not shown (Bahrain 2022's softs modelled 2 s a lap where the hards gave about 1).
+//! has not shown (at Bahrain 2022 the rejoin modelled about 3 s of first-lap gain
+//! against 15-lap-old softs where the new hards gave less). Measured on the first lap
+//! after the out-lap, the first one whose time holds no pit lane; the rejoin applies it
+//! to the lap after the pit exit, which where the lane straddles the line is mostly the
+//! out-lap itself, on colder tyres still: the nearest lap that can be measured.
 
 use super::degradation::median;
-use super::stints::{Judged, StintLaps};
+use super::stints::StintLaps;
+use std::collections::BTreeSet;
 
 /// Fewest stops the shortfall needs before it is used: fewer leave one car's traffic for
 /// the race's.
 const MIN_STOPS: usize = 3;
 
-/// A lap with its tyre age: the feed's, else the laps since the stint began.
-fn age(stint: &StintLaps, j: &Judged) -> f64 {
-    j.lap
-        .tyre_age
-        .map_or_else(|| f64::from(j.lap.lap + 1 - stint.first_lap), f64::from)
-}
-
-/// For each stop in one car's `stints`: the gain its old stint's fit modelled from the
-/// last green lap on the old tyres to the first lap after the out-lap on the new ones,
-/// less the gain those two laps show (fuel burnt in between taken off), ms. Positive:
-/// the model promised more than the new tyres gave. Measured only when the old stint has
-/// a fit and both laps are green.
-pub fn shortfalls(stints: &[StintLaps], fuel_ms_per_lap: f64) -> Vec<f64> {
+/// For each stop in one car's `stints` (`stop_in_laps`: the in-laps of its stops, not
+/// of its drive-throughs): the gain its old stint's fit modelled from the last green lap
+/// on the old tyres to the first lap after the out-lap on the new ones, less the gain
+/// those two laps show (fuel burnt in between taken off), ms. Positive: the model
+/// promised more than the new tyres gave. Measured only when the old stint has a fit and
+/// both laps are green. One lap's time each side: traffic there is what the median over
+/// the race's stops is for.
+pub fn shortfalls(
+    stints: &[StintLaps],
+    stop_in_laps: &BTreeSet<u16>,
+    fuel_ms_per_lap: f64,
+) -> Vec<f64> {
     stints
         .windows(2)
         .filter_map(|pair| {
             let (old, new) = (&pair[0], &pair[1]);
             // A stint ended by a stop (not by a compound read differently on track).
-            old.laps.last().filter(|j| j.in_lap)?;
+            old.laps
+                .last()
+                .filter(|j| stop_in_laps.contains(&j.lap.lap))?;
             let deg = old.fit(fuel_ms_per_lap).ok()?.ms_per_lap.max(0.0);
             let before = old.laps.iter().rev().find(|j| j.green())?;
             // The out-lap begins the new stint where the pit lane straddles the line, else
@@ -42,7 +48,7 @@ pub fn shortfalls(stints: &[StintLaps], fuel_ms_per_lap: f64) -> Vec<f64> {
                 .filter(|j| j.green())?;
             let fuel = fuel_ms_per_lap * f64::from(after.lap.lap - before.lap.lap);
             let shown = (before.lap.lap_time_ms - after.lap.lap_time_ms) as f64 - fuel;
-            let modelled = deg * (age(old, before) - age(new, after));
+            let modelled = deg * (old.age_of(before) - new.age_of(after));
             Some(modelled - shown)
         })
         .collect()
@@ -64,7 +70,6 @@ mod tests {
     use crate::analytics::strategy::input::{Lap, Stop};
     use crate::analytics::strategy::stints::{Visits, stints};
     use crate::model::Compound;
-    use std::collections::BTreeSet;
 
     const FUEL_MS: f64 = 60.0;
 
@@ -88,7 +93,7 @@ mod tests {
             drive_throughs: &[],
         };
         let st = stints(&refs, visits, laps, &BTreeSet::new(), periods);
-        shortfalls(&st, FUEL_MS)
+        shortfalls(&st, &BTreeSet::from([8]), FUEL_MS)
     }
 
     #[test]
@@ -110,11 +115,23 @@ mod tests {
         assert!((got[0] + 300.0).abs() < 1e-6, "{got:?}");
     }
 
+    /// A feed's tyre ages (0 on a new set) read the same as the laps of the stint.
+    #[test]
+    fn a_feeds_tyre_ages_read_as_the_stints_laps() {
+        let mut laps = laps(400);
+        for l in &mut laps {
+            l.tyre_age = Some(if l.lap <= 8 { l.lap - 1 } else { l.lap - 9 });
+        }
+        let got = shortfalls_of(&laps, 20_000, &[]);
+        assert_eq!(got.len(), 1);
+        assert!((got[0] - 400.0).abs() < 1e-6, "{got:?}");
+    }
+
     #[test]
     fn a_pit_lane_left_before_the_line_has_its_out_lap_in_the_old_stint() {
         // 3 s in the lane: left in lap 8, so lap 9 is the first lap after the out-lap.
-        // Lap 9 is then a racing lap 12 s slower than its tyres say in this fixture: all
-        // of it a shortfall.
+        // Lap 9 (12 s slow in the fixture, which has the lane straddle the line) is
+        // then the lap measured: all of its 12 s a shortfall.
         let got = shortfalls_of(&laps(0), 3_000, &[]);
         assert_eq!(got.len(), 1);
         assert!((got[0] - 12_000.0).abs() < 1e-6, "{got:?}");
@@ -133,7 +150,7 @@ mod tests {
         let refs: Vec<&Lap> = laps.iter().collect();
         let st = stints(&refs, Visits::default(), &laps, &BTreeSet::new(), &[]);
         assert_eq!(st.len(), 2);
-        assert!(shortfalls(&st, FUEL_MS).is_empty());
+        assert!(shortfalls(&st, &BTreeSet::new(), FUEL_MS).is_empty());
     }
 
     #[test]

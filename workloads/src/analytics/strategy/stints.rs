@@ -53,6 +53,14 @@ impl StintLaps<'_> {
         }
     }
 
+    /// The tyre age one of the stint's laps was driven on: the feed's, else the laps
+    /// since the stint began (the fits take differences of it, so either origin does).
+    pub fn age_of(&self, j: &Judged) -> f64 {
+        j.lap
+            .tyre_age
+            .map_or_else(|| f64::from(j.lap.lap + 1 - self.first_lap), f64::from)
+    }
+
     /// The stint's degradation from its green laps, or why there is none.
     pub fn fit(&self, fuel_ms_per_lap: f64) -> Result<Fit, String> {
         let laps: Vec<StintLap> = self
@@ -60,10 +68,7 @@ impl StintLaps<'_> {
             .iter()
             .filter(|j| j.green())
             .map(|j| StintLap {
-                tyre_age: j
-                    .lap
-                    .tyre_age
-                    .map_or_else(|| (j.lap.lap + 1 - self.first_lap) as f64, f64::from),
+                tyre_age: self.age_of(j),
                 lap: j.lap.lap,
                 lap_time_ms: j.lap.lap_time_ms as f64,
             })

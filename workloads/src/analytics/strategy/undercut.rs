@@ -38,17 +38,19 @@ pub struct Fresh {
 
 /// Time a car stopping now gains on a rival that stops `laps_later` laps later: on each
 /// of those laps the rival's tyres are `age + j` laps old, the stopper's `j`, the first
-/// of them short of the model by what this race's new tyres have fallen short.
+/// of them short of the model by what this race's new tyres have fallen short (once:
+/// it is measured on a first lap; the rival's own first lap on new tyres, after its
+/// stop, is not in the gain, shortfall or not).
 pub fn gain_ms(rival: Wear, fresh: Fresh, laps_later: u16) -> f64 {
+    if laps_later == 0 {
+        return 0.0;
+    }
     let modelled: f64 = (1..=laps_later)
         .map(|j| {
             let j = f64::from(j);
             rival.deg_ms * (rival.age + j) - fresh.deg_ms * j
         })
         .sum();
-    if laps_later == 0 {
-        return 0.0;
-    }
     modelled - fresh.shortfall_ms
 }
 
