@@ -589,7 +589,7 @@ fn undercut(ctx: &Context, car: u8, position: usize) -> Undercut {
 mod tests {
     use super::*;
     use crate::analytics::strategy::fixtures;
-    use crate::analytics::strategy::input::{Lap, PitEntry, Stop};
+    use crate::analytics::strategy::input::{PitEntry, Stop};
     use crate::analytics::strategy::pit_loss::FASTER_LANE_MS;
 
     /// Two cars on 10-lap-old tyres at 90 s a lap; car 2 stops in lap 10, just before a
@@ -707,19 +707,10 @@ mod tests {
     /// before (tyres wearing, all alike, so the gaps hold), as known at `now_ms` (car 1
     /// crosses its lap 20 at 1,821 s).
     fn worn(cars: &[(u8, i64)], now_ms: i64) -> Race {
-        let lap_ms = |lap: i64| 90_000 + 100 * lap;
         let laps = cars
             .iter()
             .flat_map(|&(car, behind)| {
-                (1..=20i64).map(move |lap| Lap {
-                    car,
-                    lap: lap as u16,
-                    lap_time_ms: lap_ms(lap),
-                    crossed_at_ms: behind + (1..=lap).map(lap_ms).sum::<i64>(),
-                    compound: None,
-                    tyre_age: None,
-                    neutralised: false,
-                })
+                fixtures::timed_laps(car, behind, (1..=20).map(|lap| 90_000 + 100 * lap))
             })
             .collect();
         Race {
