@@ -53,7 +53,9 @@ pub struct CarStrategy {
 #[serde(default)]
 pub struct Stint {
     pub number: i32,
-    pub compound: String,
+    /// Null when no source names it, and for a car just stopped (no lap on its new
+    /// tyres yet).
+    pub compound: Option<String>,
     pub laps: i32,
 }
 

@@ -16,8 +16,15 @@ fn hidden(reason: &Option<String>) -> String {
 }
 
 fn row(c: &CarStrategy) -> Vec<String> {
-    let stint = c.stint.as_ref().map_or("-".into(), |s| {
-        format!("{} {} {}L", s.number, s.compound, s.laps)
+    let stint = c.stint.as_ref().map_or("-".into(), |s| match &s.compound {
+        // Just stopped: its new stint has no lap, its compound is not stored yet.
+        None if s.laps == 0 => format!("{} new", s.number),
+        compound => format!(
+            "{} {} {}L",
+            s.number,
+            compound.as_deref().unwrap_or("?"),
+            s.laps
+        ),
     });
     let degradation = match &c.degradation {
         Some(d) => match d.ci95_ms_per_lap {
@@ -208,5 +215,28 @@ mod tests {
             ..car(None)
         };
         assert!(cell(&stopping).starts_with("in pit, out P3 (NOR"));
+    }
+
+    /// The stint cell as the processor serves it: a car just stopped is on its next
+    /// stint with no lap and no compound yet (null, which must not fail the answer), a
+    /// stint whose compound no source named shows `?`.
+    #[test]
+    fn stint_shows_new_tyres_and_unknown_compounds() {
+        let cell = |stint: serde_json::Value| {
+            let c: CarStrategy = serde_json::from_value(serde_json::json!({
+                "car": 1, "driver": "VER", "stint": stint
+            }))
+            .unwrap();
+            row(&c)[3].clone()
+        };
+        let just_stopped =
+            serde_json::json!({"number": 2, "compound": null, "laps": 0, "tyre_age": 0.0});
+        assert_eq!(cell(just_stopped), "2 new");
+        let unnamed =
+            serde_json::json!({"number": 1, "compound": null, "laps": 12, "tyre_age": 12.0});
+        assert_eq!(cell(unnamed), "1 ? 12L");
+        let hard =
+            serde_json::json!({"number": 2, "compound": "hard", "laps": 12, "tyre_age": 12.0});
+        assert_eq!(cell(hard), "2 hard 12L");
     }
 }

@@ -45,10 +45,12 @@ pub struct Neighbour {
     pub gap_ms: f64,
 }
 
-/// The stint a car is on.
+/// The stint a car is on: from the moment it stops, the next one (no lap, tyre age 0)
+/// although its laps begin only at the next line it crosses.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Stint {
     pub number: usize,
+    /// Null when no source names it, and until a lap on these tyres is stored.
     #[schema(required = true)]
     pub compound: Option<&'static str>,
     pub laps: usize,
@@ -423,12 +425,7 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
         in_pit_lane,
         gap_ahead_ms: position.checked_sub(2).and_then(gap),
         gap_leader_ms: if position == 1 { Some(0.0) } else { gap(0) },
-        stint: Stint {
-            number: current.map_or(0, |s| s.number),
-            compound: current.and_then(|s| s.compound).map(Compound::as_str),
-            laps: current.map_or(0, |s| s.laps.len()),
-            tyre_age: current.map_or(0.0, |s| s.tyre_age()),
-        },
+        stint: served_stint(current, view.new_tyres),
         degradation: view.fit.as_ref().ok().copied(),
         degradation_hidden: view.fit.as_ref().err().cloned(),
         rejoin: rejoin(
@@ -464,10 +461,32 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
     })
 }
 
+/// The stint `car_strategy` serves: the current one, or from the moment a car stops the
+/// next (no lap, tyres new, compound not known until a lap on them is stored), as the
+/// rejoin and undercut take its tyres to be, although its stints begin the new one only
+/// at the next line it crosses.
+fn served_stint(current: Option<&StintLaps>, new_tyres: bool) -> Stint {
+    let number = current.map_or(0, |s| s.number);
+    match current {
+        Some(_) if new_tyres => Stint {
+            number: number + 1,
+            compound: None,
+            laps: 0,
+            tyre_age: 0.0,
+        },
+        _ => Stint {
+            number,
+            compound: current.and_then(|s| s.compound).map(Compound::as_str),
+            laps: current.map_or(0, |s| s.laps.len()),
+            tyre_age: current.map_or(0.0, |s| s.tyre_age()),
+        },
+    }
+}
+
 /// Why a car in the pit lane shows no pit window.
 const IN_PIT_LANE: &str = "in the pit lane now";
-/// Why a car out of the pit lane but not yet across the line shows none: its stints
-/// (and the stint served) are still those of its old tyres.
+/// Why a car out of the pit lane but not yet across the line shows none: its stints are
+/// still those of its old tyres (the stint served is the new one, with no lap).
 const JUST_STOPPED: &str = "just stopped: no line crossed on its new tyres yet";
 
 impl CarStrategy {
@@ -654,6 +673,9 @@ mod tests {
         assert_eq!(one.window_hidden.as_deref(), Some(IN_PIT_LANE));
         assert!(one.window.is_none() && one.undercut.ahead.is_none());
         assert!(one.undercut.behind.is_none());
+        // On new tyres from its stop: the stint served is its second, with no lap.
+        let stints = |c: &CarStrategy| (c.stint.number, c.stint.laps, c.stint.tyre_age);
+        assert_eq!((stints(&one), stints(&two)), ((2, 0, 0.0), (1, 10, 10.0)));
         assert_ne!(two.window_hidden.as_deref(), Some(IN_PIT_LANE));
         assert!(two.undercut.ahead.is_some() || two.undercut.behind.is_some());
         assert_eq!(two.gap_ahead_ms, Some(1_000.0 - loss));
@@ -777,6 +799,13 @@ mod tests {
             assert!((margin(&s, 3) - want).abs() < 1e-6, "{lap:?}");
             assert_eq!(three.window_hidden.as_deref(), Some(JUST_STOPPED));
             assert!(three.undercut.ahead.is_none() && three.undercut.behind.is_none());
+            // Its stint as served is the new one, as the others' gains take it.
+            let st = &three.stint;
+            assert_eq!(
+                (st.number, st.compound, st.laps, st.tyre_age),
+                (2, None, 0, 0.0)
+            );
+            assert_eq!(car(&s, 1).stint.laps, 20);
         }
     }
 
