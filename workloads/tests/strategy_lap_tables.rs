@@ -14,7 +14,7 @@
 mod common;
 
 use common::{lap_tables, strategy};
-use pitstop_workloads::analytics::strategy::review;
+use pitstop_workloads::analytics::strategy::{Race, review, suspension};
 
 /// Floors under what each table we have measured, (name, exact %, within one %, median
 /// margin error ms), about one stop below it: a regression fails here. Measured:
@@ -92,6 +92,18 @@ fn every_lap_table_is_checked() {
     }
 }
 
+/// The shared data's directory, its lap tables and which is Monza's 2024 race, which the
+/// tests below start from; None, with a message, without them.
+fn with_monza() -> Option<(std::path::PathBuf, Vec<lap_tables::LapTable>, usize)> {
+    let f1 = common::f1_data()?;
+    let tables = lap_tables::all(&f1);
+    let Some(monza) = tables.iter().position(|t| t.name == "2024-italian-gp") else {
+        println!("SKIPPED: no 2024 Italian GP lap table");
+        return None;
+    };
+    Some((f1, tables, monza))
+}
+
 /// The tables read as a race: every car's laps and names, every stop with its exit in
 /// the next lap's row, the neutralisations only where the track status had them.
 #[test]
@@ -99,15 +111,10 @@ fn a_lap_table_reads_as_the_processor_stores_a_race() {
     assert_eq!(lap_tables::ms("0 days 01:17:08.772000"), Some(4_628_772));
     assert_eq!(lap_tables::ms("1 days 00:00:01.5"), Some(86_401_500));
     assert_eq!(lap_tables::ms(""), None);
-    let Some(f1) = common::f1_data() else {
+    let Some((f1, tables, monza)) = with_monza() else {
         return;
     };
-    let tables = lap_tables::all(&f1);
-    let Some(monza) = tables.iter().find(|t| t.name == "2024-italian-gp") else {
-        println!("SKIPPED: no 2024 Italian GP lap table");
-        return;
-    };
-    let race = &monza.race;
+    let race = &tables[monza].race;
     assert_eq!(race.circuit.as_deref(), Some("monza"));
     assert_eq!(race.total_laps, Some(53));
     assert_eq!(race.entrants.len(), 20);
@@ -173,4 +180,49 @@ fn a_lap_table_reads_as_the_processor_stores_a_race() {
         assert_eq!(period_of(crossing(45)), None);
         assert_eq!(period_of(crossing(51)), None);
     }
+}
+
+/// A red flag put into Monza's real race: 20 s after the leader's lap 26 every car
+/// enters the pit lane in the lap it is on and waits 25 minutes, the race going on
+/// from there as it did. Those visits are stored as stops, as a lap table's pit entry
+/// and exit make them; they are one suspension and none is judged as a stop (nobody
+/// chose it), while every real stop still is, and those before the red flag exactly as
+/// without it.
+#[test]
+fn a_red_flags_visits_are_not_judged_as_stops() {
+    let Some((_, tables, monza)) = with_monza() else {
+        return;
+    };
+    let (race, wait_ms) = (&tables[monza].race, 1_500_000);
+    let red = strategy::with_red_flag(race, 26, wait_ms);
+    // The 19 cars still running (ALB retired before).
+    assert_eq!(red.stops.len(), race.stops.len() + 19);
+    let s = suspension::suspensions(&red);
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert!(s[0].1 - s[0].0 > wait_ms - 120_000, "{s:?}");
+    assert!(suspension::suspensions(race).is_empty());
+
+    let checks = |r: &Race| review::rejoin_checks(r);
+    let (before, after) = (checks(race), checks(&red));
+    let key = |c: &review::RejoinCheck| (c.car, c.lap);
+    let mut want: Vec<_> = before.iter().map(key).collect();
+    let mut got: Vec<_> = after.iter().map(key).collect();
+    want.sort_unstable();
+    got.sort_unstable();
+    assert_eq!(got, want, "the real stops, and nothing else, are judged");
+    let flag_ms = strategy::red_flag_ms(race, 26);
+    let early = |c: &&review::RejoinCheck| {
+        race.stops
+            .iter()
+            .any(|s| s.car == c.car && s.lap == c.lap && s.exit_ms() + 120_000 < flag_ms)
+    };
+    let (b, a): (Vec<_>, Vec<_>) = (
+        before.iter().filter(early).collect(),
+        after.iter().filter(early).collect(),
+    );
+    assert!(!b.is_empty());
+    assert_eq!(a, b);
+    println!("\n## 2024-italian-gp with a red flag after lap 26: undercuts");
+    let undercuts = strategy::undercut_check(&red, &|c, at| review::progress(&red, c, at));
+    assert!(undercuts.pairs > 0);
 }

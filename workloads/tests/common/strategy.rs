@@ -3,7 +3,9 @@
 
 use pitstop_workloads::analytics::Events;
 use pitstop_workloads::analytics::strategy::undercut::{Fresh, Wear, gain_ms};
-use pitstop_workloads::analytics::strategy::{Race, Strategy, board, compute, review, timing};
+use pitstop_workloads::analytics::strategy::{
+    Race, Stop, Strategy, board, compute, review, suspension, timing,
+};
 use std::collections::BTreeMap;
 
 /// The strategy's input from what the analytics emitted for a whole race.
@@ -271,8 +273,15 @@ pub fn undercut_check(race: &Race, progress: review::Progress) -> UndercutFigure
         green: 0,
         green_right: 0,
     };
-    for a in &race.stops {
-        for b in &race.stops {
+    // A red flag's visits are nobody's call (see `review::rejoin_checks_by`).
+    let suspended_in = suspension::suspensions(race);
+    let chosen: Vec<&Stop> = race
+        .stops
+        .iter()
+        .filter(|s| !suspension::suspended(s, &suspended_in))
+        .collect();
+    for &a in &chosen {
+        for &b in &chosen {
             let (Some(la), Some(lb)) = (a.lap, b.lap) else {
                 continue;
             };
@@ -354,4 +363,61 @@ pub fn undercut_check(race: &Race, progress: review::Progress) -> UndercutFigure
         f.right, f.pairs, f.green_right, f.green
     );
     f
+}
+
+/// When the red flag of [`with_red_flag`] comes: 20 s after the leader's line `lap`.
+pub fn red_flag_ms(race: &Race, lap: u16) -> i64 {
+    let leader = race.laps.iter().filter(|l| l.lap == lap);
+    leader
+        .map(|l| l.crossed_at_ms)
+        .min()
+        .expect("a car ran that lap")
+        + 20_000
+}
+
+/// `race` with a red flag at [`red_flag_ms`]: every car running then enters the pit lane
+/// 8 s before the end of the lap it is on, leaves it `wait_ms` later plus a 14 s lane, and
+/// goes on as it did, every later line crossing and stop of its `wait_ms` later (the out-lap
+/// holds the wait); race control's red flag from the flag to a minute after the restart.
+pub fn with_red_flag(race: &Race, lap: u16, wait_ms: i64) -> Race {
+    let flag = red_flag_ms(race, lap);
+    let mut red = race.clone();
+    for e in &race.entrants {
+        let Some(on) = race
+            .laps
+            .iter()
+            .filter(|l| l.car == e.car && l.crossed_at_ms > flag)
+            .min_by_key(|l| l.lap)
+        else {
+            continue;
+        };
+        let line = on.crossed_at_ms;
+        for l in red
+            .laps
+            .iter_mut()
+            .filter(|l| l.car == e.car && l.lap > on.lap)
+        {
+            l.crossed_at_ms += wait_ms;
+            if l.lap == on.lap + 1 {
+                l.lap_time_ms += wait_ms;
+            }
+        }
+        for s in red
+            .stops
+            .iter_mut()
+            .filter(|s| s.car == e.car && s.entry_ms > line)
+        {
+            s.entry_ms += wait_ms;
+            s.stationary_start_ms = s.stationary_start_ms.map(|t| t + wait_ms);
+        }
+        red.stops.push(Stop {
+            car: e.car,
+            lap: Some(on.lap),
+            entry_ms: line - 8_000,
+            pit_lane_ms: wait_ms + 14_000,
+            stationary_start_ms: Some(line - 4_000),
+        });
+    }
+    red.neutral_periods.push((flag, flag + wait_ms + 60_000));
+    red
 }

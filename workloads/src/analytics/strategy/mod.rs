@@ -13,6 +13,7 @@ pub mod pit_loss;
 pub mod rejoin;
 pub mod review;
 pub mod stints;
+pub mod suspension;
 pub mod timing;
 pub mod undercut;
 pub mod window;

@@ -21,6 +21,7 @@ mod tyres;
 
 use super::step::JobError;
 use super::svg::esc;
+use crate::analytics::strategy::review;
 use crate::wording::count;
 use data::Report;
 use std::fmt::Write;
@@ -52,10 +53,21 @@ pub fn html(r: &Report) -> String {
 /// pit entry from what was known then, against the position one lap after pit exit
 /// (`analytics::strategy::review`).
 fn live_strategy_calls(html: &mut String, r: &Report) {
-    let checks = crate::analytics::strategy::review::rejoin_checks(&r.strategy);
+    let checks = review::rejoin_checks(&r.strategy);
     html.push_str("<section><h2>Live strategy calls</h2>");
+    let suspended = match review::suspended_stops(&r.strategy) {
+        0 => String::new(),
+        n => format!(
+            " {} in the pit lane while the race was suspended (a red flag) not judged: nobody \
+             chose them.",
+            count(n, "stop", "stops")
+        ),
+    };
     if checks.is_empty() {
-        html.push_str("<p class=\"caption\">No stop with a lap after it to check.</p></section>");
+        let _ = write!(
+            html,
+            "<p class=\"caption\">No stop with a lap after it to check.{suspended}</p></section>"
+        );
         return;
     }
     let exact = checks.iter().filter(|c| c.predicted == c.actual).count();
@@ -70,7 +82,7 @@ fn live_strategy_calls(html: &mut String, r: &Report) {
          the position it held one lap after pit exit: {exact} of {n} exact, {near} within one place, \
          {in_range} within the predicted range (a single place when green; under a safety car \
          from the field stopping too to it staying out, as the others' choice is not known). {later} of the misses only because other cars stopped \
-         after the prediction, which no prediction at pit entry can see.</p><table><tr><th>Driver</th><th>In-lap</th><th>Pit loss \
+         after the prediction, which no prediction at pit entry can see.{suspended}</p><table><tr><th>Driver</th><th>In-lap</th><th>Pit loss \
          used</th><th>Predicted</th><th>Actual</th><th>Why missed</th></tr>",
         n = checks.len(),
         in_range = checks.iter().filter(|c| c.in_range()).count(),

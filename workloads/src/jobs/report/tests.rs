@@ -191,3 +191,36 @@ fn counts_of_one_and_stationary_times_read_right() {
         assert!(!page.contains(wrong), "{wrong:?} in the page");
     }
 }
+
+/// A red flag: three of six cars wait 20 minutes in the pit lane together. Those visits
+/// are stored as stops but nobody chose them: the live strategy calls say how many were
+/// left out instead of judging them (fails with the suspension rule removed: three rows).
+#[test]
+fn a_red_flags_waits_are_named_not_judged() {
+    use crate::analytics::strategy::{Race, Stop as Visit};
+    let wait = |car: u8| Visit {
+        car,
+        lap: Some(10),
+        entry_ms: 905_000 + i64::from(car) * 1_000,
+        pit_lane_ms: 1_200_000,
+        stationary_start_ms: None,
+    };
+    let mut r = race();
+    r.strategy = Race {
+        laps: crate::analytics::strategy::fixtures::steady_laps(6, 12)
+            .into_iter()
+            .map(|mut l| {
+                if l.lap > 10 {
+                    l.crossed_at_ms += 1_200_000;
+                }
+                l
+            })
+            .collect(),
+        stops: (1..=3).map(wait).collect(),
+        ..Race::default()
+    };
+    let page = html(&r);
+    let want = "3 stops in the pit lane while the race was suspended (a red flag) not judged";
+    assert!(page.contains(want), "{page}");
+    assert!(page.contains("No stop with a lap after it to check."));
+}
