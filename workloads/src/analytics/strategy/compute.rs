@@ -8,6 +8,7 @@ use super::pit_loss::{
 };
 use super::rejoin::rejoin;
 use super::stints::{StintLaps, by_car, in_lap_of, race_neutralised_laps, stints};
+use super::suspension::{suspended, suspensions};
 use super::timing::{Board, PricedStop, typical_lap_ms};
 use super::undercut::{Call, Fresh, Wear, against_ahead, gain_ms};
 use super::window::{Tyres, Window, window};
@@ -178,6 +179,11 @@ fn context(race: &Race, now: i64) -> Context<'_> {
     let mut measured = Vec::new();
     let mut fresh = Vec::new();
     let mut cars = BTreeMap::new();
+    // A red flag's waits changed tyres (the stints split there) but are no stop to
+    // measure: their out-lap and the restart after it say nothing of a pit loss or of
+    // new tyres' first lap (a standing restart's lap would read as tyres that gave
+    // nothing, for every car at once).
+    let suspended_in = suspensions(race);
     for (car, c) in by_car(race) {
         let st = stints(
             &c.laps,
@@ -187,11 +193,12 @@ fn context(race: &Race, now: i64) -> Context<'_> {
             &race.neutral_periods,
         );
         let judged: Vec<_> = st.iter().flat_map(|s| s.laps.iter().copied()).collect();
-        measured.extend(c.stops.iter().filter_map(|s| {
+        let chosen = || c.stops.iter().filter(|s| !suspended(s, &suspended_in));
+        measured.extend(chosen().filter_map(|s| {
             let loss = stop_loss(&judged, in_lap_of(s, &race.laps)?)?;
             Some((loss, s.pit_lane_ms))
         }));
-        let stop_in_laps = c.stops.iter().filter_map(|s| in_lap_of(s, &race.laps));
+        let stop_in_laps = chosen().filter_map(|s| in_lap_of(s, &race.laps));
         fresh.extend(shortfalls(&st, &stop_in_laps.collect(), fuel));
         let fit = st.last().map_or(Err("no laps yet".into()), |s| s.fit(fuel));
         cars.insert(
@@ -866,6 +873,38 @@ mod tests {
         };
         assert!(sc(600).new_tyre_shortfall_ms > 0.0);
         assert_eq!(ahead(&sc(600)), ahead(&sc(0)));
+    }
+
+    /// A red flag: cars 1 to 3 (half the field) wait three minutes in the pit lane in
+    /// their lap 14, their tyres changed, and lap on as their old tyres did (as a
+    /// standing restart's slow laps would read). Those waits are no stops to learn new
+    /// tyres' first lap from: the race's shortfall is the three real stops' alone.
+    #[test]
+    fn a_red_flags_waits_teach_nothing_of_new_tyres() {
+        let three = [(4, 40_000), (5, 50_000), (6, 60_000)];
+        let mut red = with_earlier_stops(600, &three);
+        let waits = (1..=3u8).map(|car| {
+            let line = red
+                .laps
+                .iter()
+                .find(|l| l.car == car && l.lap == 14)
+                .unwrap();
+            Stop {
+                car,
+                lap: Some(14),
+                entry_ms: line.crossed_at_ms - 5_000,
+                pit_lane_ms: 180_000,
+                stationary_start_ms: None,
+            }
+        });
+        red.stops.extend(waits.collect::<Vec<_>>());
+        assert_eq!(suspensions(&red).len(), 1);
+        let shortfall = compute(&red).new_tyre_shortfall_ms;
+        let want = compute(&with_earlier_stops(600, &three)).new_tyre_shortfall_ms;
+        assert!(
+            (shortfall - want).abs() < 1e-6,
+            "{shortfall} against {want}"
+        );
     }
 
     /// Live, the moment is the last line crossing: a car that entered the pit lane after

@@ -2,7 +2,8 @@
 //! in its order, its tyres changed for free. Those visits are stored as stops like any
 //! other (a lap table's pit entry and exit, a standstill found from motion), but nobody
 //! chose them: the real-race checks leave them out, as Ergast's and the FIA's stop counts
-//! do. Found from the visits alone, so the telemetry path, which has no race-control
+//! do, and the strategy learns neither a pit loss nor new tyres' first lap from them.
+//! Found from the visits alone, so the telemetry path, which has no race-control
 //! feed, finds them too: at least half the field in the pit lane at once, for longer than
 //! any stop takes. A safety car's stops, however bunched, last seconds.
 
