@@ -14,7 +14,7 @@
 mod common;
 
 use common::{lap_tables, strategy};
-use pitstop_workloads::analytics::strategy::{Race, review, suspension};
+use pitstop_workloads::analytics::strategy::{Race, Strategy, compute, review, suspension};
 
 /// Floors under what each table we have measured, (name, exact %, within one %, median
 /// margin error ms), about one stop below it: a regression fails here. Measured:
@@ -185,11 +185,12 @@ fn a_lap_table_reads_as_the_processor_stores_a_race() {
 /// A red flag put into Monza's real race: 20 s after the leader's lap 26 every car
 /// enters the pit lane in the lap it is on and waits 25 minutes, the race going on
 /// from there as it did. Those visits are stored as stops, as a lap table's pit entry
-/// and exit make them; they are one suspension and none is judged as a stop (nobody
-/// chose it), while every real stop still is, and those before the red flag exactly as
-/// without it.
+/// and exit make them; they are one suspension and none is judged as a stop, while
+/// every real stop still is, those before the red flag exactly as without it, and the
+/// same undercut pairs. During the wait and its restart the live strategy keeps every
+/// running car, in the pit lane, in its order.
 #[test]
-fn a_red_flags_visits_are_not_judged_as_stops() {
+fn a_red_flags_waits_are_not_judged_as_stops() {
     let Some((_, tables, monza)) = with_monza() else {
         return;
     };
@@ -204,12 +205,12 @@ fn a_red_flags_visits_are_not_judged_as_stops() {
 
     let checks = |r: &Race| review::rejoin_checks(r);
     let (before, after) = (checks(race), checks(&red));
-    let key = |c: &review::RejoinCheck| (c.car, c.lap);
-    let mut want: Vec<_> = before.iter().map(key).collect();
-    let mut got: Vec<_> = after.iter().map(key).collect();
-    want.sort_unstable();
-    got.sort_unstable();
-    assert_eq!(got, want, "the real stops, and nothing else, are judged");
+    assert_eq!(
+        judged(&after),
+        judged(&before),
+        "the real stops, and nothing else"
+    );
+    assert_eq!(review::judged_stops(&red).1, 19);
     let flag_ms = strategy::red_flag_ms(race, 26);
     let early = |c: &&review::RejoinCheck| {
         race.stops
@@ -224,5 +225,65 @@ fn a_red_flags_visits_are_not_judged_as_stops() {
     assert_eq!(a, b);
     println!("\n## 2024-italian-gp with a red flag after lap 26: undercuts");
     let undercuts = strategy::undercut_check(&red, &|c, at| review::progress(&red, c, at));
-    assert!(undercuts.pairs > 0);
+    let real = strategy::undercut_check(race, &|c, at| review::progress(race, c, at));
+    assert_eq!(undercuts.pairs, real.pairs);
+
+    // The live strategy during the wait, and as the cars leave the lane.
+    for at in [flag_ms + 600_000, flag_ms + wait_ms + 30_000] {
+        let live = compute(&red.as_of(at));
+        assert_eq!(
+            live.cars.len(),
+            19,
+            "{} s after the flag",
+            (at - flag_ms) / 1000
+        );
+    }
+    // Every car in the lane from two minutes after the flag, the order it came in.
+    let waiting = |after_ms| compute(&red.as_of(flag_ms + after_ms));
+    assert!(waiting(600_000).cars.iter().all(|c| c.in_pit_lane));
+    let order = |s: &Strategy| s.cars.iter().map(|c| c.car).collect::<Vec<_>>();
+    assert_eq!(order(&waiting(600_000)), order(&waiting(120_000)));
+}
+
+/// A red flag 20 s after the leader's lap 23, as PER (car 11) is in the pit lane for
+/// his stop: that stop is held up by it (he comes out into the wait) and not judged;
+/// every stop whose check a lap after its exit came before the flag, or which began
+/// after the restart, is.
+#[test]
+fn a_stop_caught_by_the_red_flag_is_not_judged() {
+    let Some((_, tables, monza)) = with_monza() else {
+        return;
+    };
+    let race = &tables[monza].race;
+    let red = strategy::with_red_flag(race, 23, 1_500_000);
+    let flag_ms = strategy::red_flag_ms(race, 23);
+    let per = race.stops.iter().find(|s| s.car == 11 && s.lap == Some(23));
+    let per = per.expect("PER's lap-23 stop");
+    assert!(per.entry_ms < flag_ms && flag_ms < per.exit_ms(), "{per:?}");
+    let restart_ms = suspension::suspensions(&red)[0].1;
+    let lap_ms = pitstop_workloads::analytics::strategy::timing::typical_lap_ms(&race.laps);
+    let (before, after) = (
+        judged(&review::rejoin_checks(race)),
+        judged(&review::rejoin_checks(&red)),
+    );
+    assert!(!after.contains(&(11, Some(23))));
+    assert!(after.iter().all(|k| before.contains(k)));
+    for s in &red.stops {
+        let clear = s.exit_ms() + lap_ms < flag_ms || s.entry_ms > restart_ms;
+        let checked = before.contains(&(s.car, s.lap)) || s.entry_ms > restart_ms;
+        if clear && checked {
+            assert!(after.contains(&(s.car, s.lap)), "{s:?}");
+        }
+    }
+    assert_eq!(
+        review::judged_stops(&red).1,
+        19 + before.len() - after.len()
+    );
+}
+
+/// The (car, in-lap) of every stop judged, sorted.
+fn judged(checks: &[review::RejoinCheck]) -> Vec<(u8, Option<u16>)> {
+    let mut k: Vec<_> = checks.iter().map(|c| (c.car, c.lap)).collect();
+    k.sort_unstable();
+    k
 }

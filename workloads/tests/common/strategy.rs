@@ -273,19 +273,23 @@ pub fn undercut_check(race: &Race, progress: review::Progress) -> UndercutFigure
         green: 0,
         green_right: 0,
     };
-    // A red flag's visits are nobody's call (see `review::rejoin_checks_by`).
-    let suspended_in = suspension::suspensions(race);
-    let chosen: Vec<&Stop> = race
-        .stops
-        .iter()
-        .filter(|s| !suspension::suspended(s, &suspended_in))
-        .collect();
-    for &a in &chosen {
-        for &b in &chosen {
+    // Neither stop held up by a red flag, nor one between them (see
+    // `review::judged_stops`): the wait would decide the outcome.
+    let (chosen, _) = review::judged_stops(race);
+    let suspended = suspension::suspensions(race);
+    let between = |a: &Stop, b: &Stop| Stop {
+        pit_lane_ms: b.exit_ms() - a.entry_ms,
+        ..a.clone()
+    };
+    for a in &chosen {
+        for b in &chosen {
             let (Some(la), Some(lb)) = (a.lap, b.lap) else {
                 continue;
             };
             if a.car == b.car || !(1..=3).contains(&(lb.saturating_sub(la))) || lb <= la {
+                continue;
+            }
+            if suspension::held_up(&between(a, b), lap_ms, &suspended) {
                 continue;
             }
             // A stop under a safety car costs less: the outcome says little of an undercut.
@@ -376,12 +380,14 @@ pub fn red_flag_ms(race: &Race, lap: u16) -> i64 {
 }
 
 /// `race` with a red flag at [`red_flag_ms`]: every car running then enters the pit lane
-/// 8 s before the end of the lap it is on, leaves it `wait_ms` later plus a 14 s lane, and
-/// goes on as it did, every later line crossing and stop of its `wait_ms` later (the out-lap
-/// holds the wait); race control's red flag from the flag to a minute after the restart.
+/// 8 s before the end of the lap it is on (at the flag at the earliest), leaves it
+/// `wait_ms` after that line plus 6 s, and goes on as it did, every later line crossing
+/// and stop of its `wait_ms` later (the out-lap holds the wait); race control's red flag
+/// from the flag to a minute after the last car left the lane.
 pub fn with_red_flag(race: &Race, lap: u16, wait_ms: i64) -> Race {
     let flag = red_flag_ms(race, lap);
     let mut red = race.clone();
+    let mut last_exit = flag;
     for e in &race.entrants {
         let Some(on) = race
             .laps
@@ -410,14 +416,16 @@ pub fn with_red_flag(race: &Race, lap: u16, wait_ms: i64) -> Race {
             s.entry_ms += wait_ms;
             s.stationary_start_ms = s.stationary_start_ms.map(|t| t + wait_ms);
         }
+        let (entry, exit) = ((line - 8_000).max(flag), line + wait_ms + 6_000);
+        last_exit = last_exit.max(exit);
         red.stops.push(Stop {
             car: e.car,
             lap: Some(on.lap),
-            entry_ms: line - 8_000,
-            pit_lane_ms: wait_ms + 14_000,
-            stationary_start_ms: Some(line - 4_000),
+            entry_ms: entry,
+            pit_lane_ms: exit - entry,
+            stationary_start_ms: Some(entry + 4_000),
         });
     }
-    red.neutral_periods.push((flag, flag + wait_ms + 60_000));
+    red.neutral_periods.push((flag, last_exit + 60_000));
     red
 }

@@ -17,6 +17,8 @@ fn hidden(reason: &Option<String>) -> String {
 
 fn row(c: &CarStrategy) -> Vec<String> {
     let stint = c.stint.as_ref().map_or("-".into(), |s| match &s.compound {
+        // No lap stored at all.
+        None if s.number == 0 => "-".into(),
         // Just stopped: its new stint has no lap, its compound is not stored yet.
         None if s.laps == 0 => format!("{} new", s.number),
         compound => format!(
@@ -238,5 +240,7 @@ mod tests {
         let hard =
             serde_json::json!({"number": 2, "compound": "hard", "laps": 12, "tyre_age": 12.0});
         assert_eq!(cell(hard), "2 hard 12L");
+        let none = serde_json::json!({"number": 0, "compound": null, "laps": 0, "tyre_age": 0.0});
+        assert_eq!(cell(none), "-");
     }
 }

@@ -8,7 +8,7 @@ use super::pit_loss::{
 };
 use super::rejoin::rejoin;
 use super::stints::{StintLaps, by_car, in_lap_of, race_neutralised_laps, stints};
-use super::suspension::{suspended, suspensions};
+use super::suspension::{held_up, suspensions};
 use super::timing::{Board, PricedStop, typical_lap_ms};
 use super::undercut::{Call, Fresh, Wear, against_ahead, gain_ms};
 use super::window::{Tyres, Window, window};
@@ -183,7 +183,7 @@ fn context(race: &Race, now: i64) -> Context<'_> {
     // measure: their out-lap and the restart after it say nothing of a pit loss or of
     // new tyres' first lap (a standing restart's lap would read as tyres that gave
     // nothing, for every car at once).
-    let suspended_in = suspensions(race);
+    let (suspended, lap_ms) = (suspensions(race), typical_lap_ms(&race.laps));
     for (car, c) in by_car(race) {
         let st = stints(
             &c.laps,
@@ -193,7 +193,7 @@ fn context(race: &Race, now: i64) -> Context<'_> {
             &race.neutral_periods,
         );
         let judged: Vec<_> = st.iter().flat_map(|s| s.laps.iter().copied()).collect();
-        let chosen = || c.stops.iter().filter(|s| !suspended(s, &suspended_in));
+        let chosen = || c.stops.iter().filter(|s| !held_up(s, lap_ms, &suspended));
         measured.extend(chosen().filter_map(|s| {
             let loss = stop_loss(&judged, in_lap_of(s, &race.laps)?)?;
             Some((loss, s.pit_lane_ms))
@@ -433,8 +433,14 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
         gap_ahead_ms: position.checked_sub(2).and_then(gap),
         gap_leader_ms: if position == 1 { Some(0.0) } else { gap(0) },
         stint: served_stint(current, view.new_tyres),
-        degradation: view.fit.as_ref().ok().copied(),
-        degradation_hidden: view.fit.as_ref().err().cloned(),
+        // The served stint is the new one from the stop: no fit of its own yet (the
+        // gains take its tyres to wear like the last stint's, which is not its fit).
+        degradation: view.fit.as_ref().ok().filter(|_| !view.new_tyres).copied(),
+        degradation_hidden: if view.new_tyres {
+            Some(NO_LAP_ON_NEW_TYRES.into())
+        } else {
+            view.fit.as_ref().err().cloned()
+        },
         rejoin: rejoin(
             &ctx.board,
             car,
@@ -473,23 +479,31 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
 /// rejoin and undercut take its tyres to be, although its stints begin the new one only
 /// at the next line it crosses.
 fn served_stint(current: Option<&StintLaps>, new_tyres: bool) -> Stint {
-    let number = current.map_or(0, |s| s.number);
-    match current {
-        Some(_) if new_tyres => Stint {
-            number: number + 1,
+    match (current, new_tyres) {
+        (_, true) => Stint {
+            number: current.map_or(0, |s| s.number) + 1,
             compound: None,
             laps: 0,
             tyre_age: 0.0,
         },
-        _ => Stint {
-            number,
-            compound: current.and_then(|s| s.compound).map(Compound::as_str),
-            laps: current.map_or(0, |s| s.laps.len()),
-            tyre_age: current.map_or(0.0, |s| s.tyre_age()),
+        (Some(s), false) => Stint {
+            number: s.number,
+            compound: s.compound.map(Compound::as_str),
+            laps: s.laps.len(),
+            tyre_age: s.tyre_age(),
+        },
+        (None, false) => Stint {
+            number: 0,
+            compound: None,
+            laps: 0,
+            tyre_age: 0.0,
         },
     }
 }
 
+/// Why a car on new tyres (stopping, or stopped and not yet across the line) shows no
+/// degradation.
+const NO_LAP_ON_NEW_TYRES: &str = "no lap on its new tyres yet";
 /// Why a car in the pit lane shows no pit window.
 const IN_PIT_LANE: &str = "in the pit lane now";
 /// Why a car out of the pit lane but not yet across the line shows none: its stints are
@@ -801,7 +815,9 @@ mod tests {
             let b = board(&stopped, 1_832_000);
             let on_road = Board::gap_ms(b.get(1).unwrap(), b.get(3).unwrap()).unwrap();
             let three = car(&s, 3);
-            let new_tyres = deg(&three) - deg(&car(&s, 1));
+            // Its new tyres taken to wear like its last stint (as fitted before the stop).
+            let last_stint = car(&compute(&worn(&field, 1_810_000)), 3);
+            let new_tyres = deg(&last_stint) - deg(&car(&s, 1));
             let want = on_road + s.pit_loss.ms - new_tyres;
             assert!((margin(&s, 3) - want).abs() < 1e-6, "{lap:?}");
             assert_eq!(three.window_hidden.as_deref(), Some(JUST_STOPPED));
@@ -813,6 +829,11 @@ mod tests {
                 (2, None, 0, 0.0)
             );
             assert_eq!(car(&s, 1).stint.laps, 20);
+            assert!(three.degradation.is_none());
+            assert_eq!(
+                three.degradation_hidden.as_deref(),
+                Some(NO_LAP_ON_NEW_TYRES)
+            );
         }
     }
 

@@ -5,7 +5,7 @@
 use super::compute::compute;
 use super::input::{Lap, Race, Stop};
 use super::rejoin::stays_ahead;
-use super::suspension::{suspended, suspensions};
+use super::suspension::{held_up, suspensions};
 use super::timing::typical_lap_ms;
 use std::collections::BTreeSet;
 
@@ -164,35 +164,32 @@ fn position_by(race: &Race, progress: Progress, car: u8, t_ms: i64) -> Option<us
 }
 
 /// Every stop's rejoin check, in the order of the stops. A stop whose car did not run a
-/// lap after it is left out, as are a suspension's visits (a red flag: nobody chose
-/// them; see [`suspensions`]); a car that retired before the check is ahead of nobody,
+/// lap after it is left out, as are those a suspension held up (a red flag: the wait,
+/// not the stop, decides where the car comes out; see [`judged_stops`]); a car that retired before the check is ahead of nobody,
 /// so the prediction is judged against the cars still racing then.
 pub fn rejoin_checks(race: &Race) -> Vec<RejoinCheck> {
     rejoin_checks_by(race, &|car, t| progress(race, car, t))
 }
 
-/// How many of `race`'s stops a suspension holds (a red flag's waits in the pit lane),
-/// which the checks leave out.
-pub fn suspended_stops(race: &Race) -> usize {
-    let suspended_in = suspensions(race);
-    race.stops
+/// `race`'s stops the checks judge, in entry order, and how many they leave out: those
+/// a suspension held up (a red flag; see [`held_up`]).
+pub fn judged_stops(race: &Race) -> (Vec<Stop>, usize) {
+    let lap_ms = typical_lap_ms(&race.laps);
+    let suspended = suspensions(race);
+    let (held, judged): (Vec<&Stop>, Vec<&Stop>) = race
+        .stops
         .iter()
-        .filter(|s| suspended(s, &suspended_in))
-        .count()
+        .partition(|s| held_up(s, lap_ms, &suspended));
+    let mut judged: Vec<Stop> = judged.into_iter().cloned().collect();
+    judged.sort_by_key(|s| s.entry_ms);
+    (judged, held.len())
 }
 
 /// [`rejoin_checks`] with the real positions from `progress` (a recording's own distance
 /// along the lap, say, where the stored line crossings are all there is otherwise).
 pub fn rejoin_checks_by(race: &Race, progress: Progress) -> Vec<RejoinCheck> {
     let lap_ms = typical_lap_ms(&race.laps);
-    let suspended_in = suspensions(race);
-    let mut stops: Vec<Stop> = race
-        .stops
-        .iter()
-        .filter(|s| !suspended(s, &suspended_in))
-        .cloned()
-        .collect();
-    stops.sort_by_key(|s| s.entry_ms);
+    let (stops, _) = judged_stops(race);
     let mut out = Vec::new();
     for stop in &stops {
         let s = compute(&race.as_of(stop.entry_ms));

@@ -1,14 +1,14 @@
 //! A suspended race (a red flag): the field waits in the pit lane for minutes and restarts
 //! in its order, its tyres changed for free. Those visits are stored as stops like any
-//! other (a lap table's pit entry and exit, a standstill found from motion), but nobody
-//! chose them: the real-race checks leave them out, as Ergast's and the FIA's stop counts
-//! do, and the strategy learns neither a pit loss nor new tyres' first lap from them.
-//! Found from the visits alone, so the telemetry path, which has no race-control
-//! feed, finds them too: at least half the field in the pit lane at once, for longer than
-//! any stop takes. A safety car's stops, however bunched, last seconds.
+//! other (a lap table's pit entry and exit, a standstill found from motion), but the
+//! wait, not a team's call, decides where a car comes out: the real-race checks leave out
+//! every stop one held up, and the strategy learns neither a pit loss nor new tyres'
+//! first lap from them. Found from the visits alone, so the telemetry path, which has no
+//! race-control feed, finds them too: at least half the field in the pit lane at once,
+//! for longer than any stop takes. A safety car's stops, however bunched, last seconds.
 
 use super::input::{Race, Stop};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Shortest stretch with half the field in the pit lane that is a suspension, ms: no tyre
 /// change takes that long, a red flag's wait is 10 minutes or more.
@@ -16,21 +16,27 @@ pub const MIN_SUSPENSION_MS: i64 = 120_000;
 
 /// The stretches (start, end) in ms in which at least half the cars that have run a lap
 /// (and two or more) were in the pit lane together for [`MIN_SUSPENSION_MS`] or longer.
+/// Cars in the lane now count from their entry to the race's moment: during a restart
+/// the waits stored so far and those still under way are one suspension.
 pub fn suspensions(race: &Race) -> Vec<(i64, i64)> {
     let cars: BTreeSet<u8> = race.laps.iter().map(|l| l.car).collect();
     let needed = cars.len().div_ceil(2).max(2);
+    let now = race.now_ms.unwrap_or(i64::MAX);
+    let stored = race.stops.iter().chain(&race.drive_throughs);
+    let visits = stored
+        .map(|s| (s.car, s.entry_ms, s.exit_ms().max(s.entry_ms)))
+        .chain(race.pit_entries.iter().map(|e| (e.car, e.entry_ms, now)));
     // Entries before exits at one instant: a car in as another leaves overlaps it.
-    let mut edges: Vec<(i64, i32)> = race
-        .stops
-        .iter()
-        .chain(&race.drive_throughs)
-        .flat_map(|s| [(s.entry_ms, 1), (s.exit_ms(), -1)])
+    let mut edges: Vec<(i64, i32, u8)> = visits
+        .flat_map(|(car, entry, exit)| [(entry, 1, car), (exit, -1, car)])
         .collect();
-    edges.sort_by_key(|&(t, step)| (t, -step));
-    let mut out = Vec::new();
-    let (mut inside, mut since) = (0usize, None);
-    for (t, step) in edges {
-        inside = inside.saturating_add_signed(step as isize);
+    edges.sort_by_key(|&(t, step, _)| (t, -step));
+    // Visits per car in the lane: a car counts once, whatever its records overlap.
+    let mut in_lane: BTreeMap<u8, i32> = BTreeMap::new();
+    let (mut out, mut since) = (Vec::new(), None);
+    for (t, step, car) in edges {
+        *in_lane.entry(car).or_default() += step;
+        let inside = in_lane.values().filter(|n| **n > 0).count();
         match since {
             None if inside >= needed => since = Some(t),
             Some(start) if inside < needed => {
@@ -45,6 +51,16 @@ pub fn suspensions(race: &Race) -> Vec<(i64, i64)> {
     out
 }
 
+/// Whether `stop`'s check (from its pit entry to a lap after its exit, `lap_ms`) meets
+/// one of `suspensions`: the wait, not the stop, decides where the car comes out (a car
+/// caught in the lane by the flag, or out of it just before).
+pub fn held_up(stop: &Stop, lap_ms: i64, suspensions: &[(i64, i64)]) -> bool {
+    let until = stop.exit_ms().saturating_add(lap_ms);
+    suspensions
+        .iter()
+        .any(|&(start, end)| stop.entry_ms < end && until > start)
+}
+
 /// Whether `stop`'s pit lane overlaps one of `suspensions`.
 pub fn suspended(stop: &Stop, suspensions: &[(i64, i64)]) -> bool {
     suspensions
@@ -55,7 +71,7 @@ pub fn suspended(stop: &Stop, suspensions: &[(i64, i64)]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analytics::strategy::fixtures;
+    use crate::analytics::strategy::{PitEntry, fixtures};
 
     fn visit(car: u8, entry_ms: i64, pit_lane_ms: i64) -> Stop {
         Stop {
@@ -77,8 +93,9 @@ mod tests {
     }
 
     /// Three of six cars wait 20 minutes together (a red flag), entering and leaving a
-    /// few seconds apart: one suspension, from the third entry to the first exit; the
-    /// stop made minutes before it is not in it, the car that came in last is.
+    /// few seconds apart: one suspension, from the third entry to the first exit. The
+    /// stop made minutes before it is not held up; one that left the lane just before
+    /// it is (its check, a lap later, falls in the wait).
     #[test]
     fn half_the_field_waiting_for_minutes_is_a_suspension() {
         let wait = 1_200_000;
@@ -87,17 +104,19 @@ mod tests {
             visit(2, 1_003_000, wait),
             visit(3, 1_006_000, wait),
         ];
-        let before = visit(4, 700_000, 22_000);
+        let (before, just_before) = (visit(4, 700_000, 22_000), visit(5, 980_000, 22_000));
         let mut stops = red.to_vec();
-        stops.push(before.clone());
+        stops.extend([before.clone(), just_before.clone()]);
         let s = suspensions(&field(stops));
         assert_eq!(s, [(1_006_000, 2_200_000)]);
-        assert!(red.iter().all(|v| suspended(v, &s)));
-        assert!(!suspended(&before, &s));
+        assert!(red.iter().all(|v| held_up(v, 0, &s)));
+        assert!(!held_up(&before, 90_000, &s));
+        assert!(!held_up(&just_before, 0, &s) && held_up(&just_before, 90_000, &s));
     }
 
-    /// A safety car's stops: five of six cars in the lane at once, but for seconds; and
-    /// two of six waiting for minutes (a repair, a retirement) are not half the field.
+    /// A safety car's stops: five of six cars in the lane at once, but for seconds; two
+    /// of six waiting for minutes (a repair, a retirement) are not half the field, nor
+    /// one car stored twice over.
     #[test]
     fn bunched_stops_and_long_repairs_are_not() {
         let bunched = (1..=5)
@@ -106,5 +125,29 @@ mod tests {
         assert!(suspensions(&field(bunched)).is_empty());
         let repairs = vec![visit(1, 1_000_000, 600_000), visit(2, 1_100_000, 600_000)];
         assert!(suspensions(&field(repairs)).is_empty());
+        let twice = vec![
+            visit(1, 1_000_000, 600_000),
+            visit(1, 1_001_000, 600_000),
+            visit(2, 1_002_000, 600_000),
+        ];
+        assert!(suspensions(&field(twice)).is_empty());
+    }
+
+    /// At the restart some waits are stored (the car left the lane) and the rest are
+    /// cars still in it: one suspension, open until the race's moment.
+    #[test]
+    fn waits_under_way_count_until_now() {
+        let mut race = field(vec![visit(1, 1_000_000, 1_200_000)]);
+        race.pit_entries = [2, 3]
+            .map(|car| PitEntry {
+                car,
+                lap: Some(10),
+                entry_ms: 1_002_000,
+            })
+            .to_vec();
+        race.now_ms = Some(2_201_000);
+        assert_eq!(suspensions(&race), [(1_002_000, 2_200_000)]);
+        race.now_ms = Some(1_100_000);
+        assert!(suspensions(&race).is_empty(), "not two minutes yet");
     }
 }

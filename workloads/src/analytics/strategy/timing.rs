@@ -31,6 +31,20 @@ impl Timing {
     pub fn last_crossed_ms(&self) -> i64 {
         self.crossings.last().map_or(i64::MIN, |c| c.1)
     }
+    /// In the pit lane now (a visit under way).
+    fn in_the_lane(&self) -> bool {
+        self.stops.iter().any(|s| s.1 == i64::MAX)
+    }
+
+    /// Out of the pit lane since `since_ms` with no line crossed after: on its out-lap,
+    /// however long it waited in the lane.
+    fn out_of_the_lane_since(&self, since_ms: i64) -> bool {
+        let last = self.last_crossed_ms();
+        self.stops
+            .iter()
+            .any(|s| s.1 != i64::MAX && s.1 > last && s.1 >= since_ms)
+    }
+
     pub fn crossed(&self, lap: u16) -> Option<i64> {
         self.crossings
             .binary_search_by_key(&lap, |c| c.0)
@@ -74,11 +88,20 @@ pub struct Board {
     pub order: Vec<Timing>,
 }
 
+/// Half the cars (two or more) waiting in the pit lane at once: a suspended race (a red
+/// flag). Its cars have not crossed the line for minutes but have not stopped racing:
+/// they stay on the board, in their order, until the restart.
+fn suspended_now(cars: &[Timing]) -> bool {
+    let waiting = cars.iter().filter(|t| t.in_the_lane()).count();
+    waiting >= 2 && waiting * 2 >= cars.len()
+}
+
 impl Board {
     /// The board at `now_ms` from the laps known then and `stops`, the stops known made
     /// or under way (the caller's choice: live, one that began after the last line
     /// crossing counts in full). A car that has not crossed the line for two of the
-    /// leader's laps has stopped racing and is left out.
+    /// leader's laps has stopped racing and is left out, unless it left the pit lane
+    /// since or waits in it with half the field (see [`suspended_now`]).
     pub fn new(laps: &[Lap], stops: &[PricedStop], now_ms: i64) -> Board {
         let mut cars: BTreeMap<u8, Timing> = BTreeMap::new();
         for l in laps.iter().filter(|l| l.crossed_at_ms <= now_ms) {
@@ -102,7 +125,12 @@ impl Board {
             t.crossings.dedup_by_key(|c| c.0);
         }
         let lap_ms = typical_lap_ms(laps);
-        order.retain(|t| now_ms - t.last_crossed_ms() <= 2 * lap_ms);
+        let suspended = suspended_now(&order);
+        order.retain(|t| {
+            now_ms - t.last_crossed_ms() <= 2 * lap_ms
+                || t.out_of_the_lane_since(now_ms - 2 * lap_ms)
+                || (suspended && t.in_the_lane())
+        });
         order.sort_by_key(|t| (std::cmp::Reverse(t.laps()), t.last_crossed_ms()));
         Board { order }
     }

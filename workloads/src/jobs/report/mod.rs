@@ -55,12 +55,13 @@ pub fn html(r: &Report) -> String {
 fn live_strategy_calls(html: &mut String, r: &Report) {
     let checks = review::rejoin_checks(&r.strategy);
     html.push_str("<section><h2>Live strategy calls</h2>");
-    let suspended = match review::suspended_stops(&r.strategy) {
+    let suspended = match review::judged_stops(&r.strategy).1 {
         0 => String::new(),
         n => format!(
-            " {} in the pit lane while the race was suspended (a red flag) not judged: nobody \
-             chose them.",
-            count(n, "stop", "stops")
+            " Not judged: {} held up by a red flag (the field waiting in the pit lane decided \
+             where {} came out).",
+            count(n, "stop", "stops"),
+            if n == 1 { "it" } else { "they" }
         ),
     };
     if checks.is_empty() {

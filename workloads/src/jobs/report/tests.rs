@@ -220,7 +220,7 @@ fn a_red_flags_waits_are_named_not_judged() {
         ..Race::default()
     };
     let page = html(&r);
-    let want = "3 stops in the pit lane while the race was suspended (a red flag) not judged";
+    let want = "Not judged: 3 stops held up by a red flag";
     assert!(page.contains(want), "{page}");
     assert!(page.contains("No stop with a lap after it to check."));
 }
