@@ -234,6 +234,8 @@ fn median_abs(v: &[f64]) -> f64 {
 /// The undercut check's figures on one race.
 pub struct UndercutFigures {
     pub pairs: usize,
+    /// Each pair's first car to stop, its in-lap, and the rival, in the order checked.
+    pub keys: Vec<(u8, u16, u8)>,
     pub right: usize,
     /// Pairs with neither stop under a neutralisation, and the calls right among them.
     pub green: usize,
@@ -269,6 +271,7 @@ pub fn undercut_check(race: &Race, progress: review::Progress) -> UndercutFigure
     println!("|---|---|---|---|---|---|---|---|");
     let mut f = UndercutFigures {
         pairs: 0,
+        keys: Vec::new(),
         right: 0,
         green: 0,
         green_right: 0,
@@ -344,6 +347,7 @@ pub fn undercut_check(race: &Race, progress: review::Progress) -> UndercutFigure
             };
             let hit = predicted_behind == actual_behind;
             f.pairs += 1;
+            f.keys.push((a.car, la, b.car));
             f.right += usize::from(hit);
             if !neutral {
                 f.green += 1;

@@ -152,8 +152,7 @@ struct CarView<'a> {
 /// The strategy as of the last line crossing in `race` (pass `race.as_of(t)` for a
 /// moment in the past).
 pub fn compute(race: &Race) -> Strategy {
-    let last = race.laps.iter().map(|l| l.crossed_at_ms).max().unwrap_or(0);
-    let now = race.now_ms.unwrap_or(last);
+    let now = race.moment();
     let ctx = context(race, now);
     let cars = ctx
         .board

@@ -74,6 +74,12 @@ pub struct Race {
 }
 
 impl Race {
+    /// The moment the strategy is for: `now_ms`, else the last line crossing.
+    pub fn moment(&self) -> i64 {
+        let last = self.laps.iter().map(|l| l.crossed_at_ms).max();
+        self.now_ms.unwrap_or(last.unwrap_or(0))
+    }
+
     /// The neutralisation running at `now_ms`, if any.
     pub fn neutralised_at(&self, now_ms: i64) -> Option<(i64, i64)> {
         self.neutral_periods

@@ -8,6 +8,7 @@
 //! for longer than any stop takes. A safety car's stops, however bunched, last seconds.
 
 use super::input::{Race, Stop};
+use super::timing::typical_lap_ms;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Shortest stretch with half the field in the pit lane that is a suspension, ms: no tyre
@@ -16,16 +17,22 @@ pub const MIN_SUSPENSION_MS: i64 = 120_000;
 
 /// The stretches (start, end) in ms in which at least half the cars that have run a lap
 /// (and two or more) were in the pit lane together for [`MIN_SUSPENSION_MS`] or longer.
-/// Cars in the lane now count from their entry to the race's moment: during a restart
-/// the waits stored so far and those still under way are one suspension.
+/// Cars in the lane now count from their entry to the race's moment (during a restart
+/// the waits stored so far and those still under way are one suspension), unless they
+/// left the race: no line crossed for two laps of the field's (a car retired into its
+/// garage stays in the lane until the session ends).
 pub fn suspensions(race: &Race) -> Vec<(i64, i64)> {
     let cars: BTreeSet<u8> = race.laps.iter().map(|l| l.car).collect();
     let needed = cars.len().div_ceil(2).max(2);
-    let now = race.now_ms.unwrap_or(i64::MAX);
+    let now = race.moment();
+    let waiting = race
+        .pit_entries
+        .iter()
+        .filter(|e| still_racing(race, e.car));
     let stored = race.stops.iter().chain(&race.drive_throughs);
     let visits = stored
         .map(|s| (s.car, s.entry_ms, s.exit_ms().max(s.entry_ms)))
-        .chain(race.pit_entries.iter().map(|e| (e.car, e.entry_ms, now)));
+        .chain(waiting.map(|e| (e.car, e.entry_ms, now.max(e.entry_ms))));
     // Entries before exits at one instant: a car in as another leaves overlaps it.
     let mut edges: Vec<(i64, i32, u8)> = visits
         .flat_map(|(car, entry, exit)| [(entry, 1, car), (exit, -1, car)])
@@ -49,6 +56,15 @@ pub fn suspensions(race: &Race) -> Vec<(i64, i64)> {
         }
     }
     out
+}
+
+/// Whether `car` crossed the line within two typical laps of the field's last crossing.
+fn still_racing(race: &Race, car: u8) -> bool {
+    let last = |of: Option<u8>| {
+        let laps = race.laps.iter().filter(|l| of.is_none_or(|c| l.car == c));
+        laps.map(|l| l.crossed_at_ms).max().unwrap_or(i64::MIN)
+    };
+    last(Some(car)) >= last(None).saturating_sub(2 * typical_lap_ms(&race.laps))
 }
 
 /// Whether `stop`'s check (from its pit entry to a lap after its exit, `lap_ms`) meets
@@ -149,5 +165,25 @@ mod tests {
         assert_eq!(suspensions(&race), [(1_002_000, 2_200_000)]);
         race.now_ms = Some(1_100_000);
         assert!(suspensions(&race).is_empty(), "not two minutes yet");
+        // Three cars retired into their garages after lap 3 stay in the lane for good:
+        // no wait, however long.
+        race.laps.retain(|l| l.car > 3 || l.lap <= 3);
+        race.pit_entries = [1, 2, 3]
+            .map(|car| PitEntry {
+                car,
+                lap: Some(4),
+                entry_ms: 300_000,
+            })
+            .to_vec();
+        race.stops.clear();
+        race.now_ms = Some(12 * 90_000);
+        assert!(suspensions(&race).is_empty());
+        race.laps.retain(|l| l.lap <= 3);
+        race.now_ms = Some(3 * 90_000 + 200_000);
+        assert_eq!(
+            suspensions(&race).len(),
+            1,
+            "half the field waiting since lap 3"
+        );
     }
 }

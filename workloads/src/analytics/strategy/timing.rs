@@ -88,20 +88,14 @@ pub struct Board {
     pub order: Vec<Timing>,
 }
 
-/// Half the cars (two or more) waiting in the pit lane at once: a suspended race (a red
-/// flag). Its cars have not crossed the line for minutes but have not stopped racing:
-/// they stay on the board, in their order, until the restart.
-fn suspended_now(cars: &[Timing]) -> bool {
-    let waiting = cars.iter().filter(|t| t.in_the_lane()).count();
-    waiting >= 2 && waiting * 2 >= cars.len()
-}
-
 impl Board {
     /// The board at `now_ms` from the laps known then and `stops`, the stops known made
     /// or under way (the caller's choice: live, one that began after the last line
     /// crossing counts in full). A car that has not crossed the line for two of the
     /// leader's laps has stopped racing and is left out, unless it left the pit lane
-    /// since or waits in it with half the field (see [`suspended_now`]).
+    /// since, or waits in it having crossed within two laps of the field's last
+    /// crossing: a red flag's wait, however long (a car retired into its garage stays
+    /// in the lane, its last crossing falling behind the field's).
     pub fn new(laps: &[Lap], stops: &[PricedStop], now_ms: i64) -> Board {
         let mut cars: BTreeMap<u8, Timing> = BTreeMap::new();
         for l in laps.iter().filter(|l| l.crossed_at_ms <= now_ms) {
@@ -125,11 +119,12 @@ impl Board {
             t.crossings.dedup_by_key(|c| c.0);
         }
         let lap_ms = typical_lap_ms(laps);
-        let suspended = suspended_now(&order);
+        let field_last = order.iter().map(Timing::last_crossed_ms).max();
+        let field_last = field_last.unwrap_or(now_ms);
         order.retain(|t| {
             now_ms - t.last_crossed_ms() <= 2 * lap_ms
                 || t.out_of_the_lane_since(now_ms - 2 * lap_ms)
-                || (suspended && t.in_the_lane())
+                || (t.in_the_lane() && field_last - t.last_crossed_ms() <= 2 * lap_ms)
         });
         order.sort_by_key(|t| (std::cmp::Reverse(t.laps()), t.last_crossed_ms()));
         Board { order }
@@ -227,5 +222,56 @@ mod tests {
         // It has not crossed the line since (its out-lap is under way).
         b.crossings.truncate(3);
         assert_eq!(Board::gap_ms(&b, &a), Some(25_000.0));
+    }
+
+    /// Cars 1 to 3 run 10 laps of 90 s, car 4 retired into its garage after lap 3.
+    /// `in_lane` are in the pit lane from just before their last line; `out` left it at
+    /// `out_ms` with no line crossed since.
+    fn board_at(now_ms: i64, in_lane: &[u8], out: Option<(u8, i64)>) -> Vec<u8> {
+        let laps: Vec<Lap> = crate::analytics::strategy::fixtures::steady_laps(4, 10)
+            .into_iter()
+            .filter(|l| l.car != 4 || l.lap <= 3)
+            .collect();
+        let last = |car: u8| {
+            laps.iter()
+                .filter(|l| l.car == car)
+                .map(|l| l.crossed_at_ms)
+                .max()
+        };
+        let stop = |car: u8, exit_ms: i64| PricedStop {
+            car,
+            entry_ms: last(car).unwrap() - 5_000,
+            exit_ms,
+            cost_ms: LOSS,
+        };
+        let stops: Vec<PricedStop> = in_lane
+            .iter()
+            .map(|&c| stop(c, i64::MAX))
+            .chain(out.map(|(c, at)| stop(c, at)))
+            .collect();
+        let board = Board::new(&laps, &stops, now_ms);
+        board.order.iter().map(|t| t.car).collect()
+    }
+
+    /// A red flag's wait keeps its cars on the board however long it lasts, and a car
+    /// out of the lane stays until it crosses the line; a car retired into its garage
+    /// laps before, in the lane for good, does not come back.
+    #[test]
+    fn waiting_cars_stay_on_the_board_retired_ones_do_not() {
+        let (lap10, wait) = (10 * 90_000, 1_500_000);
+        assert_eq!(board_at(lap10 + 60_000, &[], None), [1, 2, 3]);
+        assert_eq!(board_at(lap10 + wait, &[], None), Vec::<u8>::new());
+        assert_eq!(board_at(lap10 + wait, &[1, 2, 3, 4], None), [1, 2, 3]);
+        // At the restart: car 1 out of the lane, cars 2 and 3 still in it.
+        let restart = lap10 + wait;
+        assert_eq!(
+            board_at(restart + 20_000, &[2, 3, 4], Some((1, restart))),
+            [1, 2, 3]
+        );
+        // Out of the lane three laps ago and no line crossed since: gone.
+        assert_eq!(
+            board_at(restart + 300_000, &[], Some((1, restart))),
+            Vec::<u8>::new()
+        );
     }
 }
