@@ -165,8 +165,9 @@ fn position_by(race: &Race, progress: Progress, car: u8, t_ms: i64) -> Option<us
 
 /// Every stop's rejoin check, in the order of the stops. A stop whose car did not run a
 /// lap after it is left out, as are those a suspension held up (a red flag: the wait,
-/// not the stop, decides where the car comes out; see [`judged_stops`]); a car that retired before the check is ahead of nobody,
-/// so the prediction is judged against the cars still racing then.
+/// not the stop, decides where the car comes out; see [`judged_stops`]); a car that
+/// retired before the check is ahead of nobody, so the prediction is judged against the
+/// cars still racing then.
 pub fn rejoin_checks(race: &Race) -> Vec<RejoinCheck> {
     rejoin_checks_by(race, &|car, t| progress(race, car, t))
 }

@@ -77,13 +77,6 @@ pub fn held_up(stop: &Stop, lap_ms: i64, suspensions: &[(i64, i64)]) -> bool {
         .any(|&(start, end)| stop.entry_ms < end && until > start)
 }
 
-/// Whether `stop`'s pit lane overlaps one of `suspensions`.
-pub fn suspended(stop: &Stop, suspensions: &[(i64, i64)]) -> bool {
-    suspensions
-        .iter()
-        .any(|&(start, end)| stop.entry_ms < end && stop.exit_ms() > start)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
