@@ -446,6 +446,70 @@ fn the_processors_json_reads() {
     assert_eq!((a.severity.as_str(), a.value), ("critical", 1.5));
 }
 
+/// The processor's strategy, computed on a race and serialized as its API answers it,
+/// read by the plugin's types: a just-stopped car (its new stint with no lap, no
+/// compound, degradation hidden), a car whose compound no source named, and one fitted.
+/// Would break if any field the processor can send as null were a plain value in the
+/// plugin (as the stint's compound was).
+#[test]
+fn the_processors_strategy_reads() {
+    use pitstop_workloads::analytics::strategy::{self as st, Entrant, Lap, PitEntry, Race};
+    use pitstop_workloads::model::Compound;
+    let laps = (1..=3u8)
+        .flat_map(|car| {
+            (1..=12u16).map(move |lap| Lap {
+                car,
+                lap,
+                lap_time_ms: 90_000 + 100 * i64::from(lap),
+                crossed_at_ms: i64::from(lap) * 90_000
+                    + 100 * i64::from(lap * lap) / 2
+                    + i64::from(car) * 1_500,
+                compound: (car != 3).then_some(Compound::Hard),
+                tyre_age: (car != 3).then_some(lap),
+                neutralised: false,
+            })
+        })
+        .collect();
+    let race = Race {
+        circuit: Some("zandvoort".into()),
+        total_laps: Some(40),
+        entrants: (1..=3)
+            .map(|car| Entrant {
+                car,
+                driver: format!("D{car}"),
+                team: "T".into(),
+            })
+            .collect(),
+        laps,
+        pit_entries: vec![PitEntry {
+            car: 1,
+            lap: Some(13),
+            entry_ms: 12 * 90_000 + 7_300,
+        }],
+        ..Race::default()
+    };
+    let mut answer = serde_json::to_value(st::compute(&race)).unwrap();
+    answer["session_id"] = json!("t");
+    let s: Strategy = serde_json::from_value(answer.clone()).expect("the plugin reads it");
+    assert_eq!(s.cars.len(), 3, "{answer}");
+    let car = |n: i32| s.cars.iter().find(|c| c.car == n).unwrap();
+    let stopping = car(1);
+    assert!(stopping.in_pit_lane);
+    let stint = stopping.stint.as_ref().unwrap();
+    assert_eq!(
+        (stint.number, stint.compound.as_deref(), stint.laps),
+        (2, None, 0)
+    );
+    assert!(stopping.degradation.is_none() && stopping.degradation_hidden.is_some());
+    let fitted = car(2);
+    assert_eq!(
+        fitted.stint.as_ref().unwrap().compound.as_deref(),
+        Some("hard")
+    );
+    assert!(fitted.degradation.is_some() && fitted.rejoin.is_some());
+    assert_eq!(car(3).stint.as_ref().unwrap().compound, None);
+}
+
 fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
     use clap::Parser;
     Cli::try_parse_from(std::iter::once("kubectl-pitstop").chain(args.iter().copied()))
