@@ -25,10 +25,11 @@ pub fn suspensions(race: &Race) -> Vec<(i64, i64)> {
     let cars: BTreeSet<u8> = race.laps.iter().map(|l| l.car).collect();
     let needed = cars.len().div_ceil(2).max(2);
     let now = race.moment();
+    let racing_since = last_crossing(race, None).saturating_sub(2 * typical_lap_ms(&race.laps));
     let waiting = race
         .pit_entries
         .iter()
-        .filter(|e| still_racing(race, e.car));
+        .filter(|e| last_crossing(race, Some(e.car)) >= racing_since);
     let stored = race.stops.iter().chain(&race.drive_throughs);
     let visits = stored
         .map(|s| (s.car, s.entry_ms, s.exit_ms().max(s.entry_ms)))
@@ -58,13 +59,10 @@ pub fn suspensions(race: &Race) -> Vec<(i64, i64)> {
     out
 }
 
-/// Whether `car` crossed the line within two typical laps of the field's last crossing.
-fn still_racing(race: &Race, car: u8) -> bool {
-    let last = |of: Option<u8>| {
-        let laps = race.laps.iter().filter(|l| of.is_none_or(|c| l.car == c));
-        laps.map(|l| l.crossed_at_ms).max().unwrap_or(i64::MIN)
-    };
-    last(Some(car)) >= last(None).saturating_sub(2 * typical_lap_ms(&race.laps))
+/// The last line crossing of `car`, or of any car.
+fn last_crossing(race: &Race, car: Option<u8>) -> i64 {
+    let laps = race.laps.iter().filter(|l| car.is_none_or(|c| l.car == c));
+    laps.map(|l| l.crossed_at_ms).max().unwrap_or(i64::MIN)
 }
 
 /// Whether `stop`'s check (from its pit entry to a lap after its exit, `lap_ms`) meets
