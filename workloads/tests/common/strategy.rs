@@ -109,6 +109,9 @@ pub struct RejoinFigures {
     pub in_range: usize,
     /// Misses wholly explained by cars that stopped after the prediction.
     pub later: usize,
+    /// Stops whose prediction every margin right would have made exact (see
+    /// `RejoinCheck::right_with_true_margins`).
+    pub margin_bound: usize,
     /// Every miss names the cars it misplaced.
     pub misses_named: bool,
     /// The same check by the stored line crossings alone (what the HTML report has).
@@ -146,6 +149,7 @@ pub fn rejoin_check(race: &Race, progress: review::Progress) -> RejoinFigures {
     let n = rows.len();
     let later = rows.iter().filter(|r| r.missed_for_later_stops()).count();
     let in_range = rows.iter().filter(|r| r.in_range()).count();
+    let margin_bound = rows.iter().filter(|r| r.right_with_true_margins()).count();
     println!(
         "exact {exact}/{n}, within one place {near}/{n}; {later} of the {} misses only for \
          cars that stopped after the prediction",
@@ -154,6 +158,15 @@ pub fn rejoin_check(race: &Race, progress: review::Progress) -> RejoinFigures {
     println!(
         "within the predicted range (under a safety car: from the field stopping too to it \
          staying out) {in_range}/{n}"
+    );
+    let fixable = rows
+        .iter()
+        .filter(|r| r.predicted != r.actual && r.right_with_true_margins())
+        .count();
+    println!(
+        "with every margin right, at most {margin_bound}/{n} exact (the rest put a car on the \
+         wrong side for a call made after the prediction); {fixable} misses only margins \
+         explain"
     );
     let errors = margin_errors(race, progress);
     let margin_error_ms = median_abs(&errors);
@@ -175,6 +188,7 @@ pub fn rejoin_check(race: &Race, progress: review::Progress) -> RejoinFigures {
         near,
         in_range,
         later,
+        margin_bound,
         misses_named: rows
             .iter()
             .all(|r| r.predicted == r.actual || !r.misplaced.is_empty()),

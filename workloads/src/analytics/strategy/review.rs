@@ -73,6 +73,17 @@ impl RejoinCheck {
                 .all(|m| m.reason == MissReason::StoppedAfter)
     }
 
+    /// Whether the prediction would have held with every margin right: no car landed on
+    /// the wrong side for a call made after it (a stop begun, a car that stayed out under
+    /// a safety car) or for a stop the processor did not know of yet. What margins alone
+    /// could ever get exact: the bound of any pit-entry prediction that does not foresee
+    /// the other teams' calls.
+    pub fn right_with_true_margins(&self) -> bool {
+        self.misplaced
+            .iter()
+            .all(|m| m.reason == MissReason::Misjudged)
+    }
+
     /// Whether the position held lies within the predicted range (under a safety car:
     /// from every expected car stopping as well to all of them staying out).
     pub fn in_range(&self) -> bool {
@@ -340,6 +351,7 @@ mod tests {
         let c = &checks[0];
         assert_eq!((c.car, c.predicted, c.actual), (1, 2, 2));
         assert!(c.misplaced.is_empty());
+        assert!(c.right_with_true_margins());
         assert_eq!(c.why(), "");
     }
 
@@ -351,6 +363,7 @@ mod tests {
         assert_eq!(c.misplaced.len(), 1);
         assert_eq!(c.misplaced[0].reason, MissReason::StoppedAfter);
         assert!(c.missed_for_later_stops());
+        assert!(!c.right_with_true_margins());
         assert_eq!(c.why(), "D2 stopped after");
     }
 
@@ -362,6 +375,23 @@ mod tests {
         assert_eq!(c.misplaced[0].reason, MissReason::InPitLane);
         assert!(!c.missed_for_later_stops());
         assert_eq!(c.why(), "D2 in the pit lane");
+    }
+
+    /// A miss only misjudged margins explain would have held with them right; one a car
+    /// that stayed out explains would not.
+    #[test]
+    fn true_margins_fix_only_misjudged_misses() {
+        let mut c = rejoin_checks(&race(None)).remove(0);
+        let wrong = |reason| Misplaced {
+            car: 2,
+            driver: "D2".into(),
+            reason,
+        };
+        c.actual = 1;
+        c.misplaced = vec![wrong(MissReason::Misjudged)];
+        assert!(c.right_with_true_margins());
+        c.misplaced.push(wrong(MissReason::StayedOut));
+        assert!(!c.right_with_true_margins());
     }
 
     /// Car 2 stood in its box before car 1's entry: the processor knew it was in the
