@@ -1,7 +1,8 @@
 //! `kubectl pitstop` without a cluster: the status screen drawn from fixed JSON, the
 //! arguments, the error messages and exit codes, the run/retry decisions, task and pod
-//! selection, the processor's own JSON read by the plugin's types, and the krew
-//! manifest. (`apiserver_plugin.rs` runs the binary against the real API server.)
+//! selection, the processor's own JSON (and every answer its OpenAPI document allows)
+//! read by the plugin's types, and the krew manifest. (`apiserver_plugin.rs` runs the
+//! binary against the real API server.)
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
@@ -1018,4 +1019,119 @@ fn binary_errors_are_one_line() {
     let (code, _, err) = plugin(&["status"]);
     assert_eq!(code, 2, "{err}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// How [`instance`] fills a schema: every nullable field null and every optional one
+/// left out, or every field there with a value.
+#[derive(Clone, Copy, PartialEq)]
+enum Fill {
+    Sparse,
+    Full,
+}
+
+/// A value the processor's OpenAPI document allows for `schema`, filled as `fill` says
+/// (a list holds one item; an enum its first value).
+fn instance(doc: &Value, schema: &Value, fill: Fill) -> Value {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.rsplit('/').next().unwrap();
+        return instance(doc, &doc["components"]["schemas"][name], fill);
+    }
+    if let Some(parts) = schema["allOf"].as_array() {
+        let mut merged = serde_json::Map::new();
+        for p in parts {
+            if let Value::Object(o) = instance(doc, p, fill) {
+                merged.extend(o);
+            }
+        }
+        return Value::Object(merged);
+    }
+    if let Some(choices) = schema["oneOf"].as_array() {
+        let is_null = |c: &&Value| c["type"] == "null";
+        let pick = match fill {
+            Fill::Sparse => choices.iter().find(is_null),
+            Fill::Full => choices.iter().find(|c| !is_null(c)),
+        };
+        return instance(doc, pick.unwrap_or(&choices[0]), fill);
+    }
+    if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
+        return first.clone();
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec!["object"],
+    };
+    if fill == Fill::Sparse && types.contains(&"null") {
+        return Value::Null;
+    }
+    match types
+        .iter()
+        .find(|t| **t != "null")
+        .copied()
+        .unwrap_or("null")
+    {
+        "integer" => json!(1),
+        "number" => json!(1.5),
+        "boolean" => json!(true),
+        "string" => json!("x"),
+        "array" => json!([instance(doc, &schema["items"], fill)]),
+        "null" => Value::Null,
+        _ => {
+            let required: Vec<&str> = schema["required"]
+                .as_array()
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let mut o = serde_json::Map::new();
+            for (name, prop) in schema["properties"].as_object().into_iter().flatten() {
+                if fill == Fill::Full || required.contains(&name.as_str()) {
+                    o.insert(name.clone(), instance(doc, prop, fill));
+                }
+            }
+            Value::Object(o)
+        }
+    }
+}
+
+/// Every answer the processor's OpenAPI document (docs/openapi.json, generated from its
+/// types) allows for the endpoints the plugin reads, with every nullable field null and
+/// every optional one left out, and with every field filled, reads with the plugin's
+/// types: a field the processor may send as null but the plugin takes as a plain value
+/// (as the stint's compound was) fails here, whichever part of the screen it feeds.
+#[test]
+fn every_answer_the_processors_document_allows_reads() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let answer = |sub: &str, fill: Fill| {
+        let p = format!("/api/v1/sessions/{{id}}{sub}");
+        let schema =
+            &doc["paths"][&p]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+        assert!(schema.is_object(), "{p} has no JSON answer in the document");
+        instance(&doc, schema, fill)
+    };
+    for fill in [Fill::Sparse, Fill::Full] {
+        let read = |sub: &str| answer(sub, fill);
+        let session: Session = serde_json::from_value(read("")).expect("session");
+        assert_eq!(session.session_id, "x");
+        let cars: Vec<ClassifiedCar> =
+            serde_json::from_value(read("/classification")).expect("classification");
+        let stops: Vec<Stop> = serde_json::from_value(read("/pitstops")).expect("pitstops");
+        let anomalies: Vec<Anomaly> =
+            serde_json::from_value(read("/anomalies")).expect("anomalies");
+        let strategy: Strategy = serde_json::from_value(read("/strategy")).expect("strategy");
+        assert_eq!(
+            (
+                cars.len(),
+                stops.len(),
+                anomalies.len(),
+                strategy.cars.len()
+            ),
+            (1, 1, 1, 1)
+        );
+        let car = &strategy.cars[0];
+        let full = fill == Fill::Full;
+        assert_eq!(session.leader.is_some(), full);
+        assert_eq!(stops[0].compound_in.is_some(), full);
+        assert_eq!(car.rejoin.is_some() && car.window.is_some(), full);
+        assert_eq!(car.stint.as_ref().unwrap().compound.is_some(), full);
+    }
 }
