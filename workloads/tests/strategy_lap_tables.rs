@@ -18,16 +18,20 @@ use pitstop_workloads::analytics::strategy::{Race, Strategy, compute, review, su
 
 /// Floors under what each table we have measured, (name, exact %, within one %, median
 /// margin error ms), about one stop below it: a regression fails here. Measured:
-/// Bahrain 2022 31/58 exact, 52/58 within one, margins 1.82 s out (2.47 s before the
+/// Bahrain 2022 33/58 exact, 52/58 within one, margins 1.74 s out (2.47 s before the
 /// rejoin counted the first lap on new tyres, 2.19 s before it took off what this
-/// race's new tyres fell short of their model); Monza 2024 21/30, 29/30, 1.83 s (2.20 s,
-/// 1.83 s) (docs/strategy.md says why the rest miss). A table not named is printed and held to
-/// what any race must give: a stop checked, every miss naming its cars, an undercut
-/// pair, half its green calls right.
+/// race's new tyres fell short of their model, 31/58 and 1.82 s before it read each fit
+/// against the field's); Monza 2024 21/30, 29/30, 1.86 s (2.20 s, 1.83 s, 1.83 s)
+/// (docs/strategy.md says why the rest miss). A table not named is printed and held to
+/// what any race must give: every miss naming its cars, half its green calls right
+/// (from four pairs); one with no stop to judge or no undercut pair is said so.
 const FLOORS: [(&str, usize, usize, f64); 2] = [
-    ("2022-bahrain-gp", 51, 87, 2_000.0),
+    ("2022-bahrain-gp", 55, 87, 1_800.0),
     ("2024-italian-gp", 66, 93, 2_000.0),
 ];
+
+/// Fewest green undercut pairs whose calls are held to half right.
+const MIN_GREEN_PAIRS: usize = 4;
 
 #[test]
 fn every_lap_table_is_checked() {
@@ -55,10 +59,20 @@ fn every_lap_table_is_checked() {
         );
         let rejoin = strategy::rejoin_check(race, &|c, at| review::progress(race, c, at));
         let undercuts = strategy::undercut_check(race, &|c, at| review::progress(race, c, at));
+        let floors = FLOORS.iter().find(|f| f.0 == t.name);
+        // A real race may have no stop to judge (nobody stopped, or only under a red
+        // flag) or no undercut pair (a small field): said, not failed.
+        if rejoin.n == 0 && floors.is_none() {
+            println!(
+                "NOTHING TO CHECK in {}: no stop with a lap after it",
+                t.name
+            );
+            continue;
+        }
         assert!(rejoin.n > 0, "{}: no stop checked", t.name);
         assert!(rejoin.misses_named, "{}: a miss names no car", t.name);
         let n = rejoin.n;
-        if let Some((_, exact, near, margin_ms)) = FLOORS.iter().find(|f| f.0 == t.name) {
+        if let Some((_, exact, near, margin_ms)) = floors {
             assert!(undercuts.green > 0, "{}: no green undercut pair", t.name);
             assert!(
                 rejoin.exact * 100 >= exact * n,
@@ -80,10 +94,13 @@ fn every_lap_table_is_checked() {
                 rejoin.margin_pairs
             );
         }
-        // Measured: Bahrain 8 of 8 green pairs called right, Monza 4 of 7.
-        assert!(undercuts.pairs > 0, "{}: no undercut pair", t.name);
+        // Measured: Bahrain 8 of 8 green pairs called right, Monza 4 of 7. Held to half
+        // right from four green pairs on (one call of three is no measure).
+        if undercuts.pairs == 0 {
+            println!("NO UNDERCUT PAIR in {}: nothing to call", t.name);
+        }
         assert!(
-            undercuts.green_right * 2 >= undercuts.green,
+            undercuts.green < MIN_GREEN_PAIRS || undercuts.green_right * 2 >= undercuts.green,
             "{}: {}/{} green undercut calls",
             t.name,
             undercuts.green_right,
@@ -286,4 +303,70 @@ fn judged(checks: &[review::RejoinCheck]) -> Vec<(u8, Option<u16>)> {
     let mut k: Vec<_> = checks.iter().map(|c| (c.car, c.lap)).collect();
     k.sort_unstable();
     k
+}
+
+/// What real FastF1 tables hold, read as it is (no data needed: the table is written
+/// here): car 1's lap 2 has no `Time` and lap 3 no `LapStartTime`, and it stops in lap 2
+/// (the stint moves on); car 2 serves a drive-through in lap 2 (same stint) and its
+/// lap-3 visit has its exit before its entry (a timing glitch).
+#[test]
+fn a_lap_tables_gaps_drive_throughs_and_glitches_read_as_they_are() {
+    let t = |s: i64| format!("0 days 00:{:02}:{:02}.000000", s / 60, s % 60);
+    let mut csv = String::from(
+        "Time,Driver,DriverNumber,LapTime,LapNumber,Stint,PitOutTime,PitInTime,\
+         Compound,TyreLife,Team,LapStartTime,TrackStatus\n",
+    );
+    /// (car, lap, start s, end s, pit in s, pit out s, stint, tyre life)
+    type Row = (u8, u16, i64, i64, Option<i64>, Option<i64>, u16, u16);
+    let rows: [Row; 8] = [
+        (1, 1, 0, 90, None, None, 1, 1),
+        (1, 2, 90, 180, Some(170), None, 1, 2),
+        (1, 3, 180, 290, None, Some(200), 2, 1),
+        (1, 4, 290, 380, None, None, 2, 2),
+        (2, 1, 0, 92, None, None, 1, 1),
+        (2, 2, 92, 182, Some(175), None, 1, 2),
+        (2, 3, 182, 290, Some(285), Some(195), 1, 3),
+        (2, 4, 290, 390, None, Some(280), 1, 4),
+    ];
+    for (car, lap, start, end, pit_in, pit_out, stint, life) in rows {
+        let blank_if = |gap: bool, s: i64| if gap { String::new() } else { t(s) };
+        let opt = |v: Option<i64>| v.map(t).unwrap_or_default();
+        csv += &format!(
+            "{},D{car},{car},{},{lap},{stint},{},{},SOFT,{life},T,{},1\n",
+            blank_if((car, lap) == (1, 2), end),
+            t(end - start),
+            opt(pit_out),
+            opt(pit_in),
+            blank_if((car, lap) == (1, 3), start),
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("pitstop-lap-table-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("laps_2024_italian_grand_prix.csv");
+    std::fs::write(&path, csv).unwrap();
+    let race = lap_tables::read(&path);
+    let _ = std::fs::remove_dir_all(&dir);
+    let crossing = |car: u8, lap: u16| {
+        race.laps
+            .iter()
+            .find(|l| l.car == car && l.lap == lap)
+            .map(|l| l.crossed_at_ms % 1_000_000)
+    };
+    // Car 1's lap 2 crossed where lap 3 started; lap 3 started where lap 2 crossed.
+    assert_eq!(race.laps.len(), 8, "every lap read");
+    assert_eq!(crossing(1, 2), crossing(1, 3).map(|c| c - 110_000));
+    let cars = |v: &[pitstop_workloads::analytics::strategy::Stop]| {
+        v.iter().map(|s| (s.car, s.lap)).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        cars(&race.stops),
+        [(1, Some(2))],
+        "the stop kept with its row's gap"
+    );
+    assert_eq!(race.stops[0].pit_lane_ms, 30_000);
+    assert_eq!(
+        cars(&race.drive_throughs),
+        [(2, Some(2))],
+        "the glitch left out"
+    );
 }

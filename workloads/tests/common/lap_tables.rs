@@ -58,13 +58,17 @@ struct Row {
     driver: String,
     team: String,
     lap: u16,
-    crossed_ms: i64,
-    start_ms: i64,
+    /// The line crossing and the lap's start; FastF1 leaves either empty at times (a
+    /// lap 1, laps around a red flag): [`fill_times`] takes them from the laps around.
+    crossed_ms: Option<i64>,
+    start_ms: Option<i64>,
     lap_time_ms: Option<i64>,
     pit_in_ms: Option<i64>,
     pit_out_ms: Option<i64>,
     compound: Option<Compound>,
     tyre_age: Option<u16>,
+    /// FastF1's stint number, which a tyre change moves on and a drive-through does not.
+    stint: Option<u16>,
     /// Safety car (4), red flag (5) or virtual safety car (6, 7) seen during the lap.
     neutral: bool,
 }
@@ -93,6 +97,7 @@ fn rows(path: &Path) -> Vec<Row> {
         "TrackStatus",
     ]
     .map(col);
+    let stint = header.iter().position(|h| h == "Stint");
     let number = |s: &str| s.parse::<f64>().ok();
     reader
         .records()
@@ -103,61 +108,118 @@ fn rows(path: &Path) -> Vec<Row> {
                 driver: r[c[1]].to_string(),
                 team: r[c[2]].to_string(),
                 lap: number(&r[c[3]])? as u16,
-                crossed_ms: ms(&r[c[4]])?,
-                start_ms: ms(&r[c[5]])?,
+                crossed_ms: ms(&r[c[4]]),
+                start_ms: ms(&r[c[5]]),
                 lap_time_ms: ms(&r[c[6]]),
                 pit_in_ms: ms(&r[c[7]]),
                 pit_out_ms: ms(&r[c[8]]),
                 compound: Compound::parse(&r[c[9]]).ok().flatten(),
                 tyre_age: number(&r[c[10]]).map(|a| a as u16),
+                stint: stint.and_then(|i| number(r.get(i)?)).map(|n| n as u16),
                 neutral: r[c[11]].contains(['4', '5', '6', '7']),
             })
         })
         .collect()
 }
 
+/// A row's missing crossing or start from its own lap time or the car's laps either
+/// side (`laps` in lap order): the crossing is the next lap's start, the start the lap
+/// before's crossing. A row still without both keeps its pit entry and exit but is no lap.
+fn fill_times(laps: &mut [Row]) {
+    for i in 0..laps.len() {
+        let next = laps
+            .get(i + 1)
+            .filter(|n| n.lap == laps[i].lap + 1)
+            .and_then(|n| n.start_ms);
+        let before = i
+            .checked_sub(1)
+            .map(|j| &laps[j])
+            .filter(|b| b.lap + 1 == laps[i].lap)
+            .and_then(|b| b.crossed_ms);
+        let r = &mut laps[i];
+        let by_time = |t: Option<i64>, sign: i64| Some(t? + sign * r.lap_time_ms?);
+        r.crossed_ms = r.crossed_ms.or(by_time(r.start_ms, 1)).or(next);
+        r.start_ms = r.start_ms.or(before).or(by_time(r.crossed_ms, -1));
+    }
+}
+
+/// Whether a pit visit from row `r` to `next` (the out-lap) changed tyres: FastF1's stint
+/// number moves on at a tyre change; without it, tyres that go on ageing did not change.
+fn changed_tyres(r: &Row, next: &Row) -> bool {
+    match (r.stint, next.stint) {
+        (Some(a), Some(b)) => a != b,
+        _ => !matches!((r.tyre_age, next.tyre_age), (Some(a), Some(b)) if b > a),
+    }
+}
+
 /// The race in one lap table: each car's laps, its stops (pit entry in the in-lap's
-/// row, exit in the next lap's), its names, the neutralised periods.
+/// row, exit in the next lap's) and drive-throughs (no tyre change), its names, the
+/// neutralised periods.
 pub fn read(path: &Path) -> Race {
-    let rows = rows(path);
-    let mut by_car: BTreeMap<u8, Vec<&Row>> = BTreeMap::new();
-    for r in &rows {
+    let mut by_car: BTreeMap<u8, Vec<Row>> = BTreeMap::new();
+    for r in rows(path) {
         by_car.entry(r.car).or_default().push(r);
     }
+    for laps in by_car.values_mut() {
+        laps.sort_by_key(|r| r.lap);
+        fill_times(laps);
+    }
+    let by_car: BTreeMap<u8, Vec<&Row>> = by_car
+        .iter()
+        .map(|(car, laps)| (*car, laps.iter().collect()))
+        .collect();
+    let rows: Vec<&Row> = by_car.values().flatten().copied().collect();
     let mut race = Race {
         total_laps: rows.iter().map(|r| r.lap).max(),
         ..Race::default()
     };
-    for (&car, laps) in &mut by_car {
-        laps.sort_by_key(|r| r.lap);
+    for (&car, laps) in &by_car {
         race.entrants.push(Entrant {
             car,
             driver: laps[0].driver.clone(),
             team: laps[0].team.clone(),
         });
         for (i, r) in laps.iter().enumerate() {
-            race.laps.push(Lap {
-                car,
-                lap: r.lap,
-                lap_time_ms: r.lap_time_ms.unwrap_or(r.crossed_ms - r.start_ms),
-                crossed_at_ms: SESSION_START_MS + r.crossed_ms,
-                compound: r.compound,
-                tyre_age: r.tyre_age,
-                // As the processor stores a lap: neutralisation is in the periods.
-                neutralised: false,
-            });
-            // The exit is in the out-lap's row: the next lap's, not merely the next row.
-            let exit = laps
-                .get(i + 1)
-                .filter(|next| next.lap == r.lap + 1)
-                .and_then(|next| next.pit_out_ms);
-            if let (Some(entry), Some(exit)) = (r.pit_in_ms, exit) {
-                race.stops.push(Stop {
+            if let (Some(crossed), Some(start)) = (r.crossed_ms, r.start_ms) {
+                race.laps.push(Lap {
                     car,
-                    lap: Some(r.lap),
-                    entry_ms: SESSION_START_MS + entry,
-                    pit_lane_ms: exit - entry,
-                    stationary_start_ms: Some(SESSION_START_MS + standstill(entry, exit)),
+                    lap: r.lap,
+                    lap_time_ms: r.lap_time_ms.unwrap_or(crossed - start),
+                    crossed_at_ms: SESSION_START_MS + crossed,
+                    compound: r.compound,
+                    tyre_age: r.tyre_age,
+                    // As the processor stores a lap: neutralisation is in the periods.
+                    neutralised: false,
+                });
+            }
+            // The exit is in the out-lap's row: the next lap's, not merely the next row.
+            let Some(next) = laps.get(i + 1).filter(|next| next.lap == r.lap + 1) else {
+                continue;
+            };
+            let (Some(entry), Some(exit)) = (r.pit_in_ms, next.pit_out_ms) else {
+                continue;
+            };
+            if exit <= entry {
+                println!(
+                    "{}: car {car} lap {}: pit exit not after its entry, left out",
+                    path.display(),
+                    r.lap
+                );
+                continue;
+            }
+            let visit = Stop {
+                car,
+                lap: Some(r.lap),
+                entry_ms: SESSION_START_MS + entry,
+                pit_lane_ms: exit - entry,
+                stationary_start_ms: Some(SESSION_START_MS + standstill(entry, exit)),
+            };
+            if changed_tyres(r, next) {
+                race.stops.push(visit);
+            } else {
+                race.drive_throughs.push(Stop {
+                    stationary_start_ms: None,
+                    ..visit
                 });
             }
         }
@@ -182,13 +244,18 @@ fn neutral_periods(by_car: &BTreeMap<u8, Vec<&Row>>) -> Vec<(i64, i64)> {
         .values()
         .flatten()
         .flat_map(|r| [r.start_ms, r.crossed_ms])
+        .flatten()
         .collect();
     bounds.sort_unstable();
     bounds.dedup();
     let neutral_at = |t: i64| {
         let current: Vec<bool> = by_car
             .values()
-            .filter_map(|laps| laps.iter().find(|r| r.start_ms <= t && t < r.crossed_ms))
+            .filter_map(|laps| {
+                laps.iter().find(
+                    |r| matches!((r.start_ms, r.crossed_ms), (Some(s), Some(c)) if s <= t && t < c),
+                )
+            })
             .map(|r| r.neutral)
             .collect();
         !current.is_empty() && current.iter().all(|n| *n)

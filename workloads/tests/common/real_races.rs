@@ -101,13 +101,17 @@ impl RealRace {
     }
 }
 
-/// A race directory's telemetry files (`<DRV>.csv.gz`), sorted.
+/// A race directory's telemetry files (`<DRV>.csv.gz`, or `<DRV>.csv` uncompressed),
+/// sorted.
 pub fn csv_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with(".csv.gz"))
+        .filter(|p| {
+            let name = p.to_string_lossy();
+            name.ends_with(".csv.gz") || name.ends_with(".csv")
+        })
         .collect();
     files.sort();
     files
@@ -120,9 +124,24 @@ pub fn parse(file: &Path, session: &str, start_ms: i64) -> Vec<Sample> {
         start_ms: Some(start_ms),
         ..FeedOptions::default()
     };
-    let (format, body) = feeds::read_file(file).unwrap();
-    assert_eq!(format, Format::FastF1, "{}", file.display());
-    feeds::fastf1::parse(&body, &opts).unwrap()
+    // A file that is not FastF1 telemetry (notes, a results table) is said and skipped.
+    match feeds::read_file(file) {
+        Ok((Format::FastF1, body)) => feeds::fastf1::parse(&body, &opts).unwrap_or_else(|e| {
+            println!("SKIPPED {}: {e}", file.display());
+            Vec::new()
+        }),
+        Ok((format, _)) => {
+            println!(
+                "SKIPPED {}: {format:?}, not FastF1 telemetry",
+                file.display()
+            );
+            Vec::new()
+        }
+        Err(e) => {
+            println!("SKIPPED {}: {e}", file.display());
+            Vec::new()
+        }
+    }
 }
 
 /// The race's length: the most laps any car started.

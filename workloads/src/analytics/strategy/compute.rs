@@ -1,6 +1,6 @@
 //! The strategy of every running car as of a moment, assembled from the pieces.
 
-use super::degradation::{Fit, median};
+use super::degradation::{FieldWear, Fit, field_wear, median};
 use super::fresh_tyres::{race_shortfall_ms, shortfalls};
 use super::input::{Race, Stop, fuel_ms_per_lap};
 use super::pit_loss::{
@@ -130,6 +130,8 @@ struct Context<'a> {
     /// How much less than modelled new tyres have gained in this race's stops so far
     /// (see [`fresh_tyres`](super::fresh_tyres)), ms.
     fresh_shortfall_ms: f64,
+    /// The field's degradation, what each car's fit is read against (see [`wear`]).
+    field: Option<FieldWear>,
 }
 
 /// Under a safety car a stop costs little, so the field takes it: every car on tyres at
@@ -271,10 +273,16 @@ fn context(race: &Race, now: i64) -> Context<'_> {
             .iter()
             .map(|e| (e.car, (e.driver.as_str(), e.team.as_str())))
             .collect(),
-        cars,
         also_stopping,
         green,
         fresh_shortfall_ms: race_shortfall_ms(&fresh),
+        field: field_wear(
+            &cars
+                .values()
+                .filter_map(|v| v.fit.as_ref().ok())
+                .collect::<Vec<_>>(),
+        ),
+        cars,
     }
 }
 
@@ -377,7 +385,13 @@ fn wear(ctx: &Context, car: u8) -> Wear {
         } else {
             v.stints.last().map_or(0.0, |s| s.tyre_age())
         },
-        deg_ms: v.fit.as_ref().map_or(0.0, |f| f.ms_per_lap.max(0.0)),
+        // Read against the field's: a short stint's steep slope is mostly noise, and
+        // taken as it is it made Bahrain's gains on such cars 3 to 4 s too large.
+        deg_ms: v.fit.as_ref().map_or(0.0, |f| {
+            ctx.field
+                .map_or(f.ms_per_lap, |field| field.shrink(f))
+                .max(0.0)
+        }),
     }
 }
 

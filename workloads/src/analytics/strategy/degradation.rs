@@ -103,6 +103,52 @@ pub fn fit(laps: &[StintLap], fuel_ms_per_lap: f64) -> Result<Fit, String> {
     })
 }
 
+/// Fewest fits the field's spread of degradation is measured from.
+const MIN_FIELD_FITS: usize = 5;
+
+/// The field's degradation, to read one car's fit against the others' (empirical
+/// Bayes): the median slope, and how much the cars' slopes really differ beyond the
+/// noise of their fits, ms per lap, squared.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FieldWear {
+    pub median_ms: f64,
+    pub spread_var: f64,
+}
+
+/// The field's degradation from its cars' fits (robust: medians), None under
+/// [`MIN_FIELD_FITS`] fits.
+pub fn field_wear(fits: &[&Fit]) -> Option<FieldWear> {
+    if fits.len() < MIN_FIELD_FITS {
+        return None;
+    }
+    let median_ms = median(&mut fits.iter().map(|f| f.ms_per_lap).collect::<Vec<_>>());
+    let mut dev: Vec<f64> = fits
+        .iter()
+        .map(|f| (f.ms_per_lap - median_ms).abs())
+        .collect();
+    let observed = (1.4826 * median(&mut dev)).powi(2);
+    let noise = median(&mut fits.iter().map(|f| noise_var(f)).collect::<Vec<_>>());
+    Some(FieldWear {
+        median_ms,
+        spread_var: (observed - noise).max(0.0),
+    })
+}
+
+/// A fit's slope variance (its 95% half-width is about two standard errors), ms².
+fn noise_var(f: &Fit) -> f64 {
+    (f.ci95_ms_per_lap / 1.96).powi(2)
+}
+
+impl FieldWear {
+    /// `fit`'s slope read with the field's: pulled toward the field's median as far as
+    /// its own noise outweighs how much cars really differ (a short, scattered stint's
+    /// steep slope is mostly noise; a long, clean one stands).
+    pub fn shrink(&self, fit: &Fit) -> f64 {
+        let w = self.spread_var / (self.spread_var + noise_var(fit).max(1.0));
+        self.median_ms + w * (fit.ms_per_lap - self.median_ms)
+    }
+}
+
 /// Median of pairwise slopes and the median intercept for it.
 fn theil_sen(pts: &[(f64, f64)]) -> Option<(f64, f64)> {
     let mut slopes = Vec::with_capacity(pts.len() * pts.len() / 2);
@@ -177,6 +223,40 @@ mod tests {
                 lap_time_ms: *t,
             })
             .collect()
+    }
+
+    fn slope(ms_per_lap: f64, ci95_ms_per_lap: f64) -> Fit {
+        Fit {
+            ms_per_lap,
+            ci95_ms_per_lap,
+            intercept_ms: 80_000.0,
+            green_laps: 10,
+            dropped_laps: 0,
+        }
+    }
+
+    /// Cars whose slopes differ no more than their fits' noise share one wear: a steep,
+    /// scattered fit among them is pulled to the field's; cars that really differ (precise
+    /// fits far apart) keep their own; under five fits nothing is pooled.
+    #[test]
+    fn a_fit_is_read_against_the_fields() {
+        let alike: Vec<Fit> = [90.0, 100.0, 110.0, 95.0, 105.0]
+            .map(|m| slope(m, 60.0))
+            .to_vec();
+        let field = field_wear(&alike.iter().collect::<Vec<_>>()).unwrap();
+        assert_eq!((field.median_ms, field.spread_var), (100.0, 0.0));
+        assert_eq!(field.shrink(&slope(420.0, 140.0)), 100.0);
+
+        let apart: Vec<Fit> = [20.0, 100.0, 180.0, 260.0, 340.0]
+            .map(|m| slope(m, 10.0))
+            .to_vec();
+        let field = field_wear(&apart.iter().collect::<Vec<_>>()).unwrap();
+        let own = field.shrink(&slope(300.0, 10.0));
+        assert!((own - 300.0).abs() < 1.0, "{own}");
+        let noisy = field.shrink(&slope(420.0, 140.0));
+        assert!(noisy > 180.0 && noisy < 420.0, "{noisy}");
+
+        assert_eq!(field_wear(&apart.iter().take(4).collect::<Vec<_>>()), None);
     }
 
     #[test]
