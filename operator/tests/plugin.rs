@@ -116,7 +116,7 @@ fn anomalies() -> Vec<Anomaly> {
 fn strategy() -> Strategy {
     serde_json::from_value(json!({
         "session_id": "dutch", "as_of_lap": 34, "total_laps": 72,
-        "pit_loss": {"ms": 21300, "uncertainty_ms": 800, "source": "measured", "stops": 5, "circuit": "zandvoort"},
+        "pit_loss": {"ms": 21300, "uncertainty_ms": 800, "source": "measured", "stops": 5},
         "cars": [
             {"car": 1, "driver": "VER", "team": "Red Bull Racing", "position": 2, "lap": 34,
              "gap_ahead_ms": 1200, "gap_leader_ms": 1200,
@@ -130,7 +130,7 @@ fn strategy() -> Strategy {
              "gap_ahead_ms": null, "gap_leader_ms": 0,
              "stint": {"number": 1, "compound": "MEDIUM", "laps": 34},
              "degradation": null, "degradation_hidden": "fewer than 5 green laps",
-             "rejoin": null, "rejoin_hidden": "no pit loss yet",
+             "rejoin": null,
              "window": null, "window_hidden": "safety car",
              "undercut": {"ahead": null, "behind": {"car": 1, "driver": "VER", "gap_ms": 1200, "call": "safe", "margin_ms": -400}}}
         ]
@@ -199,7 +199,7 @@ fn status_screen_with_strategy() {
         "Strategy (as of lap 34 of 72; pit loss 21.3 s ± 0.8 s, measured from 5 stops)",
         "POS CAR DRIVER STINT DEG MS/LAP WINDOW REJOIN IF STOPPING NOW",
         "P2 1 VER 2 HARD 12L 48.0 ± 20.0 L38-43, best 40 P7 (LEC 0.9 s ahead, HAM 1.5 s behind)",
-        "P1 4 NOR 1 MEDIUM 34L - (fewer than 5 green laps) - (safety car) - (no pit loss yet)",
+        "P1 4 NOR 1 MEDIUM 34L - (fewer than 5 green laps) - (safety car) -",
         "Undercuts",
         "VER (1) can undercut NOR (4): 1.2 s behind it, margin 0.8 s",
         "PIA (81) threatens VER (1) with an undercut: 2.1 s behind, margin 0.3 s",
@@ -1039,11 +1039,24 @@ fn instance(doc: &Value, schema: &Value, fill: Fill) -> Value {
     if let Some(parts) = schema["allOf"].as_array() {
         let mut merged = serde_json::Map::new();
         for p in parts {
-            if let Value::Object(o) = instance(doc, p, fill) {
-                merged.extend(o);
+            match instance(doc, p, fill) {
+                Value::Object(o) => merged.extend(o),
+                other => panic!("an allOf part that is no object: {other}"),
             }
         }
         return Value::Object(merged);
+    }
+    for unknown in [
+        "anyOf",
+        "not",
+        "if",
+        "additionalProperties",
+        "patternProperties",
+    ] {
+        assert!(
+            schema.get(unknown).is_none(),
+            "the instance builder does not know `{unknown}`: {schema}"
+        );
     }
     if let Some(choices) = schema["oneOf"].as_array() {
         let is_null = |c: &&Value| c["type"] == "null";
@@ -1059,7 +1072,8 @@ fn instance(doc: &Value, schema: &Value, fill: Fill) -> Value {
     let types: Vec<&str> = match &schema["type"] {
         Value::String(t) => vec![t.as_str()],
         Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
-        _ => vec!["object"],
+        _ if schema.get("properties").is_some() => vec!["object"],
+        _ => panic!("a schema with no type: {schema}"),
     };
     if fill == Fill::Sparse && types.contains(&"null") {
         return Value::Null;
@@ -1092,11 +1106,34 @@ fn instance(doc: &Value, schema: &Value, fill: Fill) -> Value {
     }
 }
 
+/// The keys of `read` (the plugin's types, serialized back) that `sent` (what the
+/// processor's document allows, every field filled) does not have, with their paths: a
+/// field the plugin reads that the processor never sends (its `serde(default)` would
+/// read it as nothing, silently).
+fn unknown_keys(read: &Value, sent: &Value, path: &str) -> Vec<String> {
+    match (read, sent) {
+        (Value::Object(r), Value::Object(s)) => r
+            .iter()
+            .flat_map(|(k, v)| match s.get(k) {
+                Some(sv) => unknown_keys(v, sv, &format!("{path}.{k}")),
+                None => vec![format!("{path}.{k}")],
+            })
+            .collect(),
+        (Value::Array(r), Value::Array(s)) => match (r.first(), s.first()) {
+            (Some(rv), Some(sv)) => unknown_keys(rv, sv, &format!("{path}[]")),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
 /// Every answer the processor's OpenAPI document (docs/openapi.json, generated from its
 /// types) allows for the endpoints the plugin reads, with every nullable field null and
 /// every optional one left out, and with every field filled, reads with the plugin's
 /// types: a field the processor may send as null but the plugin takes as a plain value
-/// (as the stint's compound was) fails here, whichever part of the screen it feeds.
+/// (as the stint's compound was) fails here, whichever part of the screen it feeds, as
+/// does a field the plugin reads that the processor never sends (the rejoin's hidden
+/// reason the screen showed was one: always empty).
 #[test]
 fn every_answer_the_processors_document_allows_reads() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
@@ -1108,6 +1145,17 @@ fn every_answer_the_processors_document_allows_reads() {
         assert!(schema.is_object(), "{p} has no JSON answer in the document");
         instance(&doc, schema, fill)
     };
+    // Every field the plugin reads is one the processor sends.
+    fn same_keys<T: serde::de::DeserializeOwned + serde::Serialize>(sent: Value) {
+        let read: T = serde_json::from_value(sent.clone()).unwrap();
+        let unknown = unknown_keys(&serde_json::to_value(read).unwrap(), &sent, "");
+        assert!(unknown.is_empty(), "the processor never sends {unknown:?}");
+    }
+    same_keys::<Session>(answer("", Fill::Full));
+    same_keys::<Vec<ClassifiedCar>>(answer("/classification", Fill::Full));
+    same_keys::<Vec<Stop>>(answer("/pitstops", Fill::Full));
+    same_keys::<Vec<Anomaly>>(answer("/anomalies", Fill::Full));
+    same_keys::<Strategy>(answer("/strategy", Fill::Full));
     for fill in [Fill::Sparse, Fill::Full] {
         let read = |sub: &str| answer(sub, fill);
         let session: Session = serde_json::from_value(read("")).expect("session");

@@ -3,10 +3,10 @@
 //! defaulted, so a processor of another version still gives a screen; a test reads the
 //! processor's own serialized types with these.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `GET /api/v1/sessions/{id}`.
-#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct Session {
     pub session_id: String,
@@ -22,7 +22,7 @@ pub struct Session {
 }
 
 /// One row of `GET .../classification`.
-#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct ClassifiedCar {
     pub position: u32,
@@ -37,7 +37,7 @@ pub struct ClassifiedCar {
 }
 
 /// One row of `GET .../pitstops` (in the order they happened).
-#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct Stop {
     pub car: i32,
@@ -53,7 +53,7 @@ pub struct Stop {
 }
 
 /// One row of `GET .../anomalies` (in the order they were detected).
-#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct Anomaly {
     pub car: i32,

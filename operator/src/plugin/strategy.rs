@@ -2,9 +2,9 @@
 //! a stop now would rejoin and the undercut either way. Any part may be null, with a
 //! reason in its `*_hidden` twin; processors without the endpoint answer 404.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct Strategy {
     pub session_id: String,
@@ -15,7 +15,7 @@ pub struct Strategy {
 }
 
 /// Time a stop costs on this circuit.
-#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct PitLoss {
     pub ms: f64,
@@ -23,10 +23,9 @@ pub struct PitLoss {
     /// `measured` (from this race's stops) or a prior.
     pub source: String,
     pub stops: Option<i64>,
-    pub circuit: Option<String>,
 }
 
-#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct CarStrategy {
     pub car: i32,
@@ -42,14 +41,12 @@ pub struct CarStrategy {
     pub degradation: Option<Degradation>,
     pub degradation_hidden: Option<String>,
     pub rejoin: Option<Rejoin>,
-    pub rejoin_hidden: Option<String>,
     pub window: Option<Window>,
     pub window_hidden: Option<String>,
     pub undercut: Option<Undercut>,
-    pub undercut_hidden: Option<String>,
 }
 
-#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct Stint {
     pub number: i32,
@@ -59,7 +56,7 @@ pub struct Stint {
     pub laps: i32,
 }
 
-#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct Degradation {
     pub ms_per_lap: f64,
@@ -68,7 +65,7 @@ pub struct Degradation {
 }
 
 /// Where the car would stand a lap after coming out if it stopped now.
-#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct Rejoin {
     pub position: i32,
@@ -78,7 +75,7 @@ pub struct Rejoin {
     pub behind: Option<Neighbour>,
 }
 
-#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct Neighbour {
     pub car: i32,
@@ -86,7 +83,7 @@ pub struct Neighbour {
     pub gap_ms: f64,
 }
 
-#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct Window {
     pub optimal_lap: i32,
@@ -98,14 +95,14 @@ pub struct Window {
 
 /// The undercut on the car ahead (can this car jump it?) and from the car behind (can
 /// it jump this car?).
-#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct Undercut {
     pub ahead: Option<Duel>,
     pub behind: Option<Duel>,
 }
 
-#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct Duel {
     pub car: i32,
@@ -116,7 +113,7 @@ pub struct Duel {
 }
 
 /// The processor's verdict on a duel.
-#[derive(Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Call {
     /// Ahead: stopping first gets this car past.

@@ -138,17 +138,22 @@ fn fill_times(laps: &mut [Row]) {
             .and_then(|b| b.crossed_ms);
         let r = &mut laps[i];
         let by_time = |t: Option<i64>, sign: i64| Some(t? + sign * r.lap_time_ms?);
+        r.start_ms = r.start_ms.or(before);
         r.crossed_ms = r.crossed_ms.or(by_time(r.start_ms, 1)).or(next);
-        r.start_ms = r.start_ms.or(before).or(by_time(r.crossed_ms, -1));
+        r.start_ms = r.start_ms.or(by_time(r.crossed_ms, -1));
     }
 }
 
 /// Whether a pit visit from row `r` to `next` (the out-lap) changed tyres: FastF1's stint
-/// number moves on at a tyre change; without it, tyres that go on ageing did not change.
+/// number moves on at a tyre change; without it, another compound, or tyres that do not
+/// go on ageing.
 fn changed_tyres(r: &Row, next: &Row) -> bool {
     match (r.stint, next.stint) {
         (Some(a), Some(b)) => a != b,
-        _ => !matches!((r.tyre_age, next.tyre_age), (Some(a), Some(b)) if b > a),
+        _ => {
+            let other = matches!((r.compound, next.compound), (Some(a), Some(b)) if a != b);
+            other || !matches!((r.tyre_age, next.tyre_age), (Some(a), Some(b)) if b > a)
+        }
     }
 }
 
@@ -162,6 +167,8 @@ pub fn read(path: &Path) -> Race {
     }
     for laps in by_car.values_mut() {
         laps.sort_by_key(|r| r.lap);
+        // A row written twice is one lap.
+        laps.dedup_by_key(|r| r.lap);
         fill_times(laps);
     }
     let by_car: BTreeMap<u8, Vec<&Row>> = by_car

@@ -94,7 +94,7 @@ impl RealRace {
     pub fn samples(&self, session: &str, start_ms: i64) -> Vec<Sample> {
         let mut all: Vec<Sample> = csv_files(&self.dir)
             .iter()
-            .flat_map(|f| parse(f, session, start_ms))
+            .flat_map(|f| parse_or_skip(f, session, start_ms))
             .collect();
         all.sort_by_key(|s| s.timestamp_ms);
         all
@@ -110,7 +110,9 @@ pub fn csv_files(dir: &Path) -> Vec<PathBuf> {
         .map(|e| e.path())
         .filter(|p| {
             let name = p.to_string_lossy();
-            name.ends_with(".csv.gz") || name.ends_with(".csv")
+            // A driver's `.csv` beside its `.csv.gz` is the same file unpacked.
+            let packed = || std::path::PathBuf::from(format!("{name}.gz")).exists();
+            name.ends_with(".csv.gz") || (name.ends_with(".csv") && !packed())
         })
         .collect();
     files.sort();
@@ -119,28 +121,33 @@ pub fn csv_files(dir: &Path) -> Vec<PathBuf> {
 
 /// One driver's file as the FastF1 feed reads it, the race clock starting at `start_ms`.
 pub fn parse(file: &Path, session: &str, start_ms: i64) -> Vec<Sample> {
-    let opts = FeedOptions {
+    let (format, body) = feeds::read_file(file).unwrap();
+    assert_eq!(format, Format::FastF1, "{}", file.display());
+    feeds::fastf1::parse(&body, &options(session, start_ms)).unwrap()
+}
+
+/// [`parse`] for a race directory someone dropped in: a file that is not FastF1
+/// telemetry (notes, a results table) is said and skipped, not a failed test.
+fn parse_or_skip(file: &Path, session: &str, start_ms: i64) -> Vec<Sample> {
+    let parsed = feeds::read_file(file)
+        .map_err(|e| e.to_string())
+        .and_then(|(format, body)| match format {
+            Format::FastF1 => {
+                feeds::fastf1::parse(&body, &options(session, start_ms)).map_err(|e| e.to_string())
+            }
+            other => Err(format!("{other:?}, not FastF1 telemetry")),
+        });
+    parsed.unwrap_or_else(|e| {
+        println!("SKIPPED {}: {e}", file.display());
+        Vec::new()
+    })
+}
+
+fn options(session: &str, start_ms: i64) -> FeedOptions {
+    FeedOptions {
         session: Some(session.into()),
         start_ms: Some(start_ms),
         ..FeedOptions::default()
-    };
-    // A file that is not FastF1 telemetry (notes, a results table) is said and skipped.
-    match feeds::read_file(file) {
-        Ok((Format::FastF1, body)) => feeds::fastf1::parse(&body, &opts).unwrap_or_else(|e| {
-            println!("SKIPPED {}: {e}", file.display());
-            Vec::new()
-        }),
-        Ok((format, _)) => {
-            println!(
-                "SKIPPED {}: {format:?}, not FastF1 telemetry",
-                file.display()
-            );
-            Vec::new()
-        }
-        Err(e) => {
-            println!("SKIPPED {}: {e}", file.display());
-            Vec::new()
-        }
     }
 }
 

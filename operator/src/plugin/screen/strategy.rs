@@ -66,7 +66,8 @@ fn row(c: &CarStrategy) -> Vec<String> {
                 format!("{at} ({})", parts.join(", "))
             }
         }
-        None => hidden(&c.rejoin_hidden),
+        // Not on the timing board (no lap yet, or stopped racing): nothing to place.
+        None => "-".into(),
     };
     vec![
         c.position.map_or("-".into(), |p| format!("P{p}")),

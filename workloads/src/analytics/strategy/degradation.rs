@@ -127,16 +127,22 @@ pub fn field_wear(fits: &[&Fit]) -> Option<FieldWear> {
         .map(|f| (f.ms_per_lap - median_ms).abs())
         .collect();
     let observed = (1.4826 * median(&mut dev)).powi(2);
-    let noise = median(&mut fits.iter().map(|f| noise_var(f)).collect::<Vec<_>>());
+    let mut noise: Vec<f64> = fits.iter().map(|f| noise_var(f)).collect();
+    // Never nothing: cars do differ, and a spread read as none would pull even the
+    // most precise fit all the way to the median. The most precise fit's own noise is
+    // the least difference the field can show.
+    let floor = noise.iter().copied().fold(f64::INFINITY, f64::min);
+    let noise = median(&mut noise);
     Some(FieldWear {
         median_ms,
-        spread_var: (observed - noise).max(0.0),
+        spread_var: (observed - noise).max(floor),
     })
 }
 
-/// A fit's slope variance (its 95% half-width is about two standard errors), ms².
+/// A fit's slope variance, ms² (per lap²): its 95% half-width is Student's t for its
+/// laps times the standard error.
 fn noise_var(f: &Fit) -> f64 {
-    (f.ci95_ms_per_lap / 1.96).powi(2)
+    (f.ci95_ms_per_lap / t95(f.green_laps.saturating_sub(2))).powi(2)
 }
 
 impl FieldWear {
@@ -236,16 +242,21 @@ mod tests {
     }
 
     /// Cars whose slopes differ no more than their fits' noise share one wear: a steep,
-    /// scattered fit among them is pulled to the field's; cars that really differ (precise
-    /// fits far apart) keep their own; under five fits nothing is pooled.
+    /// scattered fit among them is pulled near the field's, a precise one is not; cars
+    /// that really differ (precise fits far apart) keep their own; under five fits
+    /// nothing is pooled.
     #[test]
     fn a_fit_is_read_against_the_fields() {
         let alike: Vec<Fit> = [90.0, 100.0, 110.0, 95.0, 105.0]
             .map(|m| slope(m, 60.0))
             .to_vec();
         let field = field_wear(&alike.iter().collect::<Vec<_>>()).unwrap();
-        assert_eq!((field.median_ms, field.spread_var), (100.0, 0.0));
-        assert_eq!(field.shrink(&slope(420.0, 140.0)), 100.0);
+        assert_eq!(field.median_ms, 100.0);
+        let noisy = field.shrink(&slope(420.0, 140.0));
+        assert!(noisy > 100.0 && noisy < 150.0, "{noisy}");
+        // A precise fit among them keeps most of its own slope however alike the rest.
+        let precise = field.shrink(&slope(130.0, 2.0));
+        assert!(precise > 129.0, "{precise}");
 
         let apart: Vec<Fit> = [20.0, 100.0, 180.0, 260.0, 340.0]
             .map(|m| slope(m, 10.0))

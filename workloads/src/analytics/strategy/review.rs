@@ -275,9 +275,11 @@ fn reason(
     // Stops the prediction could not know: not over when it was made, begun by the check,
     // and not known as under way either (its car stood in its box by then).
     let known_in_lane = |s: &Stop| s.stationary_start_ms.is_some_and(|t| t <= stop.entry_ms);
+    // A drive-through or stop-and-go served then moves a car as a stop does.
     let unseen = race
         .stops
         .iter()
+        .chain(&race.drive_throughs)
         .filter(|s| s.car == car && s.exit_ms() > stop.entry_ms && s.entry_ms < t_ms)
         .filter(|s| !known_in_lane(s))
         .map(|s| s.entry_ms)
