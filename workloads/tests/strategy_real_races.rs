@@ -92,6 +92,7 @@ fn race_directories_find_their_circuit() {
         "2023-dutch-gp",
         "2024-united-states-gp",
         "2024-sao-paulo-gp",
+        "2023-são-paulo-gp",
         "2024-nowhere-gp",
         "notes",
     ] {
@@ -107,6 +108,7 @@ fn race_directories_find_their_circuit() {
         found,
         [
             ("2023-dutch-gp".into(), Some("zandvoort".into())),
+            ("2023-são-paulo-gp".into(), Some("interlagos".into())),
             ("2024-nowhere-gp".into(), None),
             ("2024-sao-paulo-gp".into(), Some("interlagos".into())),
             ("2024-united-states-gp".into(), Some("americas".into())),

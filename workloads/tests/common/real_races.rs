@@ -42,7 +42,6 @@ pub fn all(f1: &Path) -> Vec<RealRace> {
 /// `2025-dutch-gp` → the circuit of Ergast's 2025 "Dutch Grand Prix".
 pub fn circuit_of(f1: &Path, name: &str) -> Option<String> {
     let (year, rest) = name.split_once('-')?;
-    let wanted = format!("{}-grand-prix", rest.strip_suffix("-gp").unwrap_or(rest));
     let slug = |s: &str| {
         s.to_lowercase()
             .chars()
@@ -53,6 +52,12 @@ pub fn circuit_of(f1: &Path, name: &str) -> Option<String> {
             .collect::<Vec<_>>()
             .join("-")
     };
+    // The directory's or table's name may carry the accent too (FastF1 names the race
+    // "São Paulo Grand Prix").
+    let wanted = slug(&format!(
+        "{}-grand-prix",
+        rest.strip_suffix("-gp").unwrap_or(rest)
+    ));
     let rows = |file: &str| -> Option<Vec<csv::StringRecord>> {
         // Rows of later seasons have fewer fields than the header.
         let mut r = csv::ReaderBuilder::new()
