@@ -1,6 +1,7 @@
 //! Through a real 3-master Redis Cluster (one replica each, on loopback): a whole race of
 //! 8 partitions and 4 processors with every sample committed exactly once while a master
-//! is killed and its replica promoted; and `POST /telemetry` (start, samples of every
+//! is killed and its replica promoted; a write such a kill loses (acknowledged, never
+//! replicated) published again; and `POST /telemetry` (start, samples of every
 //! partition, resends, finish) with exact counts. What makes it work: every key of one
 //! partition shares its hash tag (one slot), so no script or pipeline crosses slots.
 
@@ -8,17 +9,17 @@ mod common;
 
 use common::cluster::Cluster;
 use common::ingest::{KEY, finish, post_samples, race_samples, start_session};
-use common::{Env, assert_exactly_once, race, wait_until};
+use common::{Env, assert_exactly_once, race, spawn_paced_race, wait_until};
+use pitstop_workloads::codec::binary::decode_entry;
 use pitstop_workloads::metrics::SimulatorMetrics;
+use pitstop_workloads::model::Sample;
 use pitstop_workloads::processor::queries::wait_finished;
 use pitstop_workloads::processor::{Processor, ProcessorConfig};
-use pitstop_workloads::sim::publisher::{Progress, PublishConfig};
-use pitstop_workloads::sim::service::run_race;
-use pitstop_workloads::stream::StreamKeys;
+use pitstop_workloads::redis_conn::{SyncConn, connect_sync};
+use pitstop_workloads::stream::{FIELD_DATA, FIELD_SEQ_BASE, StreamKeys};
+use redis::streams::{StreamId, StreamRangeReply};
 use reqwest::StatusCode;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 const PARTITIONS: u16 = 8;
@@ -71,21 +72,12 @@ async fn a_race_survives_a_master_failover_exactly_once() {
     .await;
 
     // About 20 s of racing at this pace: the kill lands mid-race.
-    let pace = PublishConfig {
-        time_scale: Some(25.0),
-        rate: None,
-        batch_max: 64,
-        maxlen: 1_000_000,
-    };
-    let racing = tokio::spawn(run_race(
+    let racing = spawn_paced_race(
+        &env,
         race("cluster", 4, 12, 5, 0.0),
-        env.keys.clone(),
-        env.target(),
-        pace,
-        SimulatorMetrics::new(),
-        Arc::new(Progress::default()),
-        Arc::new(AtomicBool::new(false)),
-    ));
+        25.0,
+        &SimulatorMetrics::new(),
+    );
     let db = env.db().await;
     wait_until(Duration::from_secs(30), "samples committed", || {
         let db = &db;
@@ -121,6 +113,10 @@ async fn a_race_survives_a_master_failover_exactly_once() {
     );
 
     let report = racing.await.unwrap().unwrap();
+    // The stream first, so that a loss says whose it was: the publisher's or the
+    // processors'.
+    let seqs = stream_seqs_of(&env).await;
+    assert_stream_holds_each_once(&seqs, &report.truth.published);
     wait_finished(&db, "cluster", Duration::from_secs(120))
         .await
         .unwrap();
@@ -135,6 +131,150 @@ async fn a_race_survives_a_master_failover_exactly_once() {
         p.shutdown().await;
     }
     env.cleanup().await;
+}
+
+/// A master killed after acknowledging a write and before its replica had it: the
+/// promoted replica lacks that write, and the cluster client sends the next one there
+/// without an error. Undoing the last write of a partition mid-race (its entry and its
+/// cars' progress, in one step) is exactly that state, every time rather than when a
+/// kill happens to land between a write and its replication. The publisher's next write
+/// there must be refused and the lost samples sent again: the stream ends with each
+/// car's samples 0..n once, no gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_a_failover_lost_is_published_again() {
+    let cluster = Cluster::start(3);
+    let env = cluster_env("cluster_lost", &cluster).await;
+    let metrics = SimulatorMetrics::new();
+    let racing = spawn_paced_race(&env, race("lost", 3, 8, 11, 0.0), 25.0, &metrics);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (keys, target) = (env.keys.clone(), env.target());
+    let undone = tokio::task::spawn_blocking(move || {
+        let mut con = connect_sync(&target).unwrap();
+        undo_last_write(&mut con, &keys, "lost", 0)
+    })
+    .await
+    .unwrap();
+    assert!(
+        !racing.is_finished(),
+        "the write was undone after the chequered flag"
+    );
+    let report = racing.await.unwrap().unwrap();
+
+    let seqs = stream_seqs_of(&env).await;
+    assert_stream_holds_each_once(&seqs, &report.truth.published);
+    assert!(
+        metrics.publish_failures.get() >= 1,
+        "the write after the lost one was refused"
+    );
+    eprintln!(
+        "lost write: {undone} samples of partition 0 undone mid-race, published again; {} samples in the stream, each once",
+        seqs.values().map(Vec::len).sum::<usize>()
+    );
+    env.cleanup().await;
+}
+
+/// Removes the last data entry of partition `p` and sets its cars' progress back to
+/// before it, in one step (retried until no write came between reading and undoing).
+/// Returns how many samples it held.
+fn undo_last_write(con: &mut SyncConn, keys: &StreamKeys, session: &str, p: u16) -> usize {
+    const UNDO: &str = r#"
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #last == 0 or last[1][1] ~= ARGV[1] then return 0 end
+redis.call('XDEL', KEYS[1], ARGV[1])
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+return 1
+"#;
+    for _ in 0..200 {
+        let reply: StreamRangeReply = redis::cmd("XREVRANGE")
+            .arg(keys.partition(p))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query(con)
+            .unwrap();
+        let Some(samples) = reply.ids.first().and_then(data_of) else {
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        };
+        let mut first = BTreeMap::<u8, u32>::new();
+        for s in &samples {
+            let seq = first.entry(s.car).or_insert(s.seq);
+            *seq = (*seq).min(s.seq);
+        }
+        let mut undo = redis::cmd("EVAL");
+        undo.arg(UNDO)
+            .arg(2)
+            .arg(keys.partition(p))
+            .arg(keys.progress(session, p))
+            .arg(&reply.ids[0].id);
+        for (car, seq) in first {
+            undo.arg(format!("car:{car}")).arg(seq);
+        }
+        if undo.query::<i64>(con).unwrap() == 1 {
+            return samples.len();
+        }
+    }
+    panic!("partition {p}: no data entry stayed the last for long enough to undo");
+}
+
+/// The samples of a data entry; `None` for a marker.
+fn data_of(entry: &StreamId) -> Option<Vec<Sample>> {
+    let bytes = |field: &str| match entry.map.get(field) {
+        Some(redis::Value::BulkString(b)) => Some(b.clone()),
+        _ => None,
+    };
+    let data = bytes(FIELD_DATA)?;
+    let mut out = Vec::new();
+    decode_entry(&data, bytes(FIELD_SEQ_BASE).as_deref(), &mut out).unwrap();
+    Some(out)
+}
+
+/// Each car's samples 0..n in its stream once, in order: no gap, no duplicate.
+fn assert_stream_holds_each_once(seqs: &BTreeMap<u8, Vec<u32>>, published: &BTreeMap<u8, u64>) {
+    for (car, &n) in published {
+        let got = seqs.get(car).map(Vec::as_slice).unwrap_or_default();
+        let held: BTreeSet<u32> = got.iter().copied().collect();
+        let missing: Vec<u32> = (0..n as u32).filter(|s| !held.contains(s)).collect();
+        assert!(
+            missing.is_empty() && got.len() as u64 == n && got.is_sorted(),
+            "car {car}: {n} samples published, the stream holds {} ({} distinct), missing {missing:?}",
+            got.len(),
+            held.len()
+        );
+    }
+}
+
+/// Every car's seqs in `env`'s stream, read on a blocking thread.
+async fn stream_seqs_of(env: &Env) -> BTreeMap<u8, Vec<u32>> {
+    let (keys, target) = (env.keys.clone(), env.target());
+    tokio::task::spawn_blocking(move || stream_seqs(&mut connect_sync(&target).unwrap(), &keys))
+        .await
+        .unwrap()
+}
+
+/// Every car's seqs in stream order, over all partitions.
+fn stream_seqs(con: &mut SyncConn, keys: &StreamKeys) -> BTreeMap<u8, Vec<u32>> {
+    let mut seqs = BTreeMap::<u8, Vec<u32>>::new();
+    for (_, key) in keys.all_partitions() {
+        let mut from = "-".to_owned();
+        loop {
+            let reply: StreamRangeReply = redis::cmd("XRANGE")
+                .arg(&key)
+                .arg(&from)
+                .arg("+")
+                .arg("COUNT")
+                .arg(1000)
+                .query(con)
+                .unwrap();
+            let Some(last) = reply.ids.last() else { break };
+            from = format!("({}", last.id);
+            for s in reply.ids.iter().filter_map(data_of).flatten() {
+                seqs.entry(s.car).or_default().push(s.seq);
+            }
+        }
+    }
+    seqs
 }
 
 /// Posts `chunk` until a reply is a success, as a client retries a 5xx: the reply, and

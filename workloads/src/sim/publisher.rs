@@ -35,7 +35,9 @@ pub trait Source {
     fn now_ms(&self) -> i64;
     /// The lap the leader is on.
     fn lap(&self) -> u16;
-    /// Samples per car over the whole session (the chequered flag's counts).
+    /// Samples per car over the whole session (the chequered flag's counts). Each car's
+    /// samples are numbered from 0, so its count is also its next seq, which the end
+    /// marker checks the progress hash against.
     fn published(&self) -> BTreeMap<u8, u64>;
     /// What really happened, where the source knows (the simulator).
     fn truth(&self) -> GroundTruth {
@@ -332,6 +334,7 @@ pub fn publish<S: Source>(
             &session,
             ("start", info.started_at_ms),
             |_| Marker::SessionStart(info.clone()),
+            |_| Vec::new(),
         )?;
         attempts.wrote();
     }
@@ -341,6 +344,9 @@ pub fn publish<S: Source>(
     let mut origin: Option<(Instant, i64)> = None;
     let mut encoders: Vec<Option<BatchEncoder>> = (0..keys.partitions).map(|_| None).collect();
     let mut next_seq: HashMap<u8, u32> = HashMap::new();
+    // Each car's next seq as the stream holds it, as far as this attempt knows: what a
+    // write to a cluster checks the progress hash against (see [`flush`]).
+    let mut stored = resume.cars.clone();
     let mut samples = Vec::with_capacity(64);
     // What this attempt sends (the silent replay of what the stream has is not counted).
     let (mut published, mut entries) = (0u64, 0u64);
@@ -374,7 +380,7 @@ pub fn publish<S: Source>(
                 cfg.maxlen,
                 &session,
                 &mut encoders,
-                &mut next_seq,
+                (&mut next_seq, &mut stored),
                 metrics,
             )?;
             attempts.wrote();
@@ -414,7 +420,7 @@ pub fn publish<S: Source>(
         cfg.maxlen,
         &session,
         &mut encoders,
-        &mut next_seq,
+        (&mut next_seq, &mut stored),
         metrics,
     )?;
     attempts.wrote();
@@ -434,6 +440,13 @@ pub fn publish<S: Source>(
                 .filter(|(car, _)| keys.partition_of(**car) == p)
                 .map(|(&car, &samples)| CarCount { car, samples })
                 .collect(),
+        },
+        |p| {
+            counts
+                .iter()
+                .filter(|(car, _)| keys.partition_of(**car) == p)
+                .map(|(&car, &samples)| (car, samples))
+                .collect()
         },
     )?;
     trimmed = trimmed_entries(con, keys)?.saturating_sub(trimmed_before);
@@ -459,23 +472,47 @@ pub fn publish<S: Source>(
 }
 
 /// Sends the pending batches and records, in the same atomic step as each, how far each
-/// of its partition's cars got: a step per partition on a Redis Cluster (which keeps
-/// each partition in its own slot), one transaction for all of them on one server (Lua
-/// scripts there instead cost a quarter of the end-to-end throughput).
+/// of its partition's cars got (`next_seq`, then moved into `stored`): a script per
+/// partition on a Redis Cluster (which keeps each partition in its own slot), one
+/// transaction for all of them on one server (scripts there instead cost a quarter of
+/// the end-to-end throughput).
+///
+/// On a cluster each script first checks that the progress hash still holds what this
+/// attempt last wrote (`stored`): a master killed after acknowledging a write but
+/// before its replica had it loses that write, and the cluster client sends the next
+/// one to the promoted replica without an error, which would leave a gap in the
+/// stream. The check refuses that next write instead ([`PROGRESS_MOVED`]), and the
+/// attempt resumes from the hash, sending the lost samples again. One server needs no
+/// check: its restart breaks this connection, which ends the attempt the same way.
 fn flush(
     con: &mut crate::redis_conn::SyncConn,
     keys: &StreamKeys,
     maxlen: usize,
     session: &str,
     encoders: &mut [Option<BatchEncoder>],
-    next_seq: &mut HashMap<u8, u32>,
+    (next_seq, stored): (&mut HashMap<u8, u32>, &mut HashMap<u8, u32>),
     metrics: &SimulatorMetrics,
 ) -> Result<u64, redis::RedisError> {
     let t = Instant::now();
-    let mut groups = Vec::new();
+    let cluster = matches!(con, crate::redis_conn::SyncConn::Cluster(_));
+    let (mut groups, mut scripts) = (Vec::new(), Vec::new());
     for (p, enc) in encoders.iter_mut().enumerate() {
         let Some(enc) = enc.take() else { continue };
         let p = p as u16;
+        let cars = next_seq
+            .iter()
+            .filter(|(c, _)| keys.partition_of(**c) == p)
+            .map(|(&car, &next)| (car, stored.get(&car).copied().unwrap_or(0), next));
+        if cluster {
+            let (stream, progress) = (keys.partition(p), keys.progress(session, p));
+            scripts.push(guarded_batch(
+                [&stream, &progress],
+                maxlen,
+                enc.finish(),
+                cars,
+            ));
+            continue;
+        }
         let mut xadd = redis::cmd("XADD");
         xadd.arg(keys.partition(p))
             .arg("MAXLEN")
@@ -486,14 +523,18 @@ fn flush(
             .arg(enc.finish());
         let mut hset = redis::cmd("HSET");
         hset.arg(keys.progress(session, p));
-        for (car, seq) in next_seq.iter().filter(|(c, _)| keys.partition_of(**c) == p) {
-            hset.arg(format!("car:{car}")).arg(*seq);
+        for (car, _, next) in cars {
+            hset.arg(format!("car:{car}")).arg(next);
         }
         groups.push((keys.partition(p), vec![xadd, hset]));
     }
-    con.transactions(&groups)?;
-    let n = groups.len() as u64;
-    next_seq.clear();
+    if cluster {
+        con.each(&scripts)?;
+    } else {
+        con.transactions(&groups)?;
+    }
+    let n = (groups.len() + scripts.len()) as u64;
+    stored.extend(next_seq.drain());
     if n > 0 {
         metrics.publish_latency.observe(t.elapsed().as_secs_f64());
         metrics.entries.inc_by(n);
@@ -501,9 +542,54 @@ fn flush(
     Ok(n)
 }
 
+/// The [`GUARDED_BATCH`] script writing `batch` to a partition's `stream` and each car's
+/// next seq to its `progress` hash, given as (car, last written, next).
+fn guarded_batch(
+    [stream, progress]: [&str; 2],
+    maxlen: usize,
+    batch: Vec<u8>,
+    cars: impl Iterator<Item = (u8, u32, u32)>,
+) -> redis::Cmd {
+    let mut run = redis::cmd("EVAL");
+    run.arg(GUARDED_BATCH)
+        .arg(2)
+        .arg(stream)
+        .arg(progress)
+        .arg(maxlen)
+        .arg(FIELD_DATA)
+        .arg(batch);
+    for (car, was, next) in cars {
+        run.arg(format!("car:{car}")).arg(was).arg(next);
+    }
+    run
+}
+
+/// The error code of a write refused because the session's progress hash no longer
+/// holds what this publisher wrote last (see [`flush`]).
+pub const PROGRESS_MOVED: &str = "PROGRESSMOVED";
+
+/// KEYS: partition, progress hash. ARGV: maxlen, data field, batch, then per car its
+/// progress field, the value this publisher last wrote there ("0": none) and the new
+/// one. Writes nothing unless every car's field still holds the value last written.
+const GUARDED_BATCH: &str = r#"
+for i = 4, #ARGV, 3 do
+  local have = redis.call('HGET', KEYS[2], ARGV[i]) or '0'
+  if have ~= ARGV[i + 1] then
+    return redis.error_reply('PROGRESSMOVED ' .. KEYS[2] .. ' ' .. ARGV[i] .. ' is ' .. have .. ', this publisher wrote ' .. ARGV[i + 1] .. ' last: a write was lost (a failover) or another publisher writes this session')
+  end
+end
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', ARGV[2], ARGV[3])
+for i = 4, #ARGV, 3 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
+end
+return 0
+"#;
+
 /// Appends a marker to every partition that has not had it, and records it (`flag`)
 /// in that partition's progress hash in the same step, so a resumed run sends each
-/// partition its marker exactly once.
+/// partition its marker exactly once. `expect` names, per partition, each car's next
+/// seq the progress hash must hold first (the end marker's counts: a batch lost in a
+/// failover must be sent again before the end is).
 fn send_marker(
     con: &mut crate::redis_conn::SyncConn,
     keys: &StreamKeys,
@@ -511,6 +597,7 @@ fn send_marker(
     session: &str,
     (flag, value): (&str, i64),
     marker: impl Fn(u16) -> Marker,
+    expect: impl Fn(u16) -> Vec<(u8, u64)>,
 ) -> Result<(), redis::RedisError> {
     let cmds: Vec<redis::Cmd> = keys
         .all_partitions()
@@ -526,6 +613,9 @@ fn send_marker(
                 .arg(json)
                 .arg(flag)
                 .arg(value);
+            for (car, next) in expect(p) {
+                cmd.arg(format!("car:{car}")).arg(next);
+            }
             cmd
         })
         .collect();
@@ -533,9 +623,16 @@ fn send_marker(
     Ok(())
 }
 
-/// KEYS: partition, progress hash. ARGV: maxlen, marker field, marker, flag, value.
+/// KEYS: partition, progress hash. ARGV: maxlen, marker field, marker, flag, value,
+/// then pairs of a car's progress field and the value it must hold ("0": none).
 const MARKER: &str = r#"
 if redis.call('HEXISTS', KEYS[2], ARGV[4]) == 1 then return 0 end
+for i = 6, #ARGV, 2 do
+  local have = redis.call('HGET', KEYS[2], ARGV[i]) or '0'
+  if have ~= ARGV[i + 1] then
+    return redis.error_reply('PROGRESSMOVED ' .. KEYS[2] .. ' ' .. ARGV[i] .. ' is ' .. have .. ' at the ' .. ARGV[4] .. ' marker, where ' .. ARGV[i + 1] .. ' were published: a write was lost (a failover) or another publisher writes this session')
+  end
+end
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', ARGV[2], ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
 return 0

@@ -2,7 +2,7 @@
 //! `/ready` and `/metrics` on :8000.
 
 use super::publisher::{
-    Attempts, Progress, PublishConfig, PublishError, PublishReport, Source, publish,
+    Attempts, PROGRESS_MOVED, Progress, PublishConfig, PublishError, PublishReport, Source, publish,
 };
 use super::race::{Race, RaceConfig};
 use crate::errors::chain;
@@ -129,7 +129,10 @@ pub async fn run_source<S: Source + Send + 'static>(
                 Err(PublishError::Redis(e)) => e,
                 Err(e) => return Err(e.into()),
             };
-            if attempts.outage_since.is_none() {
+            if e.code() == Some(PROGRESS_MOVED) {
+                // Not an outage: the stream lacks a write the server acknowledged.
+                tracing::warn!(redis = %attempts.endpoint, error = %chain(&e), "the stream does not hold what was published; resuming from its progress");
+            } else if attempts.outage_since.is_none() {
                 // A new outage: the last one ended with a write that went through.
                 failures = 0;
                 attempts.outage_since = Some(std::time::Instant::now());

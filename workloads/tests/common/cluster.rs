@@ -49,8 +49,13 @@ impl Cluster {
                 std::fs::create_dir_all(&node_dir).unwrap();
                 let child = Command::new("redis-server")
                     .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                    // Its own bus port: the default, port + 10000, is refused above 55535,
+                    // where a free port can be.
+                    .args(["--cluster-port", &free_port().to_string()])
                     .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"])
                     .args(["--save", "", "--appendonly", "no"])
+                    // A replica's first sync otherwise waits 5 s for others to share it.
+                    .args(["--repl-diskless-sync-delay", "0"])
                     .arg("--dir")
                     .arg(&node_dir)
                     .stdout(Stdio::null())
@@ -83,6 +88,15 @@ impl Cluster {
             String::from_utf8_lossy(&out.stdout)
         );
         c.wait_healthy(Duration::from_secs(30));
+        // A replica that has not finished its first sync cannot take over: a master
+        // killed before then stays failed (Redis: "disconnected from master for longer
+        // than allowed"), which a test killing one early met on a slow machine.
+        for &port in &c.ports {
+            c.wait(Duration::from_secs(60), "every replica in sync", || {
+                let info = cli(port, &["INFO", "replication"]);
+                info.contains("role:master") || info.contains("master_link_status:up")
+            });
+        }
         c
     }
 

@@ -191,6 +191,31 @@ pub fn job_args(session: &str, task: &str) -> pitstop_workloads::jobs::JobArgs {
     }
 }
 
+/// Publishes `race` on a task, paced at `time_scale` race seconds per wall second (each
+/// tick sent at once), through `env`'s Redis; `metrics` shows its failed attempts.
+pub fn spawn_paced_race(
+    env: &Env,
+    race: RaceConfig,
+    time_scale: f64,
+    metrics: &pitstop_workloads::metrics::SimulatorMetrics,
+) -> tokio::task::JoinHandle<anyhow::Result<pitstop_workloads::sim::publisher::PublishReport>> {
+    let pace = pitstop_workloads::sim::publisher::PublishConfig {
+        time_scale: Some(time_scale),
+        rate: None,
+        batch_max: 64,
+        maxlen: 1_000_000,
+    };
+    tokio::spawn(pitstop_workloads::sim::service::run_race(
+        race,
+        env.keys.clone(),
+        env.target(),
+        pace,
+        metrics.clone(),
+        std::sync::Arc::new(pitstop_workloads::sim::publisher::Progress::default()),
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    ))
+}
+
 pub fn race(session: &str, laps: u16, cars: usize, seed: u64, anomaly_rate: f64) -> RaceConfig {
     RaceConfig {
         session: session.into(),
