@@ -115,6 +115,10 @@ struct Reader {
     buf: Vec<Sample>,
     detection_latency: prometheus::local::LocalHistogram,
     to_committer: mpsc::Sender<Work>,
+    /// The partition's lease key, which every read checks.
+    lease: String,
+    /// Wake-ups in a row for an entry the read then did not give us.
+    idle_wakeups: u32,
 }
 
 /// Runs one partition until asked to stop (Ok) or until an error (the caller backs off
@@ -159,6 +163,8 @@ pub async fn run(shared: Arc<Shared>, p: u16, ctl: Arc<Control>) -> Result<(), C
         buf: Vec::new(),
         detection_latency: shared.metrics.detection_latency.local(),
         to_committer: tx,
+        lease: shared.keys.lease(p),
+        idle_wakeups: 0,
     };
     let read = async {
         reader.claim_pending().await?;
@@ -238,27 +244,70 @@ impl Reader {
             if !self.lease_ok() {
                 return Err(ConsumeError::LeaseLost(self.key.clone()));
             }
-            // With work waiting for a busy committer, poll again soon to hand it over.
-            let block_ms = if self.batch.is_empty() { 250 } else { 1 };
-            let reply: redis::Value = redis::cmd("XREADGROUP")
-                .arg("GROUP")
-                .arg(GROUP)
-                .arg(&self.shared.consumer)
-                .arg("COUNT")
-                .arg(self.shared.cfg.read_count)
-                .arg("BLOCK")
-                .arg(block_ms)
-                .arg("STREAMS")
-                .arg(&self.key)
-                .arg(">")
-                .query_async(&mut self.redis)
-                .await?;
-            for e in parse_xreadgroup(reply) {
+            let entries = self.read().await?;
+            let read_any = !entries.is_empty();
+            for e in entries {
                 self.handle(e);
             }
             let full = self.batch.samples >= self.shared.cfg.max_batch_samples as u64;
             self.hand_over(full).await?;
+            if !read_any {
+                self.wait_for_entries().await?;
+            }
         }
+    }
+
+    /// Takes the next entries: ours delivered but never analysed first (past `seen`),
+    /// else new ones, in one script that first checks that we hold the lease
+    /// ([`FENCED_READ`]).
+    async fn read(&mut self) -> Result<Vec<Entry>, ConsumeError> {
+        let reply: redis::Value = redis::cmd("EVAL")
+            .arg(FENCED_READ)
+            .arg(2)
+            .arg(&self.key)
+            .arg(&self.lease)
+            .arg(GROUP)
+            .arg(&self.shared.consumer)
+            .arg(self.shared.cfg.read_count)
+            .arg(self.seen.to_string())
+            .query_async(&mut self.redis)
+            .await
+            .map_err(|e| match e.code() {
+                Some(LEASE_HELD_ELSEWHERE) => ConsumeError::LeaseLost(self.key.clone()),
+                _ => ConsumeError::Redis(e),
+            })?;
+        Ok(parse_xreadgroup(reply))
+    }
+
+    /// Nothing to read: with work waiting for a busy committer, come round again soon
+    /// to hand it over; else wait, at most 250 ms, for an entry past `seen` (scripts
+    /// cannot block, so the wait is its own call, which takes nothing).
+    async fn wait_for_entries(&mut self) -> Result<(), ConsumeError> {
+        if !self.batch.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            return Ok(());
+        }
+        let reply: redis::Value = redis::cmd("XREAD")
+            .arg("COUNT")
+            .arg(1)
+            .arg("BLOCK")
+            .arg(250)
+            .arg("STREAMS")
+            .arg(&self.key)
+            .arg(self.seen.to_string())
+            .query_async(&mut self.redis)
+            .await?;
+        // An entry past `seen` that the read did not give us (delivered to another
+        // consumer, which the lease rules out): do not spin on it.
+        if !parse_xreadgroup(reply).is_empty() {
+            self.idle_wakeups += 1;
+            if self.idle_wakeups > 1 {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        } else {
+            self.idle_wakeups = 0;
+        }
+        Ok(())
     }
 
     /// Gives the batch to the committer if it can take it now (or waits when `wait`).
@@ -379,6 +428,28 @@ impl Reader {
         });
     }
 }
+
+/// The error code [`FENCED_READ`] answers when the partition's lease names another
+/// consumer (or none).
+const LEASE_HELD_ELSEWHERE: &str = "LEASEHELDELSEWHERE";
+
+/// KEYS: partition, its lease. ARGV: group, consumer, count, the highest id analysed.
+///
+/// Reads only while the lease names this consumer: a read the cluster client sent
+/// before a failover and resends after it, once another consumer holds the lease, would
+/// otherwise deliver entries to us that we drop and the new owner never sees (it claims
+/// pending entries once, when it takes the partition). And it reads our own pending
+/// entries past the highest analysed first: a read executed whose reply was lost (and
+/// resent by the client) delivered entries to us that we never saw; with plain
+/// `XREADGROUP >` they stayed pending while later entries moved `seen` past them.
+const FENCED_READ: &str = r#"
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then
+  return redis.error_reply('LEASEHELDELSEWHERE the lease on ' .. KEYS[1] .. ' is not ours')
+end
+local mine = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], ARGV[4])
+if mine and mine[1] and #mine[1][2] > 0 then return mine end
+return redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
+"#;
 
 fn lease_ok(ctl: &Control) -> bool {
     // A safety margin of 1 s against clock skew between us and Redis' TTL.
