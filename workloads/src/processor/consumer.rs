@@ -117,7 +117,8 @@ struct Reader {
     to_committer: mpsc::Sender<Work>,
     /// The partition's lease key, which every read checks.
     lease: String,
-    /// Wake-ups in a row for an entry the read then did not give us.
+    /// Wake-ups since a read last took an entry: more than one means an entry past
+    /// `seen` that the read does not give us.
     idle_wakeups: u32,
 }
 
@@ -251,7 +252,9 @@ impl Reader {
             }
             let full = self.batch.samples >= self.shared.cfg.max_batch_samples as u64;
             self.hand_over(full).await?;
-            if !read_any {
+            if read_any {
+                self.idle_wakeups = 0;
+            } else {
                 self.wait_for_entries().await?;
             }
         }
@@ -297,15 +300,14 @@ impl Reader {
             .arg(self.seen.to_string())
             .query_async(&mut self.redis)
             .await?;
-        // An entry past `seen` that the read did not give us (delivered to another
-        // consumer, which the lease rules out): do not spin on it.
+        // Woken by an entry past `seen`: the next read takes it. Woken again with no read
+        // in between taking anything, the entry is one the read cannot give us (delivered
+        // to another consumer, which the lease rules out): do not spin on it.
         if !parse_xreadgroup(reply).is_empty() {
             self.idle_wakeups += 1;
             if self.idle_wakeups > 1 {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
-        } else {
-            self.idle_wakeups = 0;
         }
         Ok(())
     }
