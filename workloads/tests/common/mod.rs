@@ -198,22 +198,57 @@ pub fn spawn_paced_race(
     race: RaceConfig,
     time_scale: f64,
     metrics: &pitstop_workloads::metrics::SimulatorMetrics,
-) -> tokio::task::JoinHandle<anyhow::Result<pitstop_workloads::sim::publisher::PublishReport>> {
+) -> Racing {
     let pace = pitstop_workloads::sim::publisher::PublishConfig {
         time_scale: Some(time_scale),
         rate: None,
         batch_max: 64,
         maxlen: 1_000_000,
     };
-    tokio::spawn(pitstop_workloads::sim::service::run_race(
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let handle = tokio::spawn(pitstop_workloads::sim::service::run_race(
         race,
         env.keys.clone(),
         env.target(),
         pace,
         metrics.clone(),
         std::sync::Arc::new(pitstop_workloads::sim::publisher::Progress::default()),
-        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
-    ))
+        stop.clone(),
+    ));
+    Racing { handle, stop }
+}
+
+type RaceOutcome = anyhow::Result<pitstop_workloads::sim::publisher::PublishReport>;
+
+/// A race being published; awaited, its report. Dropped unfinished (a test that
+/// panicked), it stops the publisher: its thread would otherwise retry a Redis the
+/// test's fixture took away forever, and the test's runtime waits for it to end.
+pub struct Racing {
+    handle: tokio::task::JoinHandle<RaceOutcome>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Racing {
+    pub fn is_finished(&self) -> bool {
+        self.handle.is_finished()
+    }
+}
+
+impl std::future::Future for Racing {
+    type Output = Result<RaceOutcome, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.handle).poll(cx)
+    }
+}
+
+impl Drop for Racing {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 pub fn race(session: &str, laps: u16, cars: usize, seed: u64, anomaly_rate: f64) -> RaceConfig {
