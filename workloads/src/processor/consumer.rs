@@ -3,6 +3,7 @@
 //! acknowledge after the commit.
 
 use super::batch::{Batch, DeadLetter, SessionEnd};
+use super::dead_letters;
 use super::entry::{Entry, EntryId, parse_xautoclaim, parse_xreadgroup};
 use super::shared::Shared;
 use super::store::{PartitionStore, StoreError};
@@ -458,11 +459,11 @@ fn lease_ok(ctl: &Control) -> bool {
     crate::util::now_ms() + 1_000 < ctl.valid_until_ms.load(Ordering::Relaxed)
 }
 
-/// Commits batches in order: PostgreSQL transaction (effects + fenced checkpoint), then
-/// dead letters and XACK, then metrics.
+/// Commits batches in order: dead letters (once each, see [`dead_letters`]), PostgreSQL
+/// transaction (effects + fenced checkpoint), XACK, then metrics.
 struct Committer {
     key: String,
-    /// The partition's dead-letter stream (same slot as `key`, so one pipeline).
+    /// The partition's dead-letter stream (same slot as `key`).
     dead_letters: String,
     shared: Arc<Shared>,
     ctl: Arc<Control>,
@@ -484,6 +485,10 @@ impl Committer {
             return Err(ConsumeError::LeaseLost(self.key.clone()));
         }
         let m = &self.shared.metrics;
+        if !batch.dead.is_empty() {
+            dead_letters::record(&mut self.redis, &self.dead_letters, &self.key, &batch.dead)
+                .await?;
+        }
         if batch.has_effects() {
             let t = std::time::Instant::now();
             bounded(
@@ -496,29 +501,8 @@ impl Committer {
                 rec.commit(t.elapsed().as_micros() as i64);
             }
         }
-        // Effects are durable: now acknowledge, and record dead letters.
+        // Effects are durable: now acknowledge.
         let mut pipe = redis::pipe();
-        for d in &batch.dead {
-            let c = pipe
-                .cmd("XADD")
-                .arg(&self.dead_letters)
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(100_000)
-                .arg("*");
-            c.arg("stream")
-                .arg(&self.key)
-                .arg("id")
-                .arg(d.id.to_string())
-                .arg("reason")
-                .arg(d.reason)
-                .arg("error")
-                .arg(&d.message);
-            for (k, v) in &d.fields {
-                c.arg(format!("original_{k}")).arg(v.as_slice());
-            }
-            c.ignore();
-        }
         for chunk in batch.ack.chunks(1000) {
             let c = pipe.cmd("XACK").arg(&self.key).arg(GROUP);
             for id in chunk {

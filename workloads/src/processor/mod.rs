@@ -4,6 +4,7 @@
 pub mod api;
 pub mod batch;
 pub mod consumer;
+pub mod dead_letters;
 pub mod entry;
 pub mod lease;
 pub mod live;
