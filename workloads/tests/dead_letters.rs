@@ -85,6 +85,26 @@ async fn a_dead_letter_survives_a_failed_write_and_is_written_once() {
     let n = dead_letters::record(&mut con, &dead, &part, &both).await;
     assert_eq!(n.unwrap(), 1);
     assert_eq!(xlen(&mut con, &dead).await, 2);
+
+    // A stream an earlier release wrote, its letters under the time they were written
+    // (past their entries' ids): a later entry's letter is added (under a new id) once,
+    // an earlier one's is taken as there.
+    let (part1, dead1) = (env.keys.partition(1), env.keys.dead_letters(1));
+    let _: String = redis::cmd("XADD")
+        .arg(&dead1)
+        .arg("*")
+        .arg("stream")
+        .arg(&part1)
+        .arg("id")
+        .arg("1000-5")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    for (id, new) in [("1000-4", 0), ("1000-6", 1), ("1000-6", 0), ("2000-0", 1)] {
+        let n = dead_letters::record(&mut con, &dead1, &part1, &[letter(id)]).await;
+        assert_eq!(n.unwrap(), new, "letter {id}");
+    }
+    assert_eq!(xlen(&mut con, &dead1).await, 3);
     env.cleanup().await;
 }
 

@@ -16,26 +16,38 @@ const MAX_LEN: usize = 100_000;
 
 /// KEYS: the dead-letter stream. ARGV: MAXLEN, the partition's stream, then per letter
 /// its id, reason, error, the number of original fields and those fields' names and
-/// values. Ids at or below the stream's last one are there already (letters are written
-/// in id order, a batch's in one call); answers how many were new.
+/// values. A letter whose id is at or below the last letter's `id` field is there already
+/// (letters are written in id order, a batch's in one call); answers how many were new.
+/// Each is added under its own id, or under a new one where the stream's last id is past
+/// it (letters written before this script, under the time they were written).
 const RECORD: &str = r#"
 local function parse(id)
-  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-  return tonumber(ms), tonumber(seq)
+  local ms, seq = string.match(id or '', '^(%d+)-(%d+)$')
+  return tonumber(ms or '-1'), tonumber(seq or '-1')
 end
-local top_ms, top_seq = -1, -1
+local function after(a_ms, a_seq, b_ms, b_seq)
+  return a_ms > b_ms or (a_ms == b_ms and a_seq > b_seq)
+end
+local top_ms, top_seq, last_ms, last_seq = -1, -1, -1, -1
 local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-if #top > 0 then top_ms, top_seq = parse(top[1][1]) end
+if #top > 0 then
+  top_ms, top_seq = parse(top[1][1])
+  local f = top[1][2]
+  for k = 1, #f - 1, 2 do
+    if f[k] == 'id' then last_ms, last_seq = parse(f[k + 1]) end
+  end
+end
 local i, written = 3, 0
 while i <= #ARGV do
   local id, n = ARGV[i], tonumber(ARGV[i + 3])
   local ms, seq = parse(id)
-  if ms > top_ms or (ms == top_ms and seq > top_seq) then
-    local args = {KEYS[1], 'MAXLEN', '~', ARGV[1], id, 'stream', ARGV[2], 'id', id,
+  if after(ms, seq, last_ms, last_seq) then
+    local at = after(ms, seq, top_ms, top_seq) and id or '*'
+    local args = {KEYS[1], 'MAXLEN', '~', ARGV[1], at, 'stream', ARGV[2], 'id', id,
       'reason', ARGV[i + 1], 'error', ARGV[i + 2]}
     for j = 1, 2 * n do args[#args + 1] = ARGV[i + 3 + j] end
-    redis.call('XADD', unpack(args))
-    top_ms, top_seq, written = ms, seq, written + 1
+    top_ms, top_seq = parse(redis.call('XADD', unpack(args)))
+    last_ms, last_seq, written = ms, seq, written + 1
   end
   i = i + 4 + 2 * n
 end
