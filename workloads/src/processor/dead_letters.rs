@@ -1,12 +1,14 @@
 //! A partition's dead-letter stream: each entry no decoder could read, copied there with
 //! its reason, once.
 //!
-//! Written before the batch's PostgreSQL commit, under the bad entry's own id. After the
+//! Written before the batch's PostgreSQL commit, under the bad entry's own id where the
+//! stream allows (see [`RECORD`]). After the
 //! commit moves the checkpoint past an entry it is never analysed again, so a dead letter
 //! written after it was lost whenever that write failed (a Redis restart between the two)
 //! and written twice whenever the client resent it (a reply lost to a failover). Before
 //! the commit, a failure of either step leaves the entry past the checkpoint, and the
-//! partition, restarted, writes it again: the script skips an id the stream already has.
+//! partition, restarted, writes it again: the script skips a letter whose id the last
+//! letter's `id` field has reached.
 
 use super::batch::DeadLetter;
 use redis::aio::ConnectionLike;
