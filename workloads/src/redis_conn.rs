@@ -555,6 +555,44 @@ pub const REPLICA_WAIT: Duration = Duration::from_millis(200);
 /// replica would otherwise cost every write [`REPLICA_WAIT`]).
 pub const REPLICA_PAUSE: Duration = Duration::from_secs(10);
 
+/// `WAIT 1` on the master of each of `keys` over `con`, all at once: how many of them no
+/// replica confirmed within [`REPLICA_WAIT`]. A master's `WAIT` counts the replicas that
+/// have what *this connection* wrote, so it must go over the connection that wrote.
+async fn unconfirmed(
+    con: &redis::cluster_async::ClusterConnection,
+    keys: &[String],
+) -> Result<usize, RedisError> {
+    use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+    let waits = keys.iter().map(|key| {
+        let mut con = con.clone();
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(1).arg(REPLICA_WAIT.as_millis() as u64);
+        let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::with_key(
+            key,
+            SlotAddr::Master,
+        )));
+        async move {
+            let v = con.route_command(wait, route).await?;
+            Ok::<i64, RedisError>(redis::from_redis_value(v)?)
+        }
+    });
+    let acked = futures_util::future::try_join_all(waits).await?;
+    Ok(acked.iter().filter(|&&n| n < 1).count())
+}
+
+impl AsyncConn {
+    /// In a Redis Cluster: waits, at most [`REPLICA_WAIT`], until a replica of each
+    /// master holding one of `keys` has what this connection wrote there; answers how
+    /// many no replica confirmed. Unlike [`RedisHandle::replicated`] it waits every
+    /// time (for rare writes: dead letters). One server: 0.
+    pub async fn replicated(&self, keys: &[String]) -> Result<usize, RedisError> {
+        match self {
+            AsyncConn::Single(_) => Ok(0),
+            AsyncConn::Cluster(con) => unconfirmed(con, keys).await,
+        }
+    }
+}
+
 impl RedisHandle {
     /// In a Redis Cluster: waits, at most [`REPLICA_WAIT`], until a replica of each
     /// master holding one of `keys` has what this handle's connection wrote there
@@ -564,7 +602,6 @@ impl RedisHandle {
     /// writes wait no more for [`REPLICA_PAUSE`] (counted unconfirmed). One server:
     /// nothing to wait for, 0.
     pub async fn replicated(&self, keys: &[String]) -> Result<usize, RedisError> {
-        use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
         let Shared::Cluster(client, cell) = &self.shared else {
             return Ok(0);
         };
@@ -577,20 +614,7 @@ impl RedisHandle {
             return Ok(keys.len());
         }
         let con = cluster_con(client, cell).await?;
-        let waits = keys.iter().map(|key| {
-            let mut con = con.clone();
-            let mut wait = redis::cmd("WAIT");
-            wait.arg(1).arg(REPLICA_WAIT.as_millis() as u64);
-            let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
-                Route::with_key(key, SlotAddr::Master),
-            ));
-            async move {
-                let v = con.route_command(wait, route).await?;
-                Ok::<i64, RedisError>(redis::from_redis_value(v)?)
-            }
-        });
-        let acked = futures_util::future::try_join_all(waits).await?;
-        let unconfirmed = acked.iter().filter(|&&n| n < 1).count();
+        let unconfirmed = unconfirmed(&con, keys).await?;
         if unconfirmed > 0 {
             self.wait_paused_until.store(
                 now + REPLICA_PAUSE.as_millis() as i64,

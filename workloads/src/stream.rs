@@ -78,6 +78,12 @@ impl StreamKeys {
     pub fn seen_prefix(&self, session: &str, p: u16) -> String {
         format!("{}:seen:{session}:", self.partition(p))
     }
+    /// Receipt of one `POST /telemetry` script call that wrote partition `p` (`token`
+    /// names the call; it lives a few seconds): a call the Redis Cluster client sends
+    /// again after losing the reply finds it and answers as the first did.
+    pub fn receipt(&self, p: u16, token: &str) -> String {
+        format!("{}:call:{token}", self.partition(p))
+    }
     /// Sorted set of live processor replicas (score = heartbeat expiry, ms).
     pub fn members(&self) -> String {
         format!("{}:members", self.base)

@@ -1,14 +1,16 @@
 //! Through a real 3-master Redis Cluster (one replica each, on loopback): a whole race of
 //! 8 partitions and 4 processors with every sample committed exactly once while a master
 //! is killed and its replica promoted; a write such a kill loses (acknowledged, never
-//! replicated) published again; and `POST /telemetry` (start, samples of every
-//! partition, resends, finish) with exact counts. What makes it work: every key of one
-//! partition shares its hash tag (one slot), so no script or pipeline crosses slots.
+//! replicated) published again; `POST /telemetry` (start, samples of every partition,
+//! resends, finish) with exact counts, and with a reply lost after Redis ran the call
+//! answered true; a dead letter waiting for a replica. What makes it work: every key of
+//! one partition shares its hash tag (one slot), so no script or pipeline crosses slots.
 
 mod common;
 
 use common::cluster::Cluster;
 use common::ingest::{KEY, finish, post_samples, race_samples, start_session};
+use common::reply_cut::ReplyCut;
 use common::{Env, assert_exactly_once, race, spawn_paced_race, wait_until};
 use pitstop_workloads::codec::binary::decode_entry;
 use pitstop_workloads::metrics::SimulatorMetrics;
@@ -277,6 +279,35 @@ fn stream_seqs(con: &mut SyncConn, keys: &StreamKeys) -> BTreeMap<u8, Vec<u32>> 
     seqs
 }
 
+/// A processor serving the API on a free port, and its base URL.
+async fn api_processor(env: &Env) -> (Processor, String) {
+    let mut c = processor(env, "api");
+    c.api_key = Some(KEY.into());
+    c.listen = Some("127.0.0.1:0".parse().unwrap());
+    let p = Processor::start(c, None).await.unwrap();
+    let base = format!("http://{}", p.addr.unwrap());
+    (p, base)
+}
+
+/// Finishes `session`, checks every car's samples committed once, and stops `p`.
+async fn finish_exactly_once(
+    http: &reqwest::Client,
+    base: &str,
+    env: Env,
+    session: &str,
+    published: &BTreeMap<u8, u64>,
+    p: Processor,
+) {
+    finish(http, base, session).await;
+    let db = env.db().await;
+    wait_finished(&db, session, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_exactly_once(&db, session, published).await;
+    p.shutdown().await;
+    env.cleanup().await;
+}
+
 /// Posts `chunk` until a reply is a success, as a client retries a 5xx: the reply, and
 /// whether a 5xx came first (its request may have stored part of the chunk: a 503 means
 /// "unknown, resend").
@@ -307,11 +338,7 @@ async fn post_until_taken(
 async fn ingest_through_a_cluster_counts_every_sample_once() {
     let cluster = Cluster::start(3);
     let env = cluster_env("cluster_ingest", &cluster).await;
-    let mut c = processor(&env, "api");
-    c.api_key = Some(KEY.into());
-    c.listen = Some("127.0.0.1:0".parse().unwrap());
-    let p = Processor::start(c, None).await.unwrap();
-    let base = format!("http://{}", p.addr.unwrap());
+    let (p, base) = api_processor(&env).await;
     let http = reqwest::Client::new();
 
     let (samples, truth) = race_samples("posted", 2, 20, 9);
@@ -329,8 +356,7 @@ async fn ingest_through_a_cluster_counts_every_sample_once() {
 
     // `accepted`: samples a success said were new; `found`: samples a first success found
     // stored already: by this client's own earlier attempt, a request answered 503 (a 503
-    // is "unknown, resend", never "nothing stored") or one the processor's Redis client
-    // resent by itself across the failover after the reply was lost.
+    // is "unknown, resend", never "nothing stored").
     let (mut accepted, mut found) = (0u64, 0u64);
     // Requests of 500 samples (all 8 partitions each), odd ones first, each sent twice.
     let chunks: Vec<_> = samples.chunks(500).collect();
@@ -359,6 +385,12 @@ async fn ingest_through_a_cluster_counts_every_sample_once() {
         if known > 0 {
             eprintln!("request {n}: {known} samples found stored (a 503 before: {failed_before})");
         }
+        // Only an attempt answered 503 stores what a first success then finds: a call
+        // the cluster client sent again by itself answers as it did the first time.
+        assert!(
+            failed_before || known == 0,
+            "request {n}: its own samples answered as duplicates: {body}"
+        );
         accepted += new;
         found += known;
         // The resend: all of it known.
@@ -379,12 +411,120 @@ async fn ingest_through_a_cluster_counts_every_sample_once() {
         chunks.len() / 2,
         took.as_secs_f64()
     );
-    finish(&http, &base, "posted").await;
-    let db = env.db().await;
-    wait_finished(&db, "posted", Duration::from_secs(60))
+    finish_exactly_once(&http, &base, env, "posted", &truth.published, p).await;
+}
+
+/// A `POST /telemetry` script call whose reply a network cut loses after Redis ran it:
+/// the cluster client sends it again by itself, and the request is still answered with
+/// what it stored (every sample `accepted`, none a duplicate of itself); a resend by
+/// the HTTP client then finds all of it, and the session's counts are exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_call_sent_again_after_its_reply_was_lost_answers_as_the_first() {
+    let cluster = Cluster::start(3);
+    let env = cluster_env("cluster_resent", &cluster).await;
+    // Partition 0's master is reached through a proxy that, armed, loses the reply of
+    // the next call writing session "cutreply"'s seen-keys (see `append.rs`).
+    let target = cluster.master_of(&env.keys.partition(0));
+    let cut = ReplyCut::start(target, b":seen:cutreply:").await;
+    cluster.announce(target, cut.addr.port());
+
+    let (p, base) = api_processor(&env).await;
+    let http = reqwest::Client::new();
+    let (samples, truth) = race_samples("cutreply", 1, 16, 5);
+    let (code, body) = start_session(&http, &base, "cutreply", 1, &samples).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+
+    // A first request runs the script once on every master: from then on a call is
+    // one `EVALSHA` that runs at once (a first one is refused `NOSCRIPT` and sent as
+    // `EVAL`: a lost refusal would cut a call that never ran).
+    let (code, body) = post_samples(&http, &base, &samples[..500], true).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    cut.arm();
+    let chunk = &samples[500..1000];
+    let (code, body) = post_samples(&http, &base, chunk, true).await;
+    assert_eq!(cut.cuts(), 1, "the proxy lost one reply");
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(
+        (body["accepted"].as_u64(), body["duplicates"].as_u64()),
+        (Some(chunk.len() as u64), Some(0)),
+        "the request stored every sample once, and says so: {body}"
+    );
+    let (code, body) = post_samples(&http, &base, chunk, true).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["duplicates"].as_u64(),
+        Some(chunk.len() as u64),
+        "{body}"
+    );
+    for rest in samples[1000..].chunks(500) {
+        let (code, body) = post_samples(&http, &base, rest, true).await;
+        assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    }
+    eprintln!(
+        "a reply lost after the call ran: {} samples answered accepted, its resend all {} duplicates",
+        chunk.len(),
+        chunk.len()
+    );
+
+    finish_exactly_once(&http, &base, env, "cutreply", &truth.published, p).await;
+}
+
+/// A dead letter waits for a replica of its master before the batch's commit moves past
+/// its entry (a letter on the master alone is lost with it for good): with that replica
+/// stopped, the letter is written and counted as not replicated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dead_letter_waits_for_a_replica_before_the_commit() {
+    let cluster = Cluster::start(3);
+    let env = cluster_env("cluster_dead", &cluster).await;
+    let master = cluster.master_of(&env.keys.partition(0));
+    let replicas = cluster.replicas_of(master);
+    assert_eq!(replicas.len(), 1, "one replica per master: {replicas:?}");
+    let p = Processor::start(processor(&env, "dead"), None)
         .await
         .unwrap();
-    assert_exactly_once(&db, "posted", &truth.published).await;
+    wait_until(Duration::from_secs(30), "partition 0 owned", || {
+        let m = p.shared.metrics.clone();
+        async move { m.partitions_owned.get() == PARTITIONS as i64 }
+    })
+    .await;
+    cluster.freeze(replicas[0], true);
+    let (keys, target) = (env.keys.clone(), env.target());
+    let dead = tokio::task::spawn_blocking(move || {
+        let mut con = connect_sync(&target).unwrap();
+        let _: String = redis::cmd("XADD")
+            .arg(keys.partition(0))
+            .arg("*")
+            .arg("other")
+            .arg("x")
+            .query(&mut con)
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let n: usize = redis::cmd("XLEN")
+                .arg(keys.dead_letters(0))
+                .query(&mut con)
+                .unwrap();
+            if n > 0 || Instant::now() > deadline {
+                return n;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(dead, 1, "the dead letter written");
+    // The wait (200 ms at most) comes after the write.
+    let unreplicated = &p.shared.metrics.unreplicated;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while unreplicated.get() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster.freeze(replicas[0], false);
+    assert_eq!(
+        unreplicated.get(),
+        1,
+        "the letter's write waited for the stopped replica, and is counted"
+    );
     p.shutdown().await;
     env.cleanup().await;
 }

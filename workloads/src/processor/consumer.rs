@@ -459,8 +459,9 @@ fn lease_ok(ctl: &Control) -> bool {
     crate::util::now_ms() + 1_000 < ctl.valid_until_ms.load(Ordering::Relaxed)
 }
 
-/// Commits batches in order: dead letters (once each, see [`dead_letters`]), PostgreSQL
-/// transaction (effects + fenced checkpoint), XACK, then metrics.
+/// Commits batches in order: dead letters (once each, see [`dead_letters`], replicated
+/// on a Redis Cluster), PostgreSQL transaction (effects + fenced checkpoint), XACK, then
+/// metrics.
 struct Committer {
     key: String,
     /// The partition's dead-letter stream (same slot as `key`).
@@ -488,6 +489,11 @@ impl Committer {
         if !batch.dead.is_empty() {
             dead_letters::record(&mut self.redis, &self.dead_letters, &self.key, &batch.dead)
                 .await?;
+            // On a Redis Cluster, on a replica before the commit moves past the entries:
+            // a letter only the master held when it failed over would be lost for good.
+            let dead = std::slice::from_ref(&self.dead_letters);
+            let unconfirmed = self.redis.replicated(dead).await?;
+            m.unreplicated.inc_by(unconfirmed as u64);
         }
         if batch.has_effects() {
             let t = std::time::Instant::now();

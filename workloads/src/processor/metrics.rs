@@ -123,7 +123,7 @@ impl ProcessorMetrics {
             unreplicated: counter(
                 &r,
                 "pitstop_processor_unreplicated_writes_total",
-                "Writes of ingest (samples, starts, finishes) to a Redis Cluster that no replica of their master confirmed within 200 ms: acknowledged, but on the master alone until it replicates.",
+                "Writes of ingest (samples, starts, finishes) and of dead letters to a Redis Cluster that no replica of their master confirmed within 200 ms: acknowledged, but on the master alone until it replicates.",
             ),
             out_of_order: counter(
                 &r,

@@ -191,6 +191,51 @@ impl Cluster {
             .expect("a master serves every slot")
     }
 
+    /// Node `port` tells clients to reach it at `as_port` (`cluster-announce-port`: a
+    /// proxy in front of it); returns once every live node says so.
+    pub fn announce(&self, port: u16, as_port: u16) {
+        let reply = cli(
+            port,
+            &[
+                "CONFIG",
+                "SET",
+                "cluster-announce-port",
+                &as_port.to_string(),
+            ],
+        );
+        assert_eq!(
+            reply.trim(),
+            "OK",
+            "CONFIG SET cluster-announce-port: {reply}"
+        );
+        let wanted = format!("127.0.0.1:{as_port}@");
+        self.wait(Duration::from_secs(20), "the new address to spread", || {
+            self.live()
+                .all(|p| cli(p, &["CLUSTER", "NODES"]).contains(&wanted))
+        });
+    }
+
+    /// The replicas of master `port`, as it reports them.
+    pub fn replicas_of(&self, port: u16) -> Vec<u16> {
+        cli(port, &["INFO", "replication"])
+            .lines()
+            .filter(|l| l.starts_with("slave"))
+            .filter_map(|l| l.split(",port=").nth(1)?.split(',').next()?.parse().ok())
+            .collect()
+    }
+
+    /// SIGSTOP (`stop`) or SIGCONT: the node hangs, as a stalled host does, or goes on.
+    pub fn freeze(&self, port: u16, stop: bool) {
+        let i = self.ports.iter().position(|&p| p == port).unwrap();
+        let child = self.children[i].as_ref().expect("a live node");
+        let signal = if stop { "-STOP" } else { "-CONT" };
+        let ok = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {signal} {port}");
+    }
+
     /// SIGKILL: the node vanishes without a word, as a crashed pod does.
     pub fn kill(&mut self, port: u16) {
         let i = self.ports.iter().position(|&p| p == port).unwrap();

@@ -8,6 +8,7 @@ pub mod dutch;
 pub mod ingest;
 pub mod lap_tables;
 pub mod real_races;
+pub mod reply_cut;
 pub mod servers;
 pub mod silent_redis;
 pub mod splice;

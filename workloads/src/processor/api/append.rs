@@ -140,9 +140,9 @@ pub struct Request<'a> {
 /// The script, for the samples of one partition (every key it touches carries the
 /// partition's hash tag: one Redis Cluster slot). KEYS: per session group the
 /// partition, then every group's ingest hash, then every group's simulator progress
-/// hash. ARGV: maxlen, the data and seq-base field names, [`PAGE_KEYS`], [`MAX_PAGES`],
-/// [`MAX_SEQ_JUMP`], `1` for a dry run (check, answer `clean` or the drops, write
-/// nothing); then per group
+/// hash, then the call's receipt. ARGV: maxlen, the data and seq-base field names,
+/// [`PAGE_KEYS`], [`MAX_PAGES`], [`MAX_SEQ_JUMP`], `1` for a dry run (check, answer
+/// `clean` or the drops, write nothing), the receipt's life in ms; then per group
 /// its payload, numbering (`1` client, `0` ingest), the seen-key prefix, its cars, each
 /// as the car and its samples' keys (comma-separated, in payload order), and the counts
 /// to add to the ingest hash once stored (how many, then field and count each).
@@ -154,12 +154,25 @@ pub struct Request<'a> {
 /// of its pages by last write, `<prefix>N:<page>` a page's bitmap, `<prefix>N:gone` the
 /// pages forgotten. Answers `ok`; `finished` or `simulated` and the group; or `drop` and
 /// `group:car:index:reason` per sample to drop (dup, late, jump, numbering).
+///
+/// A call that writes leaves its receipt, and a call that finds its receipt answers `ok`
+/// at once: the Redis Cluster client sends a call again by itself when the connection
+/// drops before the reply (a failover, a network cut) or the reply is late, and without
+/// the receipt that second run would answer the call's own samples as duplicates: a
+/// reply saying "nothing new" for samples this request stored. Finding it, the call
+/// still writes (the receipt's expiry): `WAIT` counts the replicas that have what *its*
+/// connection wrote last, and the first write went over a connection now gone.
 const APPEND: &str = r#"
-local n = #KEYS / 3
+local n = (#KEYS - 1) / 3
+local receipt, receipt_ms = KEYS[#KEYS], ARGV[8]
+if redis.call('EXISTS', receipt) == 1 then
+  redis.call('PEXPIRE', receipt, receipt_ms)
+  return {'ok'}
+end
 local maxlen, data, basef = ARGV[1], ARGV[2], ARGV[3]
 local page_keys, max_pages, jump = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local dry = ARGV[7] == '1'
-local i = 8
+local i = 9
 local groups, drops = {}, {}
 local function drop(j, car, x, why) drops[#drops + 1] = j .. ':' .. car .. ':' .. x .. ':' .. why end
 for j = 1, n do
@@ -252,8 +265,13 @@ for j = 1, n do
     redis.call('XADD', KEYS[j], 'MAXLEN', '~', maxlen, '*', data, g.payload, basef, table.concat(bases, ','))
   end
 end
+redis.call('SET', receipt, '1', 'PX', receipt_ms)
 return {'ok'}
 "#;
+
+/// How long a call's receipt lives: past the bound on the whole request, after which
+/// the client has its 503 and nobody waits for this call's reply any more.
+const RECEIPT_LIFE: std::time::Duration = super::state::REDIS_REQUEST_TIMEOUT.saturating_mul(2);
 
 /// The 503 of a strict request that a concurrent request's change of its cars stopped
 /// after part of it was stored: unlike other 503s, its resend is not taken whole.
@@ -355,6 +373,21 @@ pub async fn append(st: &ApiState, req: Request<'_>) -> Result<Appended, ApiErro
     result.map(|()| out)
 }
 
+/// A name for one script call, unique among the calls of the last seconds: 128 random
+/// bits (the time and a counter if the OS has no randomness to give).
+fn call_token() -> String {
+    use rand::{RngCore, SeedableRng};
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    match rand::rngs::SmallRng::try_from_os_rng() {
+        Ok(mut rng) => format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64()),
+        Err(_) => format!(
+            "t{}-{}",
+            now_us(),
+            CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ),
+    }
+}
+
 /// What one script call answered.
 enum Round {
     /// Stored (or, dry, nothing to drop).
@@ -406,13 +439,16 @@ async fn round(
     for g in &groups {
         call.key(keys.progress(&g.session, p));
     }
+    // Names this call, not the request: a later round carries other samples.
+    call.key(keys.receipt(p, &call_token()));
     call.arg(st.shared.cfg.maxlen)
         .arg(FIELD_DATA)
         .arg(FIELD_SEQ_BASE)
         .arg(PAGE_KEYS)
         .arg(MAX_PAGES)
         .arg(MAX_SEQ_JUMP)
-        .arg(if dry { "1" } else { "0" });
+        .arg(if dry { "1" } else { "0" })
+        .arg(RECEIPT_LIFE.as_millis() as u64);
     let created = now_us();
     for g in &groups {
         let payload: Vec<Sample> = g.at.iter().map(|&i| samples[i].1.clone()).collect();
