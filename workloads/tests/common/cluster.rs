@@ -118,10 +118,18 @@ impl Cluster {
             .map(|(p, _)| *p)
     }
 
+    /// Polls `done` until it holds; past `limit` panics with every live node's view of
+    /// the cluster (which node is failed, who serves what), to say why.
     fn wait(&self, limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
         let deadline = Instant::now() + limit;
         while !done() {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            if Instant::now() > deadline {
+                let views: Vec<String> = self
+                    .live()
+                    .map(|p| format!("node {p}:\n{}", cli(p, &["CLUSTER", "NODES"])))
+                    .collect();
+                panic!("timed out waiting for {what}; {}", views.join(""));
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
