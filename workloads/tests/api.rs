@@ -583,13 +583,16 @@ async fn real_feeds_through_the_api() {
         .json;
     assert_eq!(teams[0]["team"], "Red Bull Racing", "{teams}");
     assert_eq!(teams[0]["laps"], 0);
-    let (code, body) = post_as(
-        &base,
-        "?session=fastf1&start=2025-08-31T13:03:00Z",
-        "text/csv",
-        FASTF1,
-    )
-    .await;
+    // After the flag its samples sent again are there (duplicates), a new one is not.
+    let query = "?session=fastf1&start=2025-08-31T13:03:00Z";
+    let (code, body) = post_as(&base, query, "text/csv", FASTF1).await;
+    assert_eq!(
+        (code, &body["duplicates"]),
+        (StatusCode::OK, &3.into()),
+        "{body}"
+    );
+    let later = "Driver,LapNumber,Time,Speed\nVER,25,200.0,80.0\n";
+    let (code, body) = post_as(&base, query, "text/csv", later).await;
     assert_eq!(code, StatusCode::CONFLICT, "{body}");
     assert!(
         body["error"].as_str().unwrap().contains("is finished"),
@@ -746,6 +749,18 @@ async fn hostile_http() {
     let answer = closed_within(&mut slow, Duration::from_secs(60)).await;
     let text = String::from_utf8_lossy(answer.as_deref().unwrap_or_default()).to_string();
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    // A body cut short, the client's side closed: not "too large" (it was answered 413
+    // "exceeds the limit"), but unreadable, nothing stored, worth sending again.
+    let mut cut = raw(
+        addr,
+        format!("POST /telemetry HTTP/1.1\r\nHost: x\r\nX-API-Key: {KEY}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{").as_bytes(),
+    )
+    .await;
+    tokio::io::AsyncWriteExt::shutdown(&mut cut).await.unwrap();
+    let answer = closed_within(&mut cut, Duration::from_secs(10)).await;
+    let text = String::from_utf8_lossy(answer.as_deref().unwrap_or_default()).to_string();
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("could not be read whole"), "{text}");
     // An empty key header is no key, even if the configured key were empty.
     let (code, _) = post(&base, Some(""), NATIVE.into()).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
@@ -1072,6 +1087,26 @@ async fn session_start_is_validated_and_happens_once() {
             .iter()
             .all(|m| m["circuit"] == markers[0]["circuit"])
     );
+    // The same start four times at once: one started the session (202), the others
+    // found it started (200). Each wrote what it found missing, so two to four of them
+    // used to say 202.
+    for round in 0..5 {
+        let same = format!("/api/v1/sessions/same{round}/start");
+        let answers =
+            futures_util::future::join_all((0..4).map(|_| timed_post(&base, &same, START))).await;
+        let mut codes: Vec<_> = answers.iter().map(|a| a.0).collect();
+        codes.sort();
+        assert_eq!(
+            codes,
+            [
+                StatusCode::OK,
+                StatusCode::OK,
+                StatusCode::OK,
+                StatusCode::ACCEPTED
+            ],
+            "round {round}"
+        );
+    }
 
     // After the flag no start applies, not even the first one again.
     let (code, _) = post(

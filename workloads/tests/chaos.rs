@@ -299,9 +299,32 @@ async fn retried_ingest_counts_once() {
         .await
         .unwrap();
     assert_exactly_once(&db, "retry", &[(7u8, 100u64)].into()).await;
-    // After the chequered flag, even a sample the stream never had is refused.
+    // After the chequered flag, a resend of what the stream has is answered as there (a
+    // client whose first try timed out before the finish must not be told "none is"),
+    // a sample it never had is refused alone, and a request of only such samples is a
+    // 409.
+    let (code, body) = post(&base, &samples("retry", 7, 0..100)).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(body["duplicates"], 100, "{body}");
+    let (code, body) = post(&base, &samples("retry", 7, 90..101)).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(
+        (&body["duplicates"], &body["rejected"][0]["reason"]),
+        (&10.into(), &"finished".into()),
+        "{body}"
+    );
     let (code, body) = post(&base, &samples("retry", 7, 100..101)).await;
     assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    // The finished session costs only its own samples, not a live session's beside
+    // them in the body and partition (all of them were refused `finished`).
+    let mixed = samples("retry", 7, 100..101) + "\n" + &samples("after", 7, 0..5);
+    let (code, body) = post(&base, &mixed).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(
+        (&body["accepted"], &body["rejected"][0]["reason"]),
+        (&5.into(), &"finished".into()),
+        "{body}"
+    );
     p.shutdown().await;
     env.cleanup().await;
 }

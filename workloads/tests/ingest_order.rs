@@ -7,6 +7,7 @@ mod common;
 use common::ingest::{finish, laps_and_stops, post_samples, race_samples, start_api};
 use common::{Env, accounting};
 use pitstop_workloads::model::Sample;
+use pitstop_workloads::processor::api::FINISHED_KEYS_KEPT;
 use pitstop_workloads::processor::queries::wait_finished;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -57,26 +58,43 @@ async fn late_and_resent_samples_are_told_apart() {
     );
     let (code, v) = post_samples(&c, &base, &window(0, 250), false).await;
     assert_eq!((code, counts(&v)), (StatusCode::OK, (0, 250, 0)));
+    // Each key ingest remembers, with its time to live (ms; -1: none).
     let seen = || async {
         let mut con = env
             .redis()
             .get_multiplexed_async_connection()
             .await
             .unwrap();
-        let mut n = 0;
+        let mut ttls = Vec::new();
         for p in 0..env.keys.partitions {
             let keys: Vec<String> = redis::cmd("KEYS")
                 .arg(format!("{}*", env.keys.seen_prefix("late", p)))
                 .query_async(&mut con)
                 .await
                 .unwrap();
-            n += keys.len();
+            for key in keys {
+                let ttl: i64 = redis::cmd("PTTL")
+                    .arg(&key)
+                    .query_async(&mut con)
+                    .await
+                    .unwrap();
+                ttls.push(ttl);
+            }
         }
-        n
+        ttls
     };
-    assert!(seen().await > 0, "ingest remembers the car's keys");
+    let before = seen().await;
+    assert!(
+        !before.is_empty() && before.iter().all(|&t| t == -1),
+        "ingest remembers the car's keys: {before:?}"
+    );
     finish(&c, &base, "late").await;
-    assert_eq!(seen().await, 0, "and forgets them at the flag");
+    let kept = FINISHED_KEYS_KEPT.as_millis() as i64;
+    let after = seen().await;
+    assert!(
+        after.len() == before.len() && after.iter().all(|&t| t > 0 && t <= kept),
+        "and forgets them within {kept} ms of the flag: {after:?}"
+    );
     let db = env.db().await;
     wait_finished(&db, "late", Duration::from_secs(30))
         .await
@@ -93,6 +111,50 @@ async fn late_and_resent_samples_are_told_apart() {
         (&250.into(), &100.into()),
         "{cars}"
     );
+    p.shutdown().await;
+    env.cleanup().await;
+}
+
+/// One car ingest numbers, under two sessions: bodies carrying both sessions' samples of
+/// it interleaved, then bodies of one session each. Each session holds all 100 of its
+/// samples once; numbered across both sessions in one body, each session's stream got
+/// every other seq of a range its next body filled again, and 25 of 100 were dropped
+/// as seqs the car had, after replies that said all were taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_car_under_two_sessions_in_one_body_counts_each_once() {
+    let env = Env::new("ingest_two_sessions").await;
+    let (p, base) = start_api(&env, "two").await;
+    let c = reqwest::Client::new();
+    let window = |session: &str, from: i64| -> Vec<Sample> {
+        (from..from + 10).map(|i| at(session, 7, i * 50)).collect()
+    };
+    for round in 0..5 {
+        let k = round * 20;
+        let both: Vec<Sample> = window("two-a", k)
+            .into_iter()
+            .zip(window("two-b", k))
+            .flat_map(|(a, b)| [a, b])
+            .collect();
+        for body in [both, window("two-a", k + 10), window("two-b", k + 10)] {
+            let (code, v) = post_samples(&c, &base, &body, false).await;
+            assert_eq!(
+                (code, counts(&v)),
+                (StatusCode::ACCEPTED, (body.len() as u64, 0, 0))
+            );
+        }
+    }
+    let db = env.db().await;
+    for session in ["two-a", "two-b"] {
+        finish(&c, &base, session).await;
+        wait_finished(&db, session, Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert_eq!(
+            accounting(&db, session).await,
+            [(7, 100, 100 * 99 / 2, 99)],
+            "{session}: each sample once"
+        );
+    }
     p.shutdown().await;
     env.cleanup().await;
 }

@@ -528,3 +528,43 @@ async fn a_dead_letter_waits_for_a_replica_before_the_commit() {
     p.shutdown().await;
     env.cleanup().await;
 }
+
+/// The simulator's write whose reply a network cut loses after Redis ran it: the
+/// cluster client sends it again by itself, and the write's check finds its own
+/// progress there. That is the write done, not a lost write or a second publisher: no
+/// failed attempt, every sample counted as published once, the stream each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_publish_sent_again_after_its_reply_was_lost_is_done_once() {
+    let cluster = Cluster::start(3);
+    let env = cluster_env("cluster_republish", &cluster).await;
+    let target = cluster.master_of(&env.keys.partition(0));
+    // A text of the guarded batch script, which the simulator sends with every write.
+    let cut = ReplyCut::start(target, b"this publisher wrote").await;
+    cluster.announce(target, cut.addr.port());
+    let metrics = SimulatorMetrics::new();
+    let racing = spawn_paced_race(&env, race("republish", 3, 8, 11, 0.0), 25.0, &metrics);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cut.arm();
+    wait_until(Duration::from_secs(10), "a reply lost", || {
+        let n = cut.cuts();
+        async move { n == 1 }
+    })
+    .await;
+    assert!(
+        !racing.is_finished(),
+        "the cut came after the chequered flag"
+    );
+    let report = racing.await.unwrap().unwrap();
+    let seqs = stream_seqs_of(&env).await;
+    assert_stream_holds_each_once(&seqs, &report.truth.published);
+    let total: u64 = report.truth.published.values().sum();
+    assert_eq!(
+        (metrics.publish_failures.get(), metrics.published.get()),
+        (0, total),
+        "no attempt failed, every sample counted once"
+    );
+    eprintln!(
+        "a publish resent after its reply was lost: {total} samples, each once, no failed attempt"
+    );
+    env.cleanup().await;
+}

@@ -570,13 +570,19 @@ pub const PROGRESS_MOVED: &str = "PROGRESSMOVED";
 
 /// KEYS: partition, progress hash. ARGV: maxlen, data field, batch, then per car its
 /// progress field, the value this publisher last wrote there ("0": none) and the new
-/// one. Writes nothing unless every car's field still holds the value last written.
+/// one. Writes nothing unless every car's field still holds the value last written;
+/// where every one holds the new value already, this very write ran and the cluster
+/// client sent it again after losing its reply: done, answered as the first run was.
 const GUARDED_BATCH: &str = r#"
+local moved, again = nil, true
 for i = 4, #ARGV, 3 do
   local have = redis.call('HGET', KEYS[2], ARGV[i]) or '0'
-  if have ~= ARGV[i + 1] then
-    return redis.error_reply('PROGRESSMOVED ' .. KEYS[2] .. ' ' .. ARGV[i] .. ' is ' .. have .. ', this publisher wrote ' .. ARGV[i + 1] .. ' last: a write was lost (a failover) or another publisher writes this session')
-  end
+  if have ~= ARGV[i + 1] and not moved then moved = {ARGV[i], have, ARGV[i + 1]} end
+  if have ~= ARGV[i + 2] then again = false end
+end
+if moved and again then return 0 end
+if moved then
+  return redis.error_reply('PROGRESSMOVED ' .. KEYS[2] .. ' ' .. moved[1] .. ' is ' .. moved[2] .. ', this publisher wrote ' .. moved[3] .. ' last: a write was lost (a failover) or another publisher writes this session')
 end
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', ARGV[2], ARGV[3])
 for i = 4, #ARGV, 3 do

@@ -27,6 +27,10 @@ use std::collections::{BTreeMap, HashMap};
 pub const PAGE_KEYS: u64 = 65_536;
 /// Pages kept per car: 2.3 h of time-keyed data (about 1 MiB), 8.4 M seqs.
 pub const MAX_PAGES: u64 = 128;
+/// How long a finished session's pages are kept: a sample sent again after the finish
+/// (its first try timed out or was answered 503) is answered as a duplicate meanwhile,
+/// not refused as if it were not there.
+pub const FINISHED_KEYS_KEPT: std::time::Duration = std::time::Duration::from_secs(600);
 /// How far a client's seq may run ahead of the car's highest so far (or of 0): further
 /// is a corrupted counter, which would otherwise stand for a million missing samples.
 pub const MAX_SEQ_JUMP: u64 = 1_000_000;
@@ -41,8 +45,8 @@ pub enum Refusal {
     SeqJump,
     /// The car was numbered the other way by its first samples (seq given or not).
     Numbering,
-    /// The session finished, in this sample's partition, while the request was being
-    /// stored (samples of other partitions were taken before).
+    /// The session is finished (in this sample's partition), and the sample is not one
+    /// it took while ingest remembers them ([`FINISHED_KEYS_KEPT`] after the finish).
     Finished,
     /// The simulator started publishing the session, in this sample's partition, while
     /// the request was being stored.
@@ -84,7 +88,7 @@ impl Refusal {
                 "car {car}: its first samples came with seq (the client numbers them): give seq in every sample of this car"
             ),
             (Refusal::Finished, _) => format!(
-                "car {car}: session {:?} finished while this request was stored: it takes no more samples",
+                "car {car}: session {:?} is finished: it takes no more samples, and this is not one it took",
                 s.session
             ),
             (Refusal::Simulated, _) => format!(
@@ -99,8 +103,15 @@ impl Refusal {
             "late" => Some(Refusal::TooLate),
             "jump" => Some(Refusal::SeqJump),
             "numbering" => Some(Refusal::Numbering),
+            "finished" => Some(Refusal::Finished),
+            "simulated" => Some(Refusal::Simulated),
             _ => None,
         }
+    }
+
+    /// The session takes no samples at all (finished, or fed by a simulator).
+    fn closed(self) -> bool {
+        matches!(self, Refusal::Finished | Refusal::Simulated)
     }
 }
 
@@ -111,6 +122,18 @@ pub struct Refused {
     pub at: usize,
     pub why: Refusal,
     pub message: String,
+    session: compact_str::CompactString,
+}
+
+impl Refused {
+    fn new((at, s): &(usize, Sample), why: Refusal, numbering: Numbering) -> Self {
+        Refused {
+            at: *at,
+            why,
+            message: why.message(s, numbering),
+            session: s.session.clone(),
+        }
+    }
 }
 
 /// What one append did: how many samples are new in the stream, how many it had, and
@@ -152,8 +175,11 @@ pub struct Request<'a> {
 /// field of the hash is an integer, which readers of the counts rely on) and
 /// `hi:N` (its highest key); `tick` orders page writes. Per car, `<prefix>N` is the set
 /// of its pages by last write, `<prefix>N:<page>` a page's bitmap, `<prefix>N:gone` the
-/// pages forgotten. Answers `ok`; `finished` or `simulated` and the group; or `drop` and
-/// `group:car:index:reason` per sample to drop (dup, late, jump, numbering).
+/// pages forgotten. Answers `ok`, or `drop` and `group:car:index:reason` per sample to
+/// drop (dup, late, jump, numbering, finished, simulated). A finished session's samples
+/// are each a duplicate while its pages last (the finish keeps them a while), else
+/// refused `finished`: a resend after the flag is told apart from a sample that came
+/// too late, and a session closed in this partition costs only its own samples.
 ///
 /// A call that writes leaves its receipt, and a call that finds its receipt answers `ok`
 /// at once: the Redis Cluster client sends a call again by itself when the connection
@@ -177,10 +203,12 @@ local groups, drops = {}, {}
 local function drop(j, car, x, why) drops[#drops + 1] = j .. ':' .. car .. ':' .. x .. ':' .. why end
 for j = 1, n do
   local hash, progress = KEYS[n + j], KEYS[2 * n + j]
+  local closed = nil
   if redis.call('HEXISTS', hash, 'end') == 1 or redis.call('HEXISTS', progress, 'end') == 1 then
-    return {'finished', tostring(j)}
+    closed = 'finished'
+  elseif redis.call('EXISTS', progress) == 1 then
+    closed = 'simulated'
   end
-  if redis.call('EXISTS', progress) == 1 then return {'simulated', tostring(j)} end
   local g = {payload = ARGV[i], mode = ARGV[i + 1], prefix = ARGV[i + 2], cars = {}, counts = {}}
   local cars = tonumber(ARGV[i + 3])
   i = i + 4
@@ -192,9 +220,11 @@ for j = 1, n do
     c.hi = tonumber(redis.call('HGET', hash, 'hi:' .. c.car) or '-1')
     local bypage = {}
     for x, k in ipairs(c.keys) do
-      if mode and mode ~= g.mode then
+      if closed == 'simulated' then
+        drop(j, c.car, x, 'simulated')
+      elseif not closed and mode and mode ~= g.mode then
         drop(j, c.car, x, 'numbering')
-      elseif g.mode == '1' and k > c.hi + jump then
+      elseif not closed and g.mode == '1' and k > c.hi + jump then
         drop(j, c.car, x, 'jump')
       else
         local p = math.floor(k / page_keys)
@@ -205,7 +235,7 @@ for j = 1, n do
     local gone, mine = g.prefix .. c.car .. ':gone', {}
     for p, xs in pairs(bypage) do
       if redis.call('SISMEMBER', gone, p) == 1 then
-        for _, x in ipairs(xs) do drop(j, c.car, x, 'late') end
+        for _, x in ipairs(xs) do drop(j, c.car, x, closed or 'late') end
       else
         local key = g.prefix .. c.car .. ':' .. p
         for from = 1, #xs, 1000 do
@@ -217,7 +247,13 @@ for j = 1, n do
           for t = from, math.min(from + 999, #xs) do
             local x = xs[t]
             local k = c.keys[x]
-            if bits[t - from + 1] == 1 or mine[k] then drop(j, c.car, x, 'dup') else mine[k] = true end
+            if bits[t - from + 1] == 1 or mine[k] then
+              drop(j, c.car, x, 'dup')
+            elseif closed then
+              drop(j, c.car, x, closed)
+            else
+              mine[k] = true
+            end
           end
         end
         c.pages[p] = xs
@@ -322,41 +358,21 @@ pub async fn append(st: &ApiState, req: Request<'_>) -> Result<Appended, ApiErro
             {
                 for (i, why) in drops {
                     if let Some(r) = Refusal::parse(&why) {
-                        out.refused.push(Refused {
-                            at: samples[i].0,
-                            why: r,
-                            message: r.message(&samples[i].1, numbering),
-                        });
+                        out.refused.push(Refused::new(&samples[i], r, numbering));
                     }
                 }
             }
         }
         if !out.refused.is_empty() {
             out.aborted = true;
-            return Ok(out);
+            return conflict_if_closed(out);
         }
     }
     let mut written = Vec::new();
     let result = async {
         for (p, samples) in parts {
             let stored_before = out.accepted;
-            match append_partition(st, p, samples, numbering, faults, strict, &mut out).await? {
-                Some((closed, samples)) if out.accepted == 0 => {
-                    return Err(closed.conflict(&samples[0].1.session));
-                }
-                // Samples of earlier partitions are in: these are refused alone, so
-                // the reply stays true (a 409 would say none was taken).
-                Some((closed, samples)) => {
-                    for (at, s) in samples {
-                        out.refused.push(Refused {
-                            at,
-                            why: closed,
-                            message: closed.message(&s, numbering),
-                        });
-                    }
-                }
-                None => {}
-            }
+            append_partition(st, p, samples, numbering, faults, strict, &mut out).await?;
             if out.accepted > stored_before {
                 written.push(p);
             }
@@ -370,7 +386,22 @@ pub async fn append(st: &ApiState, req: Request<'_>) -> Result<Appended, ApiErro
     // What was written, replicated before the answer says so (a Redis Cluster).
     let written: Vec<String> = written.iter().map(|&p| keys.partition(p)).collect();
     st.replicated(&written).await.map_err(ApiError::stream)?;
-    result.map(|()| out)
+    result.and_then(|()| conflict_if_closed(out))
+}
+
+/// A 409 for a request none of whose samples is in the stream because their session is
+/// finished or simulated (a sample found there is a duplicate and makes it a 2xx).
+fn conflict_if_closed(out: Appended) -> Result<Appended, ApiError> {
+    match out.refused.first() {
+        Some(first)
+            if out.accepted == 0
+                && out.duplicates == 0
+                && out.refused.iter().all(|r| r.why.closed()) =>
+        {
+            Err(first.why.conflict(&first.session))
+        }
+        _ => Ok(out),
+    }
 }
 
 /// A name for one script call, unique among the calls of the last seconds: 128 random
@@ -395,15 +426,16 @@ enum Round {
     /// Nothing written: these samples (positions in the call's slice) are duplicates
     /// or refused, with the script's reason.
     Dropped(Vec<(usize, String)>),
-    /// Nothing written: the session finished or is simulated (in this partition).
-    Closed(Refusal),
 }
 
 impl Refusal {
     /// The 409 of a request none of whose samples was taken.
     fn conflict(self, session: &str) -> ApiError {
         let why = if self == Refusal::Finished {
-            format!("session {session:?} is finished: it takes no more samples")
+            format!(
+                "session {session:?} is finished: it takes no more samples, and none of these is one it took (ingest remembers them for {} minutes after the finish)",
+                FINISHED_KEYS_KEPT.as_secs() / 60
+            )
         } else {
             format!(
                 "session {session:?} is published into the stream by a simulator or `pitstop replay`: POST /telemetry feeds sessions of its own"
@@ -475,8 +507,6 @@ async fn round(
         .map_err(ApiError::stream)?;
     match answer.first().map(String::as_str) {
         Some("ok" | "clean") => Ok(Round::Done),
-        Some("finished") => Ok(Round::Closed(Refusal::Finished)),
-        Some("simulated") => Ok(Round::Closed(Refusal::Simulated)),
         Some("drop") => {
             let drops = dropped(&answer[1..], &groups).ok_or_else(|| unexpected(&answer))?;
             Ok(Round::Dropped(
@@ -488,8 +518,7 @@ async fn round(
 }
 
 /// Rounds for one partition until its samples are stored, dropping the duplicates and
-/// refusals each round names. A closed session (finished or simulated) answers its
-/// refusal and the samples not taken. Strict: a refusal the dry run did not see (a
+/// refusals each round names (a closed session's samples among them). Strict: a refusal the dry run did not see (a
 /// concurrent request changed the car) ends the request: a 400 if this request stored
 /// nothing yet, else a 503 (a resend finds what is stored and meets the refusal).
 async fn append_partition(
@@ -500,17 +529,16 @@ async fn append_partition(
     faults: &HashMap<usize, Vec<(Channel, Unknown)>>,
     strict: bool,
     out: &mut Appended,
-) -> Result<Option<(Refusal, Vec<(usize, Sample)>)>, ApiError> {
+) -> Result<(), ApiError> {
     for _ in 0..APPEND_ROUNDS {
         if samples.is_empty() {
-            return Ok(None);
+            return Ok(());
         }
         match round(st, p, &mut samples, numbering, faults, false).await? {
             Round::Done => {
                 out.accepted += samples.len();
-                return Ok(None);
+                return Ok(());
             }
-            Round::Closed(why) => return Ok(Some((why, samples))),
             Round::Dropped(drops)
                 if strict && drops.iter().any(|(_, w)| Refusal::parse(w).is_some()) =>
             {
@@ -522,27 +550,19 @@ async fn append_partition(
                 }
                 for (i, why) in drops {
                     if let Some(r) = Refusal::parse(&why) {
-                        out.refused.push(Refused {
-                            at: samples[i].0,
-                            why: r,
-                            message: r.message(&samples[i].1, numbering),
-                        });
+                        out.refused.push(Refused::new(&samples[i], r, numbering));
                     }
                 }
                 out.duplicates = 0;
                 out.aborted = true;
-                return Ok(None);
+                return Ok(());
             }
             Round::Dropped(drops) => {
                 let mut gone = vec![false; samples.len()];
                 for (i, why) in drops {
                     gone[i] = true;
                     match Refusal::parse(&why) {
-                        Some(r) => out.refused.push(Refused {
-                            at: samples[i].0,
-                            why: r,
-                            message: r.message(&samples[i].1, numbering),
-                        }),
+                        Some(r) => out.refused.push(Refused::new(&samples[i], r, numbering)),
                         None => out.duplicates += 1,
                     }
                 }
@@ -625,14 +645,23 @@ fn key_list(samples: &[(usize, Sample)], at: &[usize], numbering: Numbering) -> 
     out
 }
 
-/// Numbers each car's samples from 0 in time order (the script adds the car's count so
-/// far); the request's positions travel with them.
+/// Numbers each car's samples of each session from 0 in time order (the script adds
+/// what that session's ingest hash counts for the car so far); the request's positions
+/// travel with them. Per session: a body carrying one car under two sessions once
+/// numbered it across both, so each session's stream got every other seq of a range its
+/// next body then filled again, and the processor dropped those as seqs it had.
 fn number(samples: &mut [(usize, Sample)]) {
-    samples.sort_by_key(|(_, s)| (s.car, s.timestamp_ms));
-    let mut next = [0u32; 256];
-    for (_, s) in samples.iter_mut() {
-        s.seq = next[s.car as usize];
-        next[s.car as usize] += 1;
+    samples.sort_by(|(_, a), (_, b)| {
+        (&a.session, a.car, a.timestamp_ms).cmp(&(&b.session, b.car, b.timestamp_ms))
+    });
+    let mut next = 0u32;
+    for i in 0..samples.len() {
+        let fresh = i == 0 || {
+            let (a, b) = (&samples[i - 1].1, &samples[i].1);
+            (&a.session, a.car) != (&b.session, b.car)
+        };
+        next = if fresh { 0 } else { next + 1 };
+        samples[i].1.seq = next;
     }
     samples.sort_by_key(|(_, s)| s.timestamp_ms);
 }
@@ -686,5 +715,20 @@ mod tests {
         number(&mut s);
         let got: Vec<_> = s.iter().map(|(i, s)| (*i, s.car, s.seq)).collect();
         assert_eq!(got, [(10, 1, 0), (10, 2, 0), (20, 1, 1), (30, 1, 2)]);
+    }
+
+    /// One car under two sessions in one body: each session's samples of it from 0.
+    #[test]
+    fn numbers_per_session_and_car() {
+        let mut s: Vec<_> = (0..6).map(|t| sample(7, t)).collect();
+        for (i, (_, x)) in s.iter_mut().enumerate() {
+            x.session = if i % 2 == 0 { "a" } else { "b" }.into();
+        }
+        number(&mut s);
+        let got: Vec<_> = s.iter().map(|(_, s)| (s.session.as_str(), s.seq)).collect();
+        assert_eq!(
+            got,
+            [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2)]
+        );
     }
 }

@@ -18,6 +18,7 @@ mod request;
 mod sessions;
 mod state;
 
+pub use append::FINISHED_KEYS_KEPT;
 pub use openapi::{OPENAPI_PATH, document, document_json};
 pub use reads::refresh_strategy;
 pub use state::{ApiError, ApiState};

@@ -51,15 +51,37 @@ pub(super) async fn read_body(st: &ApiState, body: Body, limit: usize) -> Result
     let timeout = st.shared.cfg.http.body_read_timeout;
     match tokio::time::timeout(timeout, to_bytes(body, limit)).await {
         Ok(Ok(b)) => Ok(b),
-        Ok(Err(_)) => Err(ApiError(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body exceeds the limit of {limit} bytes"),
-        )),
+        Ok(Err(e)) => {
+            let e = e.into_inner();
+            if over_limit(&*e) {
+                return Err(ApiError(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("request body exceeds the limit of {limit} bytes"),
+                ));
+            }
+            // Cut short (a connection closed before the promised Content-Length) or
+            // unreadable: nothing is stored, and the whole body sent again is.
+            Err(ApiError::bad_request(format!(
+                "request body could not be read whole ({e}): nothing was stored, send it again"
+            )))
+        }
         Err(_) => Err(ApiError(
             StatusCode::REQUEST_TIMEOUT,
             format!("request body not received within {} s", timeout.as_secs()),
         )),
     }
+}
+
+/// Whether reading a body failed on the size limit (anywhere in the error's chain).
+fn over_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// The key from `X-API-Key` or `Authorization: Bearer`.

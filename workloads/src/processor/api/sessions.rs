@@ -1,6 +1,7 @@
 //! The sessions a client feeds through `POST /telemetry`: their start marker (circuit,
 //! laps, grid) and their chequered flag, as the simulator writes them for its own.
 
+use super::append::FINISHED_KEYS_KEPT;
 use super::request::{SessionId, authorize, read_body};
 use super::state::{ApiError, ApiState, ErrorBody, redis_bounded};
 use crate::model::{TIMESTAMPS_MS, validate_driver, validate_session, validate_team};
@@ -267,7 +268,7 @@ pub(super) async fn start(
 /// writes nowhere; then written, partition 0 first, where of two different starts at
 /// once exactly one lands (the other then meets it there and writes nowhere else). A
 /// start interrupted part-way is completed by its resend. Answers the first refusal,
-/// else `ok` if this call wrote a partition, `same` if all had it; then replicated (a
+/// else `ok` if this call wrote partition 0, `same` if it had it; then replicated (a
 /// Redis Cluster).
 async fn start_partitions(
     st: &ApiState,
@@ -304,7 +305,10 @@ async fn start_partitions(
         }
     }
     st.replicated(&written).await?;
-    Ok(vec![if written.is_empty() { "same" } else { "ok" }.into()])
+    // Started by this call where it wrote partition 0, the first written: of identical
+    // starts at once each writes what it finds missing, and only one says it started.
+    let first = written.first() == Some(&keys.partition(0));
+    Ok(vec![if first { "ok" } else { "same" }.into()])
 }
 
 /// Appends the start marker to one partition and records the start in its ingest hash,
@@ -436,6 +440,7 @@ async fn finish_partitions(st: &ApiState, id: &str) -> Result<Finish, redis::Red
             .arg(id)
             .arg(keys.partitions)
             .arg(keys.seen_prefix(id, p))
+            .arg(FINISHED_KEYS_KEPT.as_millis() as u64)
             .invoke_async(&mut con)
             .await?;
         total += samples;
@@ -451,11 +456,12 @@ async fn finish_partitions(st: &ApiState, id: &str) -> Result<Finish, redis::Red
 }
 
 /// Writes a partition's end marker, with the count of each of its cars as its ingest
-/// hash holds them now, and its `end` flag, and drops the keys that remember which
-/// samples ingest took (a finished session takes none); or answers `finished` if an
-/// earlier call did. Either way with the partition's total.
+/// hash holds them now, and its `end` flag, and sets the keys that remember which
+/// samples ingest took to expire (a finished session takes none; until then a resend is
+/// answered as duplicates); or answers `finished` if an earlier call did. Either way
+/// with the partition's total.
 /// KEYS: the partition's ingest hash, the partition. ARGV: maxlen, marker field, now,
-/// session, partitions, the de-duplication key prefix. The marker is the JSON of
+/// session, partitions, the de-duplication key prefix, how long the keys stay (ms). The marker is the JSON of
 /// [`Marker::SessionEnd`], written here so that it and the counts are one step.
 const FINISH: &str = r#"
 local hash = KEYS[1]
@@ -480,8 +486,9 @@ redis.call('HSET', hash, 'end', ARGV[3])
 local prefix = ARGV[6]
 for _, c in ipairs(cars) do
   local pages = prefix .. c[1]
-  for _, p in ipairs(redis.call('ZRANGE', pages, 0, -1)) do redis.call('DEL', pages .. ':' .. p) end
-  redis.call('DEL', pages, pages .. ':gone')
+  for _, p in ipairs(redis.call('ZRANGE', pages, 0, -1)) do redis.call('PEXPIRE', pages .. ':' .. p, ARGV[7]) end
+  redis.call('PEXPIRE', pages, ARGV[7])
+  redis.call('PEXPIRE', pages .. ':gone', ARGV[7])
 end
 return {'ok', total}
 "#;
