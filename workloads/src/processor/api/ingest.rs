@@ -140,10 +140,11 @@ pub(super) enum IngestRefusal {
         (status = 400, description = "Nothing stored, and resending will not help: a bad \
             query, a body that is not its format, no sample, more than 5,000, with \
             `?strict=true` any impossible value; or every sample rejected (then the whole \
-            answer with `error`)", body = IngestRefusal),
+            answer with `error`); or, where sending it whole again does help, a body cut \
+            short", body = IngestRefusal),
         (status = 401, description = "No API key, or a wrong one", body = ErrorBody),
         (status = 408, description = "The body did not arrive within 30 s", body = ErrorBody),
-        (status = 409, description = "The session has finished, or a simulator publishes it", body = ErrorBody),
+        (status = 409, description = "None of the samples is in the stream: their session has finished, or a simulator publishes it", body = ErrorBody),
         (status = 413, description = "The body is over the size limit", body = ErrorBody),
         (status = 415, description = "Another content type", body = ErrorBody),
         (status = 503, description = "Redis away or too slow: unknown whether stored, resend", body = ErrorBody),
