@@ -48,8 +48,8 @@ pub enum Refusal {
     /// The session is finished (in this sample's partition), and the sample is not one
     /// it took while ingest remembers them ([`FINISHED_KEYS_KEPT`] after the finish).
     Finished,
-    /// The simulator started publishing the session, in this sample's partition, while
-    /// the request was being stored.
+    /// A simulator or `pitstop replay` publishes the session (in this sample's
+    /// partition): two producers would number one car twice.
     Simulated,
 }
 
@@ -518,9 +518,10 @@ async fn round(
 }
 
 /// Rounds for one partition until its samples are stored, dropping the duplicates and
-/// refusals each round names (a closed session's samples among them). Strict: a refusal the dry run did not see (a
-/// concurrent request changed the car) ends the request: a 400 if this request stored
-/// nothing yet, else a 503 (a resend finds what is stored and meets the refusal).
+/// refusals each round names (a closed session's samples among them). Strict: a
+/// refusal the dry run did not see (a concurrent request changed the car, or finished
+/// the session) ends the request: a 400 or 409 if this request stored nothing yet, else
+/// a 503 (a resend finds what is stored and meets the refusal).
 async fn append_partition(
     st: &ApiState,
     p: u16,
