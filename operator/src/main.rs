@@ -141,12 +141,17 @@ struct RunArgs {
     workloads_image: Option<String>,
 }
 
+/// Logs to stderr; colours only on a terminal (and not under `NO_COLOR`), as the
+/// workloads do: a file, a pipe or a container log collector gets plain text.
 fn init_logs() {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("PITSTOP_LOG").unwrap_or_else(|_| EnvFilter::new("info,kube=warn"));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     if std::env::var("PITSTOP_LOG_FORMAT").is_ok_and(|f| f == "json") {
         b.json().init()

@@ -201,7 +201,7 @@ fn status_screen_with_strategy() {
         "P2 1 VER 2 HARD 12L 48.0 ± 20.0 L38-43, best 40 P7 (LEC 0.9 s ahead, HAM 1.5 s behind)",
         "P1 4 NOR 1 MEDIUM 34L - (fewer than 5 green laps) - (safety car) -",
         "Undercuts",
-        "VER (1) can undercut NOR (4): 1.2 s behind it, margin 0.8 s",
+        "VER (1) can undercut NOR (4): 1.2 s behind, margin 0.8 s",
         "PIA (81) threatens VER (1) with an undercut: 2.1 s behind, margin 0.3 s",
         "Anomalies (latest 1 of 1, newest first)",
         "30 16 LEC brake_temp warning brake_temp_fl 1012.5 300.0..900.0",
@@ -1014,8 +1014,25 @@ fn binary_errors_are_one_line() {
     let (code, _, err) = plugin(&["--kubeconfig", kc, "--context", "nope", "status", "dutch"]);
     assert_eq!(
         (code, err.trim()),
-        (1, "error: kubeconfig: failed to load current context: nope")
+        (
+            1,
+            "error: kubeconfig: no context \"nope\" in it (`kubectl config get-contexts` lists them)"
+        )
     );
+    let missing = dir.join("absent");
+    let (code, _, err) = plugin(&["--kubeconfig", missing.to_str().unwrap(), "status", "dutch"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: kubeconfig: cannot read {}: ",
+            missing.display()
+        )),
+        "{err}"
+    );
+    // --interval is bounded below: 0s would redraw as fast as the API server answers.
+    let (code, _, err) = plugin(&["status", "dutch", "--watch", "--interval", "0s"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("at least 500ms"), "{err}");
     let (code, _, err) = plugin(&["status"]);
     assert_eq!(code, 2, "{err}");
     std::fs::remove_dir_all(&dir).ok();

@@ -356,7 +356,8 @@ async fn clean_race_passes_every_step_and_matches_the_raw_data() {
         assert!(html.contains(needle), "report mentions {needle}");
     }
     // The strategy of the finished race: every classified car on the board, in order,
-    // with the pit loss measured from its stops or the circuit's default; the gauges set.
+    // with the pit loss measured from its stops or the circuit's default; no call is made
+    // after the flag (no rejoin, undercut or window).
     let base = format!("http://{}", processor.addr.unwrap());
     let resp = common::contract::get(format!("{base}/api/v1/sessions/{SESSION}/strategy")).await;
     assert_eq!(resp.status, 200);
@@ -367,10 +368,13 @@ async fn clean_race_passes_every_step_and_matches_the_raw_data() {
     assert_eq!(cars.len(), 8, "{s}");
     for (i, c) in cars.iter().enumerate() {
         assert_eq!(c["position"], i + 1, "{c}");
-        let r = &c["rejoin"]["position"];
+        assert!(c["rejoin"].is_null(), "after the flag: {c}");
+        assert!(c["undercut"]["ahead"].is_null() && c["undercut"]["behind"].is_null());
         assert!(
-            r.as_u64().is_some_and(|p| p as usize > i),
-            "a stop costs places: {c}"
+            c["window_hidden"]
+                .as_str()
+                .is_some_and(|w| w.starts_with("the race is over")),
+            "{c}"
         );
         // Six laps: no stint has five green laps, so no fit is shown, and says why.
         assert!(c["degradation"].is_null(), "{c}");

@@ -15,6 +15,9 @@ fn main() {
         Err(e) => Err(PluginError::Other(format!("cannot start: {e}"))),
     };
     if let Err(e) = result {
+        if e == PluginError::OutputClosed {
+            return;
+        }
         eprintln!("error: {e}");
         std::process::exit(e.exit_code());
     }

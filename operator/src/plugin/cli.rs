@@ -50,7 +50,7 @@ pub enum Command {
         #[arg(short = 'w', long)]
         watch: bool,
         /// Time between two screens with --watch (e.g. 2s, 500ms).
-        #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+        #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_interval)]
         interval: Duration,
     },
     /// Start a post-race pipeline run (annotation pitstop.io/run-pipeline).
@@ -80,6 +80,21 @@ pub struct PipelineArgs {
     /// How long to wait for the operator to act on the request (0s: do not wait).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub wait: Duration,
+}
+
+/// The shortest --interval: each screen is several requests to the API server, and a
+/// screen redrawn faster than it can be read only loads it.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
+
+/// A --watch interval: a duration of at least [`MIN_INTERVAL`].
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < MIN_INTERVAL {
+        return Err(format!(
+            "{s:?} is too short: at least 500ms (each screen is several requests)"
+        ));
+    }
+    Ok(d)
 }
 
 /// A duration as kubectl writes them: `10s`, `500ms`, `2m`, or plain seconds (`3`).

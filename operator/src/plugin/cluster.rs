@@ -55,14 +55,28 @@ async fn config(flags: &KubeFlags) -> Result<Config, PluginError> {
         }
         Err(e) => Err(e),
     };
-    config.map_err(|e| {
-        let (top, root) = (e.to_string(), super::error::root_cause(&e));
-        PluginError::Kubeconfig(if top.contains(&root) {
-            top
-        } else {
-            format!("{top}: {root}")
-        })
-    })
+    config.map_err(|e| PluginError::Kubeconfig(kubeconfig_problem(&e)))
+}
+
+/// What is wrong with the kubeconfig, in the user's terms: kube's own words name the
+/// context asked for "current" and quote a path twice.
+fn kubeconfig_problem(e: &KubeconfigError) -> String {
+    match e {
+        KubeconfigError::LoadContext(name) => {
+            format!("no context {name:?} in it (`kubectl config get-contexts` lists them)")
+        }
+        KubeconfigError::ReadConfig(cause, path) => {
+            format!("cannot read {}: {cause}", path.display())
+        }
+        e => {
+            let (top, root) = (e.to_string(), super::error::root_cause(e));
+            if top.contains(&root) {
+                top
+            } else {
+                format!("{top}: {root}")
+            }
+        }
+    }
 }
 
 impl Cluster {

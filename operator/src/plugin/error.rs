@@ -58,6 +58,10 @@ pub enum PluginError {
     /// The API server or the processor answered something the plugin cannot use.
     #[error("{0}")]
     Other(String),
+    /// The reader of the output went away (`| head`): the command ends there, quietly
+    /// and successfully, as other command-line tools do.
+    #[error("the output was closed")]
+    OutputClosed,
 }
 
 impl PluginError {
@@ -68,6 +72,7 @@ impl PluginError {
             PluginError::NotRunning { .. } => exit::NOT_RUNNING,
             PluginError::Refused(_) => exit::REFUSED,
             PluginError::NoAnswer(_) => exit::NO_ANSWER,
+            PluginError::OutputClosed => 0,
             PluginError::Kubeconfig(_)
             | PluginError::Unreachable { .. }
             | PluginError::Unauthorized { .. }
@@ -75,8 +80,11 @@ impl PluginError {
         }
     }
 
-    /// The output could not be written (a closed pipe, a full disk).
+    /// The output could not be written (a full disk), or its reader has gone (`| head`).
     pub fn write(e: std::io::Error) -> PluginError {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return PluginError::OutputClosed;
+        }
         PluginError::Other(format!("cannot write the output: {e}"))
     }
 
@@ -129,4 +137,22 @@ pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 /// `s` on one line (messages of the API server may hold newlines).
 pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error, ErrorKind};
+
+    /// A reader gone (`| head`) ends the command quietly with 0; a file that cannot be
+    /// written is an error.
+    #[test]
+    fn a_closed_output_is_no_error_a_full_disk_is() {
+        let closed = PluginError::write(Error::from(ErrorKind::BrokenPipe));
+        assert_eq!(closed.exit_code(), 0);
+        assert_eq!(closed, PluginError::OutputClosed);
+        let full = PluginError::write(Error::from(ErrorKind::StorageFull));
+        assert_eq!(full.exit_code(), exit::OTHER);
+        assert!(full.to_string().starts_with("cannot write the output: "));
+    }
 }

@@ -316,6 +316,10 @@ pub async fn classification(db: &Client, id: &str) -> Result<Vec<ClassifiedCar>>
         .await?;
     let finished = rows.first().is_some_and(|r| r.get::<_, bool>(8));
     let winner: Option<(i64, Option<i64>)> = rows.first().map(|r| (r.get(3), r.get(7)));
+    let leader = match rows.first() {
+        Some(r) => leader_crossings(db, id, r.get(0)).await?,
+        None => Vec::new(),
+    };
     let mut out: Vec<ClassifiedCar> = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
         let laps: i64 = r.get(3);
@@ -326,14 +330,7 @@ pub async fn classification(db: &Client, id: &str) -> Result<Vec<ClassifiedCar>>
         let gap = match out.first() {
             None => String::new(),
             _ if dnf => "DNF".into(),
-            Some(leader) if leader.laps > laps => {
-                let n = leader.laps - laps;
-                format!("+{n} lap{}", if n == 1 { "" } else { "s" })
-            }
-            Some(leader) => match (leader.race_time_ms, time) {
-                (Some(a), Some(b)) => format!("+{:.3} s", (b - a) as f64 / 1000.0),
-                _ => String::new(),
-            },
+            Some(_) => gap_to_leader(&leader, laps, time),
         };
         out.push(ClassifiedCar {
             position: i + 1,
@@ -348,6 +345,41 @@ pub async fn classification(db: &Client, id: &str) -> Result<Vec<ClassifiedCar>>
         });
     }
     Ok(out)
+}
+
+/// The leader's line crossings in race time (ms from the race clock's origin), in order:
+/// its n-th is when it completed n laps.
+async fn leader_crossings(db: &Client, id: &str, car: i32) -> Result<Vec<i64>> {
+    let rows = db
+        .query(
+            "SELECT l.crossed_at_ms - s.started_at_ms FROM laps l
+               JOIN sessions s ON s.session_id = l.session_id
+              WHERE l.session_id = $1 AND l.car = $2 AND s.started_at_ms IS NOT NULL
+              ORDER BY l.crossed_at_ms",
+            &[&id, &car],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// A car's gap to the leader, as timing screens give it: against the leader's crossing
+/// of the same lap, in seconds; in laps only when the leader had completed more laps than
+/// the car by the time the car crossed (lapped). Counting laps alone would call every car
+/// a lap down from the leader's crossing until its own, a few seconds later.
+pub fn gap_to_leader(leader: &[i64], laps: i64, race_time_ms: Option<i64>) -> String {
+    let ahead_then = match race_time_ms {
+        Some(t) => leader.partition_point(|&c| c < t),
+        None => leader.len(),
+    };
+    let down = ahead_then as i64 - laps;
+    if down >= 1 {
+        return format!("+{down} lap{}", if down == 1 { "" } else { "s" });
+    }
+    let same_lap = usize::try_from(laps - 1).ok().and_then(|i| leader.get(i));
+    match (same_lap, race_time_ms) {
+        (Some(a), Some(b)) => format!("+{:.3} s", (b - a) as f64 / 1000.0),
+        _ => String::new(),
+    }
 }
 
 /// Every lap of the session (or of one car), in car and lap order, with what it was.
@@ -610,6 +642,21 @@ mod tests {
     use super::*;
 
     const FLAG: i64 = 1_756_651_000_000;
+
+    /// The leader has crossed its 3rd line at 300 s: a car with 2 laps that crossed at
+    /// 201.5 s is 1.5 s behind on the lead lap, not a lap down; one that crossed its 2nd
+    /// line after the leader's 3rd (301 s) is; two laps down after its 4th; a car with
+    /// no lap is as many laps down as the leader has run.
+    #[test]
+    fn a_car_is_a_lap_down_only_once_the_leader_has_lapped_it() {
+        let leader = [100_000, 200_000, 300_000, 400_000];
+        assert_eq!(gap_to_leader(&leader[..3], 2, Some(201_500)), "+1.500 s");
+        assert_eq!(gap_to_leader(&leader[..3], 3, Some(300_250)), "+0.250 s");
+        assert_eq!(gap_to_leader(&leader[..3], 2, Some(301_000)), "+1 lap");
+        assert_eq!(gap_to_leader(&leader, 2, Some(401_000)), "+2 laps");
+        assert_eq!(gap_to_leader(&leader[..3], 0, None), "+3 laps");
+        assert_eq!(gap_to_leader(&[], 0, None), "");
+    }
 
     /// A car that stopped well before the winner's flag is out; a lapped car still
     /// running at the flag, a car on the winner's lap and any car of a running session

@@ -112,6 +112,9 @@ pub struct RejoinFigures {
     /// Stops whose prediction every margin right would have made exact (see
     /// `RejoinCheck::right_with_true_margins`).
     pub margin_bound: usize,
+    /// Stops every margin right would have put within one place
+    /// (`RejoinCheck::off_with_true_margins` at most 1).
+    pub near_bound: usize,
     /// Every miss names the cars it misplaced.
     pub misses_named: bool,
     /// The same check by the stored line crossings alone (what the HTML report has).
@@ -159,6 +162,10 @@ pub fn rejoin_check(race: &Race, progress: review::Progress) -> RejoinFigures {
         "within the predicted range (under a safety car: from the field stopping too to it \
          staying out) {in_range}/{n}"
     );
+    let near_bound = rows
+        .iter()
+        .filter(|r| r.off_with_true_margins() <= 1)
+        .count();
     let fixable = rows
         .iter()
         .filter(|r| r.predicted != r.actual && r.right_with_true_margins())
@@ -166,7 +173,7 @@ pub fn rejoin_check(race: &Race, progress: review::Progress) -> RejoinFigures {
     println!(
         "with every margin right, at most {margin_bound}/{n} exact (the rest put a car on the \
          wrong side for a call made after the prediction); {fixable} misses only margins \
-         explain"
+         explain; at most {near_bound}/{n} within one place"
     );
     let errors = margin_errors(race, progress);
     let margin_error_ms = median_abs(&errors);
@@ -189,6 +196,7 @@ pub fn rejoin_check(race: &Race, progress: review::Progress) -> RejoinFigures {
         in_range,
         later,
         margin_bound,
+        near_bound,
         misses_named: rows
             .iter()
             .all(|r| r.predicted == r.actual || !r.misplaced.is_empty()),

@@ -4,6 +4,7 @@
 
 use super::text::{count, cut, secs, table};
 use crate::plugin::strategy::{Call, CarStrategy, Duel, Strategy};
+use std::collections::BTreeSet;
 
 /// Longest reason shown for a hidden value.
 const REASON: usize = 32;
@@ -35,8 +36,9 @@ fn row(c: &CarStrategy) -> Vec<String> {
         },
         None => hidden(&c.degradation_hidden),
     };
+    // A window is served only where a stop pays off or is owed (a second compound), so
+    // it is shown whether or not the rules require the stop.
     let window = match &c.window {
-        Some(w) if !w.stop_required => "no stop needed".into(),
         Some(w) => format!("L{}-{}, best {}", w.first_lap, w.last_lap, w.optimal_lap),
         None => hidden(&c.window_hidden),
     };
@@ -80,8 +82,19 @@ fn row(c: &CarStrategy) -> Vec<String> {
     ]
 }
 
-/// The undercut lines of one car: a jump on the car ahead, a threat from the one behind.
-fn duels(c: &CarStrategy) -> Vec<String> {
+/// The race time the car that stops must make up on its rival: behind it, or already
+/// ahead where a stop under way has swapped them.
+fn to_make_up(gap_ms: f64) -> String {
+    if gap_ms < 0.0 {
+        format!("{} ahead already", secs(-gap_ms))
+    } else {
+        format!("{} behind", secs(gap_ms))
+    }
+}
+
+/// The undercut lines of one car: a jump on the car ahead, a threat from the one behind
+/// (left out when the car behind's own line names the same pair as a jump).
+fn duels(c: &CarStrategy, jumps: &BTreeSet<(i32, i32)>) -> Vec<String> {
     let Some(u) = &c.undercut else {
         return Vec::new();
     };
@@ -95,10 +108,10 @@ fn duels(c: &CarStrategy) -> Vec<String> {
     }) = &u.ahead
     {
         lines.push(format!(
-            "  {} ({}) can undercut {driver} ({car}): {} behind it, margin {}",
+            "  {} ({}) can undercut {driver} ({car}): {}, margin {}",
             c.driver,
             c.car,
-            secs(*gap_ms),
+            to_make_up(*gap_ms),
             secs(*margin_ms)
         ));
     }
@@ -109,12 +122,13 @@ fn duels(c: &CarStrategy) -> Vec<String> {
         call: Call::Threat,
         margin_ms,
     }) = &u.behind
+        && !jumps.contains(&(*car, c.car))
     {
         lines.push(format!(
-            "  {driver} ({car}) threatens {} ({}) with an undercut: {} behind, margin {}",
+            "  {driver} ({car}) threatens {} ({}) with an undercut: {}, margin {}",
             c.driver,
             c.car,
-            secs(*gap_ms),
+            to_make_up(*gap_ms),
             secs(*margin_ms)
         ));
     }
@@ -167,7 +181,16 @@ pub fn section(strategy: &Result<Option<Strategy>, String>) -> Vec<String> {
         ],
         &rows,
     ));
-    let undercuts: Vec<String> = s.cars.iter().flat_map(duels).collect();
+    // Each pair once: a jump of the car behind is the threat to the car ahead.
+    let jumps: BTreeSet<(i32, i32)> = s
+        .cars
+        .iter()
+        .filter_map(|c| {
+            let d = c.undercut.as_ref()?.ahead.as_ref()?;
+            (d.call == Call::Jump).then_some((c.car, d.car))
+        })
+        .collect();
+    let undercuts: Vec<String> = s.cars.iter().flat_map(|c| duels(c, &jumps)).collect();
     if undercuts.is_empty() {
         lines.push("Undercuts: no car can jump another, no threat".into());
     } else {
@@ -218,6 +241,46 @@ mod tests {
             ..car(None)
         };
         assert!(cell(&stopping).starts_with("in pit, out P3 (NOR"));
+    }
+
+    /// A served window is shown as laps whether or not the stop is owed: the processor
+    /// serves one only where a stop pays off or is owed (it once read "no stop needed"
+    /// for a stop worth minutes that no rule required).
+    #[test]
+    fn a_window_that_pays_off_is_shown_when_no_rule_requires_it() {
+        let c: CarStrategy = serde_json::from_value(serde_json::json!({
+            "car": 18, "driver": "STR",
+            "window": {"optimal_lap": 40, "first_lap": 38, "last_lap": 42,
+                       "stop_required": false, "gain_ms": 187_326.8}
+        }))
+        .unwrap();
+        assert_eq!(row(&c)[5], "L38-42, best 40");
+    }
+
+    /// One undercut pair is one line: the jump of the car behind, not also the threat to
+    /// the car ahead; a gap a stop under way has turned negative reads as ahead.
+    #[test]
+    fn each_undercut_pair_is_told_once() {
+        let s: Strategy = serde_json::from_value(serde_json::json!({
+            "as_of_lap": 20,
+            "cars": [
+                {"car": 6, "driver": "HAD", "undercut": {"behind":
+                    {"car": 16, "driver": "LEC", "gap_ms": 1200.0, "call": "threat", "margin_ms": 800.0}}},
+                {"car": 16, "driver": "LEC", "undercut": {"ahead":
+                    {"car": 6, "driver": "HAD", "gap_ms": 1200.0, "call": "jump", "margin_ms": 800.0},
+                    "behind": {"car": 77, "driver": "BOT", "gap_ms": -200.0, "call": "threat", "margin_ms": 300.0}}}
+            ]
+        }))
+        .unwrap();
+        let lines = section(&Ok(Some(s)));
+        let pair: Vec<&String> = lines.iter().filter(|l| l.contains("HAD (6)")).collect();
+        assert_eq!(pair.len(), 1, "{lines:#?}");
+        assert!(
+            pair[0].contains("LEC (16) can undercut HAD (6): 1.2 s behind"),
+            "{lines:#?}"
+        );
+        let bot = lines.iter().find(|l| l.contains("BOT (77)")).unwrap();
+        assert!(bot.contains("0.2 s ahead already"), "{bot}");
     }
 
     /// The stint cell as the processor serves it: a car just stopped is on its next

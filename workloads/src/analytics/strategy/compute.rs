@@ -444,6 +444,7 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
     let in_pit_lane = ctx.race.in_pit_lane(car);
     // A car in the pit lane pays no second loss: its gaps hold this stop's.
     let loss_ms = if in_pit_lane { 0.0 } else { ctx.loss.ms };
+    let over = race_over(ctx);
     CarStrategy {
         car,
         driver: if driver.is_empty() {
@@ -473,6 +474,7 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
             &ctx.also_stopping,
             &|other| first_lap_gain(ctx, car, other),
         )
+        .filter(|_| !over)
         .map(|r| RejoinView {
             position: r.position,
             ahead: r.ahead.map(|(c, g)| neighbour(ctx, c, g)),
@@ -484,13 +486,15 @@ fn car_strategy(ctx: &Context, car: u8, position: usize) -> CarStrategy {
         window_hidden: None,
         // A car stopping now (or stopped, its new stint not begun) has no window to
         // choose nor an undercut to weigh (see `undercut` for the others' calls on it).
-        undercut: if view.new_tyres {
+        undercut: if view.new_tyres || over {
             Undercut::default()
         } else {
             undercut(ctx, car, position)
         },
     }
-    .with_window(if in_pit_lane {
+    .with_window(if over {
+        Err(RACE_OVER.into())
+    } else if in_pit_lane {
         Err(IN_PIT_LANE.into())
     } else if view.new_tyres {
         Err(JUST_STOPPED.into())
@@ -534,6 +538,17 @@ const IN_PIT_LANE: &str = "in the pit lane now";
 /// Why a car out of the pit lane but not yet across the line shows none: its stints are
 /// still those of its old tyres (the stint served is the new one, with no lap).
 const JUST_STOPPED: &str = "just stopped: no line crossed on its new tyres yet";
+const RACE_OVER: &str = "the race is over: the leader has taken the flag";
+
+/// Whether the leader has taken the flag: no rejoin, undercut or window is called then
+/// (a stop would end a car's race in the pit lane). On the last lap before it the window
+/// is hidden already (too few laps left for a stop to pay off).
+fn race_over(ctx: &Context) -> bool {
+    let Some(total) = ctx.race.total_laps else {
+        return false;
+    };
+    ctx.board.order.first().is_some_and(|t| t.laps() >= total)
+}
 
 impl CarStrategy {
     fn with_window(mut self, w: Result<Window, String>) -> Self {
@@ -674,6 +689,35 @@ mod tests {
             now_ms: Some(930_000),
             ..Race::default()
         }
+    }
+
+    /// After the flag no car gets a rejoin, undercut or window (they were told where they
+    /// would rejoin after the chequered flag); with a lap to go they are.
+    #[test]
+    fn no_call_is_made_once_the_race_is_over() {
+        let race = |total| Race {
+            entrants: fixtures::entrants(2),
+            laps: fixtures::steady_laps(2, 10),
+            total_laps: Some(total),
+            now_ms: Some(905_000),
+            ..Race::default()
+        };
+        for total in [9, 10] {
+            let s = compute(&race(total));
+            assert_eq!(s.cars.len(), 2);
+            for c in &s.cars {
+                assert!(c.rejoin.is_none(), "{total} laps: {c:?}");
+                assert!(c.undercut.ahead.is_none() && c.undercut.behind.is_none());
+                assert_eq!(c.window_hidden.as_deref(), Some(RACE_OVER));
+            }
+        }
+        let s = compute(&race(11));
+        assert!(s.cars.iter().all(|c| c.rejoin.is_some()));
+        assert!(
+            s.cars
+                .iter()
+                .all(|c| c.window_hidden.as_deref() != Some(RACE_OVER))
+        );
     }
 
     /// Under the safety car the car on old tyres is expected to take the cheap stop; the

@@ -84,6 +84,22 @@ impl RejoinCheck {
             .all(|m| m.reason == MissReason::Misjudged)
     }
 
+    /// How many places the prediction would have been out with every margin right: the
+    /// cars placed wrong for a call made after it, less those it placed wrong the other
+    /// way (a car that stopped after it, or was in the pit lane unseen, was predicted
+    /// ahead and ends behind; one that stayed out under a safety car, the reverse).
+    pub fn off_with_true_margins(&self) -> usize {
+        let (mut up, mut down) = (0usize, 0usize);
+        for m in &self.misplaced {
+            match m.reason {
+                MissReason::StoppedAfter | MissReason::InPitLane => up += 1,
+                MissReason::StayedOut => down += 1,
+                MissReason::Misjudged => {}
+            }
+        }
+        up.abs_diff(down)
+    }
+
     /// Whether the position held lies within the predicted range (under a safety car:
     /// from every expected car stopping as well to all of them staying out).
     pub fn in_range(&self) -> bool {
@@ -379,21 +395,42 @@ mod tests {
         assert_eq!(c.why(), "D2 in the pit lane");
     }
 
+    /// Car 2 put on the wrong side of car 1 for `reason`.
+    fn wrong(reason: MissReason) -> Misplaced {
+        Misplaced {
+            car: 2,
+            driver: "D2".into(),
+            reason,
+        }
+    }
+
     /// A miss only misjudged margins explain would have held with them right; one a car
     /// that stayed out explains would not.
     #[test]
     fn true_margins_fix_only_misjudged_misses() {
         let mut c = rejoin_checks(&race(None)).remove(0);
-        let wrong = |reason| Misplaced {
-            car: 2,
-            driver: "D2".into(),
-            reason,
-        };
         c.actual = 1;
         c.misplaced = vec![wrong(MissReason::Misjudged)];
         assert!(c.right_with_true_margins());
         c.misplaced.push(wrong(MissReason::StayedOut));
         assert!(!c.right_with_true_margins());
+    }
+
+    /// With every margin right, a miss is out by the later calls alone, and two that
+    /// went opposite ways cancel.
+    #[test]
+    fn later_calls_alone_set_how_far_out_true_margins_leave_a_prediction() {
+        let mut c = rejoin_checks(&race(None)).remove(0);
+        assert_eq!(c.off_with_true_margins(), 0);
+        c.misplaced = vec![
+            wrong(MissReason::Misjudged),
+            wrong(MissReason::StoppedAfter),
+        ];
+        assert_eq!(c.off_with_true_margins(), 1);
+        c.misplaced.push(wrong(MissReason::InPitLane));
+        assert_eq!(c.off_with_true_margins(), 2);
+        c.misplaced.push(wrong(MissReason::StayedOut));
+        assert_eq!(c.off_with_true_margins(), 1);
     }
 
     /// Car 2 stood in its box before car 1's entry: the processor knew it was in the

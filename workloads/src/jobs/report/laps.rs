@@ -72,7 +72,7 @@ pub fn chart(r: &Report) -> Chart {
 }
 
 /// Laps on which most of the field ran neutralised (safety car, or far off the pace).
-fn neutralised_laps(r: &Report) -> Vec<i32> {
+pub fn neutralised_laps(r: &Report) -> Vec<i32> {
     let mut per_lap: BTreeMap<i32, (usize, usize)> = BTreeMap::new();
     for l in &r.laps {
         let e = per_lap.entry(l.lap).or_default();

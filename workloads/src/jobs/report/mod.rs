@@ -83,11 +83,12 @@ fn live_strategy_calls(html: &mut String, r: &Report) {
          the position it held one lap after pit exit: {exact} of {n} exact, {near} within one place, \
          {in_range} within the predicted range (a single place when green; under a safety car \
          from the field stopping too to it staying out, as the others' choice is not known). {later} of the misses only because other cars stopped \
-         after the prediction, which no prediction at pit entry can see.{suspended}</p><table><tr><th>Driver</th><th>In-lap</th><th>Pit loss \
+         after the prediction, which no prediction at pit entry can see.{suspended}{feed}</p><table><tr><th>Driver</th><th>In-lap</th><th>Pit loss \
          used</th><th>Predicted</th><th>Actual</th><th>Why missed</th></tr>",
         n = checks.len(),
         in_range = checks.iter().filter(|c| c.in_range()).count(),
-        later = checks.iter().filter(|c| c.missed_for_later_stops()).count()
+        later = checks.iter().filter(|c| c.missed_for_later_stops()).count(),
+        feed = no_race_control(r)
     );
     for c in &checks {
         let _ = write!(
@@ -103,6 +104,21 @@ fn live_strategy_calls(html: &mut String, r: &Report) {
         );
     }
     html.push_str("</table></section>");
+}
+
+/// What the calls lacked when no race-control feed reported a safety car although laps
+/// ran neutralised (a replay of timing data alone): the strategy took them as green, so
+/// its calls there priced a full stop and expected nobody else to stop.
+pub fn no_race_control(r: &Report) -> String {
+    let slow = laps::neutralised_laps(r);
+    if !r.strategy.neutral_periods.is_empty() || slow.is_empty() {
+        return String::new();
+    }
+    format!(
+        " No race-control feed reported a safety car, virtual safety car or red flag          (<code>POST /api/v1/sessions/{{id}}/events</code>), yet {} ran neutralised: the          live strategy took {} as green, so its calls there are green calls          (docs/strategy.md).",
+        count(slow.len(), "lap", "laps"),
+        if slow.len() == 1 { "it" } else { "them" }
+    )
 }
 
 fn head(html: &mut String, r: &Report) {

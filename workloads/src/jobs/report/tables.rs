@@ -5,11 +5,16 @@ use crate::jobs::svg::{esc, team_color};
 use crate::wording::stationary;
 use std::fmt::Write;
 
-/// m:ss.fff, or a dash.
+/// m:ss.fff, h:mm:ss.fff from an hour on (a race time), or a dash.
 pub fn ms(v: Option<f64>) -> String {
     v.map(|m| {
         let s = m / 1000.0;
-        format!("{}:{:06.3}", (s / 60.0).floor() as i64, s % 60.0)
+        let minutes = (s / 60.0).floor() as i64;
+        if minutes >= 60 {
+            format!("{}:{:02}:{:06.3}", minutes / 60, minutes % 60, s % 60.0)
+        } else {
+            format!("{minutes}:{:06.3}", s % 60.0)
+        }
     })
     .unwrap_or_else(|| "–".into())
 }
@@ -62,4 +67,16 @@ pub fn teams(html: &mut String, r: &Report) {
         html.push_str("<tr><td colspan=\"11\">run the aggregate step for team figures</td></tr>");
     }
     html.push_str("</table></section>");
+}
+
+#[cfg(test)]
+mod tests {
+    /// A lap reads m:ss.fff; a race time past the hour h:mm:ss.fff (it read 98:30.099).
+    #[test]
+    fn times_read_as_a_timing_screen_writes_them() {
+        assert_eq!(super::ms(Some(81_432.0)), "1:21.432");
+        assert_eq!(super::ms(Some(5_910_099.0)), "1:38:30.099");
+        assert_eq!(super::ms(Some(3_600_000.0)), "1:00:00.000");
+        assert_eq!(super::ms(None), "–");
+    }
 }

@@ -224,3 +224,20 @@ fn a_red_flags_waits_are_named_not_judged() {
     assert!(page.contains(want), "{page}");
     assert!(page.contains("No stop with a lap after it to check."));
 }
+
+/// Neutralised laps with no race-control period: the report says the live calls took
+/// them as green; with a period reported, or with no neutralised lap, it says nothing.
+#[test]
+fn calls_made_without_a_race_control_feed_say_so() {
+    let mut r = race();
+    assert_eq!(super::no_race_control(&r), "");
+    for l in r.laps.iter_mut().filter(|l| (5..=6).contains(&l.lap)) {
+        l.neutralised = true;
+        l.green = false;
+    }
+    let note = super::no_race_control(&r);
+    assert!(note.contains("yet 2 laps ran neutralised"), "{note}");
+    assert!(note.contains("took them as green"), "{note}");
+    r.strategy.neutral_periods = vec![(400_000, 480_000)];
+    assert_eq!(super::no_race_control(&r), "");
+}
