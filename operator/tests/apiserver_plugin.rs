@@ -443,7 +443,7 @@ async fn status_watch_redraws_until_interrupted() {
     let mut child = plugin_cmd(
         &p.kit.kubeconfig,
         &p.ns.name,
-        &["status", RACE, "--watch", "--interval", "300ms"],
+        &["status", RACE, "--watch", "--interval", "500ms"],
     )
     .stdout(std::process::Stdio::piped())
     .stderr(std::process::Stdio::piped())
