@@ -141,9 +141,7 @@ pub async fn run(a: IngestArgs) -> anyhow::Result<()> {
             gateway::replay(&rec, &gw, a.speed().map_err(anyhow::Error::msg)?).await;
         }
         None => {
-            let socket = tokio::net::UdpSocket::bind(a.udp)
-                .await
-                .with_context(|| format!("--udp {}", a.udp))?;
+            let socket = super::socket::bind(a.udp).with_context(|| format!("--udp {}", a.udp))?;
             probe.ready.store(true, Ordering::Relaxed);
             tracing::info!(udp = %a.udp, "listening for the F1 game");
             let stop = Arc::new(AtomicBool::new(false));

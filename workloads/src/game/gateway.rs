@@ -5,9 +5,10 @@
 
 use super::assemble::{Assembler, Output};
 use super::decode::{PACKET_KINDS, decode};
-use super::metrics::{BACKLOG_FULL, GatewayMetrics};
+use super::metrics::{BACKLOG_FULL, GatewayMetrics, SOCKET_OVERFLOW};
 use super::record::{Recorder, Recording};
 use super::send::{Queued, SendState};
+use super::socket::KernelDrops;
 use crate::errors::chain;
 use axum::Router;
 use axum::extract::State;
@@ -80,6 +81,16 @@ impl Gateway {
         self.queue(Instant::now());
     }
 
+    /// The socket has been silent for `silence`: what waits for a datagram goes on, and
+    /// after [`QUIET_AFTER_FLAG`] a session that has shown the flag finishes.
+    pub fn idle(&mut self, silence: Duration) {
+        self.asm.flush(&mut self.out);
+        if silence >= QUIET_AFTER_FLAG {
+            self.asm.finish_flagged(&mut self.out);
+        }
+        self.queue(Instant::now());
+    }
+
     /// The queue and what is still held for it, for a stopping gateway to deliver.
     pub fn into_held(self) -> (mpsc::Sender<Queued>, Vec<Queued>) {
         (self.tx, self.held.into())
@@ -90,6 +101,24 @@ impl Gateway {
             && let Err(e) = r.finish()
         {
             tracing::error!(error = %chain(&e), "recording not flushed");
+        }
+    }
+
+    /// `total`: what the kernel has dropped on the socket so far (its buffer was full).
+    pub fn kernel_dropped(&mut self, total: u64) {
+        let seen = self.counted.entry(SOCKET_OVERFLOW).or_default();
+        if total > *seen {
+            let lost = total - *seen;
+            tracing::warn!(
+                lost,
+                total,
+                "the kernel dropped datagrams the gateway did not read in time"
+            );
+            self.metrics
+                .dropped
+                .with_label_values(&[SOCKET_OVERFLOW])
+                .inc_by(lost);
+            *seen = total;
         }
     }
 
@@ -138,26 +167,57 @@ impl Gateway {
     }
 }
 
-/// Receives datagrams until `stop` is set.
+/// Receives datagrams until `stop` is set. A frame's half that has not come after
+/// [`IDLE_FLUSH`] of silence is not coming: what waits for it goes on, so the flag of a
+/// race whose last car's telemetry was lost is still sent; a race whose last Lap Data
+/// was lost finishes after [`QUIET_AFTER_FLAG`]. What the kernel dropped is counted.
 pub async fn listen(socket: tokio::net::UdpSocket, gw: Arc<Mutex<Gateway>>, stop: Arc<AtomicBool>) {
+    let kernel = KernelDrops::of(&socket);
+    if kernel.is_none() {
+        tracing::warn!("datagrams the kernel drops cannot be counted here (no /proc)");
+    }
     // The largest game packet is under 1,500 bytes; a bigger datagram is truncated by
     // the kernel to this and refused by decode.
     let mut buf = vec![0u8; 2048];
+    let (mut last, mut checked) = (Instant::now(), Instant::now());
+    // The silence already acted on: none, a flush, the flag's finish.
+    let mut acted = QUIET_AFTER_FLAG;
     while !stop.load(Ordering::Relaxed) {
         let recv =
             tokio::time::timeout(Duration::from_millis(200), socket.recv_from(&mut buf)).await;
         match recv {
             Ok(Ok((n, _from))) => {
                 let now = crate::util::now_ms();
+                (last, acted) = (Instant::now(), Duration::ZERO);
                 gw.lock()
                     .expect("not poisoned")
-                    .datagram(&buf[..n], now, Instant::now());
+                    .datagram(&buf[..n], now, last);
             }
             Ok(Err(e)) => tracing::warn!(error = %chain(&e), "UDP receive failed"),
             Err(_) => {}
         }
+        let silence = last.elapsed();
+        if (acted < IDLE_FLUSH && silence >= IDLE_FLUSH)
+            || (acted < QUIET_AFTER_FLAG && silence >= QUIET_AFTER_FLAG)
+        {
+            gw.lock().expect("not poisoned").idle(silence);
+            acted = silence;
+        }
+        if checked.elapsed() >= Duration::from_secs(1) {
+            checked = Instant::now();
+            if let Some(total) = kernel.as_ref().and_then(KernelDrops::read) {
+                gw.lock().expect("not poisoned").kernel_dropped(total);
+            }
+        }
     }
 }
+
+/// Silence after which no datagram still due is waited for.
+pub const IDLE_FLUSH: Duration = Duration::from_secs(1);
+
+/// Silence after the chequered flag that ends the session: the game streams on through
+/// the cool-down lap and the results, so this long without a datagram means it stopped.
+pub const QUIET_AFTER_FLAG: Duration = Duration::from_secs(10);
 
 /// Feeds a recording at `speed`× the pace it was recorded at (`None`: flat out). Times
 /// are the recording's, so a replay gives the same samples at any speed.
@@ -303,5 +363,53 @@ mod tests {
             rx.try_recv().unwrap().1,
             Output::RaceControl(_, _, "safety_car")
         ));
+    }
+
+    /// How long after its last datagram `rec` sent over a real socket finishes its
+    /// session (`None`: not within 20 s).
+    async fn finishes_after(rec: crate::game::record::Recording) -> Option<Duration> {
+        let (tx, mut rx) = mpsc::channel(4_096);
+        let gw = Gateway::new(Some("s"), GatewayMetrics::new(), tx, None);
+        let gw = Arc::new(Mutex::new(gw));
+        let socket = crate::game::socket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let to = socket.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let listening = tokio::spawn(listen(socket, gw, stop.clone()));
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for (_, d) in &rec.datagrams {
+            sender.send_to(d, to).unwrap();
+        }
+        let sent = Instant::now();
+        let finished = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Some((_, out)) = rx.recv().await {
+                if matches!(out, Output::Finish(_)) {
+                    return sent.elapsed();
+                }
+            }
+            Duration::MAX
+        })
+        .await;
+        stop.store(true, Ordering::Relaxed);
+        listening.await.unwrap();
+        finished.ok()
+    }
+
+    /// The race's last datagrams lost on the way, and the game silent after them. The
+    /// last car's telemetry as it takes the flag: after a second the frame waiting for it
+    /// goes on, and its Lap Data finishes the session. That frame's Lap Data too: the
+    /// session finishes once the game has been quiet 10 s after the flag. Before these,
+    /// both waited for the gateway to stop.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_race_whose_last_datagrams_were_lost_still_finishes() {
+        let race = crate::game::play::synthesized(2, 1, 150.0, 20.0);
+        let mut no_telemetry = race.clone();
+        no_telemetry.datagrams.pop();
+        let mut no_frame = no_telemetry.clone();
+        no_frame.datagrams.pop();
+        let (a, b) = tokio::join!(finishes_after(no_telemetry), finishes_after(no_frame));
+        let a = a.expect("no flag 20 s after the last telemetry was lost");
+        assert!((IDLE_FLUSH..QUIET_AFTER_FLAG).contains(&a), "{a:?}");
+        let b = b.expect("no flag 20 s after the last frame was lost");
+        assert!(b >= QUIET_AFTER_FLAG, "{b:?}");
     }
 }

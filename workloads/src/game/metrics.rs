@@ -77,6 +77,7 @@ impl GatewayMetrics {
             m.dropped.with_label_values(&[d.as_str()]);
         }
         m.dropped.with_label_values(&[BACKLOG_FULL]);
+        m.dropped.with_label_values(&[SOCKET_OVERFLOW]);
         for o in ["matched", "unmatched"] {
             m.game_stops.with_label_values(&[o]);
         }
@@ -102,3 +103,7 @@ impl Default for GatewayMetrics {
 
 /// Drop reason of samples the sender could not queue (the processor is far behind).
 pub const BACKLOG_FULL: &str = "backlog_full";
+
+/// Drop reason of datagrams the kernel dropped because the socket's buffer was full (the
+/// gateway did not read them in time: it never saw them).
+pub const SOCKET_OVERFLOW: &str = "socket_overflow";

@@ -14,6 +14,7 @@ pub mod names;
 pub mod play;
 pub mod record;
 pub mod send;
+pub mod socket;
 pub mod synth;
 pub mod synth_race;
 

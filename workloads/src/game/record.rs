@@ -51,7 +51,7 @@ impl Recorder {
 }
 
 /// A recording read back.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Recording {
     pub start_ms: i64,
     /// (µs after the start, datagram)

@@ -141,6 +141,21 @@ impl Assembler {
         }
     }
 
+    /// Finishes every session that has shown the chequered flag: the game has gone
+    /// quiet after it, so the datagrams that would have finished it (a car's last Lap
+    /// Data, `SEND`) were lost or will not come.
+    pub fn finish_flagged(&mut self, out: &mut Vec<Output>) {
+        let mut dropped = Vec::new();
+        for s in self.sessions.values_mut() {
+            if s.chequered_at_s.is_some() {
+                s.finish(out, &mut dropped);
+            }
+        }
+        for d in dropped {
+            self.count_drop(d);
+        }
+    }
+
     /// Sends what every session still holds (the gateway is stopping, or a replay ended).
     pub fn flush(&mut self, out: &mut Vec<Output>) {
         let mut dropped = Vec::new();
