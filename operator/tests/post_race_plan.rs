@@ -303,6 +303,101 @@ fn retry_refused() {
     }
 }
 
+/// A retry refused before any run leaves run 0 in the status; a run asked for next is
+/// not refused as "run 0 is still running".
+#[test]
+fn a_refused_retry_before_any_run_does_not_hold_up_a_run() {
+    let m = model("enabled: false");
+    let refused = plan::requests(
+        &m,
+        &Inputs {
+            retry_request: Some("x"),
+            ..Inputs::default()
+        },
+        at(5),
+    );
+    let prior = refused.status.unwrap();
+    assert_eq!((prior.run, prior.phase), (0, RunPhase::Running));
+    let requested = plan::requests(
+        &m,
+        &Inputs {
+            prior: Some(&prior),
+            retry_request: Some("x"),
+            run_request: Some("y"),
+            ..Inputs::default()
+        },
+        at(6),
+    );
+    let status = requested.status.unwrap();
+    assert_eq!((status.run, status.phase), (1, RunPhase::Running));
+    assert_eq!(status.request_refused, None);
+    assert_eq!(
+        requested.events,
+        [normal(
+            "PipelineStarted",
+            "run 1 started by pitstop.io/run-pipeline"
+        )]
+    );
+    assert_eq!(requested.observe, Some(1));
+}
+
+/// Both annotations set before any run (the operator was down): the retry asked about
+/// the run that existed, none, and says so; the run starts; the status keeps both answers.
+#[test]
+fn a_retry_and_a_run_asked_together_are_each_answered() {
+    let m = model("enabled: false");
+    let failed = run(
+        2,
+        RunPhase::Failed,
+        vec![task("dq", TaskPhase::Failed, 1, None)],
+    );
+    for (prior, events, refused) in [
+        (
+            None,
+            vec![
+                warning(
+                    "PipelineRetryRefused",
+                    "pitstop.io/retry-pipeline=x refused: no run to retry",
+                ),
+                normal(
+                    "PipelineStarted",
+                    "run 1 started by pitstop.io/run-pipeline",
+                ),
+            ],
+            "pitstop.io/retry-pipeline=x refused: no run to retry",
+        ),
+        (
+            Some(&failed),
+            vec![
+                normal("PipelineRetried", "run 2 retried from its failed tasks"),
+                warning(
+                    "PipelineRunRefused",
+                    "pitstop.io/run-pipeline=y refused: run 2 is still running (one run at a time)",
+                ),
+            ],
+            "pitstop.io/run-pipeline=y refused: run 2 is still running (one run at a time)",
+        ),
+    ] {
+        let requested = plan::requests(
+            &m,
+            &Inputs {
+                prior,
+                retry_request: Some("x"),
+                run_request: Some("y"),
+                ..Inputs::default()
+            },
+            at(5),
+        );
+        assert_eq!(requested.events, events);
+        let status = requested.status.unwrap();
+        assert_eq!(status.request_refused.as_deref(), Some(refused));
+        let run = prior.map_or(1, |p| p.run);
+        assert_eq!((status.run, status.phase), (run, RunPhase::Running));
+        assert_eq!(status.retry_request.as_deref(), Some("x"));
+        assert_eq!(status.run_request.as_deref(), Some("y"));
+    }
+}
+
 /// The race's end starts run 1 when enabled and no run has happened; never a second one.
 #[test]
 fn race_finished_starts_the_first_run() {

@@ -150,6 +150,8 @@ fn start_run(
 }
 
 /// Phase one: acts on a new annotation value (each value once) and on the race's end.
+/// A retry is judged before a run request seen in the same reconcile: it asks about the
+/// run that existed, not one the other request is about to start.
 pub fn requests(m: &Model, input: &Inputs, now: Timestamp) -> Requested {
     let prior = input.prior;
     let Ok(dag) = &m.post_race_dag else {
@@ -160,62 +162,24 @@ pub fn requests(m: &Model, input: &Inputs, now: Timestamp) -> Requested {
         };
     };
     let limit = m.post_race.history_limit.max(1) as usize;
-    let running = prior.is_some_and(|p| p.phase == RunPhase::Running);
     let mut p = prior.cloned();
     let mut events = Vec::new();
+    // Every refusal of this reconcile stays in the status, even when a run starts after
+    // it: the plugin reads its answer there.
+    let mut refused = Vec::new();
 
-    if let Some(v) = input.run_request
-        && prior.and_then(|p| p.run_request.as_deref()) != Some(v)
-    {
-        if running {
-            let run = prior.map_or(0, |p| p.run);
-            let why = format!(
-                "{RUN_ANNOTATION}={v} refused: run {run} is still running (one run at a time)"
-            );
-            events.push(Event::warning("PipelineRunRefused", why.clone(), ACTION));
-            let q = p.get_or_insert_with(PipelineStatus::default);
-            q.request_refused = Some(why);
-            q.run_request = Some(v.into());
-        } else {
-            let mut q = start_run(p.take(), "annotation", now, limit);
-            q.run_request = Some(v.into());
-            events.push(Event::normal(
-                "PipelineStarted",
-                format!("run {} started by {RUN_ANNOTATION}", q.run),
-                ACTION,
-            ));
-            p = Some(q);
-        }
-    }
     if let Some(v) = input.retry_request
         && prior.and_then(|p| p.retry_request.as_deref()) != Some(v)
     {
         let q = p.get_or_insert_with(PipelineStatus::default);
-        if q.phase == RunPhase::Failed && q.run > 0 {
-            q.tasks = retry_from_failed(dag, &q.tasks);
-            q.phase = RunPhase::Running;
-            q.trigger = "retry".into();
-            q.finished_at = None;
-            q.request_refused = None;
-            events.push(Event::normal(
-                "PipelineRetried",
-                format!("run {} retried from its failed tasks", q.run),
-                ACTION,
-            ));
-        } else {
-            let why = match (q.run, q.phase) {
-                (0, _) => format!("{RETRY_ANNOTATION}={v} refused: no run to retry"),
-                (n, RunPhase::Running) => {
-                    format!("{RETRY_ANNOTATION}={v} refused: run {n} is still running")
-                }
-                (n, _) => {
-                    format!("{RETRY_ANNOTATION}={v} refused: run {n} succeeded, nothing to retry")
-                }
-            };
-            events.push(Event::warning("PipelineRetryRefused", why.clone(), ACTION));
-            q.request_refused = Some(why);
-        }
-        q.retry_request = Some(v.into());
+        refused.extend(retry(dag, q, v, &mut events));
+    }
+    if let Some(v) = input.run_request
+        && prior.and_then(|p| p.run_request.as_deref()) != Some(v)
+    {
+        let (q, why) = run(p, v, now, limit, &mut events);
+        refused.extend(why);
+        p = Some(q);
     }
     if m.post_race.enabled && input.race_finished && p.as_ref().is_none_or(|q| q.run == 0) {
         let q = start_run(p.take(), "race-finished", now, limit);
@@ -225,6 +189,10 @@ pub fn requests(m: &Model, input: &Inputs, now: Timestamp) -> Requested {
             ACTION,
         ));
         p = Some(q);
+    }
+
+    if let Some(q) = p.as_mut().filter(|_| !refused.is_empty()) {
+        q.request_refused = Some(refused.join("; "));
     }
 
     // Run 0 is "no run yet" (a refused request before any run leaves a status with
@@ -238,6 +206,71 @@ pub fn requests(m: &Model, input: &Inputs, now: Timestamp) -> Requested {
         events,
         observe,
     }
+}
+
+/// A run request: refused while a run runs (run 0 is "no run yet", whatever its phase),
+/// else the next run starts. The refusal, if any.
+fn run(
+    p: Option<PipelineStatus>,
+    v: &str,
+    now: Timestamp,
+    limit: usize,
+    events: &mut Vec<Event>,
+) -> (PipelineStatus, Option<String>) {
+    match p {
+        Some(mut q) if q.run > 0 && q.phase == RunPhase::Running => {
+            let why = format!(
+                "{RUN_ANNOTATION}={v} refused: run {} is still running (one run at a time)",
+                q.run
+            );
+            events.push(Event::warning("PipelineRunRefused", why.clone(), ACTION));
+            q.run_request = Some(v.into());
+            (q, Some(why))
+        }
+        p => {
+            let mut q = start_run(p, "annotation", now, limit);
+            q.run_request = Some(v.into());
+            events.push(Event::normal(
+                "PipelineStarted",
+                format!("run {} started by {RUN_ANNOTATION}", q.run),
+                ACTION,
+            ));
+            (q, None)
+        }
+    }
+}
+
+/// A retry request: a failed run goes on from its failed tasks; anything else is
+/// refused. The refusal, if any.
+fn retry(
+    dag: &crate::post_race::Dag,
+    q: &mut PipelineStatus,
+    v: &str,
+    events: &mut Vec<Event>,
+) -> Option<String> {
+    q.retry_request = Some(v.into());
+    if q.phase == RunPhase::Failed && q.run > 0 {
+        q.tasks = retry_from_failed(dag, &q.tasks);
+        q.phase = RunPhase::Running;
+        q.trigger = "retry".into();
+        q.finished_at = None;
+        q.request_refused = None;
+        events.push(Event::normal(
+            "PipelineRetried",
+            format!("run {} retried from its failed tasks", q.run),
+            ACTION,
+        ));
+        return None;
+    }
+    let why = match (q.run, q.phase) {
+        (0, _) => format!("{RETRY_ANNOTATION}={v} refused: no run to retry"),
+        (n, RunPhase::Running) => {
+            format!("{RETRY_ANNOTATION}={v} refused: run {n} is still running")
+        }
+        (n, _) => format!("{RETRY_ANNOTATION}={v} refused: run {n} succeeded, nothing to retry"),
+    };
+    events.push(Event::warning("PipelineRetryRefused", why.clone(), ACTION));
+    Some(why)
 }
 
 /// Phase two: schedules the run [`Requested::observe`] names, given its observed `jobs`
