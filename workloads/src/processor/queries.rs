@@ -366,7 +366,7 @@ async fn leader_crossings(db: &Client, id: &str, car: i32) -> Result<Vec<i64>> {
 /// of the same lap, in seconds; in laps only when the leader had completed more laps than
 /// the car by the time the car crossed (lapped). Counting laps alone would call every car
 /// a lap down from the leader's crossing until its own, a few seconds later.
-pub fn gap_to_leader(leader: &[i64], laps: i64, race_time_ms: Option<i64>) -> String {
+fn gap_to_leader(leader: &[i64], laps: i64, race_time_ms: Option<i64>) -> String {
     let ahead_then = match race_time_ms {
         Some(t) => leader.partition_point(|&c| c < t),
         None => leader.len(),

@@ -109,13 +109,16 @@ fn live_strategy_calls(html: &mut String, r: &Report) {
 /// What the calls lacked when no race-control feed reported a safety car although laps
 /// ran neutralised (a replay of timing data alone): the strategy took them as green, so
 /// its calls there priced a full stop and expected nobody else to stop.
-pub fn no_race_control(r: &Report) -> String {
+fn no_race_control(r: &Report) -> String {
     let slow = laps::neutralised_laps(r);
     if !r.strategy.neutral_periods.is_empty() || slow.is_empty() {
         return String::new();
     }
     format!(
-        " No race-control feed reported a safety car, virtual safety car or red flag          (<code>POST /api/v1/sessions/{{id}}/events</code>), yet {} ran neutralised: the          live strategy took {} as green, so its calls there are green calls          (docs/strategy.md).",
+        " No race-control feed reported a safety car, virtual safety car or red flag \
+         (<code>POST /api/v1/sessions/{{id}}/events</code>), yet {} ran neutralised: the \
+         live strategy took {} as green, so its calls there are green calls \
+         (docs/strategy.md).",
         count(slow.len(), "lap", "laps"),
         if slow.len() == 1 { "it" } else { "them" }
     )

@@ -238,6 +238,7 @@ fn calls_made_without_a_race_control_feed_say_so() {
     let note = super::no_race_control(&r);
     assert!(note.contains("yet 2 laps ran neutralised"), "{note}");
     assert!(note.contains("took them as green"), "{note}");
+    assert!(!note.contains("  "), "one space between words: {note}");
     r.strategy.neutral_periods = vec![(400_000, 480_000)];
     assert_eq!(super::no_race_control(&r), "");
 }
