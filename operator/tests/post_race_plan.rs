@@ -8,6 +8,7 @@ use k8s_openapi::jiff::Timestamp;
 use pitstop_operator::api::{PipelineStatus, RunPhase, RunSummary, TaskPhase, TaskStatus};
 use pitstop_operator::event::Event;
 use pitstop_operator::model::{Defaults, Model, validate};
+use pitstop_operator::plugin::request::{Kind, Outcome, answer};
 use pitstop_operator::post_race::plan::{
     self, Inputs, KeepJob, Observation, Plan, Requested, job_state,
 };
@@ -341,8 +342,9 @@ fn a_refused_retry_before_any_run_does_not_hold_up_a_run() {
     assert_eq!(requested.observe, Some(1));
 }
 
-/// Both annotations set before any run (the operator was down): the retry asked about
-/// the run that existed, none, and says so; the run starts; the status keeps both answers.
+/// Both annotations set in one reconcile (the operator was down): the retry is judged
+/// against the run that existed, then the run request; the status keeps each refusal and
+/// the plugin reads each request's own answer.
 #[test]
 fn a_retry_and_a_run_asked_together_are_each_answered() {
     let m = model("enabled: false");
@@ -351,6 +353,12 @@ fn a_retry_and_a_run_asked_together_are_each_answered() {
         RunPhase::Failed,
         vec![task("dq", TaskPhase::Failed, 1, None)],
     );
+    let running = run(2, RunPhase::Running, vec![]);
+    let (retry_refused, run_refused) = (
+        "pitstop.io/retry-pipeline=x refused: run 2 is still running",
+        "pitstop.io/run-pipeline=y refused: run 2 is still running (one run at a time)",
+    );
+    let both = format!("{retry_refused}; {run_refused}");
     for (prior, events, refused) in [
         (
             None,
@@ -377,6 +385,14 @@ fn a_retry_and_a_run_asked_together_are_each_answered() {
             ],
             "pitstop.io/run-pipeline=y refused: run 2 is still running (one run at a time)",
         ),
+        (
+            Some(&running),
+            vec![
+                warning("PipelineRetryRefused", retry_refused),
+                warning("PipelineRunRefused", run_refused),
+            ],
+            both.as_str(),
+        ),
     ] {
         let requested = plan::requests(
             &m,
@@ -395,6 +411,24 @@ fn a_retry_and_a_run_asked_together_are_each_answered() {
         assert_eq!((status.run, status.phase), (run, RunPhase::Running));
         assert_eq!(status.retry_request.as_deref(), Some("x"));
         assert_eq!(status.run_request.as_deref(), Some("y"));
+        // The plugin reads each request's own answer out of the status.
+        let says = |kind, value| match answer(kind, value, Some(&status)) {
+            Some(Outcome::Refused(why)) => why,
+            other => format!("{other:?}"),
+        };
+        let (retry, run) = (says(Kind::Retry, "x"), says(Kind::Run, "y"));
+        if prior == Some(&running) {
+            assert_eq!((retry.as_str(), run.as_str()), (retry_refused, run_refused));
+        } else if prior.is_none() {
+            assert_eq!(
+                retry,
+                "pitstop.io/retry-pipeline=x refused: no run to retry"
+            );
+            assert_eq!(run, "Some(Started { run: 1 })");
+        } else {
+            assert_eq!(retry, "Some(Retried { run: 2, tasks: [\"dq\"] })");
+            assert_eq!(run, run_refused);
+        }
     }
 }
 

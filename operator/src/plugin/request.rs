@@ -84,11 +84,12 @@ pub fn answer(kind: Kind, value: &str, after: Option<&PipelineStatus>) -> Option
     if kind.recorded(p) != Some(value) {
         return None;
     }
+    // One reconcile may refuse both requests: their refusals are joined by "; ".
     let refusal = format!("{}={value} refused", kind.annotation());
     if let Some(why) = p
         .request_refused
         .as_deref()
-        .filter(|w| w.contains(&refusal))
+        .and_then(|w| w.split("; ").find(|w| w.starts_with(&refusal)))
     {
         return Some(Outcome::Refused(why.to_string()));
     }
