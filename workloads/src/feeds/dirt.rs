@@ -126,9 +126,10 @@ impl Unknown {
         Unknown::of_message(&e.message)
     }
 
-    /// The reason of a conversion's error message: every range check says "is outside".
+    /// The reason of a conversion's error message: every range check says "is outside";
+    /// serde says "invalid value: integer" for one its type cannot hold (`gear` 200).
     pub fn of_message(message: &str) -> Unknown {
-        if message.contains(" is outside ") {
+        if message.contains(" is outside ") || message.contains("invalid value: integer") {
             Unknown::OutOfRange
         } else {
             Unknown::Unparsable
