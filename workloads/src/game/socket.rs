@@ -7,6 +7,7 @@
 //! scheduled for 50 ms loses some; the 4 MiB asked for here (capped by
 //! `net.core.rmem_max`) holds about a second.
 
+use crate::errors::chain;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
@@ -18,7 +19,7 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if let Err(e) = socket.set_recv_buffer_size(RECEIVE_BUFFER) {
-        tracing::warn!(error = %e, "the UDP receive buffer stays at the system's default");
+        tracing::warn!(error = %chain(&e), "the UDP receive buffer stays at the system's default");
     }
     socket.bind(&addr.into())?;
     socket.set_nonblocking(true)?;
