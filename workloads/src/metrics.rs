@@ -31,6 +31,15 @@ pub(crate) fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str])
     c
 }
 
+/// A counter vector's sum over every label value.
+pub(crate) fn total(v: &IntCounterVec) -> u64 {
+    prometheus::core::Collector::collect(v)
+        .iter()
+        .flat_map(|f| f.get_metric())
+        .map(|m| m.get_counter().get_value() as u64)
+        .sum()
+}
+
 pub(crate) fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
     let g = IntGauge::new(name, help).expect("valid metric");
     r.register(Box::new(g.clone())).expect("unique metric");

@@ -2,6 +2,7 @@
 //! processor in-process, live progress, and a summary a race engineer can read.
 
 use crate::evaluate::{Detected, DetectedStop, score_anomalies, score_stops};
+use crate::metrics::total;
 use crate::processor::recorder::LatencyRecorder;
 use crate::processor::{Processor, ProcessorConfig, queries};
 use crate::sim::publisher::{Progress, PublishConfig};
@@ -298,18 +299,6 @@ fn report_path(
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| "target".into());
     std::path::Path::new(&dir).join(format!("pitstop-report-{session}.html"))
-}
-
-fn total(v: &prometheus::IntCounterVec) -> u64 {
-    use prometheus::core::Collector;
-    v.collect()
-        .iter()
-        .flat_map(|mf| {
-            mf.get_metric()
-                .iter()
-                .map(|m| m.get_counter().get_value() as u64)
-        })
-        .sum()
 }
 
 async fn print_classification(db: &Client, session: &str) -> anyhow::Result<()> {

@@ -330,11 +330,7 @@ async fn status(State(p): State<Probe>) -> impl IntoResponse {
         }
         r.2
     };
-    let dropped: u64 = prometheus::core::Collector::collect(&p.metrics.dropped)
-        .iter()
-        .flat_map(|f| f.get_metric())
-        .map(|m| m.get_counter().get_value() as u64)
-        .sum();
+    let dropped = p.metrics.dropped_total();
     axum::Json(serde_json::json!({
         "datagrams_per_second": per_second,
         "sessions_seen": p.metrics.sessions.get(),
@@ -467,12 +463,7 @@ mod tests {
         listening.await.unwrap();
         let overflow = metrics.dropped.with_label_values(&[SOCKET_OVERFLOW]).get();
         // Each datagram read is refused by decode, under some reason.
-        let refused: u64 = prometheus::core::Collector::collect(&metrics.dropped)
-            .iter()
-            .flat_map(|f| f.get_metric())
-            .map(|m| m.get_counter().get_value() as u64)
-            .sum();
-        let read = refused - overflow;
+        let read = metrics.dropped_total() - overflow;
         assert!(
             overflow > 0,
             "8,000 datagrams before the first read overflow"

@@ -2,7 +2,7 @@
 
 use super::assemble::Dropped;
 use super::decode::{PACKET_KINDS, Refused};
-use crate::metrics::{counter_vec, gauge, histogram, latency_buckets};
+use crate::metrics::{counter_vec, gauge, histogram, latency_buckets, total};
 use prometheus::{Histogram, IntCounterVec, IntGauge, Registry};
 
 #[derive(Clone)]
@@ -85,6 +85,11 @@ impl GatewayMetrics {
             m.samples.with_label_values(&[o]);
         }
         m
+    }
+
+    /// Datagrams and frames not sent on, every reason.
+    pub fn dropped_total(&self) -> u64 {
+        total(&self.dropped)
     }
 
     pub fn datagrams_total(&self) -> u64 {
